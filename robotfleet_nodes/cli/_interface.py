@@ -1,0 +1,106 @@
+"""``rfos interface list|show|proto``: the message, service and action types known here."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+import yaml
+
+from robotfleet_nodes.cli._verb import Verb, expose_verb
+from robotfleet_nodes.idl import ActionSpec, MessageSpec, ServiceSpec, default_registry
+from robotfleet_nodes.idl.codec import type_hash_of
+
+_KIND_TITLES = {"msg": "Messages", "srv": "Services", "action": "Actions"}
+
+
+@expose_verb("interface")
+class InterfaceVerb(Verb):
+    help = "list and show message, service and action types"
+    epilog = """examples:
+  rfos interface list                 # every type: standard ones and this package's
+  rfos interface list -m              # messages only
+  rfos interface show std_msgs/msg/String
+  rfos interface show geometry_msgs/msg/PoseStamped --all   # with nested definitions
+  rfos interface proto geometry_msgs/msg/Pose               # a YAML template to edit
+"""
+
+    def configure(self, parser: argparse.ArgumentParser) -> None:
+        sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+        lst = sub.add_parser("list", help="list known types")
+        only = lst.add_mutually_exclusive_group()
+        only.add_argument("-m", "--only-msgs", dest="kind", action="store_const", const="msg")
+        only.add_argument("-s", "--only-srvs", dest="kind", action="store_const", const="srv")
+        only.add_argument("-a", "--only-actions", dest="kind", action="store_const", const="action")
+        show = sub.add_parser("show", help="print a type's definition and its RIHS01 type hash")
+        show.add_argument("type", help="e.g. std_msgs/msg/String (std_msgs/String also works)")
+        show.add_argument("--all", action="store_true", help="also print every nested type's definition")
+        proto = sub.add_parser("proto", help="print a YAML prototype of a message with its defaults")
+        proto.add_argument("type")
+
+    def run(self, args: argparse.Namespace) -> int:
+        if args.action == "list":
+            return self._list(args.kind)
+        if args.action == "show":
+            return self._show(args.type, nested=args.all)
+        return self._proto(args.type)
+
+    def _list(self, kind: str | None) -> int:
+        registry = default_registry()
+        for k, title in _KIND_TITLES.items():
+            if kind not in (None, k):
+                continue
+            print(f"{title}:")
+            for name in registry.names(k):
+                print(f"    {name}")
+        return 0
+
+    def _show(self, name: str, *, nested: bool) -> int:
+        registry = default_registry()
+        spec = registry.get_spec(name)
+        print(f"# {spec.full_name}")
+        type_hash = _hash_of(spec)
+        if type_hash:
+            print(f"# type hash: {type_hash}")
+        print(spec.text.rstrip("\n") if spec.text else "")
+        if nested:
+            for dep in _nested_names(spec, registry.message_spec):
+                print("=" * 80)
+                print(f"MSG: {dep}")
+                print(registry.message_spec(dep).text.rstrip("\n"))
+        return 0
+
+    def _proto(self, name: str) -> int:
+        cls = default_registry().get_class(name)
+        print(yaml.safe_dump(cls().model_dump(mode="json", by_alias=True), sort_keys=False).rstrip())
+        return 0
+
+
+def _hash_of(spec: MessageSpec | ServiceSpec | ActionSpec) -> str | None:
+    if isinstance(spec, MessageSpec):
+        return type_hash_of(default_registry().get_class(spec.full_name))
+    return None
+
+
+def _nested_names(
+    spec: MessageSpec | ServiceSpec | ActionSpec, resolve: Callable[[str], MessageSpec]
+) -> list[str]:
+    """Every message type ``spec`` refers to, depth first, each once."""
+    roots: list[MessageSpec]
+    if isinstance(spec, MessageSpec):
+        roots = [spec]
+    elif isinstance(spec, ServiceSpec):
+        roots = [spec.request, spec.response]
+    else:
+        roots = [spec.goal, spec.result, spec.feedback]
+    seen: list[str] = []
+
+    def walk(s: MessageSpec) -> None:
+        for field in s.fields:
+            if not field.type.is_primitive and field.type.base not in seen:
+                seen.append(field.type.base)
+                walk(resolve(field.type.base))
+
+    for root in roots:
+        walk(root)
+    return seen

@@ -1,0 +1,68 @@
+"""ROS 2 interfaces: ``.msg`` / ``.srv`` / ``.action`` grammar -> specs -> pydantic classes.
+
+Importing this package installs the interface import hook (see ``_importer``), so
+``from std_msgs.msg import String`` works without a ROS 2 installation; a real one wins.
+"""
+
+from __future__ import annotations
+
+from robotfleet_nodes.idl import _importer
+from robotfleet_nodes.idl._message import Action, Message, Service
+from robotfleet_nodes.idl._parser import parse_action, parse_interface, parse_message, parse_service
+from robotfleet_nodes.idl._registry import INTERFACE_PATH_ENV, TypeRegistry, default_registry
+from robotfleet_nodes.idl._spec import (
+    INTEGER_RANGES,
+    PRIMITIVE_TYPES,
+    ActionSpec,
+    ArrayKind,
+    Constant,
+    Field,
+    FieldType,
+    InterfaceSpec,
+    MessageSpec,
+    ServiceSpec,
+    python_name,
+)
+
+__all__ = [
+    "INTEGER_RANGES",
+    "INTERFACE_PATH_ENV",
+    "PRIMITIVE_TYPES",
+    "Action",
+    "ActionSpec",
+    "ArrayKind",
+    "Constant",
+    "Field",
+    "FieldType",
+    "InterfaceSpec",
+    "Message",
+    "MessageSpec",
+    "Service",
+    "ServiceSpec",
+    "TypeRegistry",
+    "default_registry",
+    "get_interface",
+    "get_message_class",
+    "parse_action",
+    "parse_interface",
+    "parse_message",
+    "parse_service",
+    "python_name",
+    # --- codec / type hash (from _hash.py and _cdr.py): add their names here ---
+]
+
+
+def get_message_class(name: str) -> type[Message]:
+    """The message class of ``pkg/msg/Type`` (or ``pkg/Type``) from the default registry."""
+    return default_registry().get_class(name)
+
+
+def get_interface(name: str) -> type[Message] | type[Service] | type[Action]:
+    """The class of a message, or the namespace class of a service / action (default registry)."""
+    return default_registry().get_interface(name)
+
+
+# --- codec / type hash: imports and functions from _hash.py and _cdr.py go here ---------
+
+
+_importer.install()

@@ -1,0 +1,67 @@
+"""Base classes of every generated interface class.
+
+:class:`Message` is the pydantic v2 base of all message classes; :class:`Service` and
+:class:`Action` are plain namespaces grouping the message classes of a ``.srv`` / ``.action``
+(``AddTwoInts.Request``, ``Fibonacci.Goal``), like the classes ``rosidl`` generates for rclpy.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from robotfleet_nodes.idl._spec import ActionSpec, MessageSpec, ServiceSpec
+
+__all__ = ["Action", "Message", "Service"]
+
+
+class Message(BaseModel):
+    """Base of every message class: one pydantic model per ROS type.
+
+    Attributes are the ROS field names (``python_name()`` adds a trailing ``_`` to the few
+    that clash with Python or pydantic; the ROS name stays the alias, so JSON keys and
+    ``model_dump()`` keys are always the ROS names). Constants are class attributes.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+        serialize_by_alias=True,
+        ser_json_inf_nan="constants",
+        ser_json_bytes="base64",
+        val_json_bytes="base64",
+        protected_namespaces=(),
+        validate_default=False,
+        frozen=False,
+    )
+
+    #: Full ROS name, e.g. ``robotfleet_nodes/msg/Heartbeat``.
+    __ros_type__: ClassVar[str] = ""
+    #: The parsed definition the class was generated from.
+    __ros_spec__: ClassVar[MessageSpec]
+
+    if TYPE_CHECKING:
+        # Generated classes have fields mypy cannot see: accept any keyword and attribute.
+        def __init__(self, /, **data: Any) -> None: ...
+
+        def __getattr__(self, name: str) -> Any: ...
+
+
+class Service:
+    """Namespace class of a ``.srv``: ``Request`` and ``Response`` message classes."""
+
+    __ros_type__: ClassVar[str] = ""
+    __ros_spec__: ClassVar[ServiceSpec]
+    Request: ClassVar[type[Message]]
+    Response: ClassVar[type[Message]]
+
+
+class Action:
+    """Namespace class of an ``.action``: ``Goal``, ``Result`` and ``Feedback`` classes."""
+
+    __ros_type__: ClassVar[str] = ""
+    __ros_spec__: ClassVar[ActionSpec]
+    Goal: ClassVar[type[Message]]
+    Result: ClassVar[type[Message]]
+    Feedback: ClassVar[type[Message]]

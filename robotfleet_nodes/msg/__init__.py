@@ -1,0 +1,22 @@
+"""Message classes of this package, generated on first use from ``msg/*.msg``.
+
+``from robotfleet_nodes.msg import Heartbeat`` works like the rclpy import of a generated
+message. Service and action namespaces (``robotfleet_nodes.srv`` / ``.action``) are served
+by the interface import hook of :mod:`robotfleet_nodes.idl` once such files exist.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from robotfleet_nodes.idl._importer import interface_module_attrs
+
+_getattr, _dir = interface_module_attrs("robotfleet_nodes", "msg")
+
+
+def __getattr__(name: str) -> Any:
+    return _getattr(name)
+
+
+def __dir__() -> list[str]:
+    return _dir()

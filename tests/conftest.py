@@ -1,0 +1,46 @@
+"""Shared fixtures: one real nats-server per test session, fresh names per test.
+
+The server runs on a port it chooses itself (never 4222), with JetStream on and its store
+in a temporary directory. Every test gets a unique subject root so tests never see each
+other's messages even though they share the server.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from robotfleet_nodes.broker import EmbeddedBroker
+
+
+@pytest.fixture(scope="session")
+def broker() -> Iterator[EmbeddedBroker]:
+    """The session's nats-server (JetStream on, free port)."""
+    with EmbeddedBroker() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def nats_url(broker: EmbeddedBroker) -> str:
+    """``nats://127.0.0.1:<port>`` of the session's server."""
+    return broker.url
+
+
+@pytest.fixture
+def unique() -> str:
+    """A short token no other test uses: prefix subjects, streams and names with it."""
+    return "t" + uuid.uuid4().hex[:10]
+
+
+@pytest.fixture
+def subject(unique: str) -> str:
+    """A fresh subject root for this test, e.g. ``t1a2b3c4d5e.data``."""
+    return f"{unique}.data"
+
+
+@pytest.fixture(autouse=True)
+def _no_messaging_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never pick up a MESSAGING_URL from the developer's shell."""
+    monkeypatch.delenv("MESSAGING_URL", raising=False)

@@ -1,0 +1,104 @@
+"""The embedded broker starts fast, serves clients with JetStream, and leaves nothing behind."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import nats
+import pytest
+
+from robotfleet_nodes.broker import EmbeddedBroker, find_nats_server
+from robotfleet_nodes.errors import BrokerError
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie still answers kill(0); look at its state.
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().split()[2] != "Z"
+
+
+def test_start_stop_under_two_seconds_and_no_process_left() -> None:
+    broker = EmbeddedBroker()
+    started = time.perf_counter()
+    url = broker.start()
+    start_s = time.perf_counter() - started
+    pid = broker.pid
+    store = broker.store_dir
+    assert pid is not None and _alive(pid)
+    assert url.startswith("nats://127.0.0.1:") and not url.endswith(":4222")
+    stopping = time.perf_counter()
+    broker.stop()
+    stop_s = time.perf_counter() - stopping
+    assert start_s < 2.0, f"start took {start_s:.2f}s"
+    assert stop_s < 2.0, f"stop took {stop_s:.2f}s"
+    assert not _alive(pid)
+    assert store is not None and not store.exists(), "temporary JetStream store left behind"
+
+
+async def test_serves_clients_with_jetstream(unique: str) -> None:
+    async with EmbeddedBroker() as broker:
+        nc = await nats.connect(broker.url)
+        try:
+            js = nc.jetstream()
+            await js.add_stream(name=unique, subjects=[f"{unique}.>"])
+            ack = await js.publish(f"{unique}.x", b"hello")
+            assert ack.seq == 1
+            msg = await js.get_last_msg(unique, f"{unique}.x")
+            assert msg.data == b"hello"
+        finally:
+            await nc.close()
+
+
+async def test_restart_keeps_jetstream_data_and_port(unique: str) -> None:
+    async with EmbeddedBroker() as broker:
+        url = broker.url
+        nc = await nats.connect(url)
+        js = nc.jetstream()
+        await js.add_stream(name=unique, subjects=[f"{unique}.>"])
+        await js.publish(f"{unique}.x", b"kept")
+        await nc.close()
+        broker.restart()
+        assert broker.url == url
+        nc = await nats.connect(url)
+        try:
+            msg = await nc.jetstream().get_last_msg(unique, f"{unique}.x")
+            assert msg.data == b"kept"
+        finally:
+            await nc.close()
+
+
+def test_given_store_dir_is_kept(tmp_path: Path) -> None:
+    store = tmp_path / "js"
+    with EmbeddedBroker(store_dir=store) as broker:
+        assert broker.store_dir == store
+    assert store.is_dir()
+
+
+def test_missing_binary_says_how_to_install(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("RFOS_NATS_SERVER", str(tmp_path / "nope"))
+    with pytest.raises(BrokerError, match="not an executable"):
+        find_nats_server()
+
+
+def test_failed_start_reports_server_output(tmp_path: Path) -> None:
+    blocker = EmbeddedBroker()
+    blocker.start()
+    try:
+        port = int(blocker.url.rsplit(":", 1)[1])
+        clash = EmbeddedBroker(port=port)
+        with pytest.raises(BrokerError, match="exited during start-up"):
+            clash.start()
+        assert clash.store_dir is None, "the failed start removed its temporary store"
+    finally:
+        blocker.stop()
+
+
+def test_url_before_start_is_an_error() -> None:
+    with pytest.raises(BrokerError, match="start"):
+        _ = EmbeddedBroker().url
