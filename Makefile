@@ -29,7 +29,8 @@ pytest: setup
 test: lint typecheck pytest
 
 bench: setup
-	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev,bench]'
+	@for b in benchmarks/[!_]*.py; do echo "== $$b" >&2; $(PY) $$b || exit 1; done
 
 broker: setup
 	$(VENV)/bin/rfos broker

@@ -33,6 +33,9 @@ class Message(BaseModel):
         val_json_bytes="base64",
         protected_namespaces=(),
         validate_default=False,
+        # rclpy checks every attribute assignment too: `msg.types = [9]` becomes bytes for
+        # a uint8[] field and `msg.x = "a"` on an int32 fails at once, not at publish time.
+        validate_assignment=True,
         frozen=False,
     )
 

@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from robotfleet_nodes.errors import DecodeError, EncodeError, InterfaceError
 from robotfleet_nodes.idl._cdr import CdrCodec, compile_codec
-from robotfleet_nodes.idl._hash import type_hash
+from robotfleet_nodes.idl._hash import action_type_hash, service_type_hash, type_hash
 from robotfleet_nodes.idl._json import decode_json, encode_json
 from robotfleet_nodes.idl._registry import default_registry
+from robotfleet_nodes.idl._spec import ActionSpec, MessageSpec, ServiceSpec
 
 if TYPE_CHECKING:
     import pydantic
@@ -92,7 +93,10 @@ def deserialize(
 
 
 def type_hash_of(cls: type) -> str:
-    """The REP-2011 type hash (``RIHS01_<64 hex>``) of message class ``cls``; cached on it."""
+    """The REP-2011 type hash (``RIHS01_<64 hex>``) of a message, service or action class.
+
+    Cached on the class.
+    """
     cached = cls.__dict__.get(_HASH_ATTR)
     if cached is None:
         registry = default_registry()
@@ -100,10 +104,15 @@ def type_hash_of(cls: type) -> str:
         spec = getattr(cls, "__ros_spec__", None)
 
         def resolve(full_name: str) -> Any:
-            if spec is not None and full_name == name:
+            if isinstance(spec, MessageSpec) and full_name == name:
                 return spec
             return registry.message_spec(full_name)
 
-        cached = type_hash(name, resolve)
+        if isinstance(spec, ServiceSpec):
+            cached = service_type_hash(spec, resolve)
+        elif isinstance(spec, ActionSpec):
+            cached = action_type_hash(spec, resolve)
+        else:
+            cached = type_hash(name, resolve)
         setattr(cls, _HASH_ATTR, cached)
     return str(cached)

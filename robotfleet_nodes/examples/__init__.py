@@ -1,0 +1,1 @@
+"""Small runnable examples: talker/listener, a service, an action (see README)."""

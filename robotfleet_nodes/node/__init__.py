@@ -1,0 +1,80 @@
+"""The node framework: ``Node``, its entities, QoS, names, and running nodes.
+
+Attributes are imported on first access, so ``import robotfleet_nodes.node.qos`` (as the
+transports do) does not pull in the whole node layer.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from robotfleet_nodes.node.context import Context
+    from robotfleet_nodes.node.node import Node
+    from robotfleet_nodes.node.publisher import Publisher
+    from robotfleet_nodes.node.qos import (
+        QOS_DEFAULT,
+        QOS_SENSOR_DATA,
+        QOS_TRANSIENT_LOCAL,
+        Durability,
+        History,
+        Liveliness,
+        QoSProfile,
+        Reliability,
+    )
+    from robotfleet_nodes.node.runner import run_nodes, spin_nodes
+    from robotfleet_nodes.node.service import Client, Service
+    from robotfleet_nodes.node.subscription import Subscription
+    from robotfleet_nodes.node.timer import Timer
+
+_WHERE = {
+    "Context": "context",
+    "Node": "node",
+    "Publisher": "publisher",
+    "Subscription": "subscription",
+    "Service": "service",
+    "Client": "service",
+    "Timer": "timer",
+    "run_nodes": "runner",
+    "spin_nodes": "runner",
+    "QOS_DEFAULT": "qos",
+    "QOS_SENSOR_DATA": "qos",
+    "QOS_TRANSIENT_LOCAL": "qos",
+    "Durability": "qos",
+    "History": "qos",
+    "Liveliness": "qos",
+    "QoSProfile": "qos",
+    "Reliability": "qos",
+}
+
+__all__ = [
+    "QOS_DEFAULT",
+    "QOS_SENSOR_DATA",
+    "QOS_TRANSIENT_LOCAL",
+    "Client",
+    "Context",
+    "Durability",
+    "History",
+    "Liveliness",
+    "Node",
+    "Publisher",
+    "QoSProfile",
+    "Reliability",
+    "Service",
+    "Subscription",
+    "Timer",
+    "run_nodes",
+    "spin_nodes",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'robotfleet_nodes.node' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"robotfleet_nodes.node.{module}"), name)
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,0 +1,52 @@
+"""Running nodes as programs: ``run_nodes(...)`` is what a node executable's ``main`` calls.
+
+It parses ``--ros-args`` from the command line, starts a :class:`Context` (embedded broker
+when ``MESSAGING_URL`` is unset), starts the nodes, and waits for SIGINT/SIGTERM; then it
+destroys the nodes and closes the context, so a Ctrl-C always ends cleanly with exit 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from robotfleet_nodes.node.context import Context
+
+if TYPE_CHECKING:
+    from robotfleet_nodes.node.node import Node
+
+__all__ = ["run_nodes", "spin_nodes"]
+
+log = logging.getLogger(__name__)
+
+NodeFactory = Callable[[Context], "Node"]
+
+
+async def spin_nodes(factories: Sequence[NodeFactory], *, args: Sequence[str] = ()) -> None:
+    """Start one node per factory in a shared context and run until SIGINT/SIGTERM."""
+    loop = asyncio.get_running_loop()
+    async with Context(args=args) as context:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, context.shutdown)
+        try:
+            for factory in factories:
+                await factory(context).start()
+            await context.wait_for_shutdown()
+        finally:
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(signum)
+
+
+def run_nodes(*factories: NodeFactory, argv: Sequence[str] | None = None) -> int:
+    """Blocking entry point for a node executable; returns the exit code."""
+    logging.basicConfig(level=logging.INFO, format="[%(levelname)s] [%(name)s]: %(message)s")
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        asyncio.run(spin_nodes(factories, args=args))
+    except KeyboardInterrupt:  # a second Ctrl-C during shutdown
+        return 130
+    return 0

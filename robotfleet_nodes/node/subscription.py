@@ -1,0 +1,59 @@
+"""Subscriptions: a callback per message, malformed input counted and dropped by the transport."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from robotfleet_nodes.transport._base import EndpointInfo, EntityStats, MessageCallback, SubscriptionHandle
+
+if TYPE_CHECKING:
+    from robotfleet_nodes.node.node import Node
+
+__all__ = ["Subscription"]
+
+MsgT = TypeVar("MsgT")
+
+
+class Subscription(Generic[MsgT]):
+    """Delivers ``msg_type`` messages on one topic to ``callback``."""
+
+    __slots__ = ("_handle", "callback", "endpoint", "msg_type", "node")
+
+    def __init__(
+        self,
+        node: Node,
+        msg_type: type[MsgT],
+        endpoint: EndpointInfo,
+        callback: MessageCallback,
+        handle: SubscriptionHandle,
+    ) -> None:
+        self.node = node
+        self.msg_type = msg_type
+        self.endpoint = endpoint
+        self.callback = callback
+        self._handle = handle
+
+    @property
+    def topic_name(self) -> str:
+        return self.endpoint.name
+
+    @property
+    def stats(self) -> EntityStats:
+        """Received / malformed / type-mismatch / QoS-incompatible counters."""
+        return self._handle.stats
+
+    async def destroy(self) -> None:
+        """Stop receiving and remove the subscription from its node."""
+        await self.node.destroy_subscription(self)
+
+    async def _close(self) -> None:
+        await self._handle.close()
+
+    def describe(self) -> dict[str, Any]:
+        stats = self.stats
+        return {
+            **self.endpoint.describe(),
+            "received": stats.received,
+            "malformed": stats.malformed,
+            "type_mismatch": stats.type_mismatch,
+        }

@@ -1,0 +1,49 @@
+"""Transports: the :class:`Transport` interface and its NATS and intra-process implementations.
+
+``NatsTransport`` is the default; ``IntraProcessTransport(inner)`` composes nodes of one
+process without serialization and forwards everything to ``inner`` for remote peers.
+"""
+
+from __future__ import annotations
+
+from robotfleet_nodes.transport._base import (
+    ClientHandle,
+    DeadlineCallback,
+    EndpointInfo,
+    EntityStats,
+    LivelinessCallback,
+    MessageCallback,
+    NodeInfo,
+    ParticipantInfo,
+    PublisherHandle,
+    RequestHandler,
+    ServiceHandle,
+    StatusCallback,
+    SubscriptionHandle,
+    Transport,
+    TransportStatus,
+)
+from robotfleet_nodes.transport._errors import RemoteServiceError
+from robotfleet_nodes.transport.intra import IntraProcessTransport
+from robotfleet_nodes.transport.nats import NatsTransport
+
+__all__ = [
+    "ClientHandle",
+    "DeadlineCallback",
+    "EndpointInfo",
+    "EntityStats",
+    "IntraProcessTransport",
+    "LivelinessCallback",
+    "MessageCallback",
+    "NatsTransport",
+    "NodeInfo",
+    "ParticipantInfo",
+    "PublisherHandle",
+    "RemoteServiceError",
+    "RequestHandler",
+    "ServiceHandle",
+    "StatusCallback",
+    "SubscriptionHandle",
+    "Transport",
+    "TransportStatus",
+]

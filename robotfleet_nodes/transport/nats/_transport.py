@@ -1,0 +1,331 @@
+"""The NATS transport: one nats-py connection shared by every node of a process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import random
+import socket
+import time
+import uuid
+from typing import Any, ClassVar
+
+from nats import errors as nats_errors
+from nats.aio.msg import Msg
+
+from robotfleet_nodes.broker import ENV_URL, messaging_url_from_env
+from robotfleet_nodes.errors import TransportError
+from robotfleet_nodes.idl.codec import Encoding
+from robotfleet_nodes.node.qos import Durability
+from robotfleet_nodes.transport._base import (
+    ClientHandle,
+    EndpointInfo,
+    MessageCallback,
+    NodeInfo,
+    ParticipantInfo,
+    PublisherHandle,
+    RequestHandler,
+    ServiceHandle,
+    StatusCallback,
+    SubscriptionHandle,
+    Transport,
+    TransportStatus,
+)
+from robotfleet_nodes.transport._ratelimit import RateLimitedLog
+from robotfleet_nodes.transport.nats._client import RfosClient
+from robotfleet_nodes.transport.nats._graph import participant_from_json, participant_to_json
+from robotfleet_nodes.transport.nats._latched import LatchedStore
+from robotfleet_nodes.transport.nats._pubsub import NatsPublisher, NatsSubscription
+from robotfleet_nodes.transport.nats._services import NatsClient, NatsService
+from robotfleet_nodes.transport.nats._subjects import SubjectMapper
+
+__all__ = ["DEFAULT_RECONNECT_BUFFER", "NatsTransport"]
+
+log = logging.getLogger(__name__)
+
+#: Bytes of outgoing messages kept while reconnecting (beyond it, publish fails or drops).
+DEFAULT_RECONNECT_BUFFER = 8 * 1024 * 1024
+#: Longest wait between two reconnection attempts (seconds).
+_MAX_RECONNECT_WAIT = 5.0
+
+
+class NatsTransport(Transport):
+    """Nodes on a NATS server: core NATS for topics and services, JetStream for latched topics.
+
+    ``url`` defaults to ``MESSAGING_URL`` (several comma-separated URLs form a pool). The
+    connection reconnects forever: at once, then after ``reconnect_wait`` seconds, doubling
+    up to 5 s, with jitter; publishes made while disconnected are buffered up to
+    ``reconnect_buffer_bytes`` and nats-py restores subscriptions.
+    """
+
+    kind: ClassVar[str] = "nats"
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        mapper: SubjectMapper | None = None,
+        encoding: Encoding = Encoding.JSON,
+        name: str = "",
+        reconnect_buffer_bytes: int = DEFAULT_RECONNECT_BUFFER,
+        reconnect_wait: float = 1.0,
+        connect_timeout: float = 2.0,
+    ) -> None:
+        self.url = url
+        self.mapper = mapper if mapper is not None else SubjectMapper()
+        self.encoding = encoding
+        self.name = name or f"rfos-{os.getpid()}"
+        self.gid = uuid.uuid4().hex
+        self.started_at = time.time()
+        self._reconnect_buffer = reconnect_buffer_bytes
+        self._reconnect_wait = reconnect_wait
+        self._connect_timeout = connect_timeout
+        self._nc: RfosClient | None = None
+        self._connect_lock = asyncio.Lock()
+        self._status_callbacks: list[StatusCallback] = []
+        self._entities: set[Any] = set()
+        self._nodes: list[NodeInfo] = []
+        self._self_json = b""
+        self._graph_sub: Any = None
+        self._errors = RateLimitedLog(log)
+        self.latched: LatchedStore | None = None
+        self._closed = False
+        self._attempts = 0
+
+    # -- connection ------------------------------------------------------------------
+    @property
+    def client(self) -> RfosClient:
+        """The nats-py connection (for other parts of the framework: JetStream, KV...)."""
+        if self._nc is None:
+            raise TransportError("the NATS transport is not connected: call connect() first")
+        return self._nc
+
+    @property
+    def connected(self) -> bool:
+        """True while the connection is up (False while reconnecting or closed)."""
+        return self._nc is not None and bool(self._nc.is_connected)
+
+    async def connect(self) -> None:
+        """Connect to the server; idempotent. Raises ``TransportError`` saying what to do."""
+        async with self._connect_lock:
+            if self._nc is not None:
+                return
+            if self._closed:
+                raise TransportError("this NATS transport was closed; create a new one")
+            url = self.url or messaging_url_from_env()
+            if url is None:
+                raise TransportError(
+                    f"no NATS server configured: set {ENV_URL} (e.g. nats://localhost:4222), "
+                    "or start one with `rfos broker`"
+                )
+            nc = RfosClient()
+            try:
+                await nc.connect(
+                    servers=[u.strip() for u in url.split(",") if u.strip()],
+                    name=self.name,
+                    allow_reconnect=True,
+                    max_reconnect_attempts=-1,
+                    reconnect_time_wait=self._reconnect_wait,  # type: ignore[arg-type]
+                    reconnect_to_server_handler=self._next_server,
+                    pending_size=self._reconnect_buffer,
+                    connect_timeout=self._connect_timeout,  # type: ignore[arg-type]
+                    disconnected_cb=self._on_disconnected,
+                    reconnected_cb=self._on_reconnected,
+                    closed_cb=self._on_closed,
+                    error_cb=self._on_error,
+                )
+            except (TimeoutError, OSError, nats_errors.Error) as exc:
+                with contextlib.suppress(Exception):
+                    await nc.close()
+                raise TransportError(
+                    f"cannot connect to NATS at {url}: {exc or type(exc).__name__}; "
+                    f"start a server with `rfos broker` or set {ENV_URL}"
+                ) from exc
+            self._nc = nc
+            self.latched = LatchedStore(nc, self.mapper.root, self.mapper.domain)
+            self._self_json = self._participant_json()
+            self._graph_sub = await nc.subscribe(self.mapper.graph("query"), cb=self._on_graph_query)
+            log.info("connected to NATS at %s as %s (%s)", url, self.name, self.gid)
+            self._notify(TransportStatus.CONNECTED)
+
+    async def close(self) -> None:
+        """Close every entity and the connection; idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        for entity in list(self._entities):
+            await entity.close()
+        nc = self._nc
+        if nc is None or nc.is_closed:
+            return
+        with contextlib.suppress(nats_errors.Error):
+            await nc.publish(
+                self.mapper.graph("changed"), json.dumps({"gid": self.gid, "event": "left"}).encode()
+            )
+        with contextlib.suppress(nats_errors.Error, TimeoutError, OSError):
+            await nc.close()
+
+    def add_status_callback(self, callback: StatusCallback) -> None:
+        """Call ``callback`` with a :class:`TransportStatus` value on connection changes."""
+        self._status_callbacks.append(callback)
+
+    def _notify(self, status: str) -> None:
+        for callback in list(self._status_callbacks):
+            try:
+                callback(status)
+            except Exception:
+                log.exception("status callback %r raised", callback)
+
+    def _next_server(self, servers: list[Any], info: dict[str, Any]) -> tuple[Any, float]:
+        """Reconnect policy: round-robin over the pool, exponential backoff with jitter."""
+        attempt = self._attempts
+        self._attempts += 1
+        if attempt == 0:
+            return servers[0], 0.0
+        delay = min(self._reconnect_wait * 2 ** (attempt - 1), _MAX_RECONNECT_WAIT)
+        return servers[attempt % len(servers)], delay * random.uniform(0.8, 1.2)
+
+    async def _on_disconnected(self) -> None:
+        if self._closed:
+            return
+        log.warning("disconnected from NATS; reconnecting (buffering up to %d bytes)", self._reconnect_buffer)
+        self._notify(TransportStatus.DISCONNECTED)
+
+    async def _on_reconnected(self) -> None:
+        self._attempts = 0
+        url = self._nc.connected_url if self._nc is not None else None
+        log.info("reconnected to NATS at %s", url.geturl() if url is not None else "?")
+        self._notify(TransportStatus.RECONNECTED)
+
+    async def _on_closed(self) -> None:
+        log.info("NATS connection closed")
+        self._notify(TransportStatus.CLOSED)
+
+    async def _on_error(self, exc: Exception) -> None:
+        self._errors.log(logging.WARNING, "NATS error: %s", exc or type(exc).__name__)
+
+    # -- entities --------------------------------------------------------------------
+    def _forget(self, entity: Any) -> None:
+        self._entities.discard(entity)
+
+    async def _connected_client(self) -> RfosClient:
+        if self._nc is None:
+            await self.connect()
+        return self.client
+
+    async def create_publisher(self, endpoint: EndpointInfo, msg_type: type[Any]) -> PublisherHandle:
+        """Publish ``msg_type`` on ``endpoint.name`` (transient local: also stored in JetStream)."""
+        await self._connected_client()
+        publisher = NatsPublisher(self, endpoint, msg_type)
+        qos = endpoint.qos
+        if (
+            qos.durability is Durability.TRANSIENT_LOCAL
+            and self.latched is not None
+            and await self.latched.available()
+        ):
+            try:
+                await self.latched.ensure(publisher.subject, qos.depth)
+            except (nats_errors.Error, RuntimeError) as exc:
+                raise TransportError(
+                    f"{endpoint.name}: cannot keep transient-local messages in JetStream stream "
+                    f"{self.latched.name}: {exc}"
+                ) from exc
+            publisher.latched = True
+        self._entities.add(publisher)
+        return publisher
+
+    async def create_subscription(
+        self,
+        endpoint: EndpointInfo,
+        msg_type: type[Any],
+        callback: MessageCallback,
+        *,
+        ignore_local: bool = False,
+    ) -> SubscriptionHandle:
+        """Deliver decoded messages on ``endpoint.name`` to ``callback`` (see :class:`Transport`)."""
+        await self._connected_client()
+        subscription = NatsSubscription(self, endpoint, msg_type, callback, ignore_local=ignore_local)
+        await subscription.start()
+        await self._settle()
+        self._entities.add(subscription)
+        return subscription
+
+    async def create_service(
+        self, endpoint: EndpointInfo, srv_type: type[Any], handler: RequestHandler
+    ) -> ServiceHandle:
+        """Answer requests to ``endpoint.name`` in its queue group."""
+        await self._connected_client()
+        service = NatsService(self, endpoint, srv_type, handler)
+        await service.start()
+        await self._settle()
+        self._entities.add(service)
+        return service
+
+    async def create_client(self, endpoint: EndpointInfo, srv_type: type[Any]) -> ClientHandle:
+        """A client for the service ``endpoint.name``."""
+        await self._connected_client()
+        client = NatsClient(self, endpoint, srv_type)
+        self._entities.add(client)
+        return client
+
+    async def _settle(self) -> None:
+        """One round trip, so the server knows a new subscription before we return."""
+        if self.connected:
+            with contextlib.suppress(nats_errors.Error, TimeoutError):
+                await self.client.roundtrip(self._connect_timeout)
+
+    # -- graph -----------------------------------------------------------------------
+    def participant(self) -> ParticipantInfo:
+        """This transport as the graph shows it."""
+        return ParticipantInfo(
+            gid=self.gid,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            nodes=list(self._nodes),
+            started_at=self.started_at,
+        )
+
+    def _participant_json(self) -> bytes:
+        return participant_to_json(self.participant())
+
+    async def announce(self, nodes: list[NodeInfo]) -> None:
+        """Store ``nodes`` (answered to graph queries) and tell watchers the graph changed."""
+        self._nodes = list(nodes)
+        self._self_json = self._participant_json()
+        nc = await self._connected_client()
+        await nc.publish(
+            self.mapper.graph("changed"), json.dumps({"gid": self.gid, "event": "announce"}).encode()
+        )
+
+    async def _on_graph_query(self, msg: Msg) -> None:
+        if msg.reply:
+            try:
+                await self.client.publish(msg.reply, self._self_json)
+            except nats_errors.Error as exc:
+                self._errors.log(logging.WARNING, "could not answer a graph query: %s", exc)
+
+    async def graph(self, *, timeout: float = 0.5) -> list[ParticipantInfo]:
+        """Ask every participant for its nodes; gather answers for ``timeout`` seconds."""
+        nc = await self._connected_client()
+        found: dict[str, ParticipantInfo] = {}
+
+        async def collect(msg: Msg) -> None:
+            try:
+                info = participant_from_json(msg.data)
+            except (ValueError, KeyError, TypeError) as exc:
+                self._errors.log(logging.WARNING, "ignoring a malformed graph reply: %s", exc)
+                return
+            found[info.gid] = info
+
+        inbox = nc.new_inbox()
+        sub = await nc.subscribe(inbox, cb=collect)
+        try:
+            await nc.publish(self.mapper.graph("query"), b"", reply=inbox)
+            await asyncio.sleep(timeout)  # the collection window: everyone alive answers within it
+        finally:
+            with contextlib.suppress(nats_errors.Error):
+                await sub.unsubscribe()
+        return sorted(found.values(), key=lambda p: p.started_at)

@@ -1,0 +1,195 @@
+"""The Node facade on real NATS: pub/sub, services, timers, names, graph, /rosout."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import pytest
+from conftest import ContextFactory
+
+from robotfleet_nodes.errors import NameValidationError, ServiceUnavailable
+from robotfleet_nodes.idl import default_registry
+from robotfleet_nodes.node import Node
+
+TIMEOUT = 5.0
+String: Any = default_registry().get_class("std_msgs/msg/String")
+Int32: Any = default_registry().get_class("std_msgs/msg/Int32")
+Log: Any = default_registry().get_class("rcl_interfaces/msg/Log")
+GetParameters: Any = default_registry().get_interface("rcl_interfaces/srv/GetParameters")
+ListParameters: Any = default_registry().get_interface("rcl_interfaces/srv/ListParameters")
+
+
+async def test_talker_listener_across_two_processes(make_context: ContextFactory) -> None:
+    got: asyncio.Queue[Any] = asyncio.Queue()
+    async with make_context() as ctx_a, make_context() as ctx_b:
+        talker = Node("talker", context=ctx_a)
+        listener = Node("listener", context=ctx_b)
+        await talker.start()
+        await listener.start()
+        await listener.create_subscription(String, "chatter", got.put_nowait, 10)
+        pub = await talker.create_publisher(String, "chatter", 10)
+        for i in range(5):
+            await pub.publish(String(data=f"hello {i}"))
+        received = [(await asyncio.wait_for(got.get(), TIMEOUT)).data for _ in range(5)]
+        assert received == [f"hello {i}" for i in range(5)]
+
+
+async def test_publishing_the_wrong_type_is_a_type_error(make_context: ContextFactory) -> None:
+    async with make_context() as ctx:
+        node = Node("typed", context=ctx)
+        await node.start()
+        pub = await node.create_publisher(String, "typed_topic", 10)
+        with pytest.raises(TypeError, match=r"Expected std_msgs/msg/String, got std_msgs/msg/Int32"):
+            await pub.publish(Int32(data=1))
+
+
+async def test_relative_private_and_remapped_names(make_context: ContextFactory) -> None:
+    async with make_context(args=["--ros-args", "-r", "chatter:=talk"]) as ctx:
+        node = Node("edge", context=ctx, namespace="/robots/robot-1")
+        await node.start()
+        pub = await node.create_publisher(String, "chatter", 10)
+        private = await node.create_publisher(String, "~/status", 10)
+        absolute = await node.create_publisher(String, "/fleet/summary", 10)
+        assert pub.topic_name == "/robots/robot-1/talk"
+        assert private.topic_name == "/robots/robot-1/edge/status"
+        assert absolute.topic_name == "/fleet/summary"
+        with pytest.raises(NameValidationError, match=r"\^"):
+            await node.create_publisher(String, "bad name", 10)
+
+
+async def test_node_name_and_namespace_remapped_from_the_command_line(make_context: ContextFactory) -> None:
+    async with make_context() as ctx:
+        node = Node("talker", context=ctx, cli_args=["--ros-args", "-r", "__node:=robot", "-r", "__ns:=/r1"])
+        assert node.get_fully_qualified_name() == "/r1/robot"
+
+
+async def test_service_both_handler_styles_and_no_responders(make_context: ContextFactory) -> None:
+    # GetParameterTypes: names (string[]) in, types (uint8[], i.e. bytes) out.
+    AddTwoInts: Any = default_registry().get_interface("rcl_interfaces/srv/GetParameterTypes")
+    async with make_context() as ctx_a, make_context() as ctx_b:
+        server = Node("server", context=ctx_a, start_parameter_services=False)
+        client_node = Node("client", context=ctx_b, start_parameter_services=False)
+        await server.start()
+        await client_node.start()
+
+        def one_arg(request: Any) -> Any:
+            return AddTwoInts.Response(types=[len(n) for n in request.names])
+
+        def rclpy_style(request: Any, response: Any) -> Any:
+            response.types = [9 for _ in request.names]
+            return response
+
+        await server.create_service(AddTwoInts, "one", one_arg)
+        await server.create_service(AddTwoInts, "two", rclpy_style)
+        one = await client_node.create_client(AddTwoInts, "/one")
+        two = await client_node.create_client(AddTwoInts, "/two")
+        assert await one.wait_for_service(timeout=TIMEOUT)
+        assert (await one.call(AddTwoInts.Request(names=["ab", "c"]), timeout=TIMEOUT)).types == bytes([2, 1])
+        assert (await two.call(AddTwoInts.Request(names=["x"]), timeout=TIMEOUT)).types == bytes([9])
+        nobody = await client_node.create_client(AddTwoInts, "/nobody")
+        with pytest.raises(ServiceUnavailable):
+            await nobody.call(AddTwoInts.Request(), timeout=TIMEOUT)
+        with pytest.raises(TypeError, match="Expected"):
+            await one.call(String(data="x"), timeout=TIMEOUT)
+
+
+async def test_timer_ticks_and_cancels(make_context: ContextFactory) -> None:
+    async with make_context() as ctx:
+        node = Node("ticker", context=ctx)
+        await node.start()
+        ticks = 0
+        done = asyncio.Event()
+
+        def tick() -> None:
+            nonlocal ticks
+            ticks += 1
+            if ticks == 3:
+                done.set()
+
+        timer = node.create_timer(0.01, tick)
+        await asyncio.wait_for(done.wait(), TIMEOUT)
+        timer.cancel()
+        seen = ticks
+        assert timer.is_canceled
+        with pytest.raises(ValueError, match="period"):
+            node.create_timer(0, tick)
+        # A cancelled timer does not tick again: let several periods pass on the loop.
+        await asyncio.wait_for(asyncio.shield(asyncio.sleep(0.05)), TIMEOUT)
+        assert ticks == seen
+
+
+async def test_graph_lists_nodes_topics_and_forgets_closed_ones(make_context: ContextFactory) -> None:
+    async with make_context() as ctx_a:
+        observer = Node("observer", context=ctx_a)
+        await observer.start()
+        async with make_context() as ctx_b:
+            robot = Node("edge", context=ctx_b, namespace="/robots/robot-7")
+            await robot.start()
+            await robot.create_publisher(String, "status", 10)
+
+            async def visible() -> bool:
+                nodes = await observer.get_node_names_and_namespaces()
+                topics = dict(await observer.get_topic_names_and_types())
+                return ("edge", "/robots/robot-7") in nodes and "/robots/robot-7/status" in topics
+
+            await _eventually(visible)
+            pubs = await observer.get_publishers_info_by_topic("/robots/robot-7/status")
+            assert [fqn for fqn, _ in pubs] == ["/robots/robot-7/edge"]
+            assert pubs[0][1].type_name == "std_msgs/msg/String"
+            assert pubs[0][1].type_hash.startswith("RIHS01_")
+
+        async def gone() -> bool:
+            return ("edge", "/robots/robot-7") not in await observer.get_node_names_and_namespaces()
+
+        await _eventually(gone)
+
+
+async def test_parameters_reachable_remotely(make_context: ContextFactory) -> None:
+    async with make_context() as ctx_a, make_context() as ctx_b:
+        node = Node("driver", context=ctx_a, namespace="/robots/robot-1")
+        node.declare_parameter("speed", 1.5)
+        await node.start()
+        tool = Node("tool", context=ctx_b)
+        await tool.start()
+        client = await tool.create_client(GetParameters, "/robots/robot-1/driver/get_parameters")
+        response = await client.call(GetParameters.Request(names=["speed"]), timeout=TIMEOUT)
+        assert response.values[0].double_value == 1.5
+
+
+async def test_log_records_reach_rosout(make_context: ContextFactory) -> None:
+    got: asyncio.Queue[Any] = asyncio.Queue()
+    async with make_context() as ctx_a, make_context() as ctx_b:
+        watcher = Node("watcher", context=ctx_b)
+        await watcher.start()
+        await watcher.create_subscription(Log, "/rosout", got.put_nowait, 100)
+        node = Node("chatty", context=ctx_a, namespace="/robots/robot-2")
+        await node.start()
+        node.get_logger().setLevel(logging.INFO)
+
+        async def logged() -> bool:
+            node.get_logger().info("command %s received", "wo-1")
+            try:
+                msg = await asyncio.wait_for(got.get(), 0.5)
+            except TimeoutError:
+                return False
+            return msg.msg == "command wo-1 received" and msg.name == "robots.robot-2.chatty"
+
+        await _eventually(logged)
+
+
+async def test_destroyed_node_refuses_new_entities(make_context: ContextFactory) -> None:
+    async with make_context() as ctx:
+        node = Node("short", context=ctx)
+        await node.start()
+        await node.destroy_node()
+        with pytest.raises(RuntimeError, match="destroyed"):
+            await node.create_publisher(String, "x", 10)
+
+
+async def _eventually(check: Any, timeout: float = TIMEOUT) -> None:
+    """Poll ``check()`` (a coroutine function) until true; each poll is a real graph query."""
+    async with asyncio.timeout(timeout):
+        while not await check():  # noqa: ASYNC110 - polls a remote graph query
+            await asyncio.sleep(0.05)

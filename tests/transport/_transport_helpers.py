@@ -1,0 +1,80 @@
+"""Helpers of the transport contract suite: test types, endpoints, and :class:`Bus`.
+
+The suite runs against each transport: ``nats``, ``intra+nats``, ``intra``.
+
+``bus`` makes participants on a fresh subject root (``SubjectMapper(root=unique)``).
+With ``intra`` (a pure in-process bus) every participant is the same instance: the whole
+test is one process; tests that need a broker or separate participants skip, saying why.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from robotfleet_nodes.idl import default_registry
+from robotfleet_nodes.idl.codec import type_hash_of
+from robotfleet_nodes.node.qos import QoSProfile
+from robotfleet_nodes.transport import EndpointInfo, IntraProcessTransport, NatsTransport, Transport
+from robotfleet_nodes.transport.nats._subjects import SubjectMapper
+
+_REGISTRY = default_registry()
+_REGISTRY.add_text("rfos_transport_test/msg/Other", "string data\nint32 x\n")
+_REGISTRY.add_text("rfos_transport_test/srv/AddTwoInts", "int64 a\nint64 b\n---\nint64 sum\nstring who\n")
+
+#: A message type with another hash than ``std_msgs/msg/String``.
+Other: Any = _REGISTRY.get_class("rfos_transport_test/msg/Other")
+#: A service type: ``a`` + ``b`` -> ``sum``, ``who`` answered.
+AddTwoInts: Any = _REGISTRY.get_interface("rfos_transport_test/srv/AddTwoInts")
+
+KINDS = ("nats", "intra+nats", "intra")
+
+
+def endpoint(name: str, cls: Any, qos: QoSProfile | None = None) -> EndpointInfo:
+    """An endpoint for ``cls`` (message or service class) on ``name``."""
+    type_hash = type_hash_of(cls) if hasattr(cls, "model_fields") else type_hash_of(cls.Request)
+    return EndpointInfo(name=name, type_name=cls.__ros_type__, type_hash=type_hash, qos=qos or QoSProfile())
+
+
+class Bus:
+    """Participants of one kind on one subject root; closes them all at the end."""
+
+    def __init__(self, kind: str, url: str, root: str) -> None:
+        self.kind = kind
+        self.url = url
+        self.root = root
+        self._made: list[Transport] = []
+        self._pure: IntraProcessTransport | None = None
+
+    @property
+    def has_broker(self) -> bool:
+        return self.kind != "intra"
+
+    def require_broker(self, why: str) -> None:
+        """Skip on the pure in-process bus, which has no broker."""
+        if not self.has_broker:
+            pytest.skip(f"pure intra-process bus has no broker: {why}")
+
+    async def new(self, *, url: str | None = None, reconnect_wait: float = 1.0) -> Transport:
+        """A new participant (on ``intra``: the one process-wide bus)."""
+        if self.kind == "intra":
+            if self._pure is None:
+                self._pure = IntraProcessTransport()
+                self._made.append(self._pure)
+                await self._pure.connect()
+            return self._pure
+        nats = NatsTransport(
+            url or self.url,
+            mapper=SubjectMapper(root=self.root),
+            name=f"test-{self.kind}",
+            reconnect_wait=reconnect_wait,
+        )
+        transport: Transport = nats if self.kind == "nats" else IntraProcessTransport(nats)
+        self._made.append(transport)
+        await transport.connect()
+        return transport
+
+    async def close(self) -> None:
+        for transport in self._made:
+            await transport.close()
