@@ -57,6 +57,7 @@ async def run(n: int) -> dict[str, Any]:
                 if (i + 1) % max(1, n // 10) == 0:
                     progress(f"composition: {i + 1}/{n} nodes up")
             start_s = time.perf_counter() - start
+            await asyncio.sleep(0.2)  # announcements are batched every 50 ms
             graph_start = time.perf_counter()
             participants = await context.transport.graph(timeout=1.0)
             listed = sum(len(p.nodes) for p in participants)

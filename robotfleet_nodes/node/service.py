@@ -6,7 +6,7 @@ import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from robotfleet_nodes.node._callbacks import call_maybe_async
+from robotfleet_nodes.node._callbacks import is_async
 from robotfleet_nodes.transport._base import ClientHandle, EndpointInfo, EntityStats, ServiceHandle
 
 if TYPE_CHECKING:
@@ -21,7 +21,11 @@ DEFAULT_CALL_TIMEOUT = 5.0
 
 
 def adapt_handler(srv_type: Any, handler: Callable[..., Any]) -> Callable[[Any], Any]:
-    """Accept both handler styles: ``handler(request)`` and rclpy's ``handler(request, response)``."""
+    """Accept both handler styles: ``handler(request)`` and rclpy's ``handler(request, response)``.
+
+    A plain function stays a plain function (the transport answers it without a task);
+    a coroutine function stays a coroutine function.
+    """
     try:
         params = [
             p
@@ -30,18 +34,20 @@ def adapt_handler(srv_type: Any, handler: Callable[..., Any]) -> Callable[[Any],
         ]
     except (TypeError, ValueError):  # builtins without a signature
         params = []
-    if len(params) >= 2:
-        response_cls = srv_type.Response
+    if len(params) < 2:
+        return handler
+    response_cls = srv_type.Response
+    if is_async(handler):
 
-        async def two_args(request: Any) -> Any:
-            return await call_maybe_async(handler, request, response_cls())
+        async def two_args_async(request: Any) -> Any:
+            return await handler(request, response_cls())
 
-        return two_args
+        return two_args_async
 
-    async def one_arg(request: Any) -> Any:
-        return await call_maybe_async(handler, request)
+    def two_args(request: Any) -> Any:
+        return handler(request, response_cls())
 
-    return one_arg
+    return two_args
 
 
 class Service(Generic[SrvT]):

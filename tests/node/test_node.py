@@ -12,6 +12,8 @@ from conftest import ContextFactory
 from robotfleet_nodes.errors import NameValidationError, ServiceUnavailable
 from robotfleet_nodes.idl import default_registry
 from robotfleet_nodes.node import Node
+from robotfleet_nodes.transport import ParticipantInfo
+from robotfleet_nodes.transport.nats._graph import participant_to_json
 
 TIMEOUT = 5.0
 String: Any = default_registry().get_class("std_msgs/msg/String")
@@ -193,3 +195,44 @@ async def _eventually(check: Any, timeout: float = TIMEOUT) -> None:
     async with asyncio.timeout(timeout):
         while not await check():  # noqa: ASYNC110 - polls a remote graph query
             await asyncio.sleep(0.05)
+
+
+async def test_a_waiting_request_does_not_hold_back_the_next(make_context: ContextFactory) -> None:
+    srv: Any = default_registry().get_interface("rcl_interfaces/srv/GetParameterTypes")
+    release = asyncio.Event()
+    async with make_context() as ctx_a, make_context() as ctx_b:
+        server = Node("slowpoke", context=ctx_a, start_parameter_services=False)
+        caller = Node("caller", context=ctx_b, start_parameter_services=False)
+        await server.start()
+        await caller.start()
+
+        async def handler(request: Any) -> Any:
+            if request.names == ["wait"]:
+                await release.wait()
+            return srv.Response(types=bytes([len(request.names)]))
+
+        await server.create_service(srv, "work", handler)
+        client = await caller.create_client(srv, "/work")
+        waiting = asyncio.ensure_future(client.call(srv.Request(names=["wait"]), timeout=TIMEOUT))
+        quick = await client.call(srv.Request(names=["a", "b"]), timeout=TIMEOUT)
+        assert quick.types == bytes([2])
+        assert not waiting.done()
+        release.set()
+        assert (await waiting).types == bytes([1])
+
+
+async def test_graph_of_a_container_larger_than_one_nats_message(make_context: ContextFactory) -> None:
+    """700 nodes with parameter services describe themselves in > 1 MB: sent in chunks."""
+    async with make_context(intra=True) as ctx_a, make_context() as ctx_b:
+        nodes = [Node("edge", context=ctx_a, namespace=f"/robots/robot-{i}") for i in range(700)]
+        await asyncio.gather(*(node.start() for node in nodes))
+        whole = participant_to_json(ParticipantInfo("g", "h", 1, [node.info for node in nodes]))
+        assert len(whole) > 1024 * 1024, "the test needs a description larger than NATS' 1 MB default"
+        observer = Node("observer", context=ctx_b)
+        await observer.start()
+
+        async def all_listed() -> bool:
+            listed = await observer.get_node_names_and_namespaces()
+            return sum(1 for name, _ in listed if name == "edge") == 700
+
+        await _eventually(all_listed, timeout=20.0)

@@ -215,3 +215,14 @@ def test_bad_arguments() -> None:
 def test_kinds_and_repr() -> None:
     assert KINDS == ("t", "s", "a", "g", "p")
     assert repr(MAPPER) == "SubjectMapper(root='rfos', domain='0')"
+
+
+def test_action_topics_and_services_get_the_action_kind() -> None:
+    mapper = SubjectMapper(root="rfos", domain="0")
+    assert mapper.service("/robots/robot-1/execute/_action/send_goal") == (
+        "rfos.0.a.robots.robot-1.execute._action.send_goal"
+    )
+    assert mapper.topic("/fib/_action/feedback") == "rfos.0.a.fib._action.feedback"
+    assert mapper.to_name("rfos.0.a.fib._action.status") == ("a", "/fib", "status")
+    # Only ROS 2's action parts: anything else stays a plain topic.
+    assert mapper.topic("/fib/_action/other") == "rfos.0.t.fib._action.other"

@@ -15,28 +15,52 @@ from typing import Any
 from robotfleet_nodes.node.qos import QoSProfile
 from robotfleet_nodes.transport._base import EndpointInfo, NodeInfo, ParticipantInfo
 
-__all__ = ["participant_from_json", "participant_to_json"]
+__all__ = ["participant_from_json", "participant_to_json", "participant_to_json_chunks"]
 
 _KINDS = ("publishers", "subscriptions", "services", "clients")
 
 
+def _node_dict(node: NodeInfo) -> dict[str, Any]:
+    return {
+        "name": node.name,
+        "namespace": node.namespace,
+        **{kind: [ep.describe() for ep in getattr(node, kind)] for kind in _KINDS},
+    }
+
+
+def _head(info: ParticipantInfo) -> dict[str, Any]:
+    return {"gid": info.gid, "host": info.host, "pid": info.pid, "started_at": info.started_at}
+
+
 def participant_to_json(info: ParticipantInfo) -> bytes:
     """``info`` as compact JSON."""
-    data = {
-        "gid": info.gid,
-        "host": info.host,
-        "pid": info.pid,
-        "started_at": info.started_at,
-        "nodes": [
-            {
-                "name": node.name,
-                "namespace": node.namespace,
-                **{kind: [ep.describe() for ep in getattr(node, kind)] for kind in _KINDS},
-            }
-            for node in info.nodes
-        ],
-    }
+    data = {**_head(info), "nodes": [_node_dict(node) for node in info.nodes]}
     return json.dumps(data, separators=(",", ":")).encode()
+
+
+def participant_to_json_chunks(info: ParticipantInfo, max_bytes: int) -> list[bytes]:
+    """``info`` as one or more JSON documents of at most about ``max_bytes`` each.
+
+    A container of 1000 nodes describes itself in a few MB, more than one NATS message may
+    carry; each chunk holds whole nodes plus the participant's identity and ``part`` /
+    ``parts``, and the querying side merges chunks by ``gid``. A participant with no
+    nodes still sends one chunk, so it is seen.
+    """
+    blobs = [json.dumps(_node_dict(node), separators=(",", ":")).encode() for node in info.nodes]
+    groups: list[list[bytes]] = [[]]
+    size = 0
+    budget = max(1024, max_bytes - 256)
+    for blob in blobs:
+        if groups[-1] and size + len(blob) + 1 > budget:
+            groups.append([])
+            size = 0
+        groups[-1].append(blob)
+        size += len(blob) + 1
+    chunks = []
+    for index, group in enumerate(groups):
+        head = json.dumps({**_head(info), "part": index, "parts": len(groups)}, separators=(",", ":"))
+        chunks.append(head[:-1].encode() + b',"nodes":[' + b",".join(group) + b"]}")
+    return chunks
 
 
 def _endpoint(data: dict[str, Any]) -> EndpointInfo:

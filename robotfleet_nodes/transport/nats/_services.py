@@ -16,7 +16,6 @@ from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
 from nats import errors as nats_errors
-from nats.aio.msg import Msg
 
 from robotfleet_nodes.errors import ServiceTimeout, ServiceUnavailable, TransportError
 from robotfleet_nodes.idl.codec import Encoding, type_hash_of
@@ -41,6 +40,8 @@ __all__ = ["NatsClient", "NatsService"]
 log = logging.getLogger(__name__)
 
 _PROBE_BLOCK = encode_block({H_PROBE: "1"})
+#: Coroutine requests one service runs at the same time.
+MAX_CONCURRENT = 256
 
 
 def _error_block(detail: str) -> bytes:
@@ -74,16 +75,14 @@ class NatsService(ServiceHandle):
     async def start(self) -> None:
         """Join the service's queue group.
 
-        A plain-function handler runs inline in the connection's reading task (no queue,
-        no task per service); a coroutine handler gets nats-py's task per subscription,
-        so a slow one delays only its own service.
+        Requests are decoded in the connection's reading task (no queue, no task per
+        service). A plain-function handler answers right there; a coroutine handler runs
+        as one task per request, so a request that waits (an action's ``get_result``, a
+        slow lookup) never holds back the next one. At most :data:`MAX_CONCURRENT`
+        coroutine requests run per service; more wait for a free slot.
         """
-        if inspect.iscoroutinefunction(self._handler):
-            self._sub = await self._nc.subscribe(self.subject, queue=self.subject, cb=self._on_request)
-        else:
-            self._sub = await self._nc.subscribe_inline(
-                self.subject, self._on_request_inline, queue=self.subject
-            )
+        self._slots = asyncio.Semaphore(MAX_CONCURRENT)
+        self._sub = await self._nc.subscribe_inline(self.subject, self._on_request_inline, queue=self.subject)
 
     def _serve(self, data: bytes, hdr: dict[str, str] | None) -> tuple[bytes, bytes] | Awaitable[Any]:
         """The reply (header block, payload), or the handler's awaitable result."""
@@ -132,23 +131,11 @@ class NatsService(ServiceHandle):
             return self._failed(exc)
         return self._encoded(response)
 
-    async def _on_request(self, msg: Msg) -> None:
-        if not msg.reply:
-            return
-        out = self._serve(msg.data, msg.headers)
-        if not isinstance(out, tuple):
-            out = await self._finish(out)
-        try:
-            await self._nc.publish_prebuilt(msg.reply, *out)
-        except nats_errors.Error as exc:
-            self._log.log(logging.WARNING, "%s: could not send the reply: %s", self.endpoint.name, exc)
-
     def _on_request_inline(self, reply: bytes, data: bytes, hdr: dict[str, str] | None) -> None:
         if not reply:
             return
         out = self._serve(data, hdr)
         if not isinstance(out, tuple):
-            # A plain function returned an awaitable: finish it in a task (rare).
             task = asyncio.ensure_future(self._reply_later(reply.decode(), out))
             self._pending_tasks.add(task)
             task.add_done_callback(self._pending_tasks.discard)
@@ -159,7 +146,8 @@ class NatsService(ServiceHandle):
             self._log.log(logging.WARNING, "%s: could not send the reply: %s", self.endpoint.name, exc)
 
     async def _reply_later(self, reply: str, pending: Awaitable[Any]) -> None:
-        out = await self._finish(pending)
+        async with self._slots:
+            out = await self._finish(pending)
         try:
             await self._nc.publish_prebuilt(reply, *out)
         except nats_errors.Error as exc:

@@ -178,17 +178,25 @@ class SubjectMapper:
         return f"SubjectMapper(root={self.root!r}, domain={self.domain!r})"
 
     def _subject_for(self, kind: str, what: str) -> Callable[[str], str]:
+        marker = f"/{ACTION_MARKER}/"
+
         def subject(name: str) -> str:
+            # The topics and services of an action (``/fib/_action/send_goal``) get kind
+            # ``a``, as ROS 2 keeps them apart from plain topics and services.
+            if marker in name:
+                action, _, part = name.rpartition(marker)
+                if part in ACTION_PARTS and action:
+                    return self.action(action, part)
             return f"{self.prefix}.{kind}.{_name_tokens(what, name)}"
 
         return subject
 
     def topic(self, name: str) -> str:
-        """``/a/b`` -> ``<root>.<domain>.t.a.b``."""
+        """``/a/b`` -> ``<root>.<domain>.t.a.b`` (``/x/_action/feedback`` -> kind ``a``)."""
         return self._topic(name)
 
     def service(self, name: str) -> str:
-        """``/a/b`` -> ``<root>.<domain>.s.a.b``."""
+        """``/a/b`` -> ``<root>.<domain>.s.a.b`` (``/x/_action/send_goal`` -> kind ``a``)."""
         return self._service(name)
 
     def action(self, name: str, part: str) -> str:

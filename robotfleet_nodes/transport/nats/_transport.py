@@ -36,7 +36,7 @@ from robotfleet_nodes.transport._base import (
 )
 from robotfleet_nodes.transport._ratelimit import RateLimitedLog
 from robotfleet_nodes.transport.nats._client import RfosClient
-from robotfleet_nodes.transport.nats._graph import participant_from_json, participant_to_json
+from robotfleet_nodes.transport.nats._graph import participant_from_json, participant_to_json_chunks
 from robotfleet_nodes.transport.nats._latched import LatchedStore
 from robotfleet_nodes.transport.nats._pubsub import NatsPublisher, NatsSubscription
 from robotfleet_nodes.transport.nats._services import NatsClient, NatsService
@@ -48,6 +48,8 @@ log = logging.getLogger(__name__)
 
 #: Bytes of outgoing messages kept while reconnecting (beyond it, publish fails or drops).
 DEFAULT_RECONNECT_BUFFER = 8 * 1024 * 1024
+#: Largest graph reply; bigger participants answer in several chunks.
+_GRAPH_CHUNK_BYTES = 256 * 1024
 #: Longest wait between two reconnection attempts (seconds).
 _MAX_RECONNECT_WAIT = 5.0
 
@@ -88,7 +90,7 @@ class NatsTransport(Transport):
         self._status_callbacks: list[StatusCallback] = []
         self._entities: set[Any] = set()
         self._nodes: list[NodeInfo] = []
-        self._self_json = b""
+        self._self_chunks: list[bytes] = []
         self._graph_sub: Any = None
         self._errors = RateLimitedLog(log)
         self.latched: LatchedStore | None = None
@@ -146,7 +148,7 @@ class NatsTransport(Transport):
                 ) from exc
             self._nc = nc
             self.latched = LatchedStore(nc, self.mapper.root, self.mapper.domain)
-            self._self_json = self._participant_json()
+            self._self_chunks = self._participant_chunks()
             self._graph_sub = await nc.subscribe(self.mapper.graph("query"), cb=self._on_graph_query)
             log.info("connected to NATS at %s as %s (%s)", url, self.name, self.gid)
             self._notify(TransportStatus.CONNECTED)
@@ -288,13 +290,14 @@ class NatsTransport(Transport):
             started_at=self.started_at,
         )
 
-    def _participant_json(self) -> bytes:
-        return participant_to_json(self.participant())
+    def _participant_chunks(self) -> list[bytes]:
+        max_payload = getattr(self.client, "max_payload", 0) or _GRAPH_CHUNK_BYTES
+        return participant_to_json_chunks(self.participant(), min(max_payload // 2, _GRAPH_CHUNK_BYTES))
 
     async def announce(self, nodes: list[NodeInfo]) -> None:
         """Store ``nodes`` (answered to graph queries) and tell watchers the graph changed."""
         self._nodes = list(nodes)
-        self._self_json = self._participant_json()
+        self._self_chunks = self._participant_chunks()
         nc = await self._connected_client()
         await nc.publish(
             self.mapper.graph("changed"), json.dumps({"gid": self.gid, "event": "announce"}).encode()
@@ -303,7 +306,8 @@ class NatsTransport(Transport):
     async def _on_graph_query(self, msg: Msg) -> None:
         if msg.reply:
             try:
-                await self.client.publish(msg.reply, self._self_json)
+                for chunk in self._self_chunks:
+                    await self.client.publish(msg.reply, chunk)
             except nats_errors.Error as exc:
                 self._errors.log(logging.WARNING, "could not answer a graph query: %s", exc)
 
@@ -318,7 +322,11 @@ class NatsTransport(Transport):
             except (ValueError, KeyError, TypeError) as exc:
                 self._errors.log(logging.WARNING, "ignoring a malformed graph reply: %s", exc)
                 return
-            found[info.gid] = info
+            known = found.get(info.gid)
+            if known is None:
+                found[info.gid] = info
+            else:  # another chunk of a large participant
+                known.nodes.extend(info.nodes)
 
         inbox = nc.new_inbox()
         sub = await nc.subscribe(inbox, cb=collect)
