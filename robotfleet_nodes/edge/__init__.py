@@ -1,0 +1,3 @@
+"""The edge tier."""
+
+from __future__ import annotations

@@ -1,0 +1,227 @@
+"""The interface between an edge node and the one robot it owns.
+
+An edge node owns exactly one robot through a :class:`RobotDriver`. The default driver is
+:class:`robotfleet_nodes.edge.sim.SimulatedRobot`; a DDS bridge (the robot's own ROS 2 bus)
+implements the same interface.
+
+Time is driven by the owner: nothing in a driver runs on its own. The owner calls
+:meth:`RobotDriver.step` with a monotonic time in seconds, and the driver advances to that
+time and returns what happened. One timer can therefore step a thousand drivers, and a
+simulated run is reproducible from its seed and the times passed in.
+
+The value types here are plain slotted dataclasses (cheap to build at 1000 robots per
+process); ``robotfleet_nodes`` message types are built from them by the edge node.
+"""
+
+from __future__ import annotations
+
+import abc
+import enum
+from dataclasses import dataclass
+from typing import Literal, TypeAlias
+
+from robotfleet_nodes.errors import RobotFleetError
+
+__all__ = [
+    "DriverBusy",
+    "DriverError",
+    "DriverEvent",
+    "DriverRejected",
+    "DriverStatus",
+    "ErrorLevel",
+    "OperatingMode",
+    "Pose2D",
+    "RobotDriver",
+    "RobotDriverError",
+    "RobotState",
+    "StatusChanged",
+    "TaskFinished",
+    "TaskOutcome",
+    "TaskProgress",
+    "TaskRequest",
+]
+
+ErrorLevel: TypeAlias = Literal["WARNING", "FATAL"]
+"""VDA 5050 error levels: WARNING keeps the robot usable, FATAL needs recovery."""
+
+
+class RobotDriverError(RobotFleetError, RuntimeError):
+    """A driver refused a request; the message says why and what to do."""
+
+
+class DriverBusy(RobotDriverError):
+    """The robot is already executing a task; cancel it or wait for :class:`TaskFinished`."""
+
+
+class DriverRejected(RobotDriverError):
+    """The robot cannot take this task now (battery, ERROR/OFFLINE state, mode, bad request)."""
+
+
+class RobotState(enum.Enum):
+    """What the robot is doing."""
+
+    IDLE = "IDLE"
+    EXECUTING = "EXECUTING"
+    CHARGING = "CHARGING"
+    ERROR = "ERROR"
+    OFFLINE = "OFFLINE"
+
+
+class OperatingMode(enum.Enum):
+    """VDA 5050 operating mode; tasks are only accepted in AUTOMATIC and SEMIAUTOMATIC."""
+
+    AUTOMATIC = "AUTOMATIC"
+    SEMIAUTOMATIC = "SEMIAUTOMATIC"
+    MANUAL = "MANUAL"
+    SERVICE = "SERVICE"
+    TEACHIN = "TEACHIN"
+
+
+@dataclass(frozen=True, slots=True)
+class Pose2D:
+    """A planar pose: metres in the map frame, ``theta`` in radians (counter-clockwise)."""
+
+    x: float
+    y: float
+    theta: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class DriverError:
+    """One active error on the robot (VDA 5050 style): a stable ``code`` plus a readable text."""
+
+    code: str
+    level: ErrorLevel
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class DriverStatus:
+    """An immutable snapshot of the robot.
+
+    ``seq`` increases by one on every change of any other field, so two snapshots with the
+    same ``seq`` from the same driver are equal. ``current_task_id`` is None and
+    ``progress`` 0.0 when no task is running.
+    """
+
+    seq: int
+    pose: Pose2D
+    battery_percent: float
+    charging: bool
+    state: RobotState
+    mode: OperatingMode
+    current_task_id: str | None
+    progress: float
+    velocity: float
+    errors: tuple[DriverError, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRequest:
+    """A task for the robot. ``target`` None lets the driver choose (a simulator picks one)."""
+
+    task_id: str
+    task: str
+    target: Pose2D | None = None
+    priority: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class TaskOutcome:
+    """How a task ended: success, or why not (``"cancelled"``, a failure text)."""
+
+    task_id: str
+    success: bool
+    message: str
+    final_pose: Pose2D
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChanged:
+    """The status changed during the step; ``status`` is the snapshot at the step's end."""
+
+    status: DriverStatus
+
+
+@dataclass(frozen=True, slots=True)
+class TaskProgress:
+    """The running task advanced to ``progress`` (0..1, never decreasing for one task)."""
+
+    task_id: str
+    progress: float
+
+
+@dataclass(frozen=True, slots=True)
+class TaskFinished:
+    """A task ended (success, failure or cancel). Reported exactly once per accepted task."""
+
+    outcome: TaskOutcome
+
+
+DriverEvent: TypeAlias = StatusChanged | TaskProgress | TaskFinished
+
+
+class RobotDriver(abc.ABC):
+    """One robot, as seen by its edge node.
+
+    Contract:
+
+    * **Who calls what.** The owner (the edge node, or a container stepping many edges) calls
+      every method from one thread / event loop; drivers are not thread-safe.
+    * **Time.** :meth:`step` is the only place time passes. ``now`` is monotonic seconds;
+      a ``now`` not greater than the previous one advances nothing. Any gap is handled
+      exactly (a 5 s pause is the same as fifty 0.1 s steps, up to rounding).
+    * **Events.** :meth:`step` returns what happened since the previous step, in order:
+      task events (:class:`TaskProgress`, :class:`TaskFinished`) in the order they
+      happened, including finishes caused between steps by :meth:`cancel_task`; then at most
+      one :class:`StatusChanged` carrying the snapshot as of ``now`` (also emitted for
+      changes made between steps, e.g. by :meth:`start_task`).
+    * **Exactly once.** Every task accepted by :meth:`start_task` produces exactly one
+      :class:`TaskFinished`, and never one for a rejected task.
+    * **Returned lists** may be shared between calls and drivers: read them, never mutate.
+    """
+
+    __slots__ = ()
+
+    @property
+    @abc.abstractmethod
+    def robot_id(self) -> str:
+        """The robot this driver controls."""
+
+    @property
+    @abc.abstractmethod
+    def status(self) -> DriverStatus:
+        """The current snapshot (cheap; the same object until something changes)."""
+
+    @abc.abstractmethod
+    def start_task(self, req: TaskRequest) -> None:
+        """Begin ``req`` now (at the driver's current time).
+
+        Raises:
+            DriverBusy: a task is already running (the message names it).
+            DriverRejected: the robot cannot take it: battery too low, ERROR or OFFLINE,
+                a manual operating mode, or an invalid request. Nothing changes.
+        """
+
+    @abc.abstractmethod
+    def cancel_task(self, task_id: str) -> bool:
+        """Stop task ``task_id`` where the robot is.
+
+        Returns True if that task was running; its ``TaskFinished`` (success False,
+        message ``"cancelled"``) comes from the next :meth:`step`. Returns False, and does
+        nothing, for a task that is not running (unknown, finished, already cancelled), so
+        calling it twice is safe.
+        """
+
+    @abc.abstractmethod
+    def step(self, now: float) -> list[DriverEvent]:
+        """Advance to ``now`` (monotonic seconds) and return the events, in order.
+
+        The returned list must not be mutated (an empty result is a shared list).
+        """
+
+    async def start(self) -> None:  # noqa: B027 - optional hook, no-op by default
+        """Connect to the robot (a no-op for drivers that need nothing)."""
+
+    async def close(self) -> None:  # noqa: B027 - optional hook, no-op by default
+        """Release the robot's resources; safe to call more than once."""
