@@ -401,8 +401,17 @@ async def test_announce_publishes_a_graph_changed_event(bus: Bus) -> None:
 
         await raw.subscribe(f"{bus.root}.0.g.changed", cb=on_event)
         await raw.flush()
-        await t.announce([NodeInfo(name="n", namespace="/")])
-        assert b'"announce"' in await get(events)
+        # nats-py's flush() may overtake the SUB still in its buffer, so the first
+        # announcement can race the subscription: announce again until one is seen.
+        async with asyncio.timeout(10):
+            while True:
+                await t.announce([NodeInfo(name="n", namespace="/")])
+                try:
+                    data = await asyncio.wait_for(events.get(), 0.3)
+                except TimeoutError:
+                    continue
+                break
+        assert b'"announce"' in data
     finally:
         await raw.close()
 

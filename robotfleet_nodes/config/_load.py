@@ -1,0 +1,243 @@
+"""Reading a tier's YAML file, applying the seed's environment overrides, validating.
+
+Order: the file (named by the argument, else by ``<TIER>_CONFIG``; no file: defaults), then
+the environment (``MESSAGING_URL``, ``FLEET_HTTP_PORT``, ``EDGE_ROBOT_ID``,
+``EDGE_ZONE_ID``), then validation. Every failure is one :class:`ConfigError` whose lines
+read ``<source>: <key path>: <what is wrong>``, where the source is the file as the user
+named it, or the environment variable a value came from.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Final, Literal, overload
+
+import yaml
+from pydantic import ValidationError
+
+from robotfleet_nodes.config.models import AreaConfig, EdgeConfig, FleetConfig, TierConfig, ZoneConfig
+from robotfleet_nodes.errors import ConfigError
+
+__all__ = ["CONFIG_ENV_VARS", "ENV_OVERRIDES", "ConfigKind", "load_config"]
+
+logger = logging.getLogger(__name__)
+
+ConfigKind = Literal["fleet", "area", "zone", "edge"]
+
+_MODELS: Final[dict[str, type[TierConfig]]] = {
+    "fleet": FleetConfig,
+    "area": AreaConfig,
+    "zone": ZoneConfig,
+    "edge": EdgeConfig,
+}
+
+#: The variable naming each tier's file (the seed's names).
+CONFIG_ENV_VARS: Final[dict[str, str]] = {
+    "fleet": "FLEET_CONFIG",
+    "area": "AREA_CONFIG",
+    "zone": "ZONE_CONFIG",
+    "edge": "EDGE_CONFIG",
+}
+
+#: Per tier: environment variable -> key path it overrides.
+ENV_OVERRIDES: Final[dict[str, dict[str, tuple[str, ...]]]] = {
+    "fleet": {"MESSAGING_URL": ("messaging", "broker"), "FLEET_HTTP_PORT": ("http", "port")},
+    "area": {"MESSAGING_URL": ("messaging", "broker")},
+    "zone": {"MESSAGING_URL": ("messaging", "broker")},
+    "edge": {
+        "MESSAGING_URL": ("messaging", "broker"),
+        "EDGE_ROBOT_ID": ("robot_id",),
+        "EDGE_ZONE_ID": ("zone_id",),
+    },
+}
+
+_INT_KEYS: Final = {("http", "port")}
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a key given twice in one mapping (a common typo)."""
+
+
+def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
+    loader.flatten_mapping(node)
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        line = key_node.start_mark.line + 1
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"key {key!r} given twice (first on line {seen[key]})", key_node.start_mark
+            )
+        seen[key] = line
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+@overload
+def load_config(
+    kind: Literal["fleet"], path: str | os.PathLike[str] | None = ..., environ: Mapping[str, str] | None = ...
+) -> FleetConfig: ...
+@overload
+def load_config(
+    kind: Literal["area"], path: str | os.PathLike[str] | None = ..., environ: Mapping[str, str] | None = ...
+) -> AreaConfig: ...
+@overload
+def load_config(
+    kind: Literal["zone"], path: str | os.PathLike[str] | None = ..., environ: Mapping[str, str] | None = ...
+) -> ZoneConfig: ...
+@overload
+def load_config(
+    kind: Literal["edge"], path: str | os.PathLike[str] | None = ..., environ: Mapping[str, str] | None = ...
+) -> EdgeConfig: ...
+@overload
+def load_config(
+    kind: str, path: str | os.PathLike[str] | None = ..., environ: Mapping[str, str] | None = ...
+) -> TierConfig: ...
+def load_config(
+    kind: str, path: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None
+) -> TierConfig:
+    """Load and validate the configuration of one tier (``fleet``, ``area``, ``zone``, ``edge``).
+
+    Args:
+        kind: the tier.
+        path: the YAML file; ``None``: the file named by ``FLEET_CONFIG`` / ``AREA_CONFIG`` /
+            ``ZONE_CONFIG`` / ``EDGE_CONFIG``, and the defaults when that is unset too.
+        environ: the environment to read variables from (default: ``os.environ``).
+
+    Returns:
+        The validated model, with ``MESSAGING_URL`` (``messaging.broker``),
+        ``FLEET_HTTP_PORT`` (``http.port``), ``EDGE_ROBOT_ID`` (``robot_id``) and
+        ``EDGE_ZONE_ID`` (``zone_id``) applied.
+
+    Raises:
+        ConfigError: naming the file (or variable), the key path and what is expected.
+    """
+    model = _MODELS.get(kind)
+    if model is None:
+        raise ConfigError(f"unknown config kind {kind!r}: expected one of {', '.join(_MODELS)}")
+    env = os.environ if environ is None else environ
+    env_var = CONFIG_ENV_VARS[kind]
+    named_by = None
+    if path is None and env.get(env_var):
+        path, named_by = env[env_var], env_var
+    data: dict[str, Any] = {}
+    source = f"<{kind} defaults>"
+    if path is not None:
+        source = os.fspath(path)
+        data = _read_yaml(Path(source), source, named_by)
+    origins = _apply_env(kind, data, env)
+    try:
+        config = model.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, source, origins)) from None
+    logger.debug("loaded %s config from %s", kind, source)
+    return config
+
+
+def _read_yaml(path: Path, source: str, named_by: str | None) -> dict[str, Any]:
+    """The top-level mapping of the YAML file ``path`` (``{}`` for an empty file)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        hint = f" ({named_by} points there)" if named_by else ""
+        raise ConfigError(f"{source}: no such config file{hint}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{source}: is a directory, expected a YAML file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{source}: cannot read: {exc}") from None
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{source}:{mark.line + 1}" if mark is not None else source
+        what = ": ".join(part for part in (exc.context, exc.problem) if part)
+        raise ConfigError(f"{where}: invalid YAML: {what}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source}: invalid YAML: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping of keys at the top level, got {_kind_of(data)}")
+    return data
+
+
+def _apply_env(kind: str, data: dict[str, Any], env: Mapping[str, str]) -> dict[tuple[str, ...], str]:
+    """Write the environment overrides into ``data``; returns key path -> variable name."""
+    origins: dict[tuple[str, ...], str] = {}
+    for var, key_path in ENV_OVERRIDES[kind].items():
+        raw = env.get(var, "").strip()
+        if not raw:
+            continue
+        value: Any = raw
+        if key_path in _INT_KEYS:
+            try:
+                value = int(raw)
+            except ValueError:
+                raise ConfigError(f"{var}: expected a port number 1..65535, got {raw!r}") from None
+        target = data
+        for key in key_path[:-1]:
+            section = target.get(key)
+            if not isinstance(section, dict):
+                section = {}  # a wrong section type in the file is reported by validation below
+                if key in target:
+                    break
+                target[key] = section
+            target = section
+        else:
+            target[key_path[-1]] = value
+            origins[key_path] = var
+            logger.debug("%s overrides %s", var, ".".join(key_path))
+    return origins
+
+
+def _describe(exc: ValidationError, source: str, origins: Mapping[tuple[str, ...], str]) -> str:
+    """One line per validation error: ``source: key.path: message``."""
+    lines = []
+    for error in exc.errors(include_url=False):
+        loc = tuple(str(part) for part in error["loc"])
+        where = origins.get(loc, source)
+        key = ".".join(loc) or "(top level)"
+        lines.append(f"{where}: {key}: {_message(error)}")
+    return "\n".join(lines)
+
+
+def _message(error: Any) -> str:
+    kind = error["type"]
+    value = error.get("input")
+    if kind == "value_error":
+        return str(error["ctx"]["error"])
+    if kind == "extra_forbidden":
+        return "unknown key (check the spelling; see config/*.yaml for every key)"
+    if kind == "missing":
+        return "required key is missing"
+    if kind == "literal_error":
+        return f"expected {error['ctx']['expected']}, got {value!r}"
+    expected = _EXPECTED.get(kind)
+    if expected is not None:
+        return f"expected {expected}, got {value!r} ({_kind_of(value)})"
+    return f"{error['msg'][:1].lower()}{error['msg'][1:]}, got {value!r}"
+
+
+_EXPECTED: Final = {
+    "string_type": "a string",
+    "int_type": "an integer",
+    "float_type": "a number",
+    "bool_type": "true or false",
+    "list_type": "a list",
+    "tuple_type": "a list",
+    "dict_type": "a mapping",
+    "model_type": "a mapping",
+    "model_attributes_type": "a mapping",
+}
+
+
+def _kind_of(value: object) -> str:
+    """A YAML-ish name for the type of ``value``."""
+    names = {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean", int: "an integer"}
+    names |= {float: "a number", type(None): "null"}
+    return names.get(type(value), type(value).__name__)

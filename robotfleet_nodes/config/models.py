@@ -1,0 +1,360 @@
+"""Pydantic models of the four tiers' YAML files: fleet, area, zone and edge.
+
+Every model forbids unknown keys (a typo is an error, not a silently ignored setting) and is
+strict about types (``port: "8080"`` is refused; integers are accepted where a float is
+expected). Fleet IDs (``robot-1``, ``zone-1``, ``area-1``) follow the token rules of
+:mod:`robotfleet_nodes.node.names`: letters, digits, ``_`` and ``-``, not starting with a
+digit or ``-``, so they are usable verbatim in node names, topics and NATS subjects.
+
+The defaults describe a working one-robot stack on a local broker: the fleet knows
+``area-1``, which owns ``zone-1``, which owns ``robot-1``, whose edge reports to ``zone-1``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+__all__ = [
+    "DEFAULT_BROKER",
+    "AreaConfig",
+    "AreaId",
+    "AssignmentConfig",
+    "DdsDriverConfig",
+    "EdgeConfig",
+    "FleetConfig",
+    "FleetId",
+    "HttpConfig",
+    "MessagingConfig",
+    "Pose2DConfig",
+    "RobotId",
+    "SchedulerConfig",
+    "SimDriverConfig",
+    "StateConfig",
+    "TierConfig",
+    "ZoneConfig",
+    "ZoneId",
+    "check_broker_url",
+    "check_id",
+]
+
+#: The broker every config points at unless told otherwise (the seed's value).
+DEFAULT_BROKER = "nats://localhost:4222"
+
+_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+_MAX_ID_LENGTH = 255
+_BUCKET = re.compile(r"[A-Za-z0-9_-]+")
+_BROKER_SCHEMES = ("nats", "tls", "ws", "wss")
+_URL = re.compile(r"(?P<scheme>[a-z]+)://[^\s/?#,]+(?::\d+)?/?")
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+
+
+def check_id(value: str, what: str = "id") -> str:
+    """Return ``value`` if it is a valid fleet ID, else raise ``ValueError`` saying why.
+
+    Same rules as a name token in :mod:`robotfleet_nodes.node.names`.
+    """
+    if not value:
+        raise ValueError(f"{what} must not be empty (letters, digits, '-', '_')")
+    if len(value) > _MAX_ID_LENGTH:
+        raise ValueError(f"{what} is longer than {_MAX_ID_LENGTH} characters")
+    if not _ID.fullmatch(value):
+        reason = (
+            ": must not start with a digit or '-'"
+            if value[0].isdigit() or value[0] == "-"
+            else " (letters, digits, '-', '_')"
+        )
+        raise ValueError(f"{value!r} is not a valid {what}{reason}")
+    return value
+
+
+def _id_check(what: str) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        return check_id(value, what)
+
+    return check
+
+
+def _unique(what: str) -> Callable[[list[str]], list[str]]:
+    def check(values: list[str]) -> list[str]:
+        seen: dict[str, int] = {}
+        for i, value in enumerate(values):
+            if value in seen:
+                raise ValueError(f"{what} {value!r} is listed twice (items {seen[value]} and {i})")
+            seen[value] = i
+        return values
+
+    return check
+
+
+def check_broker_url(value: str) -> str:
+    """Return ``value`` if it is one or more comma-separated NATS URLs, else raise ``ValueError``."""
+    urls = [part.strip() for part in value.split(",")]
+    for url in urls:
+        match = _URL.fullmatch(url)
+        if match is None or match["scheme"] not in _BROKER_SCHEMES:
+            raise ValueError(
+                f"{url!r} is not a NATS URL: expected e.g. {DEFAULT_BROKER!r} "
+                f"(schemes: {', '.join(_BROKER_SCHEMES)}; several URLs separated by ',')"
+            )
+    return ",".join(urls)
+
+
+def _check_bucket(value: str) -> str:
+    if not _BUCKET.fullmatch(value):
+        raise ValueError(f"{value!r} is not a valid JetStream name (letters, digits, '-', '_')")
+    return value
+
+
+#: A robot's ID, e.g. ``robot-1``.
+RobotId = Annotated[str, AfterValidator(_id_check("robot id"))]
+#: A zone's ID, e.g. ``zone-1``.
+ZoneId = Annotated[str, AfterValidator(_id_check("zone id"))]
+#: An area's ID, e.g. ``area-1``.
+AreaId = Annotated[str, AfterValidator(_id_check("area id"))]
+#: The fleet's ID, e.g. ``fleet``.
+FleetId = Annotated[str, AfterValidator(_id_check("fleet id"))]
+_JetStreamName = Annotated[str, AfterValidator(_check_bucket)]
+_Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+_Probability = Annotated[float, Field(ge=0, le=1)]
+_Percent = Annotated[float, Field(ge=0, le=100)]
+
+
+class _Section(BaseModel):
+    """Base of every config section: strict types, unknown keys refused."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, validate_default=True)
+
+
+class MessagingConfig(_Section):
+    """``messaging:``: how the process reaches the NATS broker (``MESSAGING_URL`` overrides)."""
+
+    broker: Annotated[str, AfterValidator(check_broker_url)] = DEFAULT_BROKER
+    """NATS URL(s), e.g. ``nats://localhost:4222``; several servers separated by ``,``."""
+
+
+class _TierConfig(_Section):
+    """Keys every tier's file has."""
+
+    KIND: ClassVar[str] = ""
+    messaging: MessagingConfig = Field(default_factory=MessagingConfig)
+    log_level: LogLevel = "INFO"
+    """Python logging level of the process: DEBUG, INFO, WARNING, ERROR or CRITICAL."""
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+
+class HttpConfig(_Section):
+    """``http:``: where the fleet serves its API, dashboard, ``/healthz`` and ``/metrics``."""
+
+    host: str = "0.0.0.0"  # the seed opens the dashboard from other hosts
+    """Interface to bind; ``0.0.0.0`` for all, ``127.0.0.1`` for this machine only."""
+    port: int = Field(8080, ge=1, le=65535)
+    """TCP port (``FLEET_HTTP_PORT`` overrides)."""
+
+
+class StateConfig(_Section):
+    """``state:``: where the fleet keeps durable state (JetStream on the broker)."""
+
+    dir: str | None = None
+    """Store directory of the embedded broker (used when no broker URL is reachable or set);
+    ``null``: a temporary directory, so state is lost when the process ends."""
+    orders_stream: _JetStreamName = "RFOS_ORDERS"
+    """JetStream stream holding work-order submissions (deduplicated by order id)."""
+    orders_bucket: _JetStreamName = "rfos_orders"
+    """JetStream key-value bucket holding the current state of every work order."""
+    fleet_bucket: _JetStreamName = "rfos_fleet"
+    """JetStream key-value bucket holding the latest area and zone summaries."""
+
+
+class SchedulerConfig(_Section):
+    """``scheduler:``: how the fleet hands work orders to areas."""
+
+    dispatch_interval_s: _Seconds = 0.1
+    """How often pending orders are dispatched [s]."""
+    dispatch_timeout_s: _Seconds = 5.0
+    """How long an area may take to accept an order before it is offered again [s]."""
+    max_attempts: int = Field(3, ge=1)
+    """Assignments to robots before an order is FAILED (counts reassignments after faults)."""
+    max_pending: int = Field(100_000, ge=1)
+    """Orders waiting for dispatch before new submissions are refused."""
+    area_silence_timeout_s: _Seconds = 5.0
+    """An area that has not reported for this long gets no new orders [s]."""
+
+
+class FleetConfig(_TierConfig):
+    """The fleet's file (``FLEET_CONFIG``): API, scheduler and global state."""
+
+    KIND: ClassVar[str] = "fleet"
+    fleet_id: FleetId = "fleet"
+    http: HttpConfig = Field(default_factory=HttpConfig)
+    state: StateConfig = Field(default_factory=StateConfig)
+    areas: Annotated[list[AreaId], AfterValidator(_unique("area id"))] = Field(
+        default_factory=lambda: ["area-1"]
+    )
+    """Areas the fleet dispatches to."""
+    scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
+    summary_period_s: _Seconds = 1.0
+    """How often the fleet publishes its FleetSummary [s]."""
+
+
+class AreaConfig(_TierConfig):
+    """An area's file (``AREA_CONFIG``): which zones it dispatches to."""
+
+    KIND: ClassVar[str] = "area"
+    area_id: AreaId = "area-1"
+    zones: Annotated[list[ZoneId], AfterValidator(_unique("zone id"))] = Field(
+        default_factory=lambda: ["zone-1"]
+    )
+    """Zones the area owns."""
+    zone_silence_timeout_s: _Seconds = 5.0
+    """A zone that has not reported for this long gets no new orders [s]."""
+    assign_timeout_s: _Seconds = 2.0
+    """How long a zone may take to answer an assignment request [s]."""
+    summary_period_s: _Seconds = 1.0
+    """How often the area publishes its AreaSummary [s]."""
+
+
+class AssignmentConfig(_Section):
+    """``assignment:``: how a zone picks a robot for an order."""
+
+    policy: Literal["nearest", "round_robin"] = "nearest"
+    """``nearest``: the idle robot closest to the target; ``round_robin``: take turns."""
+    min_battery_percent: _Percent = 20.0
+    """Robots below this state of charge get no new orders [%]."""
+    reassign_on_offline: bool = True
+    """Give the order of a robot that went offline to another robot."""
+    execute_timeout_s: _Seconds = 300.0
+    """An order not finished after this long is cancelled on the robot and reassigned [s]."""
+
+
+class ZoneConfig(_TierConfig):
+    """A zone's file (``ZONE_CONFIG``): its robots and how it assigns orders to them."""
+
+    KIND: ClassVar[str] = "zone"
+    zone_id: ZoneId = "zone-1"
+    area_id: AreaId = "area-1"
+    robots: Annotated[list[RobotId], AfterValidator(_unique("robot id"))] = Field(
+        default_factory=lambda: ["robot-1"]
+    )
+    """Robots the zone owns."""
+    heartbeat_timeout_s: _Seconds = 3.0
+    """A robot whose status has not arrived for this long is OFFLINE [s]."""
+    summary_period_s: _Seconds = 1.0
+    """How often the zone publishes its ZoneSummary [s]."""
+    assignment: AssignmentConfig = Field(default_factory=AssignmentConfig)
+
+
+class Pose2DConfig(_Section):
+    """A position in the map frame: x, y [m] and heading theta [rad]."""
+
+    x: float = Field(0.0, allow_inf_nan=False)
+    y: float = Field(0.0, allow_inf_nan=False)
+    theta: float = Field(0.0, allow_inf_nan=False)
+
+
+class SimDriverConfig(_Section):
+    """``sim:``: the simulated robot (``driver: sim``).
+
+    Keys and defaults mirror :class:`robotfleet_nodes.edge.sim.SimConfig` one to one (plus
+    ``start_pose`` and ``battery_start_percent``, which the simulator takes per robot), so
+    :meth:`sim_kwargs` gives the simulator's ``SimConfig`` keywords (``dock`` as a mapping
+    ``{x, y, theta}``: the edge turns it into its ``Pose2D``).
+    """
+
+    speed: float = Field(1.0, gt=0, allow_inf_nan=False)
+    """Travel speed [m/s]."""
+    battery_drain_per_s: float = Field(0.05, ge=0, allow_inf_nan=False)
+    """Drain while moving or working [%/s]."""
+    idle_drain_per_s: float = Field(0.005, ge=0, allow_inf_nan=False)
+    """Drain while idle [%/s]."""
+    charge_rate_per_s: float = Field(0.5, ge=0, allow_inf_nan=False)
+    """Charge rate on the dock [%/s]."""
+    min_battery_to_accept: _Percent = 15.0
+    """Tasks are refused below this state of charge [%]."""
+    recharge_below_percent: _Percent = 30.0
+    """An idle robot at or below this goes charging; 0 disables auto-charging [%]."""
+    charge_target_percent: _Percent = 100.0
+    """Charging stops (robot IDLE) at this level [%]."""
+    dock: Pose2DConfig = Field(default_factory=Pose2DConfig)
+    """Where the robot charges."""
+    work_time_s: dict[str, Annotated[float, Field(ge=0, allow_inf_nan=False)]] = Field(
+        default_factory=lambda: {"pick": 5.0, "place": 5.0, "inspect": 10.0, "move": 0.0}
+    )
+    """Seconds of work at the target per task name [s]."""
+    default_work_time_s: float = Field(2.0, ge=0, allow_inf_nan=False)
+    """Work time for task names not in ``work_time_s`` [s]."""
+    area: tuple[float, float, float, float] = (0.0, 0.0, 50.0, 50.0)
+    """``[xmin, ymin, xmax, ymax]`` for targets chosen when an order has none [m]."""
+    task_failure_probability: _Probability = 0.0
+    """Chance that a task fails part-way (failure injection)."""
+    error_probability_per_s: Annotated[float, Field(ge=0, lt=1)] = 0.0
+    """Chance per second of operation of a FATAL fault (robot in ERROR)."""
+    offline_probability_per_s: Annotated[float, Field(ge=0, lt=1)] = 0.0
+    """Chance per second of operation of going silent (tests heartbeat handling)."""
+    offline_duration_s: float = Field(10.0, ge=0, allow_inf_nan=False)
+    """How long an offline spell lasts [s]."""
+    seed: int = 0
+    """Seeds the robot's random numbers (mixed with its id), so runs repeat exactly."""
+    start_pose: Pose2DConfig | None = None
+    """Where the robot starts; ``null``: at the dock."""
+    battery_start_percent: _Percent = 100.0
+    """State of charge at start [%]."""
+
+    @field_validator("area", mode="before")
+    @classmethod
+    def _area_from_list(cls, value: object) -> object:
+        return tuple(value) if isinstance(value, list) else value  # YAML has lists, not tuples
+
+    @model_validator(mode="after")
+    def _charge_window(self) -> SimDriverConfig:
+        if self.charge_target_percent <= self.recharge_below_percent:
+            raise ValueError(
+                f"charge_target_percent ({self.charge_target_percent}) must be greater than "
+                f"recharge_below_percent ({self.recharge_below_percent})"
+            )
+        xmin, ymin, xmax, ymax = self.area
+        if xmin > xmax or ymin > ymax:
+            raise ValueError(f"area must be [xmin, ymin, xmax, ymax] with min <= max, got {list(self.area)}")
+        return self
+
+    def sim_kwargs(self) -> dict[str, object]:
+        """The keywords of the simulator's ``SimConfig``: every key but the per-robot ones."""
+        return self.model_dump(exclude={"start_pose", "battery_start_percent"})
+
+
+class DdsDriverConfig(_Section):
+    """``dds:``: the bridge to the robot's own ROS 2 / DDS bus (``driver: dds``)."""
+
+    domain_id: int = Field(0, ge=0, le=232)
+    """ROS_DOMAIN_ID of the robot's bus."""
+    namespace: str = ""
+    """ROS namespace of the robot's own nodes, e.g. ``/amr``; empty: the root."""
+
+
+class EdgeConfig(_TierConfig):
+    """An edge's file (``EDGE_CONFIG``): one robot, its zone and its driver.
+
+    ``EDGE_ROBOT_ID`` and ``EDGE_ZONE_ID`` override ``robot_id`` and ``zone_id``.
+    """
+
+    KIND: ClassVar[str] = "edge"
+    robot_id: RobotId = "robot-1"
+    zone_id: ZoneId = "zone-1"
+    driver: Literal["sim", "dds"] = "sim"
+    """``sim``: the built-in simulated robot; ``dds``: bridge to a ROS 2 robot."""
+    status_rate_hz: float = Field(1.0, gt=0, le=100)
+    """RobotStatus messages per second (1000 robots at 1 Hz = 1000 msg/s) [Hz]."""
+    sim: SimDriverConfig = Field(default_factory=SimDriverConfig)
+    dds: DdsDriverConfig = Field(default_factory=DdsDriverConfig)
+
+
+#: Any tier's configuration.
+TierConfig = FleetConfig | AreaConfig | ZoneConfig | EdgeConfig

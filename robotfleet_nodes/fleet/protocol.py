@@ -1,0 +1,238 @@
+"""What the four tiers agree on: names, order-state rules, and the durable JetStream parts.
+
+See ``docs/fleet.md``. Every tier imports its names from here so a rename happens once.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from typing import Any
+
+from nats.js import JetStreamContext
+from nats.js import api as js_api
+from nats.js.errors import BadRequestError, KeyNotFoundError, KeyWrongLastSequenceError, NotFoundError
+
+from robotfleet_nodes.idl import default_registry
+from robotfleet_nodes.msg import WorkOrder, WorkOrderEvent, WorkOrderUpdate
+from robotfleet_nodes.transport import IntraProcessTransport, NatsTransport, Transport
+
+__all__ = [
+    "FINAL_STATES",
+    "ORDER_ID_RE",
+    "STATE_NAMES",
+    "OrderEvents",
+    "OrderStore",
+    "advances",
+    "apply_update",
+    "area_name",
+    "nats_transport_of",
+    "now_stamp",
+    "robot_name",
+    "state_name",
+    "zone_name",
+]
+
+log = logging.getLogger(__name__)
+
+#: Order ids: usable verbatim as NATS subject token and KV key.
+ORDER_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
+
+STATE_NAMES: dict[int, str] = {
+    WorkOrder.STATE_PENDING: "PENDING",
+    WorkOrder.STATE_DISPATCHED: "DISPATCHED",
+    WorkOrder.STATE_ASSIGNED: "ASSIGNED",
+    WorkOrder.STATE_EXECUTING: "EXECUTING",
+    WorkOrder.STATE_COMPLETED: "COMPLETED",
+    WorkOrder.STATE_FAILED: "FAILED",
+    WorkOrder.STATE_CANCELLED: "CANCELLED",
+}
+STATE_VALUES: dict[str, int] = {name: value for value, name in STATE_NAMES.items()}
+FINAL_STATES = frozenset({WorkOrder.STATE_COMPLETED, WorkOrder.STATE_FAILED, WorkOrder.STATE_CANCELLED})
+
+
+def state_name(state: int) -> str:
+    return STATE_NAMES.get(state, f"UNKNOWN({state})")
+
+
+# -- names ----------------------------------------------------------------------------
+def robot_name(robot_id: str, leaf: str = "") -> str:
+    """``/robots/<robot_id>`` or ``/robots/<robot_id>/<leaf>`` (status, execute, edge)."""
+    return f"/robots/{robot_id}" + (f"/{leaf}" if leaf else "")
+
+
+def zone_name(zone_id: str, leaf: str = "") -> str:
+    """``/zones/<zone_id>[/<leaf>]`` (summary, robots, assign, cancel, zone)."""
+    return f"/zones/{zone_id}" + (f"/{leaf}" if leaf else "")
+
+
+def area_name(area_id: str, leaf: str = "") -> str:
+    """``/areas/<area_id>[/<leaf>]`` (summary, dispatch, cancel, area)."""
+    return f"/areas/{area_id}" + (f"/{leaf}" if leaf else "")
+
+
+FLEET_NAMESPACE = "/fleet"
+_Time: Any = default_registry().get_class("builtin_interfaces/msg/Time")
+
+
+def now_stamp() -> Any:
+    """The current UTC time as ``builtin_interfaces/Time``."""
+    ns = time.time_ns()
+    return _Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
+
+
+# -- order state rules ------------------------------------------------------------------
+def advances(order: Any, update: Any) -> bool:
+    """True when ``update`` moves ``order`` forward: (attempt, state) grows; finals are final.
+
+    CANCELLED wins over everything not yet final, whatever its attempt.
+    """
+    if order.state in FINAL_STATES:
+        return False
+    if update.state == WorkOrder.STATE_CANCELLED:
+        return True
+    return (update.attempt, update.state) > (order.attempts, order.state)
+
+
+def apply_update(order: Any, update: Any) -> Any:
+    """A copy of ``order`` with ``update`` applied and recorded in its history."""
+    changes: dict[str, Any] = {"state": update.state, "updated": update.stamp, "attempts": update.attempt}
+    for key in ("area_id", "zone_id", "robot_id"):
+        value = getattr(update, key)
+        if value:
+            changes[key] = value
+    if update.state in (WorkOrder.STATE_FAILED, WorkOrder.STATE_CANCELLED) and update.note:
+        changes["error"] = update.note
+    event = WorkOrderEvent(state=update.state, stamp=update.stamp, by=update.by, note=update.note)
+    changes["history"] = [*order.history, event]
+    return order.model_copy(update=changes)
+
+
+# -- JetStream parts --------------------------------------------------------------------
+def nats_transport_of(transport: Transport) -> NatsTransport:
+    """The NATS transport under ``transport`` (the tiers need JetStream)."""
+    inner: Any = transport
+    while isinstance(inner, IntraProcessTransport):
+        inner = inner.inner
+    if not isinstance(inner, NatsTransport):
+        raise TypeError("the fleet tiers need a NATS transport (JetStream keeps the work orders)")
+    return inner
+
+
+def _safe(token: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]", "_", token)
+
+
+class OrderEvents:
+    """The stream of ``WorkOrderUpdate`` events, de-duplicated by ``<order>/<attempt>/<state>``."""
+
+    def __init__(self, transport: NatsTransport) -> None:
+        mapper = transport.mapper
+        self.stream = f"RFOS_{_safe(mapper.root)}_{_safe(mapper.domain)}_ORDER_EVENTS"
+        self.prefix = f"{mapper.prefix}.w.orders"
+        self._transport = transport
+
+    @property
+    def js(self) -> JetStreamContext:
+        return self._transport.client.jetstream()
+
+    async def ensure(self) -> None:
+        """Create the stream if missing (file storage, 2 min de-duplication window)."""
+        config = js_api.StreamConfig(
+            name=self.stream,
+            subjects=[f"{self.prefix}.>"],
+            storage=js_api.StorageType.FILE,
+            duplicate_window=120.0,
+            max_age=7 * 24 * 3600.0,
+        )
+        try:
+            await self.js.stream_info(self.stream)
+        except NotFoundError:
+            try:
+                await self.js.add_stream(config)
+            except BadRequestError:  # created concurrently by another tier
+                await self.js.stream_info(self.stream)
+
+    def subject(self, order_id: str) -> str:
+        return f"{self.prefix}.{order_id}"
+
+    async def publish(self, update: Any) -> None:
+        """Store ``update`` once (a repeat within the window is dropped by the server)."""
+        from robotfleet_nodes.idl.codec import serialize
+
+        msg_id = f"{update.order_id}/{update.attempt}/{update.state}"
+        await self.js.publish(
+            self.subject(update.order_id),
+            serialize(update),
+            headers={"Nats-Msg-Id": msg_id, "rfos-type": WorkOrderUpdate.__ros_type__},
+        )
+
+
+class OrderStore:
+    """Work orders in a JetStream key-value bucket: key = order id, value = WorkOrder JSON."""
+
+    def __init__(self, transport: NatsTransport) -> None:
+        mapper = transport.mapper
+        self.bucket = f"RFOS_{_safe(mapper.root)}_{_safe(mapper.domain)}_ORDERS"
+        self._transport = transport
+        self._kv: Any = None
+
+    async def ensure(self) -> None:
+        js = self._transport.client.jetstream()
+        try:
+            self._kv = await js.key_value(self.bucket)
+        except (NotFoundError, BadRequestError):
+            try:
+                self._kv = await js.create_key_value(
+                    js_api.KeyValueConfig(bucket=self.bucket, history=1, storage=js_api.StorageType.FILE)
+                )
+            except BadRequestError:
+                self._kv = await js.key_value(self.bucket)
+
+    async def get(self, order_id: str) -> tuple[Any, int] | None:
+        """The stored order and its revision, or ``None``."""
+        from robotfleet_nodes.idl.codec import deserialize
+
+        try:
+            entry = await self._kv.get(order_id)
+        except KeyNotFoundError:
+            return None
+        if entry.value is None:
+            return None
+        return deserialize(WorkOrder, entry.value), int(entry.revision)
+
+    async def create(self, order: Any) -> tuple[Any, bool]:
+        """Store ``order`` unless its id exists; return (the stored order, created?)."""
+        from robotfleet_nodes.idl.codec import serialize
+
+        try:
+            await self._kv.create(order.id, serialize(order))
+        except KeyWrongLastSequenceError:
+            existing = await self.get(order.id)
+            if existing is None:  # deleted in between: try once more
+                await self._kv.create(order.id, serialize(order))
+                return order, True
+            return existing[0], False
+        return order, True
+
+    async def put(self, order: Any) -> None:
+        from robotfleet_nodes.idl.codec import serialize
+
+        await self._kv.put(order.id, serialize(order))
+
+    async def load_all(self) -> list[Any]:
+        """Every stored order (one ordered read of the bucket, not one request per key)."""
+        from robotfleet_nodes.idl.codec import deserialize
+
+        orders: list[Any] = []
+        watcher = await self._kv.watchall(ignore_deletes=True)
+        try:
+            async for entry in watcher:
+                if entry is None:  # end of the initial values
+                    break
+                if entry.value:
+                    orders.append(deserialize(WorkOrder, entry.value))
+        finally:
+            await watcher.stop()
+        return orders

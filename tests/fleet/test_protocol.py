@@ -1,0 +1,78 @@
+"""The tiers' shared protocol: order-state rules and the JetStream order store and events."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from robotfleet_nodes.fleet.protocol import OrderEvents, OrderStore, advances, apply_update, now_stamp
+from robotfleet_nodes.idl.codec import deserialize
+from robotfleet_nodes.msg import WorkOrder, WorkOrderUpdate
+from robotfleet_nodes.transport import NatsTransport
+from robotfleet_nodes.transport.nats._subjects import SubjectMapper
+
+
+@pytest.fixture
+async def transport(nats_url: str, unique: str) -> AsyncIterator[NatsTransport]:
+    nats = NatsTransport(nats_url, mapper=SubjectMapper(root=unique))
+    await nats.connect()
+    yield nats
+    await nats.close()
+
+
+def _update(state: int, attempt: int = 0, **kw: object) -> WorkOrderUpdate:
+    return WorkOrderUpdate(
+        order_id="wo-1", state=state, attempt=attempt, stamp=now_stamp(), by="zone-1", **kw
+    )
+
+
+def test_updates_only_move_orders_forward() -> None:
+    order = WorkOrder(id="wo-1", state=WorkOrder.STATE_ASSIGNED, attempts=1)
+    assert advances(order, _update(WorkOrder.STATE_EXECUTING, 1))
+    assert not advances(order, _update(WorkOrder.STATE_DISPATCHED, 1)), "a late event is ignored"
+    assert not advances(order, _update(WorkOrder.STATE_ASSIGNED, 1)), "a repeated event is ignored"
+    assert advances(order, _update(WorkOrder.STATE_ASSIGNED, 2)), "a reassignment starts a new attempt"
+    assert advances(order, _update(WorkOrder.STATE_CANCELLED, 0)), "cancel wins over any live state"
+    done = order.model_copy(update={"state": WorkOrder.STATE_COMPLETED})
+    assert not advances(done, _update(WorkOrder.STATE_CANCELLED, 5)), "final states are final"
+
+
+def test_apply_update_records_history_and_placement() -> None:
+    order = WorkOrder(id="wo-1", area_id="area-1")
+    moved = apply_update(order, _update(WorkOrder.STATE_ASSIGNED, 1, zone_id="zone-1", robot_id="robot-3"))
+    assert (moved.state, moved.zone_id, moved.robot_id, moved.attempts) == (2, "zone-1", "robot-3", 1)
+    assert [e.state for e in moved.history] == [WorkOrder.STATE_ASSIGNED]
+    assert moved.history[0].by == "zone-1"
+    assert order.history == [], "the original is not changed"
+
+
+async def test_store_creates_once_and_loads_everything(transport: NatsTransport) -> None:
+    store = OrderStore(transport)
+    await store.ensure()
+    first, created = await store.create(WorkOrder(id="wo-1", task="pick"))
+    again, created_again = await store.create(WorkOrder(id="wo-1", task="other"))
+    assert created and not created_again
+    assert again.task == "pick", "a repeated submission returns the stored order"
+    await store.put(first.model_copy(update={"state": WorkOrder.STATE_DISPATCHED}))
+    await store.create(WorkOrder(id="wo-2"))
+    loaded = {o.id: o for o in await store.load_all()}
+    assert set(loaded) == {"wo-1", "wo-2"}
+    assert loaded["wo-1"].state == WorkOrder.STATE_DISPATCHED
+    assert await store.get("missing") is None
+
+
+async def test_events_are_deduplicated_by_order_attempt_state(transport: NatsTransport) -> None:
+    events = OrderEvents(transport)
+    await events.ensure()
+    await events.ensure()  # idempotent
+    for _ in range(3):
+        await events.publish(_update(WorkOrder.STATE_EXECUTING, 1))
+    await events.publish(_update(WorkOrder.STATE_COMPLETED, 1))
+    js = transport.client.jetstream()
+    info = await js.stream_info(events.stream)
+    assert info.state.messages == 2
+    sub = await js.subscribe(f"{events.prefix}.>", ordered_consumer=True)
+    got = [deserialize(WorkOrderUpdate, (await sub.next_msg(timeout=5)).data).state for _ in range(2)]
+    await sub.unsubscribe()
+    assert got == [WorkOrder.STATE_EXECUTING, WorkOrder.STATE_COMPLETED]
