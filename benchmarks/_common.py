@@ -11,6 +11,7 @@ import json
 import statistics
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pydantic
@@ -75,6 +76,46 @@ def percentiles_us(samples: list[float]) -> dict[str, float]:
     ordered = sorted(samples)
     p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
     return {"p50_us": round(statistics.median(ordered) * 1e6, 1), "p99_us": round(p99 * 1e6, 1)}
+
+
+async def run_contenders(
+    benchmark: str,
+    contenders: dict[str, Callable[[str], Awaitable[dict[str, Any]]]],
+    *,
+    best_by: str,
+    higher_is_better: bool,
+    rounds: int = 3,
+) -> dict[str, dict[str, Any]]:
+    """Run the contenders in interleaved rounds on one embedded broker; keep each one's best.
+
+    The machine is shared and noisy: interleaving spreads a burst of load over everyone, and
+    the best of a few rounds is the figure least disturbed by it.
+    """
+    from robotfleet_nodes.broker import EmbeddedBroker
+
+    best: dict[str, dict[str, Any]] = {}
+    with EmbeddedBroker() as broker:
+        for round_no in range(1, rounds + 1):
+            for name, run in contenders.items():
+                progress(f"{benchmark}: round {round_no}/{rounds}: {name} ...")
+                result = await run(broker.url)
+                progress(f"{benchmark}: {name}: {result}")
+                if best_by not in result:
+                    best.setdefault(name, result)
+                    continue
+                previous = best.get(name, {}).get(best_by)
+                if previous is None or (result[best_by] > previous) == higher_is_better:
+                    best[name] = {**result, "rounds": rounds}
+    return best
+
+
+def ratio(
+    results: dict[str, dict[str, Any]], key: str, ours: str, peer: str, digits: int = 3
+) -> float | None:
+    """``results[ours][key] / results[peer][key]``, or None when the peer did not run."""
+    if key not in results.get(peer, {}):
+        return None
+    return round(results[ours][key] / results[peer][key], digits)
 
 
 def emit(result: dict[str, Any]) -> None:

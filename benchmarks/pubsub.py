@@ -26,9 +26,16 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import nats
-from _common import VALUES, PlainStatus, emit, percentiles_us, progress, ros_status_class
+from _common import (
+    VALUES,
+    PlainStatus,
+    emit,
+    percentiles_us,
+    ratio,
+    ros_status_class,
+    run_contenders,
+)
 
-from robotfleet_nodes.broker import EmbeddedBroker
 from robotfleet_nodes.node import Context, Node
 from robotfleet_nodes.transport import NatsTransport
 from robotfleet_nodes.transport.nats._subjects import SubjectMapper
@@ -178,24 +185,21 @@ async def bench_faststream(url: str) -> dict[str, Any]:
 
 
 async def main() -> None:
-    with EmbeddedBroker() as broker:
-        results: dict[str, Any] = {}
-        for name, run in (
-            ("raw_bytes", lambda: bench_raw(broker.url, typed=False)),
-            ("raw_typed", lambda: bench_raw(broker.url, typed=True)),
-            ("ours", lambda: bench_ours(broker.url)),
-            ("faststream", lambda: bench_faststream(broker.url)),
-        ):
-            progress(f"pubsub: {name} ...")
-            results[name] = await run()
-            progress(f"pubsub: {name}: {results[name]}")
-    ours = results["ours"]["msgs_per_s"]
+    results = await run_contenders(
+        "pubsub",
+        {
+            "raw_bytes": lambda url: bench_raw(url, typed=False),
+            "raw_typed": lambda url: bench_raw(url, typed=True),
+            "ours": bench_ours,
+            "faststream": bench_faststream,
+        },
+        best_by="msgs_per_s",
+        higher_is_better=True,
+    )
     ratios = {
-        "ours_vs_raw_typed_throughput": round(ours / results["raw_typed"]["msgs_per_s"], 3),
-        "ours_vs_raw_bytes_throughput": round(ours / results["raw_bytes"]["msgs_per_s"], 3),
+        f"ours_vs_{peer}_throughput": ratio(results, "msgs_per_s", "ours", peer)
+        for peer in ("raw_typed", "raw_bytes", "faststream")
     }
-    if "msgs_per_s" in results["faststream"]:
-        ratios["ours_vs_faststream_throughput"] = round(ours / results["faststream"]["msgs_per_s"], 2)
     emit(
         {
             "benchmark": "pubsub",

@@ -22,9 +22,8 @@ from typing import Any
 
 import nats
 import pydantic
-from _common import emit, percentiles_us, progress
+from _common import emit, percentiles_us, ratio, run_contenders
 
-from robotfleet_nodes.broker import EmbeddedBroker
 from robotfleet_nodes.idl import default_registry
 from robotfleet_nodes.node import Context, Node
 from robotfleet_nodes.transport import NatsTransport
@@ -146,24 +145,21 @@ async def bench_faststream(url: str) -> dict[str, Any]:
 
 
 async def main() -> None:
-    with EmbeddedBroker() as broker:
-        results: dict[str, Any] = {}
-        for name, run in (
-            ("raw_bytes", lambda: bench_raw(broker.url, typed=False)),
-            ("raw_typed", lambda: bench_raw(broker.url, typed=True)),
-            ("ours", lambda: bench_ours(broker.url)),
-            ("faststream", lambda: bench_faststream(broker.url)),
-        ):
-            progress(f"services: {name} ...")
-            results[name] = await run()
-            progress(f"services: {name}: {results[name]}")
-    ours = results["ours"]["p50_us"]
+    results = await run_contenders(
+        "services",
+        {
+            "raw_bytes": lambda url: bench_raw(url, typed=False),
+            "raw_typed": lambda url: bench_raw(url, typed=True),
+            "ours": bench_ours,
+            "faststream": bench_faststream,
+        },
+        best_by="p50_us",
+        higher_is_better=False,
+    )
     ratios = {
-        "ours_vs_raw_typed_p50": round(ours / results["raw_typed"]["p50_us"], 3),
-        "ours_vs_raw_bytes_p50": round(ours / results["raw_bytes"]["p50_us"], 3),
+        f"ours_vs_{peer}_p50": ratio(results, "p50_us", "ours", peer)
+        for peer in ("raw_typed", "raw_bytes", "faststream")
     }
-    if "p50_us" in results["faststream"]:
-        ratios["ours_vs_faststream_p50"] = round(ours / results["faststream"]["p50_us"], 3)
     emit({"benchmark": "services", "n": N_CALLS, **results, "ratios": ratios})
 
 

@@ -128,3 +128,20 @@ def test_facade_json_is_the_default(registry: TypeRegistry, cls: Any) -> None:
     assert deserialize(cls, serialize(msg)) == msg
     assert Encoding("json") is Encoding.JSON
     assert Encoding.CDR == "cdr"
+
+
+def test_unvalidated_assignments_are_checked_when_encoding() -> None:
+    """Assignments skip validation (hot path); the encoder converts or refuses, naming the field."""
+    from robotfleet_nodes.errors import EncodeError
+    from robotfleet_nodes.idl import default_registry
+    from robotfleet_nodes.idl._json import encode_json
+
+    types_srv = default_registry().get_interface("rcl_interfaces/srv/GetParameterTypes")
+    response = types_srv.Response()
+    response.types = [9, 2]  # a list for a uint8[] (bytes) field
+    assert encode_json(response) == b'{"types":"CQI="}'
+    int32 = default_registry().get_class("std_msgs/msg/Int32")
+    msg = int32()
+    msg.data = "seven"
+    with pytest.raises(EncodeError, match=r"std_msgs/msg/Int32: data: Input should be a valid integer"):
+        encode_json(msg)

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
+from _node_helpers import ContextFactory
 
 from robotfleet_nodes.node.context import Context
 from robotfleet_nodes.transport import IntraProcessTransport, NatsTransport
 from robotfleet_nodes.transport.nats._subjects import SubjectMapper
-
-ContextFactory = Callable[..., AbstractAsyncContextManager[Context]]
 
 
 @pytest.fixture

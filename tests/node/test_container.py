@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 import pytest
-from conftest import ContextFactory
+from _node_helpers import ContextFactory
 
 from robotfleet_nodes.idl import default_registry
 from robotfleet_nodes.node import Node

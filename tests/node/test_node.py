@@ -7,7 +7,7 @@ import logging
 from typing import Any
 
 import pytest
-from conftest import ContextFactory
+from _node_helpers import ContextFactory
 
 from robotfleet_nodes.errors import NameValidationError, ServiceUnavailable
 from robotfleet_nodes.idl import default_registry

@@ -28,7 +28,7 @@ def encoder_for(msg_type: type[Any], encoding: Encoding) -> Callable[[Any], byte
 
     def encode(msg: Any) -> bytes:
         try:
-            return to_json(msg, by_alias=True)  # type: ignore[no-any-return]
+            return to_json(msg, by_alias=True, warnings="error")  # type: ignore[no-any-return]
         except Exception:
             return serialize(msg, encoding)  # raises the codec's EncodeError
 
