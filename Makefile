@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test lint typecheck pytest bench clean broker
+.PHONY: setup test lint typecheck pytest bench clean broker browser
 
 setup: $(STAMP)
 
@@ -23,7 +23,7 @@ lint: setup
 typecheck: setup
 	$(VENV)/bin/mypy
 
-pytest: setup
+pytest: setup browser
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest
@@ -31,6 +31,15 @@ test: lint typecheck pytest
 bench: setup
 	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev,bench]'
 	@for b in benchmarks/[!_]*.py; do echo "== $$b" >&2; $(PY) $$b || exit 1; done
+
+# Headless Chromium for the dashboard test (tests/fleet/test_dashboard.py): Debian's
+# chromium (never `playwright install`; the test launches /usr/bin/chromium) + playwright.
+browser: setup
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update && apt-get install -y --no-install-recommends chromium; \
+	  else echo "browser: /usr/bin/chromium missing; run: sudo apt-get update && sudo apt-get install -y --no-install-recommends chromium" >&2; fi; \
+	fi
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt playwright
 
 broker: setup
 	$(VENV)/bin/rfos broker

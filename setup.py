@@ -51,11 +51,17 @@ setup(
             "ruff>=0.17",
             "mypy>=2",
             "types-PyYAML",
+            "playwright>=1.50",
         ],
     },
     entry_points={
         "console_scripts": [
             "rfos = robotfleet_nodes.cli.main:main",
+            # The seed's four tiers (./bin/<tier> runs these from the checkout's venv).
+            "fleet = robotfleet_nodes.fleet.main:main",
+            "area = robotfleet_nodes.area.main:main",
+            "zone = robotfleet_nodes.zone.main:main",
+            "edge = robotfleet_nodes.edge.main:main",
         ],
     },
     zip_safe=False,

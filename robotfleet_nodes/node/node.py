@@ -100,6 +100,7 @@ class Node:
         )
         self._started = False
         self._destroyed = False
+        self._info: NodeInfo | None = None
         fqn = self.get_fully_qualified_name()
         self._parameters = ParameterStore(
             fqn,
@@ -137,7 +138,16 @@ class Node:
 
     @property
     def info(self) -> NodeInfo:
-        """What this node offers, as announced to the graph."""
+        """What this node offers, as announced to the graph (rebuilt only after a change)."""
+        if self._info is None:
+            self._info = self._build_info()
+        return self._info
+
+    def _graph_changed(self) -> None:
+        self._info = None
+        self.context.graph_changed()
+
+    def _build_info(self) -> NodeInfo:
         return NodeInfo(
             name=self._name,
             namespace=self._namespace,
@@ -224,7 +234,7 @@ class Node:
         handle = await self.context.transport.create_publisher(endpoint, msg_type)
         pub: Publisher[MsgT] = Publisher(self, msg_type, endpoint, handle)
         self._publishers.append(pub)
-        self.context.graph_changed()
+        self._graph_changed()
         return pub
 
     async def create_subscription(
@@ -240,7 +250,7 @@ class Node:
         handle = await self.context.transport.create_subscription(endpoint, msg_type, callback)
         sub: Subscription[MsgT] = Subscription(self, msg_type, endpoint, callback, handle)
         self._subscriptions.append(sub)
-        self.context.graph_changed()
+        self._graph_changed()
         return sub
 
     async def create_service(
@@ -254,7 +264,7 @@ class Node:
         )
         srv: Service[SrvT] = Service(self, srv_type, endpoint, handle)
         self._services.append(srv)
-        self.context.graph_changed()
+        self._graph_changed()
         return srv
 
     async def create_client(self, srv_type: type[SrvT], srv_name: str) -> Client[SrvT]:
@@ -264,7 +274,7 @@ class Node:
         handle = await self.context.transport.create_client(endpoint, srv_type)
         client: Client[SrvT] = Client(self, srv_type, endpoint, handle)
         self._clients.append(client)
-        self.context.graph_changed()
+        self._graph_changed()
         return client
 
     def create_timer(self, timer_period_sec: float, callback: Callable[[], Any]) -> Timer:
@@ -281,25 +291,25 @@ class Node:
         if publisher in self._publishers:
             self._publishers.remove(publisher)
             await publisher._close()
-            self.context.graph_changed()
+            self._graph_changed()
 
     async def destroy_subscription(self, subscription: Subscription[Any]) -> None:
         if subscription in self._subscriptions:
             self._subscriptions.remove(subscription)
             await subscription._close()
-            self.context.graph_changed()
+            self._graph_changed()
 
     async def destroy_service(self, service: Service[Any]) -> None:
         if service in self._services:
             self._services.remove(service)
             await service._close()
-            self.context.graph_changed()
+            self._graph_changed()
 
     async def destroy_client(self, client: Client[Any]) -> None:
         if client in self._clients:
             self._clients.remove(client)
             await client._close()
-            self.context.graph_changed()
+            self._graph_changed()
 
     def destroy_timer(self, timer: Timer) -> None:
         timer.cancel()

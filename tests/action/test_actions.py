@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,6 @@ from robotfleet_nodes.action import (
 )
 from robotfleet_nodes.action._types import action_types, new_goal_id
 from robotfleet_nodes.idl import default_registry
-from robotfleet_nodes.idl._registry import _reset_default_registry
 from robotfleet_nodes.node.context import Context
 from robotfleet_nodes.node.node import Node
 from robotfleet_nodes.transport._base import Transport
@@ -40,11 +39,12 @@ TIMEOUT = 5.0
 
 
 @pytest.fixture(scope="module")
-def fibonacci() -> Iterator[Any]:
+def fibonacci() -> Any:
     registry = default_registry()
     registry.load_package("rfos_test_actions", ACTIONS)
-    yield registry.get_interface("rfos_test_actions/action/Fibonacci")
-    _reset_default_registry()  # other tests see the registry without the test package
+    # The test package stays loaded: resetting the process-wide registry would leave every
+    # class generated so far (held by imported modules) foreign to the classes made after.
+    return registry.get_interface("rfos_test_actions/action/Fibonacci")
 
 
 @dataclass

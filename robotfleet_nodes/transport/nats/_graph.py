@@ -28,6 +28,10 @@ def _node_dict(node: NodeInfo) -> dict[str, Any]:
     }
 
 
+def _node_json(node: NodeInfo) -> bytes:
+    return json.dumps(_node_dict(node), separators=(",", ":")).encode()
+
+
 def _head(info: ParticipantInfo) -> dict[str, Any]:
     return {"gid": info.gid, "host": info.host, "pid": info.pid, "started_at": info.started_at}
 
@@ -38,15 +42,30 @@ def participant_to_json(info: ParticipantInfo) -> bytes:
     return json.dumps(data, separators=(",", ":")).encode()
 
 
-def participant_to_json_chunks(info: ParticipantInfo, max_bytes: int) -> list[bytes]:
+def participant_to_json_chunks(
+    info: ParticipantInfo, max_bytes: int, cache: dict[int, tuple[NodeInfo, bytes]] | None = None
+) -> list[bytes]:
     """``info`` as one or more JSON documents of at most about ``max_bytes`` each.
 
     A container of 1000 nodes describes itself in a few MB, more than one NATS message may
     carry; each chunk holds whole nodes plus the participant's identity and ``part`` /
     ``parts``, and the querying side merges chunks by ``gid``. A participant with no
     nodes still sends one chunk, so it is seen.
+
+    ``cache`` (kept by the caller between calls) maps ``id(node)`` to its encoded form:
+    nodes hand out the same ``NodeInfo`` object until they change, so re-announcing 1000
+    nodes after one of them changed encodes one node, not 1000.
     """
-    blobs = [json.dumps(_node_dict(node), separators=(",", ":")).encode() for node in info.nodes]
+    blobs = []
+    fresh: dict[int, tuple[NodeInfo, bytes]] = {}
+    for node in info.nodes:
+        hit = cache.get(id(node)) if cache is not None else None
+        blob = hit[1] if hit is not None and hit[0] is node else _node_json(node)
+        fresh[id(node)] = (node, blob)
+        blobs.append(blob)
+    if cache is not None:
+        cache.clear()
+        cache.update(fresh)
     groups: list[list[bytes]] = [[]]
     size = 0
     budget = max(1024, max_bytes - 256)

@@ -91,6 +91,7 @@ class NatsTransport(Transport):
         self._entities: set[Any] = set()
         self._nodes: list[NodeInfo] = []
         self._self_chunks: list[bytes] = []
+        self._node_json_cache: dict[int, tuple[NodeInfo, bytes]] = {}
         self._graph_sub: Any = None
         self._errors = RateLimitedLog(log)
         self.latched: LatchedStore | None = None
@@ -292,7 +293,9 @@ class NatsTransport(Transport):
 
     def _participant_chunks(self) -> list[bytes]:
         max_payload = getattr(self.client, "max_payload", 0) or _GRAPH_CHUNK_BYTES
-        return participant_to_json_chunks(self.participant(), min(max_payload // 2, _GRAPH_CHUNK_BYTES))
+        return participant_to_json_chunks(
+            self.participant(), min(max_payload // 2, _GRAPH_CHUNK_BYTES), self._node_json_cache
+        )
 
     async def announce(self, nodes: list[NodeInfo]) -> None:
         """Store ``nodes`` (answered to graph queries) and tell watchers the graph changed."""

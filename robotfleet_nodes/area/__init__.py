@@ -1,0 +1,3 @@
+"""The area tier."""
+
+from __future__ import annotations

@@ -1,0 +1,347 @@
+"""The fleet's HTTP API (docs/fleet.md, "HTTP API"): ``build_app(service, static_dir=...)``."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
+
+from robotfleet_nodes.fleet.protocol import ORDER_ID_RE, STATE_VALUES
+from robotfleet_nodes.fleet.service import FleetService, SubmitError, order_json
+from robotfleet_nodes.web import (
+    App,
+    HttpError,
+    Request,
+    Response,
+    ServerSentEvent,
+    SseResponse,
+    json_response,
+    metrics_response,
+    text_response,
+)
+
+__all__ = ["API_VERSION", "NewWorkOrder", "Target", "build_app"]
+
+API_VERSION = "1.0.0"
+
+OrderState = Literal["PENDING", "DISPATCHED", "ASSIGNED", "EXECUTING", "COMPLETED", "FAILED", "CANCELLED"]
+RobotState = Literal["IDLE", "EXECUTING", "CHARGING", "ERROR", "OFFLINE"]
+
+_NO_DASHBOARD = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>RobotFleetOS</title></head>
+<body><h1>RobotFleetOS fleet</h1>
+<p>The dashboard is not installed (no <code>robotfleet_nodes/fleet/static/index.html</code>).
+The API is up: see <a href="/openapi.json">/openapi.json</a>,
+<a href="/api/fleet">/api/fleet</a> and <a href="/healthz">/healthz</a>.</p>
+</body></html>
+"""
+
+
+class Target(BaseModel):
+    """A target position in the area's map frame [m]."""
+
+    model_config = ConfigDict(extra="forbid")
+    x: StrictFloat | StrictInt
+    y: StrictFloat | StrictInt
+
+
+class NewWorkOrder(BaseModel):
+    """``POST /api/work-orders`` body."""
+
+    model_config = ConfigDict(extra="forbid")
+    area_id: StrictStr = Field(description="Area that must do the work, e.g. area-1")
+    task: StrictStr = Field("move", min_length=1, max_length=128, description="e.g. move, pick, drop")
+    priority: StrictInt = Field(5, ge=0, le=9, description="0 (lowest) .. 9 (highest)")
+    id: Annotated[StrictStr, Field(pattern=ORDER_ID_RE.pattern)] | None = Field(
+        None, description="Client-chosen id; resubmitting it returns the stored order"
+    )
+    target: Target | None = None
+
+
+class OrderQuery(BaseModel):
+    """``GET /api/work-orders`` query."""
+
+    state: OrderState | None = None
+    area_id: str | None = None
+    limit: int = Field(100, ge=1, le=1000)
+
+
+class ZoneQuery(BaseModel):
+    """``GET /api/zones`` query."""
+
+    area_id: str | None = None
+
+
+class RobotQuery(BaseModel):
+    """``GET /api/robots`` query."""
+
+    zone_id: str | None = None
+    state: RobotState | None = None
+
+
+class HistoryEntry(BaseModel):
+    """One state transition of an order."""
+
+    state: OrderState
+    at: str | None
+    by: str
+    note: str
+
+
+class OrderOut(BaseModel):
+    """A work order as the API returns it."""
+
+    id: str
+    state: OrderState
+    area_id: str
+    zone_id: str
+    robot_id: str
+    task: str
+    priority: int
+    target: Target | None
+    attempts: int
+    error: str
+    created: str | None
+    updated: str | None
+    history: list[HistoryEntry]
+
+
+class OrderList(BaseModel):
+    """``GET /api/work-orders`` answer."""
+
+    items: list[OrderOut]
+    total: int
+
+
+class FleetOut(BaseModel):
+    """``GET /api/fleet`` answer."""
+
+    areas: int
+    zones: int
+    robots: int
+    robots_online: int
+    work_orders: dict[str, int]
+
+
+class AreaOut(BaseModel):
+    """One entry of ``GET /api/areas``."""
+
+    id: str
+    zones: list[str]
+    robots: int
+    robots_online: int
+    capacity: int
+    silent_zones: list[str]
+
+
+class ZoneOut(BaseModel):
+    """One entry of ``GET /api/zones``."""
+
+    id: str
+    area_id: str
+    robots: int
+    robots_online: int
+    idle: int
+    busy: int
+    charging: int
+    error: int
+    queued: int
+    active: int
+    battery_mean: float
+
+
+class RobotOut(BaseModel):
+    """One entry of ``GET /api/robots``."""
+
+    id: str
+    zone_id: str
+    x: float
+    y: float
+    theta: float
+    battery: float
+    state: RobotState
+    order_id: str
+    progress: float
+
+
+class Health(BaseModel):
+    """``GET /healthz`` answer."""
+
+    status: str
+    broker: str
+
+
+def _order_or_404(service: FleetService, order_id: str) -> Any:
+    order = service.get(order_id)
+    if order is None:
+        raise HttpError(404, f"unknown work order {order_id!r}")
+    return order
+
+
+def build_app(service: FleetService, *, static_dir: Path | None) -> App:
+    """Every route of docs/fleet.md's HTTP API, plus ``/openapi.json`` and the dashboard."""
+    app = App()
+    tags = ["work orders"]
+
+    @app.post(
+        "/api/work-orders",
+        summary="Submit a work order",
+        request_model=NewWorkOrder,
+        response_model=OrderOut,
+        responses={201: "Created", 200: "Already submitted: the stored order", 503: "Queue full"},
+        tags=tags,
+    )
+    async def submit_order(req: Request) -> Response:
+        body = await req.model(NewWorkOrder)
+        try:
+            order, created = await service.submit(
+                area_id=body.area_id,
+                task=body.task,
+                priority=body.priority,
+                order_id=body.id or "",
+                target=(float(body.target.x), float(body.target.y)) if body.target else None,
+            )
+        except SubmitError as exc:
+            if exc.retry:
+                raise HttpError(503, str(exc), headers={"Retry-After": "1"}) from None
+            detail = {"loc": exc.field, "msg": str(exc), "type": "value_error"}
+            raise HttpError(422, "request body is invalid", details=[detail]) from None
+        return json_response(order_json(order), 201 if created else 200)
+
+    @app.get(
+        "/api/work-orders",
+        summary="List work orders, newest first",
+        query_model=OrderQuery,
+        response_model=OrderList,
+        tags=tags,
+    )
+    async def list_orders(req: Request) -> Response:
+        query = req.query_model(OrderQuery)
+        state = STATE_VALUES[query.state] if query.state else None
+        items, total = service.list_orders(state=state, area_id=query.area_id, limit=query.limit)
+        return json_response({"items": [order_json(o) for o in items], "total": total})
+
+    @app.get(
+        "/api/work-orders/{id}",
+        summary="One work order with its history",
+        response_model=OrderOut,
+        responses={200: "The order", 404: "Unknown id"},
+        tags=tags,
+    )
+    async def get_order(req: Request) -> Response:
+        return json_response(order_json(_order_or_404(service, req.path_params["id"])))
+
+    @app.post(
+        "/api/work-orders/{id}/cancel",
+        summary="Cancel a work order",
+        response_model=OrderOut,
+        responses={200: "Cancelled", 404: "Unknown id", 409: "Already final"},
+        tags=tags,
+    )
+    async def cancel_order(req: Request) -> Response:
+        order_id = req.path_params["id"]
+        _order_or_404(service, order_id)
+        result = await service.cancel(order_id, "cancelled via the HTTP API")
+        if result.order is None:
+            raise HttpError(404, result.error)
+        if not result.accepted:
+            raise HttpError(409, result.error, order=order_json(result.order))
+        return json_response(order_json(result.order))
+
+    @app.get("/api/fleet", summary="The whole fleet at a glance", response_model=FleetOut, tags=["fleet"])
+    async def get_fleet(req: Request) -> Response:
+        return json_response(service.fleet())
+
+    @app.get("/api/areas", summary="Areas", response_model=list[AreaOut], tags=["fleet"])
+    async def get_areas(req: Request) -> Response:
+        return json_response(service.areas())
+
+    @app.get(
+        "/api/zones", summary="Zones", query_model=ZoneQuery, response_model=list[ZoneOut], tags=["fleet"]
+    )
+    async def get_zones(req: Request) -> Response:
+        query = req.query_model(ZoneQuery)
+        return json_response(service.zones(query.area_id))
+
+    @app.get(
+        "/api/robots",
+        summary="Robots (from the zones' robot tables)",
+        query_model=RobotQuery,
+        response_model=list[RobotOut],
+        tags=["fleet"],
+    )
+    async def get_robots(req: Request) -> Response:
+        query = req.query_model(RobotQuery)
+        return json_response(service.robots(zone_id=query.zone_id, state=query.state))
+
+    @app.get(
+        "/api/events",
+        summary="Server-Sent Events: order, fleet, zones, robots",
+        description="`order` on every change; `fleet`, `zones` and `robots` (per zone) about 1 Hz.",
+        tags=["fleet"],
+    )
+    async def events(req: Request) -> SseResponse:
+        subscription = service.events.subscribe()  # subscribed now: nothing after this is missed
+
+        async def source() -> AsyncIterator[ServerSentEvent]:
+            async with subscription as sub:
+                yield ServerSentEvent(service.fleet(), event="fleet")
+                yield ServerSentEvent(service.zones(), event="zones")
+                async for event in sub:
+                    yield event
+
+        return SseResponse(source())
+
+    @app.get("/healthz", summary="Liveness and broker connection", response_model=Health, tags=["ops"])
+    async def healthz(req: Request) -> Response:
+        if service.connected:
+            return json_response({"status": "ok", "broker": "connected"})
+        return json_response({"status": "degraded", "broker": "disconnected"}, 503)
+
+    @app.get("/metrics", summary="Prometheus metrics", tags=["ops"])
+    async def metrics(req: Request) -> Response:
+        return metrics_response(service.metrics)
+
+    app.add_openapi_route(
+        title="RobotFleetOS fleet API",
+        version=API_VERSION,
+        description="Work orders for a fleet of robots: fleet -> area -> zones -> robots (docs/fleet.md).",
+    )
+    _add_dashboard(app, static_dir)
+    return app
+
+
+def _add_dashboard(app: App, static_dir: Path | None) -> None:
+    index = static_dir / "index.html" if static_dir is not None else None
+
+    async def dashboard(req: Request) -> Response:
+        if index is not None and await asyncio.to_thread(index.is_file):
+            from robotfleet_nodes.web import file_response
+
+            return await asyncio.to_thread(file_response, index, cache_control="no-cache")
+        return text_response(_NO_DASHBOARD, content_type="text/html; charset=utf-8")
+
+    app.add_route("GET", "/", dashboard, include_in_schema=False)
+    if static_dir is not None:
+        app.mount_static("/static", static_dir)
+        root = static_dir
+
+        async def root_asset(req: Request) -> Response:  # index.html may say "app.js" relatively
+            from robotfleet_nodes.web import file_response
+
+            path = root / req.path.lstrip("/")
+            if not await asyncio.to_thread(path.is_file):
+                raise HttpError(404, f"no file {req.path!r}")
+            return await asyncio.to_thread(file_response, path)
+
+        for name in ("app.js", "app.css"):
+            app.add_route("GET", f"/{name}", root_asset, include_in_schema=False)
+    else:
+
+        async def no_static(req: Request) -> Response:
+            raise HttpError(404, "the dashboard is not installed")
+
+        app.add_route("GET", "/static/{path:path}", no_static, include_in_schema=False)

@@ -1,0 +1,852 @@
+"""The fleet's core, usable without HTTP: order store, scheduler, events consumer, views.
+
+``FleetService(config, context)`` owns
+
+- the :class:`~robotfleet_nodes.fleet.protocol.OrderStore` (JetStream KV) and an in-memory
+  index of every order, loaded at start;
+- the scheduler: one priority queue per area (priority 9 first, FIFO within a priority), and
+  a dispatch loop calling ``/areas/<a>/dispatch`` with the key ``<id>/<attempts>``. An area
+  gets orders only while its latest ``AreaSummary`` reports capacity (minus what was handed
+  to it since), never more than ``max_in_flight`` calls at a time; a refusal or an
+  unreachable area keeps the order PENDING and backs the area off (exponentially, up to
+  :data:`MAX_BACKOFF_S`). An area that never reported is probed one order at a time;
+- the durable JetStream consumer of ``WorkOrderUpdate`` events (resumes after a restart);
+- cancel, the area/zone/robot views behind the HTTP API, a :class:`Broadcaster` of SSE
+  events and a metrics :class:`Registry`;
+- :class:`FleetNode` (``/fleet/fleet``): ``FleetSummary`` at 1 Hz and the services
+  ``/fleet/submit``, ``/fleet/cancel``, ``/fleet/get``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import itertools
+import logging
+import time
+import uuid
+from collections import Counter
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from nats.errors import TimeoutError as NatsTimeoutError
+
+from robotfleet_nodes.config import FleetConfig
+from robotfleet_nodes.errors import RobotFleetError
+from robotfleet_nodes.fleet.protocol import (
+    FINAL_STATES,
+    ORDER_ID_RE,
+    STATE_NAMES,
+    OrderEvents,
+    OrderStore,
+    advances,
+    apply_update,
+    area_name,
+    nats_transport_of,
+    now_stamp,
+    zone_name,
+)
+from robotfleet_nodes.idl import default_registry
+from robotfleet_nodes.msg import (
+    AreaSummary,
+    FleetSummary,
+    RobotTable,
+    WorkOrder,
+    WorkOrderEvent,
+    WorkOrderUpdate,
+    ZoneSummary,
+)
+from robotfleet_nodes.node import Context, Node
+from robotfleet_nodes.node.service import Client
+from robotfleet_nodes.web import Broadcaster, Registry, ServerSentEvent
+
+__all__ = [
+    "ROBOT_STATE_NAMES",
+    "CancelResult",
+    "FleetNode",
+    "FleetService",
+    "SubmitError",
+    "order_json",
+    "stamp_iso",
+]
+
+log = logging.getLogger(__name__)
+
+# The services (``robotfleet_nodes.srv`` is resolved at run time, so typed as Any here).
+AssignWorkOrder: Any = default_registry().get_interface("robotfleet_nodes/srv/AssignWorkOrder")
+CancelWorkOrder: Any = default_registry().get_interface("robotfleet_nodes/srv/CancelWorkOrder")
+GetWorkOrder: Any = default_registry().get_interface("robotfleet_nodes/srv/GetWorkOrder")
+SubmitWorkOrder: Any = default_registry().get_interface("robotfleet_nodes/srv/SubmitWorkOrder")
+
+#: Longest pause before an area that refused or failed is offered orders again [s].
+MAX_BACKOFF_S = 2.0
+#: Dispatch calls outstanding per area at most (the default of ``max_in_flight``).
+DEFAULT_MAX_IN_FLIGHT = 8
+#: Name of the fleet's durable consumer on the order-events stream.
+DURABLE_PREFIX = "fleet"
+
+#: RobotStatus.STATE_* as the API names them (RobotTable.states carries the numbers).
+ROBOT_STATE_NAMES: dict[int, str] = {}
+
+
+def _robot_state_names() -> dict[int, str]:
+    if not ROBOT_STATE_NAMES:
+        from robotfleet_nodes.msg import RobotStatus
+
+        for name in ("IDLE", "EXECUTING", "CHARGING", "ERROR", "OFFLINE"):
+            value = getattr(RobotStatus, f"STATE_{name}", None)
+            if value is not None:
+                ROBOT_STATE_NAMES[int(value)] = name
+    return ROBOT_STATE_NAMES
+
+
+def stamp_iso(stamp: Any) -> str | None:
+    """A ``builtin_interfaces/Time`` as ISO 8601 UTC (``None`` for the zero time)."""
+    if stamp is None or (stamp.sec == 0 and stamp.nanosec == 0):
+        return None
+    moment = datetime.fromtimestamp(stamp.sec + stamp.nanosec / 1e9, tz=UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _stamp_seconds(stamp: Any) -> float:
+    return float(stamp.sec) + float(stamp.nanosec) / 1e9
+
+
+def order_json(order: Any) -> dict[str, Any]:
+    """An order as the HTTP API shows it (docs/fleet.md)."""
+    return {
+        "id": order.id,
+        "state": STATE_NAMES.get(order.state, str(order.state)),
+        "area_id": order.area_id,
+        "zone_id": order.zone_id,
+        "robot_id": order.robot_id,
+        "task": order.task,
+        "priority": order.priority,
+        "target": {"x": order.target_x, "y": order.target_y} if order.has_target else None,
+        "attempts": order.attempts,
+        "error": order.error,
+        "created": stamp_iso(order.created),
+        "updated": stamp_iso(order.updated),
+        "history": [
+            {
+                "state": STATE_NAMES.get(e.state, str(e.state)),
+                "at": stamp_iso(e.stamp),
+                "by": e.by,
+                "note": e.note,
+            }
+            for e in order.history
+        ],
+    }
+
+
+class SubmitError(RobotFleetError, ValueError):
+    """A submission was refused; ``field`` names the offending field (or "")."""
+
+    def __init__(self, message: str, field: str = "", *, retry: bool = False) -> None:
+        super().__init__(message)
+        self.field = field
+        self.retry = retry
+
+
+@dataclass(slots=True)
+class CancelResult:
+    """What :meth:`FleetService.cancel` did: ``order`` is None for an unknown id."""
+
+    accepted: bool
+    order: Any = None
+    error: str = ""
+    final: bool = False  # refused because the order is COMPLETED or FAILED
+
+
+@dataclass(slots=True)
+class _AreaState:
+    queue: list[tuple[int, int, str]] = field(default_factory=list)
+    queued: set[str] = field(default_factory=set)
+    in_flight: int = 0
+    summary: Any = None
+    seen: float = float("-inf")
+    handed: int = 0  # orders accepted since the last summary
+    failures: int = 0
+    backoff_until: float = 0.0
+
+
+class FleetService:
+    """The fleet tier's state and behaviour; see the module docstring. ``start``/``stop``."""
+
+    def __init__(
+        self,
+        config: FleetConfig,
+        context: Context,
+        *,
+        max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+        node_options: dict[str, Any] | None = None,
+    ) -> None:
+        self.config = config
+        self.context = context
+        self.max_in_flight = max_in_flight
+        self.orders: dict[str, Any] = {}
+        self.events: Broadcaster[ServerSentEvent] = Broadcaster(max_queue=2000)
+        self.metrics = Registry()
+        self.node: FleetNode | None = None
+        self._node_options = node_options or {}
+        self._store: OrderStore | None = None
+        self._events: OrderEvents | None = None
+        self._areas: dict[str, _AreaState] = {a: _AreaState() for a in config.areas}
+        self._dispatch_clients: dict[str, Client[Any]] = {}
+        self._cancel_clients: dict[str, Client[Any]] = {}
+        self._zones: dict[str, Any] = {}  # zone id -> latest ZoneSummary
+        self._zone_area: dict[str, str] = {}
+        self._robots: dict[str, Any] = {}  # zone id -> latest RobotTable
+        self._subscribed_zones: set[str] = set()
+        self._counts: Counter[int] = Counter()
+        self._seq = itertools.count()
+        self._wake = asyncio.Event()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._loops: list[asyncio.Task[Any]] = []
+        self._lock = asyncio.Lock()
+        self._started = False
+        self._observed: set[tuple[str, str]] = set()
+        self._init_metrics()
+
+    # -- metrics -----------------------------------------------------------------------
+    def _init_metrics(self) -> None:
+        m = self.metrics
+        self.m_orders = m.gauge("rfos_work_orders", "Work orders by state", ["state"])
+        self.m_latency = m.histogram(
+            "rfos_dispatch_latency_seconds",
+            "Seconds from submission to DISPATCHED (stage=dispatched) and EXECUTING (stage=executing)",
+            ["stage"],
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+        )
+        self.m_robots_online = m.gauge("rfos_robots_online", "Robots online (sum of zone summaries)")
+        self.m_robots = m.gauge("rfos_robots", "Robots configured (sum of zone summaries)")
+        self.m_in = m.counter("rfos_messages_in_total", "Messages received by the fleet", ["kind"])
+        self.m_out = m.counter("rfos_messages_out_total", "Messages and calls sent by the fleet", ["kind"])
+        for name in STATE_NAMES.values():
+            self.m_orders.labels(name).set(0)
+
+    def _count(self, old: Any, new: Any) -> None:
+        if old is not None:
+            self._counts[old.state] -= 1
+            self.m_orders.labels(STATE_NAMES[old.state]).set(self._counts[old.state])
+        self._counts[new.state] += 1
+        self.m_orders.labels(STATE_NAMES[new.state]).set(self._counts[new.state])
+        if new.state in (WorkOrder.STATE_DISPATCHED, WorkOrder.STATE_EXECUTING) and (
+            old is None or old.state != new.state
+        ):
+            stage = "dispatched" if new.state == WorkOrder.STATE_DISPATCHED else "executing"
+            if (new.id, stage) not in self._observed:
+                self._observed.add((new.id, stage))
+                delay = _stamp_seconds(new.updated) - _stamp_seconds(new.created)
+                self.m_latency.labels(stage).observe(max(0.0, delay))
+        if new.state in FINAL_STATES:
+            self._observed.discard((new.id, "dispatched"))
+            self._observed.discard((new.id, "executing"))
+
+    # -- life ----------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Open the store, load every order, start the node, scheduler and consumer."""
+        if self._started:
+            return
+        await self.context.start()
+        nats = nats_transport_of(self.context.transport)
+        self._store = OrderStore(nats)
+        await self._store.ensure()
+        self._events = OrderEvents(nats)
+        await self._events.ensure()
+        await self.load_all()
+        self.node = FleetNode(self, context=self.context, **self._node_options)
+        await self.node.start()
+        for area_id in self.config.areas:
+            self._dispatch_clients[area_id] = await self.node.create_client(
+                AssignWorkOrder, area_name(area_id, "dispatch")
+            )
+            self._cancel_clients[area_id] = await self.node.create_client(
+                CancelWorkOrder, area_name(area_id, "cancel")
+            )
+            await self.node.create_subscription(
+                AreaSummary, area_name(area_id, "summary"), self._on_area_summary, 10
+            )
+        consumer = await self._subscribe_events()
+        self._started = True
+        self._loops = [
+            asyncio.create_task(self._dispatch_loop(), name="fleet dispatch"),
+            asyncio.create_task(self._consume_loop(consumer), name="fleet events"),
+        ]
+        log.info(
+            "fleet %s: %d orders loaded, areas %s", self.config.fleet_id, len(self.orders), self.config.areas
+        )
+
+    async def stop(self) -> None:
+        """Stop the loops and the node (the context stays open; its owner closes it)."""
+        if not self._started:
+            return
+        self._started = False  # the loops end at their next turn even if a cancel is swallowed
+        self._wake.set()
+        for task in [*self._loops, *self._tasks]:
+            task.cancel()
+        await asyncio.gather(*self._loops, *self._tasks, return_exceptions=True)
+        self._loops.clear()
+        self._tasks.clear()
+        if self.node is not None:
+            await self.node.destroy_node()
+        self.events.close()
+
+    async def load_all(self) -> None:
+        """(Re)build the index and the queues from the store."""
+        assert self._store is not None
+        orders = await self._store.load_all()
+        orders.sort(key=lambda o: (_stamp_seconds(o.created), o.id))
+        self.orders.clear()
+        self._counts.clear()
+        for order in orders:
+            self.orders[order.id] = order
+            self._count(None, order)
+            if order.state == WorkOrder.STATE_PENDING:
+                self._enqueue(order)
+
+    @property
+    def connected(self) -> bool:
+        """True while the broker connection is up."""
+        try:
+            return nats_transport_of(self.context.transport).connected
+        except (TypeError, RuntimeError):
+            return False
+
+    # -- orders ----------------------------------------------------------------------------
+    def get(self, order_id: str) -> Any | None:
+        """The order with ``order_id`` from the index, or None."""
+        return self.orders.get(order_id)
+
+    def list_orders(
+        self, *, state: int | None = None, area_id: str | None = None, limit: int = 100
+    ) -> tuple[list[Any], int]:
+        """Orders matching the filters, newest first (at most ``limit``), and how many match."""
+        matching = [
+            o
+            for o in self.orders.values()
+            if (state is None or o.state == state) and (area_id is None or o.area_id == area_id)
+        ]
+        matching.sort(key=lambda o: (_stamp_seconds(o.created), o.id), reverse=True)
+        return matching[:limit], len(matching)
+
+    def counts(self) -> dict[str, int]:
+        """Orders by state name (every state present)."""
+        return {name: self._counts.get(value, 0) for value, name in STATE_NAMES.items()}
+
+    async def submit(
+        self,
+        *,
+        area_id: str,
+        task: str,
+        priority: int = 5,
+        order_id: str = "",
+        target: tuple[float, float] | None = None,
+    ) -> tuple[Any, bool]:
+        """Store a new PENDING order (or return the stored one with that id); (order, created?).
+
+        Raises :class:`SubmitError` for an unknown area, a bad priority or id, or a full queue.
+        """
+        if area_id not in self._areas:
+            raise SubmitError(
+                f"unknown area {area_id!r}; this fleet dispatches to {', '.join(self.config.areas)}",
+                "area_id",
+            )
+        if not 0 <= priority <= 9:
+            raise SubmitError(f"priority must be 0..9, got {priority}", "priority")
+        if order_id:
+            if not ORDER_ID_RE.fullmatch(order_id):
+                raise SubmitError(
+                    f"{order_id!r} is not a valid order id (letters, digits, '_', '-'; at most 128)", "id"
+                )
+            existing = self.orders.get(order_id)
+            if existing is not None:
+                return existing, False
+        else:
+            order_id = f"wo-{uuid.uuid4().hex[:12]}"
+        pending = sum(len(a.queued) for a in self._areas.values())
+        if pending >= self.config.scheduler.max_pending:
+            raise SubmitError(f"{pending} orders are waiting for dispatch; try again later", retry=True)
+        stamp = now_stamp()
+        order = WorkOrder(
+            id=order_id,
+            area_id=area_id,
+            task=task,
+            priority=priority,
+            has_target=target is not None,
+            target_x=target[0] if target else 0.0,
+            target_y=target[1] if target else 0.0,
+            state=WorkOrder.STATE_PENDING,
+            created=stamp,
+            updated=stamp,
+            history=[WorkOrderEvent(state=WorkOrder.STATE_PENDING, stamp=stamp, by=self.config.fleet_id)],
+        )
+        assert self._store is not None
+        async with self._lock:
+            stored, created = await self._store.create(order)
+            if created or stored.id not in self.orders:
+                self._set(stored)
+                if stored.state == WorkOrder.STATE_PENDING:
+                    self._enqueue(stored)
+        return self.orders[stored.id], created
+
+    def _set(self, order: Any) -> None:
+        old = self.orders.get(order.id)
+        self.orders[order.id] = order
+        self._count(old, order)
+        self.events.publish(ServerSentEvent(order_json(order), event="order"), key=("order", order.id))
+
+    async def _apply(self, update: Any) -> Any | None:
+        """Apply ``update`` if it moves its order forward; store; return the new order."""
+        assert self._store is not None
+        async with self._lock:
+            order = self.orders.get(update.order_id)
+            if order is None:
+                found = await self._store.get(update.order_id)
+                if found is None:
+                    log.debug("update for unknown order %s ignored", update.order_id)
+                    return None
+                order = found[0]
+            if not advances(order, update):
+                return None
+            moved = apply_update(order, update)
+            await self._store.put(moved)
+            self._set(moved)
+            return moved
+
+    async def cancel(self, order_id: str, reason: str = "") -> CancelResult:
+        """Cancel a non-final order (see the module docstring); CANCELLED again is accepted."""
+        order = self.orders.get(order_id)
+        if order is None:
+            return CancelResult(False, None, f"unknown work order {order_id!r}")
+        if order.state == WorkOrder.STATE_CANCELLED:
+            return CancelResult(True, order)
+        if order.state in FINAL_STATES:
+            name = STATE_NAMES[order.state]
+            return CancelResult(False, order, f"work order {order_id} is already {name}", final=True)
+        note = reason or "cancelled by request"
+        if order.state != WorkOrder.STATE_PENDING:
+            await self._forward_cancel(order, note)
+        update = WorkOrderUpdate(
+            order_id=order.id,
+            attempt=order.attempts,
+            state=WorkOrder.STATE_CANCELLED,
+            area_id=order.area_id,
+            stamp=now_stamp(),
+            by=self.config.fleet_id,
+            note=note,
+        )
+        moved = await self._apply(update)
+        area = self._areas.get(order.area_id)
+        if area is not None:
+            area.queued.discard(order.id)  # its heap entry is skipped when popped
+        if order.state != WorkOrder.STATE_PENDING and self._events is not None:
+            try:  # so every tier (and a restarted fleet) converges on CANCELLED
+                await self._events.publish(update)
+                self.m_out.labels("order_event").inc()
+            except Exception as exc:
+                log.warning("could not publish the cancel of %s: %s", order.id, exc)
+        current = self.orders.get(order_id, order)
+        if moved is None and current.state != WorkOrder.STATE_CANCELLED:
+            name = STATE_NAMES[current.state]
+            return CancelResult(False, current, f"work order {order_id} is already {name}", final=True)
+        return CancelResult(True, current)
+
+    async def _forward_cancel(self, order: Any, reason: str) -> None:
+        client = self._cancel_clients.get(order.area_id)
+        if client is None:
+            return
+        try:
+            self.m_out.labels("cancel").inc()
+            answer = await client.call(
+                CancelWorkOrder.Request(id=order.id, reason=reason),
+                timeout=self.config.scheduler.dispatch_timeout_s,
+            )
+            if not answer.accepted:
+                log.info("area %s did not cancel %s: %s", order.area_id, order.id, answer.error)
+        except (TimeoutError, ConnectionError, RobotFleetError) as exc:
+            log.warning("area %s unreachable to cancel %s: %s", order.area_id, order.id, exc)
+
+    # -- scheduler -------------------------------------------------------------------------
+    def _enqueue(self, order: Any) -> None:
+        area = self._areas.get(order.area_id)
+        if area is None or order.id in area.queued:
+            return
+        area.queued.add(order.id)
+        heapq.heappush(area.queue, (-int(order.priority), next(self._seq), order.id))
+        self._wake.set()
+
+    def queued(self, area_id: str) -> list[str]:
+        """Order ids waiting for ``area_id``, in dispatch order (for tests and views)."""
+        area = self._areas[area_id]
+        return [oid for _, _, oid in sorted(area.queue) if oid in area.queued]
+
+    def _budget(self, area: _AreaState, now: float) -> int:
+        if now < area.backoff_until:
+            return 0
+        room = self.max_in_flight - area.in_flight
+        fresh = area.summary is not None and now - area.seen <= self.config.scheduler.area_silence_timeout_s
+        if not fresh:
+            return min(room, 1 - area.in_flight)  # probe one at a time
+        return min(room, int(area.summary.capacity) - area.handed - area.in_flight)
+
+    async def _dispatch_loop(self) -> None:
+        interval = self.config.scheduler.dispatch_interval_s
+        while self._started:
+            self._wake.clear()
+            now = time.monotonic()
+            for area_id, area in self._areas.items():
+                budget = self._budget(area, now)
+                while budget > 0 and area.queue:
+                    _, seq, order_id = heapq.heappop(area.queue)
+                    if order_id not in area.queued:
+                        continue
+                    order = self.orders.get(order_id)
+                    if order is None or order.state != WorkOrder.STATE_PENDING:
+                        area.queued.discard(order_id)
+                        continue
+                    area.in_flight += 1
+                    budget -= 1
+                    task = asyncio.create_task(
+                        self._dispatch(area_id, order, seq), name=f"dispatch {order_id}"
+                    )
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(interval):  # not wait_for: it may swallow a cancel (3.11)
+                    await self._wake.wait()
+
+    async def _dispatch(self, area_id: str, order: Any, seq: int) -> None:
+        area = self._areas[area_id]
+        key = f"{order.id}/{order.attempts}"
+        accepted = False
+        try:
+            request = AssignWorkOrder.Request(
+                idempotency_key=key, by=self.config.fleet_id, target_id=area_id, order=order
+            )
+            self.m_out.labels("dispatch").inc()
+            try:
+                answer = await self._dispatch_clients[area_id].call(
+                    request, timeout=self.config.scheduler.dispatch_timeout_s
+                )
+            except (TimeoutError, ConnectionError, RobotFleetError) as exc:
+                log.info("area %s unreachable for %s: %s", area_id, order.id, exc)
+                answer = None
+            if answer is not None and answer.accepted:
+                accepted = True
+                area.handed += 1
+                area.failures = 0
+                update = WorkOrderUpdate(
+                    order_id=order.id,
+                    attempt=order.attempts,
+                    state=WorkOrder.STATE_DISPATCHED,
+                    area_id=area_id,
+                    zone_id=answer.zone_id,
+                    robot_id=answer.robot_id,
+                    stamp=now_stamp(),
+                    by=self.config.fleet_id,
+                    note=f"to {answer.zone_id}" if answer.zone_id else "",
+                )
+                await self._apply(update)
+                current = self.orders.get(order.id)
+                if current is not None and current.state == WorkOrder.STATE_CANCELLED:
+                    await self._forward_cancel(current, current.error or "cancelled")  # lost the race
+            else:
+                if answer is not None:
+                    log.info("area %s refused %s: %s", area_id, order.id, answer.error)
+                area.failures += 1
+                delay = min(MAX_BACKOFF_S, self.config.scheduler.dispatch_interval_s * 2**area.failures)
+                area.backoff_until = time.monotonic() + delay
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("dispatching %s to %s failed", order.id, area_id)
+        finally:
+            area.in_flight -= 1
+            if not accepted:
+                current = self.orders.get(order.id)
+                if current is not None and current.state == WorkOrder.STATE_PENDING:
+                    area.queued.add(order.id)
+                    heapq.heappush(area.queue, (-int(order.priority), seq, order.id))  # keeps its place
+                else:
+                    area.queued.discard(order.id)
+            else:
+                area.queued.discard(order.id)
+            self._wake.set()
+
+    # -- events consumer --------------------------------------------------------------------
+    async def _subscribe_events(self) -> Any:
+        assert self._events is not None
+        js = self._events.js
+        durable = f"{DURABLE_PREFIX}_{self.config.fleet_id}"
+        return await js.pull_subscribe(
+            f"{self._events.prefix}.>", durable=durable, stream=self._events.stream
+        )
+
+    async def _consume_loop(self, consumer: Any) -> None:
+        from robotfleet_nodes.idl.codec import deserialize
+
+        try:
+            while self._started:
+                try:
+                    msgs = await consumer.fetch(batch=100, timeout=1.0)
+                except (TimeoutError, NatsTimeoutError):
+                    continue
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    log.warning("order events: fetch failed (%s); retrying", exc)
+                    await asyncio.sleep(1.0)
+                    continue
+                for msg in msgs:
+                    self.m_in.labels("order_event").inc()
+                    try:
+                        update = deserialize(WorkOrderUpdate, msg.data)
+                    except Exception as exc:
+                        log.warning("order events: undecodable message dropped: %s", exc)
+                        await msg.ack()
+                        continue
+                    try:
+                        await self._apply(update)
+                    except asyncio.CancelledError:
+                        raise
+                    except Exception:
+                        log.exception(
+                            "order events: could not apply %s; will be redelivered", update.order_id
+                        )
+                        await msg.nak(delay=1.0)
+                        continue
+                    await msg.ack()
+        finally:
+            with contextlib.suppress(Exception):
+                await consumer.unsubscribe()
+
+    # -- summaries --------------------------------------------------------------------------
+    async def _on_area_summary(self, msg: Any) -> None:
+        self.m_in.labels("area_summary").inc()
+        area = self._areas.get(msg.area_id)
+        if area is None:
+            return
+        area.summary = msg
+        area.seen = time.monotonic()
+        area.handed = 0
+        for zone in msg.zones:
+            self._note_zone(zone)
+        for zone_id in [*(z.zone_id for z in msg.zones), *msg.silent_zones]:
+            self._zone_area.setdefault(zone_id, msg.area_id)
+            if zone_id not in self._subscribed_zones and self.node is not None:
+                self._subscribed_zones.add(zone_id)
+                await self.node.create_subscription(
+                    ZoneSummary, zone_name(zone_id, "summary"), self._on_zone_summary, 10
+                )
+                await self.node.create_subscription(
+                    RobotTable, zone_name(zone_id, "robots"), self._on_robot_table, 10
+                )
+        if area.queue:
+            self._wake.set()
+
+    def _note_zone(self, summary: Any) -> None:
+        known = self._zones.get(summary.zone_id)
+        if known is None or _stamp_seconds(summary.stamp) >= _stamp_seconds(known.stamp):
+            self._zones[summary.zone_id] = summary
+
+    def _on_zone_summary(self, msg: Any) -> None:
+        self.m_in.labels("zone_summary").inc()
+        self._note_zone(msg)
+
+    def _on_robot_table(self, msg: Any) -> None:
+        self.m_in.labels("robot_table").inc()
+        self._robots[msg.zone_id] = msg
+        robots = self.robots(zone_id=msg.zone_id)
+        self.events.publish(
+            ServerSentEvent({"zone_id": msg.zone_id, "robots": robots}, event="robots"),
+            key=("robots", msg.zone_id),
+        )
+
+    # -- views --------------------------------------------------------------------------------
+    def _silent_zones(self) -> set[str]:
+        silent: set[str] = set()
+        for area in self._areas.values():
+            if area.summary is not None:
+                silent.update(area.summary.silent_zones)
+        return silent
+
+    def zones(self, area_id: str | None = None) -> list[dict[str, Any]]:
+        """The ``/api/zones`` body."""
+        out = []
+        for zone_id in sorted(self._zones, key=_natural):
+            z = self._zones[zone_id]
+            zone_area = z.area_id or self._zone_area.get(zone_id, "")
+            if area_id is not None and zone_area != area_id:
+                continue
+            out.append(
+                {
+                    "id": zone_id,
+                    "area_id": zone_area,
+                    "robots": int(z.robots_total),
+                    "robots_online": int(z.robots_online),
+                    "idle": int(z.robots_idle),
+                    "busy": int(z.robots_busy),
+                    "charging": int(z.robots_charging),
+                    "error": int(z.robots_error),
+                    "queued": int(z.orders_queued),
+                    "active": int(z.orders_active),
+                    "battery_mean": round(float(z.battery_mean_percent), 2),
+                }
+            )
+        return out
+
+    def areas(self) -> list[dict[str, Any]]:
+        """The ``/api/areas`` body (configured areas, reported or not)."""
+        out = []
+        for area_id, area in self._areas.items():
+            s = area.summary
+            zone_ids = sorted(
+                {z for z, a in self._zone_area.items() if a == area_id}
+                | ({z.zone_id for z in s.zones} | set(s.silent_zones) if s is not None else set()),
+                key=_natural,
+            )
+            out.append(
+                {
+                    "id": area_id,
+                    "zones": zone_ids,
+                    "robots": int(s.robots_total) if s is not None else 0,
+                    "robots_online": int(s.robots_online) if s is not None else 0,
+                    "capacity": int(s.capacity) if s is not None else 0,
+                    "silent_zones": list(s.silent_zones) if s is not None else [],
+                }
+            )
+        return out
+
+    def robots(self, *, zone_id: str | None = None, state: str | None = None) -> list[dict[str, Any]]:
+        """The ``/api/robots`` body."""
+        names = _robot_state_names()
+        out: list[dict[str, Any]] = []
+        tables = [self._robots[zone_id]] if zone_id in self._robots else []
+        if zone_id is None:
+            tables = [self._robots[z] for z in sorted(self._robots, key=_natural)]
+        for table in tables:
+            for i, robot_id in enumerate(table.robot_ids):
+                robot_state = names.get(int(_at(table.states, i, 0)), "OFFLINE")
+                if state is not None and robot_state != state:
+                    continue
+                out.append(
+                    {
+                        "id": robot_id,
+                        "zone_id": table.zone_id,
+                        "x": round(float(_at(table.x, i, 0.0)), 3),
+                        "y": round(float(_at(table.y, i, 0.0)), 3),
+                        "theta": round(float(_at(table.theta, i, 0.0)), 4),
+                        "battery": round(float(_at(table.battery_percent, i, 0.0)), 2),
+                        "state": robot_state,
+                        "order_id": _at(table.current_order_ids, i, ""),
+                        "progress": round(float(_at(table.order_progress, i, 0.0)), 3),
+                    }
+                )
+        return out
+
+    def fleet(self) -> dict[str, Any]:
+        """The ``/api/fleet`` body."""
+        zones = list(self._zones.values())
+        return {
+            "areas": len(self._areas),
+            "zones": len(zones),
+            "robots": sum(int(z.robots_total) for z in zones),
+            "robots_online": sum(
+                int(z.robots_online) for z in zones if z.zone_id not in self._silent_zones()
+            ),
+            "work_orders": self.counts(),
+        }
+
+    def fleet_summary(self) -> Any:
+        """The ``FleetSummary`` message published at 1 Hz."""
+        now = time.monotonic()
+        timeout = self.config.scheduler.area_silence_timeout_s
+        counts = self._counts
+        summaries = [a.summary for a in self._areas.values() if a.summary is not None]
+        return FleetSummary(
+            fleet_id=self.config.fleet_id,
+            stamp=now_stamp(),
+            robots_total=sum(int(s.robots_total) for s in summaries),
+            robots_online=sum(int(s.robots_online) for s in summaries),
+            orders_pending=counts.get(WorkOrder.STATE_PENDING, 0),
+            orders_active=sum(
+                counts.get(s, 0)
+                for s in (WorkOrder.STATE_DISPATCHED, WorkOrder.STATE_ASSIGNED, WorkOrder.STATE_EXECUTING)
+            ),
+            orders_completed=counts.get(WorkOrder.STATE_COMPLETED, 0),
+            orders_failed=counts.get(WorkOrder.STATE_FAILED, 0),
+            orders_cancelled=counts.get(WorkOrder.STATE_CANCELLED, 0),
+            silent_areas=[a for a, s in self._areas.items() if now - s.seen > timeout],
+            areas=summaries,
+        )
+
+    def tick(self) -> None:
+        """Once per summary period: refresh gauges, push ``fleet`` and ``zones`` SSE events."""
+        fleet = self.fleet()
+        self.m_robots.set(fleet["robots"])
+        self.m_robots_online.set(fleet["robots_online"])
+        self.events.publish(ServerSentEvent(fleet, event="fleet"), key="fleet")
+        self.events.publish(ServerSentEvent(self.zones(), event="zones"), key="zones")
+
+
+def _at(values: Any, index: int, default: Any) -> Any:
+    return values[index] if index < len(values) else default
+
+
+def _natural(name: str) -> tuple[Hashable, ...]:
+    """Sort ``zone-2`` before ``zone-10``."""
+    head, _, tail = name.rpartition("-")
+    return (head, int(tail), "") if tail.isdigit() else (name, -1, name)
+
+
+class FleetNode(Node):
+    """``/fleet/fleet``: publishes ``/fleet/summary`` and serves submit, cancel and get."""
+
+    def __init__(self, service: FleetService, *, context: Context, **options: Any) -> None:
+        super().__init__("fleet", context=context, namespace="/fleet", **options)
+        self.service = service
+
+    async def on_start(self) -> None:
+        """Create the summary publisher, its timer and the three services."""
+        self._summary = await self.create_publisher(FleetSummary, "/fleet/summary", 10)
+        await self.create_service(SubmitWorkOrder, "/fleet/submit", self._on_submit)
+        await self.create_service(CancelWorkOrder, "/fleet/cancel", self._on_cancel)
+        await self.create_service(GetWorkOrder, "/fleet/get", self._on_get)
+        self.create_timer(self.service.config.summary_period_s, self._tick)
+
+    async def _tick(self) -> None:
+        self.service.tick()
+        await self._summary.publish(self.service.fleet_summary())
+        self.service.m_out.labels("fleet_summary").inc()
+
+    async def _on_submit(self, request: Any) -> Any:
+        target = (request.target_x, request.target_y) if request.has_target else None
+        try:
+            order, _ = await self.service.submit(
+                area_id=request.area_id,
+                task=request.task,
+                priority=int(request.priority),
+                order_id=request.id,
+                target=target,
+            )
+        except SubmitError as exc:
+            return SubmitWorkOrder.Response(accepted=False, error=str(exc))
+        return SubmitWorkOrder.Response(accepted=True, order=order)
+
+    async def _on_cancel(self, request: Any) -> Any:
+        result = await self.service.cancel(request.id, request.reason)
+        return CancelWorkOrder.Response(
+            accepted=result.accepted,
+            order=result.order if result.order is not None else WorkOrder(),
+            error=result.error,
+        )
+
+    async def _on_get(self, request: Any) -> Any:
+        order = self.service.get(request.id)
+        if order is None:
+            return GetWorkOrder.Response(found=False, error=f"unknown work order {request.id!r}")
+        return GetWorkOrder.Response(found=True, order=order)

@@ -1,0 +1,3 @@
+"""The zone tier."""
+
+from __future__ import annotations

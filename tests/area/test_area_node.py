@@ -1,0 +1,195 @@
+"""The area tier: zone choice, silence, refusal, idempotency and re-routing (real NATS)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from robotfleet_nodes.area.node import AreaNode
+from robotfleet_nodes.config import AreaConfig
+from robotfleet_nodes.fleet.protocol import OrderStore, area_name, nats_transport_of, now_stamp, zone_name
+from robotfleet_nodes.idl import default_registry
+from robotfleet_nodes.msg import AreaSummary, WorkOrder, ZoneSummary
+from robotfleet_nodes.node import Context, Node
+from robotfleet_nodes.transport import NatsTransport
+from robotfleet_nodes.transport.nats._subjects import SubjectMapper
+
+AssignWorkOrder: Any = default_registry().get_interface("robotfleet_nodes/srv/AssignWorkOrder")
+CancelWorkOrder: Any = default_registry().get_interface("robotfleet_nodes/srv/CancelWorkOrder")
+
+TIMEOUT = 10.0
+
+
+async def eventually(condition: Callable[[], Any], what: str = "condition") -> Any:
+    deadline = time.monotonic() + TIMEOUT
+    while not (value := condition()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
+    return value
+
+
+class TestZone(Node):
+    """A zone stand-in: publishes a ZoneSummary with ``capacity`` and accepts while it has some."""
+
+    __test__ = False
+
+    def __init__(self, zone_id: str, *, context: Context, capacity: int) -> None:
+        super().__init__("zone", context=context, namespace=zone_name(zone_id))
+        self.zone_id = zone_id
+        self.capacity = capacity
+        self.publishing = True
+        self.assigned: list[Any] = []
+        self.calls = 0
+        self.cancels: list[str] = []
+
+    async def on_start(self) -> None:
+        self.pub = await self.create_publisher(ZoneSummary, zone_name(self.zone_id, "summary"), 10)
+        await self.create_service(AssignWorkOrder, zone_name(self.zone_id, "assign"), self._assign)
+        await self.create_service(CancelWorkOrder, zone_name(self.zone_id, "cancel"), self._cancel)
+        self.create_timer(0.05, self._tick)
+
+    async def _tick(self) -> None:
+        if self.publishing:
+            summary = ZoneSummary(
+                zone_id=self.zone_id,
+                area_id="area-1",
+                stamp=now_stamp(),
+                robots_total=4,
+                robots_online=4,
+                orders_active=len(self.assigned),
+                capacity=self.capacity,
+            )
+            await self.pub.publish(summary)
+
+    def _assign(self, request: Any) -> Any:
+        self.calls += 1
+        self.assigned.append(request)
+        self.capacity = max(0, self.capacity - 1)
+        return AssignWorkOrder.Response(accepted=True, zone_id=self.zone_id)
+
+    def _cancel(self, request: Any) -> Any:
+        self.cancels.append(request.id)
+        return CancelWorkOrder.Response(accepted=True)
+
+
+@asynccontextmanager
+async def context_on(nats_url: str, root: str) -> AsyncIterator[Context]:
+    transport = NatsTransport(nats_url, mapper=SubjectMapper(root=root))
+    try:
+        async with Context(transport=transport, enable_rosout=False) as context:
+            yield context
+    finally:
+        await transport.close()
+
+
+def area_config(zones: list[str]) -> AreaConfig:
+    return AreaConfig(
+        area_id="area-1", zones=zones, zone_silence_timeout_s=0.5, assign_timeout_s=2.0, summary_period_s=0.1
+    )
+
+
+async def dispatch(caller: Node, order: WorkOrder, key: str) -> Any:
+    client = await caller.create_client(AssignWorkOrder, area_name("area-1", "dispatch"))
+    assert await client.wait_for_service(5.0)
+    request = AssignWorkOrder.Request(idempotency_key=key, by="fleet", target_id="area-1", order=order)
+    return await client.call(request, timeout=5.0)
+
+
+async def test_routes_to_the_zone_with_capacity(nats_url: str, unique: str) -> None:
+    async with context_on(nats_url, unique) as ctx:
+        full = TestZone("zone-1", context=ctx, capacity=0)
+        free = TestZone("zone-2", context=ctx, capacity=3)
+        area = AreaNode(area_config(["zone-1", "zone-2"]), context=ctx)
+        caller = Node("caller", context=ctx)
+        for node in (full, free, area, caller):
+            await node.start()
+        await eventually(lambda: len(area.live_zones()) == 2, "both zones live")
+        answer = await dispatch(caller, WorkOrder(id="wo-1", area_id="area-1"), "wo-1/0")
+        assert answer.accepted and answer.zone_id == "zone-2"
+        assert [r.order.id for r in free.assigned] == ["wo-1"] and full.calls == 0
+        assert free.assigned[0].order.zone_id == "zone-2" and free.assigned[0].by == "area-1"
+
+        again = await dispatch(caller, WorkOrder(id="wo-1", area_id="area-1"), "wo-1/0")
+        assert again.accepted and again.duplicate and again.zone_id == "zone-2"
+        assert free.calls == 1, "a repeated key never reaches the zone twice"
+        assert area.zone_of("wo-1") == "zone-2"
+
+        cancel = await caller.create_client(CancelWorkOrder, area_name("area-1", "cancel"))
+        result = await cancel.call(CancelWorkOrder.Request(id="wo-1", reason="test"), timeout=5.0)
+        assert result.accepted and free.cancels == ["wo-1"]
+
+        received: asyncio.Queue[Any] = asyncio.Queue()
+        await caller.create_subscription(AreaSummary, area_name("area-1", "summary"), received.put_nowait, 10)
+        summary = await asyncio.wait_for(received.get(), TIMEOUT)
+        assert summary.area_id == "area-1" and summary.robots_total == 8
+        assert {z.zone_id for z in summary.zones} == {"zone-1", "zone-2"}
+
+
+async def test_skips_a_silent_zone(nats_url: str, unique: str) -> None:
+    async with context_on(nats_url, unique) as ctx:
+        z1 = TestZone("zone-1", context=ctx, capacity=1)
+        z2 = TestZone("zone-2", context=ctx, capacity=5)
+        area = AreaNode(area_config(["zone-1", "zone-2"]), context=ctx)
+        caller = Node("caller", context=ctx)
+        for node in (z1, z2, area, caller):
+            await node.start()
+        await eventually(lambda: len(area.live_zones()) == 2, "both zones live")
+        z2.publishing = False
+        await eventually(lambda: area.silent_zones() == ["zone-2"], "zone-2 silent")
+        answer = await dispatch(caller, WorkOrder(id="wo-2", area_id="area-1"), "wo-2/0")
+        assert answer.accepted and answer.zone_id == "zone-1"
+        assert z2.calls == 0
+        # no capacity left anywhere live: the least loaded live zone still takes it
+        answer = await dispatch(caller, WorkOrder(id="wo-3", area_id="area-1"), "wo-3/0")
+        assert answer.accepted and answer.zone_id == "zone-1"
+        assert "zone-2" in area.build_summary().silent_zones
+
+
+async def test_refuses_when_no_zone_is_live(nats_url: str, unique: str) -> None:
+    async with context_on(nats_url, unique) as ctx:
+        area = AreaNode(area_config(["zone-1", "zone-2"]), context=ctx)
+        caller = Node("caller", context=ctx)
+        await area.start()
+        await caller.start()
+        answer = await dispatch(caller, WorkOrder(id="wo-4", area_id="area-1"), "wo-4/0")
+        assert not answer.accepted
+        assert "no live zone" in answer.error and "zone-1" in answer.error
+        assert area.build_summary().capacity == 0
+
+
+async def test_reroutes_orders_of_a_silent_zone(nats_url: str, unique: str) -> None:
+    async with context_on(nats_url, unique) as ctx:
+        z1 = TestZone("zone-1", context=ctx, capacity=5)
+        z2 = TestZone("zone-2", context=ctx, capacity=0)
+        area = AreaNode(area_config(["zone-1", "zone-2"]), context=ctx)
+        caller = Node("caller", context=ctx)
+        for node in (z1, z2, area, caller):
+            await node.start()
+        await eventually(lambda: len(area.live_zones()) == 2, "both zones live")
+        answer = await dispatch(caller, WorkOrder(id="wo-5", area_id="area-1"), "wo-5/0")
+        assert answer.zone_id == "zone-1"
+        # the fleet stored it as DISPATCHED to zone-1; a second order was assigned to a robot
+        store = OrderStore(nats_transport_of(ctx.transport))
+        await store.ensure()
+        stamp = now_stamp()
+        dispatched = WorkOrder(
+            id="wo-5", area_id="area-1", zone_id="zone-1", state=WorkOrder.STATE_DISPATCHED, created=stamp
+        )
+        assigned = WorkOrder(
+            id="wo-6", area_id="area-1", zone_id="zone-1", state=WorkOrder.STATE_ASSIGNED, created=stamp
+        )
+        await store.create(dispatched)
+        await store.create(assigned)
+
+        z2.capacity = 3
+        z1.publishing = False
+        await eventually(lambda: [r.order.id for r in z2.assigned] == ["wo-5"], "wo-5 re-routed to zone-2")
+        request = z2.assigned[0]
+        assert request.idempotency_key == "wo-5/0/reroute-zone-1"
+        assert request.order.zone_id == "zone-2"
+        await eventually(lambda: area.zone_of("wo-5") == "zone-2", "the routing map updated")
+        assert all(r.order.id != "wo-6" for r in z2.assigned), "a robot holds wo-6: it stays"

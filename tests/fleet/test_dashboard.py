@@ -1,0 +1,191 @@
+"""The fleet dashboard in a real headless Chromium against a real small fleet.
+
+Drives Debian's ``/usr/bin/chromium`` with playwright (installed by ``make browser``; never
+``playwright install``). Checks what an operator relies on: the page loads from the fleet
+alone (no console errors, no request to another host), the live sections fill in from the
+GET endpoints and the SSE stream, an order submitted through the form reaches COMPLETED
+without a reload, a server-side validation error shows next to its field, and the robots
+table filters by zone. A full-page screenshot is left in /tmp for a human to look at.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.async_api import ConsoleMessage, Frame, Page, Request, async_playwright, expect
+from topology import small_fleet
+
+CHROMIUM = Path("/usr/bin/chromium")
+# Flags for this closed network: no background calls home, no GPU (see the machine notes).
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOT = Path(tempfile.gettempdir()) / "rfos-dashboard.png"
+PRIORITY_LABEL = re.compile(r"^Priority")  # the label reads "Priority (0 to 9)" with an en dash
+LIVE_TIMEOUT_MS = 30_000  # zone reports, dispatch and execution on a fast small fleet
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.timeout(180),
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="/usr/bin/chromium is missing: run `make browser` (installs Debian chromium)",
+    ),
+]
+
+
+class PageWatch:
+    """Collects console errors, page errors, off-host requests and failed requests."""
+
+    def __init__(self, page: Page, base_url: str) -> None:
+        self.origin = urlsplit(base_url).netloc
+        self.console_errors: list[str] = []
+        self.off_host: list[str] = []
+        self.failed: list[str] = []
+        self.navigations = 0
+        page.on("console", self._on_console)
+        page.on("pageerror", lambda exc: self.console_errors.append(f"pageerror: {exc}"))
+        page.on("request", self._on_request)
+        page.on("requestfailed", self._on_failed)
+        page.on("framenavigated", lambda frame: self._on_navigated(page, frame))
+
+    def _on_console(self, msg: ConsoleMessage) -> None:
+        if msg.type == "error":
+            self.console_errors.append(msg.text)
+
+    def _on_request(self, request: Request) -> None:
+        url = urlsplit(request.url)
+        if url.scheme in ("http", "https", "ws", "wss") and url.netloc != self.origin:
+            self.off_host.append(request.url)
+
+    def _on_failed(self, request: Request) -> None:
+        # The SSE stream is long-lived and may be torn down on reconnect: not a failure.
+        if not request.url.endswith("/api/events"):
+            self.failed.append(f"{request.method} {request.url}: {request.failure}")
+
+    def _on_navigated(self, page: Page, frame: Frame) -> None:
+        if frame == page.main_frame:
+            self.navigations += 1
+
+
+async def test_dashboard_live_with_real_fleet(nats_url: str, unique: str) -> None:
+    async with small_fleet(nats_url, unique, areas=1, zones=2, robots=10, fast=True) as topo:
+        await exercise_dashboard(topo.base_url, unique)
+
+
+async def exercise_dashboard(base_url: str, unique: str) -> None:
+    """Everything the test checks, against a fleet serving ``base_url``."""
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page(viewport={"width": 1440, "height": 900})
+            page.set_default_timeout(LIVE_TIMEOUT_MS)
+            watch = PageWatch(page, base_url)
+            response = await page.goto(base_url.rstrip("/") + "/")
+            assert response is not None and response.ok
+            await _check_live_state(page)
+            assert watch.console_errors == [], watch.console_errors
+            await _check_submit_reaches_completed(page, f"{unique}-ui-1")
+            assert watch.navigations == 1, "the page reloaded; updates must come over SSE"
+            assert watch.console_errors == [], watch.console_errors
+            await _check_validation_errors(page, f"{unique}-ui-2")
+            await _check_robot_zone_filter(page, base_url)
+            await page.screenshot(path=str(SCREENSHOT), full_page=True)
+            # A rejected POST is logged by Chromium as "Failed to load resource ... 422";
+            # that is the expected 4xx, anything else is a real error.
+            unexpected = [e for e in watch.console_errors if not re.search(r"status of 4\d\d", e)]
+            assert unexpected == [], unexpected
+            assert watch.off_host == [], f"requests to other hosts: {watch.off_host}"
+            assert watch.failed == [], f"failed requests: {watch.failed}"
+        finally:
+            await browser.close()
+
+
+async def _check_live_state(page: Page) -> None:
+    """Fleet state and Areas fill in from the real zone reports."""
+    await expect(page.get_by_test_id("conn-status")).to_have_attribute("data-state", "live")
+    await expect(page.get_by_test_id("fleet-robots")).to_have_text("10")
+    await expect(page.get_by_test_id("fleet-robots-online")).to_have_text("10")
+    await expect(page.get_by_test_id("fleet-areas")).to_have_text("1")
+    await expect(page.get_by_test_id("fleet-zones")).to_have_text("2")
+    area = page.get_by_test_id("area-area-1")
+    await expect(area).to_be_visible()
+    await expect(area.get_by_test_id("area-zone-zone-1")).to_be_visible()
+    await expect(area.get_by_test_id("area-zone-zone-2")).to_be_visible()
+    await expect(area).to_contain_text("10 robots")
+    await expect(page.get_by_test_id("zone-row-zone-1")).to_be_visible()
+    # The live map drew every robot (its canvas carries how many it drew).
+    await expect(page.get_by_test_id("map-canvas")).to_have_attribute("data-robots", "10")
+
+
+async def _check_submit_reaches_completed(page: Page, order_id: str) -> None:
+    """An order typed into the form goes PENDING -> ... -> COMPLETED in the live list."""
+    await page.evaluate("window.__noReload = true")
+    await page.get_by_label("Area", exact=True).select_option("area-1")
+    await page.get_by_label("Task", exact=True).fill("pick")
+    await page.get_by_label(PRIORITY_LABEL).fill("5")
+    await page.get_by_label("Order id (optional)").fill(order_id)
+    await page.get_by_test_id("order-submit").click()
+    await expect(page.get_by_test_id("form-ok")).to_contain_text(order_id)
+    item = page.get_by_test_id(f"order-{order_id}")
+    await expect(item).to_be_visible()
+    await expect(item).to_have_attribute("data-state", "COMPLETED")
+    assert await page.evaluate("window.__noReload") is True
+    # Its history, one click away.
+    await item.get_by_role("button").click()
+    history = page.get_by_test_id("order-history")
+    await expect(history).to_contain_text("PENDING")
+    await expect(history).to_contain_text("COMPLETED")
+    await expect(page.get_by_test_id("order-detail")).to_contain_text(order_id)
+
+
+async def _check_validation_errors(page: Page, order_id: str) -> None:
+    """A 4xx body's details show next to the fields they name, then clear on success."""
+    await page.get_by_label("Order id (optional)").fill(order_id)
+    await page.get_by_label(PRIORITY_LABEL).fill("12")
+    await page.get_by_test_id("order-submit").click()
+    priority_error = page.get_by_test_id("error-priority")
+    await expect(priority_error).to_be_visible()
+    await expect(priority_error).not_to_have_text("")
+    await expect(page.get_by_label(PRIORITY_LABEL)).to_have_attribute("aria-invalid", "true")
+    await expect(page.get_by_test_id(f"order-{order_id}")).to_have_count(0)
+
+    await page.get_by_label(PRIORITY_LABEL).fill("5")
+    await page.get_by_label("Order id (optional)").fill("has a space")
+    await page.get_by_test_id("order-submit").click()
+    id_error = page.get_by_test_id("error-id")
+    await expect(id_error).to_be_visible()
+    await expect(id_error).not_to_have_text("")
+    await expect(priority_error).to_be_hidden()  # the previous error was cleared
+
+
+async def _check_robot_zone_filter(page: Page, base_url: str) -> None:
+    """Filtering the robots table by zone keeps exactly that zone's robots."""
+    robots = await (await page.request.get(f"{base_url}/api/robots")).json()
+    expected = sorted(r["id"] for r in robots if r["zone_id"] == "zone-1")
+    assert 0 < len(expected) < 10
+    await expect(page.get_by_test_id("robots-table").locator("tbody tr")).to_have_count(10)
+    await page.get_by_test_id("robots-zone").select_option("zone-1")
+    rows = page.get_by_test_id("robots-table").locator("tbody tr")
+    await expect(rows).to_have_count(len(expected))
+    await expect(page.get_by_test_id("robots-count")).to_have_text(f"{len(expected)} of 10 robots")
+    zones = await rows.locator("td:nth-child(2)").all_inner_texts()
+    assert set(zones) == {"zone-1"}
+    shown = await rows.locator("td:nth-child(1)").all_inner_texts()
+    assert sorted(shown) == expected
+    # The search box narrows further, and clearing the filters brings everyone back.
+    await page.get_by_test_id("robots-search").fill(expected[0])
+    await expect(rows.first).to_contain_text(expected[0])
+    await page.get_by_test_id("robots-search").fill("")
+    await page.get_by_test_id("robots-zone").select_option("")
+    await expect(rows).to_have_count(10)

@@ -1,0 +1,333 @@
+"""Test helpers (not a test module): bring up fleet tiers in this process on the test broker.
+
+- :class:`FakeZone`: a real node on real NATS serving ``/zones/<z>/assign`` and ``cancel``
+  and publishing ``ZoneSummary`` with a capacity the test controls.
+- :func:`fleet_service`: a FleetService (+ HTTP server) on a subject root.
+- :func:`small_fleet`: fleet + areas + zones + edges, with handles to kill and restart tiers
+  (needs ``robotfleet_nodes.zone.node.ZoneNode``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from robotfleet_nodes.area.node import AreaNode
+from robotfleet_nodes.config import AreaConfig, EdgeConfig, FleetConfig, SchedulerConfig, ZoneConfig
+from robotfleet_nodes.fleet.http_api import build_app
+from robotfleet_nodes.fleet.main import STATIC_DIR
+from robotfleet_nodes.fleet.protocol import now_stamp, zone_name
+from robotfleet_nodes.fleet.service import FleetService
+from robotfleet_nodes.idl import default_registry
+from robotfleet_nodes.msg import ZoneSummary
+from robotfleet_nodes.node import Context, Node
+from robotfleet_nodes.transport import NatsTransport
+from robotfleet_nodes.transport.nats._subjects import SubjectMapper
+from robotfleet_nodes.web import HttpServer
+
+AssignWorkOrder: Any = default_registry().get_interface("robotfleet_nodes/srv/AssignWorkOrder")
+CancelWorkOrder: Any = default_registry().get_interface("robotfleet_nodes/srv/CancelWorkOrder")
+
+TIMEOUT = 10.0
+
+
+async def eventually(condition: Callable[[], Any], timeout: float = TIMEOUT, what: str = "condition") -> Any:
+    """Poll ``condition()`` (sync or async) until truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+@asynccontextmanager
+async def nats_context(nats_url: str, root: str) -> AsyncIterator[Context]:
+    """A context on its own NATS connection (like a separate process) on subject ``root``."""
+    transport = NatsTransport(nats_url, mapper=SubjectMapper(root=root))
+    context = Context(transport=transport, enable_rosout=False)
+    try:
+        async with context:
+            yield context
+    finally:
+        await transport.close()
+
+
+class FakeZone(Node):
+    """A zone stand-in: accepts while ``capacity`` > 0 (or ``accept_always``), records calls."""
+
+    def __init__(
+        self,
+        zone_id: str,
+        *,
+        context: Context,
+        area_id: str = "area-1",
+        capacity: int = 5,
+        period: float = 0.05,
+    ) -> None:
+        super().__init__("zone", context=context, namespace=zone_name(zone_id))
+        self.zone_id = zone_id
+        self.area_id = area_id
+        self.capacity = capacity
+        self.accept_always = False
+        self.period = period
+        self.assigned: list[Any] = []  # requests accepted (first answers only)
+        self.calls: list[Any] = []  # every request
+        self.cancels: list[str] = []
+        self.answers: dict[str, Any] = {}
+        self.publishing = True
+
+    async def on_start(self) -> None:
+        self.pub = await self.create_publisher(ZoneSummary, zone_name(self.zone_id, "summary"), 10)
+        await self.create_service(AssignWorkOrder, zone_name(self.zone_id, "assign"), self._assign)
+        await self.create_service(CancelWorkOrder, zone_name(self.zone_id, "cancel"), self._cancel)
+        self.create_timer(self.period, self._tick)
+
+    async def _tick(self) -> None:
+        if self.publishing:
+            await self.pub.publish(
+                ZoneSummary(
+                    zone_id=self.zone_id,
+                    area_id=self.area_id,
+                    stamp=now_stamp(),
+                    robots_total=10,
+                    robots_online=10,
+                    robots_idle=self.capacity,
+                    orders_queued=0,
+                    orders_active=len(self.assigned),
+                    capacity=self.capacity,
+                )
+            )
+
+    def _assign(self, request: Any) -> Any:
+        self.calls.append(request)
+        if request.idempotency_key in self.answers:
+            return self.answers[request.idempotency_key].model_copy(update={"duplicate": True})
+        if self.capacity <= 0 and not self.accept_always:
+            return AssignWorkOrder.Response(accepted=False, error="no capacity")
+        self.capacity = max(0, self.capacity - 1)
+        self.assigned.append(request)
+        answer = AssignWorkOrder.Response(accepted=True, zone_id=self.zone_id)
+        self.answers[request.idempotency_key] = answer
+        return answer
+
+    def _cancel(self, request: Any) -> Any:
+        self.cancels.append(request.id)
+        return CancelWorkOrder.Response(accepted=True)
+
+
+def fast_fleet_config(areas: list[str] | None = None) -> FleetConfig:
+    """A fleet config with short periods for tests."""
+    return FleetConfig(
+        areas=areas or ["area-1"],
+        summary_period_s=0.2,
+        scheduler=SchedulerConfig(
+            dispatch_interval_s=0.05, dispatch_timeout_s=2.0, area_silence_timeout_s=2.0
+        ),
+    )
+
+
+def fast_area_config(area_id: str = "area-1", zones: list[str] | None = None) -> AreaConfig:
+    """An area config with short periods for tests."""
+    return AreaConfig(
+        area_id=area_id,
+        zones=zones or ["zone-1"],
+        zone_silence_timeout_s=0.6,
+        assign_timeout_s=2.0,
+        summary_period_s=0.1,
+    )
+
+
+@dataclass
+class FleetHandle:
+    """A running FleetService with its HTTP server."""
+
+    service: FleetService
+    server: HttpServer
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server.port}"
+
+
+@asynccontextmanager
+async def fleet_service(
+    nats_url: str,
+    root: str,
+    config: FleetConfig | None = None,
+    *,
+    static_dir: Any = STATIC_DIR,
+    max_in_flight: int = 8,
+) -> AsyncIterator[FleetHandle]:
+    """A started FleetService and its HTTP server on port 0 (own NATS connection)."""
+    async with nats_context(nats_url, root) as context:
+        service = FleetService(config or fast_fleet_config(), context, max_in_flight=max_in_flight)
+        await service.start()
+        try:
+            app = build_app(service, static_dir=static_dir)
+            async with HttpServer(app, "127.0.0.1", 0, metrics=service.metrics) as server:
+                yield FleetHandle(service, server)
+        finally:
+            await service.stop()
+
+
+@dataclass
+class Topology:
+    """What :func:`small_fleet` brought up, with handles to stop and restart tiers."""
+
+    nats_url: str
+    root: str
+    fleet_config: FleetConfig
+    area_configs: list[AreaConfig]
+    zone_configs: list[ZoneConfig]
+    edge_configs: list[EdgeConfig]
+    fleet: FleetHandle | None = None
+    areas: dict[str, Any] = field(default_factory=dict)
+    zones: dict[str, Any] = field(default_factory=dict)
+    edges: dict[str, Any] = field(default_factory=dict)
+    _context: Context | None = None
+    _fleet_stack: AsyncExitStack | None = None
+
+    @property
+    def base_url(self) -> str:
+        assert self.fleet is not None
+        return self.fleet.base_url
+
+    @property
+    def service(self) -> FleetService:
+        assert self.fleet is not None
+        return self.fleet.service
+
+    @property
+    def context(self) -> Context:
+        assert self._context is not None
+        return self._context
+
+    async def start_fleet(self) -> None:
+        stack = AsyncExitStack()
+        self.fleet = await stack.enter_async_context(
+            fleet_service(self.nats_url, self.root, self.fleet_config)
+        )
+        self._fleet_stack = stack
+
+    async def stop_fleet(self) -> None:
+        if self._fleet_stack is not None:
+            await self._fleet_stack.aclose()
+        self._fleet_stack = None
+        self.fleet = None
+
+    async def restart_fleet(self) -> None:
+        await self.stop_fleet()
+        await self.start_fleet()
+
+    async def start_zone(self, zone_id: str) -> None:
+        from robotfleet_nodes.zone.node import ZoneNode
+
+        config = next(c for c in self.zone_configs if c.zone_id == zone_id)
+        node = ZoneNode(config, context=self.context)
+        await node.start()
+        self.zones[zone_id] = node
+
+    async def kill_zone(self, zone_id: str) -> None:
+        await self.zones.pop(zone_id).destroy_node()
+
+    async def restart_zone(self, zone_id: str) -> None:
+        await self.kill_zone(zone_id)
+        await self.start_zone(zone_id)
+
+    async def start_edge(self, robot_id: str) -> None:
+        from robotfleet_nodes.edge.node import EdgeNode
+
+        config = next(c for c in self.edge_configs if c.robot_id == robot_id)
+        node = EdgeNode(config, context=self.context)
+        await node.start()
+        self.edges[robot_id] = node
+
+    async def kill_edge(self, robot_id: str) -> None:
+        await self.edges.pop(robot_id).destroy_node()
+
+    async def restart_edge(self, robot_id: str) -> None:
+        await self.kill_edge(robot_id)
+        await self.start_edge(robot_id)
+
+    async def start_area(self, area_id: str) -> None:
+        config = next(c for c in self.area_configs if c.area_id == area_id)
+        node = AreaNode(config, context=self.context)
+        await node.start()
+        self.areas[area_id] = node
+
+    async def kill_area(self, area_id: str) -> None:
+        await self.areas.pop(area_id).destroy_node()
+
+    async def restart_area(self, area_id: str) -> None:
+        await self.kill_area(area_id)
+        await self.start_area(area_id)
+
+
+@asynccontextmanager
+async def small_fleet(
+    nats_url: str, root: str, *, areas: int = 1, zones: int = 2, robots: int = 10, fast: bool = True
+) -> AsyncIterator[Topology]:
+    """Fleet (+HTTP on port 0), ``areas`` areas of ``zones`` zones each, ``robots`` edges in all.
+
+    Robots are spread evenly over all zones (``robot-1`` ...); with ``fast`` the simulated
+    robots drive at 20 m/s and work 0.05 s per task, and every period is short.
+    """
+    from robotfleet_nodes.config import AssignmentConfig, SimDriverConfig
+
+    area_ids = [f"area-{a + 1}" for a in range(areas)]
+    zone_ids = [f"zone-{z + 1}" for z in range(areas * zones)]
+    area_configs = [
+        fast_area_config(a, zone_ids[i * zones : (i + 1) * zones])
+        if fast
+        else AreaConfig(area_id=a, zones=zone_ids[i * zones : (i + 1) * zones])
+        for i, a in enumerate(area_ids)
+    ]
+    robot_zone = {f"robot-{r + 1}": zone_ids[r % len(zone_ids)] for r in range(robots)}
+    zone_configs = []
+    for i, zone_id in enumerate(zone_ids):
+        owned = [r for r, z in robot_zone.items() if z == zone_id]
+        options: dict[str, Any] = {}
+        if fast:
+            options = {
+                "heartbeat_timeout_s": 1.0,
+                "summary_period_s": 0.1,
+                "assignment": AssignmentConfig(min_battery_percent=5.0),
+            }
+        zone_configs.append(
+            ZoneConfig(zone_id=zone_id, area_id=area_ids[i // zones], robots=owned, **options)
+        )
+    sim = (
+        SimDriverConfig(speed=20.0, work_time_s={}, default_work_time_s=0.05, seed=1)
+        if fast
+        else SimDriverConfig()
+    )
+    edge_configs = [
+        EdgeConfig(robot_id=r, zone_id=z, sim=sim, status_rate_hz=10.0 if fast else 1.0)
+        for r, z in robot_zone.items()
+    ]
+    fleet_config = fast_fleet_config(area_ids) if fast else FleetConfig(areas=area_ids)
+    topo = Topology(nats_url, root, fleet_config, area_configs, zone_configs, edge_configs)
+    async with nats_context(nats_url, root) as context:
+        topo._context = context
+        try:
+            for config in edge_configs:
+                await topo.start_edge(config.robot_id)
+            for zone_id in zone_ids:
+                await topo.start_zone(zone_id)
+            for area_id in area_ids:
+                await topo.start_area(area_id)
+            await topo.start_fleet()
+            yield topo
+        finally:
+            await topo.stop_fleet()
+            for node in [*topo.areas.values(), *topo.zones.values(), *topo.edges.values()]:
+                await node.destroy_node()

@@ -1,0 +1,240 @@
+"""A zone with three simulated edges on the session broker: assignment, events, failures."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from robotfleet_nodes.config import EdgeConfig, ZoneConfig
+from robotfleet_nodes.edge.node import EdgeNode
+from robotfleet_nodes.fleet.protocol import OrderEvents, OrderStore, now_stamp, state_name
+from robotfleet_nodes.idl import default_registry
+from robotfleet_nodes.idl.codec import deserialize
+from robotfleet_nodes.msg import WorkOrder, WorkOrderUpdate
+from robotfleet_nodes.node.context import Context
+from robotfleet_nodes.node.node import Node
+from robotfleet_nodes.transport import NatsTransport
+from robotfleet_nodes.transport.nats._subjects import SubjectMapper
+from robotfleet_nodes.zone.main import main
+from robotfleet_nodes.zone.node import ZoneNode
+
+ROBOTS = {"robot-1": 0.0, "robot-2": 10.0, "robot-3": 20.0}  # start x of each robot (y = 0)
+S = WorkOrder
+
+
+def _zone_config() -> ZoneConfig:
+    return ZoneConfig.model_validate(
+        {
+            "zone_id": "zone-1",
+            "area_id": "area-1",
+            "robots": list(ROBOTS),
+            "heartbeat_timeout_s": 1.0,
+            "summary_period_s": 0.2,
+        }
+    )
+
+
+def _edge_config(robot_id: str, x: float) -> EdgeConfig:
+    return EdgeConfig.model_validate(
+        {
+            "robot_id": robot_id,
+            "zone_id": "zone-1",
+            "status_rate_hz": 10.0,
+            "sim": {
+                "speed": 40.0,
+                "work_time_s": {"pick": 0.1, "slow": 2.0},
+                "start_pose": {"x": x, "y": 0.0},
+                "idle_drain_per_s": 0.0,
+            },
+        }
+    )
+
+
+@dataclass
+class Topology:
+    zone_ctx: Context
+    edge_ctx: Context
+    zone: ZoneNode
+    edges: dict[str, EdgeNode]
+    client: Any  # AssignWorkOrder client
+    cancel: Any  # CancelWorkOrder client
+    tester: Node
+    nats: NatsTransport
+
+    async def assign(self, order: Any, key: str = "") -> Any:
+        srv: Any = default_registry().get_interface("robotfleet_nodes/srv/AssignWorkOrder")
+        request = srv.Request(
+            idempotency_key=key or f"{order.id}/{order.attempts}",
+            by="area-1",
+            target_id="zone-1",
+            order=order,
+        )
+        return await self.client.call(request, timeout=5.0)
+
+    async def events(self, order_id: str, until: int = S.STATE_COMPLETED, timeout: float = 15.0) -> list[Any]:
+        """The order's events on the stream, in stream order, up to the first final one."""
+        js = self.nats.client.jetstream()
+        sub = await js.subscribe(OrderEvents(self.nats).subject(order_id), ordered_consumer=True)
+        got: list[Any] = []
+        try:
+            async with asyncio.timeout(timeout):
+                while not got or got[-1].state not in (S.STATE_COMPLETED, S.STATE_FAILED, S.STATE_CANCELLED):
+                    got.append(deserialize(WorkOrderUpdate, (await sub.next_msg(timeout=timeout)).data))
+        finally:
+            await sub.unsubscribe()
+        assert got[-1].state == until, [(state_name(e.state), e.note) for e in got]
+        return got
+
+
+def _order(order_id: str, x: float = 0.0, y: float = 0.0, task: str = "pick", **kw: Any) -> Any:
+    return WorkOrder(
+        id=order_id,
+        area_id="area-1",
+        task=task,
+        has_target=True,
+        target_x=x,
+        target_y=y,
+        state=S.STATE_DISPATCHED,
+        created=now_stamp(),
+        **kw,
+    )
+
+
+async def _until(predicate: Any, timeout: float = 5.0) -> None:
+    """Wait for ``predicate()`` (node state without an event hook), failing after ``timeout``."""
+    async with asyncio.timeout(timeout):
+        while not predicate():  # noqa: ASYNC110 - polls state the nodes expose no event for
+            await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+async def topo(nats_url: str, unique: str) -> AsyncIterator[Topology]:
+    mapper = SubjectMapper(root=unique)
+    zone_t, edge_t, test_t = (NatsTransport(nats_url, mapper=mapper) for _ in range(3))
+    async with (
+        Context(transport=zone_t, enable_rosout=False) as zone_ctx,
+        Context(transport=edge_t, enable_rosout=False) as edge_ctx,
+        Context(transport=test_t, enable_rosout=False) as test_ctx,
+    ):
+        edges = {rid: EdgeNode(_edge_config(rid, x), context=edge_ctx) for rid, x in ROBOTS.items()}
+        for edge in edges.values():
+            await edge.start()
+        zone = ZoneNode(_zone_config(), context=zone_ctx)
+        await zone.start()
+        tester = Node("tester", context=test_ctx)
+        await tester.start()
+        reg = default_registry()
+        client = await tester.create_client(
+            reg.get_interface("robotfleet_nodes/srv/AssignWorkOrder"), "/zones/zone-1/assign"
+        )
+        cancel = await tester.create_client(
+            reg.get_interface("robotfleet_nodes/srv/CancelWorkOrder"), "/zones/zone-1/cancel"
+        )
+        assert await client.wait_for_service(5.0)
+        await _until(lambda: all(zone.robot_online(r) for r in ROBOTS))
+        yield Topology(zone_ctx, edge_ctx, zone, edges, client, cancel, tester, test_t)
+    for t in (zone_t, edge_t, test_t):
+        await t.close()
+
+
+async def test_order_runs_on_nearest_robot_once(topo: Topology, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    order = _order("wo-1", 19.0, 1.0)
+    first = await topo.assign(order)
+    again = await topo.assign(order)
+    assert first.accepted and not first.duplicate and first.zone_id == "zone-1"
+    assert again.accepted and again.duplicate
+    events = await topo.events("wo-1")
+    assert [e.state for e in events] == [
+        S.STATE_DISPATCHED,
+        S.STATE_ASSIGNED,
+        S.STATE_EXECUTING,
+        S.STATE_COMPLETED,
+    ]
+    assert [e.attempt for e in events] == [0, 1, 1, 1]
+    assert events[1].robot_id == "robot-3", "nearest to (19, 1)"
+    assert all(e.zone_id == "zone-1" and e.area_id == "area-1" and e.by == "zone-1" for e in events)
+    assert "zone-1: assigned wo-1 to robot-3" in caplog.messages
+    assert sum("received work order wo-1 " in m for m in caplog.messages) == 1, "executed once"
+    refused = await topo.assign(_order("wo-x").model_copy(update={"area_id": "area-9"}))
+    assert not refused.accepted and "area-9" in refused.error
+
+
+async def test_summary_and_robot_table(topo: Topology) -> None:
+    reg = default_registry()
+    summaries: list[Any] = []
+    tables: list[Any] = []
+    await topo.tester.create_subscription(
+        reg.get_class("robotfleet_nodes/msg/ZoneSummary"), "/zones/zone-1/summary", summaries.append, 1
+    )
+    await topo.tester.create_subscription(
+        reg.get_class("robotfleet_nodes/msg/RobotTable"), "/zones/zone-1/robots", tables.append, 1
+    )
+    await topo.assign(_order("wo-s", 0.0, 0.0, task="slow"))
+    await _until(lambda: any(s.orders_active == 1 and s.robots_busy == 1 for s in summaries))
+    s = next(s for s in summaries if s.orders_active == 1 and s.robots_busy == 1)
+    assert (s.zone_id, s.area_id, s.robots_total, s.robots_online) == ("zone-1", "area-1", 3, 3)
+    assert (s.robots_idle, s.orders_queued, s.capacity) == (2, 0, 2)
+    assert s.battery_mean_percent > 90
+    await _until(lambda: any("wo-s" in t.current_order_ids for t in tables))
+    t = next(t for t in tables if "wo-s" in t.current_order_ids)
+    assert t.robot_ids == list(ROBOTS)
+    assert t.current_order_ids[0] == "wo-s", "robot-1 is nearest to (0, 0)"
+    assert list(t.states) == [1, 0, 0]
+    assert len(t.x) == len(t.battery_percent) == len(t.error_counts) == 3
+
+
+async def test_killed_robot_order_is_reassigned(topo: Topology) -> None:
+    await topo.assign(_order("wo-k", 0.0, 0.0, task="slow"))
+    await _until(lambda: topo.edges["robot-1"].current_order_id == "wo-k")
+    await topo.edges["robot-1"].destroy_node()  # the robot's process dies
+    events = await topo.events("wo-k")
+    assigned = [e for e in events if e.state == S.STATE_ASSIGNED]
+    assert (assigned[0].attempt, assigned[0].robot_id) == (1, "robot-1")
+    assert assigned[-1].robot_id != "robot-1" and assigned[-1].attempt == 2
+    assert events[-1].attempt == 2
+    await _until(lambda: not topo.zone.robot_online("robot-1"), timeout=3.0)
+
+
+async def test_cancel_while_executing(topo: Topology) -> None:
+    srv: Any = default_registry().get_interface("robotfleet_nodes/srv/CancelWorkOrder")
+    await topo.assign(_order("wo-c", 10.0, 0.0, task="slow"))
+    await _until(lambda: topo.edges["robot-2"].current_order_id == "wo-c")
+    response = await topo.cancel.call(srv.Request(id="wo-c", reason="user"), timeout=5.0)
+    assert response.accepted and response.order.state == S.STATE_CANCELLED
+    events = await topo.events("wo-c", until=S.STATE_CANCELLED)
+    assert events[-1].note == "user"
+    await _until(lambda: topo.edges["robot-2"].current_order_id == "")
+    again = await topo.cancel.call(srv.Request(id="wo-c"), timeout=5.0)
+    assert again.accepted, "cancelling a cancelled order succeeds again"
+
+
+async def test_restarted_zone_adopts_queued_orders(topo: Topology) -> None:
+    await topo.zone.destroy_node()
+    store = OrderStore(topo.nats)
+    await store.ensure()
+    stored = _order("wo-r", 10.0, 0.0).model_copy(update={"zone_id": "zone-1"})
+    await store.create(stored)
+    zone = ZoneNode(_zone_config(), context=topo.zone_ctx)
+    await zone.start()
+    assert zone.queued == ["wo-r"] or zone.active
+    events = await topo.events("wo-r")
+    assert [e.state for e in events] == [S.STATE_ASSIGNED, S.STATE_EXECUTING, S.STATE_COMPLETED]
+    assert events[0].robot_id == "robot-2"
+
+
+def test_main_reports_a_bad_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "zone.yaml"
+    bad.write_text("zone_id: zone-1\nheartbeat_timeout_s: -1\n")
+    monkeypatch.setenv("ZONE_CONFIG", str(bad))
+    assert main([]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("zone: ") and "heartbeat_timeout_s" in err
