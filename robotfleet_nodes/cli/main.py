@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from robotfleet_nodes import __version__
-from robotfleet_nodes.cli import _broker, _fleet, _interface  # noqa: F401 - registers the verbs
+from robotfleet_nodes.cli import _broker, _fleet, _interface, _launch  # noqa: F401 - registers the verbs
 from robotfleet_nodes.cli._verb import verbs
 from robotfleet_nodes.errors import RobotFleetError
 

@@ -1,0 +1,46 @@
+"""``ProcessSpec``: one fully resolved process, what visiting a process action produces."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from robotfleet_nodes.launch.entity import LaunchEntity
+
+__all__ = ["Output", "ProcessSpec"]
+
+Output = Literal["log", "screen"]
+
+
+@dataclass(slots=True)
+class ProcessSpec:
+    """A process to start: command, environment overrides and supervision options.
+
+    ``env`` holds only the overrides (launch-wide ``set_env`` then the action's ``env``);
+    the runner merges them over ``os.environ`` when it starts the process.
+    """
+
+    name: str
+    cmd: list[str]
+    action: LaunchEntity
+    env: dict[str, str] = field(default_factory=dict)
+    cwd: str | None = None
+    output: Output = "log"
+    respawn: bool = False
+    respawn_delay: float = 0.0
+    respawn_max_retries: int = -1
+    required: bool = False
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-able summary (what ``rfos launch --print`` shows)."""
+        out: dict[str, Any] = {"name": self.name, "cmd": list(self.cmd)}
+        if self.env:
+            out["env"] = dict(self.env)
+        if self.cwd:
+            out["cwd"] = self.cwd
+        out["output"] = self.output
+        if self.respawn:
+            out["respawn"] = {"delay": self.respawn_delay, "max_retries": self.respawn_max_retries}
+        if self.required:
+            out["required"] = True
+        return out

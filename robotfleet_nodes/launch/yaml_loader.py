@@ -1,0 +1,189 @@
+"""Loading ROS 2 YAML launch files (``launch: [ {tag: {...}}, ... ]``).
+
+Every mapping remembers its line, so errors read ``file:line: tag 'node': unknown key
+'pakg' (known: ...)``. Tags are parsed by the functions registered with
+:func:`~robotfleet_nodes.launch._expose.expose_tag` (see ``_yaml_tags``). Every tag accepts
+``if:``/``unless:`` conditions.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from robotfleet_nodes.launch._expose import tag_parser, tags
+from robotfleet_nodes.launch.conditions import Condition, IfCondition, UnlessCondition
+from robotfleet_nodes.launch.entity import LaunchEntity
+from robotfleet_nodes.launch.errors import LaunchError
+from robotfleet_nodes.launch.launch_description import LaunchDescription
+
+__all__ = ["Where", "load_yaml_launch_file", "parse_entities", "parse_yaml_launch"]
+
+
+class _Map(dict[Any, Any]):
+    line = 0
+
+
+class _Seq(list[Any]):
+    line = 0
+
+
+class _Loader(yaml.SafeLoader):
+    """A safe loader whose mappings and sequences know their line number."""
+
+
+def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> _Map:
+    loader.flatten_mapping(node)
+    out = _Map()
+    out.line = node.start_mark.line + 1
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if key in out:
+            raise LaunchError(f"line {key_node.start_mark.line + 1}: duplicate key {key!r}")
+        out[key] = loader.construct_object(value_node, deep=True)
+    return out
+
+
+def _construct_sequence(loader: _Loader, node: yaml.SequenceNode) -> _Seq:
+    out = _Seq(loader.construct_object(child, deep=True) for child in node.value)
+    out.line = node.start_mark.line + 1
+    return out
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
+
+
+@dataclass(frozen=True, slots=True)
+class Where:
+    """Where a tag is in a file; builds located errors and checks keys."""
+
+    file: str
+    line: int
+    tag: str
+
+    def at(self, value: Any, tag: str | None = None) -> Where:
+        """The location of a nested mapping or list."""
+        return Where(self.file, getattr(value, "line", self.line), tag or self.tag)
+
+    @property
+    def origin(self) -> str:
+        """``file:line``."""
+        return f"{self.file}:{self.line}"
+
+    def error(self, message: str) -> LaunchError:
+        """A :class:`LaunchError` prefixed with ``file:line: tag 'X':``."""
+        return LaunchError(f"{self.origin}: tag {self.tag!r}: {message}", located=True)
+
+    def mapping(
+        self, body: Any, *, required: Iterable[str] = (), allowed: Iterable[str] = ()
+    ) -> dict[str, Any]:
+        """``body`` checked to be a mapping with only ``allowed`` keys and every ``required`` one."""
+        if not isinstance(body, dict):
+            raise self.error(f"expected a mapping of keys, got {type(body).__name__}")
+        known = set(allowed) | set(required)
+        for key in body:
+            if key not in known:
+                raise self.at(body).error(f"unknown key {key!r} (known: {', '.join(sorted(known))})")
+        for key in required:
+            if key not in body:
+                raise self.at(body).error(f"missing key {key!r}")
+        return body
+
+    def sequence(self, value: Any, key: str) -> list[Any]:
+        """``value`` checked to be a list (``key`` names it in errors)."""
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise self.error(f"{key!r} must be a list, got {type(value).__name__}")
+        return value
+
+    def text(self, value: Any, key: str) -> str:
+        """A scalar as launch text (booleans as ``true``/``false``)."""
+        if isinstance(value, dict | list):
+            raise self.error(f"{key!r} must be a single value, got a {type(value).__name__}")
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        return str(value)
+
+    def args(self, value: Any, key: str) -> list[str]:
+        """A command line: a string (split like a shell) or a list."""
+        if isinstance(value, list):
+            return [self.text(v, key) for v in value]
+        try:
+            return shlex.split(self.text(value, key))
+        except ValueError as exc:
+            raise self.error(f"{key!r}: {exc}") from None
+
+    def number(self, value: Any, key: str) -> float:
+        """A number."""
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise self.error(f"{key!r} must be a number, got {value!r}") from None
+
+
+CONDITION_KEYS = ("if", "unless")
+
+
+def parse_entities(items: Any, where: Where) -> list[LaunchEntity]:
+    """A list of ``{tag: body}`` items as entities."""
+    entities = []
+    for item in where.sequence(items, "children"):
+        item_where = where.at(item)
+        if not isinstance(item, dict) or len(item) != 1:
+            raise item_where.error("each entry is a mapping with exactly one tag, e.g. '- node: {...}'")
+        ((tag, body),) = item.items()
+        parser = tag_parser(str(tag))
+        if parser is None:
+            raise Where(item_where.file, item_where.line, str(tag)).error(
+                f"unknown tag (known: {', '.join(tags())})"
+            )
+        tag_where = Where(item_where.file, getattr(body, "line", item_where.line), str(tag))
+        condition: Condition | None = None
+        if isinstance(body, dict):
+            body = dict(body)
+            if "if" in body and "unless" in body:
+                raise tag_where.error("use either 'if' or 'unless', not both")
+            if "if" in body:
+                condition = IfCondition(tag_where.text(body.pop("if"), "if"))
+            elif "unless" in body:
+                condition = UnlessCondition(tag_where.text(body.pop("unless"), "unless"))
+        entity = parser(body, tag_where)
+        if condition is not None:
+            entity.condition = condition
+        entity.origin = tag_where.origin
+        entities.append(entity)
+    return entities
+
+
+def parse_yaml_launch(text: str, file: str = "<string>") -> LaunchDescription:
+    """Parse a YAML launch file's text."""
+    from robotfleet_nodes.launch import _yaml_tags  # noqa: F401 - registers the tags
+
+    try:
+        data = yaml.load(text, Loader=_Loader)
+    except LaunchError as exc:
+        raise LaunchError(f"{file}: {exc}", located=True) from exc
+    except yaml.YAMLError as exc:
+        raise LaunchError(f"{file}: not valid YAML: {exc}", located=True) from exc
+    root = Where(file, 1, "launch")
+    if not isinstance(data, dict) or "launch" not in data:
+        raise root.error("a YAML launch file is a mapping with one key, 'launch', holding a list")
+    root.mapping(data, required=["launch"])
+    return LaunchDescription(parse_entities(data["launch"], root.at(data["launch"])))
+
+
+def load_yaml_launch_file(path: str | Path) -> LaunchDescription:
+    """Load the YAML launch file at ``path``."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise LaunchError(f"cannot read launch file {str(path)!r}: {exc}") from exc
+    return parse_yaml_launch(text, str(path))
