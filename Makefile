@@ -5,7 +5,12 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test lint typecheck pytest bench clean broker browser
+.PHONY: setup test lint typecheck pytest bench clean broker browser run
+
+# `make run`: the whole fleet on this machine (embedded NATS, dashboard on :8080).
+ROBOTS ?= 1000
+ZONES ?= 5
+RUN_ARGS ?=
 
 setup: $(STAMP)
 
@@ -40,6 +45,10 @@ browser: setup
 	  else echo "browser: /usr/bin/chromium missing; run: sudo apt-get update && sudo apt-get install -y --no-install-recommends chromium" >&2; fi; \
 	fi
 	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt playwright
+
+run: setup
+	@$(VENV)/bin/rfos fleet gen-config --robots $(ROBOTS) --zones $(ZONES) --out deploy/$(ROBOTS) > /dev/null && echo "configs for $(ROBOTS) robots in $(ZONES) zones: deploy/$(ROBOTS)"
+	$(VENV)/bin/rfos launch launch/fleet_1000.launch.yaml robots:=$(ROBOTS) zones:=$(ZONES) config_dir:=deploy/$(ROBOTS) $(RUN_ARGS)
 
 broker: setup
 	$(VENV)/bin/rfos broker

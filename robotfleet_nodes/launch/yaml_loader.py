@@ -112,13 +112,19 @@ class Where:
         return str(value)
 
     def args(self, value: Any, key: str) -> list[str]:
-        """A command line: a string (split like a shell) or a list."""
+        """A command line: a string (split like a shell) or a list.
+
+        Substitutions (``$(var name)``) stay whole words: they are resolved later, when
+        the launch runs, and their value is one argument.
+        """
         if isinstance(value, list):
             return [self.text(v, key) for v in value]
+        text, groups = _protect_substitutions(self.text(value, key))
         try:
-            return shlex.split(self.text(value, key))
+            words = shlex.split(text)
         except ValueError as exc:
             raise self.error(f"{key!r}: {exc}") from None
+        return [_restore_substitutions(word, groups) for word in words]
 
     def number(self, value: Any, key: str) -> float:
         """A number."""
@@ -126,6 +132,37 @@ class Where:
             return float(value)
         except (TypeError, ValueError):
             raise self.error(f"{key!r} must be a number, got {value!r}") from None
+
+
+def _protect_substitutions(text: str) -> tuple[str, list[str]]:
+    """``text`` with each balanced ``$( ... )`` replaced by a space-free placeholder."""
+    out: list[str] = []
+    groups: list[str] = []
+    i = 0
+    while i < len(text):
+        if text.startswith("$(", i):
+            depth, j = 0, i + 1
+            while j < len(text):
+                if text[j] == "(":
+                    depth += 1
+                elif text[j] == ")":
+                    depth -= 1
+                    if depth == 0:
+                        break
+                j += 1
+            groups.append(text[i : j + 1])
+            out.append(f"\x00{len(groups) - 1}\x00")
+            i = j + 1
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out), groups
+
+
+def _restore_substitutions(word: str, groups: list[str]) -> str:
+    for index, group in enumerate(groups):
+        word = word.replace(f"\x00{index}\x00", group)
+    return word
 
 
 CONDITION_KEYS = ("if", "unless")

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import time
 from collections.abc import Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from robotfleet_nodes.broker import EmbeddedBroker, messaging_url_from_env
+from robotfleet_nodes.errors import ConfigError, TransportError
 from robotfleet_nodes.node._callbacks import spawn
 from robotfleet_nodes.node._rosout import RosoutHandler
 from robotfleet_nodes.transport._base import Transport
@@ -26,6 +29,23 @@ if TYPE_CHECKING:
 __all__ = ["Context"]
 
 log = logging.getLogger(__name__)
+
+#: Environment variable: seconds a context keeps retrying its first connection.
+CONNECT_WAIT_ENV = "RFOS_CONNECT_WAIT"
+
+
+def _env_seconds(name: str) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return 0.0
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r}: expected a number of seconds") from None
+    if value < 0:
+        raise ConfigError(f"{name}={raw!r}: expected a number of seconds >= 0")
+    return value
+
 
 #: Seconds graph changes are collected before they are announced together.
 ANNOUNCE_DELAY = 0.05
@@ -42,8 +62,14 @@ class Context:
         args: Sequence[str] | None = None,
         intra_process: bool = True,
         enable_rosout: bool = True,
+        connect_wait: float | None = None,
     ) -> None:
+        """``connect_wait``: seconds to keep retrying the first connection (a broker that is
+        still starting, as in a launch file or a Kubernetes pod); default ``RFOS_CONNECT_WAIT``
+        from the environment, else 0 (fail at once, as tools should)."""
         from robotfleet_nodes.node.arguments import parse_ros_args
+
+        self._connect_wait = connect_wait if connect_wait is not None else _env_seconds(CONNECT_WAIT_ENV)
 
         self._transport = transport
         self._owns_transport = transport is None
@@ -86,11 +112,25 @@ class Context:
             return
         if self._transport is None:
             self._transport = await self._default_transport()
-        await self._transport.connect()
+        await self._connect(self._transport)
         if self._enable_rosout:
             self._rosout = RosoutHandler(self._transport)
             await self._rosout.start()
         self._started = True
+
+    async def _connect(self, transport: Transport) -> None:
+        deadline = time.monotonic() + self._connect_wait
+        delay = 0.2
+        while True:
+            try:
+                await transport.connect()
+                return
+            except TransportError as exc:
+                if time.monotonic() + delay > deadline:
+                    raise
+                log.warning("%s; retrying for up to %.0f s more", exc, deadline - time.monotonic())
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
 
     async def _default_transport(self) -> Transport:
         from robotfleet_nodes.transport.intra import IntraProcessTransport

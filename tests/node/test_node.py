@@ -236,3 +236,29 @@ async def test_graph_of_a_container_larger_than_one_nats_message(make_context: C
             return sum(1 for name, _ in listed if name == "edge") == 700
 
         await _eventually(all_listed, timeout=20.0)
+
+
+async def test_context_waits_for_a_broker_that_is_still_starting() -> None:
+    import socket
+
+    from robotfleet_nodes.broker import EmbeddedBroker
+    from robotfleet_nodes.errors import TransportError
+    from robotfleet_nodes.node import Context
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"nats://127.0.0.1:{port}"
+    with pytest.raises(TransportError, match="rfos broker"):
+        await Context(url=url, connect_wait=0).start()
+    waiting = Context(url=url, connect_wait=20)
+    starting = asyncio.ensure_future(waiting.start())
+    await asyncio.sleep(0.3)  # the context is retrying now; then the broker appears
+    assert not starting.done()
+    broker = EmbeddedBroker(port=port)
+    await asyncio.to_thread(broker.start)
+    try:
+        await asyncio.wait_for(starting, TIMEOUT * 3)
+        await waiting.close()
+    finally:
+        await asyncio.to_thread(broker.stop)

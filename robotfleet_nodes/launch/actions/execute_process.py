@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from robotfleet_nodes.launch.actions._process_action import ProcessAction
@@ -13,6 +15,9 @@ if TYPE_CHECKING:
     from robotfleet_nodes.launch.context import LaunchContext
 
 __all__ = ["ExecuteProcess"]
+
+
+_VENV_BIN = Path(sys.executable).parent
 
 
 class ExecuteProcess(ProcessAction):
@@ -31,6 +36,9 @@ class ExecuteProcess(ProcessAction):
 
     def command(self, context: LaunchContext) -> tuple[str, list[str]]:
         cmd = [context.substitute(c) for c in self.cmd]
+        if "/" not in cmd[0] and _VENV_BIN.joinpath(cmd[0]).is_file():
+            # This venv's console scripts (rfos, fleet ...) run even when it is not on PATH.
+            cmd[0] = str(_VENV_BIN / cmd[0])
         label = context.substitute(self.name) if self.name else os.path.basename(cmd[0])
         return label, cmd
 

@@ -130,7 +130,9 @@ class NatsTransport(Transport):
                     servers=[u.strip() for u in url.split(",") if u.strip()],
                     name=self.name,
                     allow_reconnect=True,
-                    max_reconnect_attempts=-1,
+                    # nats-py applies this to the first connection too: with -1 a wrong
+                    # URL would hang forever. Fail fast now, reconnect forever once up.
+                    max_reconnect_attempts=1,
                     reconnect_time_wait=self._reconnect_wait,  # type: ignore[arg-type]
                     reconnect_to_server_handler=self._next_server,
                     pending_size=self._reconnect_buffer,
@@ -147,6 +149,7 @@ class NatsTransport(Transport):
                     f"cannot connect to NATS at {url}: {exc or type(exc).__name__}; "
                     f"start a server with `rfos broker` or set {ENV_URL}"
                 ) from exc
+            nc.options["max_reconnect_attempts"] = -1
             self._nc = nc
             self.latched = LatchedStore(nc, self.mapper.root, self.mapper.domain)
             self._self_chunks = self._participant_chunks()
