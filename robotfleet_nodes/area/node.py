@@ -18,10 +18,13 @@ Re-routing: when a zone turns silent, every order it held that is still ``DISPAT
 them) is handed to another live zone with a new idempotency key
 ``<order id>/<attempts>/reroute-<silent zone>`` (deterministic, so repeating the same
 re-route is idempotent at the zone that took it). Orders already ASSIGNED or EXECUTING stay where they
-are: a robot holds them and its zone reassigns them when the robot goes offline. The stored
-order keeps the old ``zone_id`` until the new zone reports ASSIGNED (an update can only move
-an order forward, and DISPATCHED -> DISPATCHED is not forward); cancels use the area's
-routing map, so they reach the new zone meanwhile.
+are: a robot holds them and its zone reassigns them when the robot goes offline. Once the new
+zone took an order, the area points the stored order's ``zone_id`` at it (compare-and-set on
+the bucket entry, only while it is still DISPATCHED to the silent zone): an update can only
+move an order forward and DISPATCHED -> DISPATCHED is not forward, so without this the store
+would name the silent zone until the new zone reports ASSIGNED, and the silent zone, were it
+restarted meanwhile, would re-adopt the order and run it a second time. Cancels use the
+area's routing map, so they reach the new zone meanwhile.
 """
 
 from __future__ import annotations
@@ -295,6 +298,21 @@ class AreaNode(Node):
             zones=summaries,
         )
 
+    async def _move_stored(self, order_id: str, silent: str, zone_id: str) -> None:
+        """Name ``zone_id`` in the stored order re-routed away from ``silent`` (see the module doc)."""
+        if self._store is None or not zone_id:
+            return
+        try:
+            found = await self._store.get(order_id)
+            if found is None:
+                return
+            stored, revision = found
+            if stored.state != WorkOrder.STATE_DISPATCHED or stored.zone_id != silent:
+                return  # moved on meanwhile: the new zone's own events name it
+            await self._store.replace(stored.model_copy(update={"zone_id": zone_id}), revision)
+        except Exception as exc:
+            log.warning("%s: could not record %s's move to %s: %s", self.area_id, order_id, zone_id, exc)
+
     async def _reroute(self, zone_id: str) -> None:
         """Hand the orders still DISPATCHED to the silent ``zone_id`` to other zones."""
         candidates = {order_id for order_id, z in self._routes.items() if z == zone_id}
@@ -320,6 +338,7 @@ class AreaNode(Node):
             answer = await self._dispatch(order, key, exclude=frozenset({zone_id}))
             if answer.accepted:
                 moved += 1
+                await self._move_stored(order.id, zone_id, answer.zone_id)
                 log.info(
                     "%s: re-routed %s from silent %s to %s", self.area_id, order.id, zone_id, answer.zone_id
                 )

@@ -20,6 +20,7 @@ from robotfleet_nodes.config import EdgeConfig, load_config
 from robotfleet_nodes.errors import ConfigError, RobotFleetError
 from robotfleet_nodes.node.context import Context
 from robotfleet_nodes.node.node import Node
+from robotfleet_nodes.node.runner import freeze_startup_objects
 
 __all__ = ["main", "run_tier"]
 
@@ -38,6 +39,7 @@ async def _spin(config: Any, make: Callable[[Any, Context], Node], args: Sequenc
             loop.add_signal_handler(signum, context.shutdown)
         try:
             await make(config, context).start()
+            freeze_startup_objects()
             await context.wait_for_shutdown()
         finally:
             for signum in (signal.SIGINT, signal.SIGTERM):

@@ -12,6 +12,7 @@ from pathlib import Path
 from robotfleet_nodes.config import FleetConfig, load_config
 from robotfleet_nodes.errors import ConfigError
 from robotfleet_nodes.node import Context
+from robotfleet_nodes.node.runner import freeze_startup_objects
 
 __all__ = ["STATIC_DIR", "main", "run_fleet"]
 
@@ -38,6 +39,7 @@ async def run_fleet(config: FleetConfig, *, args: Sequence[str] = ()) -> None:
             async with HttpServer(app, config.http.host, config.http.port, metrics=service.metrics):
                 shown = "localhost" if config.http.host in ("0.0.0.0", "::", "") else config.http.host
                 log.info("dashboard at http://%s:%d/", shown, config.http.port)
+                freeze_startup_objects()
                 await context.wait_for_shutdown()
         finally:
             await service.stop()

@@ -221,6 +221,16 @@ class OrderStore:
 
         await self._kv.put(order.id, serialize(order))
 
+    async def replace(self, order: Any, revision: int) -> bool:
+        """Store ``order`` only if its stored revision is still ``revision`` (compare-and-set)."""
+        from robotfleet_nodes.idl.codec import serialize
+
+        try:
+            await self._kv.update(order.id, serialize(order), last=revision)
+        except KeyWrongLastSequenceError:
+            return False
+        return True
+
     async def load_all(self) -> list[Any]:
         """Every stored order (one ordered read of the bucket, not one request per key)."""
         from robotfleet_nodes.idl.codec import deserialize

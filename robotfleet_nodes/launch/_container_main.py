@@ -24,6 +24,7 @@ from typing import Any
 from robotfleet_nodes.node.container import ComponentContainer
 from robotfleet_nodes.node.context import Context
 from robotfleet_nodes.node.param_files import load_parameter_files
+from robotfleet_nodes.node.runner import freeze_startup_objects
 
 __all__ = ["main", "run_container"]
 
@@ -65,6 +66,7 @@ async def run_container(spec: dict[str, Any], args: Sequence[str] = ()) -> None:
                     remap_rules=comp.get("remap_rules", []),
                     parameters=params,
                 )
+            freeze_startup_objects()
             log.info(
                 "container %s: %d components loaded",
                 container.get_fully_qualified_name(),

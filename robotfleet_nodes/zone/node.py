@@ -143,6 +143,7 @@ class ZoneNode(Node):
         self.zone_id = config.zone_id
         self.max_attempts = max_attempts
         self._assign_period = assign_period_s
+        self._assign_scheduled = False
         self._recover = recover
         registry = default_registry()
         self._status_cls: Any = registry.get_class("robotfleet_nodes/msg/RobotStatus")
@@ -269,6 +270,22 @@ class ZoneNode(Node):
         self._check_timeouts(now)
         if self._queue:
             self._assign_pass(now)
+
+    def _assign_soon(self) -> None:
+        """Run an assignment pass right after this loop turn (orders accepted together share it).
+
+        The periodic pass still runs every ``assign_period_s`` for retries; this one keeps a
+        new order from waiting up to a whole period for an idle robot.
+        """
+        if self._assign_scheduled:
+            return
+        self._assign_scheduled = True
+        asyncio.get_running_loop().call_soon(self._assign_now)
+
+    def _assign_now(self) -> None:
+        self._assign_scheduled = False
+        if self._queue:
+            self._assign_pass(time.monotonic())
 
     def _sorted_queue(self) -> list[_Order]:
         orders = [self._orders[oid] for oid in self._queue]
@@ -512,6 +529,7 @@ class ZoneNode(Node):
             if not any(r.online for r in self._robots.values()):
                 return refuse(f"zone {self.zone_id} has no live robots")
             self._accept(wo)
+            self._assign_soon()
         answer = response_cls(accepted=True, duplicate=False, zone_id=self.zone_id)
         self._remember(self._answers, key, answer)
         return answer

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -20,7 +21,7 @@ from robotfleet_nodes.area.node import AreaNode
 from robotfleet_nodes.config import AreaConfig, EdgeConfig, FleetConfig, SchedulerConfig, ZoneConfig
 from robotfleet_nodes.fleet.http_api import build_app
 from robotfleet_nodes.fleet.main import STATIC_DIR
-from robotfleet_nodes.fleet.protocol import now_stamp, zone_name
+from robotfleet_nodes.fleet.protocol import nats_transport_of, now_stamp, zone_name
 from robotfleet_nodes.fleet.service import FleetService
 from robotfleet_nodes.idl import default_registry
 from robotfleet_nodes.msg import ZoneSummary
@@ -195,6 +196,9 @@ class Topology:
     edges: dict[str, Any] = field(default_factory=dict)
     _context: Context | None = None
     _fleet_stack: AsyncExitStack | None = None
+    isolate: bool = False  # every edge and zone on a connection of its own (see crash_edge)
+    _own: dict[str, Context] = field(default_factory=dict)  # node id -> its own context
+    _crashed: list[tuple[Any, Context]] = field(default_factory=list)
 
     @property
     def base_url(self) -> str:
@@ -232,12 +236,13 @@ class Topology:
         from robotfleet_nodes.zone.node import ZoneNode
 
         config = next(c for c in self.zone_configs if c.zone_id == zone_id)
-        node = ZoneNode(config, context=self.context)
+        node = ZoneNode(config, context=await self._context_for(zone_id))
         await node.start()
         self.zones[zone_id] = node
 
     async def kill_zone(self, zone_id: str) -> None:
         await self.zones.pop(zone_id).destroy_node()
+        await self._close_own(zone_id)
 
     async def restart_zone(self, zone_id: str) -> None:
         await self.kill_zone(zone_id)
@@ -247,12 +252,13 @@ class Topology:
         from robotfleet_nodes.edge.node import EdgeNode
 
         config = next(c for c in self.edge_configs if c.robot_id == robot_id)
-        node = EdgeNode(config, context=self.context)
+        node = EdgeNode(config, context=await self._context_for(robot_id))
         await node.start()
         self.edges[robot_id] = node
 
     async def kill_edge(self, robot_id: str) -> None:
         await self.edges.pop(robot_id).destroy_node()
+        await self._close_own(robot_id)
 
     async def restart_edge(self, robot_id: str) -> None:
         await self.kill_edge(robot_id)
@@ -271,15 +277,76 @@ class Topology:
         await self.kill_area(area_id)
         await self.start_area(area_id)
 
+    # -- abrupt failures (``isolate=True``): like ``kill -9`` of the tier's process ---------
+    async def _context_for(self, node_id: str) -> Context:
+        if not self.isolate:
+            return self.context
+        transport = NatsTransport(self.nats_url, mapper=SubjectMapper(root=self.root))
+        context = Context(transport=transport, enable_rosout=False)
+        await context.start()
+        self._own[node_id] = context
+        return context
+
+    async def _close_own(self, node_id: str) -> None:
+        context = self._own.pop(node_id, None)
+        if context is not None:
+            await context.close()
+            await context.transport.close()
+
+    async def crash_edge(self, robot_id: str) -> None:
+        """Kill ``robot_id``'s edge abruptly: no result, no goodbye, its socket just drops."""
+        await self._crash(robot_id, self.edges.pop(robot_id))
+
+    async def crash_zone(self, zone_id: str) -> None:
+        """Kill ``zone_id`` abruptly: queued orders, pending events and its socket just vanish."""
+        node = self.zones.pop(zone_id)
+        publisher = getattr(node, "_publisher_task", None)
+        if publisher is not None:
+            publisher.cancel()  # events not yet published die with the process
+        await self._crash(zone_id, node)
+
+    async def _crash(self, node_id: str, node: Any) -> None:
+        context = self._own.pop(node_id, None)
+        if context is None:
+            raise RuntimeError(f"{node_id} shares a connection: start the topology with isolate=True")
+        for timer in list(node._timers):  # the process stops: nothing runs any more
+            timer.cancel()
+        for task in list(getattr(node, "_tasks", ())):
+            task.cancel()
+        nc = nats_transport_of(context.transport).client
+        nc.options["allow_reconnect"] = False
+        writer = nc._transport._io_writer  # type: ignore[union-attr]
+        writer.transport.abort()  # RST: the server sees the connection die, nothing is flushed
+        await eventually(lambda: nc.is_closed, timeout=5.0, what=f"{node_id}'s connection closed")
+        self._crashed.append((node, context))
+
+    async def _bury(self) -> None:
+        """Release what crashed nodes left in this process (nothing reaches the broker)."""
+        for _node, context in self._crashed:
+            with contextlib.suppress(Exception):
+                await context.close()  # destroys the node; no graph announcement is left pending
+        self._crashed.clear()
+
 
 @asynccontextmanager
 async def small_fleet(
-    nats_url: str, root: str, *, areas: int = 1, zones: int = 2, robots: int = 10, fast: bool = True
+    nats_url: str,
+    root: str,
+    *,
+    areas: int = 1,
+    zones: int = 2,
+    robots: int = 10,
+    fast: bool = True,
+    isolate: bool = False,
+    sim: Any = None,
 ) -> AsyncIterator[Topology]:
     """Fleet (+HTTP on port 0), ``areas`` areas of ``zones`` zones each, ``robots`` edges in all.
 
     Robots are spread evenly over all zones (``robot-1`` ...); with ``fast`` the simulated
     robots drive at 20 m/s and work 0.05 s per task, and every period is short.
+    ``isolate``: every edge and zone gets a NATS connection of its own, so
+    :meth:`Topology.crash_edge` / :meth:`Topology.crash_zone` can drop it abruptly.
+    ``sim``: a ``SimDriverConfig`` for every robot instead of the one ``fast`` implies.
     """
     from robotfleet_nodes.config import AssignmentConfig, SimDriverConfig
 
@@ -305,7 +372,7 @@ async def small_fleet(
         zone_configs.append(
             ZoneConfig(zone_id=zone_id, area_id=area_ids[i // zones], robots=owned, **options)
         )
-    sim = (
+    sim = sim or (
         SimDriverConfig(speed=20.0, work_time_s={}, default_work_time_s=0.05, seed=1)
         if fast
         else SimDriverConfig()
@@ -315,7 +382,7 @@ async def small_fleet(
         for r, z in robot_zone.items()
     ]
     fleet_config = fast_fleet_config(area_ids) if fast else FleetConfig(areas=area_ids)
-    topo = Topology(nats_url, root, fleet_config, area_configs, zone_configs, edge_configs)
+    topo = Topology(nats_url, root, fleet_config, area_configs, zone_configs, edge_configs, isolate=isolate)
     async with nats_context(nats_url, root) as context:
         topo._context = context
         try:
@@ -331,3 +398,6 @@ async def small_fleet(
             await topo.stop_fleet()
             for node in [*topo.areas.values(), *topo.zones.values(), *topo.edges.values()]:
                 await node.destroy_node()
+            for node_id in list(topo._own):
+                await topo._close_own(node_id)
+            await topo._bury()
