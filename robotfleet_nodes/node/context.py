@@ -30,6 +30,9 @@ __all__ = ["Context"]
 
 log = logging.getLogger(__name__)
 
+#: Environment variable choosing the bus of contexts without an explicit transport:
+#: ``nats`` (default) or ``dds`` (cyclonedds; the robot's own ROS 2 bus).
+TRANSPORT_ENV = "RFOS_TRANSPORT"
 #: Environment variable: seconds a context keeps retrying its first connection.
 CONNECT_WAIT_ENV = "RFOS_CONNECT_WAIT"
 
@@ -134,6 +137,17 @@ class Context:
 
     async def _default_transport(self) -> Transport:
         from robotfleet_nodes.transport.intra import IntraProcessTransport
+
+        inner: Transport
+        if os.environ.get(TRANSPORT_ENV, "nats").strip().lower() == "dds":
+            from robotfleet_nodes.transport.dds import DdsTransport  # optional extra
+
+            inner = DdsTransport()
+        else:
+            inner = await self._nats_transport()
+        return IntraProcessTransport(inner) if self._intra_process else inner
+
+    async def _nats_transport(self) -> Transport:
         from robotfleet_nodes.transport.nats import NatsTransport
 
         url = self._url or messaging_url_from_env()
@@ -142,10 +156,7 @@ class Context:
             url = await asyncio.to_thread(self._broker.start)
             log.info("MESSAGING_URL is not set: started an embedded nats-server at %s", url)
         self._url = url
-        nats_transport = NatsTransport(url)
-        if self._intra_process:
-            return IntraProcessTransport(nats_transport)
-        return nats_transport
+        return NatsTransport(url)
 
     async def close(self) -> None:
         """Destroy every node, close the transport, stop an embedded broker; idempotent."""

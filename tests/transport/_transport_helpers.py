@@ -9,6 +9,7 @@ test is one process; tests that need a broker or separate participants skip, say
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import pytest
@@ -28,7 +29,32 @@ Other: Any = _REGISTRY.get_class("rfos_transport_test/msg/Other")
 #: A service type: ``a`` + ``b`` -> ``sum``, ``who`` answered.
 AddTwoInts: Any = _REGISTRY.get_interface("rfos_transport_test/srv/AddTwoInts")
 
-KINDS = ("nats", "intra+nats", "intra")
+KINDS: tuple[str, ...] = ("nats", "intra+nats", "intra")
+
+# -- DDS (optional backend) ---------------------------------------------------------------
+try:
+    from robotfleet_nodes.transport.dds import DdsTransport
+except ImportError:  # the dds extra is not installed
+    DdsTransport = None  # type: ignore[assignment,misc]
+else:
+    KINDS += ("dds", "intra+dds")
+
+#: Contract tests without a DDS meaning, and why (``conftest.py`` skips them on DDS).
+DDS_SKIPS: dict[str, str] = {
+    "test_malformed_payload_is_counted_and_skipped": "the test publishes garbage with a raw NATS client",
+    "test_type_mismatch_is_counted_and_not_delivered": (
+        "DDS never matches a writer of another type, so nothing reaches the reader to count"
+    ),
+    "test_service_handler_exception_is_raised_at_the_client": (
+        "ROS 2's DDS service mapping has no error reply (the client times out, as with rclpy)"
+    ),
+    "test_two_replicas_share_load": (
+        "ROS 2 DDS services have no load sharing: every server answers, the first reply wins"
+    ),
+    "test_announce_publishes_a_graph_changed_event": "graph events go through the NATS broker",
+    "test_broker_restart_mid_stream": "DDS has no broker to restart",
+    "test_publish_while_disconnected_is_buffered": "DDS has no broker to lose",
+}
 
 
 def endpoint(name: str, cls: Any, qos: QoSProfile | None = None) -> EndpointInfo:
@@ -46,6 +72,7 @@ class Bus:
         self.root = root
         self._made: list[Transport] = []
         self._pure: IntraProcessTransport | None = None
+        self._dds_domain: int | None = None
 
     @property
     def has_broker(self) -> bool:
@@ -58,6 +85,8 @@ class Bus:
 
     async def new(self, *, url: str | None = None, reconnect_wait: float = 1.0) -> Transport:
         """A new participant (on ``intra``: the one process-wide bus)."""
+        if self.kind in ("dds", "intra+dds"):
+            return await self._new_dds()
         if self.kind == "intra":
             if self._pure is None:
                 self._pure = IntraProcessTransport()
@@ -71,6 +100,17 @@ class Bus:
             reconnect_wait=reconnect_wait,
         )
         transport: Transport = nats if self.kind == "nats" else IntraProcessTransport(nats)
+        self._made.append(transport)
+        await transport.connect()
+        return transport
+
+    async def _new_dds(self) -> Transport:
+        """A DDS participant on this bus's own random domain (tests never see each other)."""
+        assert DdsTransport is not None
+        if self._dds_domain is None:
+            self._dds_domain = random.randint(1, 200)
+        dds = DdsTransport(self._dds_domain)
+        transport: Transport = dds if self.kind == "dds" else IntraProcessTransport(dds)
         self._made.append(transport)
         await transport.connect()
         return transport
