@@ -8,7 +8,19 @@ import sys
 from collections.abc import Sequence
 
 from robotfleet_nodes import __version__
-from robotfleet_nodes.cli import _broker, _fleet, _interface, _launch  # noqa: F401 - registers the verbs
+from robotfleet_nodes.cli import (  # noqa: F401 - registers the verbs
+    _action,
+    _broker,
+    _doctor,
+    _fleet,
+    _interface,
+    _launch,
+    _lifecycle,
+    _node,
+    _param,
+    _service,
+    _topic,
+)
 from robotfleet_nodes.cli._verb import verbs
 from robotfleet_nodes.errors import RobotFleetError
 

@@ -1,0 +1,463 @@
+"""Plumbing shared by the ``rfos`` introspection verbs (topic, node, service, action, param, ...).
+
+- :class:`AsyncVerb`: a verb whose work is a coroutine. ``run`` (the console script) runs it
+  with ``asyncio.run``; tests and other async callers ``await run_cli([...])`` instead, so the
+  CLI can talk to nodes running on the caller's own event loop.
+- :func:`connect`: a :class:`NatsTransport` for ``--url`` / ``MESSAGING_URL``, failing fast
+  with "no broker: start one with `rfos broker` or set MESSAGING_URL".
+- :func:`query_graph` and the :class:`Graph` view (topics, services, actions by name).
+- :func:`not_found`: "unknown topic /chater; did you mean /chatter?" (exit 1).
+- :func:`to_yaml`: ROS 2 style YAML of a decoded message, fast enough for ``topic echo``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import difflib
+import json
+import logging
+import math
+import os
+import re
+import socket
+import sys
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
+
+from robotfleet_nodes.broker import ENV_URL, messaging_url_from_env
+from robotfleet_nodes.cli._verb import Verb
+from robotfleet_nodes.errors import RobotFleetError
+
+if TYPE_CHECKING:
+    from robotfleet_nodes.transport import EndpointInfo, NodeInfo, ParticipantInfo
+    from robotfleet_nodes.transport.nats import NatsTransport
+
+__all__ = [
+    "EXIT_FAILURE",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "AsyncVerb",
+    "CliError",
+    "Graph",
+    "add_common",
+    "connect",
+    "expand",
+    "message_from_yaml",
+    "not_found",
+    "query_graph",
+    "run_cli",
+    "to_yaml",
+]
+
+log = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_INTERRUPTED = 130
+#: Seconds the graph query gathers answers (``--graph-wait``).
+DEFAULT_GRAPH_WAIT = 0.5
+NO_BROKER = f"start one with `rfos broker` or set {ENV_URL}"
+
+
+class CliError(RobotFleetError):
+    """A command-line failure; printed as ``rfos: <message>``, exit code 1."""
+
+
+# -- running ---------------------------------------------------------------------------------
+class AsyncVerb(Verb):
+    """A verb whose work is the coroutine :meth:`arun`."""
+
+    async def arun(self, args: argparse.Namespace) -> int:
+        """Do the verb's work; return the exit code."""
+        raise NotImplementedError
+
+    def run(self, args: argparse.Namespace) -> int:
+        """Run :meth:`arun` in a new event loop (the console script's path)."""
+        try:
+            return asyncio.run(self.arun(args))
+        except BrokenPipeError:  # `rfos topic echo /x | head`: the reader is done, so are we
+            # Python's documented recipe: point stdout at devnull so the exit flush is silent.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            return EXIT_OK
+
+
+async def run_cli(argv: Sequence[str]) -> int:
+    """``rfos ARGV`` in the running event loop; returns the exit code like ``main``.
+
+    For tests and embedding: the nodes the command talks to may live on the same loop.
+    Usage errors exit via ``SystemExit(2)`` as argparse does.
+    """
+    from robotfleet_nodes.cli.main import build_parser
+
+    args = build_parser().parse_args(list(argv))
+    verb = args._verb
+    try:
+        if isinstance(verb, AsyncVerb):
+            return await verb.arun(args)
+        code: int = await asyncio.to_thread(verb.run, args)
+        return code
+    except RobotFleetError as exc:
+        print(f"rfos: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+
+
+def add_common(parser: argparse.ArgumentParser, *, graph: bool = True) -> None:
+    """``--url`` (and ``--graph-wait``) for one sub-command."""
+    parser.add_argument(
+        "--url", default=None, help=f"NATS server URL(s), comma separated (default: ${ENV_URL})"
+    )
+    if graph:
+        parser.add_argument(
+            "--graph-wait",
+            type=float,
+            default=DEFAULT_GRAPH_WAIT,
+            metavar="SEC",
+            help="seconds to gather graph answers (default %(default)s)",
+        )
+
+
+def sub_parser(
+    sub: Any, name: str, help_: str, epilog: str = "", *, graph: bool = True
+) -> argparse.ArgumentParser:
+    """A sub-command parser with the common options and raw epilog formatting."""
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name,
+        help=help_,
+        description=help_,
+        epilog=epilog or None,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_common(parser, graph=graph)
+    return parser
+
+
+# -- connecting ------------------------------------------------------------------------------
+def _servers(url: str) -> list[str]:
+    return [u.strip() for u in url.split(",") if u.strip()]
+
+
+def _tcp_probe(host: str, port: int, timeout: float) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+async def _reachable(server: str, timeout: float) -> bool:
+    parsed = urlparse(server if "://" in server else f"nats://{server}")
+    host, port = parsed.hostname or "127.0.0.1", parsed.port or 4222
+    return await asyncio.to_thread(_tcp_probe, host, port, timeout)
+
+
+@contextlib.asynccontextmanager
+async def connect(args: argparse.Namespace, *, timeout: float = 2.0) -> AsyncIterator[NatsTransport]:
+    """A connected transport for ``args.url`` or ``MESSAGING_URL``; closed on exit.
+
+    Fails at once (``CliError``) when no URL is set or no server answers, instead of
+    retrying forever as nodes do.
+    """
+    url = getattr(args, "url", None) or messaging_url_from_env()
+    if url is None:
+        raise CliError(f"no broker: {NO_BROKER} (e.g. {ENV_URL}=nats://localhost:4222)")
+    from robotfleet_nodes.transport.nats import NatsTransport
+
+    servers = _servers(url)
+    checks = await asyncio.gather(*(_reachable(s, timeout) for s in servers))
+    if not any(checks):
+        raise CliError(f"no broker at {url}: {NO_BROKER}")
+    transport = NatsTransport(url, name="rfos-cli", connect_timeout=timeout)
+    try:
+        await asyncio.wait_for(transport.connect(), timeout * 2)
+    except TimeoutError:
+        raise CliError(f"no broker answering at {url}: {NO_BROKER}") from None
+    except RobotFleetError as exc:
+        raise CliError(f"no broker at {url} ({exc}): {NO_BROKER}") from None
+    try:
+        yield transport
+    finally:
+        with contextlib.suppress(Exception):
+            await transport.close()
+
+
+# -- names -----------------------------------------------------------------------------------
+def expand(name: str) -> str:
+    """A fully qualified name: ``chatter`` -> ``/chatter``; a trailing ``/`` is dropped."""
+    name = name.strip()
+    if not name.startswith("/"):
+        name = "/" + name
+    return name.rstrip("/") or "/"
+
+
+def not_found(kind: str, name: str, known: Iterable[str]) -> CliError:
+    """``unknown topic /x; did you mean: /y, /z`` (or the list is empty: say so)."""
+    pool = sorted(set(known))
+    close = difflib.get_close_matches(name, pool, n=3, cutoff=0.5)
+    if not close:  # a substring match helps for long namespaced names
+        short = name.rsplit("/", 1)[-1]
+        close = [n for n in pool if short and short in n][:3]
+    if close:
+        return CliError(f"unknown {kind} {name}; did you mean: {', '.join(close)}?")
+    if pool:
+        return CliError(f"unknown {kind} {name} ({len(pool)} known: `rfos {kind} list` shows them)")
+    return CliError(f"unknown {kind} {name}: none known (is anything running?)")
+
+
+def is_hidden(name: str) -> bool:
+    """Whether a name has a token starting with ``_`` (``/fib/_action/status``): hidden by default."""
+    return any(token.startswith("_") for token in name.split("/"))
+
+
+# -- the graph -------------------------------------------------------------------------------
+@dataclass(slots=True)
+class Endpoint:
+    """One endpoint with the node that owns it."""
+
+    node: str  #: fully qualified node name
+    info: EndpointInfo
+    participant: str = ""
+
+
+@dataclass(slots=True)
+class Graph:
+    """Everything one graph query answered, indexed by name."""
+
+    participants: list[ParticipantInfo]
+    nodes: dict[str, NodeInfo] = field(default_factory=dict)
+    publishers: dict[str, list[Endpoint]] = field(default_factory=dict)
+    subscribers: dict[str, list[Endpoint]] = field(default_factory=dict)
+    servers: dict[str, list[Endpoint]] = field(default_factory=dict)
+    clients: dict[str, list[Endpoint]] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, participants: list[ParticipantInfo]) -> Graph:
+        """Index the participants' nodes and endpoints."""
+        graph = cls(participants)
+        for participant in participants:
+            for node in participant.nodes:
+                fqn = node.fqn
+                graph.nodes[fqn] = node
+                for table, endpoints in (
+                    (graph.publishers, node.publishers),
+                    (graph.subscribers, node.subscriptions),
+                    (graph.servers, node.services),
+                    (graph.clients, node.clients),
+                ):
+                    for info in endpoints:
+                        table.setdefault(info.name, []).append(Endpoint(fqn, info, participant.gid))
+        return graph
+
+    def topics(self, *, hidden: bool = False) -> dict[str, list[str]]:
+        """Topic name -> its types (sorted), from publishers and subscribers."""
+        out: dict[str, set[str]] = {}
+        for table in (self.publishers, self.subscribers):
+            for name, endpoints in table.items():
+                if hidden or not is_hidden(name):
+                    out.setdefault(name, set()).update(e.info.type_name for e in endpoints)
+        return {name: sorted(types) for name, types in sorted(out.items())}
+
+    def services(self, *, hidden: bool = False) -> dict[str, list[str]]:
+        """Service name -> its types, from servers (and clients waiting for one)."""
+        out: dict[str, set[str]] = {}
+        for table in (self.servers, self.clients):
+            for name, endpoints in table.items():
+                if hidden or not is_hidden(name):
+                    out.setdefault(name, set()).update(e.info.type_name for e in endpoints)
+        return {name: sorted(types) for name, types in sorted(out.items())}
+
+    def actions(self) -> dict[str, list[str]]:
+        """Action name -> its types, derived from ``<action>/_action/send_goal`` services."""
+        out: dict[str, set[str]] = {}
+        for table in (self.servers, self.clients):
+            for name, endpoints in table.items():
+                action = action_of(name)
+                if action is not None:
+                    out.setdefault(action, set()).update(
+                        e.info.type_name.removesuffix("_SendGoal") for e in endpoints
+                    )
+        return {name: sorted(types) for name, types in sorted(out.items())}
+
+
+def action_of(service_name: str) -> str | None:
+    """``/fib`` for ``/fib/_action/send_goal``; None for other names."""
+    suffix = "/_action/send_goal"
+    return service_name[: -len(suffix)] if service_name.endswith(suffix) else None
+
+
+async def query_graph(transport: NatsTransport, args: argparse.Namespace | None = None) -> Graph:
+    """One graph query (every live participant but this CLI itself)."""
+    wait = getattr(args, "graph_wait", DEFAULT_GRAPH_WAIT) if args is not None else DEFAULT_GRAPH_WAIT
+    participants = await transport.graph(timeout=wait)
+    return Graph.build([p for p in participants if p.gid != transport.gid])
+
+
+def find_node(graph: Graph, name: str) -> NodeInfo:
+    """The node called ``name`` (fully qualified, or a unique plain name); else :func:`not_found`."""
+    fqn = expand(name)
+    node = graph.nodes.get(fqn)
+    if node is not None:
+        return node
+    same = [n for fq, n in graph.nodes.items() if fq.rsplit("/", 1)[-1] == name.strip("/")]
+    if len(same) == 1:
+        return same[0]
+    raise not_found("node", fqn, graph.nodes)
+
+
+# -- messages <-> text -----------------------------------------------------------------------
+def message_from_yaml(cls: type[Any], text: str, *, what: str = "message") -> Any:
+    """Build ``cls`` from a YAML mapping (``'{data: hi}'``); errors name the field."""
+    import pydantic
+    import yaml
+
+    try:
+        data = yaml.safe_load(text) if text.strip() else {}
+    except yaml.YAMLError as exc:
+        raise CliError(f"{what}: not valid YAML: {exc}".replace("\n", " ")) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise CliError(f"{what}: expected a YAML mapping like '{{field: value}}', got {text!r}")
+    try:
+        return cls.model_validate(data)
+    except pydantic.ValidationError as exc:
+        problems = "; ".join(
+            f"field {'.'.join(str(p) for p in err['loc']) or '(message)'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise CliError(f"{what} {cls.__ros_type__}: {problems}") from None
+
+
+_PLAIN = re.compile(r"^[A-Za-z_/][A-Za-z0-9_ ./()-]*$")
+_RESERVED = frozenset(
+    {"true", "false", "yes", "no", "on", "off", "null", "y", "n", "~", ".nan", ".inf", "-.inf"}
+)
+
+
+def _scalar(value: Any) -> str:
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return ".nan"
+        if math.isinf(value):
+            return ".inf" if value > 0 else "-.inf"
+        return repr(value)
+    if isinstance(value, str):
+        if _PLAIN.match(value) and value.lower() not in _RESERVED and not value.endswith(" "):
+            return value
+        return json.dumps(value, ensure_ascii=False)
+    return json.dumps(str(value))
+
+
+def _emit(value: Any, indent: str, out: list[str], no_arr: bool) -> None:
+    """Append YAML lines of a mapping ``value`` at ``indent``."""
+    for key, item in value.items():
+        _emit_item(f"{indent}{key}:", item, indent, out, no_arr)
+
+
+def _emit_item(head: str, item: Any, indent: str, out: list[str], no_arr: bool) -> None:
+    if isinstance(item, dict):
+        if not item:
+            out.append(f"{head} {{}}")
+        else:
+            out.append(head)
+            _emit(item, indent + "  ", out, no_arr)
+    elif isinstance(item, list | tuple | bytes | bytearray):
+        if no_arr:
+            out.append(f"{head} '<sequence length: {len(item)}>'")
+        elif not item:
+            out.append(f"{head} []")
+        else:
+            out.append(head)
+            for element in item:
+                if isinstance(element, dict):
+                    sub: list[str] = []
+                    _emit(element, indent + "  ", sub, no_arr)
+                    if sub:
+                        first = sub[0]
+                        sub[0] = f"{indent}- {first[len(indent) + 2 :]}"
+                        out.extend(sub)
+                    else:
+                        out.append(f"{indent}- {{}}")
+                elif isinstance(element, list):
+                    out.append(f"{indent}- {json.dumps(element)}")
+                else:
+                    out.append(f"{indent}- {_scalar(element)}")
+    else:
+        out.append(f"{head} {_scalar(item)}")
+
+
+def to_yaml(value: Any, *, no_arr: bool = False) -> str:
+    """ROS 2 echo style YAML (block style, one field a line) of a dumped message or a value."""
+    if isinstance(value, dict):
+        if not value:
+            return "{}"
+        out: list[str] = []
+        _emit(value, "", out, no_arr)
+        return "\n".join(out)
+    if isinstance(value, list | tuple | bytes | bytearray):
+        if not value or no_arr:
+            return f"'<sequence length: {len(value)}>'" if no_arr else "[]"
+        lines: list[str] = []
+        _emit_item("x:", value, "", lines, no_arr)
+        return "\n".join(lines[1:])
+    return _scalar(value)
+
+
+def dump(msg: Any) -> Any:
+    """A message as plain data (ROS field names); non-messages pass through."""
+    import pydantic
+
+    if isinstance(msg, pydantic.BaseModel):
+        return msg.model_dump(by_alias=True)
+    return msg
+
+
+def write(text: str) -> None:
+    """Write ``text`` to stdout and flush (CLI output helper)."""
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def progress(text: str) -> None:
+    """A progress or status line on stderr (kept off stdout, which scripts parse)."""
+    print(text, file=sys.stderr, flush=True)
+
+
+async def call_service(
+    transport: NatsTransport, name: str, srv_type: str | type[Any], request: Any, *, timeout: float = 5.0
+) -> Any:
+    """Call service ``name`` once (no node needed); returns the response message."""
+    from robotfleet_nodes.idl.codec import type_hash_of
+    from robotfleet_nodes.transport import EndpointInfo
+
+    cls: Any = interface(srv_type) if isinstance(srv_type, str) else srv_type
+    if not hasattr(cls, "Request"):
+        raise CliError(f"{cls.__ros_type__} is not a service type")
+    endpoint = EndpointInfo(name, cls.__ros_type__, type_hash_of(cls))
+    client = await transport.create_client(endpoint, cls)
+    try:
+        if isinstance(request, str):
+            request = message_from_yaml(cls.Request, request, what="request")
+        return await client.call(request, timeout=timeout)
+    finally:
+        await client.close()
+
+
+def interface(name: str) -> Any:
+    """The class of a message, service or action type, loading the runtime's own
+    standard services (rcl_interfaces, lifecycle_msgs, ...) on first use."""
+    from robotfleet_nodes.node.parameters import interface_class
+
+    return interface_class(name)

@@ -1,0 +1,79 @@
+"""``rfos doctor`` on a healthy graph and on one with type-hash and QoS problems."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from std_msgs.msg import String  # type: ignore[import-not-found]
+
+from robotfleet_nodes.cli._common import run_cli
+from robotfleet_nodes.node import Context, Node
+from robotfleet_nodes.node.qos import QOS_SENSOR_DATA, QoSProfile
+from robotfleet_nodes.transport import EndpointInfo, NatsTransport, NodeInfo
+from robotfleet_nodes.transport.nats._subjects import SubjectMapper
+
+
+@pytest.fixture
+async def context(nats_url: str, unique: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Context]:
+    monkeypatch.setenv("RFOS_SUBJECT_ROOT", unique)
+    transport = NatsTransport(nats_url, mapper=SubjectMapper(root=unique))
+    ctx = Context(transport=transport, enable_rosout=False)
+    await ctx.start()
+    node = Node("talker", context=ctx)
+    await node.start()
+    await node.create_publisher(String, "chatter", 10)
+    await node.create_subscription(String, "chatter", lambda m: None, 10)
+    await asyncio.sleep(0.15)
+    yield ctx
+    await ctx.close()
+    await transport.close()
+
+
+async def rfos(nats_url: str, *argv: str) -> int:
+    return await run_cli([*argv, "--url", nats_url, "--graph-wait", "0.2"])
+
+
+async def test_healthy(context: Context, nats_url: str, capsys: Any) -> None:
+    assert await rfos(nats_url, "doctor") == 0
+    out = capsys.readouterr().out
+    assert "[ok]   broker: " in out and "nats-server " in out
+    assert "[ok]   jetstream: enabled" in out
+    assert "[skip] clock skew: unknown" in out
+    assert "[ok]   qos: 1 publisher/subscription pairs compatible" in out
+    assert out.splitlines()[-1].startswith("summary: healthy: ")
+
+
+async def test_hash_mismatch_and_qos_incompatibility_fail(
+    context: Context, nats_url: str, unique: str, capsys: Any
+) -> None:
+    rogue = NatsTransport(nats_url, mapper=SubjectMapper(root=unique))
+    await rogue.connect()
+    try:
+        wrong = EndpointInfo("/chatter", "std_msgs/msg/String", "RIHS01_" + "0" * 64, QoSProfile())
+        best_effort = EndpointInfo("/chatter", "std_msgs/msg/String", _string_hash(), QOS_SENSOR_DATA)
+        await rogue.announce(
+            [NodeInfo("rogue", "/", subscriptions=[wrong]), NodeInfo("lossy", "/", publishers=[best_effort])]
+        )
+        assert await rfos(nats_url, "doctor") == 1
+    finally:
+        await rogue.close()
+    out = capsys.readouterr().out
+    assert "[FAIL] type hashes: 1 mismatched: topic /chatter:" in out and "by /rogue" in out
+    assert "[FAIL] qos: 2 incompatible: /chatter: /lossy -> " in out
+    assert "/lossy -> /rogue: subscription requests RELIABLE but publisher offers BEST_EFFORT" in out
+    assert out.splitlines()[-1].startswith("summary: problems found: ")
+
+
+async def test_no_broker(capsys: Any) -> None:
+    assert await run_cli(["doctor", "--url", "nats://127.0.0.1:1"]) == 1
+    out = capsys.readouterr().out
+    assert "[FAIL] broker: no broker at nats://127.0.0.1:1: start one with `rfos broker`" in out
+
+
+def _string_hash() -> str:
+    from robotfleet_nodes.idl.codec import type_hash_of
+
+    return type_hash_of(String)
