@@ -55,6 +55,7 @@ from robotfleet_nodes.transport._base import (
     Transport,
     TransportStatus,
 )
+from robotfleet_nodes.transport._dispatch import CallbackFailures, run_queued_callbacks
 from robotfleet_nodes.transport._errors import RemoteServiceError
 from robotfleet_nodes.transport._ratelimit import OnceLogger, RateLimitedLog
 from robotfleet_nodes.transport._watchdog import Watchdog
@@ -121,7 +122,7 @@ class _Dispatcher:
             self._task = None
 
 
-class _LocalSubscription(SubscriptionHandle):
+class _LocalSubscription(CallbackFailures, SubscriptionHandle):
     def __init__(
         self, owner: IntraProcessTransport, endpoint: EndpointInfo, type_hash: str, callback: MessageCallback
     ) -> None:
@@ -216,31 +217,12 @@ class _LocalSubscription(SubscriptionHandle):
         self._scheduled = False
         return False
 
-    def _check_task(self, task: asyncio.Future[Any]) -> None:
-        exc = None if task.cancelled() else task.exception()
-        if exc is not None:
-            self._failed(exc)
-
-    def _failed(self, exc: BaseException) -> None:
-        self._log.log(logging.ERROR, "%s: subscription callback raised", self.endpoint.name, exc_info=exc)
-
     async def _run(self) -> None:
         """Coroutine callbacks: one task per subscription, so a slow one delays only itself."""
-        queue, wakeup = self._queue, self._wakeup
-        if wakeup is None:
+        if self._wakeup is None:
             return
-        while True:
-            if not queue:
-                wakeup.clear()
-                await wakeup.wait()
-                continue
-            msg = queue.popleft()
-            if self._watchdog is not None:
-                self._watchdog.data()
-            try:
-                await self._callback(msg)  # type: ignore[misc]
-            except Exception as exc:
-                self._failed(exc)
+        on_message = self._watchdog.data if self._watchdog is not None else None
+        await run_queued_callbacks(self._queue, self._wakeup, self._callback, self._failed, on_message)
 
     async def close(self) -> None:
         if self._closed:

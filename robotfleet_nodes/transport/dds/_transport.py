@@ -63,6 +63,7 @@ from robotfleet_nodes.transport._base import (
     Transport,
     TransportStatus,
 )
+from robotfleet_nodes.transport._dispatch import CallbackFailures, run_queued_callbacks
 from robotfleet_nodes.transport._ratelimit import RateLimitedLog
 from robotfleet_nodes.transport.dds._qos import reader_qos, writer_qos
 from robotfleet_nodes.transport.dds._types import idl_struct_for, request_struct_for
@@ -215,7 +216,7 @@ class _Publisher(PublisherHandle):
         _delete(self._writer)
 
 
-class _Subscription(SubscriptionHandle):
+class _Subscription(CallbackFailures, SubscriptionHandle):
     def __init__(
         self,
         owner: DdsTransport,
@@ -349,25 +350,8 @@ class _Subscription(SubscriptionHandle):
         )
         return False
 
-    def _check_task(self, task: asyncio.Future[Any]) -> None:
-        exc = None if task.cancelled() else task.exception()
-        if exc is not None:
-            self._failed(exc)
-
-    def _failed(self, exc: BaseException) -> None:
-        self._log.log(logging.ERROR, "%s: subscription callback raised", self.endpoint.name, exc_info=exc)
-
     async def _run(self) -> None:
-        queue, wakeup = self._queue, self._wakeup
-        while True:
-            if not queue:
-                wakeup.clear()
-                await wakeup.wait()
-                continue
-            try:
-                await self._callback(queue.popleft())  # type: ignore[misc]
-            except Exception as exc:
-                self._failed(exc)
+        await run_queued_callbacks(self._queue, self._wakeup, self._callback, self._failed)
 
     async def close(self) -> None:
         if self._closed:
