@@ -8,6 +8,11 @@ child runs in its own session/process group (signals reach its children too) and
 The death signal is set by ``setpriv --pdeathsig KILL`` (util-linux) when it is installed:
 a ``preexec_fn`` would force ``fork()`` instead of ``vfork()``, which costs ~13 ms per
 process for a 200 MB launcher against ~2 ms through ``setpriv`` (measured).
+
+A spec with ``entry`` set is forked by the fork server (``_forkserver``/``_zygote``) when
+one is given: same pipes, same process group handling; its exit code comes from the
+zygote's notification (the launcher is not its parent), and if the zygote dies the pidfd
+tells when the child (killed by its death signal) is gone.
 """
 
 from __future__ import annotations
@@ -20,10 +25,14 @@ import shutil
 import signal
 import subprocess
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 from robotfleet_nodes.launch.process_spec import ProcessSpec
 
-__all__ = ["ManagedProcess"]
+if TYPE_CHECKING:
+    from robotfleet_nodes.launch._forkserver import ForkServer
+
+__all__ = ["DEATHSIG_PREFIX", "ManagedProcess", "die_with_parent"]
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +45,8 @@ except OSError:  # pragma: no cover - not Linux
     _LIBC = None
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+def die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+    """``PR_SET_PDEATHSIG`` = SIGKILL for the calling process (a ``preexec_fn``)."""
     if _LIBC is not None:
         _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
@@ -55,6 +65,8 @@ class ManagedProcess:
         self.spec = spec
         self.label = label
         self.popen: subprocess.Popen[bytes] | None = None
+        self.forked = False
+        self._pid: int | None = None
         self.returncode: int | None = None
         self.restarts = 0
         self._fds: dict[int, bytearray] = {}
@@ -67,14 +79,19 @@ class ManagedProcess:
     @property
     def pid(self) -> int:
         """The OS process id (also its process group id)."""
-        if self.popen is None:
+        if self._pid is None:
             raise RuntimeError(f"{self.label} was never started")
-        return self.popen.pid
+        return self._pid
+
+    @property
+    def started(self) -> bool:
+        """Whether it was ever started."""
+        return self._pid is not None
 
     @property
     def running(self) -> bool:
         """Started and not yet reaped."""
-        return self.popen is not None and self.returncode is None
+        return self._pid is not None and self.returncode is None
 
     def start(
         self,
@@ -82,23 +99,34 @@ class ManagedProcess:
         env: Mapping[str, str],
         on_line: LineSink,
         on_exit: Callable[[ManagedProcess], None],
+        *,
+        forkserver: ForkServer | None = None,
     ) -> None:
-        """Start the process and register its pipes and exit with ``loop``."""
+        """Start the process and register its pipes and exit with ``loop``.
+
+        With ``forkserver`` (and ``spec.entry`` set) the fork server forks it; its errors
+        (:class:`~robotfleet_nodes.launch._forkserver.ForkServerError`) propagate.
+        """
         self._loop, self._on_line, self._on_exit = loop, on_line, on_exit
         self.returncode = None
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
+        fork = forkserver is not None and self.spec.entry is not None
         try:
-            self.popen = subprocess.Popen(
-                [*DEATHSIG_PREFIX, *self.spec.cmd],
-                stdin=subprocess.DEVNULL,
-                stdout=out_w,
-                stderr=err_w,
-                env=dict(env),
-                cwd=self.spec.cwd,
-                start_new_session=True,
-                preexec_fn=None if DEATHSIG_PREFIX else _die_with_parent,  # noqa: PLW1509 - one prctl
-            )
+            if fork:
+                assert forkserver is not None and self.spec.entry is not None
+                self._pid = forkserver.fork(
+                    self.spec.entry,
+                    self.spec.entry_argv,
+                    env=env,
+                    cwd=self.spec.cwd,
+                    fds=(out_w, err_w),
+                    on_exit=self._forked_exit,
+                )
+                self.popen, self.forked = None, True
+            else:
+                self.popen = self._popen(env, out_w, err_w)
+                self._pid, self.forked = self.popen.pid, False
         except BaseException:
             for fd in (out_r, err_r):
                 os.close(fd)
@@ -111,24 +139,61 @@ class ManagedProcess:
             self._fds[fd] = bytearray()
             self._fd_is_stderr[fd] = is_err
             loop.add_reader(fd, self._read, fd)
+        if not fork:
+            self._watch_pidfd()
+
+    def _popen(self, env: Mapping[str, str], out_w: int, err_w: int) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [*DEATHSIG_PREFIX, *self.spec.cmd],
+            stdin=subprocess.DEVNULL,
+            stdout=out_w,
+            stderr=err_w,
+            env=dict(env),
+            cwd=self.spec.cwd,
+            start_new_session=True,
+            preexec_fn=None if DEATHSIG_PREFIX else die_with_parent,  # noqa: PLW1509 - one prctl
+        )
+
+    def _watch_pidfd(self) -> None:
+        assert self._pid is not None and self._loop is not None
         try:
-            self._pidfd = os.pidfd_open(self.popen.pid)
-        except (AttributeError, OSError):  # pragma: no cover - kernel < 5.3
+            self._pidfd = os.pidfd_open(self._pid)
+        except (AttributeError, OSError):  # pragma: no cover - kernel < 5.3, or already gone
             self._pidfd = None
         if self._pidfd is not None:
-            loop.add_reader(self._pidfd, self._reap)
+            self._loop.add_reader(self._pidfd, self._reap)
+
+    def orphaned(self) -> None:
+        """The fork server died: its children die with it; finish when this one is gone."""
+        if not (self.forked and self.running):
+            return
+        self._watch_pidfd()
+        if self._pidfd is None:  # already gone
+            self._forked_exit(-signal.SIGKILL)
+
+    def _forked_exit(self, code: int) -> None:
+        if not self.running:
+            return
+        self._finish(code)
 
     def poll(self) -> bool:
         """Reap the process if it has exited (used when pidfds are unavailable)."""
-        if self.running:
+        if self.running and not self.forked:
             self._reap()
         return not self.running
 
     def _reap(self) -> None:
-        assert self.popen is not None and self._loop is not None
+        if self.forked:  # only watched after the zygote died: killed by the death signal
+            self._forked_exit(-signal.SIGKILL)
+            return
+        assert self.popen is not None
         code = self.popen.poll()
         if code is None:
             return
+        self._finish(code)
+
+    def _finish(self, code: int) -> None:
+        assert self._loop is not None
         if self._pidfd is not None:
             self._loop.remove_reader(self._pidfd)
             os.close(self._pidfd)
@@ -190,10 +255,10 @@ class ManagedProcess:
 
     def signal_group(self, signum: int) -> bool:
         """Send ``signum`` to the process group; False if it is gone."""
-        if self.popen is None:
+        if self._pid is None:
             return False
         try:
-            os.killpg(self.popen.pid, signum)
+            os.killpg(self._pid, signum)
         except (ProcessLookupError, PermissionError):
             return False
         return True

@@ -30,7 +30,16 @@ from robotfleet_nodes.launch.yaml_loader import Where, parse_entities
 
 __all__: list[str] = []
 
-_PROCESS_KEYS = ("env", "cwd", "output", "respawn", "respawn_delay", "respawn_max_retries", "required")
+_PROCESS_KEYS = (
+    "env",
+    "cwd",
+    "output",
+    "respawn",
+    "respawn_delay",
+    "respawn_max_retries",
+    "required",
+    "forkserver",
+)
 
 
 def _name_values(where: Where, items: Any, key: str) -> list[tuple[str, Any]]:
@@ -85,6 +94,8 @@ def _process_options(where: Where, body: dict[str, Any]) -> dict[str, Any]:
         opts["respawn_max_retries"] = int(where.number(body["respawn_max_retries"], "respawn_max_retries"))
     if "required" in body:
         opts["required"] = evaluate_bool(where.text(body["required"], "required"))
+    if "forkserver" in body:
+        opts["forkserver"] = where.text(body["forkserver"], "forkserver")
     return opts
 
 

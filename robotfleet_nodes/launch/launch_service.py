@@ -17,6 +17,9 @@
   is left in the groups. A second SIGINT skips straight to SIGKILL.
 - Exit code: 0, or 1 when a ``required`` process exited with a non-zero code or an error
   happened while reacting to an event.
+- A spec with ``entry`` (``forkserver: true``) is forked by a fork server started on first
+  use (``_forkserver``); when it is unavailable the command is spawned as usual, with a
+  warning. It is closed after every process has exited.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from robotfleet_nodes.launch._forkserver import ForkServer, ForkServerError
 from robotfleet_nodes.launch._output import OutputWriter, default_log_dir
 from robotfleet_nodes.launch._process import ManagedProcess
 from robotfleet_nodes.launch.context import LaunchContext
@@ -103,6 +107,8 @@ class LaunchService:
         self._last_summary = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._env_base: dict[str, str] = {}
+        self._forkserver: ForkServer | None = None
+        self._forkserver_warned = False
 
     # -- public ---------------------------------------------------------------------------
     @property
@@ -153,6 +159,8 @@ class LaunchService:
                     await self._spawner
             for proc in self._processes:
                 proc.close()
+            if self._forkserver is not None:
+                self._forkserver.close()
             self.writer.close()
         return self.exit_code
 
@@ -211,7 +219,12 @@ class LaunchService:
         assert self._loop is not None and self.writer is not None
         env = self._env_base if not proc.spec.env else {**self._env_base, **proc.spec.env}
         try:
-            proc.start(self._loop, env, self._on_line, self._on_exit)
+            forkserver = self._fork_server(proc.spec) if proc.spec.entry is not None else None
+            try:
+                proc.start(self._loop, env, self._on_line, self._on_exit, forkserver=forkserver)
+            except ForkServerError as exc:
+                self._forkserver_unavailable(str(exc))
+                proc.start(self._loop, env, self._on_line, self._on_exit)
         except OSError as exc:
             self._say(f"cannot start {proc.label} ({' '.join(proc.spec.cmd)}): {exc}", level="ERROR")
             self._failed += 1
@@ -230,6 +243,38 @@ class LaunchService:
             )
         self._say(f"process started with pid [{proc.pid}]: {proc.label}")
         self._emit(ProcessStarted(proc.spec.action, proc.label, proc.pid))
+
+    def _fork_server(self, spec: ProcessSpec) -> ForkServer | None:
+        """The fork server, started on first use; None when it cannot serve."""
+        assert self._loop is not None
+        if self._forkserver is None:
+            entries = [spec.entry, *(s.entry for s in self._queue)]
+            preload = sorted({e.partition(":")[0] for e in entries if e})
+            server = ForkServer(log_path=self.log_dir / "zygote.log", preload=preload)
+            self._forkserver = server
+            try:
+                server.start(self._loop, self._env_base)
+            except OSError as exc:
+                server.broken = f"cannot start the fork server: {exc}"
+            else:
+                server.on_lost(self._fork_server_lost)
+                self._say(f"fork server started with pid [{server.pid}]")
+        if self._forkserver.broken is not None:
+            self._forkserver_unavailable(self._forkserver.broken)
+            return None
+        return self._forkserver
+
+    def _forkserver_unavailable(self, reason: str) -> None:
+        if not self._forkserver_warned and self._shutdown_reason is None:
+            self._forkserver_warned = True
+            self._say(f"fork server unavailable ({reason}): starting processes normally", level="WARN")
+
+    def _fork_server_lost(self) -> None:
+        assert self._forkserver is not None
+        self._forkserver_unavailable(self._forkserver.broken or "lost")
+        self._forkserver.take_waiters()
+        for proc in self._processes:
+            proc.orphaned()
 
     def _respawn(self, proc: ManagedProcess, handle_box: list[asyncio.TimerHandle]) -> None:
         self._respawns.discard(handle_box[0])
@@ -386,7 +431,7 @@ class LaunchService:
 
     def _sweep_groups(self) -> None:
         """Kill processes left in our process groups after their leaders exited (grandchildren)."""
-        groups = {p.pid for p in self._processes if p.popen is not None}
+        groups = {p.pid for p in self._processes if p.started}
         if not groups:
             return
         leftovers: set[int] = set()

@@ -18,6 +18,9 @@ class ProcessSpec:
 
     ``env`` holds only the overrides (launch-wide ``set_env`` then the action's ``env``);
     the runner merges them over ``os.environ`` when it starts the process.
+
+    ``entry`` (``module:function``) with ``entry_argv``: the Python callable the fork server
+    runs instead of ``cmd`` (``forkserver: true``); ``cmd`` remains the fallback.
     """
 
     name: str
@@ -30,6 +33,8 @@ class ProcessSpec:
     respawn_delay: float = 0.0
     respawn_max_retries: int = -1
     required: bool = False
+    entry: str | None = None
+    entry_argv: list[str] = field(default_factory=list)
 
     def describe(self) -> dict[str, Any]:
         """A JSON-able summary (what ``rfos launch --print`` shows)."""
@@ -43,4 +48,6 @@ class ProcessSpec:
             out["respawn"] = {"delay": self.respawn_delay, "max_retries": self.respawn_max_retries}
         if self.required:
             out["required"] = True
+        if self.entry is not None:
+            out["forkserver"] = {"entry": self.entry, "argv": list(self.entry_argv)}
         return out

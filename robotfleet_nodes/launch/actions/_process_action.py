@@ -29,6 +29,7 @@ class ProcessAction(LaunchEntity):
         respawn_delay: float = 0.0,
         respawn_max_retries: int = -1,
         required: bool = False,
+        forkserver: bool | str = False,
         condition: Condition | None = None,
     ) -> None:
         if output not in ("log", "screen"):
@@ -40,6 +41,7 @@ class ProcessAction(LaunchEntity):
         self.respawn_delay = float(respawn_delay)
         self.respawn_max_retries = int(respawn_max_retries)
         self.required = required
+        self.forkserver = forkserver
         self.condition = condition
 
     def command(self, context: LaunchContext) -> tuple[str, list[str]]:
@@ -59,6 +61,19 @@ class ProcessAction(LaunchEntity):
         respawn = self.respawn
         if isinstance(respawn, str):
             respawn = evaluate_bool(context.substitute(respawn))
+        forkserver = self.forkserver
+        if isinstance(forkserver, str):
+            forkserver = evaluate_bool(context.substitute(forkserver))
+        entry: tuple[str, list[str]] | None = None
+        if forkserver:
+            from robotfleet_nodes.launch._forkserver import fork_entry
+
+            entry = fork_entry(cmd)
+            if entry is None:
+                raise LaunchError(
+                    f"{label}: forkserver needs a Python entry point (a console script of this venv "
+                    f"or python -m module), not {cmd[0]!r}"
+                )
         return ProcessSpec(
             name=label,
             cmd=cmd,
@@ -70,6 +85,8 @@ class ProcessAction(LaunchEntity):
             respawn_delay=self.respawn_delay,
             respawn_max_retries=self.respawn_max_retries,
             required=self.required,
+            entry=None if entry is None else entry[0],
+            entry_argv=[] if entry is None else entry[1],
         )
 
     def _describe_process(self, out: dict[str, Any]) -> dict[str, Any]:
@@ -84,4 +101,6 @@ class ProcessAction(LaunchEntity):
                 out["respawn_max_retries"] = self.respawn_max_retries
         if self.required:
             out["required"] = True
+        if self.forkserver:
+            out["forkserver"] = self.forkserver
         return self._describe_condition(out)

@@ -24,7 +24,8 @@ class ExecuteProcess(ProcessAction):
     """Run ``cmd`` (each element substituted); ``name`` labels its output lines.
 
     Keyword options (``env``, ``cwd``, ``output``, ``respawn``, ``respawn_delay``,
-    ``respawn_max_retries``, ``required``, ``condition``) are those of every process action.
+    ``respawn_max_retries``, ``required``, ``forkserver``, ``condition``) are those of every
+    process action.
     """
 
     def __init__(self, cmd: Sequence[str], *, name: str | None = None, **options: Any) -> None:

@@ -58,7 +58,8 @@ class Node(ProcessAction):
     """Run node executable ``executable`` (or ``python -m module``) as one process.
 
     Keyword options (``env``, ``cwd``, ``output``, ``respawn``, ``respawn_delay``,
-    ``respawn_max_retries``, ``required``, ``condition``) are those of every process action.
+    ``respawn_max_retries``, ``required``, ``forkserver``, ``condition``) are those of every
+    process action.
     """
 
     def __init__(
