@@ -34,9 +34,12 @@ longest full (generation 2) garbage-collection pause of the fleet process.
 (c) CPU (fraction of one core) of the fleet process and of the broker during each step,
 and their RSS at the end of the step.
 
-Prints one JSON line on stdout (progress on stderr). ``--robots 100`` for a small run;
-``--gc-freeze`` moves everything composed at start out of the collector's reach (to see
-how much of the tail latency full garbage collections cause).
+Prints one JSON line on stdout (progress on stderr). ``--robots 100`` for a small run.
+Like the tiers' executables, the benchmark calls
+``robotfleet_nodes.node.runner.freeze_startup_objects()`` once composed (``gc.freeze()``: what
+was built at start leaves the collector's reach); ``--no-gc-freeze`` skips it (to see how much
+of the tail latency full collections cause). ``--gc-threshold0 N`` (diagnostic) also sets
+``gc.set_threshold(N, 20, 10)``: fewer collections of the garbage made per order.
 """
 
 from __future__ import annotations
@@ -63,6 +66,7 @@ from robotfleet_nodes.fleet.http_api import build_app
 from robotfleet_nodes.fleet.service import FleetService
 from robotfleet_nodes.msg import WorkOrder
 from robotfleet_nodes.node import Context
+from robotfleet_nodes.node.runner import freeze_startup_objects
 from robotfleet_nodes.transport import NatsTransport
 from robotfleet_nodes.transport.nats._subjects import SubjectMapper
 from robotfleet_nodes.web import HttpServer
@@ -279,7 +283,8 @@ class Fleet:
 
     def live(self) -> int:
         assert self.service is not None
-        return sum(1 for o in self.service.orders.values() if o.state not in _FINAL)
+        counts = self.service.counts()
+        return sum(counts[name] for name in ("PENDING", "DISPATCHED", "ASSIGNED", "EXECUTING"))
 
     async def event_lag(self) -> int:
         """Order events stored in JetStream that the fleet's consumer has not applied yet."""
@@ -318,7 +323,12 @@ class GcPauses:
 
     def take(self) -> dict[str, Any]:
         pauses, self.pauses = self.pauses, []
-        return {"full_collections": len(pauses), "max_pause_ms": round(max(pauses, default=0.0) * 1e3, 1)}
+        return {
+            "full_collections": len(pauses),
+            "max_pause_ms": round(max(pauses, default=0.0) * 1e3, 1),
+            "total_pause_ms": round(sum(pauses) * 1e3, 1),
+            "gen2_objects": len(gc.get_objects(generation=2)),  # what a full collection walks
+        }
 
 
 _FINAL = {WorkOrder.STATE_COMPLETED, WorkOrder.STATE_FAILED, WorkOrder.STATE_CANCELLED}
@@ -426,7 +436,9 @@ async def step(
     return figures
 
 
-async def run(robots: int, rates: list[float], duration: float, *, gc_freeze: bool = False) -> dict[str, Any]:
+async def run(
+    robots: int, rates: list[float], duration: float, *, gc_freeze: bool = True, gc_threshold0: int = 0
+) -> dict[str, Any]:
     with EmbeddedBroker() as broker:
         assert broker.pid is not None
         fleet = Fleet(broker.url, robots)
@@ -434,9 +446,10 @@ async def run(robots: int, rates: list[float], duration: float, *, gc_freeze: bo
         started = time.perf_counter()
         await fleet.start()
         start_s = time.perf_counter() - started
-        if gc_freeze:  # the composed nodes move to the permanent generation: full GCs skip them
-            gc.collect()
-            gc.freeze()
+        if gc_freeze:  # as the tiers' executables: the composed nodes leave the collector's reach
+            freeze_startup_objects()
+        if gc_threshold0:
+            gc.set_threshold(gc_threshold0, 20, 10)
         progress(f"workorders: {robots} robots composed in {start_s:.1f} s; waiting for them online")
         await wait_for(lambda: fleet.robots_online() == robots, 30.0, "every robot online")
         steps: list[dict[str, Any]] = []
@@ -488,6 +501,7 @@ async def run(robots: int, rates: list[float], duration: float, *, gc_freeze: bo
             "p99_post_to_robot_accepted_ms_at_50": bool(p99_accepted is not None and p99_accepted <= 50),
         },
         "gc_freeze": gc_freeze,
+        "gc_threshold": list(gc.get_threshold()),
         "cores": os.cpu_count(),
         "load_average_at_end": round(os.getloadavg()[0], 2),
     }
@@ -501,7 +515,16 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=20.0, help="seconds per offered rate")
     parser.add_argument("--rates", default="50,100,200,400", help="offered orders/s, comma-separated")
     parser.add_argument(
-        "--gc-freeze", action="store_true", help="gc.freeze() after composing (diagnostic: GC pauses)"
+        "--gc-freeze",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="gc.freeze() after composing, as the tiers' executables do (default: on)",
+    )
+    parser.add_argument(
+        "--gc-threshold0",
+        type=int,
+        default=0,
+        help="diagnostic: gc.set_threshold(N, 20, 10) after composing (default: leave Python's)",
     )
     parser.add_argument("--loadgen", help=argparse.SUPPRESS)  # internal: run the load generator
     args = parser.parse_args()
@@ -514,7 +537,11 @@ def main() -> int:
         print(json.dumps(result), flush=True)
         return 0
     rates = [float(r) for r in args.rates.split(",") if r.strip()]
-    emit(asyncio.run(run(args.robots, rates, args.duration, gc_freeze=args.gc_freeze)))
+    emit(
+        asyncio.run(
+            run(args.robots, rates, args.duration, gc_freeze=args.gc_freeze, gc_threshold0=args.gc_threshold0)
+        )
+    )
     return 0
 
 

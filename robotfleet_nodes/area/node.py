@@ -84,7 +84,9 @@ class AreaNode(Node):
         self._zones: dict[str, _ZoneState] = {z: _ZoneState() for z in config.zones}
         self._assign: dict[str, Client[Any]] = {}
         self._cancel: dict[str, Client[Any]] = {}
-        self._answers: OrderedDict[str, Any] = OrderedDict()
+        # key -> (zone_id, robot_id) of an accepted hand-off: plain tuples, which the garbage
+        # collector stops tracking (10 000 response messages would be 30 000 objects it walks)
+        self._answers: OrderedDict[str, tuple[str, str]] = OrderedDict()
         self._pending: dict[str, asyncio.Future[Any]] = {}
         self._routes: OrderedDict[str, str] = OrderedDict()
         self._turn = itertools.count()
@@ -171,8 +173,8 @@ class AreaNode(Node):
     async def _on_dispatch(self, request: Any) -> Any:
         key = request.idempotency_key or f"{request.order.id}/{request.order.attempts}"
         if key in self._answers:
-            first = self._answers[key]
-            return first.model_copy(update={"duplicate": True})
+            zone_id, robot_id = self._answers[key]
+            return AssignWorkOrder.Response(accepted=True, duplicate=True, zone_id=zone_id, robot_id=robot_id)
         pending = self._pending.get(key)
         if pending is not None:  # the same hand-off is being answered right now
             first = await asyncio.shield(pending)
@@ -189,7 +191,7 @@ class AreaNode(Node):
             self._pending.pop(key, None)
         future.set_result(answer)
         if answer.accepted:  # a refusal is not cached: the retry may find capacity
-            self._answers[key] = answer
+            self._answers[key] = (str(answer.zone_id), str(answer.robot_id))
             while len(self._answers) > IDEMPOTENCY_CACHE_SIZE:
                 self._answers.popitem(last=False)
         return answer

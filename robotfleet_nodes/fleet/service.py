@@ -7,10 +7,19 @@
 - the scheduler: one priority queue per area (priority 9 first, FIFO within a priority), and
   a dispatch loop calling ``/areas/<a>/dispatch`` with the key ``<id>/<attempts>``. An area
   gets orders only while its latest ``AreaSummary`` reports capacity (minus what was handed
-  to it since), never more than ``max_in_flight`` calls at a time; a refusal or an
+  to it since, plus the orders of that area that ended since: a robot that finishes is free
+  again without waiting for the next 1 Hz summary), never more than ``max_in_flight`` calls
+  at a time; a submission or a freed robot wakes the dispatch loop at once; a refusal or an
   unreachable area keeps the order PENDING and backs the area off (exponentially, up to
   :data:`MAX_BACKOFF_S`). An area that never reported is probed one order at a time;
-- the durable JetStream consumer of ``WorkOrderUpdate`` events (resumes after a restart);
+- the durable JetStream consumer of ``WorkOrderUpdate`` events (resumes after a restart).
+  Events are pulled in batches of up to :data:`EVENT_BATCH` and grouped by order: one
+  order's events are applied in stream order, different orders concurrently, and each
+  order is written to the store once per batch (its final state) before its events are
+  acked. A crash between that write and the acks only re-delivers events that
+  :func:`~robotfleet_nodes.fleet.protocol.advances` then ignores. Orders are serialised
+  one by one (a lock per order id), never behind each other: a submission is one
+  create-if-absent write and waits for nothing else;
 - cancel, the area/zone/robot views behind the HTTP API, a :class:`Broadcaster` of SSE
   events and a metrics :class:`Registry`;
 - :class:`FleetNode` (``/fleet/fleet``): ``FleetSummary`` at 1 Hz and the services
@@ -21,13 +30,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import heapq
 import itertools
 import logging
 import time
 import uuid
 from collections import Counter
-from collections.abc import Hashable
+from collections.abc import AsyncIterator, Hashable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -68,6 +78,7 @@ __all__ = [
     "CancelResult",
     "FleetNode",
     "FleetService",
+    "OrderIndex",
     "SubmitError",
     "order_json",
     "stamp_iso",
@@ -84,9 +95,17 @@ SubmitWorkOrder: Any = default_registry().get_interface("robotfleet_nodes/srv/Su
 #: Longest pause before an area that refused or failed is offered orders again [s].
 MAX_BACKOFF_S = 2.0
 #: Dispatch calls outstanding per area at most (the default of ``max_in_flight``).
-DEFAULT_MAX_IN_FLIGHT = 8
+DEFAULT_MAX_IN_FLIGHT = 64
 #: Name of the fleet's durable consumer on the order-events stream.
 DURABLE_PREFIX = "fleet"
+#: Order events pulled per fetch at most (grouped by order, applied concurrently).
+EVENT_BATCH = 250
+#: Seconds one fetch collects events at most. Short: a pull request with ``expires`` is held
+#: by the server until the batch is full, so a long wait would apply events only that often.
+EVENT_FETCH_WAIT_S = 0.05
+#: Order events fetched and not yet acked at most (below the consumer's max_ack_pending,
+#: 1000 by default): several fetched batches are applied at the same time.
+EVENT_WINDOW = 800
 
 #: RobotStatus.STATE_* as the API names them (RobotTable.states carries the numbers).
 ROBOT_STATE_NAMES: dict[int, str] = {}
@@ -169,8 +188,86 @@ class _AreaState:
     summary: Any = None
     seen: float = float("-inf")
     handed: int = 0  # orders accepted since the last summary
+    freed: int = 0  # orders of this area that ended (a robot freed) since the last summary
     failures: int = 0
     backoff_until: float = 0.0
+
+
+class OrderIndex(MutableMapping[str, Any]):
+    """Order id -> WorkOrder, in memory: live orders as messages, final ones as bytes.
+
+    The fleet keeps every order it knows. Kept as messages, each final order is ~40
+    objects (order, history events, stamps) that every full garbage collection walks: at
+    200 orders/s those collections grew to hundreds of milliseconds within a minute. A final
+    order no longer changes, so it is kept serialised (one untracked ``bytes``), with
+    ``(state, area_id, created)`` for the list view, and decoded when read.
+    """
+
+    def __init__(self) -> None:
+        self._live: dict[str, Any] = {}
+        self._final: dict[str, bytes] = {}
+        self._final_meta: dict[str, tuple[int, str, float]] = {}
+
+    def __getitem__(self, order_id: str) -> Any:
+        order = self._live.get(order_id)
+        if order is not None:
+            return order
+        from robotfleet_nodes.idl.codec import deserialize
+
+        return deserialize(WorkOrder, self._final[order_id])
+
+    def __setitem__(self, order_id: str, order: Any) -> None:
+        if order.state in FINAL_STATES:
+            from robotfleet_nodes.idl.codec import serialize
+
+            self._live.pop(order_id, None)
+            self._final[order_id] = serialize(order)
+            self._final_meta[order_id] = (int(order.state), str(order.area_id), _stamp_seconds(order.created))
+        else:
+            self._final.pop(order_id, None)
+            self._final_meta.pop(order_id, None)
+            self._live[order_id] = order
+
+    def __delitem__(self, order_id: str) -> None:
+        if order_id in self._live:
+            del self._live[order_id]
+        else:
+            del self._final[order_id]
+            del self._final_meta[order_id]
+
+    def __contains__(self, order_id: object) -> bool:
+        return order_id in self._live or order_id in self._final
+
+    def __iter__(self) -> Iterator[str]:
+        yield from list(self._live)
+        yield from list(self._final)
+
+    def __len__(self) -> int:
+        return len(self._live) + len(self._final)
+
+    def clear(self) -> None:
+        self._live.clear()
+        self._final.clear()
+        self._final_meta.clear()
+
+    def live(self) -> list[Any]:
+        """The orders not in a final state (no decoding)."""
+        return list(self._live.values())
+
+    def select(self, *, state: int | None, area_id: str | None, limit: int) -> tuple[list[Any], int]:
+        """Matching orders newest first (at most ``limit``; only those are decoded), and how many."""
+        keys: list[tuple[float, str]] = [
+            (_stamp_seconds(o.created), o.id)
+            for o in self._live.values()
+            if (state is None or o.state == state) and (area_id is None or o.area_id == area_id)
+        ]
+        keys.extend(
+            (created, oid)
+            for oid, (s, a, created) in self._final_meta.items()
+            if (state is None or s == state) and (area_id is None or a == area_id)
+        )
+        keys.sort(reverse=True)
+        return [self[oid] for _, oid in keys[:limit]], len(keys)
 
 
 class FleetService:
@@ -187,7 +284,7 @@ class FleetService:
         self.config = config
         self.context = context
         self.max_in_flight = max_in_flight
-        self.orders: dict[str, Any] = {}
+        self.orders = OrderIndex()
         self.events: Broadcaster[ServerSentEvent] = Broadcaster(max_queue=2000)
         self.metrics = Registry()
         self.node: FleetNode | None = None
@@ -206,7 +303,8 @@ class FleetService:
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loops: list[asyncio.Task[Any]] = []
-        self._lock = asyncio.Lock()
+        self._order_locks: dict[str, asyncio.Lock] = {}
+        self._order_lock_users: Counter[str] = Counter()
         self._started = False
         self._observed: set[tuple[str, str]] = set()
         self._init_metrics()
@@ -245,6 +343,12 @@ class FleetService:
         if new.state in FINAL_STATES:
             self._observed.discard((new.id, "dispatched"))
             self._observed.discard((new.id, "executing"))
+            if old is not None and old.state not in FINAL_STATES and old.state != WorkOrder.STATE_PENDING:
+                area = self._areas.get(new.area_id)
+                if area is not None:  # its robot is free again: offer the area more at once
+                    area.freed += 1
+                    if area.queue:
+                        self._wake.set()
 
     # -- life ----------------------------------------------------------------------------
     async def start(self) -> None:
@@ -325,13 +429,7 @@ class FleetService:
         self, *, state: int | None = None, area_id: str | None = None, limit: int = 100
     ) -> tuple[list[Any], int]:
         """Orders matching the filters, newest first (at most ``limit``), and how many match."""
-        matching = [
-            o
-            for o in self.orders.values()
-            if (state is None or o.state == state) and (area_id is None or o.area_id == area_id)
-        ]
-        matching.sort(key=lambda o: (_stamp_seconds(o.created), o.id), reverse=True)
-        return matching[:limit], len(matching)
+        return self.orders.select(state=state, area_id=area_id, limit=limit)
 
     def counts(self) -> dict[str, int]:
         """Orders by state name (every state present)."""
@@ -385,7 +483,7 @@ class FleetService:
             history=[WorkOrderEvent(state=WorkOrder.STATE_PENDING, stamp=stamp, by=self.config.fleet_id)],
         )
         assert self._store is not None
-        async with self._lock:
+        async with self._order_lock(order_id):  # this id only: nothing else waits here
             stored, created = await self._store.create(order)
             if created or stored.id not in self.orders:
                 self._set(stored)
@@ -393,29 +491,59 @@ class FleetService:
                     self._enqueue(stored)
         return self.orders[stored.id], created
 
-    def _set(self, order: Any) -> None:
+    @contextlib.asynccontextmanager
+    async def _order_lock(self, order_id: str) -> AsyncIterator[None]:
+        """Serialise the changes of one order (others go on concurrently); FIFO."""
+        lock = self._order_locks.get(order_id)
+        if lock is None:
+            lock = self._order_locks[order_id] = asyncio.Lock()
+        self._order_lock_users[order_id] += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            self._order_lock_users[order_id] -= 1
+            if self._order_lock_users[order_id] <= 0:
+                del self._order_lock_users[order_id]
+                del self._order_locks[order_id]
+
+    def _set(self, order: Any, *, publish: bool = True) -> None:
         old = self.orders.get(order.id)
         self.orders[order.id] = order
         self._count(old, order)
-        self.events.publish(ServerSentEvent(order_json(order), event="order"), key=("order", order.id))
+        if publish:
+            self.events.publish(ServerSentEvent(order_json(order), event="order"), key=("order", order.id))
 
     async def _apply(self, update: Any) -> Any | None:
         """Apply ``update`` if it moves its order forward; store; return the new order."""
+        return await self._apply_all(update.order_id, [update])
+
+    async def _apply_all(self, order_id: str, updates: list[Any]) -> Any | None:
+        """Apply ``updates`` of one order in order (those that move it forward), store once.
+
+        Returns the new order, or None when none of them moved it. The index changes only
+        after the store write succeeded, so a failed write leaves the events to re-apply.
+        """
         assert self._store is not None
-        async with self._lock:
-            order = self.orders.get(update.order_id)
+        async with self._order_lock(order_id):
+            order = self.orders.get(order_id)
             if order is None:
-                found = await self._store.get(update.order_id)
+                found = await self._store.get(order_id)
                 if found is None:
-                    log.debug("update for unknown order %s ignored", update.order_id)
+                    log.debug("update for unknown order %s ignored", order_id)
                     return None
                 order = found[0]
-            if not advances(order, update):
+            steps: list[Any] = []
+            for update in updates:
+                if advances(order, update):
+                    order = apply_update(order, update)
+                    steps.append(order)
+            if not steps:
                 return None
-            moved = apply_update(order, update)
-            await self._store.put(moved)
-            self._set(moved)
-            return moved
+            await self._store.put(order)
+            for moved in steps:  # every transition counted (metrics), one SSE event
+                self._set(moved, publish=moved is order)
+            return order
 
     async def cancel(self, order_id: str, reason: str = "") -> CancelResult:
         """Cancel a non-final order (see the module docstring); CANCELLED again is accepted."""
@@ -491,7 +619,7 @@ class FleetService:
         fresh = area.summary is not None and now - area.seen <= self.config.scheduler.area_silence_timeout_s
         if not fresh:
             return min(room, 1 - area.in_flight)  # probe one at a time
-        return min(room, int(area.summary.capacity) - area.handed - area.in_flight)
+        return min(room, int(area.summary.capacity) + area.freed - area.handed - area.in_flight)
 
     async def _dispatch_loop(self) -> None:
         interval = self.config.scheduler.dispatch_interval_s
@@ -522,7 +650,7 @@ class FleetService:
     async def _dispatch(self, area_id: str, order: Any, seq: int) -> None:
         area = self._areas[area_id]
         key = f"{order.id}/{order.attempts}"
-        accepted = False
+        accepted = released = False
         try:
             request = AssignWorkOrder.Request(
                 idempotency_key=key, by=self.config.fleet_id, target_id=area_id, order=order
@@ -535,6 +663,9 @@ class FleetService:
             except (TimeoutError, ConnectionError, RobotFleetError) as exc:
                 log.info("area %s unreachable for %s: %s", area_id, order.id, exc)
                 answer = None
+            area.in_flight -= 1  # the call is over: the store write below needs no slot
+            released = True
+            self._wake.set()
             if answer is not None and answer.accepted:
                 accepted = True
                 area.handed += 1
@@ -565,7 +696,8 @@ class FleetService:
         except Exception:
             log.exception("dispatching %s to %s failed", order.id, area_id)
         finally:
-            area.in_flight -= 1
+            if not released:
+                area.in_flight -= 1
             if not accepted:
                 current = self.orders.get(order.id)
                 if current is not None and current.state == WorkOrder.STATE_PENDING:
@@ -587,12 +719,25 @@ class FleetService:
         )
 
     async def _consume_loop(self, consumer: Any) -> None:
-        from robotfleet_nodes.idl.codec import deserialize
+        """Pull batches of events; keep up to :data:`EVENT_WINDOW` of them being applied."""
+        outstanding = 0  # fetched, not yet acked (or nak'ed)
+        room = asyncio.Event()
+        room.set()
+        batches: set[asyncio.Task[None]] = set()
+
+        def done(count: int, _: Any) -> None:
+            nonlocal outstanding
+            outstanding -= count
+            room.set()
 
         try:
             while self._started:
+                while EVENT_WINDOW - outstanding < min(EVENT_BATCH, EVENT_WINDOW // 4):
+                    room.clear()
+                    await room.wait()
                 try:
-                    msgs = await consumer.fetch(batch=100, timeout=1.0)
+                    wanted = min(EVENT_BATCH, EVENT_WINDOW - outstanding)
+                    msgs = await consumer.fetch(batch=wanted, timeout=EVENT_FETCH_WAIT_S)
                 except (TimeoutError, NatsTimeoutError):
                     continue
                 except asyncio.CancelledError:
@@ -601,28 +746,53 @@ class FleetService:
                     log.warning("order events: fetch failed (%s); retrying", exc)
                     await asyncio.sleep(1.0)
                     continue
-                for msg in msgs:
-                    self.m_in.labels("order_event").inc()
-                    try:
-                        update = deserialize(WorkOrderUpdate, msg.data)
-                    except Exception as exc:
-                        log.warning("order events: undecodable message dropped: %s", exc)
-                        await msg.ack()
-                        continue
-                    try:
-                        await self._apply(update)
-                    except asyncio.CancelledError:
-                        raise
-                    except Exception:
-                        log.exception(
-                            "order events: could not apply %s; will be redelivered", update.order_id
-                        )
-                        await msg.nak(delay=1.0)
-                        continue
-                    await msg.ack()
+                outstanding += len(msgs)
+                # created in fetch order: an order's lock is taken by batches in that order
+                task = asyncio.create_task(self._apply_batch(msgs), name="fleet events batch")
+                batches.add(task)
+                task.add_done_callback(batches.discard)
+                task.add_done_callback(functools.partial(done, len(msgs)))
         finally:
+            for task in batches:
+                task.cancel()
+            await asyncio.gather(*batches, return_exceptions=True)
             with contextlib.suppress(Exception):
                 await consumer.unsubscribe()
+
+    async def _apply_batch(self, msgs: list[Any]) -> None:
+        """Group ``msgs`` by order; apply each order's events (in order) concurrently."""
+        from robotfleet_nodes.idl.codec import deserialize
+
+        by_order: dict[str, list[tuple[Any, Any]]] = {}
+        for msg in msgs:
+            self.m_in.labels("order_event").inc()
+            try:
+                update = deserialize(WorkOrderUpdate, msg.data)
+            except Exception as exc:
+                log.warning("order events: undecodable message dropped: %s", exc)
+                await msg.ack()
+                continue
+            by_order.setdefault(update.order_id, []).append((update, msg))
+        await asyncio.gather(*(self._apply_order_events(oid, items) for oid, items in by_order.items()))
+
+    async def _apply_order_events(self, order_id: str, items: list[tuple[Any, Any]]) -> None:
+        try:
+            await self._apply_all(order_id, [update for update, _ in items])
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("order events: could not apply %s; will be redelivered", order_id)
+            for _, msg in items:
+                with contextlib.suppress(Exception):
+                    await msg.nak(delay=1.0)
+            return
+        for _, msg in items:  # after the write: a crash before this re-applies (ignored)
+            try:
+                await msg.ack()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("order events: ack of %s failed (%s); it will be redelivered", order_id, exc)
 
     # -- summaries --------------------------------------------------------------------------
     async def _on_area_summary(self, msg: Any) -> None:
@@ -633,6 +803,7 @@ class FleetService:
         area.summary = msg
         area.seen = time.monotonic()
         area.handed = 0
+        area.freed = 0
         for zone in msg.zones:
             self._note_zone(zone)
         for zone_id in [*(z.zone_id for z in msg.zones), *msg.silent_zones]:

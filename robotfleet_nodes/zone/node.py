@@ -78,6 +78,8 @@ REFUSAL_COOLDOWN_S = 1.0
 #: Seconds the zone waits for an edge to answer a goal.
 GOAL_TIMEOUT_S = 5.0
 _REMEMBERED = 10_000  # answers / finished orders kept for idempotency
+#: Order events published concurrently at most (one order's stay in sequence).
+PUBLISH_BATCH = 256
 
 _IDLE, _EXECUTING, _CHARGING, _ERROR, _OFFLINE = range(5)
 _LIVE_STATES = (WorkOrder.STATE_DISPATCHED, WorkOrder.STATE_ASSIGNED, WorkOrder.STATE_EXECUTING)
@@ -93,6 +95,7 @@ class _Robot:
     adopted: str = ""  # an order re-adopted at start, followed through the status
     refused_until: float = -math.inf
     client: ActionClient | None = None
+    connecting: asyncio.Task[ActionClient] | None = None  # the client being created
 
 
 @dataclass(slots=True)
@@ -155,7 +158,9 @@ class ZoneNode(Node):
         self._robots: dict[str, _Robot] = {rid: _Robot(rid) for rid in config.robots}
         self._orders: dict[str, _Order] = {}
         self._queue: list[str] = []
-        self._answers: OrderedDict[str, Any] = OrderedDict()
+        # key -> (accepted, zone_id, robot_id, error): a tuple of strings, which the garbage
+        # collector stops tracking (10 000 response messages would be 30 000 objects it walks)
+        self._answers: OrderedDict[str, tuple[bool, str, str, str]] = OrderedDict()
         self._finished: OrderedDict[str, int] = OrderedDict()
         self._seq = itertools.count()
         self._rr = 0
@@ -192,6 +197,7 @@ class ZoneNode(Node):
             await self._recover_orders()
         self._ready = True
         self.create_timer(self._assign_period, self._tick)
+        self._spawn(self._prepare_clients())
         self.create_timer(self.config.summary_period_s, self._publish_summary)
         self.get_logger().info(
             "%s: zone up with %d robots (area %s)", self.zone_id, len(self._robots), self.config.area_id
@@ -332,11 +338,40 @@ class ZoneNode(Node):
         return min(free, key=lambda r: math.hypot(r.status.pose.x - x, r.status.pose.y - y))
 
     async def _client_for(self, robot: _Robot) -> ActionClient:
-        if robot.client is None:
-            robot.client = await ActionClient.create(
-                self, self._action, robot_name(robot.robot_id, "execute"), status_qos=STATUS_QOS
+        """The robot's action client, created once (concurrent callers share the creation)."""
+        if robot.client is not None:
+            return robot.client
+        if robot.connecting is None:
+            robot.connecting = self._spawn(
+                ActionClient.create(
+                    self, self._action, robot_name(robot.robot_id, "execute"), status_qos=STATUS_QOS
+                )
             )
-        return robot.client
+            robot.connecting.add_done_callback(functools.partial(self._connected, robot))
+        return await asyncio.shield(robot.connecting)
+
+    @staticmethod
+    def _connected(robot: _Robot, task: asyncio.Task[ActionClient]) -> None:
+        """Keep the created client (even if whoever waited for it is gone), or allow a retry."""
+        robot.connecting = None
+        if not task.cancelled() and task.exception() is None:
+            robot.client = task.result()
+
+    async def _prepare_clients(self) -> None:
+        """Create every robot's action client in the background after start.
+
+        Otherwise the first goal to each robot pays for the client's subscriptions (and a
+        graph announcement) on the latency path of its order.
+        """
+        for robot in list(self._robots.values()):
+            if not self._ready:
+                return
+            try:
+                await self._client_for(robot)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.debug("%s: action client for %s not ready: %s", self.zone_id, robot.robot_id, exc)
 
     async def _dispatch(self, order: _Order, robot: _Robot, token: int) -> None:
         """Send the order's goal to ``robot``; on acceptance follow it to its result."""
@@ -497,12 +532,9 @@ class ZoneNode(Node):
         key = request.idempotency_key or f"{wo.id}/{wo.attempts}"
         first = self._answers.get(key)
         if first is not None:
+            accepted, zone_id, robot_id, error = first
             return response_cls(
-                accepted=first.accepted,
-                duplicate=True,
-                zone_id=first.zone_id,
-                robot_id=first.robot_id,
-                error=first.error,
+                accepted=accepted, duplicate=True, zone_id=zone_id, robot_id=robot_id, error=error
             )
 
         def refuse(error: str) -> Any:
@@ -531,7 +563,7 @@ class ZoneNode(Node):
             self._accept(wo)
             self._assign_soon()
         answer = response_cls(accepted=True, duplicate=False, zone_id=self.zone_id)
-        self._remember(self._answers, key, answer)
+        self._remember(self._answers, key, (True, self.zone_id, "", ""))
         return answer
 
     def _accept(self, wo: Any) -> None:
@@ -646,30 +678,46 @@ class ZoneNode(Node):
         self._updates.put_nowait(update)
 
     async def _publish_updates(self) -> None:
-        """Publish queued order events one after the other (their order is the stream's)."""
+        """Publish queued order events: one order's in sequence, different orders concurrently.
+
+        Everything queued is taken at once (up to :data:`PUBLISH_BATCH`), so the events'
+        round trips to JetStream overlap instead of adding up; an order's own events still
+        reach the stream in the order they happened.
+        """
         assert self._events is not None
         while True:
-            update = await self._updates.get()
+            batch = [await self._updates.get()]
+            while len(batch) < PUBLISH_BATCH and not self._updates.empty():
+                batch.append(self._updates.get_nowait())
+            by_order: dict[str, list[Any]] = {}
+            for update in batch:
+                by_order.setdefault(update.order_id, []).append(update)
             try:
-                for delay in (0.1, 0.5, 1.0, 2.0, 0.0):
-                    try:
-                        await self._events.publish(update)
-                        break
-                    except asyncio.CancelledError:
-                        raise
-                    except Exception:
-                        if not delay:
-                            log.exception(
-                                "%s: event %s/%d/%s lost",
-                                self.zone_id,
-                                update.order_id,
-                                update.attempt,
-                                state_name(update.state),
-                            )
-                            break
-                        await asyncio.sleep(delay)
+                await asyncio.gather(*(self._publish_in_order(updates) for updates in by_order.values()))
             finally:
-                self._updates.task_done()
+                for _ in batch:
+                    self._updates.task_done()
+
+    async def _publish_in_order(self, updates: list[Any]) -> None:
+        assert self._events is not None
+        for update in updates:
+            for delay in (0.1, 0.5, 1.0, 2.0, 0.0):
+                try:
+                    await self._events.publish(update)
+                    break
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    if not delay:
+                        log.exception(
+                            "%s: event %s/%d/%s lost",
+                            self.zone_id,
+                            update.order_id,
+                            update.attempt,
+                            state_name(update.state),
+                        )
+                        break
+                    await asyncio.sleep(delay)
 
     async def _publish_summary(self) -> None:
         if self._summary_pub is None or self._table_pub is None:
