@@ -37,6 +37,7 @@ setup(
         "PyYAML>=6",
         "numpy>=2",
         "rosbags>=0.11,<0.12",
+        "mcap>=1.6,<2",
     ],
     extras_require={
         "dds": ["cyclonedds>=11,<12"],
@@ -52,6 +53,7 @@ setup(
             "mypy>=2",
             "types-PyYAML",
             "playwright>=1.50",
+            "mcap-ros2-support>=0.6,<0.7",
         ],
     },
     entry_points={

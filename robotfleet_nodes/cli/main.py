@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from robotfleet_nodes import __version__
 from robotfleet_nodes.cli import (  # noqa: F401 - registers the verbs
     _action,
+    _bag,
     _broker,
     _doctor,
     _fleet,

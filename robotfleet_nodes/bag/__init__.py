@@ -1,0 +1,10 @@
+"""Recording and replaying topics as rosbag2-compatible MCAP files (private: use ``rfos bag``).
+
+- :mod:`._mcap`: the file format side (``ros2`` profile, ``ros2msg`` schemas, ``cdr``
+  messages), bag directories and the summary ``rfos bag info`` prints.
+- :mod:`.recorder`: raw NATS subscription on topic subjects -> batched CDR conversion ->
+  chunked MCAP writer.
+- :mod:`.player`: MCAP -> NATS, in log-time order, with the original spacing scaled by a rate.
+"""
+
+from __future__ import annotations
