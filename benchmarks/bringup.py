@@ -30,6 +30,7 @@ from _common import emit, progress
 ROOT = Path(__file__).resolve().parent.parent
 RFOS = Path(sys.executable).parent / "rfos"
 STEADY_SECONDS = 10.0
+SETTLE_SECONDS = 20.0
 
 
 def _free_port() -> int:
@@ -127,7 +128,9 @@ def run(robots: int, zones: int, timeout: float) -> dict[str, Any]:
                 waited = time.perf_counter() - started
                 progress(f"bringup {robots}: {last}/{robots} robots online after {waited:.1f} s")
                 time.sleep(1.0)
-            time.sleep(3.0)  # let the start-up burst settle before measuring steady state
+            # Steady state: after visibility the zones still create their robots' action
+            # clients in the background for a while; measuring too early counts that.
+            time.sleep(SETTLE_SECONDS)
             pids = _tree(launcher.pid)
             before = {pid: _cpu_seconds(pid) for pid in pids}
             t0 = time.perf_counter()
