@@ -7,7 +7,9 @@ separate processes (as a user runs them), echo's stdout read here. Reported:
 - ``echo_msgs_per_s``: messages echo printed per second while the load ran;
 - ``echo_delivered``: printed / published (1.0 = kept up, nothing dropped);
 - ``hz_reported``: the median rate ``topic hz`` printed (should be ~the offered rate);
-- ``offered_msgs_per_s``: what the publisher actually achieved.
+- ``offered_msgs_per_s``: what the publisher actually achieved;
+- ``record_msgs_per_s`` / ``record_delivered``: a second run with ``rfos bag record`` as
+  the only consumer, messages counted in the MCAP file it wrote (read with ``mcap``).
 
 Prints one JSON line. ``python benchmarks/cli.py [RATE] [SECONDS]``.
 """
@@ -19,6 +21,7 @@ import json
 import os
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -67,6 +70,30 @@ async def _count_echo(stream: asyncio.StreamReader, counter: list[int]) -> None:
         tail = data[-4:]
 
 
+async def _record(env: dict[str, str], pub: Any, rate: float, seconds: float) -> tuple[int, int, float]:
+    """Run ``rfos bag record`` alone under the same load; count what its file holds."""
+    from mcap.reader import make_reader
+
+    with tempfile.TemporaryDirectory(prefix="rfos-bench-bag-") as tmp:
+        out = Path(tmp) / "bag"
+        recorder = await asyncio.create_subprocess_exec(
+            RFOS, "bag", "record", TOPIC, "-o", str(out), env=env,
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+        await asyncio.sleep(1.5)  # subscribed
+        sent, took = await _publish(pub, rate, seconds)
+        await asyncio.sleep(1.0)  # let it drain
+        recorder.send_signal(2)
+        await recorder.wait()
+        count = 0
+        for path in sorted(out.glob("*.mcap")):
+            with path.open("rb") as f:
+                summary = make_reader(f).get_summary()
+                if summary is not None and summary.statistics is not None:
+                    count += summary.statistics.message_count
+    return count, sent, took
+
+
 async def main(rate: float, seconds: float) -> dict[str, object]:
     root = f"bench{os.getpid()}"
     with EmbeddedBroker() as broker:
@@ -103,6 +130,7 @@ async def main(rate: float, seconds: float) -> dict[str, object]:
             rates = [
                 float(line.split()[-1]) for line in hz_out.splitlines() if line.startswith("average rate")
             ]
+            recorded, rec_sent, rec_took = await _record(env, pub, rate, seconds)
             await transport.close()
     return {
         "benchmark": "cli",
@@ -110,6 +138,8 @@ async def main(rate: float, seconds: float) -> dict[str, object]:
         "echo_msgs_per_s": round(echoed / took),
         "echo_delivered": round(echoed / sent, 4),
         "hz_reported": round(statistics.median(rates), 1) if rates else None,
+        "record_msgs_per_s": round(recorded / rec_took),
+        "record_delivered": round(recorded / rec_sent, 4),
         "messages": sent,
         "type": TYPE,
     }
