@@ -58,8 +58,10 @@ log = logging.getLogger(__name__)
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_INTERRUPTED = 130
-#: Seconds the graph query gathers answers (``--graph-wait``).
-DEFAULT_GRAPH_WAIT = 0.5
+#: Seconds the graph query gathers answers (``--graph-wait``). Participants answer within
+#: milliseconds even with 1000 robots running; 0.3 s keeps `rfos node list` under 1 s
+#: including Python's start-up.
+DEFAULT_GRAPH_WAIT = 0.3
 NO_BROKER = f"start one with `rfos broker` or set {ENV_URL}"
 
 
