@@ -705,6 +705,29 @@ class DdsTransport(Transport):
         self._entities.add(subscription)
         return subscription
 
+    def _request_reply(
+        self, endpoint: EndpointInfo, srv_type: Any, *, server: bool
+    ) -> tuple[DataWriter[Any], DataReader[Any]]:
+        """The writer and reader of one side of a service: ``rq/<name>Request`` and ``rr/<name>Reply``.
+
+        A server reads requests and writes replies; a client the other way round.
+        """
+        participant = self._dp()
+        spec = srv_type.__ros_spec__
+        qos = self._service_qos(endpoint)
+        requests = (
+            participant.topic(request_topic(endpoint.name), request_struct_for(spec.request)),
+            type_hash_of(srv_type.Request),
+        )
+        replies = (
+            participant.topic(reply_topic(endpoint.name), request_struct_for(spec.response)),
+            type_hash_of(srv_type.Response),
+        )
+        (out_topic, out_hash), (in_topic, in_hash) = (replies, requests) if server else (requests, replies)
+        writer = DataWriter(participant.dp, out_topic, writer_qos(qos, out_hash))
+        reader = DataReader(participant.dp, in_topic, reader_qos(qos, in_hash))
+        return writer, reader
+
     def _service_qos(self, endpoint: EndpointInfo) -> QoSProfile:
         qos = endpoint.qos
         if qos.durability is Durability.TRANSIENT_LOCAL or qos.reliability is Reliability.BEST_EFFORT:
@@ -715,42 +738,18 @@ class DdsTransport(Transport):
         self, endpoint: EndpointInfo, srv_type: type[Any], handler: RequestHandler
     ) -> ServiceHandle:
         """Read ``rq/<name>Request``, answer on ``rr/<name>Reply`` (rmw_cyclonedds layout)."""
-        participant = self._dp()
-        spec = srv_type.__ros_spec__
         service = _Service(self, endpoint, srv_type, handler)
-        qos = self._service_qos(endpoint)
-        req_topic = participant.topic(request_topic(endpoint.name), request_struct_for(spec.request))
-        rep_topic = participant.topic(reply_topic(endpoint.name), request_struct_for(spec.response))
-        service.writer = DataWriter(
-            participant.dp, rep_topic, writer_qos(qos, type_hash_of(srv_type.Response))
-        )
-        reader = DataReader(
-            participant.dp,
-            req_topic,
-            reader_qos(qos, type_hash_of(srv_type.Request)),
-        )
-        service.reader = reader
-        self._attach(service.inbox, reader, DDSStatus.DataAvailable)
+        service.writer, service.reader = self._request_reply(endpoint, srv_type, server=True)
+        self._attach(service.inbox, service.reader, DDSStatus.DataAvailable)
         self._entities.add(service)
         return service
 
     async def create_client(self, endpoint: EndpointInfo, srv_type: type[Any]) -> ClientHandle:
         """Write ``rq/<name>Request``, read ``rr/<name>Reply``."""
-        participant = self._dp()
-        spec = srv_type.__ros_spec__
         client = _Client(self, endpoint, srv_type)
-        qos = self._service_qos(endpoint)
-        req_topic = participant.topic(request_topic(endpoint.name), request_struct_for(spec.request))
-        rep_topic = participant.topic(reply_topic(endpoint.name), request_struct_for(spec.response))
-        client.writer = DataWriter(participant.dp, req_topic, writer_qos(qos, type_hash_of(srv_type.Request)))
+        client.writer, client.reader = self._request_reply(endpoint, srv_type, server=False)
         client.guid = _handle(client.writer)
-        reader = DataReader(
-            participant.dp,
-            rep_topic,
-            reader_qos(qos, type_hash_of(srv_type.Response)),
-        )
-        client.reader = reader
-        self._attach(client.inbox, reader, DDSStatus.DataAvailable)
+        self._attach(client.inbox, client.reader, DDSStatus.DataAvailable)
         self._entities.add(client)
         return client
 
