@@ -2,51 +2,27 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import signal
 import sys
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 
-from robotfleet_nodes.config import AreaConfig, load_config
-from robotfleet_nodes.errors import ConfigError
-from robotfleet_nodes.node import Context
+from robotfleet_nodes.config import AreaConfig
+from robotfleet_nodes.fleet.tier import run_tier
+from robotfleet_nodes.node.context import Context
+from robotfleet_nodes.node.runner import nodes_started
 
-__all__ = ["main", "run_area"]
-
-log = logging.getLogger(__name__)
+__all__ = ["main"]
 
 
-async def run_area(config: AreaConfig, *, args: Sequence[str] = ()) -> None:
-    """Run the area node on ``config.messaging.broker`` until SIGINT/SIGTERM."""
+def _start(config: AreaConfig, context: Context) -> AbstractAsyncContextManager[None]:
     from robotfleet_nodes.area.node import AreaNode
 
-    loop = asyncio.get_running_loop()
-    async with Context(url=config.messaging.broker, args=args) as context:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, context.shutdown)
-        try:
-            await AreaNode(config, context=context).start()
-            await context.wait_for_shutdown()
-        finally:
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(signum)
+    return nodes_started([AreaNode(config, context=context)])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point: exit 0 on SIGINT/SIGTERM, 2 on a configuration error."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    try:
-        config = load_config("area")
-    except ConfigError as exc:
-        sys.stderr.write(f"area: {exc}\n")
-        return 2
-    logging.basicConfig(level=config.log_level, format="[%(levelname)s] [%(name)s]: %(message)s")
-    try:
-        asyncio.run(run_area(config, args=args))
-    except KeyboardInterrupt:
-        return 130
-    return 0
+    """Run the area the environment describes; returns the exit status."""
+    return run_tier("area", _start, argv)
 
 
 if __name__ == "__main__":

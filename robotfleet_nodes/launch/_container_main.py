@@ -15,16 +15,16 @@ import asyncio
 import base64
 import json
 import logging
-import signal
 import sys
 import zlib
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 from robotfleet_nodes.node.container import ComponentContainer
 from robotfleet_nodes.node.context import Context
 from robotfleet_nodes.node.param_files import load_parameter_files
-from robotfleet_nodes.node.runner import freeze_startup_objects
+from robotfleet_nodes.node.runner import serve
 
 __all__ = ["main", "run_container"]
 
@@ -37,45 +37,37 @@ def _fqn(namespace: str, name: str) -> str:
 
 async def run_container(spec: dict[str, Any], args: Sequence[str] = ()) -> None:
     """Run the container described by ``spec`` until SIGINT/SIGTERM."""
-    loop = asyncio.get_running_loop()
     async with Context(args=args) as context:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, context.shutdown)
-        try:
-            container = ComponentContainer(
-                spec.get("name") or "ComponentManager", context=context, namespace=spec.get("namespace", "")
-            )
-            await container.start()
-            for comp in spec.get("components", []):
-                params = dict(comp.get("parameters") or {})
-                files = comp.get("params_files") or []
-                if files:
-                    if comp.get("name"):
-                        file_values = load_parameter_files(
-                            files, _fqn(comp.get("namespace", ""), comp["name"])
-                        )
-                        params = {**file_values, **params}
-                    else:
-                        log.warning(
-                            "component %s has parameter files but no name: files ignored", comp["plugin"]
-                        )
-                await container.load(
-                    comp["plugin"],
-                    node_name=comp.get("name", ""),
-                    namespace=comp.get("namespace", ""),
-                    remap_rules=comp.get("remap_rules", []),
-                    parameters=params,
-                )
-            freeze_startup_objects()
-            log.info(
-                "container %s: %d components loaded",
-                container.get_fully_qualified_name(),
-                len(container.components),
-            )
-            await context.wait_for_shutdown()
-        finally:
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(signum)
+        await serve(context, _loaded(spec, context))
+
+
+@asynccontextmanager
+async def _loaded(spec: dict[str, Any], context: Context) -> AsyncIterator[None]:
+    """The container with every component of ``spec`` loaded (the context unloads them)."""
+    container = ComponentContainer(
+        spec.get("name") or "ComponentManager", context=context, namespace=spec.get("namespace", "")
+    )
+    await container.start()
+    for comp in spec.get("components", []):
+        params = dict(comp.get("parameters") or {})
+        files = comp.get("params_files") or []
+        if files:
+            if comp.get("name"):
+                file_values = load_parameter_files(files, _fqn(comp.get("namespace", ""), comp["name"]))
+                params = {**file_values, **params}
+            else:
+                log.warning("component %s has parameter files but no name: files ignored", comp["plugin"])
+        await container.load(
+            comp["plugin"],
+            node_name=comp.get("name", ""),
+            namespace=comp.get("namespace", ""),
+            remap_rules=comp.get("remap_rules", []),
+            parameters=params,
+        )
+    log.info(
+        "container %s: %d components loaded", container.get_fully_qualified_name(), len(container.components)
+    )
+    yield
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -12,15 +12,16 @@ import gc
 import logging
 import signal
 import sys
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import TYPE_CHECKING, Any
 
 from robotfleet_nodes.node.context import Context
 
 if TYPE_CHECKING:
     from robotfleet_nodes.node.node import Node
 
-__all__ = ["freeze_startup_objects", "run_nodes", "spin_nodes"]
+__all__ = ["freeze_startup_objects", "nodes_started", "run_nodes", "serve", "spin_nodes"]
 
 log = logging.getLogger(__name__)
 
@@ -43,20 +44,36 @@ def freeze_startup_objects() -> None:
     gc.set_threshold(50_000, 20, 10)
 
 
-async def spin_nodes(factories: Sequence[NodeFactory], *, args: Sequence[str] = ()) -> None:
-    """Start one node per factory in a shared context and run until SIGINT/SIGTERM."""
+async def serve(context: Context, started: AbstractAsyncContextManager[Any]) -> None:
+    """Enter ``started`` (the start-up), then run until SIGINT/SIGTERM; leave it on the way out.
+
+    The one body every executable shares: node programs, containers and the fleet tiers.
+    Start-up objects are frozen for the garbage collector once everything is up.
+    """
     loop = asyncio.get_running_loop()
-    async with Context(args=args) as context:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, context.shutdown)
-        try:
-            for factory in factories:
-                await factory(context).start()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, context.shutdown)
+    try:
+        async with started:
             freeze_startup_objects()
             await context.wait_for_shutdown()
-        finally:
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(signum)
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+
+
+@asynccontextmanager
+async def nodes_started(nodes: Sequence[Node]) -> AsyncIterator[None]:
+    """Start ``nodes`` in order; the context destroys them when it closes."""
+    for node in nodes:
+        await node.start()
+    yield
+
+
+async def spin_nodes(factories: Sequence[NodeFactory], *, args: Sequence[str] = ()) -> None:
+    """Start one node per factory in a shared context and run until SIGINT/SIGTERM."""
+    async with Context(args=args) as context:
+        await serve(context, nodes_started([factory(context) for factory in factories]))
 
 
 def run_nodes(*factories: NodeFactory, argv: Sequence[str] | None = None) -> int:

@@ -1,32 +1,28 @@
-"""The ``zone`` executable: one zone node, configured as the seed describes.
-
-``ZONE_CONFIG`` names the YAML file (defaults without it), ``MESSAGING_URL`` overrides the
-broker; ``--ros-args`` are accepted. Runs until SIGINT/SIGTERM; a bad configuration prints
-``zone: <message>`` and exits with status 2.
-"""
+"""The ``zone`` executable: one :class:`ZoneNode` from ``ZONE_CONFIG`` (docs/fleet.md)."""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 
 from robotfleet_nodes.config import ZoneConfig
-from robotfleet_nodes.edge.main import run_tier
+from robotfleet_nodes.fleet.tier import run_tier
 from robotfleet_nodes.node.context import Context
-from robotfleet_nodes.node.node import Node
+from robotfleet_nodes.node.runner import nodes_started
 
 __all__ = ["main"]
 
 
-def _make(config: ZoneConfig, context: Context) -> Node:
+def _start(config: ZoneConfig, context: Context) -> AbstractAsyncContextManager[None]:
     from robotfleet_nodes.zone.node import ZoneNode
 
-    return ZoneNode(config, context=context)
+    return nodes_started([ZoneNode(config, context=context)])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the zone the environment describes; returns the exit status."""
-    return run_tier("zone", _make, argv)
+    return run_tier("zone", _start, argv)
 
 
 if __name__ == "__main__":
