@@ -34,7 +34,7 @@ def parse_launch_arguments(items: list[str]) -> dict[str, str]:
 
 @expose_verb("launch")
 class LaunchVerb(Verb):
-    help = "run a launch file (Python or YAML): nodes, containers, processes"
+    help = "run a launch file (Python, YAML or XML): nodes, containers, processes"
     epilog = """examples:
   rfos launch launch/talker_listener.launch.yaml
   rfos launch launch/fleet_1000.launch.yaml robots:=100 zones:=2
@@ -47,7 +47,7 @@ every process, then SIGTERM and SIGKILL after --sigterm-timeout/--sigkill-timeou
 """
 
     def configure(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("file", help="launch file: *.launch.py or *.launch.yaml")
+        parser.add_argument("file", help="launch file: *.launch.py, *.launch.yaml or *.launch.xml")
         parser.add_argument("arguments", nargs="*", metavar="name:=value", help="launch argument values")
         parser.add_argument(
             "--show-args", "-s", action="store_true", help="list the declared arguments and exit"

@@ -28,8 +28,14 @@ from robotfleet_nodes.launch.conditions import Condition, IfCondition, UnlessCon
 from robotfleet_nodes.launch.context import LaunchContext
 from robotfleet_nodes.launch.entity import LaunchEntity
 from robotfleet_nodes.launch.errors import LaunchError
-from robotfleet_nodes.launch.event_handlers import EventHandler, OnProcessExit, OnProcessStart, OnShutdown
-from robotfleet_nodes.launch.events import Event, ProcessExited, ProcessStarted, ShutdownRequested
+from robotfleet_nodes.launch.event_handlers import (
+    EventHandler,
+    OnProcessExit,
+    OnProcessIO,
+    OnProcessStart,
+    OnShutdown,
+)
+from robotfleet_nodes.launch.events import Event, ProcessExited, ProcessIO, ProcessStarted, ShutdownRequested
 from robotfleet_nodes.launch.executables import resolve_executable
 from robotfleet_nodes.launch.launch_description import LaunchDescription
 from robotfleet_nodes.launch.launch_file import load_launch_file, load_python_launch_file
@@ -59,10 +65,12 @@ __all__ = [
     "LogInfo",
     "Node",
     "OnProcessExit",
+    "OnProcessIO",
     "OnProcessStart",
     "OnShutdown",
     "OpaqueFunction",
     "ProcessExited",
+    "ProcessIO",
     "ProcessSpec",
     "ProcessStarted",
     "PushRosNamespace",

@@ -1,8 +1,11 @@
 """Parsers of the YAML launch tags, each registered with ``@expose_tag``.
 
 ROS 2's YAML format: ``arg``, ``let``, ``set_env``, ``log``, ``node``, ``executable``,
-``group`` (with ``push-ros-namespace``), ``include``; ours: ``container``, ``for`` and
-``shutdown``. See ``robotfleet_nodes/launch/README.md`` for the keys of each.
+``group`` (with ``push-ros-namespace``), ``include``; ours: ``container``, ``for``,
+``shutdown`` and the event handlers ``on_process_start``, ``on_process_exit``,
+``on_process_io`` and ``on_shutdown``. See ``docs/launch.md`` for the keys of each. The
+XML front end (``xml_loader``) turns elements into the same mappings, so both formats
+share these parsers.
 """
 
 from __future__ import annotations
@@ -21,10 +24,20 @@ from robotfleet_nodes.launch.actions.include_launch_description import IncludeLa
 from robotfleet_nodes.launch.actions.log_info import LogInfo
 from robotfleet_nodes.launch.actions.node import Node
 from robotfleet_nodes.launch.actions.push_ros_namespace import PushRosNamespace
+from robotfleet_nodes.launch.actions.register_event_handler import RegisterEventHandler
 from robotfleet_nodes.launch.actions.set_environment_variable import SetEnvironmentVariable
 from robotfleet_nodes.launch.actions.set_launch_configuration import SetLaunchConfiguration
 from robotfleet_nodes.launch.actions.shutdown import Shutdown
+from robotfleet_nodes.launch.context import LaunchContext
 from robotfleet_nodes.launch.entity import LaunchEntity
+from robotfleet_nodes.launch.event_handlers import (
+    EventHandler,
+    OnProcessExit,
+    OnProcessIO,
+    OnProcessStart,
+    OnShutdown,
+)
+from robotfleet_nodes.launch.events import Event
 from robotfleet_nodes.launch.substitutions import evaluate_bool
 from robotfleet_nodes.launch.yaml_loader import Where, parse_entities
 
@@ -199,7 +212,7 @@ def _group(body: Any, where: Where) -> LaunchEntity:
     return GroupAction(
         parse_entities(b.get("children"), where.at(b.get("children"))),
         namespace=None if namespace is None else where.text(namespace, "namespace"),
-        scoped=bool(b.get("scoped", True)),
+        scoped=evaluate_bool(where.text(b.get("scoped", True), "scoped")),
     )
 
 
@@ -271,3 +284,84 @@ def _container(body: Any, where: Where) -> LaunchEntity:
         composable_nodes=_composable_nodes(where, b.get("composable_node")),
         **_process_options(where, b),
     )
+
+
+class _EventScope:
+    """A launch file's reaction: visit ``entities`` in a child scope that knows the event.
+
+    The scope has ``$(var event_name)`` (the process label, e.g. ``talker-1``),
+    ``event_pid``, ``event_returncode`` (exit), ``event_text`` (a line of output) and
+    ``event_reason`` (shutdown), for whichever the event has.
+    """
+
+    __slots__ = ("entities",)
+
+    _FIELDS = ("name", "pid", "returncode", "text", "reason")
+
+    def __init__(self, entities: list[LaunchEntity]) -> None:
+        self.entities = entities
+
+    def __call__(self, event: Event, context: LaunchContext) -> list[LaunchEntity]:
+        scope = context.child()
+        for attr in self._FIELDS:
+            value = getattr(event, attr, None)
+            if value is not None:
+                scope.set(f"event_{attr}", str(value))
+        scope.visit(self.entities)
+        return []
+
+    def describe(self) -> list[dict[str, Any]]:
+        return [e.describe() for e in self.entities]
+
+
+def _handler_body(where: Where, body: Any, *, target: bool, keys: tuple[str, ...]) -> dict[str, Any]:
+    b = where.mapping(body, allowed=[*(["target"] if target else []), *keys])
+    if not any(k in b for k in keys):
+        raise where.error(f"give {' or '.join(repr(k) for k in keys)}: the entities to run")
+    return b
+
+
+def _scope(where: Where, b: dict[str, Any], key: str) -> _EventScope:
+    return _EventScope(parse_entities(b.get(key), where.at(b.get(key))))
+
+
+def _maybe_scope(where: Where, b: dict[str, Any], key: str) -> _EventScope | None:
+    return _scope(where, b, key) if key in b else None
+
+
+def _target(where: Where, b: dict[str, Any]) -> str | None:
+    return where.text(b["target"], "target") if "target" in b else None
+
+
+def _register(handler: EventHandler) -> LaunchEntity:
+    return RegisterEventHandler(handler)
+
+
+@expose_tag("on_process_start")
+def _on_process_start(body: Any, where: Where) -> LaunchEntity:
+    b = _handler_body(where, body, target=True, keys=("children",))
+    return _register(OnProcessStart(target=_target(where, b), on_start=_scope(where, b, "children")))
+
+
+@expose_tag("on_process_exit")
+def _on_process_exit(body: Any, where: Where) -> LaunchEntity:
+    b = _handler_body(where, body, target=True, keys=("children",))
+    return _register(OnProcessExit(target=_target(where, b), on_exit=_scope(where, b, "children")))
+
+
+@expose_tag("on_process_io")
+def _on_process_io(body: Any, where: Where) -> LaunchEntity:
+    b = _handler_body(where, body, target=True, keys=("on_stdout", "on_stderr"))
+    return _register(
+        OnProcessIO(
+            target=_target(where, b),
+            on_stdout=_maybe_scope(where, b, "on_stdout"),
+            on_stderr=_maybe_scope(where, b, "on_stderr"),
+        )
+    )
+
+
+@expose_tag("on_shutdown")
+def _on_shutdown(body: Any, where: Where) -> LaunchEntity:
+    b = _handler_body(where, body, target=False, keys=("children",))
+    return _register(OnShutdown(on_shutdown=_scope(where, b, "children")))

@@ -1,4 +1,4 @@
-"""Events the launch service emits: a process started, a process exited, shutdown."""
+"""Events the launch service emits: a process started, wrote a line, exited; shutdown."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from robotfleet_nodes.launch.entity import LaunchEntity
 
-__all__ = ["Event", "ProcessExited", "ProcessStarted", "ShutdownRequested"]
+__all__ = ["Event", "ProcessExited", "ProcessIO", "ProcessStarted", "ShutdownRequested"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +31,21 @@ class ProcessExited(Event):
     name: str
     pid: int
     returncode: int
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessIO(Event):
+    """Process ``pid`` of ``action`` wrote one line ``text`` (no newline) to stdout or stderr.
+
+    Only emitted while an ``OnProcessIO`` handler is registered, so output costs nothing
+    extra otherwise.
+    """
+
+    action: LaunchEntity
+    name: str
+    pid: int
+    text: str
+    from_stderr: bool
 
 
 @dataclass(frozen=True, slots=True)

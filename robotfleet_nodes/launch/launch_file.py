@@ -1,4 +1,4 @@
-"""Loading a launch file by path: ``*.py`` (``generate_launch_description()``) or YAML."""
+"""Loading a launch file by path: ``*.py`` (``generate_launch_description()``), YAML or XML."""
 
 from __future__ import annotations
 
@@ -53,6 +53,7 @@ def load_python_launch_file(path: str | Path) -> LaunchDescription:
 
 def load_launch_file(path: str | Path) -> LaunchDescription:
     """Load the launch file at ``path``, choosing the loader by its suffix."""
+    from robotfleet_nodes.launch.xml_loader import XML_SUFFIXES, load_xml_launch_file
     from robotfleet_nodes.launch.yaml_loader import load_yaml_launch_file
 
     path = Path(path)
@@ -62,4 +63,6 @@ def load_launch_file(path: str | Path) -> LaunchDescription:
         return load_python_launch_file(path)
     if path.suffix in YAML_SUFFIXES:
         return load_yaml_launch_file(path)
-    raise LaunchError(f"{path}: unknown launch file type: use .py, .yaml or .yml")
+    if path.suffix in XML_SUFFIXES:
+        return load_xml_launch_file(path)
+    raise LaunchError(f"{path}: unknown launch file type: use .py, .yaml, .yml or .xml")

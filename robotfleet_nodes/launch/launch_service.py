@@ -41,7 +41,7 @@ from robotfleet_nodes.launch._output import OutputWriter, default_log_dir
 from robotfleet_nodes.launch._process import ManagedProcess
 from robotfleet_nodes.launch.context import LaunchContext
 from robotfleet_nodes.launch.errors import LaunchError
-from robotfleet_nodes.launch.events import Event, ProcessExited, ProcessStarted, ShutdownRequested
+from robotfleet_nodes.launch.events import Event, ProcessExited, ProcessIO, ProcessStarted, ShutdownRequested
 
 if TYPE_CHECKING:
     from robotfleet_nodes.launch.event_handlers import EventHandler
@@ -51,6 +51,8 @@ if TYPE_CHECKING:
 __all__ = ["LaunchService"]
 
 log = logging.getLogger(__name__)
+
+_Registered = tuple["EventHandler", LaunchContext]
 
 SPAWN_BATCH = 25
 TICK = 0.25
@@ -92,7 +94,8 @@ class LaunchService:
         self._processes: list[ManagedProcess] = []
         self._queue: collections.deque[ProcessSpec] = collections.deque()
         self._label_counts: dict[str, int] = {}
-        self._handlers: dict[type[Event], dict[int | None, list[tuple[EventHandler, LaunchContext]]]] = {}
+        #: event type -> target key (None: any; id(action); a process name) -> handlers
+        self._handlers: dict[type[Event], dict[int | str | None, list[_Registered]]] = {}
         self._live = 0
         self._exited = 0
         self._failed = 0
@@ -190,7 +193,8 @@ class LaunchService:
 
     def register_handler(self, handler: EventHandler, context: LaunchContext) -> None:
         """Index ``handler`` by its event type and target."""
-        key = None if handler.target is None else id(handler.target)
+        target = handler.target
+        key = target if target is None or isinstance(target, str) else id(target)
         by_target = self._handlers.setdefault(handler.event_type, {})
         by_target.setdefault(key, []).append((handler, context))
 
@@ -242,7 +246,7 @@ class LaunchService:
                 important=True,
             )
         self._say(f"process started with pid [{proc.pid}]: {proc.label}")
-        self._emit(ProcessStarted(proc.spec.action, proc.label, proc.pid))
+        self._emit(ProcessStarted(proc.spec.action, proc.label, proc.pid), proc)
 
     def _fork_server(self, spec: ProcessSpec) -> ForkServer | None:
         """The fork server, started on first use; None when it cannot serve."""
@@ -288,6 +292,8 @@ class LaunchService:
     def _on_line(self, proc: ManagedProcess, text: str, is_stderr: bool) -> None:
         assert self.writer is not None
         self.writer.line(proc.label, text, to_screen=is_stderr or proc.spec.output == "screen")
+        if ProcessIO in self._handlers:
+            self._emit(ProcessIO(proc.spec.action, proc.label, proc.pid, text, is_stderr), proc)
 
     def _on_exit(self, proc: ManagedProcess) -> None:
         assert self._loop is not None
@@ -300,7 +306,7 @@ class LaunchService:
             self._say(f"process has died [pid {proc.pid}, exit code {code}]: {proc.label}", level="ERROR")
         else:
             self._say(f"process has finished [pid {proc.pid}, exit code {code}]: {proc.label}")
-        self._emit(ProcessExited(proc.spec.action, proc.label, proc.pid, code))
+        self._emit(ProcessExited(proc.spec.action, proc.label, proc.pid, code), proc)
         spec = proc.spec
         if not shutting_down:
             if spec.required:
@@ -328,14 +334,16 @@ class LaunchService:
         if self._live == 0 and not self._queue and not self._respawns and not spawning:
             self.shutdown("all processes exited")
 
-    def _emit(self, event: Event) -> None:
+    def _emit(self, event: Event, proc: ManagedProcess | None = None) -> None:
         by_target = self._handlers.get(type(event))
         if not by_target:
             return
-        action = getattr(event, "action", None)
         matched = list(by_target.get(None, ()))
-        if action is not None:
-            matched += by_target.get(id(action), ())
+        if proc is not None:
+            matched += by_target.get(id(proc.spec.action), ())
+            matched += by_target.get(proc.spec.name, ())
+            if proc.label != proc.spec.name:
+                matched += by_target.get(proc.label, ())
         for handler, context in matched:
             try:
                 context.visit(handler.entities(event, context))

@@ -22,7 +22,7 @@ from robotfleet_nodes.launch.entity import LaunchEntity
 from robotfleet_nodes.launch.errors import LaunchError
 from robotfleet_nodes.launch.launch_description import LaunchDescription
 
-__all__ = ["Where", "load_yaml_launch_file", "parse_entities", "parse_yaml_launch"]
+__all__ = ["Where", "load_yaml_launch_file", "parse_entities", "parse_yaml_launch", "yaml_map", "yaml_seq"]
 
 
 class _Map(dict[Any, Any]):
@@ -31,6 +31,20 @@ class _Map(dict[Any, Any]):
 
 class _Seq(list[Any]):
     line = 0
+
+
+def yaml_map(line: int, items: dict[Any, Any] | None = None) -> dict[Any, Any]:
+    """A mapping that remembers its ``line`` (what the loader builds; for other front ends)."""
+    out = _Map(items or {})
+    out.line = line
+    return out
+
+
+def yaml_seq(line: int) -> list[Any]:
+    """An empty list that remembers its ``line``."""
+    out = _Seq()
+    out.line = line
+    return out
 
 
 class _Loader(yaml.SafeLoader):

@@ -18,12 +18,14 @@ from robotfleet_nodes.launch import (
     LogInfo,
     Node,
     OnProcessExit,
+    OnProcessIO,
     OnProcessStart,
     OnShutdown,
     ProcessExited,
     RegisterEventHandler,
     SetEnvironmentVariable,
     Shutdown,
+    load_launch_file,
 )
 
 ECHO_ARGS = """
@@ -215,3 +217,66 @@ async def test_two_hundred_processes_start_and_stop_quickly(service: ServiceFact
     assert "process started" not in out.getvalue(), "quiet mode from the first process on"
     assert len(list((tmp_path / "log").iterdir())) == 1, "sleep writes nothing: only launch.log"
     assert "shutting down: test" in (tmp_path / "log" / "launch.log").read_text()
+
+
+async def test_process_io_handler_and_name_targets(service: ServiceFactory, script: ScriptFactory) -> None:
+    talker = ExecuteProcess(
+        script("talker", "import sys\nprint('hello out')\nprint('oops', file=sys.stderr)\ninput()\n"),
+        name="talker",
+        output="screen",
+    )
+    lines: list[tuple[str, bool]] = []
+    desc = LaunchDescription(
+        [
+            RegisterEventHandler(
+                OnProcessIO(
+                    target="talker",
+                    on_stdout=lambda e, c: lines.append((e.text, e.from_stderr)),
+                    on_stderr=[LogInfo("stderr seen"), Shutdown("saw stderr")],
+                )
+            ),
+            RegisterEventHandler(OnProcessExit(target="talker-1", on_exit=[LogInfo("talker-1 gone")])),
+            RegisterEventHandler(OnProcessExit(target="other", on_exit=[LogInfo("wrong target")])),
+            talker,
+        ]
+    )
+    svc, out = service(desc)
+    assert await asyncio.wait_for(svc.run_async(), 10) == 0
+    text = out.getvalue()
+    assert lines == [("hello out", False)]
+    assert "stderr seen" in text and "shutting down: saw stderr" in text
+    assert "talker-1 gone" in text and "wrong target" not in text
+
+
+async def test_yaml_event_handlers_see_the_event(service: ServiceFactory, tmp_path: Path) -> None:
+    path = tmp_path / "events.launch.yaml"
+    path.write_text(
+        """\
+launch:
+  - on_process_start:
+      target: worker
+      children:
+        - log: {message: "started $(var event_name)"}
+  - on_process_io:
+      target: worker
+      on_stdout:
+        - log: {message: "worker said '$(var event_text)'"}
+  - on_process_exit:
+      target: worker
+      children:
+        - log: {message: "$(var event_name) exited with $(var event_returncode)"}
+        - executable: {cmd: "/bin/echo after", name: after, output: screen}
+  - on_shutdown:
+      children:
+        - log: {message: "bye ($(var event_reason))"}
+  - executable: {cmd: "/bin/sh -c 'echo ready; exit 3'", name: worker}
+"""
+    )
+    svc, out = service(load_launch_file(path), source=path)
+    assert await asyncio.wait_for(svc.run_async(), 10) == 0
+    text = out.getvalue()
+    expected = ["started worker-1", "worker said 'ready'", "worker-1 exited with 3", "[after-1] after",
+                "bye (all processes exited)"]  # fmt: skip
+    positions = [text.find(s) for s in expected]
+    assert -1 not in positions, text
+    assert positions == sorted(positions), text

@@ -182,4 +182,4 @@ def test_python_loader_errors(tmp_path: Path) -> None:
     with pytest.raises(LaunchError, match="returned list, not a LaunchDescription"):
         load_launch_file(path)
     with pytest.raises(LaunchError, match="unknown launch file type"):
-        load_launch_file(_write(tmp_path, "x.launch.xml", "<launch/>"))
+        load_launch_file(_write(tmp_path, "x.launch.toml", "[launch]"))
