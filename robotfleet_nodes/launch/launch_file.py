@@ -10,9 +10,17 @@ from pathlib import Path
 from robotfleet_nodes.launch.errors import LaunchError
 from robotfleet_nodes.launch.launch_description import LaunchDescription
 
-__all__ = ["load_launch_file", "load_python_launch_file"]
+__all__ = ["load_launch_file", "load_python_launch_file", "read_launch_text"]
 
 YAML_SUFFIXES = (".yaml", ".yml")
+
+
+def read_launch_text(path: str | Path) -> str:
+    """The text of the launch file at ``path``; a :class:`LaunchError` if it cannot be read."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise LaunchError(f"cannot read launch file {str(path)!r}: {exc}") from exc
 
 
 def load_python_launch_file(path: str | Path) -> LaunchDescription:

@@ -23,6 +23,7 @@ import yaml
 
 from robotfleet_nodes.launch.errors import LaunchError
 from robotfleet_nodes.launch.launch_description import LaunchDescription
+from robotfleet_nodes.launch.launch_file import read_launch_text
 from robotfleet_nodes.launch.yaml_loader import Where, parse_entities, yaml_map, yaml_seq
 
 __all__ = ["load_xml_launch_file", "parse_xml_launch"]
@@ -145,9 +146,4 @@ def parse_xml_launch(text: str, file: str = "<string>") -> LaunchDescription:
 
 def load_xml_launch_file(path: str | Path) -> LaunchDescription:
     """Load the XML launch file at ``path``."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise LaunchError(f"cannot read launch file {str(path)!r}: {exc}") from exc
-    return parse_xml_launch(text, str(path))
+    return parse_xml_launch(read_launch_text(path), str(path))

@@ -21,6 +21,7 @@ from robotfleet_nodes.launch.conditions import Condition, IfCondition, UnlessCon
 from robotfleet_nodes.launch.entity import LaunchEntity
 from robotfleet_nodes.launch.errors import LaunchError
 from robotfleet_nodes.launch.launch_description import LaunchDescription
+from robotfleet_nodes.launch.launch_file import read_launch_text
 
 __all__ = ["Where", "load_yaml_launch_file", "parse_entities", "parse_yaml_launch", "yaml_map", "yaml_seq"]
 
@@ -232,9 +233,4 @@ def parse_yaml_launch(text: str, file: str = "<string>") -> LaunchDescription:
 
 def load_yaml_launch_file(path: str | Path) -> LaunchDescription:
     """Load the YAML launch file at ``path``."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise LaunchError(f"cannot read launch file {str(path)!r}: {exc}") from exc
-    return parse_yaml_launch(text, str(path))
+    return parse_yaml_launch(read_launch_text(path), str(path))
