@@ -2,9 +2,10 @@
 
 Order: the file (named by the argument, else by ``<TIER>_CONFIG``; no file: defaults), then
 the environment (``MESSAGING_URL``, ``FLEET_HTTP_PORT``, ``EDGE_ROBOT_ID``,
-``EDGE_ZONE_ID``), then validation. Every failure is one :class:`ConfigError` whose lines
-read ``<source>: <key path>: <what is wrong>``, where the source is the file as the user
-named it, or the environment variable a value came from.
+``EDGE_ZONE_ID``, ``EDGE_DRIVER``, ``EDGE_DDS_DOMAIN_ID``), then validation. Every failure
+is one :class:`ConfigError` whose lines read ``<source>: <key path>: <what is wrong>``,
+where the source is the file as the user named it, or the environment variable a value
+came from.
 """
 
 from __future__ import annotations
@@ -51,10 +52,16 @@ ENV_OVERRIDES: Final[dict[str, dict[str, tuple[str, ...]]]] = {
         "MESSAGING_URL": ("messaging", "broker"),
         "EDGE_ROBOT_ID": ("robot_id",),
         "EDGE_ZONE_ID": ("zone_id",),
+        "EDGE_DRIVER": ("driver",),
+        "EDGE_DDS_DOMAIN_ID": ("dds", "domain_id"),
     },
 }
 
-_INT_KEYS: Final = {("http", "port")}
+#: Key paths whose variable must be an integer -> what the error message asks for.
+_INT_KEYS: Final = {
+    ("http", "port"): "a port number 1..65535",
+    ("dds", "domain_id"): "a DDS domain id 0..232",
+}
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -111,8 +118,9 @@ def load_config(
 
     Returns:
         The validated model, with ``MESSAGING_URL`` (``messaging.broker``),
-        ``FLEET_HTTP_PORT`` (``http.port``), ``EDGE_ROBOT_ID`` (``robot_id``) and
-        ``EDGE_ZONE_ID`` (``zone_id``) applied.
+        ``FLEET_HTTP_PORT`` (``http.port``), ``EDGE_ROBOT_ID`` (``robot_id``),
+        ``EDGE_ZONE_ID`` (``zone_id``), ``EDGE_DRIVER`` (``driver``) and
+        ``EDGE_DDS_DOMAIN_ID`` (``dds.domain_id``) applied.
 
     Raises:
         ConfigError: naming the file (or variable), the key path and what is expected.
@@ -178,7 +186,7 @@ def _apply_env(kind: str, data: dict[str, Any], env: Mapping[str, str]) -> dict[
             try:
                 value = int(raw)
             except ValueError:
-                raise ConfigError(f"{var}: expected a port number 1..65535, got {raw!r}") from None
+                raise ConfigError(f"{var}: expected {_INT_KEYS[key_path]}, got {raw!r}") from None
         target = data
         for key in key_path[:-1]:
             section = target.get(key)

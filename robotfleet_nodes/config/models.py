@@ -330,13 +330,76 @@ class SimDriverConfig(_Section):
         return self.model_dump(exclude={"start_pose", "battery_start_percent"})
 
 
+def _check_ros_name(value: str) -> str:
+    """A ROS topic/action name as a user writes it (relative names resolve in ``namespace``)."""
+    if value:
+        from robotfleet_nodes.node.names import validate_topic_name
+
+        validate_topic_name(value)
+    return value
+
+
+def _check_ros_namespace(value: str) -> str:
+    if value:
+        from robotfleet_nodes.node.names import validate_namespace
+
+        validate_namespace(value)
+    return value
+
+
+_RosName = Annotated[str, AfterValidator(_check_ros_name)]
+
+
 class DdsDriverConfig(_Section):
-    """``dds:``: the bridge to the robot's own ROS 2 / DDS bus (``driver: dds``)."""
+    """``dds:``: the bridge to the robot's own ROS 2 / DDS bus (``driver: dds``).
+
+    The edge joins the robot's DDS domain as a small ROS 2 node and maps the robot's own
+    topics to its status, and work orders to a robot-side action or topic
+    (:mod:`robotfleet_nodes.edge.dds_bridge`). Relative names (``battery_state``) resolve
+    in ``namespace``; absolute ones (``/battery_state``) do not. An empty topic name turns
+    that part off.
+    """
 
     domain_id: int = Field(0, ge=0, le=232)
-    """ROS_DOMAIN_ID of the robot's bus."""
-    namespace: str = ""
+    """ROS_DOMAIN_ID of the robot's bus (``EDGE_DDS_DOMAIN_ID`` overrides)."""
+    namespace: Annotated[str, AfterValidator(_check_ros_namespace)] = ""
     """ROS namespace of the robot's own nodes, e.g. ``/amr``; empty: the root."""
+    battery_topic: _RosName = "battery_state"
+    """``sensor_msgs/msg/BatteryState`` topic: ``percentage`` (0..1) -> battery, ``CHARGING`` -> charging."""
+    pose_topic: _RosName = "odom"
+    """Where the robot's pose comes from (type: ``pose_type``); e.g. ``amcl_pose`` for the map frame."""
+    pose_type: Literal[
+        "nav_msgs/msg/Odometry",
+        "geometry_msgs/msg/PoseStamped",
+        "geometry_msgs/msg/PoseWithCovarianceStamped",
+        "geometry_msgs/msg/Pose2D",
+    ] = "nav_msgs/msg/Odometry"
+    """Type of ``pose_topic``; ``Odometry`` also gives the robot's speed."""
+    offline_timeout_s: _Seconds = 3.0
+    """The robot is OFFLINE when nothing arrived on its topics for this long [s]."""
+    battery_unknown_percent: _Percent = 100.0
+    """Battery reported until the robot sends a known level (``percentage`` NaN = unknown) [%]."""
+    orders: Literal["action", "topic"] = "action"
+    """How work orders reach the robot: ``action`` (goal of ``action_name``) or ``topic``
+    (a ``WorkOrder`` on ``order_topic``, outcome on ``order_status_topic``)."""
+    action_name: _RosName = "execute_task"
+    """The robot's ``robotfleet_nodes/action/ExecuteTask`` server (``orders: action``)."""
+    server_wait_s: _Seconds = 5.0
+    """How long a goal waits for the robot's action server before the order fails [s]."""
+    order_topic: _RosName = "work_order"
+    """``robotfleet_nodes/msg/WorkOrder`` topic orders (and cancels) are written to (``orders: topic``)."""
+    order_status_topic: _RosName = "work_order_status"
+    """``robotfleet_nodes/msg/WorkOrderUpdate`` topic the robot reports progress and outcome on;
+    empty: orders count as completed once written (fire and forget)."""
+    order_ack_timeout_s: _Seconds = 10.0
+    """An order the robot has not reported on ``order_status_topic`` within this fails [s]."""
+
+    @model_validator(mode="after")
+    def _order_channel(self) -> DdsDriverConfig:
+        needed = "action_name" if self.orders == "action" else "order_topic"
+        if not getattr(self, needed):
+            raise ValueError(f"{needed} must not be empty with orders: {self.orders}")
+        return self
 
 
 class EdgeConfig(_TierConfig):

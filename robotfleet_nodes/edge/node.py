@@ -87,13 +87,16 @@ def _classes() -> tuple[Any, Any, Any, Any]:
 
 
 def driver_from_config(config: EdgeConfig) -> RobotDriver:
-    """The driver ``config`` asks for: a :class:`SimulatedRobot` for ``driver: sim``.
+    """The driver ``config`` asks for: a :class:`SimulatedRobot` for ``driver: sim``, a
+    :class:`~robotfleet_nodes.edge.dds_bridge.DdsBridgeDriver` for ``driver: dds``.
 
     Raises:
-        NotImplementedError: for ``driver: dds`` (no DDS bridge exists yet).
+        DdsUnavailable: ``driver: dds`` without cyclonedds installed (says how to install it).
     """
-    if config.driver != "sim":
-        raise NotImplementedError(f"driver {config.driver!r} is not available yet; use driver: sim")
+    if config.driver == "dds":
+        from robotfleet_nodes.edge.dds_bridge import DdsBridgeDriver  # DDS is an optional extra
+
+        return DdsBridgeDriver(config.robot_id, config.dds)
     sim = config.sim
     kwargs = sim.sim_kwargs()
     dock = sim.dock
