@@ -49,6 +49,27 @@ class AddTwoInts_Response_(IdlStruct, typename="example_interfaces::srv::dds_::A
     sum: t.int64
 
 
+@dataclass
+class Gid_(IdlStruct, typename="rmw_dds_common::msg::dds_::Gid_"):
+    data: t.array[t.uint8, 16]  # Iron and later: 16 bytes (Humble had char[24])
+
+
+@dataclass
+class NodeEntitiesInfo_(IdlStruct, typename="rmw_dds_common::msg::dds_::NodeEntitiesInfo_"):
+    node_namespace: t.bounded_str[256]
+    node_name: t.bounded_str[256]
+    reader_gid_seq: t.sequence[Gid_]
+    writer_gid_seq: t.sequence[Gid_]
+
+
+@dataclass
+class ParticipantEntitiesInfo_(IdlStruct, typename="rmw_dds_common::msg::dds_::ParticipantEntitiesInfo_"):
+    """What every ROS 2 participant publishes on ``ros_discovery_info`` (the ROS graph)."""
+
+    gid: Gid_
+    node_entities_info_seq: t.sequence[NodeEntitiesInfo_]
+
+
 def emit(**event: object) -> None:
     print(json.dumps(event), flush=True)
 

@@ -169,3 +169,81 @@ async def test_services_both_ways(ours: DdsTransport, peer: Peer) -> None:
     request = requests[-1] if requests else await peer.wait_for(lambda e: e["event"] == "request")
     assert request["guid"] == client.guid  # type: ignore[attr-defined]
     assert request["a"] in (2, -7)
+
+
+async def test_ros_discovery_info_lists_our_nodes_with_their_entity_gids(domain_id: int) -> None:
+    """What ``ros2 node list`` / ``ros2 node info`` read: ParticipantEntitiesInfo on ros_discovery_info."""
+    import dds_peer
+    from cyclonedds.builtin import (
+        BuiltinDataReader,
+        BuiltinTopicDcpsParticipant,
+        BuiltinTopicDcpsPublication,
+        BuiltinTopicDcpsSubscription,
+    )
+    from cyclonedds.core import Policy, Qos
+    from cyclonedds.domain import DomainParticipant
+    from cyclonedds.sub import DataReader
+    from cyclonedds.topic import Topic
+
+    from robotfleet_nodes.transport import NodeInfo
+
+    ours = DdsTransport(domain_id)
+    await ours.connect()
+    try:
+        chatter, news = ep("/demo/chatter", String), ep("/news", String)
+        adder = ep("/demo/add", AddTwoInts)
+        await ours.create_publisher(chatter, String)
+        await ours.create_subscription(news, String, lambda m: None)
+        await ours.create_service(adder, AddTwoInts, lambda r: AddTwoInts.Response(sum=r.a + r.b))
+        node = NodeInfo("talker", "/demo", publishers=[chatter], subscriptions=[news], services=[adder])
+        await ours.announce([node, NodeInfo("idle", "/")])
+
+        theirs = DomainParticipant(domain_id)
+        qos = Qos(
+            Policy.Reliability.Reliable(0), Policy.Durability.TransientLocal, Policy.History.KeepLast(1)
+        )
+        reader = DataReader(
+            theirs, Topic(theirs, "ros_discovery_info", dds_peer.ParticipantEntitiesInfo_), qos=qos
+        )
+        publications = BuiltinDataReader(theirs, BuiltinTopicDcpsPublication)
+        subscriptions = BuiltinDataReader(theirs, BuiltinTopicDcpsSubscription)
+        deadline = time.monotonic() + WAIT
+        info: Any = None
+        while info is None:
+            assert time.monotonic() < deadline, "no ParticipantEntitiesInfo from our participant"
+            for sample in reader.take(10):
+                if bytes(sample.gid.data) == bytes.fromhex(ours.gid):
+                    info = sample
+            await asyncio.sleep(0.05)
+
+        nodes = {(n.node_namespace, n.node_name): n for n in info.node_entities_info_seq}
+        assert set(nodes) == {("/demo", "talker"), ("/", "idle")}
+        assert nodes[("/", "idle")].reader_gid_seq == nodes[("/", "idle")].writer_gid_seq == []
+
+        def discovered(builtin: Any, topic: str) -> bytes:
+            while True:
+                for sample in builtin.read(100):
+                    if sample.topic_name == topic:
+                        return bytes(sample.key.bytes)
+                assert time.monotonic() < deadline, f"{topic} not discovered"
+                time.sleep(0.05)
+
+        talker = nodes[("/demo", "talker")]
+        writers = {bytes(g.data) for g in talker.writer_gid_seq}
+        readers = {bytes(g.data) for g in talker.reader_gid_seq}
+        # The gids are the GUIDs the ROS graph sees in DDS discovery for those topics.
+        assert writers == {
+            discovered(publications, "rt/demo/chatter"),
+            discovered(publications, "rr/demo/addReply"),
+        }
+        assert readers == {
+            discovered(subscriptions, "rt/news"),
+            discovered(subscriptions, "rq/demo/addRequest"),
+        }
+        assert {gid[:12] for gid in writers | readers} == {bytes.fromhex(ours.gid)[:12]}  # our participant's
+        participants = BuiltinDataReader(theirs, BuiltinTopicDcpsParticipant)
+        ours_seen = [p for p in participants.read(100) if bytes(p.key.bytes) == bytes.fromhex(ours.gid)]
+        assert ours_seen and ours_seen[0].qos[Policy.Userdata].data == b"enclave=/;"
+        theirs.__del__()
+    finally:
+        await ours.close()

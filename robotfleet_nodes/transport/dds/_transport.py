@@ -15,6 +15,12 @@ Plain-function callbacks run inline, coroutine callbacks get one task per subscr
 Services follow rmw_cyclonedds: every sample starts with ``{uint64 guid; int64 seq}``
 (``guid`` = instance handle of the client's request writer); every server answers every
 request it receives and the client keeps the first reply of each sequence number.
+
+ROS 2's graph: like every rmw participant, ours has ``enclave=/;`` in its USER_DATA and
+publishes ``rmw_dds_common/msg/ParticipantEntitiesInfo`` on ``ros_discovery_info``
+(reliable, transient-local, depth 1) whenever its nodes change: each node's namespace and
+name with the GUIDs of its readers and writers, so ``ros2 node list`` / ``ros2 node info``
+on the robot see our nodes.
 """
 
 from __future__ import annotations
@@ -46,6 +52,7 @@ from cyclonedds.sub import DataReader
 from cyclonedds.topic import Topic
 
 from robotfleet_nodes.errors import DecodeError, ServiceTimeout, ServiceUnavailable, TransportError
+from robotfleet_nodes.idl import default_registry
 from robotfleet_nodes.idl.codec import cdr_codec_of, type_hash_of
 from robotfleet_nodes.node.qos import QOS_SERVICES, Durability, QoSProfile, Reliability
 from robotfleet_nodes.transport._base import (
@@ -69,7 +76,7 @@ from robotfleet_nodes.transport.dds._qos import reader_qos, writer_qos
 from robotfleet_nodes.transport.dds._types import idl_struct_for, request_struct_for
 from robotfleet_nodes.transport.dds._waitset import WaitsetThread, dll
 
-__all__ = ["DdsTransport", "reply_topic", "request_topic", "topic_name"]
+__all__ = ["ROS_DISCOVERY_TOPIC", "DdsTransport", "reply_topic", "request_topic", "topic_name"]
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +85,10 @@ _BATCH = 256
 _HEADER = struct.Struct("<Qq")  # cdds_request_header_t: uint64 guid, int64 seq
 _ENCAPSULATION = 4
 _GRAPH_TOPIC = "rfos_graph"
+#: ROS 2's graph topic (no ``rt/`` prefix) and its type.
+ROS_DISCOVERY_TOPIC = "ros_discovery_info"
+_PARTICIPANT_INFO = "rmw_dds_common/msg/ParticipantEntitiesInfo"
+_ENCLAVE = b"enclave=/;"
 _TYPEHASH = re.compile(rb"typehash=(RIHS01_[0-9a-f]+);")
 _SUBSCRIPTION_EVENTS = (
     DDSStatus.DataAvailable
@@ -118,6 +129,11 @@ def _pad(data: bytes) -> bytes:
 def _handle(entity: Any) -> int:
     """An entity's instance handle as the uint64 Cyclone uses (the binding returns int64)."""
     return int(entity.get_instance_handle()) & 0xFFFF_FFFF_FFFF_FFFF
+
+
+def _guid(entity: Any) -> bytes:
+    """An entity's 16-byte DDS GUID (what rmw_dds_common calls a gid)."""
+    return bytes(entity.get_guid().bytes)
 
 
 def _delete(entity: Any) -> None:
@@ -527,6 +543,17 @@ class _Client(ClientHandle):
                 _delete(entity)
 
 
+def _dds_entities(entity: Any) -> tuple[str, DataReader[Any] | None, DataWriter[Any] | None]:
+    """The graph kind of one of our entities (``NodeInfo``'s list name) and its reader/writer."""
+    if isinstance(entity, _Publisher):
+        return "publishers", None, entity._writer
+    if isinstance(entity, _Subscription):
+        return "subscriptions", entity.reader, None
+    if isinstance(entity, _Service):
+        return "services", entity.reader, entity.writer
+    return "clients", entity.reader, entity.writer
+
+
 _Announcement: Any = make_idl_struct(
     "Announcement_",
     "robotfleet_nodes::msg::dds_::GraphAnnouncement_",
@@ -591,6 +618,7 @@ class DdsTransport(Transport):
         self._graph_writer: DataWriter[Any] | None = None
         self._graph_reader: DataReader[Any] | None = None
         self._announced: Any = None
+        self._ros_graph_writer: DataWriter[Any] | None = None
         self._waitset: WaitsetThread | None = None
         self._closed = False
 
@@ -623,7 +651,7 @@ class DdsTransport(Transport):
         if self._closed:
             raise TransportError("DdsTransport is closed")
         try:
-            participant = _Participant(DomainParticipant(self.domain_id))
+            participant = _Participant(DomainParticipant(self.domain_id, qos=Qos(Policy.Userdata(_ENCLAVE))))
         except DDSException as exc:
             raise TransportError(
                 f"cannot join DDS domain {self.domain_id}: {exc} (check CYCLONEDDS_URI)"
@@ -638,6 +666,10 @@ class DdsTransport(Transport):
         )
         self._graph_writer = DataWriter(participant.dp, graph_topic, graph_qos)
         self._graph_reader = DataReader(participant.dp, graph_topic, graph_qos)
+        info_spec = default_registry().get_class(_PARTICIPANT_INFO).__ros_spec__
+        self._ros_graph_writer = DataWriter(
+            participant.dp, participant.topic(ROS_DISCOVERY_TOPIC, idl_struct_for(info_spec)), graph_qos
+        )
         log.debug("joined DDS domain %d as %s", self.domain_id, self.gid)
         for callback in self._status_callbacks:
             callback(TransportStatus.CONNECTED)
@@ -660,6 +692,7 @@ class DdsTransport(Transport):
             for entity in (
                 self._graph_writer,
                 self._graph_reader,
+                self._ros_graph_writer,
                 *participant.topics.values(),
                 participant.dp,
             ):
@@ -766,6 +799,48 @@ class DdsTransport(Transport):
         )
         self._graph_writer.write(sample)
         self._announced = sample
+        self._announce_to_ros(nodes)
+
+    def _announce_to_ros(self, nodes: list[NodeInfo]) -> None:
+        """Write ``ros_discovery_info``: every node with the GUIDs of its readers and writers."""
+        if self._ros_graph_writer is None:
+            return
+        registry = default_registry()
+        info_cls = registry.get_class(_PARTICIPANT_INFO)
+        gid_cls = registry.get_class("rmw_dds_common/msg/Gid")
+        node_cls = registry.get_class("rmw_dds_common/msg/NodeEntitiesInfo")
+        readers: dict[tuple[str, EndpointInfo], list[bytes]] = {}
+        writers: dict[tuple[str, EndpointInfo], list[bytes]] = {}
+        for entity in list(self._entities):
+            kind, reader, writer = _dds_entities(entity)
+            key = (kind, entity.endpoint)
+            if reader is not None:
+                readers.setdefault(key, []).append(_guid(reader))
+            if writer is not None:
+                writers.setdefault(key, []).append(_guid(writer))
+
+        def gids(found: dict[tuple[str, EndpointInfo], list[bytes]], node: NodeInfo) -> list[Any]:
+            out: list[Any] = []
+            for kind in ("publishers", "subscriptions", "services", "clients"):
+                for endpoint in getattr(node, kind):
+                    out.extend(gid_cls(data=list(gid)) for gid in found.get((kind, endpoint), ()))
+            return out
+
+        info = info_cls(
+            gid=gid_cls(data=list(_guid(self._dp().dp))),
+            node_entities_info_seq=[
+                node_cls(
+                    node_namespace=node.namespace,
+                    node_name=node.name,
+                    reader_gid_seq=gids(readers, node),
+                    writer_gid_seq=gids(writers, node),
+                )
+                for node in nodes
+            ],
+        )
+        ret = ddspy_write(self._ros_graph_writer._ref, _pad(cdr_codec_of(info_cls).encode(info)))
+        if ret < 0:
+            log.warning("%s: DDS write failed (%s)", ROS_DISCOVERY_TOPIC, DDSException(ret))
 
     async def graph(self, *, timeout: float = 0.5) -> list[ParticipantInfo]:
         """Participants whose announcement is alive (their writer exists) on the domain.
