@@ -80,9 +80,8 @@ from robotfleet_nodes.edge.driver import (
     ErrorLevel,
     OperatingMode,
     Pose2D,
-    RobotDriver,
     RobotState,
-    StatusChanged,
+    SnapshotDriver,
     TaskFinished,
     TaskOutcome,
     TaskProgress,
@@ -105,7 +104,6 @@ log = logging.getLogger(__name__)
 #: Name of the driver's node on the robot's bus (in ``dds.namespace``).
 BRIDGE_NODE_NAME = "fleet_bridge"
 
-_NO_EVENTS: list[DriverEvent] = []  # shared; callers must not mutate step() results
 _ORIGIN = Pose2D(0.0, 0.0, 0.0)
 _CHARGING = 1  # sensor_msgs/BatteryState.POWER_SUPPLY_STATUS_CHARGING
 _HEALTH: dict[
@@ -202,7 +200,7 @@ class _Order:
     runner: asyncio.Task[Any] | None = None  #: hands the order to the robot and follows it
 
 
-class DdsBridgeDriver(RobotDriver):
+class DdsBridgeDriver(SnapshotDriver):
     """One ROS 2 robot on its DDS bus (see the module docstring for the mapping).
 
     Args:
@@ -226,6 +224,7 @@ class DdsBridgeDriver(RobotDriver):
     ) -> None:
         import robotfleet_nodes.transport.dds  # noqa: F401 - fail now, with the install hint
 
+        super().__init__()
         self._id = robot_id
         self._cfg = config if config is not None else DdsDriverConfig()
         self._given_transport = transport
@@ -249,12 +248,6 @@ class DdsBridgeDriver(RobotDriver):
         self._charging = False
         self._errors: tuple[DriverError, ...] = ()
         self._order: _Order | None = None
-        # snapshots and events
-        self._pending: list[DriverEvent] | None = None
-        self._seq = 0
-        self._emitted_seq = 0
-        self._snap: DriverStatus | None = None
-        self._dirty = True
         self._malformed: dict[str, int] = {}
         self._percent_scale_warned = False
 
@@ -279,27 +272,20 @@ class DdsBridgeDriver(RobotDriver):
         """Samples ignored because their content made no sense (see the module docstring)."""
         return sum(self._malformed.values())
 
-    @property
-    def status(self) -> DriverStatus:
-        """The current snapshot (rebuilt only after a change)."""
-        snap = self._snap
-        if self._dirty or snap is None:
-            self._dirty = False
-            self._seq += 1
-            order = self._order
-            snap = self._snap = DriverStatus(
-                seq=self._seq,
-                pose=self._pose,
-                battery_percent=self._battery,
-                charging=self._charging,
-                state=self._state(),
-                mode=OperatingMode.AUTOMATIC,
-                current_task_id=order.request.task_id if order is not None else None,
-                progress=order.progress if order is not None else 0.0,
-                velocity=self._velocity,
-                errors=self._errors,
-            )
-        return snap
+    def _snapshot(self, seq: int) -> DriverStatus:
+        order = self._order
+        return DriverStatus(
+            seq=seq,
+            pose=self._pose,
+            battery_percent=self._battery,
+            charging=self._charging,
+            state=self._state(),
+            mode=OperatingMode.AUTOMATIC,
+            current_task_id=order.request.task_id if order is not None else None,
+            progress=order.progress if order is not None else 0.0,
+            velocity=self._velocity,
+            errors=self._errors,
+        )
 
     def start_task(self, req: TaskRequest) -> None:
         """Accept ``req`` and hand it to the robot in the background (see the module docstring).
@@ -350,16 +336,7 @@ class DdsBridgeDriver(RobotDriver):
         if not self._offline and last is not None and now - last > self._cfg.offline_timeout_s:
             self._go_offline()
         events = self._pending
-        if self._dirty or self._seq != self._emitted_seq:
-            status = self.status
-            self._emitted_seq = status.seq
-            if events is None:
-                events = []
-            events.append(StatusChanged(status))
-        if events is None:
-            return _NO_EVENTS
-        self._pending = None
-        return events
+        return self._step_result(events)
 
     async def start(self) -> None:
         """Join the robot's DDS domain and create the node, subscriptions and order channel."""
@@ -535,12 +512,6 @@ class DdsBridgeDriver(RobotDriver):
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
-
-    def _emit(self, event: DriverEvent) -> None:
-        if self._pending is None:
-            self._pending = [event]
-        else:
-            self._pending.append(event)
 
     def _progress(self, order: _Order, value: float) -> None:
         if order is not self._order or not math.isfinite(value):

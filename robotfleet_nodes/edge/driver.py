@@ -34,6 +34,7 @@ __all__ = [
     "RobotDriver",
     "RobotDriverError",
     "RobotState",
+    "SnapshotDriver",
     "StatusChanged",
     "TaskFinished",
     "TaskOutcome",
@@ -225,3 +226,58 @@ class RobotDriver(abc.ABC):
 
     async def close(self) -> None:  # noqa: B027 - optional hook, no-op by default
         """Release the robot's resources; safe to call more than once."""
+
+
+_NO_EVENTS: list[DriverEvent] = []  # shared; callers must not mutate step() results
+
+
+class SnapshotDriver(RobotDriver):
+    """A driver's bookkeeping of snapshots and events, shared by the built-in drivers.
+
+    Subclasses set ``_dirty = True`` whenever something in the status changes, build the
+    snapshot in :meth:`_snapshot`, queue task events with :meth:`_emit` and end
+    :meth:`~RobotDriver.step` with ``return self._step_result(events)``.
+    """
+
+    __slots__ = ("_dirty", "_emitted_seq", "_pending", "_seq", "_snap")
+
+    def __init__(self) -> None:
+        self._pending: list[DriverEvent] | None = None
+        self._seq = 0
+        self._emitted_seq = 0
+        self._snap: DriverStatus | None = None
+        self._dirty = True
+
+    @abc.abstractmethod
+    def _snapshot(self, seq: int) -> DriverStatus:
+        """A new snapshot of the driver's state, numbered ``seq``."""
+
+    @property
+    def status(self) -> DriverStatus:
+        """The current snapshot (rebuilt only after a change)."""
+        snap = self._snap
+        if self._dirty or snap is None:
+            self._dirty = False
+            self._seq += 1
+            snap = self._snap = self._snapshot(self._seq)
+        return snap
+
+    def _emit(self, event: DriverEvent) -> None:
+        """Queue a task event for the next step's result."""
+        if self._pending is None:
+            self._pending = [event]
+        else:
+            self._pending.append(event)
+
+    def _step_result(self, events: list[DriverEvent] | None) -> list[DriverEvent]:
+        """``events`` (the queued ones, maybe more) and a :class:`StatusChanged` after a change."""
+        if self._dirty or self._seq != self._emitted_seq:
+            status = self.status
+            self._emitted_seq = status.seq
+            if events is None:
+                events = []
+            events.append(StatusChanged(status))
+        if events is None:
+            return _NO_EVENTS
+        self._pending = None
+        return events

@@ -40,9 +40,8 @@ from robotfleet_nodes.edge.driver import (
     DriverStatus,
     OperatingMode,
     Pose2D,
-    RobotDriver,
     RobotState,
-    StatusChanged,
+    SnapshotDriver,
     TaskFinished,
     TaskOutcome,
     TaskProgress,
@@ -65,7 +64,6 @@ SIM_INJECTED_FAILURE = "SIM_INJECTED_FAILURE"
 SIM_RANDOM_FAULT = "SIM_RANDOM_FAULT"
 """Error code: a random per-second fault put the robot in ERROR (FATAL)."""
 
-_NO_EVENTS: list[DriverEvent] = []  # shared; callers must not mutate step() results
 _INF = math.inf
 
 _IDLE = RobotState.IDLE
@@ -165,7 +163,7 @@ class SimConfig:
                 raise ConfigError(f"sim.dock.{name}: must be a finite number")
 
 
-class SimulatedRobot(RobotDriver):
+class SimulatedRobot(SnapshotDriver):
     """A deterministic, step-driven simulated robot (see the module docstring for the model).
 
     Args:
@@ -185,9 +183,7 @@ class SimulatedRobot(RobotDriver):
         "_battery",
         "_cfg",
         "_charging",
-        "_dirty",
         "_elapsed",
-        "_emitted_seq",
         "_errors",
         "_fail_at",
         "_id",
@@ -195,12 +191,9 @@ class SimulatedRobot(RobotDriver):
         "_mode",
         "_next_fault_at",
         "_offline_until",
-        "_pending",
         "_reported_battery",
         "_reported_progress",
         "_rng",
-        "_seq",
-        "_snap",
         "_state",
         "_sx",
         "_sy",
@@ -232,6 +225,7 @@ class SimulatedRobot(RobotDriver):
         pose = start_pose if start_pose is not None else cfg.dock
         if not (math.isfinite(battery_percent) and 0 <= battery_percent <= 100):
             raise ValueError(f"battery_percent must be within 0..100, got {battery_percent!r}")
+        super().__init__()
         self._id = robot_id
         self._cfg = cfg
         self._rng = rng if rng is not None else random.Random(f"{cfg.seed}:{robot_id}")
@@ -254,11 +248,6 @@ class SimulatedRobot(RobotDriver):
         self._tx, self._ty, self._tth = pose.x, pose.y, pose.theta
         self._next_fault_at = _INF
         self._offline_until = _INF
-        self._pending: list[DriverEvent] | None = None
-        self._seq = 0
-        self._emitted_seq = 0
-        self._snap: DriverStatus | None = None
-        self._dirty = True
 
     # -- RobotDriver -------------------------------------------------------------------
 
@@ -272,27 +261,20 @@ class SimulatedRobot(RobotDriver):
         """The behaviour this robot was built with."""
         return self._cfg
 
-    @property
-    def status(self) -> DriverStatus:
-        """The current snapshot (rebuilt only after a change)."""
-        snap = self._snap
-        if self._dirty or snap is None:
-            self._dirty = False
-            self._seq += 1
-            task = self._task
-            snap = self._snap = DriverStatus(
-                seq=self._seq,
-                pose=Pose2D(self._x, self._y, self._theta),
-                battery_percent=self._reported_battery,
-                charging=self._charging,
-                state=self._state,
-                mode=self._mode,
-                current_task_id=task.task_id if task is not None else None,
-                progress=self._reported_progress if task is not None else 0.0,
-                velocity=self._velocity,
-                errors=self._errors,
-            )
-        return snap
+    def _snapshot(self, seq: int) -> DriverStatus:
+        task = self._task
+        return DriverStatus(
+            seq=seq,
+            pose=Pose2D(self._x, self._y, self._theta),
+            battery_percent=self._reported_battery,
+            charging=self._charging,
+            state=self._state,
+            mode=self._mode,
+            current_task_id=task.task_id if task is not None else None,
+            progress=self._reported_progress if task is not None else 0.0,
+            velocity=self._velocity,
+            errors=self._errors,
+        )
 
     def start_task(self, req: TaskRequest) -> None:
         """Start ``req`` from the current pose (see :meth:`RobotDriver.start_task`).
@@ -391,16 +373,7 @@ class SimulatedRobot(RobotDriver):
                 if events is None:
                     events = []
                 events.append(TaskProgress(task.task_id, p))
-        if self._dirty or self._seq != self._emitted_seq:
-            status = self.status
-            self._emitted_seq = status.seq
-            if events is None:
-                events = []
-            events.append(StatusChanged(status))
-        if events is None:
-            return _NO_EVENTS
-        self._pending = None
-        return events
+        return self._step_result(events)
 
     # -- simulator extras ----------------------------------------------------------------
 
@@ -496,12 +469,6 @@ class SimulatedRobot(RobotDriver):
             return
         rate = -math.log1p(-cfg.error_probability_per_s) - math.log1p(-cfg.offline_probability_per_s)
         self._next_fault_at = t + self._rng.expovariate(rate)
-
-    def _emit(self, event: DriverEvent) -> None:
-        if self._pending is None:
-            self._pending = [event]
-        else:
-            self._pending.append(event)
 
     def _end_task(self, success: bool, message: str) -> None:
         """Report the running task finished (once) and stop; the caller sets the state."""
