@@ -2,17 +2,24 @@
 
 For each size (default 100 and 1000 robots; ``--robots 100 1000 10000``) this generates the
 configs (`rfos fleet gen-config`), starts `launch/fleet_1000.launch.yaml` with the edges
-composed into containers of ~250 robots (embedded NATS, free ports, a fresh JetStream
-store), polls `GET /api/fleet` until `robots_online` equals the size, then measures the
-whole process tree for 10 s: CPU as a fraction of one core and total PSS (shared pages
-counted once). Everything is stopped with SIGINT before the next size. Prints one JSON
-line; progress on stderr. Targets (issue #5): 1000 robots visible in <= 20 s, <= 60% of one
-core and <= 1.5 GiB in steady state.
+composed into containers of ~250 robots (above 2000 robots: 500 per container, and the
+zones composed 10 per container), with embedded NATS, free ports and a fresh JetStream
+store, polls `GET /api/fleet` until `robots_online` equals the size, then measures the
+whole process tree for 10 s: CPU as a fraction of one core (in total and per tier: nats,
+fleet, area, zone, edges, launch) and total PSS (shared pages counted once), and the
+latency of ``GET /api/fleet`` and ``GET /api/zones``; then 10 s more with a dashboard's
+event stream (``/api/events``) open: its volume, the fleet's CPU and the latency of
+``GET /api/fleet`` and ``GET /api/robots`` meanwhile. Everything is stopped with SIGINT
+before the next size. Prints one JSON line; progress on stderr. Targets (issue #5): 1000
+robots visible in <= 20 s, <= 60% of one core and <= 1.5 GiB in steady state; 10000 robots
+all visible with the dashboard responsive.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import http.client
 import json
 import os
 import signal
@@ -20,8 +27,11 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.parse
 import urllib.request
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +41,8 @@ ROOT = Path(__file__).resolve().parent.parent
 RFOS = Path(sys.executable).parent / "rfos"
 STEADY_SECONDS = 10.0
 SETTLE_SECONDS = 20.0
+#: Above this many robots, edges are composed 500 per container and zones 10 per container.
+LARGE_FLEET = 2000
 
 
 def _free_port() -> int:
@@ -73,7 +85,80 @@ def _online(base: str) -> int:
         return int(json.loads(response.read())["robots_online"])
 
 
-def run(robots: int, zones: int, timeout: float) -> dict[str, Any]:
+def _tier(pid: int) -> str:
+    """Which part of the fleet process ``pid`` is: nats, fleet, area, zone, edges, launch."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return "gone"
+    text = b" ".join(argv).decode(errors="replace")
+    if "nats-server" in text or " broker" in text:
+        return "nats"
+    if "_container_main" in text:
+        spec = text
+        if b"--spec-z" in argv:
+            spec = zlib.decompress(base64.b64decode(argv[argv.index(b"--spec-z") + 1])).decode()
+        return "zone" if "ZoneComponent" in spec else "edges"
+    if "_zygote" in text or "_forkserver" in text:
+        return "edges"
+    for name in ("fleet", "area", "zone", "edge"):
+        if any(Path(a.decode(errors="replace")).name == name for a in argv[:2]):
+            return "edges" if name == "edge" else name
+    return "launch"
+
+
+def _read_events(base: str, seconds: float, out: dict[str, float]) -> None:
+    """Read ``/api/events`` as the dashboard does for ``seconds``: count events and bytes."""
+    url = urllib.parse.urlsplit(base)
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+    conn.request("GET", "/api/events", headers={"Accept": "text/event-stream"})
+    response = conn.getresponse()
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        line = response.fp.readline()
+        if not line:
+            break
+        out["bytes"] += len(line)
+        if line.startswith(b"event:"):
+            out["events"] += 1
+    conn.close()
+
+
+def _with_dashboard(base: str, pids: set[int]) -> dict[str, Any]:
+    """With a dashboard's event stream open for 10 s: its volume, fleet CPU, API latency."""
+    fleet = [pid for pid in pids if _tier(pid) == "fleet"]
+    seen = {"bytes": 0.0, "events": 0.0}
+    reader = threading.Thread(target=_read_events, args=(base, STEADY_SECONDS, seen), daemon=True)
+    before = {pid: _cpu_seconds(pid) for pid in fleet}
+    t0 = time.perf_counter()
+    reader.start()
+    api = {path: _latency_ms(base, path, 10) for path in ("/api/fleet", "/api/robots")}
+    reader.join(STEADY_SECONDS + 5)
+    elapsed = time.perf_counter() - t0
+    return {
+        "sse_kib_per_s": round(seen["bytes"] / 1024 / elapsed, 1),
+        "sse_events_per_s": round(seen["events"] / elapsed, 1),
+        "fleet_cpu_fraction_of_core": round(sum(_cpu_seconds(p) - before[p] for p in fleet) / elapsed, 3),
+        "api_latency_ms": api,
+    }
+
+
+def _latency_ms(base: str, path: str, samples: int) -> dict[str, float]:
+    """p50 / max milliseconds of ``GET path`` (sequential requests)."""
+    times = []
+    for _ in range(samples):
+        t0 = time.perf_counter()
+        with urllib.request.urlopen(f"{base}{path}", timeout=10) as response:
+            response.read()
+        times.append((time.perf_counter() - t0) * 1000)
+        time.sleep(0.05)
+    times.sort()
+    return {"p50": round(times[len(times) // 2], 1), "max": round(times[-1], 1)}
+
+
+def run(
+    robots: int, zones: int, timeout: float, per_container: int, zones_per_container: int
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="rfos-bringup-") as tmp:
         deploy = Path(tmp) / "deploy"
         subprocess.run(
@@ -95,7 +180,8 @@ def run(robots: int, zones: int, timeout: float) -> dict[str, Any]:
         base = f"http://127.0.0.1:{http}"
         env = {**os.environ, "RFOS_LOG_DIR": str(Path(tmp) / "logs")}
         env.pop("MESSAGING_URL", None)
-        containers = max(1, round(robots / 250))
+        containers = max(1, round(robots / per_container))
+        zone_containers = round(zones / zones_per_container) if zones_per_container else 0
         started = time.perf_counter()
         launcher = subprocess.Popen(
             [
@@ -105,6 +191,7 @@ def run(robots: int, zones: int, timeout: float) -> dict[str, Any]:
                 f"robots:={robots}",
                 f"zones:={zones}",
                 f"containers:={containers}",
+                f"zone_containers:={zone_containers}",
                 f"config_dir:={deploy}",
                 f"nats_port:={_free_port()}",
                 f"http_port:={http}",
@@ -137,8 +224,15 @@ def run(robots: int, zones: int, timeout: float) -> dict[str, Any]:
             time.sleep(STEADY_SECONDS)
             elapsed = time.perf_counter() - t0
             alive = [pid for pid in pids if Path(f"/proc/{pid}").exists()]
-            cpu = sum(_cpu_seconds(pid) - before[pid] for pid in alive) / elapsed
+            tiers: dict[str, float] = {}
+            for pid in alive:
+                tier = _tier(pid)
+                tiers[tier] = tiers.get(tier, 0.0) + (_cpu_seconds(pid) - before[pid]) / elapsed
+            cpu = sum(tiers.values())
             pss = sum(_pss_mib(pid) for pid in alive)
+            api = {path: _latency_ms(base, path, 20) for path in ("/api/fleet", "/api/zones")}
+            dashboard = _with_dashboard(base, pids)
+            online_after = _online(base)
         finally:
             launcher.send_signal(signal.SIGINT)
             try:
@@ -149,11 +243,16 @@ def run(robots: int, zones: int, timeout: float) -> dict[str, Any]:
         "robots": robots,
         "zones": zones,
         "edge_containers": containers,
+        "zone_processes": zone_containers or zones,
         "visible_s": round(visible_s, 1) if visible_s is not None else None,
         "robots_online_at_end": last,
         "processes": len(alive),
+        "robots_online_steady": online_after,
         "steady_cpu_fraction_of_core": round(cpu, 3),
+        "steady_cpu_by_tier": {tier: round(value, 3) for tier, value in sorted(tiers.items())},
         "total_pss_mib": round(pss),
+        "api_latency_ms": api,
+        "with_dashboard_open": dashboard,
     }
 
 
@@ -163,12 +262,29 @@ def main() -> int:
     parser.add_argument(
         "--timeout", type=float, default=180.0, help="give up on bring-up after this many seconds"
     )
+    parser.add_argument(
+        "--per-container",
+        type=int,
+        default=0,
+        help="robots per edge container process (default: 250; 500 above 2000 robots)",
+    )
+    parser.add_argument(
+        "--zones-per-container",
+        type=int,
+        default=-1,
+        help="zones per zone container process; 0: a process per zone (default: 0; 10 above 2000 robots)",
+    )
     args = parser.parse_args()
     results = []
     for robots in args.robots:
         zones = max(1, robots // 200)
         progress(f"bringup: {robots} robots in {zones} zones ...")
-        results.append(run(robots, zones, args.timeout))
+        large = robots > LARGE_FLEET
+        per_container = args.per_container or (500 if large else 250)
+        zones_per_container = (
+            args.zones_per_container if args.zones_per_container >= 0 else (10 if large else 0)
+        )
+        results.append(run(robots, zones, args.timeout, per_container, zones_per_container))
         progress(f"bringup: {results[-1]}")
     emit(
         {

@@ -263,17 +263,25 @@ class ActionServer:
         self._status_pub = await node.create_publisher(
             t.goal_status_array, f"{name}/_action/status", self._status_qos
         )
-        self._status_task = asyncio.create_task(self._status_loop(), name=f"{name} status")
-        try:
-            for srv_type, part, handler in (
-                (t.send_goal, "send_goal", self._on_send_goal),
-                (t.cancel_goal, "cancel_goal", self._on_cancel_goal),
-                (t.get_result, "get_result", self._on_get_result),
-            ):
-                self._services.append(await node.create_service(srv_type, f"{name}/_action/{part}", handler))
-        except BaseException:
+        # The status publisher task starts with the first goal (thousands of idle servers in
+        # one process then cost no task each). The services are created together: their
+        # subscriptions share one round trip to the broker.
+        created = await asyncio.gather(
+            *(
+                node.create_service(srv_type, f"{name}/_action/{part}", handler)
+                for srv_type, part, handler in (
+                    (t.send_goal, "send_goal", self._on_send_goal),
+                    (t.cancel_goal, "cancel_goal", self._on_cancel_goal),
+                    (t.get_result, "get_result", self._on_get_result),
+                )
+            ),
+            return_exceptions=True,
+        )
+        failed = [c for c in created if isinstance(c, BaseException)]
+        self._services.extend(c for c in created if not isinstance(c, BaseException))
+        if failed:
             await self.destroy()
-            raise
+            raise failed[0]
 
     @property
     def goal_handles(self) -> list[ServerGoalHandle]:
@@ -449,6 +457,8 @@ class ActionServer:
             ]
         )
         self._status_queue.put_nowait(snapshot)
+        if self._status_task is None:
+            self._status_task = asyncio.create_task(self._status_loop(), name=f"{self.action_name} status")
 
     async def _status_loop(self) -> None:
         while True:

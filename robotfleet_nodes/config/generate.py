@@ -14,6 +14,14 @@ dumper per file), so 1000 edges take a few milliseconds. Generated files of an e
 that the new deployment no longer has (``edge/robot-1000.yaml`` after regenerating for
 100 robots) are removed, so the directory always describes exactly one deployment.
 
+Heartbeats scale with the fleet (:func:`heartbeat_for`): up to :data:`BUS_STATUS_RATE`
+robots keep the defaults (status every second, OFFLINE after 3 s of silence); a larger
+fleet gets a longer status period, so the whole fleet still sends about
+``BUS_STATUS_RATE`` status messages per second, and a timeout of
+:data:`MISSED_HEARTBEATS` periods (10000 robots: every 5 s, OFFLINE after 15 s). Robots
+still publish at once on every change. Non-default values are written into the edge
+(``status_rate_hz``) and zone (``heartbeat_timeout_s``) files.
+
 Run as ``python -m robotfleet_nodes.config.generate --robots 1000 --zones 5 --areas 1
 --out deploy/1000`` (what ``scripts/generate-1000-robot-config.sh`` does).
 """
@@ -33,7 +41,15 @@ from pathlib import Path
 from robotfleet_nodes.config.models import DEFAULT_BROKER, check_broker_url
 from robotfleet_nodes.errors import ConfigError
 
-__all__ = ["DeploymentSummary", "generate_deployment", "main", "split_evenly"]
+__all__ = [
+    "BUS_STATUS_RATE",
+    "MISSED_HEARTBEATS",
+    "DeploymentSummary",
+    "generate_deployment",
+    "heartbeat_for",
+    "main",
+    "split_evenly",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +63,27 @@ _GENERATED = (
     re.compile(r"robots\.csv"),
 )
 _GENERATED_EDGE = re.compile(r"robot-\d+\.yaml")
+
+#: Status messages per second the whole fleet sends at most while idle (heartbeats).
+BUS_STATUS_RATE = 2000
+#: Status periods of silence after which a zone marks a robot OFFLINE.
+MISSED_HEARTBEATS = 3
+_DEFAULT_PERIOD_S = 1.0  # EdgeConfig.status_rate_hz = 1.0
+_DEFAULT_TIMEOUT_S = 3.0  # ZoneConfig.heartbeat_timeout_s
+_MAX_PERIOD_S = 10.0
+
+
+def heartbeat_for(robots: int) -> tuple[float, float]:
+    """``(status period, heartbeat timeout)`` in seconds for a fleet of ``robots``.
+
+    1 s and 3 s (the config defaults) up to :data:`BUS_STATUS_RATE` robots; above, the
+    period grows so the fleet sends about ``BUS_STATUS_RATE`` heartbeats per second (at
+    most 10 s), and the timeout is :data:`MISSED_HEARTBEATS` periods.
+    """
+    period = min(_MAX_PERIOD_S, max(_DEFAULT_PERIOD_S, round(robots / BUS_STATUS_RATE, 1)))
+    if period == _DEFAULT_PERIOD_S:
+        return _DEFAULT_PERIOD_S, _DEFAULT_TIMEOUT_S
+    return period, round(period * MISSED_HEARTBEATS, 1)
 
 
 @dataclass(frozen=True)
@@ -181,6 +218,11 @@ def generate_deployment(
     }
     zone_area = {zone: area for area, members in area_zones.items() for zone in members}
     messaging = f"messaging:\n  broker: {_scalar(broker)}\n"
+    period, timeout = heartbeat_for(robots)
+    edge_rate = zone_timeout = ""
+    if (period, timeout) != (_DEFAULT_PERIOD_S, _DEFAULT_TIMEOUT_S):
+        edge_rate = f"status_rate_hz: {1 / period:.6g}  # a heartbeat every {period:g} s ({robots} robots)\n"
+        zone_timeout = f"heartbeat_timeout_s: {timeout:g}  # {MISSED_HEARTBEATS} missed heartbeats\n"
 
     files: dict[Path, str] = {}
     files[out / "fleet.yaml"] = (
@@ -200,14 +242,16 @@ def generate_deployment(
         files[out / f"{zone}.yaml"] = (
             f"{_HEADER}# {zone} of {zone_area[zone]}: {_span(members)} ({len(members)} robots).\n"
             f"zone_id: {_scalar(zone)}\narea_id: {_scalar(zone_area[zone])}\n{messaging}"
-            f"robots:\n{_id_list(members)}"
+            f"{zone_timeout}robots:\n{_id_list(members)}"
         )
     csv_rows = ["robot_id,zone_id\n"]
     edge_dir = out / "edge"
     for zone, members in zone_robots.items():
         zone_line = f"zone_id: {_scalar(zone)}\n"
         for robot in members:
-            files[edge_dir / f"{robot}.yaml"] = f"{_HEADER}robot_id: {_scalar(robot)}\n{zone_line}{messaging}"
+            files[edge_dir / f"{robot}.yaml"] = (
+                f"{_HEADER}robot_id: {_scalar(robot)}\n{zone_line}{messaging}{edge_rate}"
+            )
             csv_rows.append(f"{robot},{zone}\n")
     files[out / "robots.csv"] = "".join(csv_rows)
 

@@ -11,8 +11,11 @@ default) and offers, as ``docs/fleet.md`` describes:
   the result is the task's outcome, a cancel stops the task. A second goal for the order
   being executed is rejected, so an order never runs twice on one robot.
 
-Cost per edge (1000 edges may share one process): one timer stepping the driver (a plain
-callback, no task per tick while idle) and the action server's status publisher task; the
+Cost per edge (thousands of edges may share one process): no timer and no task of its own
+while idle. The edges of one context that share a step period are stepped by one timer
+(:class:`_Stepper`): an idle edge is stepped once per status period, a busy one every step
+period, and the status messages of one pass are published together by one task, so the
+connection writes them to the broker in one go instead of one system call per robot. The
 action status topic is VOLATILE (a transient-local topic costs a JetStream subject each).
 """
 
@@ -22,6 +25,7 @@ import asyncio
 import hashlib
 import logging
 import time
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -125,6 +129,84 @@ def _parking_spot(config: EdgeConfig) -> Pose2D:
     return Pose2D(x0 + fx * (x1 - x0), y0 + fy * (y1 - y0), 0.0)
 
 
+class _Stepper:
+    """Steps every edge of one context with the same step period, from one timer.
+
+    Each pass steps the edges that are due (see ``EdgeNode._due``) and publishes the status
+    messages the pass produced from one task, one after the other: they reach the broker
+    in one write. Edges join with :meth:`add` and leave with :meth:`remove`; the timer
+    stops when the last one leaves.
+    """
+
+    def __init__(self, period: float) -> None:
+        self.period = period
+        self._edges: dict[EdgeNode, None] = {}  # insertion-ordered set
+        self._timer: Timer | None = None
+        self._batch: list[tuple[EdgeNode, DriverStatus]] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def __len__(self) -> int:
+        return len(self._edges)
+
+    @property
+    def batch(self) -> list[tuple[EdgeNode, DriverStatus]] | None:
+        """Status messages of the pass running now (``None`` outside a pass)."""
+        return self._batch
+
+    def add(self, edge: EdgeNode) -> None:
+        self._edges[edge] = None
+        if self._timer is None:
+            self._timer = Timer(self.period, self._step, name=f"edge stepper {self.period:g}s")
+
+    def remove(self, edge: EdgeNode) -> None:
+        self._edges.pop(edge, None)
+        if not self._edges and self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _step(self) -> None:
+        now = time.monotonic()
+        batch: list[tuple[EdgeNode, DriverStatus]] = []
+        self._batch = batch
+        try:
+            for edge in list(self._edges):
+                if now >= edge._due:
+                    try:
+                        edge._tick(now)
+                    except Exception:
+                        log.exception("%s: stepping the driver failed", edge.robot_id)
+        finally:
+            self._batch = None
+        if batch:
+            task = asyncio.ensure_future(self._publish(batch))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    @staticmethod
+    async def _publish(batch: list[tuple[EdgeNode, DriverStatus]]) -> None:
+        for edge, status in batch:
+            await edge._publish_status(status)
+
+
+#: context -> step period -> the stepper of that context's edges with that period.
+_STEPPERS: weakref.WeakKeyDictionary[Context, dict[float, _Stepper]] = weakref.WeakKeyDictionary()
+
+
+def _stepper_for(context: Context, period: float) -> _Stepper:
+    steppers = _STEPPERS.setdefault(context, {})
+    stepper = steppers.get(period)
+    if stepper is None:
+        stepper = steppers[period] = _Stepper(period)
+    return stepper
+
+
+def _release_stepper(context: Context, stepper: _Stepper, edge: EdgeNode) -> None:
+    stepper.remove(edge)
+    steppers = _STEPPERS.get(context)
+    if not stepper and steppers is not None and steppers.get(stepper.period) is stepper:
+        del steppers[stepper.period]
+
+
 @dataclass(slots=True)
 class _Task:
     """The goal being executed: its order, the driver's outcome once known, its handle."""
@@ -168,7 +250,9 @@ class EdgeNode(Node):
         self._status_cls, self._error_cls, self._pose_cls, self._action = _classes()
         self._status_pub: Publisher[Any] | None = None
         self._server: ActionServer | None = None
-        self._timer: Timer | None = None
+        self._stepper: _Stepper | None = None
+        #: monotonic time from which the stepper steps this edge again
+        self._due = float("inf")
         self._task: _Task | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._seq = 0
@@ -191,15 +275,20 @@ class EdgeNode(Node):
             cancel_callback=self._on_cancel,
             status_qos=STATUS_QOS,
         )
-        self.driver.step(time.monotonic())  # sets the driver's clock
-        self._timer = self.create_timer(self._step_period, self._tick)
+        now = time.monotonic()
+        self.driver.step(now)  # sets the driver's clock
+        self._due = now + self._step_period - self._step_period / 2
+        self._stepper = _stepper_for(self.context, self._step_period)
+        self._stepper.add(self)
         self._send_status(self.driver.status)
         self.get_logger().info("%s: edge up (zone %s)", self.robot_id, self.config.zone_id)
 
     async def destroy_node(self) -> None:
-        """Stop the timer and the action server (a running task is aborted), close the driver."""
-        if self._timer is not None:
-            self._timer.cancel()
+        """Stop stepping and the action server (a running task is aborted), close the driver."""
+        if self._stepper is not None:
+            _release_stepper(self.context, self._stepper, self)
+            self._stepper = None
+        self._due = float("inf")
         if self._server is not None:
             await self._server.destroy()
             self._server = None
@@ -207,6 +296,7 @@ class EdgeNode(Node):
             task.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._status_pub = None
         await super().destroy_node()
         await self.driver.close()
 
@@ -216,9 +306,8 @@ class EdgeNode(Node):
         return self._task.order_id if self._task is not None else ""
 
     # -- stepping ------------------------------------------------------------------------
-    def _tick(self) -> None:
+    def _tick(self, now: float) -> None:
         """Step the driver; publish status on change (coalesced) or when the heartbeat is due."""
-        now = time.monotonic()
         changed: DriverStatus | None = None
         for event in self.driver.step(now):
             if isinstance(event, StatusChanged):
@@ -235,21 +324,23 @@ class EdgeNode(Node):
                 self.get_logger().warning("%s: robot is OFFLINE; status publishing paused", self.robot_id)
             else:
                 self.get_logger().info("%s: robot is back online", self.robot_id)
+        # The stepper's passes fall on its own grid: half a step of slack keeps an edge
+        # due every `period` from slipping to the pass after.
+        slack = self._step_period / 2
+        idle = status.state is RobotState.IDLE and self._task is None
         if offline:
+            self._due = now + self._step_period - slack
             return
-        if changed is not None or now - self._last_status_at >= self._status_period - 1e-3:
+        if changed is not None or now - self._last_status_at >= self._status_period - slack:
             self._send_status(status)
         # An idle robot changes only slowly (battery): step it once per status period, and
-        # fast again as soon as it has work (see _on_goal). 1000 idle edges then cost
-        # 1000 wake-ups per second instead of 5000.
-        idle = status.state is RobotState.IDLE and self._task is None
-        self._set_step_period(self._idle_step_period if idle else self._step_period)
+        # fast again as soon as it has work (see _on_goal).
+        self._due = now + (self._idle_step_period if idle else self._step_period) - slack
 
-    def _set_step_period(self, period: float) -> None:
-        timer = self._timer
-        if timer is not None and timer.period != period:
-            timer.period = period
-            timer.reset()
+    def _step_soon(self) -> None:
+        """Step this edge in the stepper's next pass (it has work now)."""
+        if self._stepper is not None:
+            self._due = 0.0
 
     def _send_status(self, status: DriverStatus) -> None:
         self._last_status_at = time.monotonic()
@@ -257,7 +348,11 @@ class EdgeNode(Node):
             self._republish = True
             return
         self._publishing = True
-        self._spawn(self._publish_status(status))
+        batch = self._stepper.batch if self._stepper is not None else None
+        if batch is not None:  # in a stepper pass: published with the pass's other messages
+            batch.append((self, status))
+        else:
+            self._spawn(self._publish_status(status))
 
     async def _publish_status(self, status: DriverStatus) -> None:
         try:
@@ -325,7 +420,7 @@ class EdgeNode(Node):
         )
         try:
             self.driver.start_task(request)
-            self._set_step_period(self._step_period)
+            self._step_soon()
         except RobotDriverError as exc:
             self.get_logger().warning("%s: rejected work order %s: %s", self.robot_id, goal.order_id, exc)
             return GoalResponse.REJECT

@@ -52,6 +52,10 @@ def _env_seconds(name: str) -> float:
 
 #: Seconds graph changes are collected before they are announced together.
 ANNOUNCE_DELAY = 0.05
+#: While the graph keeps changing (hundreds of nodes or entities being created), the delay
+#: doubles per announcement up to this many seconds: each announcement encodes the changed
+#: nodes again, and a zone creating 200 action clients changes its node 1000 times.
+MAX_ANNOUNCE_DELAY = 0.4
 
 
 class Context:
@@ -83,6 +87,8 @@ class Context:
         self._nodes: list[Node] = []
         self._announce_pending = False
         self._announce_handle: asyncio.TimerHandle | None = None
+        self._announce_delay = ANNOUNCE_DELAY
+        self._announced_at = -float("inf")
         self._tasks: set[asyncio.Task[Any]] = set()
         self._shutdown = asyncio.Event()
         self._started = False
@@ -202,16 +208,23 @@ class Context:
 
         Changes within :data:`ANNOUNCE_DELAY` seconds coalesce into one announcement, so
         bringing up 1000 nodes costs a handful of announcements, not 1000 (each lists every
-        node of the context).
+        node of the context). While changes keep coming, the delay doubles up to
+        :data:`MAX_ANNOUNCE_DELAY`; after a quiet spell it is short again.
         """
         if self._announce_pending or self._transport is None:
             return
         self._announce_pending = True
-        self._announce_handle = asyncio.get_running_loop().call_later(ANNOUNCE_DELAY, self._announce)
+        loop = asyncio.get_running_loop()
+        if loop.time() - self._announced_at < 2 * self._announce_delay:
+            self._announce_delay = min(MAX_ANNOUNCE_DELAY, self._announce_delay * 2)
+        else:
+            self._announce_delay = ANNOUNCE_DELAY
+        self._announce_handle = loop.call_later(self._announce_delay, self._announce)
 
     def _announce(self) -> None:
         self._announce_pending = False
         self._announce_handle = None
+        self._announced_at = asyncio.get_running_loop().time()
         if self._transport is None:
             return
         infos = [node.info for node in self._nodes]

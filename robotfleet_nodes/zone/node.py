@@ -69,8 +69,12 @@ __all__ = ["DEFAULT_ASSIGN_PERIOD_S", "DEFAULT_MAX_ATTEMPTS", "ZoneNode"]
 
 log = logging.getLogger(__name__)
 
-#: Seconds between assignment passes (and heartbeat / timeout checks).
+#: Seconds between assignment passes (and order timeout checks).
 DEFAULT_ASSIGN_PERIOD_S = 0.1
+#: Heartbeats are swept every ``heartbeat_timeout_s / HEARTBEAT_SWEEPS`` seconds (at most
+#: every :data:`MAX_SWEEP_PERIOD_S`): a silent robot is OFFLINE within 1.25 timeouts.
+HEARTBEAT_SWEEPS = 4
+MAX_SWEEP_PERIOD_S = 1.0
 #: Assignments of one order before it is FAILED.
 DEFAULT_MAX_ATTEMPTS = 3
 #: Seconds a robot that refused a goal is left out of assignment passes.
@@ -146,6 +150,9 @@ class ZoneNode(Node):
         self.zone_id = config.zone_id
         self.max_attempts = max_attempts
         self._assign_period = assign_period_s
+        self._sweep_period = min(MAX_SWEEP_PERIOD_S, config.heartbeat_timeout_s / HEARTBEAT_SWEEPS)
+        self._next_sweep = 0.0
+        self._recovering = False  # some re-adopted order waits for its robot's status
         self._assign_scheduled = False
         self._recover = recover
         registry = default_registry()
@@ -271,7 +278,9 @@ class ZoneNode(Node):
     # -- assignment ----------------------------------------------------------------------
     def _tick(self) -> None:
         now = time.monotonic()
-        self._check_heartbeats(now)
+        if now >= self._next_sweep:  # one sweep over all robots, a few times per timeout
+            self._next_sweep = now + self._sweep_period
+            self._check_heartbeats(now)
         self._check_recovering(now)
         self._check_timeouts(now)
         if self._queue:
@@ -627,10 +636,13 @@ class ZoneNode(Node):
             else:
                 order.robot_id = wo.robot_id
                 order.recover_until = deadline
+                self._recovering = True
         if adopted:
             self.get_logger().info("%s: re-adopted %d orders from the store", self.zone_id, adopted)
 
     def _check_recovering(self, now: float) -> None:
+        if not self._recovering:
+            return
         for order in list(self._orders.values()):
             if not order.recover_until:
                 continue
@@ -648,6 +660,7 @@ class ZoneNode(Node):
                 order.recover_until = 0.0
                 order.robot_id = ""
                 self._requeue(order)
+        self._recovering = any(order.recover_until for order in self._orders.values())
 
     def _adopted_ended(self, robot: _Robot, msg: Any) -> None:
         order = self._orders.get(robot.adopted)
@@ -756,26 +769,48 @@ class ZoneNode(Node):
 
     def robot_table(self) -> Any:
         """The zone's ``RobotTable`` now (one entry per configured robot, in config order)."""
-        table: dict[str, list[Any]] = {
-            k: []
-            for k in (
-                "robot_ids", "x", "y", "theta", "battery_percent", "states", "operating_modes",
-                "current_order_ids", "order_progress", "error_counts",
-            )
-        }  # fmt: skip
-        for robot in self._robots.values():
-            s = robot.status
-            table["robot_ids"].append(robot.robot_id)
-            table["x"].append(float(s.pose.x) if s else 0.0)
-            table["y"].append(float(s.pose.y) if s else 0.0)
-            table["theta"].append(float(s.pose.theta) if s else 0.0)
-            table["battery_percent"].append(float(s.battery_percent) if s else 0.0)
-            table["states"].append(int(s.state) if s and robot.online else _OFFLINE)
-            table["operating_modes"].append(int(s.operating_mode) if s else 0)
-            table["current_order_ids"].append(str(s.current_order_id) if s else "")
-            table["order_progress"].append(float(s.order_progress) if s else 0.0)
-            table["error_counts"].append(len(s.errors) if s else 0)
-        return self._table_cls(zone_id=self.zone_id, area_id=self.config.area_id, stamp=now_stamp(), **table)
+        robots = list(self._robots.values())
+        seen = [(r.status, r.online) for r in robots if r.status is not None]
+        if len(seen) == len(robots):  # every robot reported: one pass per column, no branches
+            statuses = [status for status, _ in seen]
+            poses = [status.pose for status in statuses]
+            table: dict[str, list[Any]] = {
+                "x": [float(p.x) for p in poses],
+                "y": [float(p.y) for p in poses],
+                "theta": [float(p.theta) for p in poses],
+                "battery_percent": [float(st.battery_percent) for st in statuses],
+                "states": [int(st.state) if online else _OFFLINE for st, online in seen],
+                "operating_modes": [int(st.operating_mode) for st in statuses],
+                "current_order_ids": [str(st.current_order_id) for st in statuses],
+                "order_progress": [float(st.order_progress) for st in statuses],
+                "error_counts": [len(st.errors) for st in statuses],
+            }
+        else:
+            table = {
+                k: []
+                for k in (
+                    "x", "y", "theta", "battery_percent", "states", "operating_modes",
+                    "current_order_ids", "order_progress", "error_counts",
+                )
+            }  # fmt: skip
+            for robot in robots:
+                s = robot.status
+                table["x"].append(float(s.pose.x) if s else 0.0)
+                table["y"].append(float(s.pose.y) if s else 0.0)
+                table["theta"].append(float(s.pose.theta) if s else 0.0)
+                table["battery_percent"].append(float(s.battery_percent) if s else 0.0)
+                table["states"].append(int(s.state) if s and robot.online else _OFFLINE)
+                table["operating_modes"].append(int(s.operating_mode) if s else 0)
+                table["current_order_ids"].append(str(s.current_order_id) if s else "")
+                table["order_progress"].append(float(s.order_progress) if s else 0.0)
+                table["error_counts"].append(len(s.errors) if s else 0)
+        return self._table_cls(
+            zone_id=self.zone_id,
+            area_id=self.config.area_id,
+            stamp=now_stamp(),
+            robot_ids=[r.robot_id for r in robots],
+            **table,
+        )
 
     # -- helpers -------------------------------------------------------------------------
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from robotfleet_nodes.config import load_config
-from robotfleet_nodes.config.generate import generate_deployment, main, split_evenly
+from robotfleet_nodes.config.generate import generate_deployment, heartbeat_for, main, split_evenly
 from robotfleet_nodes.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -141,6 +141,29 @@ def test_uneven_robots(tmp_path: Path) -> None:
     assert (zone4.robots[0], zone4.robots[-1]) == ("robot-64", "robot-83")
     assert len(list((tmp_path / "edge").iterdir())) == 103
     assert (tmp_path / "robots.csv").read_text(encoding="utf-8").splitlines()[-1] == "robot-103,zone-5"
+
+
+def test_heartbeats_scale_with_the_fleet() -> None:
+    assert heartbeat_for(1000) == heartbeat_for(2000) == (1.0, 3.0)  # the config defaults
+    assert heartbeat_for(3000) == (1.5, 4.5)
+    assert heartbeat_for(10000) == (5.0, 15.0)
+    assert heartbeat_for(1_000_000) == (10.0, 30.0)
+
+
+def test_default_heartbeats_are_not_written(deploy_1000: Path) -> None:
+    assert "status_rate_hz" not in (deploy_1000 / "edge" / "robot-1.yaml").read_text(encoding="utf-8")
+    assert "heartbeat_timeout_s" not in (deploy_1000 / "zone-1.yaml").read_text(encoding="utf-8")
+    assert load_config("edge", deploy_1000 / "edge" / "robot-1.yaml", environ={}).status_rate_hz == 1.0
+    assert load_config("zone", deploy_1000 / "zone-1.yaml", environ={}).heartbeat_timeout_s == 3.0
+
+
+def test_large_fleet_gets_slower_heartbeats_and_a_matching_timeout(tmp_path: Path) -> None:
+    generate_deployment(tmp_path, robots=10000, zones=50)
+    edge = load_config("edge", tmp_path / "edge" / "robot-10000.yaml", environ={})
+    zone = load_config("zone", tmp_path / "zone-50.yaml", environ={})
+    assert edge.status_rate_hz == pytest.approx(0.2)  # every 5 s
+    assert zone.heartbeat_timeout_s == 15.0  # 3 missed heartbeats
+    assert len(zone.robots) == 200
 
 
 def test_several_areas(tmp_path: Path) -> None:

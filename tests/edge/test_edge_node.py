@@ -14,6 +14,7 @@ import pytest
 
 from robotfleet_nodes.action import ActionClient, GoalStatus
 from robotfleet_nodes.config import EdgeConfig
+from robotfleet_nodes.edge import node as edge_node
 from robotfleet_nodes.edge.driver import DriverEvent, DriverStatus, RobotState, StatusChanged
 from robotfleet_nodes.edge.main import main
 from robotfleet_nodes.edge.node import STATUS_QOS, EdgeNode
@@ -191,6 +192,36 @@ async def test_offline_robot_stops_publishing_status(make_context: ContextFactor
         arrived.clear()
         robot.offline = False
         await asyncio.wait_for(arrived.wait(), 2.0)
+
+
+async def test_edges_of_one_context_share_one_stepper(make_context: ContextFactory) -> None:
+    """One timer steps every edge of a context; idle edges still heartbeat; it goes with the last edge."""
+    status_cls: Any = default_registry().get_class("robotfleet_nodes/msg/RobotStatus")
+    robots = [f"robot-{i}" for i in range(1, 6)]
+    async with make_context() as edge_ctx, make_context() as ctx:
+        beating = {rid: asyncio.Event() for rid in robots}
+        listener = Node("listener", context=ctx)
+        await listener.start()
+
+        def on_status(msg: Any) -> None:
+            if msg.seq >= 3:  # the first status and two heartbeats after it
+                beating[msg.robot_id].set()
+
+        for rid in robots:
+            await listener.create_subscription(status_cls, f"/robots/{rid}/status", on_status, STATUS_QOS)
+        edges = [EdgeNode(_config().model_copy(update={"robot_id": rid}), context=edge_ctx) for rid in robots]
+        for edge in edges:
+            await edge.start()
+        await asyncio.wait_for(asyncio.gather(*(e.wait() for e in beating.values())), 5.0)
+        steppers = edge_node._STEPPERS[edge_ctx]
+        assert list(steppers) == [0.1]  # status at 10 Hz: stepped every 0.1 s
+        assert len(steppers[0.1]) == 5
+        for edge in edges[:2]:
+            await edge.destroy_node()
+        assert len(steppers[0.1]) == 3
+        for edge in edges[2:]:
+            await edge.destroy_node()
+        assert not edge_node._STEPPERS.get(edge_ctx)
 
 
 def test_main_reports_a_bad_config(

@@ -214,3 +214,36 @@ async def test_fleet_node_services(nats_url: str, unique: str) -> None:
         cancelled = await cancel.call(CancelWorkOrder.Request(id="srv-1", reason="test"))
         assert cancelled.accepted and cancelled.order.state == WorkOrder.STATE_CANCELLED
         assert fleet.service.fleet_summary().orders_cancelled == 1
+
+
+def test_robot_rows_of_a_table_filter_by_state_and_pad_short_columns() -> None:
+    from robotfleet_nodes.fleet.service import _robot_state_names, _table_rows
+
+    table_cls: Any = default_registry().get_class("robotfleet_nodes/msg/RobotTable")
+    table = table_cls(
+        zone_id="zone-1",
+        robot_ids=["robot-1", "robot-2", "robot-3"],
+        x=[1.23456, 2.0, 3.0],
+        y=[0.0, 0.0, 0.0],
+        theta=[0.0, 0.0, 0.0],
+        battery_percent=[99.456, 50.0, 20.0],
+        states=[0, 1, 4],
+        current_order_ids=["", "wo-1", ""],
+        order_progress=[0.0, 0.5],  # one short: the last robot gets the default
+    )
+    names = _robot_state_names()
+    rows = _table_rows(table, names, None)
+    assert rows[0] == {
+        "id": "robot-1",
+        "zone_id": "zone-1",
+        "x": 1.235,
+        "y": 0.0,
+        "theta": 0.0,
+        "battery": 99.46,
+        "state": "IDLE",
+        "order_id": "",
+        "progress": 0.0,
+    }
+    assert [r["state"] for r in rows] == ["IDLE", "EXECUTING", "OFFLINE"]
+    assert rows[2]["progress"] == 0.0
+    assert [r["id"] for r in _table_rows(table, names, "EXECUTING")] == ["robot-2"]

@@ -262,3 +262,62 @@ async def test_context_waits_for_a_broker_that_is_still_starting() -> None:
         await waiting.close()
     finally:
         await asyncio.to_thread(broker.stop)
+
+
+async def test_entities_created_together_share_one_round_trip(
+    make_context: ContextFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Six services created in one go wait for one PONG, and each is reachable when created."""
+    async with make_context() as ctx_a, make_context() as ctx_b:
+        transport: Any = ctx_a.transport
+        trips = 0
+        roundtrip = transport.client.roundtrip
+
+        async def counting(timeout: float) -> None:
+            nonlocal trips
+            trips += 1
+            await roundtrip(timeout)
+
+        monkeypatch.setattr(transport.client, "roundtrip", counting)
+        server = Node("server", context=ctx_a, start_parameter_services=False)
+        await server.start()
+        await asyncio.gather(
+            *(server.create_service(ListParameters, f"svc_{i}", lambda req, res: res) for i in range(6))
+        )
+        assert trips == 1
+        caller = Node("caller", context=ctx_b, start_parameter_services=False)
+        await caller.start()
+        for i in range(6):
+            client = await caller.create_client(ListParameters, f"/svc_{i}")
+            await client.call(ListParameters.Request(), timeout=TIMEOUT)  # no "no responders"
+
+
+async def test_announcements_slow_down_while_the_graph_keeps_changing(
+    make_context: ContextFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A node creating many entities one after the other is announced a few times, not each time."""
+    async with make_context() as ctx:
+        loop = asyncio.get_running_loop()
+        announced: list[float] = []
+        end = float("inf")
+        last_change_announced = asyncio.Event()
+        announce = ctx.transport.announce
+
+        async def counting(nodes: Any) -> None:
+            announced.append(loop.time())
+            if announced[-1] >= end:
+                last_change_announced.set()
+            await announce(nodes)
+
+        monkeypatch.setattr(ctx.transport, "announce", counting)
+        node = Node("busy", context=ctx, start_parameter_services=False)
+        await node.start()
+        stop = loop.time() + 1.5
+        n = 0
+        while loop.time() < stop:  # load, not synchronisation: a change every 10 ms for 1.5 s
+            await node.create_publisher(String, f"topic_{n}", 1)
+            n += 1
+            await asyncio.sleep(0.01)
+        end = loop.time()
+        assert 3 <= len(announced) <= 15, len(announced)  # 50 ms apart it would be ~30
+        await asyncio.wait_for(last_change_announced.wait(), 1.0)  # within MAX_ANNOUNCE_DELAY

@@ -97,6 +97,8 @@ class NatsTransport(Transport):
         self.latched: LatchedStore | None = None
         self._closed = False
         self._attempts = 0
+        self._settling: asyncio.Future[None] | None = None  # the round trip callers may still join
+        self._tasks: set[asyncio.Task[None]] = set()
 
     # -- connection ------------------------------------------------------------------
     @property
@@ -278,10 +280,36 @@ class NatsTransport(Transport):
         return client
 
     async def _settle(self) -> None:
-        """One round trip, so the server knows a new subscription before we return."""
-        if self.connected:
-            with contextlib.suppress(nats_errors.Error, TimeoutError):
-                await self.client.roundtrip(self._connect_timeout)
+        """One round trip, so the server knows a new subscription before we return.
+
+        Callers in the same loop turn share one round trip (a node creating its six
+        parameter services together waits for one PONG, not six): the round trip starts on
+        the next turn, after every subscription queued until then.
+        """
+        if not self.connected:
+            return
+        waiter = self._settling
+        if waiter is None:
+            loop = asyncio.get_running_loop()
+            waiter = self._settling = loop.create_future()
+            loop.call_soon(self._start_settle, waiter)
+        await asyncio.shield(waiter)
+
+    def _start_settle(self, waiter: asyncio.Future[None]) -> None:
+        if self._settling is waiter:
+            self._settling = None  # later callers start the next round trip
+        task = asyncio.ensure_future(self._roundtrip(waiter))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _roundtrip(self, waiter: asyncio.Future[None]) -> None:
+        try:
+            if self.connected:
+                with contextlib.suppress(nats_errors.Error, TimeoutError):
+                    await self.client.roundtrip(self._connect_timeout)
+        finally:
+            if not waiter.done():
+                waiter.set_result(None)
 
     # -- graph -----------------------------------------------------------------------
     def participant(self) -> ParticipantInfo:
