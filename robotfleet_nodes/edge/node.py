@@ -280,7 +280,8 @@ class EdgeNode(Node):
         self._due = now + self._step_period - self._step_period / 2
         self._stepper = _stepper_for(self.context, self._step_period)
         self._stepper.add(self)
-        self._send_status(self.driver.status)
+        if self.driver.status.state is not RobotState.OFFLINE:  # an OFFLINE robot stays silent
+            self._send_status(self.driver.status)
         self.get_logger().info("%s: edge up (zone %s)", self.robot_id, self.config.zone_id)
 
     async def destroy_node(self) -> None:

@@ -194,6 +194,30 @@ async def test_offline_robot_stops_publishing_status(make_context: ContextFactor
         await asyncio.wait_for(arrived.wait(), 2.0)
 
 
+async def test_robot_offline_at_start_is_announced_only_once_online(make_context: ContextFactory) -> None:
+    status_cls: Any = default_registry().get_class("robotfleet_nodes/msg/RobotStatus")
+    async with make_context() as edge_ctx, make_context() as ctx:
+        got: list[Any] = []
+        arrived = asyncio.Event()
+        listener = Node("listener", context=ctx)
+        await listener.start()
+
+        def on_status(msg: Any) -> None:
+            got.append(msg)
+            arrived.set()
+
+        await listener.create_subscription(status_cls, "/robots/robot-7/status", on_status, STATUS_QOS)
+        robot = _FlakyRobot("robot-7")
+        robot.offline = True  # e.g. a DDS robot whose ROS 2 stack is not up yet
+        edge = EdgeNode(_config(), context=edge_ctx, driver=robot)
+        await edge.start()
+        await asyncio.sleep(0.5)  # measuring silence: 5 heartbeats at 10 Hz would be due
+        assert got == [], "an OFFLINE robot is not announced"
+        robot.offline = False
+        await asyncio.wait_for(arrived.wait(), 2.0)
+        assert got[0].state != status_cls.STATE_OFFLINE
+
+
 async def test_edges_of_one_context_share_one_stepper(make_context: ContextFactory) -> None:
     """One timer steps every edge of a context; idle edges still heartbeat; it goes with the last edge."""
     status_cls: Any = default_registry().get_class("robotfleet_nodes/msg/RobotStatus")

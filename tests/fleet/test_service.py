@@ -82,11 +82,10 @@ async def test_priority_first_then_fifo_and_back_pressure(nats_url: str, unique:
         fleet_service(nats_url, unique, max_in_flight=1) as fleet,
     ):
         service = fleet.service
+        await area_summaries_seen(service, 3)  # the fleet knows: capacity 0 (else it may offer "a")
         for order_id, priority in (("a", 0), ("b", 5), ("c", 9), ("d", 5), ("e", 9)):
             await service.submit(area_id="area-1", task="move", priority=priority, order_id=order_id)
         assert service.queued("area-1") == ["c", "e", "b", "d", "a"]
-
-        await area_summaries_seen(service, 3)  # the fleet knows: capacity 0
         assert all(state(service, o) == WorkOrder.STATE_PENDING for o in "abcde")
         assert zone.calls == [], "no capacity: nothing is offered"
 
