@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 
 from robotfleet_nodes.cli._verb import Verb, expose_verb
-from robotfleet_nodes.config.generate import generate_deployment
-from robotfleet_nodes.config.models import DEFAULT_BROKER
+from robotfleet_nodes.config.generate import add_arguments, generate_from_args
 
 
 @expose_verb("fleet")
@@ -16,6 +15,7 @@ class FleetVerb(Verb):
   rfos fleet gen-config                                   # 1000 robots, 5 zones, 1 area -> deploy/1000
   rfos fleet gen-config --robots 100 --zones 2 --out deploy/100
   rfos fleet gen-config --robots 10000 --zones 50 --areas 5 --out deploy/10000
+  rfos fleet gen-config --robots 1000 --status-period 2   # heartbeat every 2 s, OFFLINE after 6 s
 """
 
     def configure(self, parser: argparse.ArgumentParser) -> None:
@@ -25,15 +25,8 @@ class FleetVerb(Verb):
             help="write area/zone/edge/fleet YAML files and robots.csv",
             description="Write fleet.yaml, area.yaml, zone-N.yaml, edge/robot-N.yaml and robots.csv.",
         )
-        gen.add_argument("--robots", type=int, default=1000, help="robots in total (default %(default)s)")
-        gen.add_argument("--zones", type=int, default=5, help="zones in total (default %(default)s)")
-        gen.add_argument("--areas", type=int, default=1, help="areas (default %(default)s)")
-        gen.add_argument("--out", default="deploy/1000", help="output directory (default %(default)s)")
-        gen.add_argument("--broker", default=DEFAULT_BROKER, help="messaging.broker (default %(default)s)")
+        add_arguments(gen)
 
     def run(self, args: argparse.Namespace) -> int:
-        summary = generate_deployment(
-            args.out, robots=args.robots, zones=args.zones, areas=args.areas, broker=args.broker
-        )
-        print(summary.describe())
+        print(generate_from_args(args).describe())
         return 0

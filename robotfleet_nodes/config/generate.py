@@ -45,7 +45,9 @@ __all__ = [
     "BUS_STATUS_RATE",
     "MISSED_HEARTBEATS",
     "DeploymentSummary",
+    "add_arguments",
     "generate_deployment",
+    "generate_from_args",
     "heartbeat_for",
     "main",
     "split_evenly",
@@ -73,14 +75,18 @@ _DEFAULT_TIMEOUT_S = 3.0  # ZoneConfig.heartbeat_timeout_s
 _MAX_PERIOD_S = 10.0
 
 
-def heartbeat_for(robots: int) -> tuple[float, float]:
+def heartbeat_for(robots: int, period: float | None = None) -> tuple[float, float]:
     """``(status period, heartbeat timeout)`` in seconds for a fleet of ``robots``.
 
     1 s and 3 s (the config defaults) up to :data:`BUS_STATUS_RATE` robots; above, the
     period grows so the fleet sends about ``BUS_STATUS_RATE`` heartbeats per second (at
-    most 10 s), and the timeout is :data:`MISSED_HEARTBEATS` periods.
+    most 10 s). A ``period`` given is used as it is. The timeout is
+    :data:`MISSED_HEARTBEATS` periods.
     """
-    period = min(_MAX_PERIOD_S, max(_DEFAULT_PERIOD_S, round(robots / BUS_STATUS_RATE, 1)))
+    if period is None:
+        period = min(_MAX_PERIOD_S, max(_DEFAULT_PERIOD_S, round(robots / BUS_STATUS_RATE, 1)))
+    elif not (isinstance(period, int | float) and 0.01 <= period <= 3600):
+        raise ConfigError(f"status period must be 0.01..3600 seconds, got {period!r}")
     if period == _DEFAULT_PERIOD_S:
         return _DEFAULT_PERIOD_S, _DEFAULT_TIMEOUT_S
     return period, round(period * MISSED_HEARTBEATS, 1)
@@ -182,8 +188,12 @@ def generate_deployment(
     zones: int = 5,
     areas: int = 1,
     broker: str = DEFAULT_BROKER,
+    status_period_s: float | None = None,
 ) -> DeploymentSummary:
     """Write the config files of a deployment of ``robots`` robots into ``out_dir``.
+
+    ``status_period_s`` sets the robots' heartbeat period (default: chosen by fleet size,
+    see :func:`heartbeat_for`).
 
     Robot ``robot-<n>`` (1-based) goes to the zones in order (zone-1 gets the first
     ``robots // zones`` robots, plus one if there is a remainder ...); zones go to areas the
@@ -218,7 +228,7 @@ def generate_deployment(
     }
     zone_area = {zone: area for area, members in area_zones.items() for zone in members}
     messaging = f"messaging:\n  broker: {_scalar(broker)}\n"
-    period, timeout = heartbeat_for(robots)
+    period, timeout = heartbeat_for(robots, status_period_s)
     edge_rate = zone_timeout = ""
     if (period, timeout) != (_DEFAULT_PERIOD_S, _DEFAULT_TIMEOUT_S):
         edge_rate = f"status_rate_hz: {1 / period:.6g}  # a heartbeat every {period:g} s ({robots} robots)\n"
@@ -287,24 +297,46 @@ def _remove_stale(out: Path, keep: set[Path]) -> list[Path]:
     return removed
 
 
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The generator's options (shared by ``rfos fleet gen-config`` and this module's main)."""
+    parser.add_argument("--robots", type=int, default=1000, help="robots in total (default %(default)s)")
+    parser.add_argument("--zones", type=int, default=5, help="zones in total (default %(default)s)")
+    parser.add_argument("--areas", type=int, default=1, help="areas (default %(default)s)")
+    parser.add_argument("--out", default="deploy/1000", help="output directory (default %(default)s)")
+    parser.add_argument("--broker", default=DEFAULT_BROKER, help="messaging.broker (default %(default)s)")
+    parser.add_argument(
+        "--status-period",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="robot heartbeat period; a zone marks a robot OFFLINE after "
+        f"{MISSED_HEARTBEATS} missed ones (default: 1 s up to {BUS_STATUS_RATE} robots, "
+        f"then robots/{BUS_STATUS_RATE} s)",
+    )
+
+
+def generate_from_args(args: argparse.Namespace) -> DeploymentSummary:
+    """:func:`generate_deployment` with the options of :func:`add_arguments`."""
+    return generate_deployment(
+        args.out,
+        robots=args.robots,
+        zones=args.zones,
+        areas=args.areas,
+        broker=args.broker,
+        status_period_s=args.status_period,
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: generate a deployment and print what was created; 2 on bad arguments."""
     parser = argparse.ArgumentParser(
         prog="python -m robotfleet_nodes.config.generate",
         description="Generate fleet, area, zone and edge configs for a deployment.",
     )
-    parser.add_argument("--robots", type=int, default=1000, help="number of robots (default: 1000)")
-    parser.add_argument("--zones", type=int, default=5, help="number of zones (default: 5)")
-    parser.add_argument("--areas", type=int, default=1, help="number of areas (default: 1)")
-    parser.add_argument("--out", default="deploy/1000", help="output directory (default: deploy/1000)")
-    parser.add_argument(
-        "--broker", default=DEFAULT_BROKER, help=f"messaging.broker (default: {DEFAULT_BROKER})"
-    )
+    add_arguments(parser)
     args = parser.parse_args(argv)
     try:
-        summary = generate_deployment(
-            args.out, robots=args.robots, zones=args.zones, areas=args.areas, broker=args.broker
-        )
+        summary = generate_from_args(args)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

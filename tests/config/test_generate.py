@@ -166,6 +166,14 @@ def test_large_fleet_gets_slower_heartbeats_and_a_matching_timeout(tmp_path: Pat
     assert len(zone.robots) == 200
 
 
+def test_status_period_given_wins(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--robots", "10", "--zones", "2", "--out", str(tmp_path), "--status-period", "2"]) == 0
+    assert load_config("edge", tmp_path / "edge" / "robot-1.yaml", environ={}).status_rate_hz == 0.5
+    assert load_config("zone", tmp_path / "zone-1.yaml", environ={}).heartbeat_timeout_s == 6.0
+    generate_deployment(tmp_path, robots=10000, zones=50, status_period_s=1.0)  # back to the defaults
+    assert "status_rate_hz" not in (tmp_path / "edge" / "robot-1.yaml").read_text(encoding="utf-8")
+
+
 def test_several_areas(tmp_path: Path) -> None:
     generate_deployment(tmp_path, robots=100, zones=5, areas=2)
     assert load_config("area", tmp_path / "area-1.yaml", environ={}).zones == ["zone-1", "zone-2", "zone-3"]
@@ -213,6 +221,8 @@ def test_custom_broker(tmp_path: Path) -> None:
         ({"robots": 3, "zones": 5}, "cannot split 3 robot"),
         ({"zones": 2, "areas": 3}, "cannot split 2 zone"),
         ({"broker": "localhost:4222"}, "broker: 'localhost:4222' is not a NATS URL"),
+        ({"status_period_s": 0.0}, r"status period must be 0.01..3600 seconds, got 0.0"),
+        ({"status_period_s": float("nan")}, "status period must be"),
     ],
 )
 def test_bad_arguments(tmp_path: Path, kwargs: dict[str, object], message: str) -> None:
