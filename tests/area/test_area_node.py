@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
+
+from shared_helpers import eventually
 
 from robotfleet_nodes.area.node import AreaNode
 from robotfleet_nodes.config import AreaConfig
@@ -21,15 +22,6 @@ AssignWorkOrder: Any = default_registry().get_interface("robotfleet_nodes/srv/As
 CancelWorkOrder: Any = default_registry().get_interface("robotfleet_nodes/srv/CancelWorkOrder")
 
 TIMEOUT = 10.0
-
-
-async def eventually(condition: Callable[[], Any], what: str = "condition") -> Any:
-    deadline = time.monotonic() + TIMEOUT
-    while not (value := condition()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
-    return value
 
 
 class TestZone(Node):
@@ -107,7 +99,7 @@ async def test_routes_to_the_zone_with_capacity(nats_url: str, unique: str) -> N
         caller = Node("caller", context=ctx)
         for node in (full, free, area, caller):
             await node.start()
-        await eventually(lambda: len(area.live_zones()) == 2, "both zones live")
+        await eventually(lambda: len(area.live_zones()) == 2, what="both zones live")
         answer = await dispatch(caller, WorkOrder(id="wo-1", area_id="area-1"), "wo-1/0")
         assert answer.accepted and answer.zone_id == "zone-2"
         assert [r.order.id for r in free.assigned] == ["wo-1"] and full.calls == 0
@@ -137,9 +129,9 @@ async def test_skips_a_silent_zone(nats_url: str, unique: str) -> None:
         caller = Node("caller", context=ctx)
         for node in (z1, z2, area, caller):
             await node.start()
-        await eventually(lambda: len(area.live_zones()) == 2, "both zones live")
+        await eventually(lambda: len(area.live_zones()) == 2, what="both zones live")
         z2.publishing = False
-        await eventually(lambda: area.silent_zones() == ["zone-2"], "zone-2 silent")
+        await eventually(lambda: area.silent_zones() == ["zone-2"], what="zone-2 silent")
         answer = await dispatch(caller, WorkOrder(id="wo-2", area_id="area-1"), "wo-2/0")
         assert answer.accepted and answer.zone_id == "zone-1"
         assert z2.calls == 0
@@ -169,7 +161,7 @@ async def test_reroutes_orders_of_a_silent_zone(nats_url: str, unique: str) -> N
         caller = Node("caller", context=ctx)
         for node in (z1, z2, area, caller):
             await node.start()
-        await eventually(lambda: len(area.live_zones()) == 2, "both zones live")
+        await eventually(lambda: len(area.live_zones()) == 2, what="both zones live")
         answer = await dispatch(caller, WorkOrder(id="wo-5", area_id="area-1"), "wo-5/0")
         assert answer.zone_id == "zone-1"
         # the fleet stored it as DISPATCHED to zone-1; a second order was assigned to a robot
@@ -187,9 +179,11 @@ async def test_reroutes_orders_of_a_silent_zone(nats_url: str, unique: str) -> N
 
         z2.capacity = 3
         z1.publishing = False
-        await eventually(lambda: [r.order.id for r in z2.assigned] == ["wo-5"], "wo-5 re-routed to zone-2")
+        await eventually(
+            lambda: [r.order.id for r in z2.assigned] == ["wo-5"], what="wo-5 re-routed to zone-2"
+        )
         request = z2.assigned[0]
         assert request.idempotency_key == "wo-5/0/reroute-zone-1"
         assert request.order.zone_id == "zone-2"
-        await eventually(lambda: area.zone_of("wo-5") == "zone-2", "the routing map updated")
+        await eventually(lambda: area.zone_of("wo-5") == "zone-2", what="the routing map updated")
         assert all(r.order.id != "wo-6" for r in z2.assigned), "a robot holds wo-6: it stays"

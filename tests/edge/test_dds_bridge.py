@@ -15,20 +15,17 @@ Two levels, all on real cyclonedds restricted to loopback (a random domain per t
 from __future__ import annotations
 
 import asyncio
-import http.client
-import json
 import math
 import os
 import random
 import sys
-import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
+from shared_helpers import JsonLinesPeer, eventually, http_call
 
 pytest.importorskip("cyclonedds")
 
@@ -83,20 +80,6 @@ Pose2DMsg: Any = default_registry().get_class("geometry_msgs/msg/Pose2D")
 WorkOrder: Any = default_registry().get_class("robotfleet_nodes/msg/WorkOrder")
 WorkOrderUpdate: Any = default_registry().get_class("robotfleet_nodes/msg/WorkOrderUpdate")
 ExecuteTask: Any = default_registry().get_interface("robotfleet_nodes/action/ExecuteTask")
-
-
-async def eventually(condition: Callable[[], Any], timeout: float = WAIT, what: str = "condition") -> Any:
-    """Poll ``condition()`` (sync or async) until truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if asyncio.iscoroutine(value):
-            value = await value
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 @pytest.fixture(autouse=True)
@@ -427,32 +410,8 @@ async def test_malformed_messages_are_counted_and_ignored(bench: Callable[..., A
 
 
 # -- acceptance: fleet on NATS, the robot a plain cyclonedds program ---------------------------------
-class Peer:
+class Peer(JsonLinesPeer):
     """``dds_robot_peer.py`` and its JSON events."""
-
-    def __init__(self, process: asyncio.subprocess.Process) -> None:
-        self.process = process
-        self.events: list[dict[str, Any]] = []
-
-    async def wait_for(
-        self, predicate: Callable[[dict[str, Any]], bool], timeout: float = WAIT
-    ) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        seen = 0
-        while True:
-            for event in self.events[seen:]:
-                if predicate(event):
-                    return event
-            seen = len(self.events)
-            remaining = deadline - time.monotonic()
-            assert remaining > 0, f"peer event not seen; got {self.events[-5:]}"
-            assert self.process.stdout is not None
-            try:
-                line = await asyncio.wait_for(self.process.stdout.readline(), remaining)
-            except TimeoutError:
-                continue
-            assert line, f"peer exited: {self.events[-5:]}"
-            self.events.append(json.loads(line))
 
     async def stop(self) -> None:
         if self.process.returncode is not None:
@@ -483,23 +442,6 @@ async def robot_peer(domain_id: int, battery: float) -> AsyncIterator[Peer]:
         yield peer
     finally:
         await peer.stop()
-
-
-def _request(base: str, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-    url = urlsplit(base)
-    conn = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=10)
-    try:
-        data = json.dumps(body).encode() if body is not None else None
-        headers = {"Content-Type": "application/json"} if data is not None else {}
-        conn.request(method, path, body=data, headers=headers)
-        response = conn.getresponse()
-        return response.status, json.loads(response.read() or b"null")
-    finally:
-        conn.close()
-
-
-async def call(base: str, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-    return await asyncio.to_thread(_request, base, method, path, body)
 
 
 @asynccontextmanager
@@ -538,7 +480,7 @@ async def fleet_with_a_dds_robot(nats_url: str, root: str, dds: DdsDriverConfig)
 
 
 async def robot_1(base: str) -> dict[str, Any] | None:
-    status, robots = await call(base, "GET", "/api/robots")
+    status, robots = await http_call(base, "GET", "/api/robots")
     assert status == 200, robots
     return next((r for r in robots if r["id"] == "robot-1"), None)
 
@@ -561,7 +503,7 @@ async def test_fleet_sees_the_ros2_robot_and_its_work_orders_reach_it(
         )
         # A work order POSTed to the fleet reaches the robot on DDS and completes.
         body = {"area_id": "area-1", "task": "pick", "id": f"wo-{orders}", "target": {"x": 1.5, "y": 2.5}}
-        status, order = await call(base, "POST", "/api/work-orders", body)
+        status, order = await http_call(base, "POST", "/api/work-orders", body)
         assert status == 201, order
         kind = "goal" if orders == "action" else "work_order"
         key = "order_id" if orders == "action" else "id"
@@ -569,7 +511,7 @@ async def test_fleet_sees_the_ros2_robot_and_its_work_orders_reach_it(
         assert reached["task"] == "pick"
 
         async def final_state() -> Any:
-            status, order = await call(base, "GET", f"/api/work-orders/wo-{orders}")
+            status, order = await http_call(base, "GET", f"/api/work-orders/wo-{orders}")
             assert status == 200, order
             return order if order["state"] in ("COMPLETED", "FAILED", "CANCELLED") else None
 

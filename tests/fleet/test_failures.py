@@ -10,22 +10,19 @@ customer sees over HTTP: no order lost, every order COMPLETED, and COMPLETED exa
 from __future__ import annotations
 
 import asyncio
-import http.client
-import json
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
+from shared_helpers import http_call
 from topology import Topology, eventually, small_fleet
 
 from robotfleet_nodes.broker import EmbeddedBroker
 from robotfleet_nodes.config import SimDriverConfig
 from robotfleet_nodes.zone.node import DEFAULT_MAX_ATTEMPTS
 
-HTTP_TIMEOUT = 10.0
 POLL_S = 0.1
 FINAL = {"COMPLETED", "FAILED", "CANCELLED"}
 
@@ -43,25 +40,10 @@ def _sim(**work_time_s: float) -> SimDriverConfig:
 
 
 # -- HTTP -------------------------------------------------------------------------------------
-def _request(base: str, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-    url = urlsplit(base)
-    conn = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=HTTP_TIMEOUT)
-    try:
-        data = json.dumps(body).encode() if body is not None else None
-        headers = {"Content-Type": "application/json"} if data is not None else {}
-        conn.request(method, path, body=data, headers=headers)
-        response = conn.getresponse()
-        return response.status, json.loads(response.read() or b"null")
-    finally:
-        conn.close()
-
-
-async def call(base: str, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-    return await asyncio.to_thread(_request, base, method, path, body)
 
 
 async def submit(topo: Topology, order_id: str, task: str = "pick") -> dict[str, Any]:
-    status, order = await call(
+    status, order = await http_call(
         topo.base_url, "POST", "/api/work-orders", {"area_id": "area-1", "task": task, "id": order_id}
     )
     assert status == 201, (status, order)
@@ -69,14 +51,14 @@ async def submit(topo: Topology, order_id: str, task: str = "pick") -> dict[str,
 
 
 async def get(topo: Topology, order_id: str) -> dict[str, Any]:
-    status, order = await call(topo.base_url, "GET", f"/api/work-orders/{order_id}")
+    status, order = await http_call(topo.base_url, "GET", f"/api/work-orders/{order_id}")
     assert status == 200, (status, order)
     return dict(order)
 
 
 async def orders(topo: Topology, ids: list[str]) -> dict[str, dict[str, Any]]:
     """The orders ``ids`` as GET shows them (every one must exist)."""
-    status, body = await call(topo.base_url, "GET", "/api/work-orders?limit=1000")
+    status, body = await http_call(topo.base_url, "GET", "/api/work-orders?limit=1000")
     assert status == 200, (status, body)
     found = {o["id"]: o for o in body["items"] if o["id"] in ids}
     assert set(found) == set(ids), f"lost orders: {sorted(set(ids) - set(found))}"
@@ -140,7 +122,7 @@ async def test_edge_killed_mid_task_reassigns_the_order(nats_url: str, unique: s
         assert done["zone_id"] == zone_id  # the zone reassigned it to one of its own robots
 
         async def robot_offline() -> bool:
-            status, robots = await call(topo.base_url, "GET", f"/api/robots?zone_id={zone_id}")
+            status, robots = await http_call(topo.base_url, "GET", f"/api/robots?zone_id={zone_id}")
             return status == 200 and any(r["id"] == first_robot and r["state"] == "OFFLINE" for r in robots)
 
         await eventually(robot_offline, timeout=10, what=f"{first_robot} OFFLINE in /api/robots")
@@ -167,7 +149,7 @@ async def test_zone_killed_its_orders_recover_and_new_orders_go_elsewhere(nats_u
         await topo.crash_zone("zone-1")
 
         async def zone_1_silent() -> bool:
-            status, areas = await call(topo.base_url, "GET", "/api/areas")
+            status, areas = await http_call(topo.base_url, "GET", "/api/areas")
             return status == 200 and "zone-1" in areas[0]["silent_zones"]
 
         await eventually(zone_1_silent, timeout=30, what="the area marking zone-1 silent")
@@ -244,7 +226,7 @@ async def _weaken_zone_1(topo: Topology) -> None:
 
 def _no_silent_zone(topo: Topology) -> Callable[[], Awaitable[bool]]:
     async def check() -> bool:
-        status, areas = await call(topo.base_url, "GET", "/api/areas")
+        status, areas = await http_call(topo.base_url, "GET", "/api/areas")
         return status == 200 and not areas[0]["silent_zones"]
 
     return check
@@ -281,13 +263,13 @@ async def test_fleet_restart_loses_nothing(nats_url: str, unique: str) -> None:
             assert order["attempts"] >= 1
 
         # submitting an existing id answers the stored order (200, not a new one)
-        status, again = await call(
+        status, again = await http_call(
             topo.base_url, "POST", "/api/work-orders", {"area_id": "area-1", "task": "other", "id": ids[0]}
         )
         assert status == 200, (status, again)
         assert again["id"] == ids[0] and again["task"] == "pick" and again["state"] == "COMPLETED"
         assert again["created"] == done[ids[0]]["created"]
-        status, fleet = await call(topo.base_url, "GET", "/api/fleet")
+        status, fleet = await http_call(topo.base_url, "GET", "/api/fleet")
         assert status == 200 and fleet["work_orders"]["COMPLETED"] == len(ids), fleet
 
 
@@ -311,7 +293,7 @@ async def test_broker_restart_loses_and_duplicates_nothing(tmp_path: Path, uniqu
             assert broker.url == port
 
             async def healthy() -> bool:
-                status, body = await call(topo.base_url, "GET", "/healthz")
+                status, body = await http_call(topo.base_url, "GET", "/healthz")
                 return status == 200 and body.get("broker") == "connected"
 
             await eventually(healthy, timeout=30, what="the fleet reconnected to the broker")
@@ -322,7 +304,7 @@ async def test_broker_restart_loses_and_duplicates_nothing(tmp_path: Path, uniqu
             for order in done.values():
                 completed_once(order)
                 assert 1 <= order["attempts"] <= DEFAULT_MAX_ATTEMPTS, order
-            status, fleet = await call(topo.base_url, "GET", "/api/fleet")
+            status, fleet = await http_call(topo.base_url, "GET", "/api/fleet")
             assert status == 200 and fleet["robots_online"] == 10, fleet
     finally:
         await asyncio.to_thread(broker.stop)

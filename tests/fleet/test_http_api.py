@@ -3,42 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import http.client
 import json
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
+from shared_helpers import http_call, http_request
 from topology import FakeZone, eventually, fast_area_config, fleet_service, nats_context, small_fleet
 
 from robotfleet_nodes.area.node import AreaNode
 
 TIMEOUT = 10.0
-
-
-def _request(
-    base: str, method: str, path: str, body: Any = None, raw: bytes | None = None
-) -> tuple[int, Any, str]:
-    url = urlsplit(base)
-    conn = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=TIMEOUT)
-    try:
-        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-        headers = {"Content-Type": "application/json"} if data is not None else {}
-        conn.request(method, path, body=data, headers=headers)
-        response = conn.getresponse()
-        payload = response.read()
-        content_type = response.getheader("Content-Type") or ""
-        parsed = json.loads(payload) if content_type.startswith("application/json") else payload.decode()
-        return response.status, parsed, content_type
-    finally:
-        conn.close()
-
-
-async def call(
-    base: str, method: str, path: str, body: Any = None, raw: bytes | None = None
-) -> tuple[int, Any]:
-    status, parsed, _ = await asyncio.to_thread(_request, base, method, path, body, raw)
-    return status, parsed
 
 
 ORDER_KEYS = {
@@ -61,7 +35,7 @@ ORDER_KEYS = {
 async def test_work_order_routes(nats_url: str, unique: str) -> None:
     async with fleet_service(nats_url, unique) as fleet:
         base = fleet.base_url
-        status, order = await call(
+        status, order = await http_call(
             base,
             "POST",
             "/api/work-orders",
@@ -75,32 +49,34 @@ async def test_work_order_routes(nats_url: str, unique: str) -> None:
         assert order["created"].endswith("Z") and order["history"][0]["state"] == "PENDING"
         assert set(order["history"][0]) == {"state", "at", "by", "note"}
 
-        status, again = await call(
+        status, again = await http_call(
             base, "POST", "/api/work-orders", {"area_id": "area-1", "task": "x", "id": "h-1"}
         )
         assert status == 200 and again["task"] == "pick"
 
-        status, second = await call(
+        status, second = await http_call(
             base, "POST", "/api/work-orders", {"area_id": "area-1", "task": "move", "priority": 9}
         )
         assert status == 201 and second["id"] != "h-1" and second["target"] is None
 
-        status, got = await call(base, "GET", "/api/work-orders/h-1")
+        status, got = await http_call(base, "GET", "/api/work-orders/h-1")
         assert status == 200 and got["id"] == "h-1" and set(got) == ORDER_KEYS
-        status, missing = await call(base, "GET", "/api/work-orders/nope")
+        status, missing = await http_call(base, "GET", "/api/work-orders/nope")
         assert status == 404 and "nope" in missing["error"]
 
-        status, listing = await call(base, "GET", "/api/work-orders")
+        status, listing = await http_call(base, "GET", "/api/work-orders")
         assert status == 200 and listing["total"] == 2
         assert [o["id"] for o in listing["items"]] == [second["id"], "h-1"], "newest first"
-        status, limited = await call(base, "GET", "/api/work-orders?limit=1&state=PENDING&area_id=area-1")
+        status, limited = await http_call(
+            base, "GET", "/api/work-orders?limit=1&state=PENDING&area_id=area-1"
+        )
         assert status == 200 and len(limited["items"]) == 1 and limited["total"] == 2
-        status, none = await call(base, "GET", "/api/work-orders?state=COMPLETED")
+        status, none = await http_call(base, "GET", "/api/work-orders?state=COMPLETED")
         assert status == 200 and none == {"items": [], "total": 0}
 
-        status, cancelled = await call(base, "POST", "/api/work-orders/h-1/cancel")
+        status, cancelled = await http_call(base, "POST", "/api/work-orders/h-1/cancel")
         assert status == 200 and cancelled["state"] == "CANCELLED"
-        status, _ = await call(base, "POST", "/api/work-orders/nope/cancel")
+        status, _ = await http_call(base, "POST", "/api/work-orders/nope/cancel")
         assert status == 404
 
         # a final order: 409
@@ -115,7 +91,7 @@ async def test_work_order_routes(nats_url: str, unique: str) -> None:
             )
         )
         await eventually(lambda: fleet.service.orders["h-done"].state == WorkOrder.STATE_FAILED)
-        status, conflict = await call(base, "POST", "/api/work-orders/h-done/cancel")
+        status, conflict = await http_call(base, "POST", "/api/work-orders/h-done/cancel")
         assert status == 409 and "FAILED" in conflict["error"]
 
 
@@ -124,7 +100,7 @@ async def test_bad_input_is_4xx_with_details(nats_url: str, unique: str) -> None
         base = fleet.base_url
 
         async def post(body: Any = None, raw: bytes | None = None) -> tuple[int, Any]:
-            return await call(base, "POST", "/api/work-orders", body, raw)
+            return await http_call(base, "POST", "/api/work-orders", body, raw)
 
         status, err = await post({"area_id": "area-1", "task": "pick", "priority": 12})
         assert status == 422 and any(d["loc"] == "priority" for d in err["details"])
@@ -147,14 +123,14 @@ async def test_bad_input_is_4xx_with_details(nats_url: str, unique: str) -> None
         status, err = await post(raw=b"")
         assert status == 400
 
-        status, err = await call(base, "GET", "/api/work-orders?limit=abc")
+        status, err = await http_call(base, "GET", "/api/work-orders?limit=abc")
         assert status == 400 and any(d["loc"] == "limit" for d in err["details"])
         for query in ("limit=0", "limit=1001", "state=LOST"):
-            status, err = await call(base, "GET", f"/api/work-orders?{query}")
+            status, err = await http_call(base, "GET", f"/api/work-orders?{query}")
             assert status == 400, query
-        status, err = await call(base, "GET", "/api/robots?state=SLEEPING")
+        status, err = await http_call(base, "GET", "/api/robots?state=SLEEPING")
         assert status == 400
-        status, err = await call(base, "DELETE", "/api/work-orders/x")
+        status, err = await http_call(base, "DELETE", "/api/work-orders/x")
         assert status == 405
 
 
@@ -170,7 +146,7 @@ async def test_views_health_metrics_openapi_and_dashboard(nats_url: str, unique:
         base = fleet.base_url
         await eventually(fleet.service.zones, what="zone summaries at the fleet")
 
-        status, body = await call(base, "GET", "/api/fleet")
+        status, body = await http_call(base, "GET", "/api/fleet")
         assert status == 200 and set(body) == {"areas", "zones", "robots", "robots_online", "work_orders"}
         assert body["areas"] == 1 and body["zones"] == 1 and body["robots"] == 10
         assert set(body["work_orders"]) == {
@@ -182,10 +158,10 @@ async def test_views_health_metrics_openapi_and_dashboard(nats_url: str, unique:
             "FAILED",
             "CANCELLED",
         }
-        status, areas = await call(base, "GET", "/api/areas")
+        status, areas = await http_call(base, "GET", "/api/areas")
         assert status == 200 and areas[0]["id"] == "area-1" and areas[0]["zones"] == ["zone-1"]
         assert set(areas[0]) == {"id", "zones", "robots", "robots_online", "capacity", "silent_zones"}
-        status, zones = await call(base, "GET", "/api/zones?area_id=area-1")
+        status, zones = await http_call(base, "GET", "/api/zones?area_id=area-1")
         assert status == 200 and zones[0]["id"] == "zone-1" and zones[0]["area_id"] == "area-1"
         assert set(zones[0]) == {
             "id",
@@ -200,22 +176,22 @@ async def test_views_health_metrics_openapi_and_dashboard(nats_url: str, unique:
             "active",
             "battery_mean",
         }
-        status, zones = await call(base, "GET", "/api/zones?area_id=area-2")
+        status, zones = await http_call(base, "GET", "/api/zones?area_id=area-2")
         assert status == 200 and zones == []
-        status, robots = await call(base, "GET", "/api/robots?zone_id=zone-1&state=IDLE")
+        status, robots = await http_call(base, "GET", "/api/robots?zone_id=zone-1&state=IDLE")
         assert status == 200 and robots == []  # the fake zone sends no robot table
 
-        status, health = await call(base, "GET", "/healthz")
+        status, health = await http_call(base, "GET", "/healthz")
         assert status == 200 and health == {"status": "ok", "broker": "connected"}
 
-        await call(base, "POST", "/api/work-orders", {"area_id": "area-1", "task": "pick"})
-        status, text, content_type = await asyncio.to_thread(_request, base, "GET", "/metrics")
+        await http_call(base, "POST", "/api/work-orders", {"area_id": "area-1", "task": "pick"})
+        status, text, content_type = await asyncio.to_thread(http_request, base, "GET", "/metrics")
         assert status == 200 and content_type.startswith("text/plain")
         assert 'rfos_work_orders{state="PENDING"}' in text or 'rfos_work_orders{state="DISPATCHED"}' in text
         assert "rfos_dispatch_latency_seconds" in text and "rfos_robots_online" in text
         assert "rfos_messages_in_total" in text
 
-        status, spec = await call(base, "GET", "/openapi.json")
+        status, spec = await http_call(base, "GET", "/openapi.json")
         assert status == 200 and spec["openapi"].startswith("3.")
         for path in (
             "/api/work-orders",
@@ -231,18 +207,22 @@ async def test_views_health_metrics_openapi_and_dashboard(nats_url: str, unique:
         ):
             assert path in spec["paths"], path
 
-        status, page, content_type = await asyncio.to_thread(_request, base, "GET", "/")
+        status, page, content_type = await asyncio.to_thread(http_request, base, "GET", "/")
         assert status == 200 and content_type.startswith("text/html")
         assert "dashboard" in page.lower()
 
     (tmp_path / "index.html").write_text("<html><body>my dashboard</body></html>")
     (tmp_path / "app.js").write_text("console.log(1)")
     async with fleet_service(nats_url, unique, static_dir=tmp_path) as fleet:
-        status, page, _ = await asyncio.to_thread(_request, fleet.base_url, "GET", "/")
+        status, page, _ = await asyncio.to_thread(http_request, fleet.base_url, "GET", "/")
         assert status == 200 and "my dashboard" in page
-        status, _, content_type = await asyncio.to_thread(_request, fleet.base_url, "GET", "/static/app.js")
+        status, _, content_type = await asyncio.to_thread(
+            http_request, fleet.base_url, "GET", "/static/app.js"
+        )
         assert status == 200 and "javascript" in content_type
-        status, _, _ = await asyncio.to_thread(_request, fleet.base_url, "GET", "/static/../../etc/passwd")
+        status, _, _ = await asyncio.to_thread(
+            http_request, fleet.base_url, "GET", "/static/../../etc/passwd"
+        )
         assert status == 404
 
 
@@ -266,7 +246,7 @@ async def test_events_stream_delivers_an_order_after_a_post(nats_url: str, uniqu
             await writer.drain()
             fleet_event = await read_event(reader, "fleet")
             assert "work_orders" in fleet_event
-            status, _ = await call(
+            status, _ = await http_call(
                 fleet.base_url, "POST", "/api/work-orders", {"area_id": "area-1", "id": "sse-1"}
             )
             assert status == 201
@@ -280,7 +260,7 @@ async def test_events_stream_delivers_an_order_after_a_post(nats_url: str, uniqu
 async def test_end_to_end_order_completes(nats_url: str, unique: str) -> None:
     async with small_fleet(nats_url, unique, areas=1, zones=2, robots=4) as topo:
         base = topo.base_url
-        status, order = await call(
+        status, order = await http_call(
             base,
             "POST",
             "/api/work-orders",
@@ -289,19 +269,19 @@ async def test_end_to_end_order_completes(nats_url: str, unique: str) -> None:
         assert status == 201
 
         async def completed() -> bool:
-            status, body = await call(base, "GET", f"/api/work-orders/{order['id']}")
+            status, body = await http_call(base, "GET", f"/api/work-orders/{order['id']}")
             return status == 200 and body["state"] == "COMPLETED"
 
         await eventually(completed, timeout=30, what="the order COMPLETED")
-        status, body = await call(base, "GET", f"/api/work-orders/{order['id']}")
+        status, body = await http_call(base, "GET", f"/api/work-orders/{order['id']}")
         states = [h["state"] for h in body["history"]]
         assert states[0] == "PENDING" and states[-1] == "COMPLETED"
         assert "EXECUTING" in states and body["robot_id"].startswith("robot-") and body["zone_id"]
 
         async def robots_known() -> bool:
-            status, robots = await call(base, "GET", "/api/robots")
+            status, robots = await http_call(base, "GET", "/api/robots")
             return status == 200 and len(robots) == 4
 
         await eventually(robots_known, what="robot tables at the fleet")
-        status, fleet = await call(base, "GET", "/api/fleet")
+        status, fleet = await http_call(base, "GET", "/api/fleet")
         assert fleet["robots"] == 4 and fleet["zones"] == 2 and fleet["work_orders"]["COMPLETED"] == 1

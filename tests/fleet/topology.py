@@ -9,13 +9,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
+
+from shared_helpers import eventually
 
 from robotfleet_nodes.area.node import AreaNode
 from robotfleet_nodes.config import AreaConfig, EdgeConfig, FleetConfig, SchedulerConfig, ZoneConfig
@@ -34,20 +34,6 @@ AssignWorkOrder: Any = default_registry().get_interface("robotfleet_nodes/srv/As
 CancelWorkOrder: Any = default_registry().get_interface("robotfleet_nodes/srv/CancelWorkOrder")
 
 TIMEOUT = 10.0
-
-
-async def eventually(condition: Callable[[], Any], timeout: float = TIMEOUT, what: str = "condition") -> Any:
-    """Poll ``condition()`` (sync or async) until truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if asyncio.iscoroutine(value):
-            value = await value
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 @asynccontextmanager

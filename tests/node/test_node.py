@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from _node_helpers import ContextFactory
+from shared_helpers import eventually
 
 from robotfleet_nodes.errors import NameValidationError, ServiceUnavailable
 from robotfleet_nodes.idl import default_registry
@@ -136,7 +137,7 @@ async def test_graph_lists_nodes_topics_and_forgets_closed_ones(make_context: Co
                 topics = dict(await observer.get_topic_names_and_types())
                 return ("edge", "/robots/robot-7") in nodes and "/robots/robot-7/status" in topics
 
-            await _eventually(visible)
+            await eventually(visible)
             pubs = await observer.get_publishers_info_by_topic("/robots/robot-7/status")
             assert [fqn for fqn, _ in pubs] == ["/robots/robot-7/edge"]
             assert pubs[0][1].type_name == "std_msgs/msg/String"
@@ -145,7 +146,7 @@ async def test_graph_lists_nodes_topics_and_forgets_closed_ones(make_context: Co
         async def gone() -> bool:
             return ("edge", "/robots/robot-7") not in await observer.get_node_names_and_namespaces()
 
-        await _eventually(gone)
+        await eventually(gone)
 
 
 async def test_parameters_reachable_remotely(make_context: ContextFactory) -> None:
@@ -178,7 +179,7 @@ async def test_log_records_reach_rosout(make_context: ContextFactory) -> None:
                 return False
             return msg.msg == "command wo-1 received" and msg.name == "robots.robot-2.chatty"
 
-        await _eventually(logged)
+        await eventually(logged)
 
 
 async def test_destroyed_node_refuses_new_entities(make_context: ContextFactory) -> None:
@@ -188,13 +189,6 @@ async def test_destroyed_node_refuses_new_entities(make_context: ContextFactory)
         await node.destroy_node()
         with pytest.raises(RuntimeError, match="destroyed"):
             await node.create_publisher(String, "x", 10)
-
-
-async def _eventually(check: Any, timeout: float = TIMEOUT) -> None:
-    """Poll ``check()`` (a coroutine function) until true; each poll is a real graph query."""
-    async with asyncio.timeout(timeout):
-        while not await check():  # noqa: ASYNC110 - polls a remote graph query
-            await asyncio.sleep(0.05)
 
 
 async def test_a_waiting_request_does_not_hold_back_the_next(make_context: ContextFactory) -> None:
@@ -235,7 +229,7 @@ async def test_graph_of_a_container_larger_than_one_nats_message(make_context: C
             listed = await observer.get_node_names_and_namespaces()
             return sum(1 for name, _ in listed if name == "edge") == 700
 
-        await _eventually(all_listed, timeout=20.0)
+        await eventually(all_listed, timeout=20.0)
 
 
 async def test_context_waits_for_a_broker_that_is_still_starting() -> None:

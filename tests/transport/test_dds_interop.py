@@ -8,7 +8,6 @@ both ways, and AddTwoInts services both ways with rmw_cyclonedds' request header
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import random
 import sys
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from shared_helpers import JsonLinesPeer
 
 cyclonedds = pytest.importorskip("cyclonedds")
 
@@ -39,39 +39,13 @@ def ep(name: str, cls: Any) -> EndpointInfo:
     return EndpointInfo(name=name, type_name=cls.__ros_type__, type_hash=type_hash)
 
 
-class Peer:
-    """The subprocess and its JSON events."""
-
-    def __init__(self, process: asyncio.subprocess.Process) -> None:
-        self.process = process
-        self.events: list[dict[str, Any]] = []
-
-    async def wait_for(self, predicate: Any, timeout: float = WAIT) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        seen = 0
-        while True:
-            for event in self.events[seen:]:
-                if predicate(event):
-                    return event
-            seen = len(self.events)
-            remaining = deadline - time.monotonic()
-            assert remaining > 0, f"peer event not seen; got {self.events[-5:]}"
-            assert self.process.stdout is not None
-            try:
-                line = await asyncio.wait_for(self.process.stdout.readline(), remaining)
-            except TimeoutError:
-                continue
-            assert line, f"peer exited: {self.events[-5:]}"
-            self.events.append(json.loads(line))
-
-
 @pytest.fixture
 def domain_id() -> int:
     return random.randint(1, 200)
 
 
 @pytest.fixture
-async def peer(domain_id: int) -> AsyncIterator[Peer]:
+async def peer(domain_id: int) -> AsyncIterator[JsonLinesPeer]:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         str(PEER),
@@ -80,7 +54,7 @@ async def peer(domain_id: int) -> AsyncIterator[Peer]:
         stdout=asyncio.subprocess.PIPE,
         env=dict(os.environ),
     )
-    made = Peer(process)
+    made = JsonLinesPeer(process)
     try:
         await made.wait_for(lambda e: e["event"] == "ready")
         yield made
@@ -130,7 +104,7 @@ def test_payload_bytes_are_what_cyclonedds_writes() -> None:
     assert wire[:4] == b"\x00\x01\x00\x00"  # CDR little endian encapsulation
 
 
-async def test_pubsub_both_ways(ours: DdsTransport, peer: Peer) -> None:
+async def test_pubsub_both_ways(ours: DdsTransport, peer: JsonLinesPeer) -> None:
     got: asyncio.Queue[str] = asyncio.Queue()
     await ours.create_subscription(ep("/chatter", String), String, lambda m: got.put_nowait(m.data))
     pub = await ours.create_publisher(ep("/chatter", String), String)
@@ -152,7 +126,7 @@ async def test_pubsub_both_ways(ours: DdsTransport, peer: Peer) -> None:
         task.cancel()
 
 
-async def test_services_both_ways(ours: DdsTransport, peer: Peer) -> None:
+async def test_services_both_ways(ours: DdsTransport, peer: JsonLinesPeer) -> None:
     # Its client -> our server.
     await ours.create_service(
         ep("/rfos_add", AddTwoInts), AddTwoInts, lambda r: AddTwoInts.Response(sum=r.a + r.b)

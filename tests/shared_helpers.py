@@ -1,0 +1,92 @@
+"""Helpers every test directory uses: polling with a deadline, HTTP calls, JSON-lines peers.
+
+On ``sys.path`` through the root ``conftest.py`` (a unique module name, never ``conftest``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+TIMEOUT = 10.0
+
+
+async def eventually(
+    condition: Callable[[], Any], *, timeout: float = TIMEOUT, what: str = "condition"
+) -> Any:
+    """Poll ``condition()`` (sync or async) until truthy and return it; fail after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+def http_request(
+    base: str, method: str, path: str, body: Any = None, raw: bytes | None = None, *, timeout: float = TIMEOUT
+) -> tuple[int, Any, str]:
+    """``(status, JSON or text body, content type)`` of one blocking request to ``base + path``."""
+    url = urlsplit(base)
+    conn = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=timeout)
+    try:
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        headers = {"Content-Type": "application/json"} if data is not None else {}
+        conn.request(method, path, body=data, headers=headers)
+        response = conn.getresponse()
+        payload = response.read()
+        content_type = response.getheader("Content-Type") or ""
+        parsed = (
+            json.loads(payload or b"null")
+            if content_type.startswith("application/json")
+            else payload.decode()
+        )
+        return response.status, parsed, content_type
+    finally:
+        conn.close()
+
+
+async def http_call(
+    base: str, method: str, path: str, body: Any = None, raw: bytes | None = None
+) -> tuple[int, Any]:
+    """``(status, body)`` of :func:`http_request`, run off the event loop."""
+    status, parsed, _ = await asyncio.to_thread(http_request, base, method, path, body, raw)
+    return status, parsed
+
+
+class JsonLinesPeer:
+    """A subprocess that reports events as one JSON object per stdout line."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+        self.events: list[dict[str, Any]] = []
+
+    async def wait_for(
+        self, predicate: Callable[[dict[str, Any]], bool], timeout: float = TIMEOUT
+    ) -> dict[str, Any]:
+        """The first event (seen so far or arriving within ``timeout``) for which ``predicate`` holds."""
+        deadline = time.monotonic() + timeout
+        seen = 0
+        while True:
+            for event in self.events[seen:]:
+                if predicate(event):
+                    return event
+            seen = len(self.events)
+            remaining = deadline - time.monotonic()
+            assert remaining > 0, f"peer event not seen; got {self.events[-5:]}"
+            assert self.process.stdout is not None
+            try:
+                line = await asyncio.wait_for(self.process.stdout.readline(), remaining)
+            except TimeoutError:
+                continue
+            assert line, f"peer exited: {self.events[-5:]}"
+            self.events.append(json.loads(line))
