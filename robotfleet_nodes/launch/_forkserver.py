@@ -31,7 +31,7 @@ __all__ = ["ForkServer", "ForkServerError", "fork_entry"]
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE = 1 << 20
-#: How long the first request may wait for the zygote's imports.
+#: How long the first request may wait for the zygote's imports and warm-ups (~5 s for ``edge``).
 READY_TIMEOUT = 60.0
 #: How long a fork request may take.
 REPLY_TIMEOUT = 10.0

@@ -34,9 +34,11 @@ def freeze_startup_objects() -> None:
     A tier holds thousands of long-lived objects (nodes, endpoints, generated classes);
     every full collection would walk them all: measured pauses of ~0.5 s with 1000 edges in
     one process. ``gc.freeze()`` keeps them out of collections; garbage made later is
-    collected as usual, less often.
+    collected as usual, less often. No collection first when the collector is disabled (a
+    fork server's zygote warming up: freed garbage would leave holes its children fill).
     """
-    gc.collect()
+    if gc.isenabled():
+        gc.collect()
     gc.freeze()
     # Young-generation collections every 50,000 allocations instead of 700: a busy tier
     # allocates per message, and at 200 work orders/s the default thresholds spent ~28%

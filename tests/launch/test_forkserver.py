@@ -1,32 +1,56 @@
 """``forkserver: true``: processes forked by the zygote behave like spawned ones.
 
 The child program is a module (``fsmod``) on ``PYTHONPATH``, run as ``fsmod:main(argv)``
-inside a fork of the zygote.
+inside a fork of the zygote, which imported it and ran its ``zygote_warm_up()`` first.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
 import sys
 import textwrap
 import time
+import types
 from pathlib import Path
 
 import pytest
 from launch_helpers import ServiceFactory, alive, group_members
 
-from robotfleet_nodes.launch import ExecuteProcess, LaunchDescription, LaunchService
+from robotfleet_nodes.launch import ExecuteProcess, LaunchDescription, LaunchService, _zygote
 from robotfleet_nodes.launch._forkserver import ForkServer, fork_entry
 from robotfleet_nodes.launch._process import ManagedProcess
 
 MODULE = """
-import os, signal, sys, time
+import asyncio, gc, os, signal, sys, time
+
+IMPORTED_IN = os.getpid()
+WARMED_IN = None
+
+def hot():
+    return 1
+
+def cold():
+    return 2
+
+HOT_CODE, COLD_CODE = hot.__code__, cold.__code__
+
+def zygote_warm_up():
+    global WARMED_IN
+    WARMED_IN = os.getpid()
+    hot()
 
 def main(argv):
     mode = argv[0]
+    if mode == "inspect":
+        parent = os.getppid()
+        print(f"imported={IMPORTED_IN == parent} warmed={WARMED_IN == parent} "
+              f"hot_packed={hot.__code__ is not HOT_CODE} cold_packed={cold.__code__ is not COLD_CODE} "
+              f"frozen={gc.get_freeze_count()} gc={gc.isenabled()}")
+        return 0
     if mode == "echo":
         print(f"argv={argv[1:]} x={os.environ.get('FS_X')} cwd={os.getcwd()} ppid={os.getppid()}")
         print("to stderr", file=sys.stderr)
@@ -98,6 +122,103 @@ async def test_forked_child_runs_entry_with_argv_env_cwd(
     log = (tmp_path / "log" / "fs-1.log").read_text()
     assert "x=hello" in log and "to stderr" in log
     assert _zygote_gone(svc)
+
+
+async def test_forked_child_shares_the_warm_frozen_image(fsmod: Path, service: ServiceFactory) -> None:
+    svc, out = service(LaunchDescription([forked("inspect", output="screen")]))
+    assert await asyncio.wait_for(svc.run_async(), 30) == 0
+    assert svc.processes[0].forked
+    line = out.getvalue().split("[fs-1] ", 1)[1].split("\n", 1)[0]
+    fields = dict(field.split("=") for field in line.split())
+    # imported and warmed up in the zygote, not in the child; frozen there; collector on here
+    assert fields["imported"] == "True" and fields["warmed"] == "True"
+    # the code the warm-up ran was copied together; the rest stays where the import put it
+    assert fields["hot_packed"] == "True" and fields["cold_packed"] == "False"
+    assert int(fields["frozen"]) > 1000
+    assert fields["gc"] == "True"
+
+
+def test_pack_code_copies_the_code_that_ran_and_keeps_it_working() -> None:
+    def outer(x: int) -> int:
+        def inner(y: int) -> int:
+            return x + y
+
+        return inner(1)
+
+    def untouched() -> int:
+        return 3
+
+    ran = {id(outer.__code__): outer.__code__}
+    inner_code = next(c for c in outer.__code__.co_consts if isinstance(c, types.CodeType))
+    ran[id(inner_code)] = inner_code
+    before, untouched_before = outer.__code__, untouched.__code__
+    assert _zygote.pack_code(ran) == 2
+    assert outer.__code__ is not before and outer.__code__ == before
+    nested = next(c for c in outer.__code__.co_consts if isinstance(c, types.CodeType))
+    assert nested is not inner_code  # functions made later from it get the copy too
+    assert untouched.__code__ is untouched_before
+    assert outer(41) == 42 and untouched() == 3
+
+
+def test_warm_up_hook_cannot_take_the_zygotes_signal_wakeup(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An event loop in a warm-up resets the wakeup fd and handlers; the zygote gets them back."""
+    calls: list[str] = []
+
+    def zygote_warm_up() -> None:
+        async def run() -> None:
+            loop = asyncio.get_running_loop()
+            loop.add_signal_handler(signal.SIGTERM, lambda: None)
+            loop.remove_signal_handler(signal.SIGTERM)  # sets the wakeup fd to -1
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+
+        asyncio.run(run())
+        calls.append("warmed")
+
+    module = types.ModuleType("warm_mod")
+    module.zygote_warm_up = zygote_warm_up  # type: ignore[attr-defined]
+    on_child = signal.getsignal(signal.SIGCHLD)
+    read, write = os.pipe()
+    os.set_blocking(write, False)
+    previous = signal.set_wakeup_fd(write)
+    try:
+        signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+        _zygote._warm_up(module)
+        assert calls == ["warmed", "warmed"]  # run, pack the code that ran, run the copies
+        assert signal.getsignal(signal.SIGCHLD) == signal.SIG_IGN
+        assert signal.set_wakeup_fd(previous) == write
+    finally:
+        signal.set_wakeup_fd(previous)
+        signal.signal(signal.SIGCHLD, on_child)
+        os.close(read)
+        os.close(write)
+
+
+WARM_UP_PROBE = """
+import json, os, sys, threading
+from robotfleet_nodes.edge.main import zygote_warm_up
+env, fds = dict(os.environ), sorted(os.listdir("/proc/self/fd"))
+status = zygote_warm_up(0.3)
+print(json.dumps({
+    "status": status,
+    "threads": threading.active_count(),
+    "env_restored": dict(os.environ) == env,
+    "fds_restored": sorted(os.listdir("/proc/self/fd")) == fds,
+}))
+"""
+
+
+def test_edge_warm_up_runs_an_edge_and_leaves_nothing_behind() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", WARM_UP_PROBE], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert "zygote-warm-up: edge up" in done.stderr
+    assert json.loads(done.stdout.splitlines()[-1]) == {
+        "status": 0,
+        "threads": 1,
+        "env_restored": True,
+        "fds_restored": True,
+    }
 
 
 async def test_forked_child_respawns(fsmod: Path, tmp_path: Path, service: ServiceFactory) -> None:
