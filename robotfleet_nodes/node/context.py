@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 TRANSPORT_ENV = "RFOS_TRANSPORT"
 #: Environment variable: seconds a context keeps retrying its first connection.
 CONNECT_WAIT_ENV = "RFOS_CONNECT_WAIT"
+#: Seconds of waiting for the first connection that are logged at INFO, not WARNING.
+_QUIET_CONNECT_WAIT = 5.0
 
 
 def _env_seconds(name: str) -> float:
@@ -128,16 +130,23 @@ class Context:
         self._started = True
 
     async def _connect(self, transport: Transport) -> None:
-        deadline = time.monotonic() + self._connect_wait
+        started = time.monotonic()
+        deadline = started + self._connect_wait
         delay = 0.2
         while True:
             try:
                 await transport.connect()
                 return
             except TransportError as exc:
-                if time.monotonic() + delay > deadline:
+                now = time.monotonic()
+                if now + delay > deadline:
                     raise
-                log.warning("%s; retrying for up to %.0f s more", exc, deadline - time.monotonic())
+                # A broker started next to us (a launch file, a pod) takes a moment: that is
+                # news only once it takes longer than that.
+                level = logging.INFO if now - started < _QUIET_CONNECT_WAIT else logging.WARNING
+                log.log(
+                    level, "waiting for the broker: %s; retrying for up to %.0f s more", exc, deadline - now
+                )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
 

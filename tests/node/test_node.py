@@ -232,7 +232,7 @@ async def test_graph_of_a_container_larger_than_one_nats_message(make_context: C
         await eventually(all_listed, timeout=20.0)
 
 
-async def test_context_waits_for_a_broker_that_is_still_starting() -> None:
+async def test_context_waits_for_a_broker_that_is_still_starting(caplog: pytest.LogCaptureFixture) -> None:
     import socket
 
     from robotfleet_nodes.broker import EmbeddedBroker
@@ -245,6 +245,8 @@ async def test_context_waits_for_a_broker_that_is_still_starting() -> None:
     url = f"nats://127.0.0.1:{port}"
     with pytest.raises(TransportError, match="rfos broker"):
         await Context(url=url, connect_wait=0).start()
+    caplog.clear()
+    caplog.set_level(logging.DEBUG, logger="robotfleet_nodes")
     waiting = Context(url=url, connect_wait=20)
     starting = asyncio.ensure_future(waiting.start())
     await asyncio.sleep(0.3)  # the context is retrying now; then the broker appears
@@ -256,6 +258,8 @@ async def test_context_waits_for_a_broker_that_is_still_starting() -> None:
         await waiting.close()
     finally:
         await asyncio.to_thread(broker.stop)
+    # A broker that takes a moment to start is not worth a warning (a launch starts it next to us).
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
 async def test_entities_created_together_share_one_round_trip(

@@ -213,6 +213,9 @@ class NatsTransport(Transport):
         self._notify(TransportStatus.CLOSED)
 
     async def _on_error(self, exc: Exception) -> None:
+        if self._nc is None:  # the first connection: connect() reports the failure itself
+            log.debug("NATS error while connecting: %s", exc or type(exc).__name__)
+            return
         self._errors.log(logging.WARNING, "NATS error: %s", exc or type(exc).__name__)
 
     # -- entities --------------------------------------------------------------------
