@@ -8,8 +8,12 @@ from __future__ import annotations
 import asyncio
 import http.client
 import json
+import os
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -90,3 +94,34 @@ class JsonLinesPeer:
                 continue
             assert line, f"peer exited: {self.events[-5:]}"
             self.events.append(json.loads(line))
+
+    async def stop(self) -> None:
+        """Close its stdin (the peer's signal to exit) and wait; kill it after 5 s."""
+        if self.process.returncode is not None:
+            return
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        try:
+            await asyncio.wait_for(self.process.wait(), 5)
+        except TimeoutError:
+            self.process.kill()
+            await self.process.wait()
+
+
+@asynccontextmanager
+async def json_lines_peer(script: Path, *args: str) -> AsyncIterator[JsonLinesPeer]:
+    """Run ``python script args...`` until it reports ``{"event": "ready"}``; stop it on exit."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(script),
+        *args,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        env=dict(os.environ),
+    )
+    peer = JsonLinesPeer(process)
+    try:
+        await peer.wait_for(lambda e: e["event"] == "ready")
+        yield peer
+    finally:
+        await peer.stop()

@@ -16,16 +16,15 @@ from __future__ import annotations
 
 import asyncio
 import math
-import os
 import random
 import sys
 from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-from shared_helpers import JsonLinesPeer, eventually, http_call
+from shared_helpers import JsonLinesPeer, eventually, http_call, json_lines_peer
 
 pytest.importorskip("cyclonedds")
 
@@ -410,38 +409,9 @@ async def test_malformed_messages_are_counted_and_ignored(bench: Callable[..., A
 
 
 # -- acceptance: fleet on NATS, the robot a plain cyclonedds program ---------------------------------
-class Peer(JsonLinesPeer):
-    """``dds_robot_peer.py`` and its JSON events."""
-
-    async def stop(self) -> None:
-        if self.process.returncode is not None:
-            return
-        assert self.process.stdin is not None
-        self.process.stdin.close()
-        try:
-            await asyncio.wait_for(self.process.wait(), 5)
-        except TimeoutError:
-            self.process.kill()
-            await self.process.wait()
-
-
-@asynccontextmanager
-async def robot_peer(domain_id: int, battery: float) -> AsyncIterator[Peer]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        str(PEER),
-        str(domain_id),
-        str(battery),
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        env=dict(os.environ),
-    )
-    peer = Peer(process)
-    try:
-        await peer.wait_for(lambda e: e["event"] == "ready")
-        yield peer
-    finally:
-        await peer.stop()
+def robot_peer(domain_id: int, battery: float) -> AbstractAsyncContextManager[JsonLinesPeer]:
+    """``dds_robot_peer.py``: the robot's own ROS 2 side, a plain cyclonedds program."""
+    return json_lines_peer(PEER, str(domain_id), str(battery))
 
 
 @asynccontextmanager

@@ -8,16 +8,14 @@ both ways, and AddTwoInts services both ways with rmw_cyclonedds' request header
 from __future__ import annotations
 
 import asyncio
-import os
 import random
-import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from shared_helpers import JsonLinesPeer
+from shared_helpers import JsonLinesPeer, json_lines_peer
 
 cyclonedds = pytest.importorskip("cyclonedds")
 
@@ -46,26 +44,8 @@ def domain_id() -> int:
 
 @pytest.fixture
 async def peer(domain_id: int) -> AsyncIterator[JsonLinesPeer]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        str(PEER),
-        str(domain_id),
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        env=dict(os.environ),
-    )
-    made = JsonLinesPeer(process)
-    try:
-        await made.wait_for(lambda e: e["event"] == "ready")
+    async with json_lines_peer(PEER, str(domain_id)) as made:
         yield made
-    finally:
-        assert process.stdin is not None
-        process.stdin.close()
-        try:
-            await asyncio.wait_for(process.wait(), 5)
-        except TimeoutError:
-            process.kill()
-            await process.wait()
 
 
 @pytest.fixture
