@@ -279,19 +279,36 @@ def build_app(service: FleetService, *, static_dir: Path | None) -> App:
 
     @app.get(
         "/api/events",
-        summary="Server-Sent Events: order, fleet, zones, robots",
-        description="`order` on every change; `fleet`, `zones` and `robots` (per zone) about 1 Hz.",
+        summary="Server-Sent Events: order, fleet, zones, robots, resync",
+        description=(
+            "The stream starts with `fleet`, `zones` and one full `robots` event per zone. Then: "
+            "`order` (an order) on every change; `fleet` and `zones` about 1 Hz; `robots` per zone "
+            "about 1 Hz, only when something changed: `{zone_id, full: false, robots: [changed or "
+            "new rows], removed: [robot ids]}` (apply to that zone's rows), or `{zone_id, full: true, "
+            "robots: [...]}` (replace that zone's rows: a new zone, or deltas coalesced for a slow "
+            "client). `resync` (`{}`): the client fell too far behind and events were dropped; full "
+            "`fleet`, `zones` and `robots` follow at once, orders must be fetched again."
+        ),
         tags=["fleet"],
     )
     async def events(req: Request) -> SseResponse:
         subscription = service.events.subscribe()  # subscribed now: nothing after this is missed
 
         async def source() -> AsyncIterator[ServerSentEvent]:
-            async with subscription as sub:
-                yield ServerSentEvent(service.fleet(), event="fleet")
-                yield ServerSentEvent(service.zones(), event="zones")
-                async for event in sub:
-                    yield event
+            sub = subscription
+            while True:
+                async with sub:
+                    # After the subscription: every change since is queued behind this snapshot.
+                    for event in service.snapshot_events():
+                        yield event
+                    async for event in sub:
+                        yield event
+                if not sub.overflowed:
+                    return
+                # Fell behind (its queue was dropped): start again from a full snapshot rather
+                # than losing robot deltas or disconnecting the dashboard.
+                sub = service.events.subscribe()
+                yield ServerSentEvent({}, event="resync")
 
         return SseResponse(source())
 

@@ -298,6 +298,7 @@ class FleetService:
         self._zones: dict[str, Any] = {}  # zone id -> latest ZoneSummary
         self._zone_area: dict[str, str] = {}
         self._robots: dict[str, Any] = {}  # zone id -> latest RobotTable
+        self._sent_rows: dict[str, _SentRows] = {}  # zone id -> rows the event stream sent last
         self._subscribed_zones: set[str] = set()
         self._counts: Counter[int] = Counter()
         self._seq = itertools.count()
@@ -831,16 +832,43 @@ class FleetService:
 
     def _on_robot_table(self, msg: Any) -> None:
         self.m_in.labels("robot_table").inc()
-        self._robots[msg.zone_id] = msg
+        zone_id = msg.zone_id
+        self._robots[zone_id] = msg
         if not self.events.subscriber_count:  # nobody watches: build no rows (10000 robots/s)
             return
-        # Encoded once here, not once per watching dashboard.
-        body = json.dumps(
-            {"zone_id": msg.zone_id, "robots": _table_rows(msg, _robot_state_names(), None)},
-            separators=(",", ":"),
-            ensure_ascii=False,
-        )
-        self.events.publish(ServerSentEvent(body, event="robots"), key=("robots", msg.zone_id))
+        # The change set is computed and encoded once here, not once per watching dashboard.
+        sent = self._sent_rows.get(zone_id)
+        if sent is None:  # the first table of this zone on the stream: the whole zone
+            sent = self._sent_rows[zone_id] = _SentRows(zone_id)
+            sent.update(msg, _robot_state_names())
+            self.events.publish(sent.full_event(), key=("robots", zone_id))
+            return
+        changed, removed = sent.update(msg, _robot_state_names())
+        if not changed and not removed:
+            return
+        full: list[ServerSentEvent] = []
+
+        def merge(queued: ServerSentEvent, delta: ServerSentEvent) -> ServerSentEvent:
+            # Still queued for a slow client: both together are the zone as it is now.
+            if not full:
+                full.append(sent.full_event())
+            return full[0]
+
+        self.events.publish(sent.delta_event(changed, removed), key=("robots", zone_id), merge=merge)
+
+    def snapshot_events(self) -> list[ServerSentEvent]:
+        """What a new ``/api/events`` stream starts with: ``fleet``, ``zones`` and, per zone, a
+        full ``robots`` event (the rows the deltas that follow are relative to)."""
+        events = [ServerSentEvent(self.fleet(), event="fleet"), ServerSentEvent(self.zones(), event="zones")]
+        names = _robot_state_names()
+        for zone_id in sorted(self._robots, key=_natural):
+            table = self._robots[zone_id]
+            sent = self._sent_rows.get(zone_id)
+            if sent is None or sent.table is not table:  # built while nobody watched: catch up
+                sent = self._sent_rows[zone_id] = _SentRows(zone_id)
+                sent.update(table, names)
+            events.append(sent.full_event())
+        return events
 
     # -- views --------------------------------------------------------------------------------
     def _silent_zones(self) -> set[str]:
@@ -962,30 +990,100 @@ _TABLE_COLUMNS = ("states", "x", "y", "theta", "battery_percent", "current_order
 
 def _table_rows(table: Any, names: dict[int, str], state: str | None) -> list[dict[str, Any]]:
     """The ``/api/robots`` rows of one zone's ``RobotTable`` (robots in ``state`` only, if given)."""
+    zone_id = table.zone_id
+    return [
+        _row_dict(robot_id, zone_id, values)
+        for robot_id, values in _row_values(table, names)
+        if state is None or values[0] == state
+    ]
+
+
+_RowValues = tuple[str, float, float, float, float, str, float]
+
+
+def _row_values(table: Any, names: dict[int, str]) -> Iterator[tuple[str, _RowValues]]:
+    """``(robot id, (state, x, y, theta, battery, order id, progress))`` per robot, rounded
+    like the ``/api/robots`` rows (so a change below that precision is no change)."""
     ids = table.robot_ids
     n = len(ids)
     columns = [getattr(table, name) for name in _TABLE_COLUMNS]
     if any(len(column) < n for column in columns):  # a short column: pad it (defaults)
         defaults = (0, 0.0, 0.0, 0.0, 0.0, "", 0.0)
         columns = [[_at(c, i, d) for i in range(n)] for c, d in zip(columns, defaults, strict=True)]
-    zone_id = table.zone_id
-    return [
-        {
-            "id": robot_id,
-            "zone_id": zone_id,
-            "x": round(x, 3),
-            "y": round(y, 3),
-            "theta": round(theta, 4),
-            "battery": round(battery, 2),
-            "state": robot_state,
-            "order_id": order_id,
-            "progress": round(progress, 3),
-        }
-        for robot_id, robot_state, x, y, theta, battery, order_id, progress in zip(
-            ids, (names.get(int(s), "OFFLINE") for s in columns[0]), *columns[1:], strict=False
+    for robot_id, robot_state, x, y, theta, battery, order_id, progress in zip(ids, *columns, strict=False):
+        yield (
+            robot_id,
+            (
+                names.get(int(robot_state), "OFFLINE"),
+                round(x, 3),
+                round(y, 3),
+                round(theta, 4),
+                round(battery, 2),
+                order_id,
+                round(progress, 3),
+            ),
         )
-        if state is None or robot_state == state
-    ]
+
+
+def _row_dict(robot_id: str, zone_id: str, values: _RowValues) -> dict[str, Any]:
+    state, x, y, theta, battery, order_id, progress = values
+    return {
+        "id": robot_id,
+        "zone_id": zone_id,
+        "x": x,
+        "y": y,
+        "theta": theta,
+        "battery": battery,
+        "state": state,
+        "order_id": order_id,
+        "progress": progress,
+    }
+
+
+class _SentRows:
+    """The robot rows of one zone as the event stream last sent them, each encoded once.
+
+    :meth:`update` takes the zone's next ``RobotTable`` and returns only what changed (rows
+    compared as tuples of their rounded values; only changed rows are encoded again).
+    """
+
+    __slots__ = ("prefix", "rows", "table", "zone_id")
+
+    def __init__(self, zone_id: str) -> None:
+        self.table: Any = None
+        self.rows: dict[str, tuple[_RowValues, str]] = {}  # robot id -> (values, JSON row)
+        self.zone_id = zone_id
+        self.prefix = '{"zone_id":' + json.dumps(zone_id, ensure_ascii=False) + ","
+
+    def update(self, table: Any, names: dict[int, str]) -> tuple[list[str], list[str]]:
+        """Take ``table``; the JSON rows that changed or appeared, and the ids that left."""
+        old = self.rows
+        new: dict[str, tuple[_RowValues, str]] = {}
+        changed: list[str] = []
+        zone_id = self.zone_id
+        for robot_id, values in _row_values(table, names):
+            known = old.get(robot_id)
+            if known is not None and known[0] == values:
+                new[robot_id] = known
+                continue
+            row = json.dumps(_row_dict(robot_id, zone_id, values), separators=(",", ":"), ensure_ascii=False)
+            new[robot_id] = (values, row)
+            changed.append(row)
+        removed = [robot_id for robot_id in old if robot_id not in new]
+        self.rows = new
+        self.table = table
+        return changed, removed
+
+    def full_event(self) -> ServerSentEvent:
+        """``robots`` with every row of the zone (``full: true``)."""
+        rows = ",".join(row for _, row in self.rows.values())
+        return ServerSentEvent(f'{self.prefix}"full":true,"robots":[{rows}]}}', event="robots")
+
+    def delta_event(self, changed: list[str], removed: list[str]) -> ServerSentEvent:
+        """``robots`` with the changed rows and the removed ids only (``full: false``)."""
+        gone = json.dumps(removed, separators=(",", ":"), ensure_ascii=False)
+        body = f'{self.prefix}"full":false,"robots":[{",".join(changed)}],"removed":{gone}}}'
+        return ServerSentEvent(body, event="robots")
 
 
 def _natural(name: str) -> tuple[Hashable, ...]:

@@ -7,7 +7,7 @@ import json
 import logging
 import re
 from collections import OrderedDict
-from collections.abc import AsyncIterable, Hashable, Mapping
+from collections.abc import AsyncIterable, Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Generic, TypeVar
@@ -105,11 +105,12 @@ class Subscription(Generic[T]):
     def __len__(self) -> int:
         return len(self._queue)
 
-    def _offer(self, event: T, key: Hashable | None) -> bool:
+    def _offer(self, event: T, key: Hashable | None, merge: Callable[[T, T], T] | None = None) -> bool:
         """Queue ``event``; False if the queue is full (the caller disconnects us)."""
         slot: Hashable = object() if key is None else (_Keyed, key)
         if key is not None and slot in self._queue:
-            self._queue[slot] = event  # coalesce: keep its place, carry the newest value
+            # coalesce: keep its place, carry the newest value (or what ``merge`` makes of both)
+            self._queue[slot] = event if merge is None else merge(self._queue[slot], event)
         elif len(self._queue) >= self._max_queue:
             return False
         else:
@@ -166,9 +167,9 @@ class Broadcaster(Generic[T]):
     """Fan-out hub: :meth:`publish` never blocks; slow subscribers are disconnected.
 
     Each subscriber has a queue of at most ``max_queue`` events. ``publish(event, key=k)``
-    replaces a still-queued event with the same key, so a slow reader gets the latest
-    state per key instead of a backlog. A subscriber whose queue would overflow is
-    disconnected and counted in :attr:`overflow_disconnects`.
+    replaces a still-queued event with the same key (or merges the two, see :meth:`publish`),
+    so a slow reader gets the latest state per key instead of a backlog. A subscriber whose
+    queue would overflow is disconnected and counted in :attr:`overflow_disconnects`.
     """
 
     def __init__(self, *, max_queue: int = 1000) -> None:
@@ -190,12 +191,20 @@ class Broadcaster(Generic[T]):
         self._subscribers[sub] = None
         return sub
 
-    def publish(self, event: T, *, key: Hashable | None = None) -> None:
-        """Queue ``event`` for every subscriber (O(1) each); never blocks or raises."""
+    def publish(
+        self, event: T, *, key: Hashable | None = None, merge: Callable[[T, T], T] | None = None
+    ) -> None:
+        """Queue ``event`` for every subscriber (O(1) each); never blocks or raises.
+
+        ``merge(queued, event)`` (keyed events only) is what a subscriber gets instead when
+        an event with the same key is still queued for it; by default the newer ``event``
+        replaces it. Use it when ``event`` alone does not carry the full state of its key
+        (a delta): ``merge`` then returns an event that does.
+        """
         self.published += 1
         overflowed: list[Subscription[T]] = []
         for sub in self._subscribers:
-            if not sub._offer(event, key):
+            if not sub._offer(event, key, merge):
                 overflowed.append(sub)
         for sub in overflowed:
             self._remove(sub)

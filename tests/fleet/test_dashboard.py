@@ -10,14 +10,19 @@ table filters by zone. A full-page screenshot is left in /tmp for a human to loo
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
 import tempfile
 from pathlib import Path
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import pytest
 from playwright.async_api import ConsoleMessage, Frame, Page, Request, async_playwright, expect
-from topology import small_fleet
+from topology import fleet_service, small_fleet
+
+from robotfleet_nodes.idl import default_registry
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Flags for this closed network: no background calls home, no GPU (see the machine notes).
@@ -189,3 +194,54 @@ async def _check_robot_zone_filter(page: Page, base_url: str) -> None:
     await page.get_by_test_id("robots-search").fill("")
     await page.get_by_test_id("robots-zone").select_option("")
     await expect(rows).to_have_count(10)
+
+
+async def test_dashboard_applies_robot_deltas(nats_url: str, unique: str) -> None:
+    """A robot's changed battery reaches the table by a delta (only that row is sent)."""
+    async with fleet_service(nats_url, unique) as fleet:
+        service = fleet.service
+        service._on_robot_table(robot_table({"robot-1": 90.0, "robot-2": 80.0}))
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(
+                executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+            )
+            try:
+                page = await browser.new_page(viewport={"width": 1440, "height": 900})
+                page.set_default_timeout(LIVE_TIMEOUT_MS)
+                watch = PageWatch(page, fleet.base_url)
+                response = await page.goto(fleet.base_url + "/")
+                assert response is not None and response.ok
+                await expect(page.get_by_test_id("conn-status")).to_have_attribute("data-state", "live")
+                row = page.get_by_test_id("robot-row-robot-2")
+                await expect(row).to_contain_text("80%")
+                async with service.events.subscribe() as sub:  # to see what the page was sent
+                    service._on_robot_table(robot_table({"robot-1": 90.0, "robot-2": 42.0}))
+                    event = await asyncio.wait_for(anext(sub), 10.0)
+                    sent = json.loads(cast(str, event.data))
+                    assert sent["full"] is False and [r["id"] for r in sent["robots"]] == ["robot-2"]
+                await expect(row).to_contain_text("42%")
+                await expect(page.get_by_test_id("robot-row-robot-1")).to_contain_text("90%")
+                service._on_robot_table(robot_table({"robot-1": 90.0}))  # robot-2 removed
+                await expect(row).to_have_count(0)
+                await expect(page.get_by_test_id("robots-count")).to_have_text("1 of 1 robots")
+                assert watch.console_errors == [], watch.console_errors
+            finally:
+                await browser.close()
+
+
+def robot_table(batteries: dict[str, float]) -> Any:
+    """zone-1's RobotTable: one IDLE robot per entry of ``batteries``."""
+    cls: Any = default_registry().get_class("robotfleet_nodes/msg/RobotTable")
+    ids = list(batteries)
+    n = len(ids)
+    return cls(
+        zone_id="zone-1",
+        robot_ids=ids,
+        x=[float(i) for i in range(n)],
+        y=[0.0] * n,
+        theta=[0.0] * n,
+        battery_percent=[batteries[i] for i in ids],
+        states=[0] * n,
+        current_order_ids=[""] * n,
+        order_progress=[0.0] * n,
+    )

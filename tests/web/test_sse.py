@@ -205,6 +205,23 @@ async def test_broadcaster_coalesces_by_key() -> None:
     assert [event async for event in sub2] == [("r1", 2), ("alert", 0)]
 
 
+async def test_broadcaster_merges_a_queued_event_with_a_delta() -> None:
+    """A delta must not replace a queued event it does not contain: ``merge`` combines them."""
+    hub: Broadcaster[dict[str, int]] = Broadcaster(max_queue=10)
+    slow, fresh = hub.subscribe(), hub.subscribe()
+
+    def merge(queued: dict[str, int], delta: dict[str, int]) -> dict[str, int]:
+        return {**queued, **delta}
+
+    hub.publish({"r1": 80, "r2": 70}, key="zone-1")
+    assert await anext(fresh) == {"r1": 80, "r2": 70}  # the fresh reader took it already
+    hub.publish({"r2": 42}, key="zone-1", merge=merge)
+    hub.publish({"r1": 79}, key="zone-1", merge=merge)
+    hub.close()
+    assert [event async for event in slow] == [{"r1": 79, "r2": 42}], "one event with both changes"
+    assert [event async for event in fresh] == [{"r2": 42, "r1": 79}]  # its queue merged the two deltas
+
+
 async def test_subscription_waits_for_publish() -> None:
     hub: Broadcaster[str] = Broadcaster()
     sub = hub.subscribe()

@@ -1,7 +1,10 @@
 // RobotFleetOS fleet dashboard: vanilla ES module, no build step, no external assets.
 //
 // Data flow: initial state from the GET endpoints, then live updates from the SSE stream
-// `/api/events` (`order`, `fleet`, `zones`, `robots`). Events only mutate the in-memory
+// `/api/events` (`order`, `fleet`, `zones`, `robots`, `resync`). The stream starts with a full
+// `robots` event per zone, then sends only changed rows (`full: false`, plus `removed` ids);
+// once a zone came from the stream, GET /api/robots no longer overwrites it (it could be
+// older than a delta already applied). Events only mutate the in-memory
 // `state` and mark sections dirty; a single requestAnimationFrame pass (throttled to ~5 fps)
 // re-renders what changed. At 1000+ robots the robots table only renders the current page
 // of the filtered list into a fixed pool of rows, changing a cell only when its text differs.
@@ -19,6 +22,7 @@ const state = {
   areas: [], // /api/areas
   zones: new Map(), // zone id -> /api/zones item
   robots: new Map(), // robot id -> /api/robots item
+  liveZones: new Set(), // zones whose robots this stream sent in full (deltas apply to them)
   orders: new Map(), // order id -> order (most recent MAX_ORDERS)
   selected: null, // order id whose history is shown
   page: 0,
@@ -145,18 +149,45 @@ function setZones(list, replace = false) {
   invalidate("zones", "areas");
 }
 
-/** Replace the robots of one zone (SSE `robots` event) or all robots (zoneId null). */
+/**
+ * Replace the robots of one zone (full SSE `robots` event) or all robots (zoneId null:
+ * GET /api/robots, which leaves the zones the stream keeps up to date alone).
+ */
 function setRobots(zoneId, list) {
   if (!Array.isArray(list)) return;
+  const live = state.liveZones;
   const seen = new Set();
   let membership = false; // did a robot appear or disappear? (only then re-sort the ids)
   for (const r of list) {
+    if (zoneId === null && live.has(r.zone_id)) continue;
     seen.add(r.id);
     if (!state.robots.has(r.id)) membership = true;
     state.robots.set(r.id, r);
   }
   for (const [id, r] of state.robots) {
-    if (!seen.has(id) && (zoneId === null || r.zone_id === zoneId)) {
+    if (seen.has(id)) continue;
+    if (zoneId === null ? !live.has(r.zone_id) : r.zone_id === zoneId) {
+      state.robots.delete(id);
+      membership = true;
+    }
+  }
+  if (zoneId !== null) live.add(zoneId);
+  if (membership) robotsSorted = null;
+  invalidate("robots", "map");
+}
+
+/** A `robots` event: full (replace the zone's robots) or a delta (changed rows, removed ids). */
+function applyRobots(m) {
+  if (!m || typeof m.zone_id !== "string") return;
+  if (m.full !== false) return setRobots(m.zone_id, m.robots);
+  let membership = false;
+  for (const r of Array.isArray(m.robots) ? m.robots : []) {
+    if (!state.robots.has(r.id)) membership = true;
+    state.robots.set(r.id, r);
+  }
+  for (const id of Array.isArray(m.removed) ? m.removed : []) {
+    const r = state.robots.get(id);
+    if (r && r.zone_id === m.zone_id) {
       state.robots.delete(id);
       membership = true;
     }
@@ -593,13 +624,17 @@ function connect() {
   source.addEventListener("open", () => {
     setConn("live", "live");
     retryMs = 1000;
+    state.liveZones.clear(); // this stream starts with every zone in full again
     if (everOpened) loadSnapshot(); // after a reconnect: resync what we may have missed
     everOpened = true;
   });
   source.addEventListener("order", onEvent(upsertOrder));
   source.addEventListener("fleet", onEvent(setFleet));
   source.addEventListener("zones", onEvent((zs) => setZones(zs)));
-  source.addEventListener("robots", onEvent((m) => setRobots(m.zone_id ?? null, m.robots)));
+  source.addEventListener("robots", onEvent(applyRobots));
+  // We fell behind and the server dropped events: full robots/fleet/zones follow on the
+  // stream; orders are fetched again (GET /api/robots leaves the streamed zones alone).
+  source.addEventListener("resync", () => loadSnapshot());
   source.addEventListener("error", () => {
     // CONNECTING: the browser retries by itself. CLOSED: it gave up (e.g. HTTP error), so we retry.
     if (source.readyState === EventSource.CLOSED) {
