@@ -224,8 +224,7 @@ class DdsBridgeDriver(SnapshotDriver):
     ) -> None:
         import robotfleet_nodes.transport.dds  # noqa: F401 - fail now, with the install hint
 
-        super().__init__()
-        self._id = robot_id
+        super().__init__(robot_id)
         self._cfg = config if config is not None else DdsDriverConfig()
         self._given_transport = transport
         self._transport: Transport | None = None
@@ -252,11 +251,6 @@ class DdsBridgeDriver(SnapshotDriver):
         self._percent_scale_warned = False
 
     # -- RobotDriver -------------------------------------------------------------------
-    @property
-    def robot_id(self) -> str:
-        """The robot's fleet id."""
-        return self._id
-
     @property
     def config(self) -> DdsDriverConfig:
         """The ``dds:`` settings this driver was built with."""

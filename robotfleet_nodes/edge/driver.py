@@ -239,14 +239,20 @@ class SnapshotDriver(RobotDriver):
     :meth:`~RobotDriver.step` with ``return self._step_result(events)``.
     """
 
-    __slots__ = ("_dirty", "_emitted_seq", "_pending", "_seq", "_snap")
+    __slots__ = ("_dirty", "_emitted_seq", "_id", "_pending", "_seq", "_snap")
 
-    def __init__(self) -> None:
+    def __init__(self, robot_id: str) -> None:
+        self._id = robot_id
         self._pending: list[DriverEvent] | None = None
         self._seq = 0
         self._emitted_seq = 0
         self._snap: DriverStatus | None = None
         self._dirty = True
+
+    @property
+    def robot_id(self) -> str:
+        """The robot this driver controls."""
+        return self._id
 
     @abc.abstractmethod
     def _snapshot(self, seq: int) -> DriverStatus:

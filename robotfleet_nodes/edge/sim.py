@@ -186,7 +186,6 @@ class SimulatedRobot(SnapshotDriver):
         "_elapsed",
         "_errors",
         "_fail_at",
-        "_id",
         "_leg_s",
         "_mode",
         "_next_fault_at",
@@ -225,8 +224,7 @@ class SimulatedRobot(SnapshotDriver):
         pose = start_pose if start_pose is not None else cfg.dock
         if not (math.isfinite(battery_percent) and 0 <= battery_percent <= 100):
             raise ValueError(f"battery_percent must be within 0..100, got {battery_percent!r}")
-        super().__init__()
-        self._id = robot_id
+        super().__init__(robot_id)
         self._cfg = cfg
         self._rng = rng if rng is not None else random.Random(f"{cfg.seed}:{robot_id}")
         self._t: float | None = None
@@ -250,11 +248,6 @@ class SimulatedRobot(SnapshotDriver):
         self._offline_until = _INF
 
     # -- RobotDriver -------------------------------------------------------------------
-
-    @property
-    def robot_id(self) -> str:
-        """The robot's id."""
-        return self._id
 
     @property
     def config(self) -> SimConfig:

@@ -166,19 +166,25 @@ class _FlakyRobot(SimulatedRobot):
         return [StatusChanged(self.status) if isinstance(e, StatusChanged) else e for e in events]
 
 
+async def _listen_to_status(ctx: Context, status_cls: Any) -> tuple[list[Any], asyncio.Event]:
+    """robot-7's status messages as they arrive, and an event set on each."""
+    got: list[Any] = []
+    arrived = asyncio.Event()
+    listener = Node("listener", context=ctx)
+    await listener.start()
+
+    def on_status(msg: Any) -> None:
+        got.append(msg)
+        arrived.set()
+
+    await listener.create_subscription(status_cls, "/robots/robot-7/status", on_status, STATUS_QOS)
+    return got, arrived
+
+
 async def test_offline_robot_stops_publishing_status(make_context: ContextFactory) -> None:
     status_cls: Any = default_registry().get_class("robotfleet_nodes/msg/RobotStatus")
     async with make_context() as edge_ctx, make_context() as ctx:
-        got: list[Any] = []
-        arrived = asyncio.Event()
-        listener = Node("listener", context=ctx)
-        await listener.start()
-
-        def on_status(msg: Any) -> None:
-            got.append(msg)
-            arrived.set()
-
-        await listener.create_subscription(status_cls, "/robots/robot-7/status", on_status, STATUS_QOS)
+        got, arrived = await _listen_to_status(ctx, status_cls)
         robot = _FlakyRobot("robot-7")
         edge = EdgeNode(_config(), context=edge_ctx, driver=robot)
         await edge.start()
@@ -197,16 +203,7 @@ async def test_offline_robot_stops_publishing_status(make_context: ContextFactor
 async def test_robot_offline_at_start_is_announced_only_once_online(make_context: ContextFactory) -> None:
     status_cls: Any = default_registry().get_class("robotfleet_nodes/msg/RobotStatus")
     async with make_context() as edge_ctx, make_context() as ctx:
-        got: list[Any] = []
-        arrived = asyncio.Event()
-        listener = Node("listener", context=ctx)
-        await listener.start()
-
-        def on_status(msg: Any) -> None:
-            got.append(msg)
-            arrived.set()
-
-        await listener.create_subscription(status_cls, "/robots/robot-7/status", on_status, STATUS_QOS)
+        got, arrived = await _listen_to_status(ctx, status_cls)
         robot = _FlakyRobot("robot-7")
         robot.offline = True  # e.g. a DDS robot whose ROS 2 stack is not up yet
         edge = EdgeNode(_config(), context=edge_ctx, driver=robot)
