@@ -47,6 +47,10 @@ def test_required_argument_and_choices() -> None:
         describe_launch(LaunchDescription([DeclareLaunchArgument("zone")]))
     with pytest.raises(LaunchError, match="expected one of sim, real"):
         describe_launch(_desc(), {"mode": "mars"})
+    optional = LaunchDescription([DeclareLaunchArgument("driver", default="", choices=["", "sim", "dds"])])
+    assert describe_launch(optional)["arguments"] == {"driver": ""}
+    with pytest.raises(LaunchError, match="expected one of '', sim, dds"):
+        describe_launch(optional, {"driver": "ros"})
 
 
 def test_conditions_and_let_and_env(monkeypatch: pytest.MonkeyPatch) -> None:

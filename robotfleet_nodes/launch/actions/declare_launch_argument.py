@@ -38,7 +38,8 @@ class DeclareLaunchArgument(LaunchEntity):
         value = context.configurations[self.name]
         if self.choices is not None and value not in self.choices:
             raise LaunchError(
-                f"launch argument {self.name!r} is {value!r}, expected one of {', '.join(self.choices)}"
+                f"launch argument {self.name!r} is {value!r}, expected one of "
+                f"{', '.join(c or repr(c) for c in self.choices)}"
             )
 
     def describe(self) -> dict[str, Any]:
