@@ -124,8 +124,8 @@ class RfosClient(_nats_client.Client):
         """Publish ``payload`` with an already encoded header block (see :mod:`._headers`)."""
         await self.publish_encoded(hpub_prefix(subject, header_block), header_block, payload)
 
-    async def publish_encoded(self, prefix: bytes, header_block: bytes, payload: bytes) -> None:
-        """Publish with a prefix from :func:`hpub_prefix` and its header block (the hot path)."""
+    def _hpub(self, prefix: bytes, header_block: bytes, payload: bytes) -> bytes:
+        """The HPUB command (counted in ``stats``); raises as nats-py's ``publish`` would."""
         size = len(payload)
         if self._status != _CONNECTED:
             if self.is_closed:
@@ -136,28 +136,17 @@ class RfosClient(_nats_client.Client):
             raise nats_errors.MaxPayloadError
         self.stats["out_msgs"] += 1
         self.stats["out_bytes"] += size
-        await self._send_command(
-            b"".join((prefix, b"%d\r\n" % (len(header_block) + size), header_block, payload, _CRLF))
-        )
+        return b"".join((prefix, b"%d\r\n" % (len(header_block) + size), header_block, payload, _CRLF))
+
+    async def publish_encoded(self, prefix: bytes, header_block: bytes, payload: bytes) -> None:
+        """Publish with a prefix from :func:`hpub_prefix` and its header block (the hot path)."""
+        await self._send_command(self._hpub(prefix, header_block, payload))
         if self._flush_queue is not None and self._flush_queue.empty():
             await self._flush_pending()
 
     def publish_nowait(self, subject: str, header_block: bytes, payload: bytes) -> None:
         """:meth:`publish_prebuilt` for synchronous code: queue the command, kick the flusher."""
-        size = len(payload)
-        if self._status != _CONNECTED:
-            if self.is_closed:
-                raise nats_errors.ConnectionClosedError
-            if self._max_pending_size <= 0 or size + self._pending_data_size > self._max_pending_size:
-                raise nats_errors.OutboundBufferLimitError
-        if size > self._max_payload:
-            raise nats_errors.MaxPayloadError
-        hdr_len = len(header_block)
-        cmd = b"".join(
-            (f"HPUB {subject}  {hdr_len} {hdr_len + size}\r\n".encode(), header_block, payload, _CRLF)
-        )
-        self.stats["out_msgs"] += 1
-        self.stats["out_bytes"] += size
+        cmd = self._hpub(hpub_prefix(subject, header_block), header_block, payload)
         self._pending.append(cmd)
         self._pending_data_size += len(cmd)
         flush_queue = self._flush_queue
