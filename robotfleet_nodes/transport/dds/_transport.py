@@ -373,9 +373,7 @@ class _Subscription(CallbackFailures, SubscriptionHandle):
         if self._closed:
             return
         self._closed = True
-        self.inbox.closed = True
-        self._owner._detach(self.inbox)
-        self._owner._entities.discard(self)
+        self._owner._release(self, self.inbox)
         if self._task is not None:
             self._task.cancel()
         if self.reader is not None:
@@ -448,9 +446,7 @@ class _Service(ServiceHandle):
         if self._closed:
             return
         self._closed = True
-        self.inbox.closed = True
-        self._owner._detach(self.inbox)
-        self._owner._entities.discard(self)
+        self._owner._release(self, self.inbox)
         for task in list(self._tasks):
             task.cancel()
         for entity in (self.reader, self.writer):
@@ -533,9 +529,7 @@ class _Client(ClientHandle):
         if self._closed:
             return
         self._closed = True
-        self.inbox.closed = True
-        self._owner._detach(self.inbox)
-        self._owner._entities.discard(self)
+        self._owner._release(self, self.inbox)
         for future in self._pending.values():
             future.cancel()
         for entity in (self.reader, self.writer):
@@ -629,10 +623,13 @@ class DdsTransport(Transport):
         inbox.key = self._waitset.attach(reader._ref, mask, inbox.on_status)
         inbox.notify()  # transient-local history may have arrived before the attach
 
-    def _detach(self, inbox: _Inbox) -> None:
+    def _release(self, entity: Any, inbox: _Inbox) -> None:
+        """``entity`` (closing) gets no more events: its inbox drops late ones, the waitset stops."""
+        inbox.closed = True
         if inbox.key is not None and self._waitset is not None:
             self._waitset.detach(inbox.key)
             inbox.key = None
+        self._entities.discard(entity)
 
     @property
     def gid(self) -> str:
