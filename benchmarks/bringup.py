@@ -23,7 +23,6 @@ import http.client
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from _common import emit, progress
+from _proc import cpu_seconds, free_port, pss_kib, tree
 
 ROOT = Path(__file__).resolve().parent.parent
 RFOS = Path(sys.executable).parent / "rfos"
@@ -43,41 +43,6 @@ STEADY_SECONDS = 10.0
 SETTLE_SECONDS = 20.0
 #: Above this many robots, edges are composed 500 per container and zones 10 per container.
 LARGE_FLEET = 2000
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _tree(root: int) -> set[int]:
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                ppid = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry))
-    found, todo = {root}, [root]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.add(child)
-            todo.append(child)
-    return found
-
-
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _pss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-        if line.startswith("Pss:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def _online(base: str) -> int:
@@ -129,7 +94,7 @@ def _with_dashboard(base: str, pids: set[int]) -> dict[str, Any]:
     fleet = [pid for pid in pids if _tier(pid) == "fleet"]
     seen = {"bytes": 0.0, "events": 0.0}
     reader = threading.Thread(target=_read_events, args=(base, STEADY_SECONDS, seen), daemon=True)
-    before = {pid: _cpu_seconds(pid) for pid in fleet}
+    before = {pid: cpu_seconds(pid) for pid in fleet}
     t0 = time.perf_counter()
     reader.start()
     api = {path: _latency_ms(base, path, 10) for path in ("/api/fleet", "/api/robots")}
@@ -138,7 +103,7 @@ def _with_dashboard(base: str, pids: set[int]) -> dict[str, Any]:
     return {
         "sse_kib_per_s": round(seen["bytes"] / 1024 / elapsed, 1),
         "sse_events_per_s": round(seen["events"] / elapsed, 1),
-        "fleet_cpu_fraction_of_core": round(sum(_cpu_seconds(p) - before[p] for p in fleet) / elapsed, 3),
+        "fleet_cpu_fraction_of_core": round(sum(cpu_seconds(p) - before[p] for p in fleet) / elapsed, 3),
         "api_latency_ms": api,
     }
 
@@ -176,7 +141,7 @@ def run(
             check=True,
             capture_output=True,
         )
-        http = _free_port()
+        http = free_port()
         base = f"http://127.0.0.1:{http}"
         env = {**os.environ, "RFOS_LOG_DIR": str(Path(tmp) / "logs")}
         env.pop("MESSAGING_URL", None)
@@ -193,7 +158,7 @@ def run(
                 f"containers:={containers}",
                 f"zone_containers:={zone_containers}",
                 f"config_dir:={deploy}",
-                f"nats_port:={_free_port()}",
+                f"nats_port:={free_port()}",
                 f"http_port:={http}",
                 f"state_dir:={Path(tmp) / 'nats'}",
             ],
@@ -218,8 +183,8 @@ def run(
             # Steady state: after visibility the zones still create their robots' action
             # clients in the background for a while; measuring too early counts that.
             time.sleep(SETTLE_SECONDS)
-            pids = _tree(launcher.pid)
-            before = {pid: _cpu_seconds(pid) for pid in pids}
+            pids = set(tree(launcher.pid))
+            before = {pid: cpu_seconds(pid) for pid in pids}
             t0 = time.perf_counter()
             time.sleep(STEADY_SECONDS)
             elapsed = time.perf_counter() - t0
@@ -227,9 +192,9 @@ def run(
             tiers: dict[str, float] = {}
             for pid in alive:
                 tier = _tier(pid)
-                tiers[tier] = tiers.get(tier, 0.0) + (_cpu_seconds(pid) - before[pid]) / elapsed
+                tiers[tier] = tiers.get(tier, 0.0) + (cpu_seconds(pid) - before[pid]) / elapsed
             cpu = sum(tiers.values())
-            pss = sum(_pss_mib(pid) for pid in alive)
+            pss = sum(pss_kib(pid) for pid in alive) / 1024
             api = {path: _latency_ms(base, path, 20) for path in ("/api/fleet", "/api/zones")}
             dashboard = _with_dashboard(base, pids)
             online_after = _online(base)

@@ -25,24 +25,19 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from _proc import cpu_seconds, free_port, pss_kib, stat, tree
+
 ROOT = Path(__file__).resolve().parents[1]
 RFOS = Path(sys.executable).parent / "rfos"
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _mem_available_gib() -> float:
@@ -53,52 +48,9 @@ def _mem_available_gib() -> float:
     return 0.0
 
 
-def _stat(pid: int) -> list[str] | None:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-
-
-def _tree(root: int) -> dict[int, int]:
-    """``{pid: ppid}`` of ``root`` and its live descendants."""
-    parents: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            fields = _stat(int(entry))
-            if fields is not None and fields[0] != "Z":
-                parents[int(entry)] = int(fields[1])
-    children: dict[int, list[int]] = {}
-    for pid, ppid in parents.items():
-        children.setdefault(ppid, []).append(pid)
-    found = {root: parents.get(root, 0)}
-    todo = [root]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found[child] = parents[child]
-            todo.append(child)
-    return found
-
-
-def _pss_kib(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/smaps_rollup") as f:
-            for line in f:
-                if line.startswith("Pss:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-def _cpu_ticks(pids: list[int]) -> int:
-    total = 0
-    for pid in pids:
-        fields = _stat(pid)
-        if fields is not None:
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total
+def _cpu(pids: Iterable[int]) -> float:
+    """CPU seconds used so far by ``pids`` together."""
+    return sum(cpu_seconds(pid) for pid in pids)
 
 
 def _zygote(tree: dict[int, int]) -> int | None:
@@ -124,7 +76,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         check=True,
         capture_output=True,
     )
-    http = _free_port()
+    http = free_port()
     env = {**os.environ, "RFOS_LOG_DIR": str(work / "logs")}
     env.pop("MESSAGING_URL", None)
     result: dict[str, Any] = {"robots": args.robots, "zones": args.zones, "edges": "process"}
@@ -140,7 +92,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "edges:=process",
                 f"config_dir:={deploy}",
                 f"http_port:={http}",
-                f"nats_port:={_free_port()}",
+                f"nats_port:={free_port()}",
                 f"state_dir:={work / 'nats'}",
             ],
             env=env,
@@ -170,11 +122,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             result["bringup_s"] = round(time.monotonic() - started, 1)
         if "aborted" not in result:
             time.sleep(args.settle)
-            tree = _tree(launcher.pid)
-            zygote = _zygote(tree)
-            edges = [pid for pid, ppid in tree.items() if ppid == zygote]
-            pss = {pid: _pss_kib(pid) for pid in tree}
-            result["processes"] = len(tree)
+            procs = tree(launcher.pid)
+            zygote = _zygote(procs)
+            edges = [pid for pid, ppid in procs.items() if ppid == zygote]
+            pss = {pid: pss_kib(pid) for pid in procs}
+            result["processes"] = len(procs)
             result["forked_edges"] = len(edges)
             result["pss_total_mib"] = round(sum(pss.values()) / 1024, 1)
             result["pss_edges_mib"] = round(sum(pss[p] for p in edges) / 1024, 1)
@@ -182,14 +134,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             result["pss_zygote_mib"] = round(pss.get(zygote or 0, 0) / 1024, 1)
             others = sorted(((v, p) for p, v in pss.items() if p not in edges and p != zygote), reverse=True)
             result["pss_others_mib"] = round(sum(v for v, _ in others) / 1024, 1)
-            before_all, before_edges = _cpu_ticks(list(tree)), _cpu_ticks(edges)
+            before_all, before_edges = _cpu(procs), _cpu(edges)
             time.sleep(args.cpu_window)
-            after_all, after_edges = _cpu_ticks(list(tree)), _cpu_ticks(edges)
-            result["cpu_cores"] = round((after_all - before_all) / CLK_TCK / args.cpu_window, 3)
-            result["cpu_edges_cores"] = round((after_edges - before_edges) / CLK_TCK / args.cpu_window, 3)
+            after_all, after_edges = _cpu(procs), _cpu(edges)
+            result["cpu_cores"] = round((after_all - before_all) / args.cpu_window, 3)
+            result["cpu_edges_cores"] = round((after_edges - before_edges) / args.cpu_window, 3)
             result["mem_available_min_gib"] = round(min(min_available, _mem_available_gib()), 2)
     finally:
-        family = list(_tree(launcher.pid))
+        family = list(tree(launcher.pid))
         stopping = time.monotonic()
         if launcher.poll() is None:
             launcher.send_signal(signal.SIGINT)
@@ -200,7 +152,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             launcher.wait()
         result["shutdown_s"] = round(time.monotonic() - stopping, 1)
         time.sleep(1.0)
-        left = [pid for pid in family if (_stat(pid) or ["Z"])[0] != "Z"]
+        left = [pid for pid in family if (stat(pid) or ["Z"])[0] != "Z"]
         result["left_behind"] = len(left)
         for pid in left:
             with contextlib.suppress(ProcessLookupError):

@@ -10,37 +10,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import resource
 import sys
 import time
 from typing import Any
 
 from _common import emit, progress
+from _proc import cpu_seconds, own_cpu, rss_mib
 
 from robotfleet_nodes.broker import EmbeddedBroker
 from robotfleet_nodes.node import Context, Node
 
 IDLE_SECONDS = 10.0
-
-
-def rss_mib(pid: int | str = "self") -> float:
-    with open(f"/proc/{pid}/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def own_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 async def run(n: int) -> dict[str, Any]:

@@ -49,7 +49,6 @@ import asyncio
 import gc
 import json
 import os
-import resource
 import statistics
 import sys
 import time
@@ -57,6 +56,7 @@ import uuid
 from typing import Any
 
 from _common import emit, progress
+from _proc import cpu_seconds, own_cpu, rss_mib
 
 from robotfleet_nodes.area.node import AreaNode
 from robotfleet_nodes.broker import EmbeddedBroker
@@ -89,25 +89,6 @@ TARGETS = {
 
 
 # -- measuring -----------------------------------------------------------------------------
-def rss_mib(pid: int | str = "self") -> float:
-    with open(f"/proc/{pid}/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def own_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
 def pct(samples: list[float], q: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
