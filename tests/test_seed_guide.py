@@ -12,24 +12,16 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
+from shared_helpers import free_port, get_json, poll_until
 
 ROOT = Path(__file__).resolve().parent.parent
-TIMEOUT = 60.0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_section_2_generates_the_guides_files(tmp_path: Path) -> None:
@@ -87,32 +79,12 @@ class _Stack:
         return results
 
 
-def _get(url: str) -> Any:
-    with urllib.request.urlopen(url, timeout=5) as response:
-        return json.loads(response.read())
-
-
 def _post(url: str, body: dict[str, Any]) -> Any:
     request = urllib.request.Request(
         url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
     )
     with urllib.request.urlopen(request, timeout=5) as response:
         return json.loads(response.read())
-
-
-def _until(check: Any, what: str) -> Any:
-    """Poll ``check()`` (an HTTP query) until it returns something true."""
-    deadline = time.monotonic() + TIMEOUT
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = check()
-        except OSError as exc:  # not listening yet
-            last = exc
-        if last and not isinstance(last, Exception):
-            return last
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
 
 
 @pytest.mark.timeout(180)
@@ -139,7 +111,7 @@ def test_section_3_stack_and_section_5_verification(tmp_path: Path, nats_url: st
     for i in (1, 2, 3):
         with (deploy / "edge" / f"robot-{i}.yaml").open("a") as f:
             f.write("sim:\n  speed: 100.0\n  default_work_time_s: 0.2\n")
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {
         **os.environ,
@@ -157,11 +129,11 @@ def test_section_3_stack_and_section_5_verification(tmp_path: Path, nats_url: st
         for i in (1, 2, 3):  # Option A: a config file per robot
             stack.start(f"robot-{i}", "edge", EDGE_CONFIG=str(deploy / "edge" / f"robot-{i}.yaml"))
 
-        _until(lambda: _get(f"{base}/api/fleet")["robots_online"] == 3, "3 robots online")
+        poll_until(lambda: get_json(f"{base}/api/fleet")["robots_online"] == 3, "3 robots online")
         order = _post(f"{base}/api/work-orders", {"area_id": "area-1", "task": "pick"})
         assert order["state"] == "PENDING"
-        done = _until(
-            lambda: (o := _get(f"{base}/api/work-orders/{order['id']}"))["state"] == "COMPLETED" and o,
+        done = poll_until(
+            lambda: (o := get_json(f"{base}/api/work-orders/{order['id']}"))["state"] == "COMPLETED" and o,
             "the order to complete",
         )
         assert done["zone_id"] in ("zone-1", "zone-2") and done["robot_id"] in (
@@ -174,8 +146,8 @@ def test_section_3_stack_and_section_5_verification(tmp_path: Path, nats_url: st
 
         # Option B: environment variables only.
         stack.start("robot-4", "edge", EDGE_ROBOT_ID="robot-4", EDGE_ZONE_ID="zone-2")
-        _until(lambda: _get(f"{base}/api/fleet")["robots_online"] == 4, "robot-4 online")
-        areas = _get(f"{base}/api/areas")
+        poll_until(lambda: get_json(f"{base}/api/fleet")["robots_online"] == 4, "robot-4 online")
+        areas = get_json(f"{base}/api/areas")
         assert [(a["id"], a["zones"], a["robots"]) for a in areas] == [("area-1", ["zone-1", "zone-2"], 4)]
         page = urllib.request.urlopen(f"{base}/", timeout=5).read().decode()
         assert "Fleet state" in page
