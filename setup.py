@@ -38,6 +38,13 @@ setup(
         "numpy>=2",
         "rosbags>=0.11,<0.12",
         "mcap>=1.6,<2",
+        # HTTP API: uvicorn is driven below its public entry points (web/_server.py), so
+        # its minor version is pinned; web/_protocol.py checks the names it uses at start.
+        "starlette>=1.10,<2",
+        "uvicorn>=0.55,<0.56",
+        "httptools>=0.9",
+        "uvloop>=0.21; sys_platform != 'win32'",
+        "prometheus_client>=0.26,<1",
     ],
     extras_require={
         "dds": ["cyclonedds>=11,<12"],

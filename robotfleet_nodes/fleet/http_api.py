@@ -13,6 +13,7 @@ from robotfleet_nodes.fleet.protocol import ORDER_ID_RE, STATE_VALUES
 from robotfleet_nodes.fleet.service import FleetService, SubmitError, order_json
 from robotfleet_nodes.web import (
     App,
+    FileResponse,
     HttpError,
     Request,
     Response,
@@ -20,6 +21,8 @@ from robotfleet_nodes.web import (
     SseResponse,
     json_response,
     metrics_response,
+    query_model,
+    read_model,
     text_response,
 )
 
@@ -195,7 +198,7 @@ def build_app(service: FleetService, *, static_dir: Path | None) -> App:
         tags=tags,
     )
     async def submit_order(req: Request) -> Response:
-        body = await req.model(NewWorkOrder)
+        body = await read_model(req, NewWorkOrder)
         try:
             order, created = await service.submit(
                 area_id=body.area_id,
@@ -219,7 +222,7 @@ def build_app(service: FleetService, *, static_dir: Path | None) -> App:
         tags=tags,
     )
     async def list_orders(req: Request) -> Response:
-        query = req.query_model(OrderQuery)
+        query = query_model(req, OrderQuery)
         state = STATE_VALUES[query.state] if query.state else None
         items, total = service.list_orders(state=state, area_id=query.area_id, limit=query.limit)
         return json_response({"items": [order_json(o) for o in items], "total": total})
@@ -263,7 +266,7 @@ def build_app(service: FleetService, *, static_dir: Path | None) -> App:
         "/api/zones", summary="Zones", query_model=ZoneQuery, response_model=list[ZoneOut], tags=["fleet"]
     )
     async def get_zones(req: Request) -> Response:
-        query = req.query_model(ZoneQuery)
+        query = query_model(req, ZoneQuery)
         return json_response(service.zones(query.area_id))
 
     @app.get(
@@ -274,7 +277,7 @@ def build_app(service: FleetService, *, static_dir: Path | None) -> App:
         tags=["fleet"],
     )
     async def get_robots(req: Request) -> Response:
-        query = req.query_model(RobotQuery)
+        query = query_model(req, RobotQuery)
         return json_response(service.robots(zone_id=query.zone_id, state=query.state))
 
     @app.get(
@@ -291,7 +294,7 @@ def build_app(service: FleetService, *, static_dir: Path | None) -> App:
         ),
         tags=["fleet"],
     )
-    async def events(req: Request) -> SseResponse:
+    async def events(req: Request) -> Response:
         subscription = service.events.subscribe()  # subscribed now: nothing after this is missed
 
         async def source() -> AsyncIterator[ServerSentEvent]:
@@ -336,29 +339,20 @@ def _add_dashboard(app: App, static_dir: Path | None) -> None:
 
     async def dashboard(req: Request) -> Response:
         if index is not None and await asyncio.to_thread(index.is_file):
-            from robotfleet_nodes.web import file_response
-
-            return await asyncio.to_thread(file_response, index, cache_control="no-cache")
+            return FileResponse(index, headers={"Cache-Control": "no-cache"})
         return text_response(_NO_DASHBOARD, content_type="text/html; charset=utf-8")
 
     app.add_route("GET", "/", dashboard, include_in_schema=False)
-    if static_dir is not None:
-        app.mount_static("/static", static_dir)
-        root = static_dir
+    if static_dir is None:
+        return
+    app.mount_static("/static", static_dir)
+    root = static_dir
 
-        async def root_asset(req: Request) -> Response:  # index.html may say "app.js" relatively
-            from robotfleet_nodes.web import file_response
+    async def root_asset(req: Request) -> Response:  # index.html may say "app.js" relatively
+        path = root / req.url.path.lstrip("/")
+        if not await asyncio.to_thread(path.is_file):
+            raise HttpError(404, f"no file {req.url.path!r}")
+        return FileResponse(path, headers={"Cache-Control": "public, max-age=300"})
 
-            path = root / req.path.lstrip("/")
-            if not await asyncio.to_thread(path.is_file):
-                raise HttpError(404, f"no file {req.path!r}")
-            return await asyncio.to_thread(file_response, path)
-
-        for name in ("app.js", "app.css"):
-            app.add_route("GET", f"/{name}", root_asset, include_in_schema=False)
-    else:
-
-        async def no_static(req: Request) -> Response:
-            raise HttpError(404, "the dashboard is not installed")
-
-        app.add_route("GET", "/static/{path:path}", no_static, include_in_schema=False)
+    for name in ("app.js", "app.css"):
+        app.add_route("GET", f"/{name}", root_asset, include_in_schema=False)

@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import prometheus_client as prometheus
 from nats.errors import TimeoutError as NatsTimeoutError
 
 from robotfleet_nodes.config import FleetConfig
@@ -72,7 +73,7 @@ from robotfleet_nodes.msg import (
 )
 from robotfleet_nodes.node import Context, Node
 from robotfleet_nodes.node.service import Client
-from robotfleet_nodes.web import Broadcaster, Registry, ServerSentEvent
+from robotfleet_nodes.web import Broadcaster, ServerSentEvent, new_registry
 
 __all__ = [
     "ROBOT_STATE_NAMES",
@@ -287,7 +288,7 @@ class FleetService:
         self.max_in_flight = max_in_flight
         self.orders = OrderIndex()
         self.events: Broadcaster[ServerSentEvent] = Broadcaster(max_queue=2000)
-        self.metrics = Registry()
+        self.metrics = new_registry()
         self.node: FleetNode | None = None
         self._node_options = node_options or {}
         self._store: OrderStore | None = None
@@ -314,17 +315,26 @@ class FleetService:
     # -- metrics -----------------------------------------------------------------------
     def _init_metrics(self) -> None:
         m = self.metrics
-        self.m_orders = m.gauge("rfos_work_orders", "Work orders by state", ["state"])
-        self.m_latency = m.histogram(
+        self.m_orders = prometheus.Gauge("rfos_work_orders", "Work orders by state", ["state"], registry=m)
+        self.m_latency = prometheus.Histogram(
             "rfos_dispatch_latency_seconds",
             "Seconds from submission to DISPATCHED (stage=dispatched) and EXECUTING (stage=executing)",
             ["stage"],
             buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+            registry=m,
         )
-        self.m_robots_online = m.gauge("rfos_robots_online", "Robots online (sum of zone summaries)")
-        self.m_robots = m.gauge("rfos_robots", "Robots configured (sum of zone summaries)")
-        self.m_in = m.counter("rfos_messages_in_total", "Messages received by the fleet", ["kind"])
-        self.m_out = m.counter("rfos_messages_out_total", "Messages and calls sent by the fleet", ["kind"])
+        self.m_robots_online = prometheus.Gauge(
+            "rfos_robots_online", "Robots online (sum of zone summaries)", registry=m
+        )
+        self.m_robots = prometheus.Gauge(
+            "rfos_robots", "Robots configured (sum of zone summaries)", registry=m
+        )
+        self.m_in = prometheus.Counter(
+            "rfos_messages_in_total", "Messages received by the fleet", ["kind"], registry=m
+        )
+        self.m_out = prometheus.Counter(
+            "rfos_messages_out_total", "Messages and calls sent by the fleet", ["kind"], registry=m
+        )
         for name in STATE_NAMES.values():
             self.m_orders.labels(name).set(0)
 

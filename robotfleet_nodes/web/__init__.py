@@ -1,13 +1,16 @@
-"""A small asyncio HTTP/1.1 server with routing, validation, OpenAPI, SSE and metrics.
+"""The fleet's HTTP layer: starlette routing and uvicorn serving, with our limits on top.
 
-No web framework dependency: :class:`HttpServer` runs on ``asyncio.start_server`` and
-serves an :class:`App` of typed async handlers::
+starlette does routing, static files, gzip and the ASGI plumbing; uvicorn (httptools) parses
+HTTP. What no library does lives here: routes documented with pydantic models for OpenAPI,
+one JSON error shape, the limits uvicorn leaves open (body size, request-head size, count
+and time), server-sent events fed by a coalescing :class:`Broadcaster`, and Prometheus
+metrics per service::
 
     app = App()
 
     @app.get("/api/work-orders/{id}", summary="One work order", response_model=WorkOrder)
-    async def get_order(req: Request) -> Response:
-        return json_response(store[req.path_params["id"]])
+    async def get_order(request: Request) -> Response:
+        return json_response(store[request.path_params["id"]])
 
     async with HttpServer(app, port=8080):
         ...
@@ -15,26 +18,26 @@ serves an :class:`App` of typed async handlers::
 
 from __future__ import annotations
 
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+
 from ._errors import HttpError, RouteError
-from ._request import Headers, Request, validation_details
-from ._response import Response, file_response, guess_content_type, json_response, text_response
+from ._request import query_model, read_json, read_model, validation_details
+from ._response import json_bytes, json_response, text_response
 from ._routing import App, Handler, Route, RouteOptions
-from ._server import HttpServer, ServerLimits
+from ._server import HttpPortInUse, HttpServer, ServerLimits
 from ._sse import Broadcaster, EventStream, ServerSentEvent, SseResponse, Subscription
-from .metrics import Counter, Gauge, Histogram, Registry, metrics_response
+from .metrics import metrics_response, new_registry
 
 __all__ = [
     "App",
     "Broadcaster",
-    "Counter",
     "EventStream",
-    "Gauge",
+    "FileResponse",
     "Handler",
-    "Headers",
-    "Histogram",
     "HttpError",
+    "HttpPortInUse",
     "HttpServer",
-    "Registry",
     "Request",
     "Response",
     "Route",
@@ -44,10 +47,13 @@ __all__ = [
     "ServerSentEvent",
     "SseResponse",
     "Subscription",
-    "file_response",
-    "guess_content_type",
+    "json_bytes",
     "json_response",
     "metrics_response",
+    "new_registry",
+    "query_model",
+    "read_json",
+    "read_model",
     "text_response",
     "validation_details",
 ]

@@ -1,35 +1,50 @@
-"""``App``: route table, dispatch, error responses, static files and the OpenAPI route."""
+"""``App``: a route table with documentation metadata, built into a starlette application.
+
+starlette does the routing, static files (``ETag``/``304``), gzip and the ASGI plumbing;
+this module adds what the fleet API needs on top: routes registered with their pydantic
+models and descriptions (for :mod:`._openapi`), one JSON error shape for every 4xx/5xx
+(``{"error": message, ...}``), ``405`` with the full ``Allow`` list, and literal segments
+winning over parameters whatever the registration order.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import re
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypedDict, TypeVar, Unpack
-from urllib.parse import unquote
 
 from pydantic import BaseModel
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Mount, compile_path
+from starlette.routing import Route as StarletteRoute
+from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
 
 from ._errors import HttpError, RouteError
-from ._request import Request
-from ._response import Response, file_response, json_response
-from ._sse import SseResponse
+from ._response import json_response
 
 __all__ = ["App", "Handler", "Route", "RouteOptions", "error_response", "internal_error_response"]
 
 logger = logging.getLogger(__name__)
 
-Handler = Callable[[Request], Awaitable[Response | SseResponse]]
-"""An HTTP handler: ``async def handler(req: Request) -> Response``."""
+Handler = Callable[[Request], Awaitable[Response]]
+"""An HTTP handler: ``async def handler(request: Request) -> Response``."""
 
 HandlerT = TypeVar("HandlerT", bound=Handler)
 
-_PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::(path))?\}")
 _METHODS = frozenset({"GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
+#: Every method reaches the dispatcher, which answers 405 with the path's whole ``Allow`` list.
+_ALL_METHODS = sorted({*_METHODS, "HEAD", "TRACE", "CONNECT"})
+#: Responses smaller than this are sent uncompressed.
+GZIP_MIN_BYTES = 1024
 
 
 class RouteOptions(TypedDict, total=False):
@@ -47,104 +62,112 @@ class RouteOptions(TypedDict, total=False):
 
 
 @dataclass(frozen=True, slots=True)
-class _Segment:
-    text: str  # literal text, or the parameter name
-    param: bool = False
-    rest: bool = False  # ``{name:path}``: matches the remaining segments
-
-
-@dataclass(frozen=True, slots=True)
 class Route:
     """A registered route; the documentation fields feed :meth:`App.openapi`."""
 
     method: str
     template: str
     handler: Handler
-    segments: tuple[_Segment, ...]
     options: RouteOptions = field(default_factory=RouteOptions)
 
     @property
     def openapi_path(self) -> str:
         """The template as OpenAPI writes it (``{name:path}`` becomes ``{name}``)."""
-        return _PARAM.sub(r"{\1}", self.template)
+        return compile_path(self.template)[1]
 
     @property
     def param_names(self) -> list[str]:
         """Names of the path parameters, in order."""
-        return [seg.text for seg in self.segments if seg.param]
+        return list(compile_path(self.template)[2])
 
     @property
     def literal_count(self) -> int:
         """How specific the route is: literal segments win over parameters."""
-        return sum(not seg.param for seg in self.segments)
-
-    def match(self, parts: list[str]) -> dict[str, str] | None:
-        """The path parameters if ``parts`` (decoded segments) match, else ``None``."""
-        params: dict[str, str] = {}
-        for i, seg in enumerate(self.segments):
-            if seg.rest:
-                params[seg.text] = "/".join(parts[i:])
-                return params
-            if i >= len(parts):
-                return None
-            if seg.param:
-                if not parts[i]:
-                    return None
-                params[seg.text] = parts[i]
-            elif seg.text != parts[i]:
-                return None
-        return params if len(parts) == len(self.segments) else None
+        return sum("{" not in part for part in self.template.split("/"))
 
 
-def _parse_template(template: str) -> tuple[_Segment, ...]:
+def _check_template(template: str) -> str:
+    """The template's shape key (parameters blanked); RouteError if it is malformed."""
     if not template.startswith("/"):
         raise RouteError(f"route path must start with '/': {template!r}")
-    segments: list[_Segment] = []
-    raw = template.split("/")[1:]
-    names: set[str] = set()
-    for i, part in enumerate(raw):
-        m = _PARAM.fullmatch(part)
-        if m:
-            name, kind = m.group(1), m.group(2)
-            if name in names:
-                raise RouteError(f"route {template!r} uses parameter {{{name}}} twice")
-            if kind == "path" and i != len(raw) - 1:
-                raise RouteError(f"route {template!r}: {{{name}:path}} must be the last segment")
-            names.add(name)
-            segments.append(_Segment(name, param=True, rest=kind == "path"))
-        elif "{" in part or "}" in part:
+    try:
+        _, path_format, params = compile_path(template)
+    except (AssertionError, ValueError) as exc:  # starlette: unknown convertor / duplicate name
+        raise RouteError(f"route {template!r}: {exc}") from None
+    parts = template.split("/")
+    for i, part in enumerate(parts):
+        if part.count("{") != part.count("}") or (("{" in part) and not part.startswith("{")):
             raise RouteError(f"route {template!r}: segment {part!r} is not a literal or a {{name}} parameter")
-        else:
-            segments.append(_Segment(part))
-    return tuple(segments)
+        if part.endswith(":path}") and i != len(parts) - 1:
+            raise RouteError(f"route {template!r}: {part} must be the last segment")
+    key = path_format
+    for name in params:
+        key = key.replace("{" + name + "}", "{}")
+    return key
 
 
 def error_response(exc: HttpError) -> Response:
     """The JSON response for an :class:`HttpError`."""
-    response = json_response(exc.payload(), exc.status)
-    response.headers.update(exc.headers)
-    return response
+    return json_response(exc.payload(), exc.status, headers=exc.headers)
 
 
 def internal_error_response(exc: BaseException, request: Request | None) -> Response:
     """Log ``exc`` with traceback and an id; answer ``500 {"error": "internal error", "id"}``."""
     error_id = str(uuid.uuid4())
-    where = f"{request.method} {request.raw_path}" if request is not None else "request"
+    where = f"{request.method} {request.url.path}" if request is not None else "request"
     logger.error("handler for %s failed (error id %s)", where, error_id, exc_info=exc)
     return json_response({"error": "internal error", "id": error_id}, 500)
 
 
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HttpError)
+    return error_response(exc)
+
+
+async def _starlette_error(request: Request, exc: Exception) -> Response:
+    """starlette's own 404/405 (unknown path, static file methods) in our JSON shape."""
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        message = f"no route for {request.url.path}"
+    elif exc.status_code == 405:
+        message = f"method {request.method} is not allowed on {request.url.path}"
+    else:
+        message = str(exc.detail)
+    return json_response({"error": message}, exc.status_code, headers=exc.headers)
+
+
+async def _unhandled(request: Request, exc: Exception) -> Response:
+    return internal_error_response(exc, request)
+
+
+class _StaticFiles(StaticFiles):
+    """starlette's static files (ETag, 304, no traversal) with a ``Cache-Control`` header."""
+
+    def __init__(self, directory: Path, cache_control: str) -> None:
+        super().__init__(directory=directory, html=True)
+        self._cache_control = cache_control
+
+    def file_response(
+        self, full_path: Any, stat_result: Any, scope: Scope, status_code: int = 200
+    ) -> Response:
+        response = super().file_response(full_path, stat_result, scope, status_code)
+        response.headers["Cache-Control"] = self._cache_control
+        return response
+
+
 class App:
-    """Routes requests to typed async handlers; a callable the :class:`HttpServer` serves.
+    """Routes requests to typed async handlers; :meth:`build` makes the ASGI application.
 
     ``{name}`` in a path matches one segment, ``{name:path}`` the rest of the path.
     Unknown paths answer 404, a known path with the wrong method 405 with ``Allow``.
-    GET routes also answer HEAD.
+    GET routes also answer HEAD. A handler's :class:`HttpError` becomes its JSON; any other
+    exception a logged ``500 {"error": "internal error", "id": ...}``.
     """
 
     def __init__(self) -> None:
         self._routes: list[Route] = []
         self._keys: set[tuple[str, str]] = set()
+        self._mounts: list[BaseRoute] = []
 
     @property
     def routes(self) -> list[Route]:
@@ -156,12 +179,11 @@ class App:
         method = method.upper()
         if method not in _METHODS:
             raise RouteError(f"unsupported method {method!r}; use one of {sorted(_METHODS)}")
-        segments = _parse_template(path)
-        key = (method, "/".join("{}" if s.param else s.text for s in segments))
+        key = (method, _check_template(path))
         if key in self._keys:
             raise RouteError(f"route {method} {path} is already registered")
         self._keys.add(key)
-        route = Route(method, path, handler, segments, options)
+        route = Route(method, path, handler, options)
         self._routes.append(route)
         return route
 
@@ -196,78 +218,11 @@ class App:
         """Register a DELETE handler."""
         return self.route("DELETE", path, **options)
 
-    def resolve(self, method: str, raw_path: str) -> tuple[Route | None, dict[str, str], list[str]]:
-        """``(route, path_params, allowed_methods)`` for a request; route is None if none fits."""
-        parts = [unquote(p, errors="strict") for p in raw_path.split("/")[1:]]
-        lookup = "GET" if method == "HEAD" else method
-        best: tuple[Route, dict[str, str]] | None = None
-        allowed: set[str] = set()
-        for route in self._routes:
-            params = route.match(parts)
-            if params is None:
-                continue
-            allowed.add(route.method)
-            if route.method == lookup and (best is None or route.literal_count > best[0].literal_count):
-                best = (route, params)
-        if "GET" in allowed:
-            allowed.add("HEAD")
-        if best is None:
-            return None, {}, sorted(allowed)
-        return best[0], best[1], sorted(allowed)
-
-    def _route_for(self, request: Request) -> Route:
-        try:
-            route, params, allowed = self.resolve(request.method, request.raw_path)
-        except UnicodeDecodeError:
-            raise HttpError(400, "request path is not valid UTF-8 after percent-decoding") from None
-        if route is None:
-            if allowed:
-                raise HttpError(
-                    405,
-                    f"method {request.method} is not allowed on {request.path}",
-                    headers={"Allow": ", ".join(allowed)},
-                    allowed=allowed,
-                )
-            raise HttpError(404, f"no route for {request.path}")
-        request.path_params = params
-        return route
-
-    async def __call__(self, request: Request) -> Response | SseResponse:
-        """Dispatch ``request``; HttpError becomes its JSON, other exceptions a logged 500."""
-        try:
-            route = self._route_for(request)
-            return await route.handler(request)
-        except HttpError as exc:
-            return error_response(exc)
-        except Exception as exc:
-            return internal_error_response(exc, request)
-
     def mount_static(
-        self,
-        prefix: str,
-        directory: str | Path,
-        *,
-        index: str = "index.html",
-        cache_control: str = "public, max-age=300",
+        self, prefix: str, directory: str | Path, *, cache_control: str = "public, max-age=300"
     ) -> None:
-        """Serve files under ``directory`` at ``prefix/...`` (GET/HEAD, ETag, no traversal)."""
-        root = Path(directory).resolve()
-        prefix = prefix.rstrip("/")
-
-        async def static(request: Request) -> Response:
-            rel = request.path_params["path"]
-            if "\0" in rel:
-                raise HttpError(400, "file path contains NUL")
-            target = (root / rel).resolve()
-            if not target.is_relative_to(root):
-                raise HttpError(404, f"no file {rel!r}")
-            if target.is_dir():
-                target = target / index
-            if not target.is_file():
-                raise HttpError(404, f"no file {rel!r}")
-            return await asyncio.to_thread(file_response, target, cache_control=cache_control)
-
-        self.add_route("GET", f"{prefix}/{{path:path}}", static, include_in_schema=False)
+        """Serve files under ``directory`` at ``prefix/...`` (GET/HEAD, ETag/304, index.html)."""
+        self._mounts.append(Mount(prefix.rstrip("/"), _StaticFiles(Path(directory), cache_control)))
 
     def openapi(self, title: str, version: str, *, description: str | None = None) -> dict[str, Any]:
         """An OpenAPI 3.1 document built from the routes' models and descriptions."""
@@ -289,3 +244,46 @@ class App:
             return json_response(cache[key])
 
         self.add_route("GET", path, openapi, include_in_schema=False, summary="OpenAPI document")
+
+    def build(self) -> Starlette:
+        """The starlette application serving every route, mount and error shape."""
+        by_path: dict[str, dict[str, Route]] = {}
+        for route in self._routes:
+            by_path.setdefault(route.template, {})[route.method] = route
+        ordered = sorted(by_path.items(), key=lambda item: -next(iter(item[1].values())).literal_count)
+        routes: list[BaseRoute] = [
+            StarletteRoute(path, _dispatcher(methods), methods=_ALL_METHODS) for path, methods in ordered
+        ]
+        routes.extend(self._mounts)
+        return Starlette(
+            routes=routes,
+            middleware=[Middleware(GZipMiddleware, minimum_size=GZIP_MIN_BYTES, compresslevel=6)],
+            exception_handlers={
+                HttpError: _http_error,
+                HTTPException: _starlette_error,
+                Exception: _unhandled,
+            },
+        )
+
+
+def _dispatcher(methods: dict[str, Route]) -> Callable[[Request], Awaitable[Response]]:
+    allowed = sorted({*methods, *(["HEAD"] if "GET" in methods else [])})
+
+    async def dispatch(request: Request) -> Response:
+        method = request.method
+        route = methods.get("GET" if method == "HEAD" else method)
+        if route is None:
+            raise HttpError(
+                405,
+                f"method {method} is not allowed on {request.url.path}",
+                headers={"Allow": ", ".join(allowed)},
+                allowed=allowed,
+            )
+        try:
+            return await route.handler(request)
+        except HttpError:
+            raise
+        except Exception as exc:
+            return internal_error_response(exc, request)
+
+    return dispatch

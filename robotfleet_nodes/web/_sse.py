@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import re
 from collections import OrderedDict
-from collections.abc import AsyncIterable, Callable, Hashable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Hashable, Mapping
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from ._guard import CONTEXT_KEY, ServerContext
 
 __all__ = [
     "Broadcaster",
@@ -66,25 +71,104 @@ class ServerSentEvent:
         return ("\n".join(lines) + "\n\n").encode()
 
 
-@dataclass(slots=True)
-class SseResponse:
+class SseResponse(Response):
     """Return from a handler to stream ``source`` as ``text/event-stream``.
 
-    The server sends ``: ping`` every ``ping_interval`` seconds while the source is quiet,
-    and stops (closing the source) when the client disconnects or the server stops.
+    Sends ``: ping`` every ``ping_interval`` seconds while the source is quiet, and stops
+    (closing the source) when the client disconnects, the server stops, or a write stays
+    blocked for ``write_timeout`` seconds (a client that stopped reading).
     """
 
-    source: AsyncIterable[ServerSentEvent]
-    ping_interval: float = 15.0
-    headers: Mapping[str, str] = field(default_factory=dict)
+    media_type = "text/event-stream"
 
-    def __post_init__(self) -> None:
-        if self.ping_interval <= 0:
-            raise ValueError(f"ping_interval must be > 0 s, got {self.ping_interval}")
+    def __init__(
+        self,
+        source: AsyncIterable[ServerSentEvent],
+        *,
+        ping_interval: float = 15.0,
+        write_timeout: float = 30.0,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        if ping_interval <= 0:
+            raise ValueError(f"ping_interval must be > 0 s, got {ping_interval}")
+        super().__init__(
+            None, 200, {"Cache-Control": "no-cache", "X-Accel-Buffering": "no", **(headers or {})}
+        )
+        self.source = source
+        self.ping_interval = ping_interval
+        self.write_timeout = write_timeout
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        context = scope.get("state", {}).get(CONTEXT_KEY)
+        stopping = context.stopping if isinstance(context, ServerContext) else asyncio.Event()
+        metrics = context.metrics if isinstance(context, ServerContext) else None
+        headers = [(k, v) for k, v in self.raw_headers if k != b"content-length"]
+        iterator = aiter(self.source)
+        tasks: list[asyncio.Task[Any]] = []
+        if metrics is not None:
+            metrics.streams.inc()
+        try:
+            async with asyncio.timeout(self.write_timeout):
+                await send({"type": "http.response.start", "status": 200, "headers": headers})
+            if scope["method"] == "HEAD":
+                await send({"type": "http.response.body", "body": b""})
+                return
+            gone = asyncio.create_task(_wait_disconnect(receive))
+            stop = asyncio.create_task(stopping.wait())
+            tasks = [gone, stop]
+            pending: asyncio.Task[ServerSentEvent | None] | None = None
+            while True:
+                if pending is None:
+                    pending = asyncio.create_task(_next_event(iterator))
+                    tasks.append(pending)
+                done, _ = await asyncio.wait(
+                    {pending, gone, stop}, timeout=self.ping_interval, return_when=asyncio.FIRST_COMPLETED
+                )
+                if gone in done or stop in done:
+                    break
+                chunk = _PING
+                if done:
+                    tasks.remove(pending)
+                    item, pending = pending.result(), None
+                    if item is None:
+                        break
+                    chunk = item.encode()
+                async with asyncio.timeout(self.write_timeout):
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            if not gone.done():
+                await send({"type": "http.response.body", "body": b""})
+        except (OSError, TimeoutError) as exc:
+            logger.debug("event stream ended: %r", exc)
+        except Exception:
+            logger.exception("event stream source for %s failed", scope.get("path"))
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            aclose = getattr(iterator, "aclose", None)
+            if aclose is not None:
+                with contextlib.suppress(Exception):
+                    await aclose()
+            if metrics is not None:
+                metrics.streams.dec()
 
 
 EventStream = SseResponse
 """Alias of :class:`SseResponse`."""
+
+_PING = b": ping\n\n"
+
+
+async def _next_event(iterator: AsyncIterator[ServerSentEvent]) -> ServerSentEvent | None:
+    try:
+        return await anext(iterator)
+    except StopAsyncIteration:
+        return None
+
+
+async def _wait_disconnect(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
 class Subscription(Generic[T]):

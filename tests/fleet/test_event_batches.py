@@ -74,7 +74,9 @@ async def test_events_of_one_order_are_applied_in_order_and_stored_once(nats_url
         assert writes == [WorkOrder.STATE_COMPLETED], "one write with the final state"
         assert [e.state for e in service.orders["b-1"].history] == [0, 1, 2, 3, 4]
         assert service.counts()["COMPLETED"] == 1 and service.counts()["PENDING"] == 0
-        assert "rfos_dispatch_latency_seconds_count" in service.metrics.render()
+        for stage in ("dispatched", "executing"):
+            count = service.metrics.get_sample_value("rfos_dispatch_latency_seconds_count", {"stage": stage})
+            assert count == 1, stage
         again = await service._apply_all("b-1", [update("b-1", WorkOrder.STATE_COMPLETED, 1)])
         assert again is None and writes == [WorkOrder.STATE_COMPLETED], "a re-delivery writes nothing"
         reader = OrderStore(nats_transport_of(service.context.transport))

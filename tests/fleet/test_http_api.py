@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from prometheus_client.parser import text_string_to_metric_families
 from shared_helpers import http_call, http_request
 from topology import FakeZone, eventually, fast_area_config, fleet_service, nats_context, small_fleet
 
@@ -187,9 +188,14 @@ async def test_views_health_metrics_openapi_and_dashboard(nats_url: str, unique:
         await http_call(base, "POST", "/api/work-orders", {"area_id": "area-1", "task": "pick"})
         status, text, content_type = await asyncio.to_thread(http_request, base, "GET", "/metrics")
         assert status == 200 and content_type.startswith("text/plain")
-        assert 'rfos_work_orders{state="PENDING"}' in text or 'rfos_work_orders{state="DISPATCHED"}' in text
-        assert "rfos_dispatch_latency_seconds" in text and "rfos_robots_online" in text
-        assert "rfos_messages_in_total" in text
+        families = {f.name: f for f in text_string_to_metric_families(text)}
+        orders = {s.labels["state"]: s.value for s in families["rfos_work_orders"].samples}
+        assert orders["PENDING"] + orders["DISPATCHED"] == 1 and set(orders) >= {"COMPLETED", "FAILED"}
+        for name in ("rfos_dispatch_latency_seconds", "rfos_robots_online", "rfos_robots"):
+            assert name in families, name
+        assert families["rfos_messages_in"].type == "counter"  # rfos_messages_in_total samples
+        requests = families["http_requests"].samples
+        assert any(s.labels == {"method": "GET", "code": "200"} and s.value >= 1 for s in requests)
 
         status, spec = await http_call(base, "GET", "/openapi.json")
         assert status == 200 and spec["openapi"].startswith("3.")

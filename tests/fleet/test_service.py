@@ -44,9 +44,16 @@ def state(service: FleetService, order_id: str) -> int:
 
 async def area_summaries_seen(service: FleetService, count: int) -> None:
     """Wait until ``count`` more AreaSummary messages arrived at the fleet."""
-    metric = service.m_in.labels("area_summary")
-    start = metric.value
-    await eventually(lambda: metric.value >= start + count, what=f"{count} area summaries")
+    start = messages(service, "in", "area_summary")
+    await eventually(
+        lambda: messages(service, "in", "area_summary") >= start + count, what=f"{count} area summaries"
+    )
+
+
+def messages(service: FleetService, direction: str, kind: str) -> float:
+    """The fleet's ``rfos_messages_<direction>_total{kind}`` counter, as /metrics shows it."""
+    value = service.metrics.get_sample_value(f"rfos_messages_{direction}_total", {"kind": kind})
+    return value or 0.0
 
 
 async def test_submit_stores_pending_and_is_idempotent(nats_url: str, unique: str) -> None:
@@ -96,14 +103,15 @@ async def test_priority_first_then_fifo_and_back_pressure(nats_url: str, unique:
         await eventually(lambda: all(state(service, o) == WorkOrder.STATE_DISPATCHED for o in "abcde"))
         assert service.orders["c"].zone_id == "zone-1"
         assert service.orders["c"].history[-1].state == WorkOrder.STATE_DISPATCHED
-        assert "rfos_dispatch_latency_seconds_count" in service.metrics.render()
+        dispatched = {"stage": "dispatched"}
+        assert service.metrics.get_sample_value("rfos_dispatch_latency_seconds_count", dispatched) == 5
 
 
 async def test_unreachable_area_keeps_orders_pending(nats_url: str, unique: str) -> None:
     async with fleet_service(nats_url, unique) as fleet:
         service = fleet.service
         await service.submit(area_id="area-1", task="move", order_id="lonely")
-        await eventually(lambda: service.m_out.labels("dispatch").value >= 2, what="two dispatch attempts")
+        await eventually(lambda: messages(service, "out", "dispatch") >= 2, what="two dispatch attempts")
         assert state(service, "lonely") == WorkOrder.STATE_PENDING
         assert service.orders["lonely"].zone_id == ""
 

@@ -33,7 +33,7 @@ async def sse() -> AsyncIterator[dict[str, Any]]:
         async def source() -> AsyncIterator[ServerSentEvent]:
             yield ServerSentEvent({"n": 1}, event="robot", id="1")
             yield ServerSentEvent("two\nlines", id="2", retry=500)
-            yield ServerSentEvent("resume", id=req.last_event_id or "none")
+            yield ServerSentEvent("resume", id=req.headers.get("last-event-id", "none"))
 
         return SseResponse(source())
 
@@ -48,25 +48,48 @@ async def sse() -> AsyncIterator[dict[str, Any]]:
             finally:
                 ctx["closed"].set()
 
-        return SseResponse(source(), ping_interval=float(req.query_one("ping", "15") or 15))
+        return SseResponse(source(), ping_interval=float(req.query_params.get("ping", "15")))
 
     async with HttpServer(app, "127.0.0.1", 0) as server:
         ctx["server"] = server
         yield ctx
 
 
+class EventReader:
+    """Reads an event stream off a raw socket: HTTP/1.1 chunked framing, then SSE blocks."""
+
+    def __init__(self, reader: asyncio.StreamReader) -> None:
+        self.reader = reader
+        self.buffer = b""
+
+    async def _chunk(self) -> bool:
+        size = int((await self.reader.readuntil(b"\r\n")).strip(), 16)
+        data = await self.reader.readexactly(size + 2)
+        self.buffer += data[:-2]
+        return size > 0
+
+    async def next_block(self) -> str:
+        """One SSE block (event or comment) without its terminating blank line."""
+        while b"\n\n" not in self.buffer:
+            if not await asyncio.wait_for(self._chunk(), TIMEOUT):
+                raise EOFError(f"stream ended with {self.buffer!r} unread")
+        block, _, self.buffer = self.buffer.partition(b"\n\n")
+        return block.decode()
+
+    async def end(self) -> None:
+        """Wait for the last chunk; fails if another event comes first."""
+        while await asyncio.wait_for(self._chunk(), TIMEOUT):
+            pass
+        assert self.buffer == b""
+
+
 async def open_stream(
     port: int, path: str, headers: str = ""
-) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, bytes]:
+) -> tuple[EventReader, asyncio.StreamWriter, bytes]:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(f"GET {path} HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n{headers}\r\n".encode())
     head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), TIMEOUT)
-    return reader, writer, head
-
-
-async def next_block(reader: asyncio.StreamReader) -> str:
-    """One SSE block (event or comment) without its terminating blank line."""
-    return (await asyncio.wait_for(reader.readuntil(b"\n\n"), TIMEOUT)).decode()[:-2]
+    return EventReader(reader), writer, head
 
 
 async def close(writer: asyncio.StreamWriter) -> None:
@@ -75,17 +98,17 @@ async def close(writer: asyncio.StreamWriter) -> None:
 
 
 async def test_events_arrive_in_order_and_stream_ends(sse: dict[str, Any]) -> None:
-    reader, writer, head = await open_stream(sse["server"].port, "/events/fixed", "Last-Event-ID: 41\r\n")
+    events, writer, head = await open_stream(sse["server"].port, "/events/fixed", "Last-Event-ID: 41\r\n")
     try:
-        text = head.decode()
-        assert text.startswith("HTTP/1.1 200 ")
-        assert "Content-Type: text/event-stream; charset=utf-8\r\n" in text
-        assert "Cache-Control: no-cache\r\n" in text
-        assert "Content-Encoding" not in text
-        assert await next_block(reader) == 'event: robot\nid: 1\ndata: {"n":1}'
-        assert await next_block(reader) == "id: 2\nretry: 500\ndata: two\ndata: lines"
-        assert await next_block(reader) == "id: 41\ndata: resume"
-        assert await asyncio.wait_for(reader.read(), TIMEOUT) == b""
+        text = head.decode().lower()
+        assert text.startswith("http/1.1 200 ")
+        assert "content-type: text/event-stream; charset=utf-8\r\n" in text
+        assert "cache-control: no-cache\r\n" in text
+        assert "content-encoding" not in text
+        assert await events.next_block() == 'event: robot\nid: 1\ndata: {"n":1}'
+        assert await events.next_block() == "id: 2\nretry: 500\ndata: two\ndata: lines"
+        assert await events.next_block() == "id: 41\ndata: resume"
+        await events.end()
     finally:
         await close(writer)
 
@@ -107,13 +130,13 @@ async def test_stream_is_readable_with_http_client(sse: dict[str, Any]) -> None:
 
 
 async def test_keep_alive_ping_when_quiet(sse: dict[str, Any]) -> None:
-    reader, writer, _ = await open_stream(sse["server"].port, "/events/live?ping=0.05")
+    events, writer, _ = await open_stream(sse["server"].port, "/events/live?ping=0.05")
     try:
-        assert await next_block(reader) == ": ping"
+        assert await events.next_block() == ": ping"
         sse["hub"].publish(ServerSentEvent("hello", event="note"))
-        block = await next_block(reader)
+        block = await events.next_block()
         while block == ": ping":
-            block = await next_block(reader)
+            block = await events.next_block()
         assert block == "event: note\ndata: hello"
     finally:
         await close(writer)
@@ -124,11 +147,11 @@ async def test_client_disconnect_cleans_up_subscriber(
 ) -> None:
     hub: Broadcaster[ServerSentEvent] = sse["hub"]
     with caplog.at_level(logging.DEBUG, logger="robotfleet_nodes.web"):
-        reader, writer, _ = await open_stream(sse["server"].port, "/events/live")
+        events, writer, _ = await open_stream(sse["server"].port, "/events/live")
         await asyncio.wait_for(sse["subscribed"].wait(), TIMEOUT)
         assert hub.subscriber_count == 1
         hub.publish(ServerSentEvent("one"))
-        assert await next_block(reader) == "data: one"
+        assert await events.next_block() == "data: one"
         await close(writer)
         await asyncio.wait_for(sse["closed"].wait(), TIMEOUT)
     assert hub.subscriber_count == 0
@@ -161,10 +184,11 @@ async def test_server_stop_ends_streams() -> None:
 
     server = HttpServer(app, "127.0.0.1", 0, shutdown_timeout=TIMEOUT)
     await server.start()
-    reader, writer, _ = await open_stream(server.port, "/events")
+    stream, writer, _ = await open_stream(server.port, "/events")
     await asyncio.wait_for(subscribed.wait(), TIMEOUT)
     await asyncio.wait_for(server.stop(), TIMEOUT)
-    assert await asyncio.wait_for(reader.read(), TIMEOUT) == b""
+    await stream.end()
+    assert await asyncio.wait_for(stream.reader.read(), TIMEOUT) == b""
     assert hub.subscriber_count == 0
     await close(writer)
 
