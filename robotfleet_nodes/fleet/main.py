@@ -25,16 +25,23 @@ async def fleet_started(config: FleetConfig, context: Context) -> AsyncIterator[
     """The fleet service and its HTTP server (API + dashboard), up while inside."""
     from robotfleet_nodes.fleet.http_api import build_app
     from robotfleet_nodes.fleet.service import FleetService
-    from robotfleet_nodes.web import HttpServer
+    from robotfleet_nodes.web import HttpPortInUse, HttpServer
 
     service = FleetService(config, context)
     try:
         await service.start()
         app = build_app(service, static_dir=STATIC_DIR)
-        async with HttpServer(app, config.http.host, config.http.port, metrics=service.metrics):
+        server = HttpServer(app, config.http.host, config.http.port, metrics=service.metrics)
+        try:
+            await server.start()
+        except HttpPortInUse as exc:
+            raise HttpPortInUse(f"{exc} (http.port in FLEET_CONFIG, or FLEET_HTTP_PORT)") from None
+        try:
             shown = "localhost" if config.http.host in ("0.0.0.0", "::", "") else config.http.host
-            log.info("dashboard at http://%s:%d/", shown, config.http.port)
+            log.info("dashboard at http://%s:%d/", shown, server.port)
             yield
+        finally:
+            await server.stop()
     finally:
         await service.stop()
 

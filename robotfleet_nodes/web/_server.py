@@ -139,7 +139,7 @@ class HttpServer:
             if exc.errno == errno.EADDRINUSE:
                 raise HttpPortInUse(
                     f"HTTP port {self.port} on {self.host} is already in use: stop the other "
-                    "process or choose another port (http.port in the config)",
+                    "process or choose another port"
                 ) from None
             raise
         sock.setblocking(False)
