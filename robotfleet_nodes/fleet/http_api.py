@@ -184,9 +184,13 @@ def _order_or_404(service: FleetService, order_id: str) -> Any:
     return order
 
 
-def build_app(service: FleetService, *, static_dir: Path | None) -> App:
-    """Every route of docs/fleet.md's HTTP API, plus ``/openapi.json`` and the dashboard."""
-    app = App()
+def build_app(service: FleetService, *, static_dir: Path | None, check_responses: bool = False) -> App:
+    """Every route of docs/fleet.md's HTTP API, plus ``/openapi.json`` and the dashboard.
+
+    ``check_responses`` (tests) turns every answer that does not match its declared
+    response model into a 500 (see :class:`~robotfleet_nodes.web.App`).
+    """
+    app = App(check_responses=check_responses)
     tags = ["work orders"]
 
     @app.post(

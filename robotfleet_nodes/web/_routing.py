@@ -9,6 +9,7 @@ winning over parameters whatever the registration order.
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypedDict, TypeVar, Unpack
 
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -162,9 +163,14 @@ class App:
     Unknown paths answer 404, a known path with the wrong method 405 with ``Allow``.
     GET routes also answer HEAD. A handler's :class:`HttpError` becomes its JSON; any other
     exception a logged ``500 {"error": "internal error", "id": ...}``.
+
+    With ``check_responses`` (tests), every 2xx JSON body of a route with a
+    ``response_model`` must be exactly what the model validates and dumps it to (no
+    missing, extra or mistyped field); a body that is not becomes a logged 500.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, check_responses: bool = False) -> None:
+        self.check_responses = check_responses
         self._routes: list[Route] = []
         self._keys: set[tuple[str, str]] = set()
         self._mounts: list[BaseRoute] = []
@@ -252,7 +258,8 @@ class App:
             by_path.setdefault(route.template, {})[route.method] = route
         ordered = sorted(by_path.items(), key=lambda item: -next(iter(item[1].values())).literal_count)
         routes: list[BaseRoute] = [
-            StarletteRoute(path, _dispatcher(methods), methods=_ALL_METHODS) for path, methods in ordered
+            StarletteRoute(path, _dispatcher(methods, self.check_responses), methods=_ALL_METHODS)
+            for path, methods in ordered
         ]
         routes.extend(self._mounts)
         return Starlette(
@@ -266,7 +273,24 @@ class App:
         )
 
 
-def _dispatcher(methods: dict[str, Route]) -> Callable[[Request], Awaitable[Response]]:
+def _check_response(route: Route, response: Response) -> None:
+    """Raise ``ValueError`` unless the JSON body is exactly its route's response model."""
+    model = route.options.get("response_model")
+    if model is None or not 200 <= response.status_code < 300 or response.media_type != "application/json":
+        return
+    adapter: TypeAdapter[Any] = TypeAdapter(model)
+    body = json.loads(bytes(response.body))
+    try:
+        dumped = adapter.dump_python(adapter.validate_python(body), mode="json")
+    except ValidationError as exc:
+        raise ValueError(
+            f"{route.method} {route.template} answered a body that is not {model}: {exc}"
+        ) from None
+    if dumped != body:
+        raise ValueError(f"{route.method} {route.template} answered {body!r}, its model gives {dumped!r}")
+
+
+def _dispatcher(methods: dict[str, Route], check: bool) -> Callable[[Request], Awaitable[Response]]:
     allowed = sorted({*methods, *(["HEAD"] if "GET" in methods else [])})
 
     async def dispatch(request: Request) -> Response:
@@ -280,7 +304,10 @@ def _dispatcher(methods: dict[str, Route]) -> Callable[[Request], Awaitable[Resp
                 allowed=allowed,
             )
         try:
-            return await route.handler(request)
+            response = await route.handler(request)
+            if check:
+                _check_response(route, response)
+            return response
         except HttpError:
             raise
         except Exception as exc:

@@ -444,7 +444,12 @@ async def fleet_with_a_dds_robot(nats_url: str, root: str, dds: DdsDriverConfig)
         await service.start()
         stack.push_async_callback(service.stop)
         server = await stack.enter_async_context(
-            HttpServer(build_app(service, static_dir=STATIC_DIR), "127.0.0.1", 0, metrics=service.metrics)
+            HttpServer(
+                build_app(service, static_dir=STATIC_DIR, check_responses=True),
+                "127.0.0.1",
+                0,
+                metrics=service.metrics,
+            )
         )
         yield f"http://127.0.0.1:{server.port}"
 

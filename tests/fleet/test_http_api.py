@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
+from pydantic import BaseModel
 from shared_helpers import http_call, http_request
 from topology import FakeZone, eventually, fast_area_config, fleet_service, nats_context, small_fleet
 
 from robotfleet_nodes.area.node import AreaNode
+from robotfleet_nodes.fleet.http_api import FleetOut, OrderOut
 
 TIMEOUT = 10.0
 
@@ -244,6 +246,11 @@ async def read_event(reader: asyncio.StreamReader, name: str) -> dict[str, Any]:
             return data
 
 
+def exactly(model: type[BaseModel], data: Any) -> bool:
+    """True if ``data`` is exactly what ``model`` validates and dumps it to."""
+    return model.model_validate(data).model_dump(mode="json") == data
+
+
 async def test_events_stream_delivers_an_order_after_a_post(nats_url: str, unique: str) -> None:
     async with fleet_service(nats_url, unique) as fleet:
         reader, writer = await asyncio.open_connection("127.0.0.1", fleet.server.port)
@@ -251,13 +258,14 @@ async def test_events_stream_delivers_an_order_after_a_post(nats_url: str, uniqu
             writer.write(b"GET /api/events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n")
             await writer.drain()
             fleet_event = await read_event(reader, "fleet")
-            assert "work_orders" in fleet_event
+            assert exactly(FleetOut, fleet_event)
             status, _ = await http_call(
                 fleet.base_url, "POST", "/api/work-orders", {"area_id": "area-1", "id": "sse-1"}
             )
             assert status == 201
             order = await read_event(reader, "order")
             assert order["id"] == "sse-1" and order["state"] == "PENDING"
+            assert exactly(OrderOut, order)
         finally:
             writer.close()
             await writer.wait_closed()

@@ -159,7 +159,7 @@ async def fleet_service(
         service = FleetService(config or fast_fleet_config(), context, max_in_flight=max_in_flight)
         await service.start()
         try:
-            app = build_app(service, static_dir=static_dir)
+            app = build_app(service, static_dir=static_dir, check_responses=True)
             async with HttpServer(app, "127.0.0.1", 0, metrics=service.metrics) as server:
                 yield FleetHandle(service, server)
         finally:

@@ -557,3 +557,30 @@ async def test_stop_closes_idle_keep_alive_connections_promptly() -> None:
         writer.close()
         await writer.wait_closed()
     assert status == 200
+
+
+@pytest.mark.parametrize(
+    ("answer", "ok"),
+    [
+        ({"id": "1", "task": "pick", "priority": 1}, True),
+        ({"id": "1", "task": "pick", "priority": 1, "secret": True}, False),  # undeclared field
+        ({"id": "1", "task": "pick"}, False),  # missing field
+        ({"id": 1, "task": "pick", "priority": 1}, False),  # wrong type
+    ],
+)
+async def test_checked_responses_must_match_their_model(answer: dict[str, Any], ok: bool) -> None:
+    app = App(check_responses=True)
+
+    @app.get("/order", response_model=WorkOrderOut)
+    async def order(req: Request) -> Response:
+        return json_response(answer)
+
+    @app.get("/undeclared")
+    async def undeclared(req: Request) -> Response:
+        return json_response({"anything": "goes"})
+
+    async with HttpServer(app, "127.0.0.1", 0) as server:
+        status, _, body = await fetch(server.port, "GET", "/order")
+        assert (status, json.loads(body) == answer) == ((200, True) if ok else (500, False))
+        status, _, _ = await fetch(server.port, "GET", "/undeclared")
+        assert status == 200
