@@ -33,7 +33,12 @@ pytest: setup browser
 
 test: lint typecheck pytest
 
+# benchmarks/http_api.py loads the HTTP API with wrk (Debian's `wrk`; a cheap client on 2 cores).
 bench: setup
+	@if ! command -v wrk > /dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update >&2 && apt-get install -y --no-install-recommends wrk >&2; \
+	  else echo "bench: wrk missing; run: sudo apt-get update && sudo apt-get install -y wrk" >&2; fi; \
+	fi
 	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev,bench]'
 	@for b in benchmarks/[!_]*.py; do echo "== $$b" >&2; $(PY) $$b || exit 1; done
 
