@@ -14,10 +14,11 @@ published in order by one task per zone.
 - Assignment: every ``assign_period_s`` one pass over all waiting orders; a robot is a
   candidate when online, IDLE, at or above ``assignment.min_battery_percent`` and not
   already holding an order; ``nearest`` picks the closest candidate to the target,
-  ``round_robin`` takes turns; each robot takes at most one order per pass. An accepted
-  goal publishes ASSIGNED with ``attempt + 1``; the first feedback EXECUTING; the result
-  COMPLETED, or FAILED once ``max_attempts`` assignments failed (a failed attempt is
-  retried on another robot until then).
+  ``round_robin`` takes turns; each robot takes at most one order per pass (the rules:
+  :mod:`robotfleet_nodes.zone.choice`). An accepted goal publishes ASSIGNED with
+  ``attempt + 1``; the first feedback EXECUTING; the result COMPLETED, or FAILED once
+  ``max_attempts`` assignments failed (a failed attempt is retried on another robot until
+  then).
 - A robot silent for ``heartbeat_timeout_s`` is OFFLINE; its order goes back to the queue
   (the next assignment is a new attempt). An order running longer than
   ``assignment.execute_timeout_s`` is cancelled on the robot and requeued the same way.
@@ -41,7 +42,7 @@ import logging
 import math
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,6 +65,7 @@ from robotfleet_nodes.msg import WorkOrder, WorkOrderUpdate
 from robotfleet_nodes.node.context import Context
 from robotfleet_nodes.node.node import Node
 from robotfleet_nodes.node.publisher import Publisher
+from robotfleet_nodes.zone.choice import OrderTarget, RobotSnapshot, candidates, plan
 
 __all__ = ["DEFAULT_ASSIGN_PERIOD_S", "DEFAULT_MAX_ATTEMPTS", "ZoneNode"]
 
@@ -100,6 +102,27 @@ class _Robot:
     refused_until: float = -math.inf
     client: ActionClient | None = None
     connecting: asyncio.Task[ActionClient] | None = None  # the client being created
+
+    def snapshot(self) -> RobotSnapshot:
+        """The robot as the robot choice (:mod:`robotfleet_nodes.zone.choice`) sees it now."""
+        held = bool(self.order_id or self.adopted)
+        s = self.status
+        if s is None:
+            return RobotSnapshot(
+                self.robot_id, self.online, None, 0.0, 0.0, 0.0, "", held, self.refused_until
+            )
+        pose = s.pose
+        return RobotSnapshot(
+            self.robot_id,
+            self.online,
+            s.state,
+            s.battery_percent,
+            pose.x,
+            pose.y,
+            s.current_order_id,
+            held,
+            self.refused_until,
+        )
 
 
 @dataclass(slots=True)
@@ -307,44 +330,34 @@ class ZoneNode(Node):
         orders.sort(key=lambda o: (-int(o.order.priority), o.seq))
         return orders
 
-    def _candidates(self, now: float) -> list[_Robot]:
-        minimum = self.config.assignment.min_battery_percent
-        return [
-            r
-            for r in self._robots.values()
-            if r.online
-            and not r.order_id
-            and not r.adopted
-            and r.refused_until <= now
-            and r.status is not None
-            and r.status.state == _IDLE
-            and not r.status.current_order_id
-            and r.status.battery_percent >= minimum
-        ]
+    def _snapshots(self) -> list[RobotSnapshot]:
+        """Every robot as the robot choice sees it, in config order."""
+        return [r.snapshot() for r in self._robots.values()]
+
+    def _targets(self) -> Iterator[OrderTarget]:
+        """The waiting orders in assignment order (sorted only once a pass asks for them)."""
+        for o in self._sorted_queue():
+            wo = o.order
+            yield OrderTarget(o.order_id, wo.has_target, wo.target_x, wo.target_y)
 
     def _assign_pass(self, now: float) -> None:
-        free = self._candidates(now)
-        if not free:
-            return
-        for order in self._sorted_queue():
-            if not free:
-                break
-            robot = self._choose(order.order, free)
-            free.remove(robot)
-            self._queue.remove(order.order_id)
-            robot.order_id = order.order_id
-            order.robot_id = robot.robot_id
+        rules = self.config.assignment
+        chosen = plan(
+            self._targets(),
+            self._snapshots(),
+            policy=rules.policy,
+            min_battery_percent=rules.min_battery_percent,
+            now=now,
+            cursor=self._rr,
+        )
+        self._rr = chosen.cursor
+        for order_id, robot_id in chosen.assignments:
+            order, robot = self._orders[order_id], self._robots[robot_id]
+            self._queue.remove(order_id)
+            robot.order_id = order_id
+            order.robot_id = robot_id
             order.token += 1
             self._spawn(self._dispatch(order, robot, order.token))
-
-    def _choose(self, order: Any, free: list[_Robot]) -> _Robot:
-        if self.config.assignment.policy == "round_robin" or not order.has_target:
-            ids = list(self._robots)
-            free.sort(key=lambda r: (ids.index(r.robot_id) - self._rr) % len(ids))
-            self._rr = (ids.index(free[0].robot_id) + 1) % len(ids)
-            return free[0]
-        x, y = float(order.target_x), float(order.target_y)
-        return min(free, key=lambda r: math.hypot(r.status.pose.x - x, r.status.pose.y - y))
 
     async def _client_for(self, robot: _Robot) -> ActionClient:
         """The robot's action client, created once (concurrent callers share the creation)."""
@@ -764,7 +777,11 @@ class ZoneNode(Node):
             orders_queued=len(self._queue),
             orders_active=len(self._orders) - len(self._queue),
             battery_mean_percent=sum(batteries) / len(batteries) if batteries else 0.0,
-            capacity=len(self._candidates(now)),
+            capacity=len(
+                candidates(
+                    self._snapshots(), now=now, min_battery_percent=self.config.assignment.min_battery_percent
+                )
+            ),
         )
 
     def robot_table(self) -> Any:

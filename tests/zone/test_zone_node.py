@@ -28,7 +28,7 @@ ROBOTS = {"robot-1": 0.0, "robot-2": 10.0, "robot-3": 20.0}  # start x of each r
 S = WorkOrder
 
 
-def _zone_config() -> ZoneConfig:
+def _zone_config(assignment: dict[str, Any] | None = None) -> ZoneConfig:
     return ZoneConfig.model_validate(
         {
             "zone_id": "zone-1",
@@ -36,6 +36,7 @@ def _zone_config() -> ZoneConfig:
             "robots": list(ROBOTS),
             "heartbeat_timeout_s": 1.0,
             "summary_period_s": 0.2,
+            "assignment": assignment or {},
         }
     )
 
@@ -114,7 +115,8 @@ async def _until(predicate: Any, timeout: float = 5.0) -> None:
 
 
 @pytest.fixture
-async def topo(nats_url: str, unique: str) -> AsyncIterator[Topology]:
+async def topo(nats_url: str, unique: str, request: pytest.FixtureRequest) -> AsyncIterator[Topology]:
+    """Three edges and a zone; ``indirect`` parametrization gives the zone's ``assignment:``."""
     mapper = SubjectMapper(root=unique)
     zone_t, edge_t, test_t = (NatsTransport(nats_url, mapper=mapper) for _ in range(3))
     async with (
@@ -125,7 +127,7 @@ async def topo(nats_url: str, unique: str) -> AsyncIterator[Topology]:
         edges = {rid: EdgeNode(_edge_config(rid, x), context=edge_ctx) for rid, x in ROBOTS.items()}
         for edge in edges.values():
             await edge.start()
-        zone = ZoneNode(_zone_config(), context=zone_ctx)
+        zone = ZoneNode(_zone_config(getattr(request, "param", None)), context=zone_ctx)
         await zone.start()
         tester = Node("tester", context=test_ctx)
         await tester.start()
@@ -164,6 +166,17 @@ async def test_order_runs_on_nearest_robot_once(topo: Topology, caplog: pytest.L
     assert sum("received work order wo-1 " in m for m in caplog.messages) == 1, "executed once"
     refused = await topo.assign(_order("wo-x").model_copy(update={"area_id": "area-9"}))
     assert not refused.accepted and "area-9" in refused.error
+
+
+@pytest.mark.parametrize("topo", [{"policy": "round_robin"}], indirect=True)
+async def test_round_robin_policy_takes_turns_across_passes(topo: Topology) -> None:
+    """Each order next to robot-3, one after another: round robin still goes robot-1, 2, 3, 1."""
+    assigned = []
+    for i in range(4):
+        await topo.assign(_order(f"wo-rr{i}", 20.0, 0.0))
+        events = await topo.events(f"wo-rr{i}")
+        assigned += [e.robot_id for e in events if e.state == S.STATE_ASSIGNED]
+    assert assigned == ["robot-1", "robot-2", "robot-3", "robot-1"]
 
 
 async def test_summary_and_robot_table(topo: Topology) -> None:
