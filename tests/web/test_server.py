@@ -8,6 +8,7 @@ import gzip
 import http.client
 import json
 import logging
+import socket
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -584,3 +585,21 @@ async def test_checked_responses_must_match_their_model(answer: dict[str, Any], 
         assert (status, json.loads(body) == answer) == ((200, True) if ok else (500, False))
         status, _, _ = await fetch(server.port, "GET", "/undeclared")
         assert status == 200
+
+
+async def test_accepted_connections_have_nodelay(served: tuple[HttpServer, dict[str, Any]]) -> None:
+    """Without TCP_NODELAY a response written as head + body waits for the delayed ACK."""
+    server, _ = served
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    try:
+        writer.write(b"GET /api/work-orders/1 HTTP/1.1\r\nHost: x\r\n\r\n")
+        status, _, _ = await read_response(reader)
+        assert status == 200
+        uvicorn_server = server._server  # the connections are uvicorn's; no public accessor
+        assert uvicorn_server is not None
+        sockets = [c.transport.get_extra_info("socket") for c in uvicorn_server.server_state.connections]
+        assert sockets
+        assert all(s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) for s in sockets)
+    finally:
+        writer.close()
+        await writer.wait_closed()
