@@ -88,7 +88,7 @@ from robotfleet_nodes.edge.driver import (
     TaskRequest,
 )
 from robotfleet_nodes.idl import default_registry
-from robotfleet_nodes.node.qos import QOS_DEFAULT, QOS_SENSOR_DATA
+from robotfleet_nodes.qos import QOS_DEFAULT, QOS_SENSOR_DATA
 
 if TYPE_CHECKING:
     from robotfleet_nodes.action import ActionClient, ClientGoalHandle

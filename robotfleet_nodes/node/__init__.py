@@ -1,7 +1,9 @@
 """The node framework: ``Node``, its entities, QoS, names, and running nodes.
 
-Attributes are imported on first access, so ``import robotfleet_nodes.node.qos`` (as the
-transports do) does not pull in the whole node layer.
+Attributes are imported on first access, so ``import robotfleet_nodes.node.qos`` does not
+pull in the whole node layer. ``node.qos`` and ``node.names`` re-export
+:mod:`robotfleet_nodes.qos` and :mod:`robotfleet_nodes.names`, which sit below the node
+layer and the transports.
 """
 
 from __future__ import annotations

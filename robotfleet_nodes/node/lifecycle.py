@@ -30,8 +30,8 @@ from robotfleet_nodes.node._callbacks import RateLimitedLog, call_maybe_async
 from robotfleet_nodes.node.node import Node
 from robotfleet_nodes.node.parameters import interface_class
 from robotfleet_nodes.node.publisher import Publisher
-from robotfleet_nodes.node.qos import QoSProfile
 from robotfleet_nodes.node.service import Service
+from robotfleet_nodes.qos import QoSProfile
 
 __all__ = [
     "LIFECYCLE_SERVICES",
