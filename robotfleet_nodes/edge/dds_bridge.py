@@ -95,7 +95,7 @@ if TYPE_CHECKING:
     from robotfleet_nodes.node.context import Context
     from robotfleet_nodes.node.node import Node
     from robotfleet_nodes.node.publisher import Publisher
-    from robotfleet_nodes.transport._base import Transport
+    from robotfleet_nodes.transport import Transport
 
 __all__ = ["BRIDGE_NODE_NAME", "DdsBridgeDriver", "battery_percent", "pose_from"]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from robotfleet_nodes.idl._importer import interface_module_attrs
+from robotfleet_nodes.idl import interface_module_attrs
 
 _getattr, _dir = interface_module_attrs("robotfleet_nodes", "msg")
 

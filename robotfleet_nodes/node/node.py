@@ -41,7 +41,7 @@ from robotfleet_nodes.node.service import Client, Service, adapt_handler
 from robotfleet_nodes.node.subscription import Subscription
 from robotfleet_nodes.node.timer import Timer
 from robotfleet_nodes.qos import QOS_SERVICES, QoSProfile, as_qos
-from robotfleet_nodes.transport._base import EndpointInfo, MessageCallback, NodeInfo, ParticipantInfo
+from robotfleet_nodes.transport import EndpointInfo, MessageCallback, NodeInfo, ParticipantInfo
 
 __all__ = ["Node"]
 
