@@ -8,8 +8,9 @@ layer and the transports.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from robotfleet_nodes._lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from robotfleet_nodes.node.context import Context
@@ -71,12 +72,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'robotfleet_nodes.node' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"robotfleet_nodes.node.{module}"), name)
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_attributes(__name__, _WHERE)
