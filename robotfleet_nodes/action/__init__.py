@@ -13,7 +13,7 @@ from typing import Any
 from robotfleet_nodes.action._status import CancelResponse, GoalResponse, GoalStatus
 from robotfleet_nodes.action.client import ActionClient, ClientGoalHandle
 from robotfleet_nodes.action.server import QOS_ACTION_STATUS, ActionServer, ServerGoalHandle
-from robotfleet_nodes.idl._importer import interface_module_attrs
+from robotfleet_nodes.idl import interface_module_attrs
 
 __all__ = [
     "QOS_ACTION_STATUS",

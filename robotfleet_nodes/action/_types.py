@@ -26,9 +26,17 @@ from pathlib import Path
 from typing import Any
 
 from robotfleet_nodes.errors import InterfaceError
-from robotfleet_nodes.idl._message import Action, Message, Service
-from robotfleet_nodes.idl._registry import default_registry
-from robotfleet_nodes.idl._spec import ActionSpec, Field, FieldType, MessageSpec, ServiceSpec
+from robotfleet_nodes.idl import (
+    Action,
+    ActionSpec,
+    Field,
+    FieldType,
+    Message,
+    MessageSpec,
+    Service,
+    ServiceSpec,
+    default_registry,
+)
 
 __all__ = ["ActionTypes", "action_types", "goal_id_bytes", "new_goal_id", "stamp_now", "stamp_ns"]
 

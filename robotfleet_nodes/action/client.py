@@ -20,11 +20,11 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from robotfleet_nodes._callbacks import call_maybe_async
 from robotfleet_nodes.action._status import TERMINAL_STATES, GoalStatus
 from robotfleet_nodes.action._types import ActionTypes, action_types, goal_id_bytes, new_goal_id
 from robotfleet_nodes.action.server import QOS_ACTION_STATUS
-from robotfleet_nodes.node._callbacks import call_maybe_async
-from robotfleet_nodes.node.qos import QOS_DEFAULT, QoSProfile
+from robotfleet_nodes.qos import QOS_DEFAULT, QoSProfile
 
 if TYPE_CHECKING:
     from robotfleet_nodes.node.node import Node

@@ -31,10 +31,10 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from robotfleet_nodes._callbacks import call_maybe_async
 from robotfleet_nodes.action._status import TERMINAL_STATES, CancelResponse, GoalResponse, GoalStatus
 from robotfleet_nodes.action._types import ActionTypes, action_types, goal_id_bytes, stamp_now, stamp_ns
-from robotfleet_nodes.node._callbacks import call_maybe_async
-from robotfleet_nodes.node.qos import QOS_DEFAULT, Durability, QoSProfile, Reliability
+from robotfleet_nodes.qos import QOS_DEFAULT, Durability, QoSProfile, Reliability
 
 if TYPE_CHECKING:
     from robotfleet_nodes.node.node import Node

@@ -1,4 +1,4 @@
-"""Recording and replaying topics as rosbag2-compatible MCAP files (private: use ``rfos bag``).
+"""Recording and replaying topics as rosbag2-compatible MCAP files (what ``rfos bag`` runs).
 
 - :mod:`._mcap`: the file format side (``ros2`` profile, ``ros2msg`` schemas, ``cdr``
   messages), bag directories and the summary ``rfos bag info`` prints.
@@ -8,3 +8,19 @@
 """
 
 from __future__ import annotations
+
+from robotfleet_nodes.bag._mcap import BagError, BagSummary, TopicSummary, summarize
+from robotfleet_nodes.bag.player import Player, PlayerStats
+from robotfleet_nodes.bag.recorder import Recorder, RecorderStats, print_summary
+
+__all__ = [
+    "BagError",
+    "BagSummary",
+    "Player",
+    "PlayerStats",
+    "Recorder",
+    "RecorderStats",
+    "TopicSummary",
+    "print_summary",
+    "summarize",
+]

@@ -32,11 +32,9 @@ from robotfleet_nodes.bag._mcap import MESSAGE_ENCODING, BagError, bag_files
 from robotfleet_nodes.errors import RobotFleetError
 from robotfleet_nodes.idl import default_registry
 from robotfleet_nodes.idl.codec import Encoding, type_hash_of
-from robotfleet_nodes.node.qos import QoSProfile
+from robotfleet_nodes.qos import QoSProfile
 from robotfleet_nodes.transport import EndpointInfo
-from robotfleet_nodes.transport.nats import NatsTransport
-from robotfleet_nodes.transport.nats._client import hpub_prefix
-from robotfleet_nodes.transport.nats._headers import H_ENC, H_GID, H_TYPE, encode_block
+from robotfleet_nodes.transport.nats import H_ENC, H_GID, H_TYPE, NatsTransport, encode_block, hpub_prefix
 
 __all__ = ["Player", "PlayerStats"]
 

@@ -43,10 +43,9 @@ from robotfleet_nodes.bag._mcap import (
 from robotfleet_nodes.errors import RobotFleetError
 from robotfleet_nodes.idl import default_registry
 from robotfleet_nodes.idl.codec import cdr_codec_of
-from robotfleet_nodes.transport.nats import NatsTransport
-from robotfleet_nodes.transport.nats._headers import H_ENC, H_TYPE
+from robotfleet_nodes.transport.nats import H_ENC, H_TYPE, NatsTransport
 
-__all__ = ["FLUSH_INTERVAL", "Recorder", "RecorderStats", "best_compression"]
+__all__ = ["FLUSH_INTERVAL", "Recorder", "RecorderStats", "best_compression", "print_summary"]
 
 log = logging.getLogger(__name__)
 

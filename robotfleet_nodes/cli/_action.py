@@ -116,8 +116,7 @@ def _known_action(graph: Graph, name: str) -> str:
 
 
 async def _send_goal(transport: NatsTransport, args: argparse.Namespace, cls: Any, goal: Any) -> int:
-    from robotfleet_nodes.action import ActionClient
-    from robotfleet_nodes.action._status import GoalStatus
+    from robotfleet_nodes.action import ActionClient, GoalStatus
     from robotfleet_nodes.node import Context, Node
 
     name = expand(args.name)

@@ -11,9 +11,7 @@ import argparse
 import asyncio
 import sys
 
-from robotfleet_nodes.bag._mcap import summarize
-from robotfleet_nodes.bag.player import Player
-from robotfleet_nodes.bag.recorder import Recorder, print_summary
+from robotfleet_nodes.bag import Player, Recorder, print_summary, summarize
 from robotfleet_nodes.cli._common import EXIT_OK, AsyncVerb, CliError, add_common, connect, expand
 from robotfleet_nodes.cli._verb import expose_verb
 

@@ -1,8 +1,8 @@
 """Plumbing shared by the ``rfos`` introspection verbs (topic, node, service, action, param, ...).
 
 - :class:`AsyncVerb`: a verb whose work is a coroutine. ``run`` (the console script) runs it
-  with ``asyncio.run``; tests and other async callers ``await run_cli([...])`` instead, so the
-  CLI can talk to nodes running on the caller's own event loop.
+  with ``asyncio.run``; tests and other async callers ``await main.run_cli([...])`` instead,
+  so the CLI can talk to nodes running on the caller's own event loop.
 - :func:`connect`: a :class:`NatsTransport` for ``--url`` / ``MESSAGING_URL``, failing fast
   with "no broker: start one with `rfos broker` or set MESSAGING_URL".
 - :func:`query_graph` and the :class:`Graph` view (topics, services, actions by name).
@@ -23,7 +23,7 @@ import os
 import re
 import socket
 import sys
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
@@ -49,7 +49,6 @@ __all__ = [
     "message_from_yaml",
     "not_found",
     "query_graph",
-    "run_cli",
     "to_yaml",
 ]
 
@@ -86,26 +85,6 @@ class AsyncVerb(Verb):
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
             return EXIT_OK
-
-
-async def run_cli(argv: Sequence[str]) -> int:
-    """``rfos ARGV`` in the running event loop; returns the exit code like ``main``.
-
-    For tests and embedding: the nodes the command talks to may live on the same loop.
-    Usage errors exit via ``SystemExit(2)`` as argparse does.
-    """
-    from robotfleet_nodes.cli.main import build_parser
-
-    args = build_parser().parse_args(list(argv))
-    verb = args._verb
-    try:
-        if isinstance(verb, AsyncVerb):
-            return await verb.arun(args)
-        code: int = await asyncio.to_thread(verb.run, args)
-        return code
-    except RobotFleetError as exc:
-        print(f"rfos: {exc}", file=sys.stderr)
-        return EXIT_FAILURE
 
 
 def add_common(parser: argparse.ArgumentParser, *, graph: bool = True) -> None:

@@ -28,7 +28,7 @@ from robotfleet_nodes.cli._common import (
     query_graph,
 )
 from robotfleet_nodes.cli._verb import expose_verb
-from robotfleet_nodes.node.qos import incompatibilities
+from robotfleet_nodes.qos import incompatibilities
 
 if TYPE_CHECKING:
     from robotfleet_nodes.transport.nats import NatsTransport

@@ -323,7 +323,7 @@ class TopicVerb(AsyncVerb):
     # -- pub -----------------------------------------------------------------------------
     async def _pub(self, transport: NatsTransport, args: argparse.Namespace) -> int:
         from robotfleet_nodes.node import Context, Node
-        from robotfleet_nodes.node.qos import Durability, QoSProfile, Reliability
+        from robotfleet_nodes.qos import Durability, QoSProfile, Reliability
 
         cls = default_registry().get_class(args.type)
         msg = message_from_yaml(cls, args.values)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import sys
 from collections.abc import Sequence
@@ -22,14 +23,11 @@ from robotfleet_nodes.cli import (  # noqa: F401 - registers the verbs
     _service,
     _topic,
 )
+from robotfleet_nodes.cli._common import EXIT_FAILURE, EXIT_INTERRUPTED, AsyncVerb
 from robotfleet_nodes.cli._verb import verbs
 from robotfleet_nodes.errors import RobotFleetError
 
-__all__ = ["build_parser", "main"]
-
-EXIT_OK = 0
-EXIT_FAILURE = 1
-EXIT_INTERRUPTED = 130
+__all__ = ["build_parser", "main", "run_cli"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,6 +71,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     return code
+
+
+async def run_cli(argv: Sequence[str]) -> int:
+    """``rfos ARGV`` in the running event loop; returns the exit code like :func:`main`.
+
+    For tests and embedding: the nodes the command talks to may live on the same loop.
+    Usage errors exit via ``SystemExit(2)`` as argparse does.
+    """
+    args = build_parser().parse_args(list(argv))
+    verb = args._verb
+    try:
+        if isinstance(verb, AsyncVerb):
+            return await verb.arun(args)
+        code: int = await asyncio.to_thread(verb.run, args)
+        return code
+    except RobotFleetError as exc:
+        print(f"rfos: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -3,7 +3,7 @@
 Every model forbids unknown keys (a typo is an error, not a silently ignored setting) and is
 strict about types (``port: "8080"`` is refused; integers are accepted where a float is
 expected). Fleet IDs (``robot-1``, ``zone-1``, ``area-1``) follow the token rules of
-:mod:`robotfleet_nodes.node.names`: letters, digits, ``_`` and ``-``, not starting with a
+:mod:`robotfleet_nodes.names`: letters, digits, ``_`` and ``-``, not starting with a
 digit or ``-``, so they are usable verbatim in node names, topics and NATS subjects.
 
 The defaults describe a working one-robot stack on a local broker: the fleet knows
@@ -17,6 +17,8 @@ from collections.abc import Callable
 from typing import Annotated, ClassVar, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from robotfleet_nodes.names import validate_namespace, validate_topic_name
 
 __all__ = [
     "DEFAULT_BROKER",
@@ -56,7 +58,7 @@ LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 def check_id(value: str, what: str = "id") -> str:
     """Return ``value`` if it is a valid fleet ID, else raise ``ValueError`` saying why.
 
-    Same rules as a name token in :mod:`robotfleet_nodes.node.names`.
+    Same rules as a name token in :mod:`robotfleet_nodes.names`.
     """
     if not value:
         raise ValueError(f"{what} must not be empty (letters, digits, '-', '_')")
@@ -333,16 +335,12 @@ class SimDriverConfig(_Section):
 def _check_ros_name(value: str) -> str:
     """A ROS topic/action name as a user writes it (relative names resolve in ``namespace``)."""
     if value:
-        from robotfleet_nodes.node.names import validate_topic_name
-
         validate_topic_name(value)
     return value
 
 
 def _check_ros_namespace(value: str) -> str:
     if value:
-        from robotfleet_nodes.node.names import validate_namespace
-
         validate_namespace(value)
     return value
 

@@ -88,14 +88,14 @@ from robotfleet_nodes.edge.driver import (
     TaskRequest,
 )
 from robotfleet_nodes.idl import default_registry
-from robotfleet_nodes.node.qos import QOS_DEFAULT, QOS_SENSOR_DATA
+from robotfleet_nodes.qos import QOS_DEFAULT, QOS_SENSOR_DATA
 
 if TYPE_CHECKING:
     from robotfleet_nodes.action import ActionClient, ClientGoalHandle
     from robotfleet_nodes.node.context import Context
     from robotfleet_nodes.node.node import Node
     from robotfleet_nodes.node.publisher import Publisher
-    from robotfleet_nodes.transport._base import Transport
+    from robotfleet_nodes.transport import Transport
 
 __all__ = ["BRIDGE_NODE_NAME", "DdsBridgeDriver", "battery_percent", "pose_from"]
 

@@ -51,8 +51,8 @@ from robotfleet_nodes.idl import default_registry
 from robotfleet_nodes.node.context import Context
 from robotfleet_nodes.node.node import Node
 from robotfleet_nodes.node.publisher import Publisher
-from robotfleet_nodes.node.qos import QoSProfile
 from robotfleet_nodes.node.timer import Timer
+from robotfleet_nodes.qos import QoSProfile
 
 __all__ = ["DEFAULT_STEP_PERIOD_S", "STATUS_QOS", "EdgeNode", "driver_from_config"]
 

@@ -7,6 +7,7 @@ Importing this package installs the interface import hook (see ``_importer``), s
 from __future__ import annotations
 
 from robotfleet_nodes.idl import _importer
+from robotfleet_nodes.idl._importer import interface_module_attrs
 from robotfleet_nodes.idl._message import Action, Message, Service
 from robotfleet_nodes.idl._parser import parse_action, parse_interface, parse_message, parse_service
 from robotfleet_nodes.idl._registry import INTERFACE_PATH_ENV, TypeRegistry, default_registry
@@ -43,6 +44,7 @@ __all__ = [
     "default_registry",
     "get_interface",
     "get_message_class",
+    "interface_module_attrs",
     "parse_action",
     "parse_interface",
     "parse_message",

@@ -31,7 +31,6 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import robotfleet_nodes
 from robotfleet_nodes.errors import InterfaceError, MsgSyntaxError, UnknownInterfaceError
 from robotfleet_nodes.idl._message import Action, Message, Service
 from robotfleet_nodes.idl._parser import LineMap, parse_interface_with_lines
@@ -445,6 +444,8 @@ class TypeRegistry:
 # --- the default registry -----------------------------------------------------------------
 
 _OWN_PACKAGE = "robotfleet_nodes"
+#: ``robotfleet_nodes/`` itself; its parent holds this package's ``msg/`` in a source tree.
+_PACKAGE_DIR = Path(__file__).resolve().parent.parent
 _default: list[TypeRegistry] = []  # zero or one element: the process-wide registry
 _default_lock = threading.Lock()
 
@@ -452,7 +453,7 @@ _default_lock = threading.Lock()
 def _own_package_dirs() -> list[Path]:
     """Where this package's own ``msg/`` lives: the source tree, then the ament share dir."""
     return [
-        Path(robotfleet_nodes.__file__).resolve().parent.parent,
+        _PACKAGE_DIR.parent,
         Path(sys.prefix) / "share" / _OWN_PACKAGE,
     ]
 
@@ -474,7 +475,7 @@ def default_registry() -> TypeRegistry:
                     registry.load_package(_OWN_PACKAGE, directory, validate=False)
                     break
             # Standard services/actions rosbags does not ship (ROS 2's own definitions).
-            bundled = Path(__file__).resolve().parent.parent / "interfaces"
+            bundled = _PACKAGE_DIR / "interfaces"
             if bundled.is_dir():
                 for directory in sorted(p for p in bundled.iterdir() if _has_interfaces(p)):
                     registry.load_package(directory.name, directory, validate=False)

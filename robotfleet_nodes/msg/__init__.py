@@ -9,7 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from robotfleet_nodes.idl._importer import interface_module_attrs
+from robotfleet_nodes.idl import interface_module_attrs
+
+#: Nothing but message classes, which are looked up on first access (``dir()`` lists them),
+#: so ``from robotfleet_nodes.msg import *`` imports nothing: name the classes you use.
+__all__: list[str] = []
 
 _getattr, _dir = interface_module_attrs("robotfleet_nodes", "msg")
 

@@ -1,13 +1,16 @@
 """The node framework: ``Node``, its entities, QoS, names, and running nodes.
 
-Attributes are imported on first access, so ``import robotfleet_nodes.node.qos`` (as the
-transports do) does not pull in the whole node layer.
+Attributes are imported on first access, so ``import robotfleet_nodes.node.qos`` does not
+pull in the whole node layer. ``node.qos`` and ``node.names`` re-export
+:mod:`robotfleet_nodes.qos` and :mod:`robotfleet_nodes.names`, which sit below the node
+layer and the transports.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from robotfleet_nodes._lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from robotfleet_nodes.node.context import Context
@@ -69,12 +72,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'robotfleet_nodes.node' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"robotfleet_nodes.node.{module}"), name)
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_attributes(__name__, _WHERE)

@@ -17,8 +17,8 @@ from typing import Any
 
 from robotfleet_nodes.idl import default_registry
 from robotfleet_nodes.idl.codec import type_hash_of
-from robotfleet_nodes.node.qos import QoSProfile
-from robotfleet_nodes.transport._base import EndpointInfo, PublisherHandle, Transport
+from robotfleet_nodes.qos import QoSProfile
+from robotfleet_nodes.transport import EndpointInfo, PublisherHandle, Transport
 
 __all__ = ["ROSOUT", "RosoutHandler", "rosout_endpoint"]
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from robotfleet_nodes.errors import ConfigError, ParameterError
-from robotfleet_nodes.node.names import Remapping, remap_namespace, remap_node_name
+from robotfleet_nodes.names import Remapping, remap_namespace, remap_node_name
 from robotfleet_nodes.node.param_files import (
     ParameterValue,
     load_parameter_files,

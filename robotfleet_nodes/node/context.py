@@ -16,11 +16,11 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from robotfleet_nodes._callbacks import spawn
 from robotfleet_nodes.broker import EmbeddedBroker, messaging_url_from_env
 from robotfleet_nodes.errors import ConfigError, TransportError
-from robotfleet_nodes.node._callbacks import spawn
 from robotfleet_nodes.node._rosout import RosoutHandler
-from robotfleet_nodes.transport._base import Transport
+from robotfleet_nodes.transport import Transport
 
 if TYPE_CHECKING:
     from robotfleet_nodes.node.arguments import RosArgs

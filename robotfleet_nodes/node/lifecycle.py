@@ -25,13 +25,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeAlias, TypeVar
 
+from robotfleet_nodes._callbacks import RateLimitedLog, call_maybe_async
 from robotfleet_nodes.errors import LifecycleError
-from robotfleet_nodes.node._callbacks import RateLimitedLog, call_maybe_async
 from robotfleet_nodes.node.node import Node
 from robotfleet_nodes.node.parameters import interface_class
 from robotfleet_nodes.node.publisher import Publisher
-from robotfleet_nodes.node.qos import QoSProfile
 from robotfleet_nodes.node.service import Service
+from robotfleet_nodes.qos import QoSProfile
 
 __all__ = [
     "LIFECYCLE_SERVICES",

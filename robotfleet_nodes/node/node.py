@@ -25,8 +25,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
 
+from robotfleet_nodes import names
 from robotfleet_nodes.idl.codec import type_hash_of
-from robotfleet_nodes.node import names
 from robotfleet_nodes.node._rosout import rosout_endpoint
 from robotfleet_nodes.node.arguments import parse_ros_args
 from robotfleet_nodes.node.context import Context
@@ -37,11 +37,11 @@ from robotfleet_nodes.node.parameters import (
     collect_parameter_overrides,
 )
 from robotfleet_nodes.node.publisher import Publisher
-from robotfleet_nodes.node.qos import QOS_SERVICES, QoSProfile, as_qos
 from robotfleet_nodes.node.service import Client, Service, adapt_handler
 from robotfleet_nodes.node.subscription import Subscription
 from robotfleet_nodes.node.timer import Timer
-from robotfleet_nodes.transport._base import EndpointInfo, MessageCallback, NodeInfo, ParticipantInfo
+from robotfleet_nodes.qos import QOS_SERVICES, QoSProfile, as_qos
+from robotfleet_nodes.transport import EndpointInfo, MessageCallback, NodeInfo, ParticipantInfo
 
 __all__ = ["Node"]
 

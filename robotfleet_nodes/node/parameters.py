@@ -30,11 +30,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
+from robotfleet_nodes._callbacks import spawn
 from robotfleet_nodes.errors import ParameterError
-from robotfleet_nodes.idl import default_registry
-from robotfleet_nodes.idl._message import Message
-from robotfleet_nodes.node._callbacks import spawn
-from robotfleet_nodes.node.qos import QOS_PARAMETER_EVENTS
+from robotfleet_nodes.idl import Message, default_registry
+from robotfleet_nodes.qos import QOS_PARAMETER_EVENTS
 
 if TYPE_CHECKING:
     from robotfleet_nodes.node.arguments import RosArgs

@@ -6,8 +6,8 @@ import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from robotfleet_nodes.node._callbacks import is_async
-from robotfleet_nodes.transport._base import ClientHandle, EndpointInfo, EntityStats, ServiceHandle
+from robotfleet_nodes._callbacks import is_async
+from robotfleet_nodes.transport import ClientHandle, EndpointInfo, EntityStats, ServiceHandle
 
 if TYPE_CHECKING:
     from robotfleet_nodes.node.node import Node

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from robotfleet_nodes.transport._base import EndpointInfo, EntityStats, MessageCallback, SubscriptionHandle
+from robotfleet_nodes.transport import EndpointInfo, EntityStats, MessageCallback, SubscriptionHandle
 
 if TYPE_CHECKING:
     from robotfleet_nodes.node.node import Node

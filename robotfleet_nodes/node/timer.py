@@ -15,7 +15,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from robotfleet_nodes.node._callbacks import RateLimitedLog, is_async
+from robotfleet_nodes._callbacks import RateLimitedLog, is_async
 
 __all__ = ["Timer"]
 

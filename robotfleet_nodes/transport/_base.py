@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from robotfleet_nodes.node.qos import QoSProfile
+from robotfleet_nodes.qos import QoSProfile
 
 __all__ = [
     "ClientHandle",

@@ -10,7 +10,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from robotfleet_nodes.node.qos import QoSProfile
+from robotfleet_nodes.qos import QoSProfile
 from robotfleet_nodes.transport._base import EntityStats
 from robotfleet_nodes.transport._ratelimit import RateLimitedLog
 

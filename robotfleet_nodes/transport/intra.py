@@ -38,7 +38,7 @@ from typing import Any, ClassVar
 
 from robotfleet_nodes.errors import ServiceTimeout, ServiceUnavailable
 from robotfleet_nodes.idl.codec import type_hash_of
-from robotfleet_nodes.node.qos import Durability, Reliability, incompatibilities
+from robotfleet_nodes.qos import Durability, Reliability, incompatibilities
 from robotfleet_nodes.transport._base import (
     ClientHandle,
     EndpointInfo,

@@ -17,7 +17,7 @@ from mcap_ros2.writer import Writer as Ros2Writer
 
 import robotfleet_nodes.cli._bag  # noqa: F401 - registers the verb (until main.py imports it)
 from robotfleet_nodes.bag._mcap import schema_text
-from robotfleet_nodes.cli._common import run_cli
+from robotfleet_nodes.cli.main import run_cli
 from robotfleet_nodes.idl import default_registry
 from robotfleet_nodes.idl.codec import Encoding
 from robotfleet_nodes.node import Context, Node

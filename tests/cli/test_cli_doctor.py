@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from std_msgs.msg import String  # type: ignore[import-not-found]
 
-from robotfleet_nodes.cli._common import run_cli
+from robotfleet_nodes.cli.main import run_cli
 from robotfleet_nodes.node import Context, Node
 from robotfleet_nodes.node.qos import QOS_SENSOR_DATA, QoSProfile
 from robotfleet_nodes.transport import EndpointInfo, NatsTransport, NodeInfo

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from robotfleet_nodes.cli._common import run_cli
+from robotfleet_nodes.cli.main import run_cli
 from robotfleet_nodes.node import Context, Node
 from robotfleet_nodes.node.lifecycle import LifecycleNode, LifecycleState
 from robotfleet_nodes.transport import NatsTransport

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from robotfleet_nodes.cli._common import run_cli
+from robotfleet_nodes.cli.main import run_cli
 from robotfleet_nodes.node import Context, Node
 from robotfleet_nodes.node.parameters import interface_class
 from robotfleet_nodes.transport import NatsTransport

@@ -11,7 +11,7 @@ from example_interfaces.action import Fibonacci  # type: ignore[import-not-found
 from example_interfaces.srv import AddTwoInts  # type: ignore[import-not-found]
 
 from robotfleet_nodes.action import ActionServer, ServerGoalHandle
-from robotfleet_nodes.cli._common import run_cli
+from robotfleet_nodes.cli.main import run_cli
 from robotfleet_nodes.node import Context, Node
 from robotfleet_nodes.transport import NatsTransport
 from robotfleet_nodes.transport.nats._subjects import SubjectMapper

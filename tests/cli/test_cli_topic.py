@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 from std_msgs.msg import String  # type: ignore[import-not-found]
 
-from robotfleet_nodes.cli._common import run_cli, to_yaml
+from robotfleet_nodes.cli._common import to_yaml
+from robotfleet_nodes.cli.main import run_cli
 from robotfleet_nodes.node import Context, Node
 from robotfleet_nodes.node.qos import QOS_SENSOR_DATA
 from robotfleet_nodes.transport import NatsTransport

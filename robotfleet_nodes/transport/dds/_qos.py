@@ -13,7 +13,7 @@ from __future__ import annotations
 from cyclonedds.core import Policy, Qos
 from cyclonedds.util import duration
 
-from robotfleet_nodes.node.qos import Durability, History, Liveliness, QoSProfile, Reliability
+from robotfleet_nodes.qos import Durability, History, Liveliness, QoSProfile, Reliability
 
 __all__ = ["RELIABLE_READER_DEPTH", "reader_qos", "user_data", "writer_qos"]
 

@@ -54,7 +54,7 @@ from cyclonedds.topic import Topic
 from robotfleet_nodes.errors import DecodeError, ServiceTimeout, ServiceUnavailable, TransportError
 from robotfleet_nodes.idl import default_registry
 from robotfleet_nodes.idl.codec import cdr_codec_of, type_hash_of
-from robotfleet_nodes.node.qos import QOS_SERVICES, Durability, QoSProfile, Reliability
+from robotfleet_nodes.qos import QOS_SERVICES, Durability, QoSProfile, Reliability
 from robotfleet_nodes.transport._base import (
     ClientHandle,
     EndpointInfo,

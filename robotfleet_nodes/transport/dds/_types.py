@@ -24,8 +24,7 @@ from cyclonedds.idl import IdlStruct, make_idl_struct
 from cyclonedds.idl import types as t
 
 from robotfleet_nodes.errors import InterfaceError
-from robotfleet_nodes.idl import default_registry
-from robotfleet_nodes.idl._spec import ArrayKind, FieldType, MessageSpec, python_name
+from robotfleet_nodes.idl import ArrayKind, FieldType, MessageSpec, default_registry, python_name
 
 __all__ = ["REQUEST_HEADER_FIELDS", "dds_type_name", "idl_struct_for", "request_struct_for"]
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from robotfleet_nodes.node.qos import QoSProfile
+from robotfleet_nodes.qos import QoSProfile
 from robotfleet_nodes.transport._base import EndpointInfo, NodeInfo, ParticipantInfo
 
 __all__ = ["participant_from_json", "participant_to_json", "participant_to_json_chunks"]

@@ -18,7 +18,7 @@ from nats.aio.msg import Msg
 
 from robotfleet_nodes.errors import TransportError
 from robotfleet_nodes.idl.codec import Encoding, type_hash_of
-from robotfleet_nodes.node.qos import Durability, Liveliness, QoSProfile, Reliability, incompatibilities
+from robotfleet_nodes.qos import Durability, Liveliness, QoSProfile, Reliability, incompatibilities
 from robotfleet_nodes.transport._base import (
     EndpointInfo,
     EntityStats,

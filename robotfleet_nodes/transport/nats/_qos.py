@@ -8,7 +8,7 @@ so the per-message cost is one dict lookup.
 
 from __future__ import annotations
 
-from robotfleet_nodes.node.qos import Durability, Liveliness, QoSProfile, Reliability
+from robotfleet_nodes.qos import Durability, Liveliness, QoSProfile, Reliability
 
 __all__ = ["decode_qos", "encode_qos"]
 

@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
 from robotfleet_nodes.errors import ConfigError
-from robotfleet_nodes.node.names import _fail
+from robotfleet_nodes.names import invalid_name
 
 __all__ = [
     "ACTION",
@@ -81,15 +81,15 @@ class ParsedSubject(NamedTuple):
 def _name_tokens(what: str, name: str) -> str:
     """``/a/b`` -> ``a.b``, refusing relative names and tokens NATS cannot carry."""
     if not name.startswith("/") or name == "/":
-        raise _fail(what, name, 0, "must be a fully qualified name such as '/a/b' (expand it first)")
+        raise invalid_name(what, name, 0, "must be a fully qualified name such as '/a/b' (expand it first)")
     for i, c in enumerate(name):
         if c == "/":
             if i > 0 and name[i - 1] == "/":
-                raise _fail(what, name, i, "NATS subject tokens must not be empty")
+                raise invalid_name(what, name, i, "NATS subject tokens must not be empty")
         elif c in _FORBIDDEN:
-            raise _fail(what, name, i, f"{c!r} cannot be carried in a NATS subject token")
+            raise invalid_name(what, name, i, f"{c!r} cannot be carried in a NATS subject token")
     if name.endswith("/"):
-        raise _fail(what, name, len(name) - 1, "NATS subject tokens must not be empty")
+        raise invalid_name(what, name, len(name) - 1, "NATS subject tokens must not be empty")
     return name[1:].replace("/", ".")
 
 
@@ -97,7 +97,9 @@ def _check_tokens(what: str, tokens: tuple[str, ...]) -> None:
     for token in tokens:
         if not token or any(c in _FORBIDDEN for c in token):
             bad = next((i for i, c in enumerate(token) if c in _FORBIDDEN), 0)
-            raise _fail(what, token, bad, "not a NATS subject token (empty, '.', '*', '>' or whitespace)")
+            raise invalid_name(
+                what, token, bad, "not a NATS subject token (empty, '.', '*', '>' or whitespace)"
+            )
 
 
 def robot_namespace(robot_id: str) -> str:
@@ -109,12 +111,12 @@ def robot_namespace(robot_id: str) -> str:
 def _check_robot_id(robot_id: str) -> None:
     what = "robot id"
     if not robot_id:
-        raise _fail(what, robot_id, 0, "must not be empty")
+        raise invalid_name(what, robot_id, 0, "must not be empty")
     for i, c in enumerate(robot_id):
         if c not in _ROS_TOKEN:
-            raise _fail(what, robot_id, i, "may contain only letters, digits, '_' and '-'")
+            raise invalid_name(what, robot_id, i, "may contain only letters, digits, '_' and '-'")
     if robot_id[0] in string.digits + "-":
-        raise _fail(what, robot_id, 0, "must not start with a number or '-'")
+        raise invalid_name(what, robot_id, 0, "must not start with a number or '-'")
 
 
 def _check_root(root: str, source: str) -> str:
@@ -256,24 +258,26 @@ class SubjectMapper:
     def _parse(self, subject: str) -> ParsedSubject:
         what = "subject"
         if not subject.startswith(self.prefix + "."):
-            raise _fail(what, subject, 0, f"does not start with {self.prefix + '.'!r}")
+            raise invalid_name(what, subject, 0, f"does not start with {self.prefix + '.'!r}")
         offset = len(self.prefix) + 1
         kind, _, rest = subject[offset:].partition(".")
         if kind not in KINDS:
-            raise _fail(what, subject, offset, f"unknown kind {kind!r} (known: {', '.join(KINDS)})")
+            raise invalid_name(what, subject, offset, f"unknown kind {kind!r} (known: {', '.join(KINDS)})")
         if not rest:
-            raise _fail(what, subject, len(subject) - 1, "has no name tokens after the kind")
+            raise invalid_name(what, subject, len(subject) - 1, "has no name tokens after the kind")
         tokens = rest.split(".")
         pos = offset + len(kind) + 1
         for token in tokens:
             bad = next((i for i, c in enumerate(token) if c in _FORBIDDEN), None)
             if not token or bad is not None:
-                raise _fail(what, subject, min(pos + (bad or 0), len(subject) - 1), "invalid token")
+                raise invalid_name(what, subject, min(pos + (bad or 0), len(subject) - 1), "invalid token")
             pos += len(token) + 1
         part: str | None = None
         if kind == ACTION:
             if len(tokens) < 3 or tokens[-2] != ACTION_MARKER or tokens[-1] not in ACTION_PARTS:
-                raise _fail(what, subject, offset, f"an action subject ends with '{ACTION_MARKER}.<part>'")
+                raise invalid_name(
+                    what, subject, offset, f"an action subject ends with '{ACTION_MARKER}.<part>'"
+                )
             part = tokens[-1]
             tokens = tokens[:-2]
         elif kind == PARAMETERS:
@@ -281,7 +285,7 @@ class SubjectMapper:
                 len(tokens) - 1 - tokens[::-1].index(PARAMETERS_MARKER) if PARAMETERS_MARKER in tokens else 0
             )
             if marker < 1 or marker == len(tokens) - 1:
-                raise _fail(
+                raise invalid_name(
                     what, subject, offset, f"a parameters subject is '<node>.{PARAMETERS_MARKER}.<tokens>'"
                 )
             part = ".".join(tokens[marker + 1 :])

@@ -19,7 +19,7 @@ from nats.aio.msg import Msg
 from robotfleet_nodes.broker import ENV_URL, messaging_url_from_env
 from robotfleet_nodes.errors import TransportError
 from robotfleet_nodes.idl.codec import Encoding
-from robotfleet_nodes.node.qos import Durability
+from robotfleet_nodes.qos import Durability
 from robotfleet_nodes.transport._base import (
     ClientHandle,
     EndpointInfo,

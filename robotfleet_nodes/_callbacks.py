@@ -1,4 +1,8 @@
-"""Calling user callbacks that may be plain functions or coroutine functions."""
+"""Calling user callbacks that may be plain functions or coroutine functions.
+
+Private machinery of the whole package (node entities and actions both run user callbacks),
+so it lives at the root, below every package that uses it.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-__all__ = ["RateLimitedLog", "call_maybe_async"]
+__all__ = ["RateLimitedLog", "call_maybe_async", "is_async", "spawn"]
 
 
 async def call_maybe_async(callback: Callable[..., Any], *args: Any) -> Any:
