@@ -29,10 +29,14 @@ from robotfleet_nodes.transport._base import (
     PublisherHandle,
     RequestHandler,
     ServiceHandle,
-    StatusCallback,
     SubscriptionHandle,
     Transport,
-    TransportStatus,
+)
+from robotfleet_nodes.transport._connection import (
+    ConnectionEvents,
+    ConnectionListener,
+    ConnectionListenerHandle,
+    ConnectionState,
 )
 from robotfleet_nodes.transport._ratelimit import RateLimitedLog
 from robotfleet_nodes.transport.nats._client import RfosClient
@@ -87,7 +91,7 @@ class NatsTransport(Transport):
         self._connect_timeout = connect_timeout
         self._nc: RfosClient | None = None
         self._connect_lock = asyncio.Lock()
-        self._status_callbacks: list[StatusCallback] = []
+        self._connection = ConnectionEvents()
         self._entities: set[Any] = set()
         self._nodes: list[NodeInfo] = []
         self._self_chunks: list[bytes] = []
@@ -112,6 +116,19 @@ class NatsTransport(Transport):
     def connected(self) -> bool:
         """True while the connection is up (False while reconnecting or closed)."""
         return self._nc is not None and bool(self._nc.is_connected)
+
+    @property
+    def connection_state(self) -> ConnectionState:
+        """Where the connection stands now (see :meth:`add_connection_listener`)."""
+        return self._connection.state
+
+    def add_connection_listener(self, listener: ConnectionListener) -> ConnectionListenerHandle:
+        """Call ``listener`` on every :class:`ConnectionState` change (see :class:`Transport`).
+
+        ``DISCONNECTED`` comes as soon as nats-py notices the loss (a read error, or two
+        missed pings), ``RECONNECTED`` once subscriptions are restored on the new connection.
+        """
+        return self._connection.add(listener)
 
     async def connect(self) -> None:
         """Connect to the server; idempotent. Raises ``TransportError`` saying what to do."""
@@ -157,7 +174,7 @@ class NatsTransport(Transport):
             self._self_chunks = self._participant_chunks()
             self._graph_sub = await nc.subscribe(self.mapper.graph("query"), cb=self._on_graph_query)
             log.info("connected to NATS at %s as %s (%s)", url, self.name, self.gid)
-            self._notify(TransportStatus.CONNECTED)
+            self._connection.set(ConnectionState.CONNECTED)
 
     async def close(self) -> None:
         """Close every entity and the connection; idempotent."""
@@ -167,25 +184,14 @@ class NatsTransport(Transport):
         for entity in list(self._entities):
             await entity.close()
         nc = self._nc
-        if nc is None or nc.is_closed:
-            return
-        with contextlib.suppress(nats_errors.Error):
-            await nc.publish(
-                self.mapper.graph("changed"), json.dumps({"gid": self.gid, "event": "left"}).encode()
-            )
-        with contextlib.suppress(nats_errors.Error, TimeoutError, OSError):
-            await nc.close()
-
-    def add_status_callback(self, callback: StatusCallback) -> None:
-        """Call ``callback`` with a :class:`TransportStatus` value on connection changes."""
-        self._status_callbacks.append(callback)
-
-    def _notify(self, status: str) -> None:
-        for callback in list(self._status_callbacks):
-            try:
-                callback(status)
-            except Exception:
-                log.exception("status callback %r raised", callback)
+        if nc is not None and not nc.is_closed:
+            with contextlib.suppress(nats_errors.Error):
+                await nc.publish(
+                    self.mapper.graph("changed"), json.dumps({"gid": self.gid, "event": "left"}).encode()
+                )
+            with contextlib.suppress(nats_errors.Error, TimeoutError, OSError):
+                await nc.close()
+        self._connection.set(ConnectionState.CLOSED)
 
     def _next_server(self, servers: list[Any], info: dict[str, Any]) -> tuple[Any, float]:
         """Reconnect policy: round-robin over the pool, exponential backoff with jitter."""
@@ -200,17 +206,17 @@ class NatsTransport(Transport):
         if self._closed:
             return
         log.warning("disconnected from NATS; reconnecting (buffering up to %d bytes)", self._reconnect_buffer)
-        self._notify(TransportStatus.DISCONNECTED)
+        self._connection.set(ConnectionState.DISCONNECTED)
 
     async def _on_reconnected(self) -> None:
         self._attempts = 0
         url = self._nc.connected_url if self._nc is not None else None
         log.info("reconnected to NATS at %s", url.geturl() if url is not None else "?")
-        self._notify(TransportStatus.RECONNECTED)
+        self._connection.set(ConnectionState.RECONNECTED)
 
     async def _on_closed(self) -> None:
         log.info("NATS connection closed")
-        self._notify(TransportStatus.CLOSED)
+        self._connection.set(ConnectionState.CLOSED)
 
     async def _on_error(self, exc: Exception) -> None:
         if self._nc is None:  # the first connection: connect() reports the failure itself
