@@ -17,7 +17,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from robotfleet_nodes.broker import EmbeddedBroker, messaging_url_from_env
-from robotfleet_nodes.errors import ConfigError, TransportError
+from robotfleet_nodes.errors import BrokerUnavailable, ConfigError, TransportError
 from robotfleet_nodes.node._callbacks import spawn
 from robotfleet_nodes.node._rosout import RosoutHandler
 from robotfleet_nodes.transport._base import Transport
@@ -167,6 +167,11 @@ class Context:
             except TransportError as exc:
                 now = time.monotonic()
                 if now + delay > deadline:
+                    if isinstance(exc, BrokerUnavailable) and self._connect_wait > 0:
+                        raise BrokerUnavailable(
+                            f"{exc}; gave up after {now - started:.1f} s "
+                            f"({CONNECT_WAIT_ENV}={self._connect_wait:g})"
+                        ) from exc
                     raise
                 # A broker started next to us (a launch file, a pod) takes a moment: that is
                 # news only once it takes longer than that.
