@@ -9,10 +9,12 @@ from __future__ import annotations
 
 __all__ = [
     "BrokerError",
+    "BrokerUnavailable",
     "ConfigError",
     "DecodeError",
     "EncodeError",
     "InterfaceError",
+    "JetStreamUnavailable",
     "LifecycleError",
     "MsgSyntaxError",
     "NameValidationError",
@@ -72,6 +74,17 @@ class NameValidationError(RobotFleetError, ValueError):
 
 class TransportError(RobotFleetError, ConnectionError):
     """The message bus cannot be reached or used (the message says how to start one)."""
+
+
+class BrokerUnavailable(TransportError):
+    """No NATS server answers at the configured URL (the message says how to start one)."""
+
+
+class JetStreamUnavailable(TransportError):
+    """The NATS server runs without JetStream, which durable state needs.
+
+    The message names the server and the fix: ``nats-server -js`` or ``rfos broker``.
+    """
 
 
 class ServiceUnavailable(TransportError):

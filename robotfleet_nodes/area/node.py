@@ -98,11 +98,12 @@ class AreaNode(Node):
     async def on_start(self) -> None:
         """Subscribe the zones' summaries, create the services, start the summary timer."""
         try:
-            self._store = OrderStore(nats_transport_of(self.context.transport))
-            await self._store.ensure()
-        except (TypeError, RobotFleetError) as exc:  # not on NATS: route without re-routing
+            nats = nats_transport_of(self.context.transport)
+        except TypeError as exc:  # not on NATS: route without re-routing
             log.warning("%s: no order store (%s): silent zones' orders are not re-routed", self.area_id, exc)
-            self._store = None
+        else:  # on NATS with JetStream off: JetStreamUnavailable, the area does not start
+            self._store = OrderStore(nats)
+            await self._store.ensure()
         for zone_id in self.config.zones:
             await self.create_subscription(
                 ZoneSummary, zone_name(zone_id, "summary"), self._on_zone_summary, 10

@@ -30,7 +30,7 @@ from urllib.parse import urlparse
 
 from robotfleet_nodes.broker import ENV_URL, messaging_url_from_env
 from robotfleet_nodes.cli._verb import Verb
-from robotfleet_nodes.errors import RobotFleetError
+from robotfleet_nodes.errors import BrokerUnavailable, RobotFleetError
 
 if TYPE_CHECKING:
     from robotfleet_nodes.transport import EndpointInfo, NodeInfo, ParticipantInfo
@@ -157,6 +157,8 @@ async def connect(args: argparse.Namespace, *, timeout: float = 2.0) -> AsyncIte
         await asyncio.wait_for(transport.connect(), timeout * 2)
     except TimeoutError:
         raise CliError(f"no broker answering at {url}: {NO_BROKER}") from None
+    except BrokerUnavailable as exc:  # its message says what to do
+        raise CliError(str(exc)) from None
     except RobotFleetError as exc:
         raise CliError(f"no broker at {url} ({exc}): {NO_BROKER}") from None
     try:

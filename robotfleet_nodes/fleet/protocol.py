@@ -120,6 +120,10 @@ def nats_transport_of(transport: Transport) -> NatsTransport:
     return inner
 
 
+#: What needs JetStream, for the message when the server has it off.
+_NEEDS_JETSTREAM = "the work orders"
+
+
 def _safe(token: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]", "_", token)
 
@@ -146,6 +150,7 @@ class OrderEvents:
             duplicate_window=120.0,
             max_age=7 * 24 * 3600.0,
         )
+        await self._transport.require_jetstream(_NEEDS_JETSTREAM)
         try:
             await self.js.stream_info(self.stream)
         except NotFoundError:
@@ -179,6 +184,8 @@ class OrderStore:
         self._kv: Any = None
 
     async def ensure(self) -> None:
+        """Open the bucket, creating it if missing; ``JetStreamUnavailable`` without JetStream."""
+        await self._transport.require_jetstream(_NEEDS_JETSTREAM)
         js = self._transport.client.jetstream()
         try:
             self._kv = await js.key_value(self.bucket)

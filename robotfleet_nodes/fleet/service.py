@@ -427,10 +427,7 @@ class FleetService:
     @property
     def connected(self) -> bool:
         """True while the broker connection is up."""
-        try:
-            return nats_transport_of(self.context.transport).connected
-        except (TypeError, RuntimeError):
-            return False
+        return self.context.connection_state.is_up
 
     # -- orders ----------------------------------------------------------------------------
     def get(self, order_id: str) -> Any | None:

@@ -4,30 +4,29 @@ Each tier's ``main`` names its config kind and says how to start; :func:`run_tie
 the config (``<KIND>_CONFIG`` and the seed's environment overrides), sets up logging,
 connects to ``messaging.broker`` (waiting for it as ``RFOS_CONNECT_WAIT`` says), runs
 until SIGINT/SIGTERM and maps failures to exit codes: 0 after a signal, 2 for a bad
-configuration (``<kind>: <message>``), 1 when it cannot start (no broker, port taken),
-130 for a second Ctrl-C during shutdown.
+configuration (``<kind>: <message>``), 1 when it cannot start (``<kind>: cannot start:
+<message>``: no broker, JetStream off, port taken), 130 for a second Ctrl-C during shutdown.
+
+A failure to start is one line on stderr, never a traceback: it is the operator's to fix,
+and the line says how. With ``log_level: DEBUG`` the traceback is logged as well.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sys
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
+from nats import errors as nats_errors
+
 from robotfleet_nodes.config import load_config
-from robotfleet_nodes.errors import ConfigError, RobotFleetError
+from robotfleet_nodes.errors import ConfigError
 from robotfleet_nodes.node.context import Context
-from robotfleet_nodes.node.runner import serve
+from robotfleet_nodes.node.runner import EXIT_CONFIG, EXIT_START, one_line, run_main, serve
 
 __all__ = ["EXIT_CONFIG", "EXIT_START", "Starter", "run_tier"]
-
-#: Exit status for a bad configuration (as argparse uses for bad usage).
-EXIT_CONFIG = 2
-#: Exit status when the broker cannot be reached or the tier fails to start.
-EXIT_START = 1
 
 #: ``starter(config, context)``: an async context manager that brings the tier up on entry
 #: and takes it down on exit (``nodes_started([...])`` for tiers that are just nodes).
@@ -45,19 +44,11 @@ def run_tier(kind: str, starter: Starter, argv: Sequence[str] | None = None) -> 
     try:
         config: Any = load_config(kind)
     except ConfigError as exc:
-        print(f"{kind}: {exc}", file=sys.stderr)
+        print(f"{kind}: {one_line(exc)}", file=sys.stderr)
         return EXIT_CONFIG
     logging.basicConfig(
         level=config.log_level, format="%(asctime)s [%(levelname)s] [%(name)s]: %(message)s", force=True
     )
-    try:
-        asyncio.run(_run(config, starter, args))
-    except KeyboardInterrupt:
-        return 130
-    except ConfigError as exc:  # e.g. a bad --ros-args parameter file
-        print(f"{kind}: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
-    except (RobotFleetError, OSError) as exc:
-        print(f"{kind}: cannot start: {exc}", file=sys.stderr)
-        return EXIT_START
-    return 0
+    # nats-py's own errors (a stream refusing our configuration, the connection closing
+    # under us) end the start-up as plainly as ours do.
+    return run_main(kind, _run(config, starter, args), start_errors=(nats_errors.Error,))

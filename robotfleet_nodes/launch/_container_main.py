@@ -11,7 +11,6 @@ Arguments after the spec (``--ros-args ...``) go to the context.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import base64
 import json
 import logging
@@ -24,7 +23,7 @@ from typing import Any
 from robotfleet_nodes.node.container import ComponentContainer
 from robotfleet_nodes.node.context import Context
 from robotfleet_nodes.node.param_files import load_parameter_files
-from robotfleet_nodes.node.runner import serve
+from robotfleet_nodes.node.runner import run_main, serve
 
 __all__ = ["main", "run_container"]
 
@@ -80,11 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="[%(levelname)s] [%(name)s]: %(message)s")
     text = ns.spec if ns.spec is not None else zlib.decompress(base64.b64decode(ns.spec_z)).decode()
     spec = json.loads(text)
-    try:
-        asyncio.run(run_container(spec, rest))
-    except KeyboardInterrupt:
-        return 130
-    return 0
+    return run_main("container", run_container(spec, rest))
 
 
 if __name__ == "__main__":

@@ -18,9 +18,15 @@ from typing import TYPE_CHECKING, Any
 
 from robotfleet_nodes._callbacks import spawn
 from robotfleet_nodes.broker import EmbeddedBroker, messaging_url_from_env
-from robotfleet_nodes.errors import ConfigError, TransportError
+from robotfleet_nodes.errors import BrokerUnavailable, ConfigError, TransportError
 from robotfleet_nodes.node._rosout import RosoutHandler
-from robotfleet_nodes.transport import Transport
+from robotfleet_nodes.transport import (
+    ConnectionEvents,
+    ConnectionListener,
+    ConnectionListenerHandle,
+    ConnectionState,
+    Transport,
+)
 
 if TYPE_CHECKING:
     from robotfleet_nodes.node.arguments import RosArgs
@@ -96,6 +102,8 @@ class Context:
         self._started = False
         self._enable_rosout = enable_rosout
         self._rosout: RosoutHandler | None = None
+        self._connection = ConnectionEvents()
+        self._forwarding: ConnectionListenerHandle | None = None
 
     @property
     def rosout_enabled(self) -> bool:
@@ -117,13 +125,32 @@ class Context:
         """The broker URL in use (embedded or given), if the transport is NATS."""
         return self._url
 
+    @property
+    def connection_state(self) -> ConnectionState:
+        """Where the transport's connection stands (``NEW`` before :meth:`start`)."""
+        return self._connection.state
+
+    def add_connection_listener(self, listener: ConnectionListener) -> ConnectionListenerHandle:
+        """Call ``listener`` on every change of the transport's :class:`ConnectionState`.
+
+        May be called before :meth:`start` (the listener then sees ``CONNECTED``). Changes:
+        ``CONNECTED``, ``DISCONNECTED`` (the broker is gone; the transport keeps trying),
+        ``RECONNECTED`` (back; subscriptions restored), ``CLOSED`` (the context closed).
+        ``listener`` may be a coroutine function; its exceptions are logged, never raised.
+        ``remove()`` on the returned handle stops the calls.
+        """
+        return self._connection.add(listener)
+
     async def start(self) -> None:
         """Connect (starting an embedded broker when no URL is known); idempotent."""
         if self._started:
             return
         if self._transport is None:
             self._transport = await self._default_transport()
+        if self._forwarding is None:
+            self._forwarding = self._transport.add_connection_listener(self._connection.set)
         await self._connect(self._transport)
+        self._connection.set(self._transport.connection_state)
         if self._enable_rosout:
             self._rosout = RosoutHandler(self._transport)
             await self._rosout.start()
@@ -140,6 +167,11 @@ class Context:
             except TransportError as exc:
                 now = time.monotonic()
                 if now + delay > deadline:
+                    if isinstance(exc, BrokerUnavailable) and self._connect_wait > 0:
+                        raise BrokerUnavailable(
+                            f"{exc}; gave up after {now - started:.1f} s "
+                            f"({CONNECT_WAIT_ENV}={self._connect_wait:g})"
+                        ) from exc
                     raise
                 # A broker started next to us (a launch file, a pod) takes a moment: that is
                 # news only once it takes longer than that.
@@ -189,6 +221,10 @@ class Context:
         if self._transport is not None and self._owns_transport:
             await self._transport.close()
             self._transport = None
+        if self._forwarding is not None:
+            self._forwarding.remove()
+            self._forwarding = None
+            self._connection.set(ConnectionState.CLOSED)
         if self._broker is not None:
             await asyncio.to_thread(self._broker.stop)
             self._broker = None

@@ -3,6 +3,8 @@
 It parses ``--ros-args`` from the command line, starts a :class:`Context` (embedded broker
 when ``MESSAGING_URL`` is unset), starts the nodes, and waits for SIGINT/SIGTERM; then it
 destroys the nodes and closes the context, so a Ctrl-C always ends cleanly with exit 0.
+A program that cannot start (no broker, a bad parameter file) says why in one line on
+stderr and exits non-zero (:func:`run_main`), without a traceback.
 """
 
 from __future__ import annotations
@@ -10,22 +12,80 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import re
 import signal
 import sys
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from robotfleet_nodes.errors import ConfigError, RobotFleetError
 from robotfleet_nodes.node.context import Context
 
 if TYPE_CHECKING:
     from robotfleet_nodes.node.node import Node
 
-__all__ = ["freeze_startup_objects", "nodes_started", "run_nodes", "serve", "spin_nodes"]
+__all__ = [
+    "EXIT_CONFIG",
+    "EXIT_INTERRUPTED",
+    "EXIT_START",
+    "freeze_startup_objects",
+    "nodes_started",
+    "one_line",
+    "run_main",
+    "run_nodes",
+    "serve",
+    "spin_nodes",
+]
 
 log = logging.getLogger(__name__)
 
 NodeFactory = Callable[[Context], "Node"]
+
+#: Exit status for a bad configuration (as argparse uses for bad usage).
+EXIT_CONFIG = 2
+#: Exit status when the program cannot start: no broker, JetStream off, a port taken.
+EXIT_START = 1
+#: Exit status after a second Ctrl-C during shutdown.
+EXIT_INTERRUPTED = 130
+
+
+def one_line(exc: BaseException) -> str:
+    """``exc``'s message on one line (a server's log tail, a YAML excerpt: joined by spaces)."""
+    return re.sub(r"\s*\n\s*", " ", str(exc).strip()) or type(exc).__name__
+
+
+def run_main(
+    prog: str,
+    main: Coroutine[Any, Any, None],
+    *,
+    start_errors: tuple[type[BaseException], ...] = (),
+) -> int:
+    """Run ``main`` (a program's whole life) and return its exit status.
+
+    0 when it returns (after SIGINT/SIGTERM); :data:`EXIT_CONFIG` with ``<prog>: <message>``
+    on stderr for a :class:`~robotfleet_nodes.errors.ConfigError`; :data:`EXIT_START` with
+    ``<prog>: cannot start: <message>`` for any other ``RobotFleetError``, an ``OSError``
+    (a port taken) or one of ``start_errors``; :data:`EXIT_INTERRUPTED` for a second Ctrl-C.
+    These are the operator's to fix and the message says how, so there is no traceback;
+    it is logged at DEBUG. (:func:`serve` returns only after a signal, so whatever
+    propagates here was raised while starting or stopping.)
+    """
+    failures: tuple[type[BaseException], ...] = (RobotFleetError, OSError, *start_errors)
+    try:
+        asyncio.run(main)
+    except KeyboardInterrupt:  # a second Ctrl-C during shutdown
+        return EXIT_INTERRUPTED
+    except ConfigError as exc:  # e.g. a bad --ros-args parameter file
+        log.debug("%s: bad configuration", prog, exc_info=True)
+        print(f"{prog}: {one_line(exc)}", file=sys.stderr)
+        return EXIT_CONFIG
+    except failures as exc:
+        log.debug("%s: failed to start", prog, exc_info=True)
+        print(f"{prog}: cannot start: {one_line(exc)}", file=sys.stderr)
+        return EXIT_START
+    return 0
 
 
 def freeze_startup_objects() -> None:
@@ -82,8 +142,5 @@ def run_nodes(*factories: NodeFactory, argv: Sequence[str] | None = None) -> int
     """Blocking entry point for a node executable; returns the exit code."""
     logging.basicConfig(level=logging.INFO, format="[%(levelname)s] [%(name)s]: %(message)s")
     args = list(sys.argv[1:] if argv is None else argv)
-    try:
-        asyncio.run(spin_nodes(factories, args=args))
-    except KeyboardInterrupt:  # a second Ctrl-C during shutdown
-        return 130
-    return 0
+    prog = Path(sys.argv[0]).stem if sys.argv and sys.argv[0] else "node"
+    return run_main(prog, spin_nodes(factories, args=args))

@@ -18,10 +18,14 @@ from robotfleet_nodes.transport._base import (
     PublisherHandle,
     RequestHandler,
     ServiceHandle,
-    StatusCallback,
     SubscriptionHandle,
     Transport,
-    TransportStatus,
+)
+from robotfleet_nodes.transport._connection import (
+    ConnectionEvents,
+    ConnectionListener,
+    ConnectionListenerHandle,
+    ConnectionState,
 )
 from robotfleet_nodes.transport._errors import RemoteServiceError
 from robotfleet_nodes.transport.intra import IntraProcessTransport
@@ -29,6 +33,10 @@ from robotfleet_nodes.transport.nats import NatsTransport
 
 __all__ = [
     "ClientHandle",
+    "ConnectionEvents",
+    "ConnectionListener",
+    "ConnectionListenerHandle",
+    "ConnectionState",
     "DeadlineCallback",
     "EndpointInfo",
     "EntityStats",
@@ -42,8 +50,6 @@ __all__ = [
     "RemoteServiceError",
     "RequestHandler",
     "ServiceHandle",
-    "StatusCallback",
     "SubscriptionHandle",
     "Transport",
-    "TransportStatus",
 ]

@@ -20,6 +20,11 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from robotfleet_nodes.qos import QoSProfile
+from robotfleet_nodes.transport._connection import (
+    ConnectionListener,
+    ConnectionListenerHandle,
+    ConnectionState,
+)
 
 __all__ = [
     "ClientHandle",
@@ -33,28 +38,14 @@ __all__ = [
     "PublisherHandle",
     "RequestHandler",
     "ServiceHandle",
-    "StatusCallback",
     "SubscriptionHandle",
     "Transport",
-    "TransportStatus",
 ]
 
 #: Called with each decoded message; may be a coroutine function.
 MessageCallback = Callable[[Any], Awaitable[None] | None]
 #: Called with a decoded request; returns (or awaits) the response message.
 RequestHandler = Callable[[Any], Awaitable[Any] | Any]
-
-
-class TransportStatus:
-    """Connection states reported to status callbacks."""
-
-    CONNECTED = "connected"
-    DISCONNECTED = "disconnected"
-    RECONNECTED = "reconnected"
-    CLOSED = "closed"
-
-
-StatusCallback = Callable[[str], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,6 +219,17 @@ class Transport(abc.ABC):
     async def graph(self, *, timeout: float = 0.5) -> list[ParticipantInfo]:
         """Every participant currently on the bus, with its nodes (exact, not cached)."""
 
+    @property
     @abc.abstractmethod
-    def add_status_callback(self, callback: StatusCallback) -> None:
-        """Call ``callback`` with a :class:`TransportStatus` value on connection changes."""
+    def connection_state(self) -> ConnectionState:
+        """Where the connection stands now (``NEW`` before :meth:`connect`)."""
+
+    @abc.abstractmethod
+    def add_connection_listener(self, listener: ConnectionListener) -> ConnectionListenerHandle:
+        """Call ``listener`` with the new :class:`ConnectionState` on every change.
+
+        Changes: ``CONNECTED`` once connected, ``DISCONNECTED`` when the connection is lost,
+        ``RECONNECTED`` when it is back, ``CLOSED`` after :meth:`close`. ``listener`` may be
+        a coroutine function (run as a task); an exception in it is logged and otherwise
+        ignored. The returned handle's ``remove()`` stops the calls.
+        """

@@ -50,10 +50,14 @@ from robotfleet_nodes.transport._base import (
     PublisherHandle,
     RequestHandler,
     ServiceHandle,
-    StatusCallback,
     SubscriptionHandle,
     Transport,
-    TransportStatus,
+)
+from robotfleet_nodes.transport._connection import (
+    ConnectionEvents,
+    ConnectionListener,
+    ConnectionListenerHandle,
+    ConnectionState,
 )
 from robotfleet_nodes.transport._dispatch import CallbackFailures, run_queued_callbacks
 from robotfleet_nodes.transport._errors import RemoteServiceError
@@ -389,7 +393,7 @@ class IntraProcessTransport(Transport):
         self._server_added = asyncio.Condition() if inner is None else None
         self._entities: set[Any] = set()
         self._nodes: list[NodeInfo] = []
-        self._status_callbacks: list[StatusCallback] = []
+        self._connection = ConnectionEvents()
         self._dispatcher = _Dispatcher()
         self._closed = False
 
@@ -404,8 +408,7 @@ class IntraProcessTransport(Transport):
         if self.inner is not None:
             await self.inner.connect()
         else:
-            for callback in self._status_callbacks:
-                callback(TransportStatus.CONNECTED)
+            self._connection.set(ConnectionState.CONNECTED)
 
     async def close(self) -> None:
         """Close every entity, then ``inner``; idempotent."""
@@ -417,6 +420,8 @@ class IntraProcessTransport(Transport):
         self._dispatcher.close()
         if self.inner is not None:
             await self.inner.close()
+        else:
+            self._connection.set(ConnectionState.CLOSED)
 
     async def create_publisher(self, endpoint: EndpointInfo, msg_type: type[Any]) -> PublisherHandle:
         """Publish locally (same object) and on ``inner``."""
@@ -537,9 +542,13 @@ class IntraProcessTransport(Transport):
             )
         ]
 
-    def add_status_callback(self, callback: StatusCallback) -> None:
-        """Status of ``inner``'s connection (a pure in-process bus is always connected)."""
+    @property
+    def connection_state(self) -> ConnectionState:
+        """``inner``'s state; a pure in-process bus is connected from connect() to close()."""
+        return self.inner.connection_state if self.inner is not None else self._connection.state
+
+    def add_connection_listener(self, listener: ConnectionListener) -> ConnectionListenerHandle:
+        """Changes of ``inner``'s connection (a pure in-process bus: connected, then closed)."""
         if self.inner is not None:
-            self.inner.add_status_callback(callback)
-        else:
-            self._status_callbacks.append(callback)
+            return self.inner.add_connection_listener(listener)
+        return self._connection.add(listener)

@@ -15,11 +15,11 @@ from robotfleet_nodes.broker import EmbeddedBroker
 from robotfleet_nodes.errors import RobotFleetError, ServiceTimeout, ServiceUnavailable, TransportError
 from robotfleet_nodes.node.qos import Durability, QoSProfile, Reliability
 from robotfleet_nodes.transport import (
+    ConnectionState,
     NatsTransport,
     NodeInfo,
     RemoteServiceError,
     SubscriptionHandle,
-    TransportStatus,
 )
 
 WAIT = 5.0
@@ -417,6 +417,40 @@ async def test_announce_publishes_a_graph_changed_event(bus: Bus) -> None:
 
 
 # -- connection ---------------------------------------------------------------------------
+async def test_connection_listeners_see_close(bus: Bus, caplog: pytest.LogCaptureFixture) -> None:
+    t = await bus.new()
+    assert t.connection_state is ConnectionState.CONNECTED
+    assert t.connection_state.is_up
+    seen: asyncio.Queue[ConnectionState] = asyncio.Queue()
+    seen_async: asyncio.Queue[ConnectionState] = asyncio.Queue()
+    removed: asyncio.Queue[ConnectionState] = asyncio.Queue()
+
+    def broken(state: ConnectionState) -> None:
+        raise RuntimeError("a listener with a bug")
+
+    async def async_listener(state: ConnectionState) -> None:
+        await seen_async.put(state)
+
+    async def broken_async(state: ConnectionState) -> None:
+        raise RuntimeError("an async listener with a bug")
+
+    t.add_connection_listener(broken)
+    t.add_connection_listener(broken_async)
+    t.add_connection_listener(async_listener)
+    handle = t.add_connection_listener(removed.put_nowait)
+    handle.remove()
+    handle.remove()  # idempotent
+    t.add_connection_listener(seen.put_nowait)
+    await t.close()
+    assert await get(seen) is ConnectionState.CLOSED
+    assert await get(seen_async) is ConnectionState.CLOSED
+    assert t.connection_state is ConnectionState.CLOSED
+    assert not t.connection_state.is_up
+    assert removed.empty()
+    await until(lambda: "an async listener with a bug" in caplog.text)
+    assert "a listener with a bug" in caplog.text
+
+
 async def test_no_url_says_how_to_start_a_broker() -> None:
     with pytest.raises(TransportError, match="rfos broker"):
         await NatsTransport().connect()
@@ -437,9 +471,9 @@ async def test_broker_restart_mid_stream(bus: Bus, tmp_path: Any) -> None:
     async with EmbeddedBroker(store_dir=tmp_path) as broker:
         a = await bus.new(url=broker.url, reconnect_wait=0.1)
         b = await bus.new(url=broker.url, reconnect_wait=0.1)
-        statuses: dict[str, asyncio.Queue[str]] = {"a": asyncio.Queue(), "b": asyncio.Queue()}
-        a.add_status_callback(statuses["a"].put_nowait)
-        b.add_status_callback(statuses["b"].put_nowait)
+        statuses: dict[str, asyncio.Queue[ConnectionState]] = {"a": asyncio.Queue(), "b": asyncio.Queue()}
+        a.add_connection_listener(statuses["a"].put_nowait)
+        b.add_connection_listener(statuses["b"].put_nowait)
         ep = endpoint("/stream", String)
         got: asyncio.Queue[Any] = asyncio.Queue()
         await b.create_subscription(ep, String, lambda m: got.put_nowait(m.data))
@@ -448,8 +482,8 @@ async def test_broker_restart_mid_stream(bus: Bus, tmp_path: Any) -> None:
         assert (await get(got)) == "before"
         await asyncio.to_thread(broker.restart)
         for name in ("a", "b"):
-            assert await get(statuses[name], 15) == TransportStatus.DISCONNECTED
-            assert await get(statuses[name], 15) == TransportStatus.RECONNECTED
+            assert await get(statuses[name], 15) == ConnectionState.DISCONNECTED
+            assert await get(statuses[name], 15) == ConnectionState.RECONNECTED
         # The subscription is restored by the client; publish until the first one arrives.
         deadline = time.monotonic() + 10
         n = 0
@@ -474,16 +508,18 @@ async def test_publish_while_disconnected_is_buffered(bus: Bus, tmp_path: Any) -
     bus.require_broker("the test kills the broker")
     async with EmbeddedBroker(store_dir=tmp_path) as broker:
         t = await bus.new(url=broker.url, reconnect_wait=0.1)
-        status: asyncio.Queue[str] = asyncio.Queue()
-        t.add_status_callback(status.put_nowait)
+        status: asyncio.Queue[ConnectionState] = asyncio.Queue()
+        t.add_connection_listener(status.put_nowait)
         ep = endpoint("/buffered", String)
         got: asyncio.Queue[Any] = asyncio.Queue()
         await t.create_subscription(ep, String, lambda m: got.put_nowait(m.data))
         pub = await t.create_publisher(ep, String)
         await asyncio.to_thread(broker.kill)
-        assert await get(status, 15) == TransportStatus.DISCONNECTED
+        assert await get(status, 15) == ConnectionState.DISCONNECTED
+        assert t.connection_state is ConnectionState.DISCONNECTED
         await pub.publish(String(data="while down"))  # kept in the bounded reconnect buffer
         await asyncio.to_thread(broker.restart)
-        assert await get(status, 15) == TransportStatus.RECONNECTED
+        assert await get(status, 15) == ConnectionState.RECONNECTED
+        assert t.connection_state is ConnectionState.RECONNECTED
         assert (await get(got, 15)) == "while down"
         await t.close()

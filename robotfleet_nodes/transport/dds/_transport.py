@@ -65,10 +65,14 @@ from robotfleet_nodes.transport._base import (
     PublisherHandle,
     RequestHandler,
     ServiceHandle,
-    StatusCallback,
     SubscriptionHandle,
     Transport,
-    TransportStatus,
+)
+from robotfleet_nodes.transport._connection import (
+    ConnectionEvents,
+    ConnectionListener,
+    ConnectionListenerHandle,
+    ConnectionState,
 )
 from robotfleet_nodes.transport._dispatch import CallbackFailures, run_queued_callbacks
 from robotfleet_nodes.transport._ratelimit import RateLimitedLog
@@ -608,7 +612,7 @@ class DdsTransport(Transport):
         self._participant: _Participant | None = None
         self._entities: set[Any] = set()
         self._writer_handles: set[int] = set()  #: instance handles of our ``rt/`` writers
-        self._status_callbacks: list[StatusCallback] = []
+        self._connection = ConnectionEvents()
         self._graph_writer: DataWriter[Any] | None = None
         self._graph_reader: DataReader[Any] | None = None
         self._announced: Any = None
@@ -668,8 +672,7 @@ class DdsTransport(Transport):
             participant.dp, participant.topic(ROS_DISCOVERY_TOPIC, idl_struct_for(info_spec)), graph_qos
         )
         log.debug("joined DDS domain %d as %s", self.domain_id, self.gid)
-        for callback in self._status_callbacks:
-            callback(TransportStatus.CONNECTED)
+        self._connection.set(ConnectionState.CONNECTED)
 
     async def close(self) -> None:
         """Delete every entity and the participant; idempotent."""
@@ -696,8 +699,7 @@ class DdsTransport(Transport):
                 if entity is not None:
                     _delete(entity)
             self._participant = None
-        for callback in self._status_callbacks:
-            callback(TransportStatus.CLOSED)
+        self._connection.set(ConnectionState.CLOSED)
 
     async def create_publisher(self, endpoint: EndpointInfo, msg_type: type[Any]) -> PublisherHandle:
         """A DDS writer on ``rt/<name>`` with the endpoint's QoS."""
@@ -872,6 +874,11 @@ class DdsTransport(Transport):
             )
         return result
 
-    def add_status_callback(self, callback: StatusCallback) -> None:
-        """DDS has no connection to lose: ``connected`` on connect, ``closed`` on close."""
-        self._status_callbacks.append(callback)
+    @property
+    def connection_state(self) -> ConnectionState:
+        """DDS has no connection to lose: ``CONNECTED`` from connect() to close()."""
+        return self._connection.state
+
+    def add_connection_listener(self, listener: ConnectionListener) -> ConnectionListenerHandle:
+        """DDS has no connection to lose: ``CONNECTED`` on connect, ``CLOSED`` on close."""
+        return self._connection.add(listener)

@@ -15,9 +15,10 @@ from typing import Any, ClassVar
 
 from nats import errors as nats_errors
 from nats.aio.msg import Msg
+from nats.js import errors as js_errors
 
 from robotfleet_nodes.broker import ENV_URL, messaging_url_from_env
-from robotfleet_nodes.errors import TransportError
+from robotfleet_nodes.errors import BrokerUnavailable, JetStreamUnavailable, TransportError
 from robotfleet_nodes.idl.codec import Encoding
 from robotfleet_nodes.qos import Durability
 from robotfleet_nodes.transport._base import (
@@ -29,10 +30,14 @@ from robotfleet_nodes.transport._base import (
     PublisherHandle,
     RequestHandler,
     ServiceHandle,
-    StatusCallback,
     SubscriptionHandle,
     Transport,
-    TransportStatus,
+)
+from robotfleet_nodes.transport._connection import (
+    ConnectionEvents,
+    ConnectionListener,
+    ConnectionListenerHandle,
+    ConnectionState,
 )
 from robotfleet_nodes.transport._ratelimit import RateLimitedLog
 from robotfleet_nodes.transport.nats._client import RfosClient
@@ -87,7 +92,8 @@ class NatsTransport(Transport):
         self._connect_timeout = connect_timeout
         self._nc: RfosClient | None = None
         self._connect_lock = asyncio.Lock()
-        self._status_callbacks: list[StatusCallback] = []
+        self._connection = ConnectionEvents()
+        self._jetstream_checked = False
         self._entities: set[Any] = set()
         self._nodes: list[NodeInfo] = []
         self._self_chunks: list[bytes] = []
@@ -112,6 +118,26 @@ class NatsTransport(Transport):
     def connected(self) -> bool:
         """True while the connection is up (False while reconnecting or closed)."""
         return self._nc is not None and bool(self._nc.is_connected)
+
+    @property
+    def connection_state(self) -> ConnectionState:
+        """Where the connection stands now (see :meth:`add_connection_listener`)."""
+        return self._connection.state
+
+    def add_connection_listener(self, listener: ConnectionListener) -> ConnectionListenerHandle:
+        """Call ``listener`` on every :class:`ConnectionState` change (see :class:`Transport`).
+
+        ``DISCONNECTED`` comes as soon as nats-py notices the loss (a read error, or two
+        missed pings), ``RECONNECTED`` once subscriptions are restored on the new connection.
+        """
+        return self._connection.add(listener)
+
+    @property
+    def server_url(self) -> str:
+        """The URL of the server connected to now (else the configured URL)."""
+        if self._nc is not None and self._nc.connected_url is not None:
+            return str(self._nc.connected_url.geturl())
+        return self.url or messaging_url_from_env() or "?"
 
     async def connect(self) -> None:
         """Connect to the server; idempotent. Raises ``TransportError`` saying what to do."""
@@ -147,9 +173,9 @@ class NatsTransport(Transport):
             except (TimeoutError, OSError, nats_errors.Error) as exc:
                 with contextlib.suppress(Exception):
                     await nc.close()
-                raise TransportError(
-                    f"cannot connect to NATS at {url}: {exc or type(exc).__name__}; "
-                    f"start a server with `rfos broker` or set {ENV_URL}"
+                raise BrokerUnavailable(
+                    f"no NATS server answers at {url} ({exc or type(exc).__name__}); "
+                    f"start one with `rfos broker` (or `nats-server -js`), or set {ENV_URL}"
                 ) from exc
             nc.options["max_reconnect_attempts"] = -1
             self._nc = nc
@@ -157,7 +183,7 @@ class NatsTransport(Transport):
             self._self_chunks = self._participant_chunks()
             self._graph_sub = await nc.subscribe(self.mapper.graph("query"), cb=self._on_graph_query)
             log.info("connected to NATS at %s as %s (%s)", url, self.name, self.gid)
-            self._notify(TransportStatus.CONNECTED)
+            self._connection.set(ConnectionState.CONNECTED)
 
     async def close(self) -> None:
         """Close every entity and the connection; idempotent."""
@@ -167,25 +193,44 @@ class NatsTransport(Transport):
         for entity in list(self._entities):
             await entity.close()
         nc = self._nc
-        if nc is None or nc.is_closed:
+        if nc is not None and not nc.is_closed:
+            with contextlib.suppress(nats_errors.Error):
+                await nc.publish(
+                    self.mapper.graph("changed"), json.dumps({"gid": self.gid, "event": "left"}).encode()
+                )
+            with contextlib.suppress(nats_errors.Error, TimeoutError, OSError):
+                await nc.close()
+        self._connection.set(ConnectionState.CLOSED)
+
+    async def require_jetstream(self, purpose: str) -> None:
+        """Raise :class:`JetStreamUnavailable` unless the server offers JetStream to us.
+
+        ``purpose`` says what needs it (``"the work orders"``); it ends up in the
+        message. One ``$JS.API.INFO`` round trip, only until it first succeeds.
+        """
+        if self._jetstream_checked:
             return
-        with contextlib.suppress(nats_errors.Error):
-            await nc.publish(
-                self.mapper.graph("changed"), json.dumps({"gid": self.gid, "event": "left"}).encode()
-            )
-        with contextlib.suppress(nats_errors.Error, TimeoutError, OSError):
-            await nc.close()
-
-    def add_status_callback(self, callback: StatusCallback) -> None:
-        """Call ``callback`` with a :class:`TransportStatus` value on connection changes."""
-        self._status_callbacks.append(callback)
-
-    def _notify(self, status: str) -> None:
-        for callback in list(self._status_callbacks):
-            try:
-                callback(status)
-            except Exception:
-                log.exception("status callback %r raised", callback)
+        nc = await self._connected_client()
+        try:
+            await nc.jetstream(timeout=self._connect_timeout).account_info()
+        except (js_errors.ServiceUnavailableError, nats_errors.NoRespondersError):
+            raise JetStreamUnavailable(
+                f"the NATS server at {self.server_url} has JetStream off, and {purpose} need it: "
+                "restart the server with `nats-server -js` (or run `rfos broker`, which has it on)"
+            ) from None
+        except js_errors.APIError as exc:  # e.g. JetStream on, but not for this account
+            raise JetStreamUnavailable(
+                f"JetStream on the NATS server at {self.server_url} refuses this connection "
+                f"({exc.description or exc}), and {purpose} need it: enable JetStream for the account "
+                "(`nats-server -js`, or `jetstream: enabled` in the account's config)"
+            ) from None
+        except (nats_errors.Error, TimeoutError) as exc:
+            raise JetStreamUnavailable(
+                f"JetStream on the NATS server at {self.server_url} did not answer "
+                f"({exc or type(exc).__name__}), and {purpose} need it: check the server's log "
+                "(is it started with `-js`?)"
+            ) from None
+        self._jetstream_checked = True
 
     def _next_server(self, servers: list[Any], info: dict[str, Any]) -> tuple[Any, float]:
         """Reconnect policy: round-robin over the pool, exponential backoff with jitter."""
@@ -197,20 +242,22 @@ class NatsTransport(Transport):
         return servers[attempt % len(servers)], delay * random.uniform(0.8, 1.2)
 
     async def _on_disconnected(self) -> None:
-        if self._closed:
+        if self._closed or self._nc is None:  # closing, or a first connection that failed
             return
         log.warning("disconnected from NATS; reconnecting (buffering up to %d bytes)", self._reconnect_buffer)
-        self._notify(TransportStatus.DISCONNECTED)
+        self._connection.set(ConnectionState.DISCONNECTED)
 
     async def _on_reconnected(self) -> None:
         self._attempts = 0
         url = self._nc.connected_url if self._nc is not None else None
         log.info("reconnected to NATS at %s", url.geturl() if url is not None else "?")
-        self._notify(TransportStatus.RECONNECTED)
+        self._connection.set(ConnectionState.RECONNECTED)
 
     async def _on_closed(self) -> None:
+        if self._nc is None:  # a first connection that failed: connect() reports it
+            return
         log.info("NATS connection closed")
-        self._notify(TransportStatus.CLOSED)
+        self._connection.set(ConnectionState.CLOSED)
 
     async def _on_error(self, exc: Exception) -> None:
         if self._nc is None:  # the first connection: connect() reports the failure itself
