@@ -30,7 +30,7 @@ typecheck: setup
 
 # Type stubs (.pyi) of this package's interfaces, and of the standard ones it uses, for mypy.
 # tests/idl/test_stubs.py fails when the committed stubs differ from what this writes.
-STUB_STANDARD := builtin_interfaces geometry_msgs sensor_msgs example_interfaces
+STUB_STANDARD := builtin_interfaces geometry_msgs sensor_msgs rcl_interfaces example_interfaces
 stubs: setup
 	$(VENV)/bin/rfos interface stubs robotfleet_nodes --out .
 	$(VENV)/bin/rfos interface stubs $(STUB_STANDARD) --with-deps --out robotfleet_nodes/typings

@@ -14,7 +14,7 @@ from nats.js import JetStreamContext
 from nats.js import api as js_api
 from nats.js.errors import BadRequestError, KeyNotFoundError, KeyWrongLastSequenceError, NotFoundError
 
-from robotfleet_nodes.idl import default_registry
+from robotfleet_nodes.idl.standard import Time
 from robotfleet_nodes.msg import WorkOrder, WorkOrderEvent, WorkOrderUpdate
 from robotfleet_nodes.transport import IntraProcessTransport, NatsTransport, Transport
 
@@ -73,13 +73,12 @@ def area_name(area_id: str, leaf: str = "") -> str:
 
 
 FLEET_NAMESPACE = "/fleet"
-_Time: Any = default_registry().get_class("builtin_interfaces/msg/Time")
 
 
-def now_stamp() -> Any:
+def now_stamp() -> Time:
     """The current UTC time as ``builtin_interfaces/Time``."""
     ns = time.time_ns()
-    return _Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
+    return Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
 
 
 # -- order state rules ------------------------------------------------------------------

@@ -54,6 +54,7 @@ _BYTE_ARRAYS = frozenset({"uint8", "byte"})
 _NUMERIC = frozenset({*INTEGER_RANGES, "float32", "float64", "bool"})
 _BUILTINS = frozenset({"int", "float", "bool", "str", "bytes", "list", "tuple"})
 _OWN_PACKAGE = "robotfleet_nodes"
+_DERIVED = ("_SendGoal", "_GetResult", "_FeedbackMessage")
 
 
 def _scalar_python_type(base: str) -> str:
@@ -277,7 +278,7 @@ def render_stub(
         raise ValueError(f"kind must be one of {', '.join(_KINDS)}, got {kind!r}")
     module = _Module(package, kind)
     classes: list[list[str]] = []
-    for short in registry.package_names(package, kind):
+    for short in _interface_names(registry, package, kind):
         spec = registry.get_spec(f"{package}/{kind}/{short}")
         classes.extend(_message_class(part, module) for part in _parts(spec))
         if not isinstance(spec, MessageSpec):
@@ -292,6 +293,26 @@ def render_stub(
     for body in classes:
         lines.extend([*body, ""])
     return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _interface_names(registry: TypeRegistry, package: str, kind: str) -> list[str]:
+    """Short names of the interfaces of ``package``/``kind`` a stub declares.
+
+    The wire types ROS 2 derives from an action (``Name_SendGoal``, ``Name_GetResult``,
+    ``Name_FeedbackMessage``) are left out: they are registered only once an action server
+    or client used the action (``robotfleet_nodes.action._types``), so a stub declaring
+    them would promise an import that fails before, and would change with what the
+    generating process happened to do.
+    """
+    names = registry.package_names(package, kind)
+    if kind != "action":
+        return names
+    actions = set(names)
+    return [
+        name
+        for name in names
+        if not any(name.endswith(suffix) and name[: -len(suffix)] in actions for suffix in _DERIVED)
+    ]
 
 
 def _parts(spec: MessageSpec | ServiceSpec | ActionSpec) -> tuple[MessageSpec, ...]:
@@ -312,7 +333,7 @@ def package_dependencies(registry: TypeRegistry, packages: Iterable[str]) -> lis
             continue
         found.add(package)
         for kind in _KINDS:
-            for short in registry.package_names(package, kind):
+            for short in _interface_names(registry, package, kind):
                 spec = registry.get_spec(f"{package}/{kind}/{short}")
                 todo.extend(
                     f.type.base.split("/", 1)[0]
@@ -339,7 +360,7 @@ def write_stubs(registry: TypeRegistry, package: str, out_dir: str | Path) -> li
     real_package = (root / "__init__.py").is_file()
     written: list[Path] = []
     for kind in _KINDS:
-        if not registry.package_names(package, kind):
+        if not _interface_names(registry, package, kind):
             continue
         directory = root / kind
         source = directory / "__init__.py"

@@ -27,6 +27,7 @@ PACKAGE_DIR = Path(robotfleet_nodes.__file__).resolve().parent
 TYPINGS = PACKAGE_DIR / "typings"
 KINDS = ("msg", "srv", "action")
 OWN = "robotfleet_nodes"
+DERIVED = ("_SendGoal", "_GetResult", "_FeedbackMessage")
 
 
 def _own_stub_files() -> list[tuple[str, str, Path]]:
@@ -153,6 +154,8 @@ def stub_mismatches(text: str, package: str, kind: str) -> list[str]:
     registry = default_registry()
     served: set[str] = set()
     for short in registry.package_names(package, kind):
+        if kind == "action" and short.endswith(DERIVED) and short.rsplit("_", 1)[0] in dir(module):
+            continue  # registered once an action server or client used the action: not stubbed
         interface = getattr(module, short)
         served.add(short)
         if isinstance(interface, type) and issubclass(interface, Service):
@@ -223,6 +226,17 @@ def test_the_check_catches_a_misspelled_field_a_wrong_type_and_a_missing_class()
     assert stub_mismatches(swapped, OWN, "srv")
 
 
+def test_derived_action_types_registered_by_use_change_no_stub() -> None:
+    from robotfleet_nodes.action import ExecuteTask
+    from robotfleet_nodes.action._types import action_types
+
+    before = render_stub(default_registry(), OWN, "action", reexports=[])
+    action_types(ExecuteTask)  # what creating an ActionServer / ActionClient does
+    assert "ExecuteTask_SendGoal" in default_registry().package_names(OWN, "action")
+    assert render_stub(default_registry(), OWN, "action", reexports=[]) == before
+    assert "ExecuteTask_SendGoal" not in before
+
+
 def test_generated_stub_types_arrays_bytes_nested_and_constants() -> None:
     registry = default_registry()
     text = render_stub(registry, "sensor_msgs", "msg")
@@ -271,3 +285,21 @@ def test_types_module_is_untouched() -> None:
     assert isinstance(module, types.ModuleType)
     with pytest.raises(AttributeError, match="RobotStatus"):
         _ = module.RobotStatuss
+
+
+def test_standard_classes_for_own_code_are_the_registry_classes_mypy_sees() -> None:
+    from robotfleet_nodes.idl import standard
+
+    tree = ast.parse(Path(standard.__file__).read_text(encoding="utf-8"))
+    typed: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.endswith(".msg"):
+            typed.update({alias.name: node.module for alias in node.names})
+    assert sorted(typed) == sorted(standard.STANDARD_TYPES) == sorted(standard.__all__)
+    for name, full_name in standard.STANDARD_TYPES.items():
+        package, kind, short = full_name.split("/")
+        assert (short, typed[name]) == (name, f"{package}.{kind}")
+        assert getattr(standard, name) is default_registry().get_class(full_name)
+        assert f"class {short}(_Message):" in (TYPINGS / package / kind / "__init__.pyi").read_text()
+    with pytest.raises(AttributeError):
+        _ = standard.Duration
