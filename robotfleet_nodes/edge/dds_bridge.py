@@ -238,7 +238,7 @@ class DdsBridgeDriver(SnapshotDriver):
         self._context: Context | None = None
         self._node: Node | None = None
         self._client: ActionClient | None = None
-        self._order_pub: Publisher[Any] | None = None
+        self._order_pub: Publisher[WorkOrder] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closed = False
         # what the robot said

@@ -82,7 +82,7 @@ def now_stamp() -> Time:
 
 
 # -- order state rules ------------------------------------------------------------------
-def advances(order: Any, update: Any) -> bool:
+def advances(order: WorkOrder, update: WorkOrderUpdate) -> bool:
     """True when ``update`` moves ``order`` forward: (attempt, state) grows; finals are final.
 
     CANCELLED wins over everything not yet final, whatever its attempt.
@@ -94,7 +94,7 @@ def advances(order: Any, update: Any) -> bool:
     return (update.attempt, update.state) > (order.attempts, order.state)
 
 
-def apply_update(order: Any, update: Any) -> Any:
+def apply_update(order: WorkOrder, update: WorkOrderUpdate) -> WorkOrder:
     """A copy of ``order`` with ``update`` applied and recorded in its history."""
     changes: dict[str, Any] = {"state": update.state, "updated": update.stamp, "attempts": update.attempt}
     for key in ("area_id", "zone_id", "robot_id"):
@@ -156,7 +156,7 @@ class OrderEvents:
     def subject(self, order_id: str) -> str:
         return f"{self.prefix}.{order_id}"
 
-    async def publish(self, update: Any) -> None:
+    async def publish(self, update: WorkOrderUpdate) -> None:
         """Store ``update`` once (a repeat within the window is dropped by the server)."""
         from robotfleet_nodes.idl.codec import serialize
 
@@ -189,7 +189,7 @@ class OrderStore:
             except BadRequestError:
                 self._kv = await js.key_value(self.bucket)
 
-    async def get(self, order_id: str) -> tuple[Any, int] | None:
+    async def get(self, order_id: str) -> tuple[WorkOrder, int] | None:
         """The stored order and its revision, or ``None``."""
         from robotfleet_nodes.idl.codec import deserialize
 
@@ -201,7 +201,7 @@ class OrderStore:
             return None
         return deserialize(WorkOrder, entry.value), int(entry.revision)
 
-    async def create(self, order: Any) -> tuple[Any, bool]:
+    async def create(self, order: WorkOrder) -> tuple[WorkOrder, bool]:
         """Store ``order`` unless its id exists; return (the stored order, created?)."""
         from robotfleet_nodes.idl.codec import serialize
 
@@ -215,12 +215,12 @@ class OrderStore:
             return existing[0], False
         return order, True
 
-    async def put(self, order: Any) -> None:
+    async def put(self, order: WorkOrder) -> None:
         from robotfleet_nodes.idl.codec import serialize
 
         await self._kv.put(order.id, serialize(order))
 
-    async def replace(self, order: Any, revision: int) -> bool:
+    async def replace(self, order: WorkOrder, revision: int) -> bool:
         """Store ``order`` only if its stored revision is still ``revision`` (compare-and-set)."""
         from robotfleet_nodes.idl.codec import serialize
 
@@ -230,11 +230,11 @@ class OrderStore:
             return False
         return True
 
-    async def load_all(self) -> list[Any]:
+    async def load_all(self) -> list[WorkOrder]:
         """Every stored order (one ordered read of the bucket, not one request per key)."""
         from robotfleet_nodes.idl.codec import deserialize
 
-        orders: list[Any] = []
+        orders: list[WorkOrder] = []
         watcher = await self._kv.watchall(ignore_deletes=True)
         try:
             async for entry in watcher:
