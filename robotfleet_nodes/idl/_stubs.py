@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import ast
 import logging
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,11 +72,12 @@ def _scalar_python_type(base: str) -> str:
 
 def _literal(value: object) -> str:
     """A constant's value as Python source in ruff-format style (double quotes)."""
-    if isinstance(value, str):
-        if '"' not in value and "\\" not in value and value.isprintable():
-            return f'"{value}"'
-        return repr(value)
-    return repr(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return f'float("{value}")'
+    text = repr(value)
+    if isinstance(value, str) and text.startswith("'") and '"' not in value:
+        return f'"{text[1:-1]}"'  # repr chose single quotes: the value holds neither quote
+    return text
 
 
 @dataclass

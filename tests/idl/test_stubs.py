@@ -303,3 +303,17 @@ def test_standard_classes_for_own_code_are_the_registry_classes_mypy_sees() -> N
         assert f"class {short}(_Message):" in (TYPINGS / package / kind / "__init__.pyi").read_text()
     with pytest.raises(AttributeError):
         _ = standard.Duration
+
+
+def test_constants_that_are_no_plain_literal_still_make_valid_source() -> None:
+    from robotfleet_nodes.idl import TypeRegistry
+
+    registry = TypeRegistry()
+    registry.add_text(
+        "odd_msgs/msg/Limits", "float64 TOP=inf\nstring QUOTED='say \"hi\"'\nstring TAB=a\\tb\n"
+    )
+    text = render_stub(registry, "odd_msgs", "msg")
+    assert '    TOP: _Final = float("inf")\n' in text
+    assert "    QUOTED: _Final = 'say \"hi\"'\n" in text
+    assert '    TAB: _Final = "a\\\\tb"\n' in text
+    compile(text, "Limits.pyi", "exec")
