@@ -252,7 +252,7 @@ def test_generated_stub_types_arrays_bytes_nested_and_constants() -> None:
     assert "import std_msgs.msg as _std_msgs_msg\n" in text
 
 
-def test_a_field_named_like_a_builtin_does_not_shadow_the_type(tmp_path: Path) -> None:
+def test_a_field_named_like_a_builtin_does_not_shadow_the_type() -> None:
     from robotfleet_nodes.idl import TypeRegistry
 
     registry = TypeRegistry()
