@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test lint typecheck pytest bench clean broker browser run
+.PHONY: setup test lint typecheck pytest bench clean broker browser run stubs
 
 # `make run`: the whole fleet on this machine (embedded NATS, dashboard on :8080).
 ROBOTS ?= 1000
@@ -27,6 +27,13 @@ lint: setup
 
 typecheck: setup
 	$(VENV)/bin/mypy
+
+# Type stubs (.pyi) of this package's interfaces, and of the standard ones it uses, for mypy.
+# tests/idl/test_stubs.py fails when the committed stubs differ from what this writes.
+STUB_STANDARD := builtin_interfaces geometry_msgs sensor_msgs rcl_interfaces example_interfaces
+stubs: setup
+	$(VENV)/bin/rfos interface stubs robotfleet_nodes --out .
+	$(VENV)/bin/rfos interface stubs $(STUB_STANDARD) --with-deps --out robotfleet_nodes/typings
 
 pytest: setup browser
 	$(PY) -m pytest $(PYTEST_ARGS)

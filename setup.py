@@ -19,7 +19,18 @@ setup(
     python_requires=">=3.11",
     packages=find_packages(include=[PACKAGE, f"{PACKAGE}.*"]),
     package_data={
-        PACKAGE: ["py.typed", "**/*.msg", "**/*.srv", "**/*.action", "**/*.html", "**/*.js", "**/*.css"],
+        # *.pyi: stubs of the generated message classes and of the standard interfaces used
+        # (robotfleet_nodes/typings/), see docs/interfaces.md.
+        PACKAGE: [
+            "py.typed",
+            "**/*.pyi",
+            "**/*.msg",
+            "**/*.srv",
+            "**/*.action",
+            "**/*.html",
+            "**/*.js",
+            "**/*.css",
+        ],
     },
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),

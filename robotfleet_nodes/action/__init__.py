@@ -3,7 +3,8 @@
 This module is also where this package's own ``action/*.action`` types live, as rclpy's
 generated ``<pkg>.action`` modules do: ``from robotfleet_nodes.action import Dock`` looks
 ``robotfleet_nodes/action/Dock`` up in the default interface registry (any name not
-defined here is forwarded to it).
+defined here is forwarded to it). Type checkers read ``__init__.pyi`` instead (``make stubs``
+generates it: the action classes plus the names of ``__all__`` below).
 """
 
 from __future__ import annotations

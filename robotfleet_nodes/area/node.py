@@ -47,18 +47,15 @@ from robotfleet_nodes.fleet.protocol import (
     now_stamp,
     zone_name,
 )
-from robotfleet_nodes.idl import default_registry
 from robotfleet_nodes.msg import AreaSummary, WorkOrder, ZoneSummary
 from robotfleet_nodes.node import Context, Node
+from robotfleet_nodes.node.publisher import Publisher
 from robotfleet_nodes.node.service import Client
+from robotfleet_nodes.srv import AssignWorkOrder, CancelWorkOrder
 
 __all__ = ["AreaNode"]
 
 log = logging.getLogger(__name__)
-
-# The services (``robotfleet_nodes.srv`` is resolved at run time, so typed as Any here).
-AssignWorkOrder: Any = default_registry().get_interface("robotfleet_nodes/srv/AssignWorkOrder")
-CancelWorkOrder: Any = default_registry().get_interface("robotfleet_nodes/srv/CancelWorkOrder")
 
 #: Answers kept for idempotent repeats of ``/areas/<id>/dispatch``.
 IDEMPOTENCY_CACHE_SIZE = 10_000
@@ -68,7 +65,7 @@ ROUTING_MAP_SIZE = 100_000
 
 @dataclass(slots=True)
 class _ZoneState:
-    summary: Any = None
+    summary: ZoneSummary | None = None
     seen: float = float("-inf")  # monotonic time of the last summary
     handed: int = 0  # orders handed to the zone since its last summary
     silent: bool = True
@@ -82,17 +79,17 @@ class AreaNode(Node):
         self.config = config
         self.area_id = config.area_id
         self._zones: dict[str, _ZoneState] = {z: _ZoneState() for z in config.zones}
-        self._assign: dict[str, Client[Any]] = {}
-        self._cancel: dict[str, Client[Any]] = {}
+        self._assign: dict[str, Client[AssignWorkOrder]] = {}
+        self._cancel: dict[str, Client[CancelWorkOrder]] = {}
         # key -> (zone_id, robot_id) of an accepted hand-off: plain tuples, which the garbage
         # collector stops tracking (10 000 response messages would be 30 000 objects it walks)
         self._answers: OrderedDict[str, tuple[str, str]] = OrderedDict()
-        self._pending: dict[str, asyncio.Future[Any]] = {}
+        self._pending: dict[str, asyncio.Future[AssignWorkOrder.Response]] = {}
         self._routes: OrderedDict[str, str] = OrderedDict()
         self._turn = itertools.count()
         self._store: OrderStore | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._summary_pub: Any = None
+        self._summary_pub: Publisher[AreaSummary] | None = None
 
     # -- life ---------------------------------------------------------------------------
     async def on_start(self) -> None:
@@ -125,7 +122,7 @@ class AreaNode(Node):
         await super().destroy_node()
 
     # -- zones --------------------------------------------------------------------------
-    def _on_zone_summary(self, msg: Any) -> None:
+    def _on_zone_summary(self, msg: ZoneSummary) -> None:
         state = self._zones.get(msg.zone_id)
         if state is None:
             return
@@ -153,6 +150,8 @@ class AreaNode(Node):
     def _load(self, zone_id: str) -> float:
         state = self._zones[zone_id]
         summary = state.summary
+        if summary is None:  # has never reported, so not live: never the lightest
+            return float("inf")
         waiting = int(summary.orders_queued) + int(summary.orders_active) + state.handed
         return waiting / max(1, int(summary.robots_total))
 
@@ -171,7 +170,7 @@ class AreaNode(Node):
         return tied[turn % len(tied)]
 
     # -- dispatch -----------------------------------------------------------------------
-    async def _on_dispatch(self, request: Any) -> Any:
+    async def _on_dispatch(self, request: AssignWorkOrder.Request) -> AssignWorkOrder.Response:
         key = request.idempotency_key or f"{request.order.id}/{request.order.attempts}"
         if key in self._answers:
             zone_id, robot_id = self._answers[key]
@@ -180,7 +179,7 @@ class AreaNode(Node):
         if pending is not None:  # the same hand-off is being answered right now
             first = await asyncio.shield(pending)
             return first.model_copy(update={"duplicate": True})
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[AssignWorkOrder.Response] = asyncio.get_running_loop().create_future()
         self._pending[key] = future
         try:
             answer = await self._dispatch(request.order, key)
@@ -197,7 +196,9 @@ class AreaNode(Node):
                 self._answers.popitem(last=False)
         return answer
 
-    async def _dispatch(self, order: Any, key: str, exclude: frozenset[str] = frozenset()) -> Any:
+    async def _dispatch(
+        self, order: WorkOrder, key: str, exclude: frozenset[str] = frozenset()
+    ) -> AssignWorkOrder.Response:
         """Offer ``order`` to the best zone, then the others; the first acceptance wins."""
         tried: set[str] = set(exclude)
         errors: list[str] = []
@@ -222,7 +223,7 @@ class AreaNode(Node):
             error = f"no zone of area {self.area_id} accepted the order: " + "; ".join(errors)
         return AssignWorkOrder.Response(accepted=False, error=error)
 
-    async def _assign_to(self, zone_id: str, order: Any, key: str) -> Any:
+    async def _assign_to(self, zone_id: str, order: WorkOrder, key: str) -> AssignWorkOrder.Response:
         request = AssignWorkOrder.Request(
             idempotency_key=key,
             by=self.area_id,
@@ -230,7 +231,9 @@ class AreaNode(Node):
             order=order.model_copy(update={"area_id": order.area_id or self.area_id, "zone_id": zone_id}),
         )
         try:
-            answer = await self._assign[zone_id].call(request, timeout=self.config.assign_timeout_s)
+            answer: AssignWorkOrder.Response = await self._assign[zone_id].call(
+                request, timeout=self.config.assign_timeout_s
+            )
         except (TimeoutError, ConnectionError, RobotFleetError) as exc:
             log.warning("%s: zone %s did not take order %s: %s", self.area_id, zone_id, order.id, exc)
             return AssignWorkOrder.Response(accepted=False, error=f"zone unreachable: {exc}")
@@ -250,7 +253,7 @@ class AreaNode(Node):
         return self._routes.get(order_id)
 
     # -- cancel -------------------------------------------------------------------------
-    async def _on_cancel(self, request: Any) -> Any:
+    async def _on_cancel(self, request: CancelWorkOrder.Request) -> CancelWorkOrder.Response:
         zone_id = self._routes.get(request.id)
         if zone_id is None and self._store is not None:
             stored = await self._store.get(request.id)
@@ -261,7 +264,9 @@ class AreaNode(Node):
                 accepted=False, error=f"area {self.area_id} does not know which zone holds {request.id}"
             )
         try:
-            answer = await self._cancel[zone_id].call(request, timeout=self.config.assign_timeout_s)
+            answer: CancelWorkOrder.Response = await self._cancel[zone_id].call(
+                request, timeout=self.config.assign_timeout_s
+            )
         except (TimeoutError, ConnectionError, RobotFleetError) as exc:
             return CancelWorkOrder.Response(accepted=False, error=f"zone {zone_id} unreachable: {exc}")
         if answer.accepted:
@@ -283,9 +288,10 @@ class AreaNode(Node):
                 task = asyncio.create_task(self._reroute(zone_id), name=f"reroute {zone_id}")
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
-        await self._summary_pub.publish(self.build_summary())
+        if self._summary_pub is not None:  # created in on_start, before the timer
+            await self._summary_pub.publish(self.build_summary())
 
-    def build_summary(self) -> Any:
+    def build_summary(self) -> AreaSummary:
         """The current ``AreaSummary``: totals over zones, capacity over live zones."""
         live = set(self.live_zones())
         summaries = [s.summary for s in self._zones.values() if s.summary is not None]
@@ -319,7 +325,7 @@ class AreaNode(Node):
     async def _reroute(self, zone_id: str) -> None:
         """Hand the orders still DISPATCHED to the silent ``zone_id`` to other zones."""
         candidates = {order_id for order_id, z in self._routes.items() if z == zone_id}
-        orders: dict[str, Any] = {}
+        orders: dict[str, WorkOrder] = {}
         if self._store is not None:
             try:
                 for order in await self._store.load_all():

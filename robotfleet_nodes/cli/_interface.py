@@ -1,14 +1,17 @@
-"""``rfos interface list|show|proto``: the message, service and action types known here."""
+"""``rfos interface list|show|proto|stubs``: the message, service and action types known here."""
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from pathlib import Path
 
 import yaml
 
 from robotfleet_nodes.cli._verb import Verb, expose_verb
+from robotfleet_nodes.errors import InterfaceError
 from robotfleet_nodes.idl import ActionSpec, MessageSpec, ServiceSpec, default_registry
+from robotfleet_nodes.idl._stubs import package_dependencies, write_stubs
 from robotfleet_nodes.idl.codec import type_hash_of
 
 _KIND_TITLES = {"msg": "Messages", "srv": "Services", "action": "Actions"}
@@ -23,6 +26,7 @@ class InterfaceVerb(Verb):
   rfos interface show std_msgs/msg/String
   rfos interface show geometry_msgs/msg/PoseStamped --all   # with nested definitions
   rfos interface proto geometry_msgs/msg/Pose               # a YAML template to edit
+  rfos interface stubs ./my_robot_msgs --with-deps --out typings   # .pyi stubs for mypy
 """
 
     def configure(self, parser: argparse.ArgumentParser) -> None:
@@ -37,13 +41,31 @@ class InterfaceVerb(Verb):
         show.add_argument("--all", action="store_true", help="also print every nested type's definition")
         proto = sub.add_parser("proto", help="print a YAML prototype of a message with its defaults")
         proto.add_argument("type")
+        stubs = sub.add_parser(
+            "stubs",
+            help="write .pyi type stubs of interface packages, so mypy sees their fields",
+            description="Write <out>/<package>/{msg,srv,action}/__init__.pyi for each package; "
+            "add <out> to mypy's mypy_path.",
+        )
+        stubs.add_argument(
+            "packages",
+            nargs="+",
+            metavar="PACKAGE_OR_DIR",
+            help="a known package name (std_msgs) or a package directory holding msg/ srv/ action/",
+        )
+        stubs.add_argument("--out", required=True, help="directory the package stub trees are written to")
+        stubs.add_argument(
+            "--with-deps", action="store_true", help="also write every package their types refer to"
+        )
 
     def run(self, args: argparse.Namespace) -> int:
         if args.action == "list":
             return self._list(args.kind)
         if args.action == "show":
             return self._show(args.type, nested=args.all)
-        return self._proto(args.type)
+        if args.action == "proto":
+            return self._proto(args.type)
+        return self._stubs(args.packages, Path(args.out), with_deps=args.with_deps)
 
     def _list(self, kind: str | None) -> int:
         registry = default_registry()
@@ -73,6 +95,34 @@ class InterfaceVerb(Verb):
     def _proto(self, name: str) -> int:
         cls = default_registry().get_class(name)
         print(yaml.safe_dump(cls().model_dump(mode="json", by_alias=True), sort_keys=False).rstrip())
+        return 0
+
+    def _stubs(self, packages: list[str], out: Path, *, with_deps: bool) -> int:
+        registry = default_registry()
+        known = registry.packages()
+        names = []
+        for entry in packages:
+            directory = Path(entry)
+            if entry in known or not directory.is_dir():
+                if entry not in known:
+                    raise InterfaceError(
+                        f"{entry!r} is neither a known interface package nor a directory; "
+                        "see `rfos interface list`"
+                    )
+                names.append(entry)
+                continue
+            if not any((directory / kind).is_dir() for kind in ("msg", "srv", "action")):
+                raise InterfaceError(f"{entry}: no msg/, srv/ or action/ directory in it")
+            names.append(directory.resolve().name)
+            registry.load_package(names[-1], directory)
+        if with_deps:
+            names = package_dependencies(registry, names)
+        changed = 0
+        for package in names:
+            for path in write_stubs(registry, package, out):
+                print(f"wrote {path}")
+                changed += 1
+        print(f"{len(names)} package(s), {changed} file(s) changed under {out}")
         return 0
 
 

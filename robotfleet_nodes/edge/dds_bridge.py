@@ -88,6 +88,8 @@ from robotfleet_nodes.edge.driver import (
     TaskRequest,
 )
 from robotfleet_nodes.idl import default_registry
+from robotfleet_nodes.idl.standard import BatteryState
+from robotfleet_nodes.msg import WorkOrder, WorkOrderUpdate
 from robotfleet_nodes.qos import QOS_DEFAULT, QOS_SENSOR_DATA
 
 if TYPE_CHECKING:
@@ -126,7 +128,7 @@ class _Malformed(ValueError):
     """A sample that decoded but makes no sense; the message says why."""
 
 
-def battery_percent(msg: Any) -> float | None:
+def battery_percent(msg: BatteryState) -> float | None:
     """State of charge [%] of a ``sensor_msgs/msg/BatteryState``; None when unknown.
 
     A ``percentage`` in (1, 100] is taken as percent already (some drivers send that).
@@ -229,13 +231,14 @@ class DdsBridgeDriver(SnapshotDriver):
         self._given_transport = transport
         self._transport: Transport | None = None
         self._clock = clock
-        registry = default_registry()
-        self._action: Any = registry.get_interface("robotfleet_nodes/action/ExecuteTask")
-        self._work_order_cls = registry.get_class("robotfleet_nodes/msg/WorkOrder")
+        from robotfleet_nodes.action import ExecuteTask
+
+        self._action = ExecuteTask
+        self._work_order_cls = WorkOrder
         self._context: Context | None = None
         self._node: Node | None = None
         self._client: ActionClient | None = None
-        self._order_pub: Publisher[Any] | None = None
+        self._order_pub: Publisher[WorkOrder] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closed = False
         # what the robot said
@@ -361,9 +364,8 @@ class DdsBridgeDriver(SnapshotDriver):
             self._node = node
             registry = default_registry()
             if cfg.battery_topic:
-                battery_cls = registry.get_class("sensor_msgs/msg/BatteryState")
                 await node.create_subscription(
-                    battery_cls, cfg.battery_topic, self._on_battery, QOS_SENSOR_DATA
+                    BatteryState, cfg.battery_topic, self._on_battery, QOS_SENSOR_DATA
                 )
             if cfg.pose_topic:
                 pose_cls = registry.get_class(cfg.pose_type)
@@ -375,9 +377,8 @@ class DdsBridgeDriver(SnapshotDriver):
                     self._work_order_cls, cfg.order_topic, QOS_DEFAULT
                 )
                 if cfg.order_status_topic:
-                    update_cls = registry.get_class("robotfleet_nodes/msg/WorkOrderUpdate")
                     await node.create_subscription(
-                        update_cls, cfg.order_status_topic, self._on_order_status, QOS_DEFAULT
+                        WorkOrderUpdate, cfg.order_status_topic, self._on_order_status, QOS_DEFAULT
                     )
         except BaseException:
             await self.close()
@@ -430,7 +431,7 @@ class DdsBridgeDriver(SnapshotDriver):
         else:
             log.debug("%s: malformed message #%d on %s: %s", self._id, count, topic, reason)
 
-    def _on_battery(self, msg: Any) -> None:
+    def _on_battery(self, msg: BatteryState) -> None:
         self._heard()
         try:
             percent = battery_percent(msg)
@@ -481,7 +482,7 @@ class DdsBridgeDriver(SnapshotDriver):
                 self._velocity = velocity
                 self._dirty = True
 
-    def _on_order_status(self, msg: Any) -> None:
+    def _on_order_status(self, msg: WorkOrderUpdate) -> None:
         self._heard()
         order = self._order
         if order is None or msg.order_id != order.request.task_id:

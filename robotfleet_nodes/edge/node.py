@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from robotfleet_nodes.action import ActionServer, CancelResponse, GoalResponse, ServerGoalHandle
+from robotfleet_nodes.action import ActionServer, CancelResponse, ExecuteTask, GoalResponse, ServerGoalHandle
 from robotfleet_nodes.config import EdgeConfig
 from robotfleet_nodes.edge.driver import (
     DriverStatus,
@@ -47,7 +47,8 @@ from robotfleet_nodes.edge.driver import (
 )
 from robotfleet_nodes.edge.sim import SimConfig, SimulatedRobot
 from robotfleet_nodes.fleet.protocol import now_stamp, robot_name
-from robotfleet_nodes.idl import default_registry
+from robotfleet_nodes.idl import standard
+from robotfleet_nodes.msg import RobotError, RobotStatus
 from robotfleet_nodes.node.context import Context
 from robotfleet_nodes.node.node import Node
 from robotfleet_nodes.node.publisher import Publisher
@@ -78,16 +79,6 @@ _MODES: dict[OperatingMode, int] = {
     OperatingMode.TEACHIN: 4,
 }
 _FEEDBACK_FINISHING_AT = 0.999  # progress from which feedback reports FINISHING
-
-
-def _classes() -> tuple[Any, Any, Any, Any]:
-    registry = default_registry()
-    return (
-        registry.get_class("robotfleet_nodes/msg/RobotStatus"),
-        registry.get_class("robotfleet_nodes/msg/RobotError"),
-        registry.get_class("geometry_msgs/msg/Pose2D"),
-        registry.get_interface("robotfleet_nodes/action/ExecuteTask"),
-    )
 
 
 def driver_from_config(config: EdgeConfig) -> RobotDriver:
@@ -247,8 +238,11 @@ class EdgeNode(Node):
         self._status_period = 1.0 / config.status_rate_hz
         self._step_period = step_period_s or min(DEFAULT_STEP_PERIOD_S, self._status_period)
         self._idle_step_period = max(self._step_period, self._status_period)
-        self._status_cls, self._error_cls, self._pose_cls, self._action = _classes()
-        self._status_pub: Publisher[Any] | None = None
+        self._status_cls = RobotStatus
+        self._error_cls = RobotError
+        self._pose_cls = standard.Pose2D
+        self._action = ExecuteTask
+        self._status_pub: Publisher[RobotStatus] | None = None
         self._server: ActionServer | None = None
         self._stepper: _Stepper | None = None
         #: monotonic time from which the stepper steps this edge again
@@ -371,7 +365,7 @@ class EdgeNode(Node):
         finally:
             self._publishing = False
 
-    def _status_msg(self, status: DriverStatus) -> Any:
+    def _status_msg(self, status: DriverStatus) -> RobotStatus:
         self._seq += 1
         pose = status.pose
         return self._status_cls(
@@ -401,7 +395,7 @@ class EdgeNode(Node):
         return task
 
     # -- the execute action --------------------------------------------------------------
-    def _on_goal(self, goal: Any) -> GoalResponse:
+    def _on_goal(self, goal: ExecuteTask.Goal) -> GoalResponse:
         """Log the command, refuse duplicates, start the task on the driver."""
         target = f"({goal.target_x}, {goal.target_y})" if goal.has_target else "auto"
         self.get_logger().info(
@@ -436,7 +430,7 @@ class EdgeNode(Node):
             return CancelResponse.ACCEPT
         return CancelResponse.REJECT
 
-    async def _execute(self, handle: ServerGoalHandle) -> Any:
+    async def _execute(self, handle: ServerGoalHandle) -> ExecuteTask.Result:
         """Wait for the driver's outcome of the goal's task and end the goal with it."""
         task = self._task
         order_id = handle.request.order_id
@@ -495,7 +489,7 @@ class EdgeNode(Node):
         task.feedback.add(t)
         t.add_done_callback(task.feedback.discard)
 
-    async def _publish_feedback(self, handle: ServerGoalHandle, feedback: Any) -> None:
+    async def _publish_feedback(self, handle: ServerGoalHandle, feedback: ExecuteTask.Feedback) -> None:
         try:
             await handle.publish_feedback(feedback)
         except Exception:

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import sys
 
-from example_interfaces.srv import AddTwoInts  # type: ignore[import-not-found]
+from example_interfaces.srv import AddTwoInts
 
 from robotfleet_nodes.node import Context, Node
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from example_interfaces.srv import AddTwoInts  # type: ignore[import-not-found]
+from example_interfaces.srv import AddTwoInts
 
 from robotfleet_nodes.node import Context, Node, run_nodes
 

@@ -7,7 +7,7 @@ import logging
 import sys
 from typing import Any
 
-from example_interfaces.action import Fibonacci  # type: ignore[import-not-found]
+from example_interfaces.action import Fibonacci
 
 from robotfleet_nodes.action import ActionClient, ActionServer, ServerGoalHandle
 from robotfleet_nodes.node import Context, Node, run_nodes

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from std_msgs.msg import String  # type: ignore[import-not-found]
+from std_msgs.msg import String
 
 from robotfleet_nodes.node import Context, Node, run_nodes
 

@@ -14,7 +14,7 @@ from nats.js import JetStreamContext
 from nats.js import api as js_api
 from nats.js.errors import BadRequestError, KeyNotFoundError, KeyWrongLastSequenceError, NotFoundError
 
-from robotfleet_nodes.idl import default_registry
+from robotfleet_nodes.idl.standard import Time
 from robotfleet_nodes.msg import WorkOrder, WorkOrderEvent, WorkOrderUpdate
 from robotfleet_nodes.transport import IntraProcessTransport, NatsTransport, Transport
 
@@ -73,17 +73,16 @@ def area_name(area_id: str, leaf: str = "") -> str:
 
 
 FLEET_NAMESPACE = "/fleet"
-_Time: Any = default_registry().get_class("builtin_interfaces/msg/Time")
 
 
-def now_stamp() -> Any:
+def now_stamp() -> Time:
     """The current UTC time as ``builtin_interfaces/Time``."""
     ns = time.time_ns()
-    return _Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
+    return Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
 
 
 # -- order state rules ------------------------------------------------------------------
-def advances(order: Any, update: Any) -> bool:
+def advances(order: WorkOrder, update: WorkOrderUpdate) -> bool:
     """True when ``update`` moves ``order`` forward: (attempt, state) grows; finals are final.
 
     CANCELLED wins over everything not yet final, whatever its attempt.
@@ -95,7 +94,7 @@ def advances(order: Any, update: Any) -> bool:
     return (update.attempt, update.state) > (order.attempts, order.state)
 
 
-def apply_update(order: Any, update: Any) -> Any:
+def apply_update(order: WorkOrder, update: WorkOrderUpdate) -> WorkOrder:
     """A copy of ``order`` with ``update`` applied and recorded in its history."""
     changes: dict[str, Any] = {"state": update.state, "updated": update.stamp, "attempts": update.attempt}
     for key in ("area_id", "zone_id", "robot_id"):
@@ -162,7 +161,7 @@ class OrderEvents:
     def subject(self, order_id: str) -> str:
         return f"{self.prefix}.{order_id}"
 
-    async def publish(self, update: Any) -> None:
+    async def publish(self, update: WorkOrderUpdate) -> None:
         """Store ``update`` once (a repeat within the window is dropped by the server)."""
         from robotfleet_nodes.idl.codec import serialize
 
@@ -197,7 +196,7 @@ class OrderStore:
             except BadRequestError:
                 self._kv = await js.key_value(self.bucket)
 
-    async def get(self, order_id: str) -> tuple[Any, int] | None:
+    async def get(self, order_id: str) -> tuple[WorkOrder, int] | None:
         """The stored order and its revision, or ``None``."""
         from robotfleet_nodes.idl.codec import deserialize
 
@@ -209,7 +208,7 @@ class OrderStore:
             return None
         return deserialize(WorkOrder, entry.value), int(entry.revision)
 
-    async def create(self, order: Any) -> tuple[Any, bool]:
+    async def create(self, order: WorkOrder) -> tuple[WorkOrder, bool]:
         """Store ``order`` unless its id exists; return (the stored order, created?)."""
         from robotfleet_nodes.idl.codec import serialize
 
@@ -223,12 +222,12 @@ class OrderStore:
             return existing[0], False
         return order, True
 
-    async def put(self, order: Any) -> None:
+    async def put(self, order: WorkOrder) -> None:
         from robotfleet_nodes.idl.codec import serialize
 
         await self._kv.put(order.id, serialize(order))
 
-    async def replace(self, order: Any, revision: int) -> bool:
+    async def replace(self, order: WorkOrder, revision: int) -> bool:
         """Store ``order`` only if its stored revision is still ``revision`` (compare-and-set)."""
         from robotfleet_nodes.idl.codec import serialize
 
@@ -238,11 +237,11 @@ class OrderStore:
             return False
         return True
 
-    async def load_all(self) -> list[Any]:
+    async def load_all(self) -> list[WorkOrder]:
         """Every stored order (one ordered read of the bucket, not one request per key)."""
         from robotfleet_nodes.idl.codec import deserialize
 
-        orders: list[Any] = []
+        orders: list[WorkOrder] = []
         watcher = await self._kv.watchall(ignore_deletes=True)
         try:
             async for entry in watcher:

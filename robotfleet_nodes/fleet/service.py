@@ -61,7 +61,6 @@ from robotfleet_nodes.fleet.protocol import (
     now_stamp,
     zone_name,
 )
-from robotfleet_nodes.idl import default_registry
 from robotfleet_nodes.msg import (
     AreaSummary,
     FleetSummary,
@@ -73,6 +72,7 @@ from robotfleet_nodes.msg import (
 )
 from robotfleet_nodes.node import Context, Node
 from robotfleet_nodes.node.service import Client
+from robotfleet_nodes.srv import AssignWorkOrder, CancelWorkOrder, GetWorkOrder, SubmitWorkOrder
 from robotfleet_nodes.web import Broadcaster, ServerSentEvent, new_registry
 
 __all__ = [
@@ -87,12 +87,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-# The services (``robotfleet_nodes.srv`` is resolved at run time, so typed as Any here).
-AssignWorkOrder: Any = default_registry().get_interface("robotfleet_nodes/srv/AssignWorkOrder")
-CancelWorkOrder: Any = default_registry().get_interface("robotfleet_nodes/srv/CancelWorkOrder")
-GetWorkOrder: Any = default_registry().get_interface("robotfleet_nodes/srv/GetWorkOrder")
-SubmitWorkOrder: Any = default_registry().get_interface("robotfleet_nodes/srv/SubmitWorkOrder")
 
 #: Longest pause before an area that refused or failed is offered orders again [s].
 MAX_BACKOFF_S = 2.0

@@ -45,10 +45,10 @@ class Message(BaseModel):
     __ros_spec__: ClassVar[MessageSpec]
 
     if TYPE_CHECKING:
-        # Generated classes have fields mypy cannot see: accept any keyword and attribute.
+        # A class known only as ``type[Message]`` takes any field as keyword. Attributes are
+        # not open-ended: the fields of a generated class are declared by its ``.pyi`` stub
+        # (``rfos interface stubs``), so a misspelled field is a mypy error, not ``Any``.
         def __init__(self, /, **data: Any) -> None: ...
-
-        def __getattr__(self, name: str) -> Any: ...
 
 
 class Service:

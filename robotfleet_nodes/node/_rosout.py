@@ -15,7 +15,7 @@ import functools
 import logging
 from typing import Any
 
-from robotfleet_nodes.idl import default_registry
+from robotfleet_nodes.idl import default_registry, standard
 from robotfleet_nodes.idl.codec import type_hash_of
 from robotfleet_nodes.qos import QoSProfile
 from robotfleet_nodes.transport import EndpointInfo, PublisherHandle, Transport
@@ -42,8 +42,8 @@ class RosoutHandler(logging.Handler):
     def __init__(self, transport: Transport) -> None:
         super().__init__(level=logging.DEBUG)
         self._transport = transport
-        self._log_cls: Any = default_registry().get_class("rcl_interfaces/msg/Log")
-        self._time_cls: Any = default_registry().get_class("builtin_interfaces/msg/Time")
+        self._log_cls = standard.Log
+        self._time_cls = standard.Time
         self._publisher: PublisherHandle | None = None
         self._pending: collections.deque[logging.LogRecord] = collections.deque(maxlen=_MAX_PENDING)
         self._scheduled = False

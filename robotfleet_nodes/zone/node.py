@@ -46,7 +46,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from robotfleet_nodes.action import ActionClient, ClientGoalHandle, GoalStatus
+from robotfleet_nodes.action import ActionClient, ClientGoalHandle, ExecuteTask, GoalStatus
 from robotfleet_nodes.config import ZoneConfig
 from robotfleet_nodes.edge.node import STATUS_QOS
 from robotfleet_nodes.fleet.protocol import (
@@ -60,11 +60,11 @@ from robotfleet_nodes.fleet.protocol import (
     state_name,
     zone_name,
 )
-from robotfleet_nodes.idl import default_registry
-from robotfleet_nodes.msg import WorkOrder, WorkOrderUpdate
+from robotfleet_nodes.msg import RobotStatus, RobotTable, WorkOrder, WorkOrderUpdate, ZoneSummary
 from robotfleet_nodes.node.context import Context
 from robotfleet_nodes.node.node import Node
 from robotfleet_nodes.node.publisher import Publisher
+from robotfleet_nodes.srv import AssignWorkOrder, CancelWorkOrder
 from robotfleet_nodes.zone.choice import OrderTarget, RobotSnapshot, candidates, plan
 
 __all__ = ["DEFAULT_ASSIGN_PERIOD_S", "DEFAULT_MAX_ATTEMPTS", "ZoneNode"]
@@ -94,7 +94,7 @@ _LIVE_STATES = (WorkOrder.STATE_DISPATCHED, WorkOrder.STATE_ASSIGNED, WorkOrder.
 @dataclass(slots=True)
 class _Robot:
     robot_id: str
-    status: Any = None
+    status: RobotStatus | None = None
     last_seen: float = -math.inf
     online: bool = False
     order_id: str = ""  # the order the zone gave it (reserved while the goal is sent)
@@ -127,7 +127,7 @@ class _Robot:
 
 @dataclass(slots=True)
 class _Order:
-    order: Any  # WorkOrder as last known
+    order: WorkOrder  # as last known
     seq: int
     attempt: int
     state: int = WorkOrder.STATE_DISPATCHED
@@ -178,13 +178,12 @@ class ZoneNode(Node):
         self._recovering = False  # some re-adopted order waits for its robot's status
         self._assign_scheduled = False
         self._recover = recover
-        registry = default_registry()
-        self._status_cls: Any = registry.get_class("robotfleet_nodes/msg/RobotStatus")
-        self._summary_cls: Any = registry.get_class("robotfleet_nodes/msg/ZoneSummary")
-        self._table_cls: Any = registry.get_class("robotfleet_nodes/msg/RobotTable")
-        self._assign_srv: Any = registry.get_interface("robotfleet_nodes/srv/AssignWorkOrder")
-        self._cancel_srv: Any = registry.get_interface("robotfleet_nodes/srv/CancelWorkOrder")
-        self._action: Any = registry.get_interface("robotfleet_nodes/action/ExecuteTask")
+        self._status_cls = RobotStatus
+        self._summary_cls = ZoneSummary
+        self._table_cls = RobotTable
+        self._assign_srv = AssignWorkOrder
+        self._cancel_srv = CancelWorkOrder
+        self._action = ExecuteTask
         self._robots: dict[str, _Robot] = {rid: _Robot(rid) for rid in config.robots}
         self._orders: dict[str, _Order] = {}
         self._queue: list[str] = []
@@ -195,10 +194,10 @@ class ZoneNode(Node):
         self._seq = itertools.count()
         self._rr = 0
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._updates: asyncio.Queue[Any] = asyncio.Queue()
+        self._updates: asyncio.Queue[WorkOrderUpdate] = asyncio.Queue()
         self._publisher_task: asyncio.Task[None] | None = None
-        self._summary_pub: Publisher[Any] | None = None
-        self._table_pub: Publisher[Any] | None = None
+        self._summary_pub: Publisher[ZoneSummary] | None = None
+        self._table_pub: Publisher[RobotTable] | None = None
         self._events: OrderEvents | None = None
         self._store: OrderStore | None = None
         self._ready = False
@@ -273,7 +272,7 @@ class ZoneNode(Node):
         return self._robots[robot_id].online
 
     # -- robot status --------------------------------------------------------------------
-    def _on_status(self, robot: _Robot, msg: Any) -> None:
+    def _on_status(self, robot: _Robot, msg: RobotStatus) -> None:
         robot.status = msg
         robot.last_seen = time.monotonic()
         if not robot.online:
@@ -548,7 +547,7 @@ class ZoneNode(Node):
                 self._retry(order, f"not finished within {limit:g} s on {order.robot_id}")
 
     # -- services ------------------------------------------------------------------------
-    def _on_assign(self, request: Any) -> Any:
+    def _on_assign(self, request: AssignWorkOrder.Request) -> AssignWorkOrder.Response:
         response_cls = self._assign_srv.Response
         wo = request.order
         key = request.idempotency_key or f"{wo.id}/{wo.attempts}"
@@ -559,7 +558,7 @@ class ZoneNode(Node):
                 accepted=accepted, duplicate=True, zone_id=zone_id, robot_id=robot_id, error=error
             )
 
-        def refuse(error: str) -> Any:
+        def refuse(error: str) -> AssignWorkOrder.Response:
             self.get_logger().info("%s: refused %s: %s", self.zone_id, wo.id, error)
             return response_cls(accepted=False, error=error)
 
@@ -588,7 +587,7 @@ class ZoneNode(Node):
         self._remember(self._answers, key, (True, self.zone_id, "", ""))
         return answer
 
-    def _accept(self, wo: Any) -> None:
+    def _accept(self, wo: WorkOrder) -> None:
         order = _Order(
             order=wo.model_copy(update={"zone_id": self.zone_id}),
             seq=next(self._seq),
@@ -601,7 +600,7 @@ class ZoneNode(Node):
             "%s: accepted %s (task=%s, priority=%d)", self.zone_id, wo.id, wo.task, wo.priority
         )
 
-    def _on_cancel(self, request: Any) -> Any:
+    def _on_cancel(self, request: CancelWorkOrder.Request) -> CancelWorkOrder.Response:
         response_cls = self._cancel_srv.Response
         order = self._orders.get(request.id)
         if order is None:
@@ -675,7 +674,7 @@ class ZoneNode(Node):
                 self._requeue(order)
         self._recovering = any(order.recover_until for order in self._orders.values())
 
-    def _adopted_ended(self, robot: _Robot, msg: Any) -> None:
+    def _adopted_ended(self, robot: _Robot, msg: RobotStatus) -> None:
         order = self._orders.get(robot.adopted)
         robot.adopted = ""
         if order is None:
@@ -715,7 +714,7 @@ class ZoneNode(Node):
             batch = [await self._updates.get()]
             while len(batch) < PUBLISH_BATCH and not self._updates.empty():
                 batch.append(self._updates.get_nowait())
-            by_order: dict[str, list[Any]] = {}
+            by_order: dict[str, list[WorkOrderUpdate]] = {}
             for update in batch:
                 by_order.setdefault(update.order_id, []).append(update)
             try:
@@ -724,7 +723,7 @@ class ZoneNode(Node):
                 for _ in batch:
                     self._updates.task_done()
 
-    async def _publish_in_order(self, updates: list[Any]) -> None:
+    async def _publish_in_order(self, updates: list[WorkOrderUpdate]) -> None:
         assert self._events is not None
         for update in updates:
             for delay in (0.1, 0.5, 1.0, 2.0, 0.0):
@@ -751,7 +750,7 @@ class ZoneNode(Node):
         await self._summary_pub.publish(self.summary())
         await self._table_pub.publish(self.robot_table())
 
-    def summary(self) -> Any:
+    def summary(self) -> ZoneSummary:
         """The zone's ``ZoneSummary`` now."""
         counts = [0, 0, 0, 0]
         batteries: list[float] = []
@@ -784,7 +783,7 @@ class ZoneNode(Node):
             ),
         )
 
-    def robot_table(self) -> Any:
+    def robot_table(self) -> RobotTable:
         """The zone's ``RobotTable`` now (one entry per configured robot, in config order)."""
         robots = list(self._robots.values())
         seen = [(r.status, r.online) for r in robots if r.status is not None]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -53,3 +54,53 @@ def test_proto_prints_yaml_defaults(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["interface", "proto", "geometry_msgs/msg/Pose"]) == 0
     out = capsys.readouterr().out
     assert "position:" in out and "orientation:" in out
+
+
+def test_stubs_of_a_user_package_let_mypy_check_its_fields(tmp_path: Path) -> None:
+    package = tmp_path / "wheel_test_msgs"
+    (package / "msg").mkdir(parents=True)
+    (package / "srv").mkdir()
+    (package / "msg" / "Wheel.msg").write_text("builtin_interfaces/Time stamp\nfloat64 speed\nuint8[] raw\n")
+    (package / "srv" / "SetSpeed.srv").write_text("Wheel wheel\n---\nbool ok\n")
+    out = tmp_path / "typings"
+    run = subprocess.run(
+        [str(RFOS), "interface", "stubs", str(package), "--with-deps", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert f"wrote {out / 'wheel_test_msgs' / 'msg' / '__init__.pyi'}" in run.stdout
+    written = sorted(str(p.relative_to(out)) for p in out.rglob("*.pyi"))
+    assert written == [
+        "builtin_interfaces/__init__.pyi",
+        "builtin_interfaces/msg/__init__.pyi",
+        "wheel_test_msgs/__init__.pyi",
+        "wheel_test_msgs/msg/__init__.pyi",
+        "wheel_test_msgs/srv/__init__.pyi",
+    ]
+    user = tmp_path / "user.py"
+    user.write_text(
+        "from wheel_test_msgs.msg import Wheel\n"
+        "from wheel_test_msgs.srv import SetSpeed\n\n\n"
+        "def on_call(request: SetSpeed.Request) -> SetSpeed.Response:\n"
+        "    wheel: Wheel = request.wheel\n"
+        "    return SetSpeed.Response(ok=wheel.sped > 0 and wheel.raw == b'')\n"
+    )
+    mypy = subprocess.run(
+        [sys.executable, "-m", "mypy", "--config-file", "/dev/null", "--strict", str(user)],
+        cwd=Path(__file__).resolve().parents[2],  # where robotfleet_nodes is importable
+        env={**os.environ, "MYPYPATH": str(out), "MYPY_CACHE_DIR": str(tmp_path / "cache")},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert mypy.returncode == 1, mypy.stdout + mypy.stderr
+    assert 'user.py:7: error: "Wheel" has no attribute "sped"; maybe "speed"?' in mypy.stdout
+    assert "Found 1 error in 1 file" in mypy.stdout
+
+
+def test_stubs_of_an_unknown_package_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["interface", "stubs", "no_such_msgs", "--out", str(tmp_path)]) == 1
+    assert "'no_such_msgs' is neither a known interface package nor a directory" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())

@@ -60,10 +60,9 @@ def test_defaults_round_trip(name: str, encoding: str) -> None:
 
 
 def test_imports_like_rclpy() -> None:
-    from robotfleet_nodes.srv import SubmitWorkOrder  # type: ignore[import-not-found]
-
     from robotfleet_nodes.action import ExecuteTask
     from robotfleet_nodes.msg import RobotStatus, WorkOrder
+    from robotfleet_nodes.srv import SubmitWorkOrder
 
     assert WorkOrder.__ros_type__ == "robotfleet_nodes/msg/WorkOrder"
     assert RobotStatus().pose.theta == 0.0
