@@ -10,8 +10,14 @@ import yaml
 
 from robotfleet_nodes.cli._verb import Verb, expose_verb
 from robotfleet_nodes.errors import InterfaceError
-from robotfleet_nodes.idl import ActionSpec, MessageSpec, ServiceSpec, default_registry
-from robotfleet_nodes.idl._stubs import package_dependencies, write_stubs
+from robotfleet_nodes.idl import (
+    ActionSpec,
+    MessageSpec,
+    ServiceSpec,
+    default_registry,
+    package_dependencies,
+    write_stubs,
+)
 from robotfleet_nodes.idl.codec import type_hash_of
 
 _KIND_TITLES = {"msg": "Messages", "srv": "Services", "action": "Actions"}

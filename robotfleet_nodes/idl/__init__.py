@@ -24,6 +24,7 @@ from robotfleet_nodes.idl._spec import (
     ServiceSpec,
     python_name,
 )
+from robotfleet_nodes.idl._stubs import package_dependencies, write_stubs
 
 __all__ = [
     "INTEGER_RANGES",
@@ -45,11 +46,13 @@ __all__ = [
     "get_interface",
     "get_message_class",
     "interface_module_attrs",
+    "package_dependencies",
     "parse_action",
     "parse_interface",
     "parse_message",
     "parse_service",
     "python_name",
+    "write_stubs",
     # --- codec / type hash (from _hash.py and _cdr.py): add their names here ---
 ]
 

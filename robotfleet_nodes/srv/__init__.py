@@ -9,7 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from robotfleet_nodes.idl._importer import interface_module_attrs
+from robotfleet_nodes.idl import interface_module_attrs
+
+#: Nothing but service classes, looked up on first access (``dir()`` lists them), so
+#: ``from robotfleet_nodes.srv import *`` imports nothing: name the services you use.
+__all__: list[str] = []
 
 _getattr, _dir = interface_module_attrs("robotfleet_nodes", "srv")
 
