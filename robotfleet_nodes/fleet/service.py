@@ -21,7 +21,7 @@
   one by one (a lock per order id), never behind each other: a submission is one
   create-if-absent write and waits for nothing else;
 - cancel, the area/zone/robot views behind the HTTP API, a :class:`Broadcaster` of SSE
-  events and a metrics :class:`Registry`;
+  events and a prometheus_client ``CollectorRegistry`` of its metrics;
 - :class:`FleetNode` (``/fleet/fleet``): ``FleetSummary`` at 1 Hz and the services
   ``/fleet/submit``, ``/fleet/cancel``, ``/fleet/get``.
 """
