@@ -1,6 +1,7 @@
 """Helpers of the transport contract suite: test types, endpoints, and :class:`Bus`.
 
-The suite runs against each transport: ``nats``, ``intra+nats``, ``intra``.
+The suite runs against each transport: ``nats``, ``nats-public`` (the NATS transport on
+nats-py's public API only, its fallback), ``intra+nats``, ``intra``.
 
 ``bus`` makes participants on a fresh subject root (``SubjectMapper(root=unique)``).
 With ``intra`` (a pure in-process bus) every participant is the same instance: the whole
@@ -29,7 +30,7 @@ Other: Any = _REGISTRY.get_class("rfos_transport_test/msg/Other")
 #: A service type: ``a`` + ``b`` -> ``sum``, ``who`` answered.
 AddTwoInts: Any = _REGISTRY.get_interface("rfos_transport_test/srv/AddTwoInts")
 
-KINDS: tuple[str, ...] = ("nats", "intra+nats", "intra")
+KINDS: tuple[str, ...] = ("nats", "nats-public", "intra+nats", "intra")
 
 # -- DDS (optional backend) ---------------------------------------------------------------
 try:
@@ -98,8 +99,9 @@ class Bus:
             mapper=SubjectMapper(root=self.root),
             name=f"test-{self.kind}",
             reconnect_wait=reconnect_wait,
+            fast_path=self.kind != "nats-public",
         )
-        transport: Transport = nats if self.kind == "nats" else IntraProcessTransport(nats)
+        transport: Transport = nats if self.kind.startswith("nats") else IntraProcessTransport(nats)
         self._made.append(transport)
         await transport.connect()
         return transport

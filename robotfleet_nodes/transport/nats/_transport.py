@@ -36,6 +36,7 @@ from robotfleet_nodes.transport._base import (
 )
 from robotfleet_nodes.transport._ratelimit import RateLimitedLog
 from robotfleet_nodes.transport.nats._client import RfosClient
+from robotfleet_nodes.transport.nats._fastclient import new_client
 from robotfleet_nodes.transport.nats._graph import participant_from_json, participant_to_json_chunks
 from robotfleet_nodes.transport.nats._latched import LatchedStore
 from robotfleet_nodes.transport.nats._pubsub import NatsPublisher, NatsSubscription
@@ -61,6 +62,10 @@ class NatsTransport(Transport):
     connection reconnects forever: at once, then after ``reconnect_wait`` seconds, doubling
     up to 5 s, with jitter; publishes made while disconnected are buffered up to
     ``reconnect_buffer_bytes`` and nats-py restores subscriptions.
+
+    ``fast_path=False`` keeps the connection on nats-py's public API (slower; to rule the
+    fast client out when diagnosing). It is also what happens, with a warning, when the
+    installed nats-py lacks an internal the fast client needs (see ``docs/architecture.md``).
     """
 
     kind: ClassVar[str] = "nats"
@@ -75,6 +80,7 @@ class NatsTransport(Transport):
         reconnect_buffer_bytes: int = DEFAULT_RECONNECT_BUFFER,
         reconnect_wait: float = 1.0,
         connect_timeout: float = 2.0,
+        fast_path: bool = True,
     ) -> None:
         self.url = url
         self.mapper = mapper if mapper is not None else SubjectMapper()
@@ -85,6 +91,7 @@ class NatsTransport(Transport):
         self._reconnect_buffer = reconnect_buffer_bytes
         self._reconnect_wait = reconnect_wait
         self._connect_timeout = connect_timeout
+        self._fast_path = fast_path
         self._nc: RfosClient | None = None
         self._connect_lock = asyncio.Lock()
         self._status_callbacks: list[StatusCallback] = []
@@ -126,7 +133,7 @@ class NatsTransport(Transport):
                     f"no NATS server configured: set {ENV_URL} (e.g. nats://localhost:4222), "
                     "or start one with `rfos broker`"
                 )
-            nc = RfosClient()
+            nc = new_client(fast=self._fast_path)
             try:
                 await nc.connect(
                     servers=[u.strip() for u in url.split(",") if u.strip()],
