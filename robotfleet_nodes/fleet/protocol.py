@@ -135,7 +135,7 @@ class OrderEvents:
 
     @property
     def js(self) -> JetStreamContext:
-        return self._transport.client.jetstream()
+        return self._transport.jetstream()
 
     async def ensure(self) -> None:
         """Create the stream if missing (file storage, 2 min de-duplication window)."""
@@ -179,7 +179,7 @@ class OrderStore:
         self._kv: Any = None
 
     async def ensure(self) -> None:
-        js = self._transport.client.jetstream()
+        js = self._transport.jetstream()
         try:
             self._kv = await js.key_value(self.bucket)
         except (NotFoundError, BadRequestError):

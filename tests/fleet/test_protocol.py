@@ -69,7 +69,7 @@ async def test_events_are_deduplicated_by_order_attempt_state(transport: NatsTra
     for _ in range(3):
         await events.publish(_update(WorkOrder.STATE_EXECUTING, 1))
     await events.publish(_update(WorkOrder.STATE_COMPLETED, 1))
-    js = transport.client.jetstream()
+    js = transport.jetstream()
     info = await js.stream_info(events.stream)
     assert info.state.messages == 2
     sub = await js.subscribe(f"{events.prefix}.>", ordered_consumer=True)
