@@ -19,7 +19,7 @@ import pytest
 from nats import errors as nats_errors
 from nats.aio.client import Client
 
-from robotfleet_nodes.transport.nats import _fastclient, _internals
+from robotfleet_nodes.transport.nats import _client, _fastclient, _internals
 from robotfleet_nodes.transport.nats._client import RfosClient, hpub_prefix
 from robotfleet_nodes.transport.nats._fastclient import FastRfosClient, new_client
 from robotfleet_nodes.transport.nats._headers import encode_block
@@ -248,6 +248,13 @@ def test_every_private_nats_py_name_the_fast_client_uses_is_listed() -> None:
     assert used <= listed, f"not listed in _internals: {sorted(used - listed)}"
     for constant in re.findall(r'getattr\(_nats_client\.Client, "([A-Z_]+)"', source):
         assert constant in listed
+
+
+def test_the_public_client_uses_no_private_nats_py_name() -> None:
+    source = Path(_client.__file__).read_text()
+    used = set(re.findall(r"\b(?:self|sub|msg|super\(\))\.(_[a-z][a-z_]*)", source))
+    ours = {name for name in vars(RfosClient) if name.startswith("_")}
+    assert {name for name in used if not name.startswith("_rfos_")} - ours == set()
 
 
 class _Changed(Client):
