@@ -89,6 +89,14 @@ async def _latency(call: Callable[[], Awaitable[Any]]) -> dict[str, Any]:
     return {"n": N_REQUEST, **percentiles_us(samples)}
 
 
+async def _synced(client: Any) -> None:
+    """nats-py's ``flush()`` may overtake a queued SUB: a message to itself proves the server has it."""
+    inbox = client.new_inbox()
+    sub = await client.subscribe(inbox, max_msgs=1)
+    await client.publish(inbox, b"")
+    await sub.next_msg(timeout=TIMEOUT)
+
+
 class _Counter:
     def __init__(self) -> None:
         self.count = 0
@@ -140,7 +148,7 @@ async def pub_nats_py(url: str) -> dict[str, Any]:
         counter.hit()
 
     await sub.subscribe(subject, cb=on_msg)
-    await sub.flush()
+    await _synced(sub)
     try:
         return await _throughput(lambda: pub.publish(subject, PAYLOAD, headers=HEADERS), counter.done)
     finally:
@@ -156,7 +164,7 @@ async def req_nats_py(url: str) -> dict[str, Any]:
         await srv.publish(msg.reply, msg.data, headers=HEADERS)
 
     await srv.subscribe(subject, queue=subject, cb=echo)
-    await srv.flush()
+    await _synced(srv)
     try:
         return await _latency(lambda: cli.request(subject, PAYLOAD, timeout=5.0, headers=HEADERS))
     finally:

@@ -120,3 +120,16 @@ class Bus:
     async def close(self) -> None:
         for transport in self._made:
             await transport.close()
+
+
+async def synced(client: Any, timeout: float = 5.0) -> None:
+    """Return once the server has processed everything the nats-py ``client`` sent.
+
+    nats-py's own ``flush()`` writes its PING ahead of commands still queued for its
+    flusher (a SUB just made), so its PONG proves nothing about them. A message to a
+    private inbox does: the server handles one connection's commands in order.
+    """
+    inbox = client.new_inbox()
+    sub = await client.subscribe(inbox, max_msgs=1)
+    await client.publish(inbox, b"")
+    await sub.next_msg(timeout=timeout)

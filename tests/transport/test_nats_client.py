@@ -16,6 +16,7 @@ from typing import Any
 
 import nats
 import pytest
+from _transport_helpers import synced
 from nats import errors as nats_errors
 from nats.aio.client import Client
 
@@ -71,7 +72,7 @@ async def _until(predicate: Any) -> None:
 async def test_publish_request_and_inline_subscribe(nc: RfosClient, peer: Client, subject: str) -> None:
     got: list[tuple[bytes, bytes, dict[str, str] | None]] = []
     sub = await peer.subscribe(f"{subject}.>")
-    await peer.flush()
+    await synced(peer)
     await nc.publish_prebuilt(f"{subject}.a", BLOCK, b"1")
     await nc.publish_encoded(hpub_prefix(f"{subject}.b", BLOCK), BLOCK, b"2")
     nc.publish_nowait(f"{subject}.c", BLOCK, b"3")
@@ -94,7 +95,7 @@ async def test_publish_request_and_inline_subscribe(nc: RfosClient, peer: Client
         await msg.respond(msg.data[::-1])
 
     sub2 = await peer.subscribe(f"{subject}.echo", cb=echo)
-    await peer.flush()
+    await synced(peer)
     msg = await nc.request_prebuilt(f"{subject}.echo", BLOCK, b"abc", TIMEOUT)
     assert msg.data == b"cba"
     await sub2.unsubscribe()
@@ -106,7 +107,7 @@ async def test_no_responders_and_timeout_raise_nats_errors(
     with pytest.raises(nats_errors.NoRespondersError):
         await nc.request_prebuilt(f"{subject}.nobody", BLOCK, b"", TIMEOUT)
     await peer.subscribe(f"{subject}.silent")  # a responder that never answers
-    await peer.flush()
+    await synced(peer)
     with pytest.raises(nats_errors.TimeoutError):
         await nc.request_prebuilt(f"{subject}.silent", BLOCK, b"", 0.2)
 
@@ -156,7 +157,7 @@ async def test_publishing_while_subscriptions_drain_is_allowed(
     """nats-py counts a connection draining its subscriptions as connected: publish works."""
     nc = await _connect(kind, nats_url)
     sub = await peer.subscribe(subject)
-    await peer.flush()
+    await synced(peer)
     release = asyncio.Event()
 
     async def slow(_: Any) -> None:
@@ -199,7 +200,7 @@ async def test_awaited_publish_over_the_flush_threshold_is_flushed_before_it_ret
     """As nats-py's publish: past ``pending_size`` bytes pending, the flush is waited for."""
     nc = await _connect(kind, nats_url, pending_size=4096)
     sub = await peer.subscribe(subject)
-    await peer.flush()
+    await synced(peer)
     big = b"y" * 8192
     await Client.publish(nc, subject, big)
     assert nc.pending_data_size == 0  # the reference
@@ -218,7 +219,7 @@ async def test_nowait_publish_over_the_flush_threshold_is_written_at_once(
     """The synchronous publish cannot wait for the flusher: it writes the buffer out itself."""
     nc = await _connect("fast", nats_url, pending_size=4096)
     sub = await peer.subscribe(subject)
-    await peer.flush()
+    await synced(peer)
     nc.publish_nowait(subject, BLOCK, b"small")
     assert 0 < nc.pending_data_size < 4096  # below the threshold: left to the flusher
     nc.publish_nowait(subject, BLOCK, b"z" * 8192)

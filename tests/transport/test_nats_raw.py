@@ -8,6 +8,7 @@ from typing import Any
 
 import nats
 import pytest
+from _transport_helpers import synced
 from nats import errors as nats_errors
 from nats.aio.client import Client
 from nats.aio.msg import Msg
@@ -40,7 +41,7 @@ async def test_raw_publisher_sends_bytes_with_its_headers(
     transport: NatsTransport, peer: Client, subject: str
 ) -> None:
     sub = await peer.subscribe(subject)
-    await peer.flush()
+    await synced(peer)
     raw = await transport.raw_publisher(subject, {"rfos-type": "x/msg/Y"})
     assert isinstance(raw, RawPublisher)
     await raw.publish(b"one")
@@ -89,13 +90,13 @@ async def test_request_and_flush(transport: NatsTransport, peer: Client, subject
         await msg.respond(b"pong:" + msg.data)
 
     await peer.subscribe(subject, cb=answer)
-    await peer.flush()
+    await synced(peer)
     reply = await transport.request(subject, b"ping", timeout=TIMEOUT)
     assert reply.data == b"pong:ping"
     with pytest.raises(nats_errors.NoRespondersError):
         await transport.request(f"{subject}.nobody", timeout=TIMEOUT)
     sub = await peer.subscribe(f"{subject}.after")
-    await peer.flush()
+    await synced(peer)
     raw = await transport.raw_publisher(f"{subject}.after")
     await raw.publish(b"1")
     await transport.flush(TIMEOUT)  # the server has it: the peer gets it without our help

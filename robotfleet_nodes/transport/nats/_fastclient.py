@@ -15,7 +15,8 @@ publisher, so:
   services and 2 subscriptions each: 5 tasks, ~3 KB per entity).
 
 With these, typed pub/sub runs at ~0.95-1.0x raw nats-py's rate without headers and a
-service call's p50 at ~1.05-1.1x raw request/reply (``benchmarks/nats_clients.py``).
+service call's p50 at ~1.05-1.1x raw request/reply (``benchmarks/pubsub.py``,
+``services.py``; the bare clients against nats-py and nats-core: ``nats_clients.py``).
 
 Every private nats-py name used here is listed and checked in :mod:`._internals`
 (nats-py is pinned to the tested minor in ``setup.py``); :func:`new_client` returns this
