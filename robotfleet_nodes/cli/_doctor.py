@@ -94,23 +94,18 @@ class DoctorVerb(AsyncVerb):
 
 
 async def _check_broker(transport: NatsTransport, report: Report) -> None:
-    nc = transport.client
-    info: dict[str, Any] = getattr(nc, "_server_info", {}) or {}
     start = time.perf_counter()
-    await nc.roundtrip(2.0)
+    await transport.flush(2.0)
     rtt = (time.perf_counter() - start) * 1000
-    version = info.get("version", "?")
+    server = transport.server_info()
     report.add(
-        "ok",
-        "broker",
-        f"{nc.connected_url.netloc if nc.connected_url else transport.url} reachable, "
-        f"nats-server {version}, round trip {rtt:.1f} ms",
+        "ok", "broker", f"{server.url} reachable, nats-server {server.version}, round trip {rtt:.1f} ms"
     )
 
 
 async def _check_jetstream(transport: NatsTransport, report: Report) -> None:
     try:
-        account = await asyncio.wait_for(transport.client.jetstream().account_info(), 2.0)
+        account = await asyncio.wait_for(transport.jetstream().account_info(), 2.0)
     except Exception as exc:
         report.add(
             "FAIL", "jetstream", f"not available ({type(exc).__name__}: {exc}); run nats-server with -js"
@@ -121,10 +116,9 @@ async def _check_jetstream(transport: NatsTransport, report: Report) -> None:
 
 async def _varz(transport: NatsTransport) -> dict[str, Any] | None:
     """The server's VARZ via the system account, or None when this user may not ask."""
-    nc = transport.client
     with contextlib.suppress(Exception):
         sent = time.time()
-        msg = await nc.request(_VARZ, b"", timeout=0.5)
+        msg = await transport.request(_VARZ, timeout=0.5)
         data = json.loads(msg.data)
         varz: dict[str, Any] = data.get("data", data)
         varz["_rtt"] = time.time() - sent

@@ -261,7 +261,7 @@ class TopicVerb(AsyncVerb):
                 wake.set()
             pending.append((data, headers))
 
-        sub = await transport.client.subscribe_inline(transport.mapper.topic(name), on_message)
+        sub = await transport.subscribe_inline(transport.mapper.topic(name), on_message)
         if sys.stderr.isatty():
             progress(f"echoing {name} (Ctrl-C to stop)")
         try:
@@ -303,7 +303,7 @@ class TopicVerb(AsyncVerb):
                 add_stamp(clock())
                 add_size(len(data))
 
-        sub = await transport.client.subscribe_inline(
+        sub = await transport.subscribe_inline(
             transport.mapper.topic(name), on_bytes if bandwidth else on_rate
         )
         progress(f"subscribed to [{name}]")
@@ -353,7 +353,7 @@ class TopicVerb(AsyncVerb):
                 if times and count >= times:
                     break
                 await asyncio.sleep(max(0.0, start + count * period - time.monotonic()))
-            await transport.client.roundtrip(2.0)
+            await transport.flush(2.0)
         return EXIT_OK
 
 

@@ -127,24 +127,34 @@ def _safe(token: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]", "_", token)
 
 
+#: The token after kind ``w`` of the order-event subjects: ``<root>.<domain>.w.orders.<order id>``.
+_ORDER_EVENTS_TOKEN = "orders"
+
+
 class OrderEvents:
-    """The stream of ``WorkOrderUpdate`` events, de-duplicated by ``<order>/<attempt>/<state>``."""
+    """The stream of ``WorkOrderUpdate`` events, de-duplicated by ``<order>/<attempt>/<state>``.
+
+    Subjects (built by the transport's ``SubjectMapper``, kind ``w``):
+    ``<root>.<domain>.w.orders.<order id>``, all of them :attr:`wildcard`.
+    """
 
     def __init__(self, transport: NatsTransport) -> None:
         mapper = transport.mapper
         self.stream = f"RFOS_{_safe(mapper.root)}_{_safe(mapper.domain)}_ORDER_EVENTS"
-        self.prefix = f"{mapper.prefix}.w.orders"
+        self._mapper = mapper
+        #: Every order's events (the stream's and the fleet consumer's filter).
+        self.wildcard = mapper.work_wildcard(_ORDER_EVENTS_TOKEN)
         self._transport = transport
 
     @property
     def js(self) -> JetStreamContext:
-        return self._transport.client.jetstream()
+        return self._transport.jetstream()
 
     async def ensure(self) -> None:
         """Create the stream if missing (file storage, 2 min de-duplication window)."""
         config = js_api.StreamConfig(
             name=self.stream,
-            subjects=[f"{self.prefix}.>"],
+            subjects=[self.wildcard],
             storage=js_api.StorageType.FILE,
             duplicate_window=120.0,
             max_age=7 * 24 * 3600.0,
@@ -159,7 +169,8 @@ class OrderEvents:
                 await self.js.stream_info(self.stream)
 
     def subject(self, order_id: str) -> str:
-        return f"{self.prefix}.{order_id}"
+        """The subject of ``order_id``'s events."""
+        return self._mapper.work(_ORDER_EVENTS_TOKEN, order_id)
 
     async def publish(self, update: WorkOrderUpdate) -> None:
         """Store ``update`` once (a repeat within the window is dropped by the server)."""
@@ -185,7 +196,7 @@ class OrderStore:
     async def ensure(self) -> None:
         """Open the bucket, creating it if missing; ``JetStreamUnavailable`` without JetStream."""
         await self._transport.require_jetstream(_NEEDS_JETSTREAM)
-        js = self._transport.client.jetstream()
+        js = self._transport.jetstream()
         try:
             self._kv = await js.key_value(self.bucket)
         except (NotFoundError, BadRequestError):

@@ -717,9 +717,7 @@ class FleetService:
         assert self._events is not None
         js = self._events.js
         durable = f"{DURABLE_PREFIX}_{self.config.fleet_id}"
-        return await js.pull_subscribe(
-            f"{self._events.prefix}.>", durable=durable, stream=self._events.stream
-        )
+        return await js.pull_subscribe(self._events.wildcard, durable=durable, stream=self._events.stream)
 
     async def _consume_loop(self, consumer: Any) -> None:
         """Pull batches of events; keep up to :data:`EVENT_WINDOW` of them being applied."""

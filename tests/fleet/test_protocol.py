@@ -69,10 +69,21 @@ async def test_events_are_deduplicated_by_order_attempt_state(transport: NatsTra
     for _ in range(3):
         await events.publish(_update(WorkOrder.STATE_EXECUTING, 1))
     await events.publish(_update(WorkOrder.STATE_COMPLETED, 1))
-    js = transport.client.jetstream()
+    js = transport.jetstream()
     info = await js.stream_info(events.stream)
     assert info.state.messages == 2
-    sub = await js.subscribe(f"{events.prefix}.>", ordered_consumer=True)
+    sub = await js.subscribe(events.wildcard, ordered_consumer=True)
     got = [deserialize(WorkOrderUpdate, (await sub.next_msg(timeout=5)).data).state for _ in range(2)]
     await sub.unsubscribe()
     assert got == [WorkOrder.STATE_EXECUTING, WorkOrder.STATE_COMPLETED]
+
+
+async def test_event_subjects_come_from_the_subject_mapper(transport: NatsTransport, unique: str) -> None:
+    """Kind ``w`` of docs/subjects.md; the wire subjects are those of docs/fleet.md."""
+    events = OrderEvents(transport)
+    assert events.subject("wo-1") == f"{unique}.0.w.orders.wo-1" == transport.mapper.work("orders", "wo-1")
+    assert events.wildcard == f"{unique}.0.w.orders.>"
+    assert transport.mapper.to_name(events.subject("wo-1")) == ("w", "/orders/wo-1", None)
+    await events.ensure()
+    info = await transport.jetstream().stream_info(events.stream)
+    assert info.config.subjects == [events.wildcard]

@@ -1,6 +1,7 @@
 """Helpers of the transport contract suite: test types, endpoints, and :class:`Bus`.
 
-The suite runs against each transport: ``nats``, ``intra+nats``, ``intra``.
+The suite runs against each transport: ``nats``, ``nats-public`` (the NATS transport on
+nats-py's public API only, its fallback), ``intra+nats``, ``intra``.
 
 ``bus`` makes participants on a fresh subject root (``SubjectMapper(root=unique)``).
 With ``intra`` (a pure in-process bus) every participant is the same instance: the whole
@@ -29,7 +30,7 @@ Other: Any = _REGISTRY.get_class("rfos_transport_test/msg/Other")
 #: A service type: ``a`` + ``b`` -> ``sum``, ``who`` answered.
 AddTwoInts: Any = _REGISTRY.get_interface("rfos_transport_test/srv/AddTwoInts")
 
-KINDS: tuple[str, ...] = ("nats", "intra+nats", "intra")
+KINDS: tuple[str, ...] = ("nats", "nats-public", "intra+nats", "intra")
 
 # -- DDS (optional backend) ---------------------------------------------------------------
 try:
@@ -98,8 +99,9 @@ class Bus:
             mapper=SubjectMapper(root=self.root),
             name=f"test-{self.kind}",
             reconnect_wait=reconnect_wait,
+            fast_path=self.kind != "nats-public",
         )
-        transport: Transport = nats if self.kind == "nats" else IntraProcessTransport(nats)
+        transport: Transport = nats if self.kind.startswith("nats") else IntraProcessTransport(nats)
         self._made.append(transport)
         await transport.connect()
         return transport
@@ -118,3 +120,16 @@ class Bus:
     async def close(self) -> None:
         for transport in self._made:
             await transport.close()
+
+
+async def synced(client: Any, timeout: float = 5.0) -> None:
+    """Return once the server has processed everything the nats-py ``client`` sent.
+
+    nats-py's own ``flush()`` writes its PING ahead of commands still queued for its
+    flusher (a SUB just made), so its PONG proves nothing about them. A message to a
+    private inbox does: the server handles one connection's commands in order.
+    """
+    inbox = client.new_inbox()
+    sub = await client.subscribe(inbox, max_msgs=1)
+    await client.publish(inbox, b"")
+    await sub.next_msg(timeout=timeout)

@@ -34,6 +34,10 @@ def test_examples_from_the_design() -> None:
     assert (
         MAPPER.parameters("/robots/robot-1/driver", "set") == "rfos.0.p.robots.robot-1.driver._parameters.set"
     )
+    assert MAPPER.work("orders", "wo-1") == "rfos.0.w.orders.wo-1"
+    assert MAPPER.wildcard("w") == "rfos.0.w.>"
+    assert MAPPER.work_wildcard("orders") == "rfos.0.w.orders.>"
+    assert MAPPER.to_name("rfos.0.w.orders.wo-1") == ("w", "/orders/wo-1", None)
     assert MAPPER.wildcard("t") == "rfos.0.t.>"
     assert MAPPER.wildcard() == "rfos.0.>"
 
@@ -97,9 +101,13 @@ def test_tokens_nats_cannot_carry_are_refused(name: str, index: int) -> None:
 
 
 @pytest.mark.parametrize("tokens", [(), ("",), ("a.b",), ("*",), (">",), ("a b",)])
-def test_graph_and_parameter_tokens_are_checked(tokens: tuple[str, ...]) -> None:
+def test_graph_work_and_parameter_tokens_are_checked(tokens: tuple[str, ...]) -> None:
     with pytest.raises(ValueError):  # noqa: PT011 - NameValidationError or ValueError
         MAPPER.graph(*tokens)
+    with pytest.raises(ValueError):  # noqa: PT011
+        MAPPER.work(*tokens)
+    with pytest.raises(ValueError):  # noqa: PT011
+        MAPPER.work_wildcard(*tokens)
     with pytest.raises(ValueError):  # noqa: PT011
         MAPPER.parameters("/n", *tokens)
 
@@ -213,7 +221,7 @@ def test_bad_arguments() -> None:
 
 
 def test_kinds_and_repr() -> None:
-    assert KINDS == ("t", "s", "a", "g", "p")
+    assert KINDS == ("t", "s", "a", "g", "p", "w")
     assert repr(MAPPER) == "SubjectMapper(root='rfos', domain='0')"
 
 

@@ -7,7 +7,7 @@ headers every message carries) and the pre-encoded publish framing (``encode_blo
 
 from __future__ import annotations
 
-from robotfleet_nodes.transport.nats._client import RfosClient, hpub_prefix
+from robotfleet_nodes.transport.nats._client import RfosClient
 from robotfleet_nodes.transport.nats._headers import (
     H_ENC,
     H_ERROR,
@@ -16,8 +16,8 @@ from robotfleet_nodes.transport.nats._headers import (
     H_PROBE,
     H_QOS,
     H_TYPE,
-    encode_block,
 )
+from robotfleet_nodes.transport.nats._raw import RawPublisher, ServerInfo
 from robotfleet_nodes.transport.nats._transport import DEFAULT_RECONNECT_BUFFER, NatsTransport
 
 __all__ = [
@@ -30,7 +30,7 @@ __all__ = [
     "H_QOS",
     "H_TYPE",
     "NatsTransport",
+    "RawPublisher",
     "RfosClient",
-    "encode_block",
-    "hpub_prefix",
+    "ServerInfo",
 ]

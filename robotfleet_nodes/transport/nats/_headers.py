@@ -27,6 +27,7 @@ __all__ = [
     "H_PROBE",
     "H_QOS",
     "H_TYPE",
+    "decode_block",
     "encode_block",
 ]
 
@@ -46,3 +47,13 @@ def encode_block(headers: dict[str, str]) -> bytes:
         if "\r" in value or "\n" in value or ":" in key or " " in key:
             raise ValueError(f"header {key!r}: {value!r} cannot be sent")
     return f"NATS/1.0\r\n{lines}\r\n".encode()
+
+
+def decode_block(block: bytes) -> dict[str, str]:
+    """The headers of a block made by :func:`encode_block` (the inverse, for nats-py's public API)."""
+    headers: dict[str, str] = {}
+    for line in block.decode().split("\r\n")[1:]:
+        if line:
+            key, _, value = line.partition(": ")
+            headers[key] = value
+    return headers

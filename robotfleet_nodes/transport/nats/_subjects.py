@@ -3,8 +3,9 @@
 A subject is ``<root>.<domain>.<kind>.<name tokens>``: ``root`` (default ``rfos``, env
 ``RFOS_SUBJECT_ROOT``) is one or more NATS tokens, ``domain`` is the ROS domain id (env
 ``ROS_DOMAIN_ID``, default ``0``), ``kind`` is one of ``t`` (topic), ``s`` (service),
-``a`` (action part), ``g`` (graph) and ``p`` (parameters), and the ROS name's ``/`` become
-``.``::
+``a`` (action part), ``g`` (graph), ``p`` (parameters) and ``w`` (durable work kept in
+JetStream streams, such as the fleet's work-order events), and the ROS name's ``/``
+become ``.``::
 
     /robots/robot-1/status               topic   rfos.0.t.robots.robot-1.status
     /zone-1/assign                       service rfos.0.s.zone-1.assign
@@ -40,6 +41,7 @@ __all__ = [
     "ROBOTS_NAMESPACE",
     "SERVICE",
     "TOPIC",
+    "WORK",
     "ParsedSubject",
     "SubjectMapper",
     "robot_namespace",
@@ -50,8 +52,9 @@ SERVICE = "s"
 ACTION = "a"
 GRAPH = "g"
 PARAMETERS = "p"
+WORK = "w"
 #: Every subject kind, in the order documented.
-KINDS = (TOPIC, SERVICE, ACTION, GRAPH, PARAMETERS)
+KINDS = (TOPIC, SERVICE, ACTION, GRAPH, PARAMETERS, WORK)
 #: The token before an action part, as ROS 2's ``<action>/_action/<part>``.
 ACTION_MARKER = "_action"
 #: The five parts of a ROS 2 action.
@@ -217,6 +220,24 @@ class SubjectMapper:
         _check_tokens("graph subject token", tokens)
         return f"{self.prefix}.{GRAPH}.{'.'.join(tokens)}"
 
+    def work(self, *tokens: str) -> str:
+        """``<root>.<domain>.w.<tokens>``: durable work in a JetStream stream (not a ROS name).
+
+        ``work("orders", "wo-1")`` is the subject of order ``wo-1``'s events;
+        ``wildcard("w")`` covers every stream of this kind.
+        """
+        if not tokens:
+            raise ValueError("work() needs at least one token")
+        _check_tokens("work subject token", tokens)
+        return f"{self.prefix}.{WORK}.{'.'.join(tokens)}"
+
+    def work_wildcard(self, *tokens: str) -> str:
+        """The pattern of every :meth:`work` subject under ``tokens``: ``<root>.<domain>.w.<tokens>.>``."""
+        if not tokens:
+            raise ValueError("work_wildcard() needs at least one token (wildcard('w') covers all)")
+        _check_tokens("work subject token", tokens)
+        return f"{self.prefix}.{WORK}.{'.'.join(tokens)}.>"
+
     def parameters(self, node_fqn: str, *tokens: str) -> str:
         """``/ns/node`` + ``get`` -> ``<root>.<domain>.p.ns.node._parameters.get``."""
         if not tokens:
@@ -248,7 +269,7 @@ class SubjectMapper:
         """The reverse mapping: ``rfos.0.t.a.b`` -> ``ParsedSubject("t", "/a/b", None)``.
 
         Actions give the part (``send_goal``...), parameters the tokens after the node's
-        name joined with ``.``; graph subjects give their tokens as a ``/`` name.
+        name joined with ``.``; graph and work subjects give their tokens as a ``/`` name.
 
         Raises:
             NameValidationError: if the subject is not one of this mapper's.

@@ -11,10 +11,13 @@ import random
 import socket
 import time
 import uuid
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, ClassVar
 
 from nats import errors as nats_errors
 from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from nats.js import JetStreamContext
 from nats.js import errors as js_errors
 
 from robotfleet_nodes.broker import ENV_URL, messaging_url_from_env
@@ -40,10 +43,12 @@ from robotfleet_nodes.transport._connection import (
     ConnectionState,
 )
 from robotfleet_nodes.transport._ratelimit import RateLimitedLog
-from robotfleet_nodes.transport.nats._client import RfosClient
+from robotfleet_nodes.transport.nats._client import InlineHandler, RfosClient
+from robotfleet_nodes.transport.nats._fastclient import new_client
 from robotfleet_nodes.transport.nats._graph import participant_from_json, participant_to_json_chunks
 from robotfleet_nodes.transport.nats._latched import LatchedStore
 from robotfleet_nodes.transport.nats._pubsub import NatsPublisher, NatsSubscription
+from robotfleet_nodes.transport.nats._raw import RawPublisher, ServerInfo
 from robotfleet_nodes.transport.nats._services import NatsClient, NatsService
 from robotfleet_nodes.transport.nats._subjects import SubjectMapper
 
@@ -66,6 +71,10 @@ class NatsTransport(Transport):
     connection reconnects forever: at once, then after ``reconnect_wait`` seconds, doubling
     up to 5 s, with jitter; publishes made while disconnected are buffered up to
     ``reconnect_buffer_bytes`` and nats-py restores subscriptions.
+
+    ``fast_path=False`` keeps the connection on nats-py's public API (slower; to rule the
+    fast client out when diagnosing). It is also what happens, with a warning, when the
+    installed nats-py lacks an internal the fast client needs (see ``docs/architecture.md``).
     """
 
     kind: ClassVar[str] = "nats"
@@ -80,6 +89,7 @@ class NatsTransport(Transport):
         reconnect_buffer_bytes: int = DEFAULT_RECONNECT_BUFFER,
         reconnect_wait: float = 1.0,
         connect_timeout: float = 2.0,
+        fast_path: bool = True,
     ) -> None:
         self.url = url
         self.mapper = mapper if mapper is not None else SubjectMapper()
@@ -90,6 +100,7 @@ class NatsTransport(Transport):
         self._reconnect_buffer = reconnect_buffer_bytes
         self._reconnect_wait = reconnect_wait
         self._connect_timeout = connect_timeout
+        self._fast_path = fast_path
         self._nc: RfosClient | None = None
         self._connect_lock = asyncio.Lock()
         self._connection = ConnectionEvents()
@@ -109,7 +120,12 @@ class NatsTransport(Transport):
     # -- connection ------------------------------------------------------------------
     @property
     def client(self) -> RfosClient:
-        """The nats-py connection (for other parts of the framework: JetStream, KV...)."""
+        """The nats-py connection, for the transport's own entities.
+
+        Other code uses the raw methods below (``jetstream()``, ``request()``,
+        ``subscribe_raw()``, ``raw_publisher()``, ...), which keep working whichever client
+        (fast or public-API) the transport runs on.
+        """
         if self._nc is None:
             raise TransportError("the NATS transport is not connected: call connect() first")
         return self._nc
@@ -152,7 +168,7 @@ class NatsTransport(Transport):
                     f"no NATS server configured: set {ENV_URL} (e.g. nats://localhost:4222), "
                     "or start one with `rfos broker`"
                 )
-            nc = RfosClient()
+            nc = new_client(fast=self._fast_path)
             try:
                 await nc.connect(
                     servers=[u.strip() for u in url.split(",") if u.strip()],
@@ -360,6 +376,82 @@ class NatsTransport(Transport):
         finally:
             if not waiter.done():
                 waiter.set_result(None)
+
+    # -- raw NATS (tools, bags, the fleet's JetStream parts) ----------------------------
+    def jetstream(self) -> JetStreamContext:
+        """nats-py's JetStream context on this connection (streams, key-value buckets, consumers)."""
+        return self.client.jetstream()
+
+    def server_info(self) -> ServerInfo:
+        """The server this transport is connected to (``TransportError`` before ``connect()``)."""
+        nc = self.client
+        url = nc.connected_url
+        version = nc.connected_server_version
+        return ServerInfo(
+            url=url.netloc if url is not None else (self.url or ""),
+            version=f"{version.major}.{version.minor}.{version.patch}",
+            max_payload=nc.max_payload,
+        )
+
+    async def flush(self, timeout: float = 2.0) -> None:
+        """Return once the server has processed everything this transport sent so far.
+
+        One round trip; raises nats-py's ``TimeoutError`` / ``FlushTimeoutError`` after
+        ``timeout`` seconds.
+        """
+        nc = await self._connected_client()
+        await nc.roundtrip(timeout)
+
+    async def request(self, subject: str, payload: bytes = b"", *, timeout: float) -> Msg:
+        """A plain NATS request on ``subject`` (any NATS service; no RobotFleetOS headers).
+
+        Raises nats-py's ``NoRespondersError`` and ``TimeoutError``.
+        """
+        nc = await self._connected_client()
+        return await nc.request(subject, payload, timeout=timeout)
+
+    async def subscribe_raw(
+        self,
+        subject: str,
+        callback: Callable[[Msg], Awaitable[None]],
+        *,
+        queue: str = "",
+        pending_msgs_limit: int | None = None,
+        pending_bytes_limit: int | None = None,
+    ) -> Subscription:
+        """Call ``callback`` with each nats-py ``Msg`` on ``subject`` (a NATS pattern may use ``*``/``>``).
+
+        The subscription is known to the server when this returns; ``unsubscribe()`` or
+        ``drain()`` it when done. The limits bound what nats-py queues for a slow callback.
+        """
+        nc = await self._connected_client()
+        limits: dict[str, int] = {}
+        if pending_msgs_limit is not None:
+            limits["pending_msgs_limit"] = pending_msgs_limit
+        if pending_bytes_limit is not None:
+            limits["pending_bytes_limit"] = pending_bytes_limit
+        sub = await nc.subscribe(subject, queue=queue, cb=callback, **limits)  # type: ignore[arg-type]
+        await self._settle()
+        return sub
+
+    async def subscribe_inline(
+        self, subject: str, handler: InlineHandler, *, queue: str = ""
+    ) -> Subscription:
+        """Call the plain function ``handler(reply, data, headers)`` for each message on ``subject``.
+
+        The fastest way in: no message object and, on the fast client, no queue or task
+        hop (``headers`` dicts are shared: read-only). The subscription is known to the
+        server when this returns; ``unsubscribe()`` it when done.
+        """
+        nc = await self._connected_client()
+        sub: Subscription = await nc.subscribe_inline(subject, handler, queue=queue)
+        await self._settle()
+        return sub
+
+    async def raw_publisher(self, subject: str, headers: Mapping[str, str] | None = None) -> RawPublisher:
+        """A :class:`RawPublisher` of bytes on ``subject`` with ``headers`` on every message."""
+        nc = await self._connected_client()
+        return RawPublisher(nc, subject, headers or {})
 
     # -- graph -----------------------------------------------------------------------
     def participant(self) -> ParticipantInfo:
