@@ -314,12 +314,13 @@ def find_node(graph: Graph, name: str) -> NodeInfo:
 def message_from_yaml(cls: type[Any], text: str, *, what: str = "message") -> Any:
     """Build ``cls`` from a YAML mapping (``'{data: hi}'``); errors name the field."""
     import pydantic
-    import yaml
+
+    from robotfleet_nodes._yaml import YamlError, load_yaml
 
     try:
-        data = yaml.safe_load(text) if text.strip() else {}
-    except yaml.YAMLError as exc:
-        raise CliError(f"{what}: not valid YAML: {exc}".replace("\n", " ")) from None
+        data = load_yaml(text, what) if text.strip() else {}
+    except YamlError as exc:
+        raise CliError(f"{what}: not valid YAML: {exc.problem}".replace("\n", " ")) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
