@@ -1,4 +1,5 @@
-"""The one YAML loader for config, parameter and launch files (and command-line values).
+"""The one YAML loader for config, parameter and launch files (and command-line values),
+and the one dumper for what the CLI prints.
 
 Rules, the same for every file kind:
 
@@ -12,6 +13,9 @@ Rules, the same for every file kind:
 - With ``lines=True`` every mapping and sequence is a :class:`LineDict` / :class:`LineList`
   that knows its line, for loaders that point at a nested key (launch files).
 
+Writing: :func:`dump_yaml` is PyYAML's safe dumper (on libyaml's emitter when PyYAML has it)
+in block style, the way ``ros2 topic echo`` and ``ros2 param dump`` print.
+
 This module imports nothing from the package's subpackages, so any of them may use it.
 """
 
@@ -24,7 +28,12 @@ import yaml
 
 from robotfleet_nodes.errors import RobotFleetError
 
-__all__ = ["LineDict", "LineList", "YamlError", "load_yaml"]
+try:
+    from yaml import CSafeDumper as _SafeDumper
+except ImportError:  # a PyYAML built without libyaml
+    from yaml import SafeDumper as _SafeDumper  # type: ignore[assignment]
+
+__all__ = ["LineDict", "LineList", "YamlError", "dump_yaml", "load_yaml"]
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
@@ -133,3 +142,35 @@ def load_yaml(text: str, source: str, *, lines: bool = False) -> Any:
         raise YamlError(source, None if mark is None else mark.line + 1, problem) from None
     except yaml.YAMLError as exc:
         raise YamlError(source, None, str(exc)) from None
+
+
+class _Dumper(_SafeDumper):
+    """The safe dumper without anchors and aliases (dumped data are trees; checking costs)."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+_NO_WRAP = 2**31 - 1  # libyaml's largest width: long strings stay on one line
+
+
+def dump_yaml(data: Any, *, sort_keys: bool = False) -> str:
+    """``data`` (dicts, lists, scalars) as block-style YAML text ending in a newline.
+
+    Mappings and sequences go one entry a line, empty ones as ``{}`` / ``[]``; strings are
+    quoted only where YAML needs it (``'yes'``, ``''``, ``'1'``); floats always read back as
+    floats (``1.0e+16``, ``.nan``). ``load_yaml(dump_yaml(x), ...) == x`` for such data.
+
+    Raises:
+        yaml.representer.RepresenterError: for a value of another type.
+    """
+    text: str = yaml.dump(
+        data,
+        Dumper=_Dumper,
+        default_flow_style=False,
+        sort_keys=sort_keys,
+        allow_unicode=True,
+        width=_NO_WRAP,
+    )
+    # A scalar document is closed with "..." (it could go on); one document needs no end.
+    return text.removesuffix("...\n")

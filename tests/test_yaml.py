@@ -94,3 +94,12 @@ def test_imports_nothing_from_the_subpackages() -> None:
         alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
     }
     assert {name for name in imported if name.startswith("robotfleet_nodes")} == {"robotfleet_nodes.errors"}
+
+
+def test_dump_reads_back_as_the_same_data() -> None:
+    data = {"b": [1, 2.5, "yes", "", None, True], "a": {"x": {}, "y": []}, "long": "z" * 300, "u": "Zürich"}
+    text = _yaml.dump_yaml(data)
+    assert text.startswith("b:\n- 1\n- 2.5\n- 'yes'\n- ''\n- null\n- true\na:\n  x: {}\n  y: []\n")
+    assert load_yaml(text, "t") == data
+    assert _yaml.dump_yaml(data, sort_keys=True).startswith("a:\n")
+    assert _yaml.dump_yaml(3) == "3\n"

@@ -29,9 +29,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeAlias
 
-import yaml
-
-from robotfleet_nodes._yaml import YamlError, load_yaml
+from robotfleet_nodes._yaml import YamlError, dump_yaml, load_yaml
 from robotfleet_nodes.errors import ParameterError
 
 __all__ = [
@@ -231,6 +229,4 @@ def dump_parameters(node_fqn: str, params: Mapping[str, ParameterValue]) -> str:
             raise ParameterError(f"{node_fqn}: parameter {name!r} is both a value and a group")
         value = params[name]
         node[leaf] = list(value) if isinstance(value, list) else value
-    return yaml.safe_dump(
-        {node_fqn: {_ROS_PARAMETERS: nested}}, default_flow_style=False, sort_keys=True, allow_unicode=True
-    )
+    return dump_yaml({node_fqn: {_ROS_PARAMETERS: nested}}, sort_keys=True)
