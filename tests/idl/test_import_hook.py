@@ -34,9 +34,28 @@ def _python(code: str, cwd: Path, **env: str) -> str:
     return result.stdout
 
 
+ROOT = Path(__file__).resolve().parents[2]
+PTH = "robotfleet_nodes-import-hook.pth"
+
+
 def test_the_pth_file_is_installed_in_site_packages() -> None:
-    pth = Path(sysconfig.get_paths()["purelib"]) / "robotfleet_nodes-import-hook.pth"
-    assert pth.read_text(encoding="utf-8").startswith("import robotfleet_nodes._import_hook")
+    """The editable install `make setup` makes (and the test run uses) has it."""
+    pth = Path(sysconfig.get_paths()["purelib"]) / PTH
+    assert pth.is_file(), f"{pth} missing: reinstall the package (make setup)"
+    assert pth.read_text(encoding="utf-8") == "import robotfleet_nodes._import_hook as hook; hook.install()\n"
+
+
+def test_a_regular_build_puts_the_pth_at_the_root_of_the_wheel(tmp_path: Path) -> None:
+    """A regular wheel (`pip install .`) packs everything under build_lib into purelib."""
+    subprocess.run(
+        [sys.executable, "setup.py", "-q", "build_py", "--build-lib", str(tmp_path)],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    assert (tmp_path / PTH).read_text(encoding="utf-8").startswith("import robotfleet_nodes._import_hook")
+    assert (tmp_path / "robotfleet_nodes" / "_import_hook.py").is_file()
 
 
 def test_start_up_installs_the_hook_after_the_path_finder_and_loads_nothing_heavy(tmp_path: Path) -> None:
