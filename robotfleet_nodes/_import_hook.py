@@ -13,8 +13,9 @@ Decisions:
 - The finder is appended to the *end* of ``sys.meta_path``, after the normal path finder:
   a real ROS 2 installation's ``std_msgs`` always wins.
 - It answers only for names shaped like ``<pkg>``, ``<pkg>.msg``, ``<pkg>.srv`` or
-  ``<pkg>.action`` whose ``<pkg>`` is a plausible interface package: a standard one, one
-  bundled in ``robotfleet_nodes/interfaces/``, or one listed in ``RFOS_INTERFACE_PATH``.
+  ``<pkg>.action`` whose ``<pkg>`` is a plausible interface package: a standard one, this
+  package (``robotfleet_nodes.srv``), one bundled in ``robotfleet_nodes/interfaces/``, or
+  one listed in ``RFOS_INTERFACE_PATH``.
   Every other failed import (``sitecustomize``, libraries probing optional modules) is
   declined without loading anything. The real finder, ``robotfleet_nodes.idl._importer``,
   then decides against the registry.
@@ -67,6 +68,7 @@ STANDARD_PACKAGES = frozenset(
 )
 
 _KINDS = ("msg", "srv", "action")
+_OWN_PACKAGE = "robotfleet_nodes"
 _BUNDLED_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "interfaces")
 _bundled: list[frozenset[str]] = []  # zero or one element, filled on the first candidate check
 
@@ -87,7 +89,12 @@ def _path_packages() -> set[str]:
 
 
 def _is_candidate(package: str) -> bool:
-    return package in STANDARD_PACKAGES or package in _bundled_packages() or package in _path_packages()
+    return (
+        package in STANDARD_PACKAGES
+        or package == _OWN_PACKAGE  # robotfleet_nodes.srv: this package's srv/ has no module
+        or package in _bundled_packages()
+        or package in _path_packages()
+    )
 
 
 class LazyInterfaceFinder:

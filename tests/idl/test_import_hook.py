@@ -91,10 +91,12 @@ def test_first_line_of_a_script_imports_a_standard_interface(tmp_path: Path) -> 
     out = _python(
         "from std_msgs.msg import String\n"
         "from example_interfaces.srv import AddTwoInts\n"
-        "print(String(data='hi').data, String.__module__, AddTwoInts.Request(a=1, b=2).b)",
+        "from robotfleet_nodes.srv import SubmitWorkOrder\n"
+        "print(String(data='hi').data, String.__module__, AddTwoInts.Request(a=1, b=2).b,"
+        " SubmitWorkOrder.__ros_type__)",
         tmp_path,
     )
-    assert out.split() == ["hi", "std_msgs.msg", "2"]
+    assert out.split() == ["hi", "std_msgs.msg", "2", "robotfleet_nodes/srv/SubmitWorkOrder"]
 
 
 def test_a_real_package_wins(tmp_path: Path) -> None:
