@@ -6,8 +6,37 @@ from glob import glob
 from pathlib import Path
 
 from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
 
 PACKAGE = "robotfleet_nodes"
+
+# Installs the interface import hook when the interpreter starts, so the first line of a
+# plain script (`from std_msgs.msg import String`) works. Sorts after setuptools'
+# `__editable__.*.pth`, whose finder must be in place first in an editable install.
+IMPORT_HOOK_PTH = f"{PACKAGE}-import-hook.pth"
+IMPORT_HOOK_LINE = f"import {PACKAGE}._import_hook as hook; hook.install()\n"
+
+
+class BuildPyWithImportHook(build_py):
+    """`build_py`, plus the import hook's `.pth` at the root of the wheel's purelib.
+
+    A regular wheel holds everything under `build_lib`. An editable wheel (PEP 660) ignores
+    `build_lib` and packs the directory setuptools points `install.install_lib` at (where
+    it also puts data files and scripts), so in editable mode the file goes there too.
+    """
+
+    def run(self) -> None:
+        super().run()
+        targets = [Path(self.build_lib)]
+        if getattr(self, "editable_mode", False):
+            targets.append(Path(self.get_finalized_command("install").install_lib))
+        for directory in targets:
+            self.mkpath(str(directory))
+            (directory / IMPORT_HOOK_PTH).write_text(IMPORT_HOOK_LINE, encoding="utf-8")
+
+    def get_outputs(self, include_bytecode: bool = True) -> list[str]:
+        return [*super().get_outputs(include_bytecode), str(Path(self.build_lib) / IMPORT_HOOK_PTH)]
+
 
 setup(
     name=PACKAGE,
@@ -84,5 +113,6 @@ setup(
             "edge = robotfleet_nodes.edge.main:main",
         ],
     },
+    cmdclass={"build_py": BuildPyWithImportHook},
     zip_safe=False,
 )

@@ -1,14 +1,17 @@
 """RobotFleetOS: a ROS 2-style node framework on NATS, and the robot fleet built on it.
 
-Importing the package installs the interface import hook (cheap: nothing is compiled
-until a type is first looked up), so ``from std_msgs.msg import String`` works after
-``import robotfleet_nodes``.
+The interface import hook (``_import_hook``) is installed when the interpreter starts
+(by ``robotfleet_nodes-import-hook.pth`` in site-packages) and again, idempotently, when
+the package is imported, so ``from std_msgs.msg import String`` works on the first line
+of a script. Importing the package is cheap: nothing heavy loads until a type is used.
 """
 
 from __future__ import annotations
 
-import robotfleet_nodes.idl as _idl  # noqa: F401 - installs the import hook
+from robotfleet_nodes import _import_hook
 
 __version__ = "0.1.0"
 
 __all__ = ["__version__"]
+
+_import_hook.install()

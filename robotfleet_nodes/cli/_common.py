@@ -7,7 +7,7 @@
   with "no broker: start one with `rfos broker` or set MESSAGING_URL".
 - :func:`query_graph` and the :class:`Graph` view (topics, services, actions by name).
 - :func:`not_found`: "unknown topic /chater; did you mean /chatter?" (exit 1).
-- :func:`to_yaml`: ROS 2 style YAML of a decoded message, fast enough for ``topic echo``.
+- :func:`to_yaml`: ROS 2 style YAML of a decoded message (PyYAML, as ``ros2 topic echo``).
 """
 
 from __future__ import annotations
@@ -16,11 +16,8 @@ import argparse
 import asyncio
 import contextlib
 import difflib
-import json
 import logging
-import math
 import os
-import re
 import socket
 import sys
 from collections.abc import AsyncIterator, Iterable
@@ -295,12 +292,13 @@ def find_node(graph: Graph, name: str) -> NodeInfo:
 def message_from_yaml(cls: type[Any], text: str, *, what: str = "message") -> Any:
     """Build ``cls`` from a YAML mapping (``'{data: hi}'``); errors name the field."""
     import pydantic
-    import yaml
+
+    from robotfleet_nodes._yaml import YamlError, load_yaml
 
     try:
-        data = yaml.safe_load(text) if text.strip() else {}
-    except yaml.YAMLError as exc:
-        raise CliError(f"{what}: not valid YAML: {exc}".replace("\n", " ")) from None
+        data = load_yaml(text, what) if text.strip() else {}
+    except YamlError as exc:
+        raise CliError(f"{what}: not valid YAML: {exc.problem}".replace("\n", " ")) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -315,87 +313,28 @@ def message_from_yaml(cls: type[Any], text: str, *, what: str = "message") -> An
         raise CliError(f"{what} {cls.__ros_type__}: {problems}") from None
 
 
-_PLAIN = re.compile(r"^[A-Za-z_/][A-Za-z0-9_ ./()-]*$")
-_RESERVED = frozenset(
-    {"true", "false", "yes", "no", "on", "off", "null", "y", "n", "~", ".nan", ".inf", "-.inf"}
-)
-
-
-def _scalar(value: Any) -> str:
-    if value is None:
-        return "null"
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if math.isnan(value):
-            return ".nan"
-        if math.isinf(value):
-            return ".inf" if value > 0 else "-.inf"
-        return repr(value)
-    if isinstance(value, str):
-        if _PLAIN.match(value) and value.lower() not in _RESERVED and not value.endswith(" "):
-            return value
-        return json.dumps(value, ensure_ascii=False)
-    return json.dumps(str(value))
-
-
-def _emit(value: Any, indent: str, out: list[str], no_arr: bool) -> None:
-    """Append YAML lines of a mapping ``value`` at ``indent``."""
-    for key, item in value.items():
-        _emit_item(f"{indent}{key}:", item, indent, out, no_arr)
-
-
-def _emit_item(head: str, item: Any, indent: str, out: list[str], no_arr: bool) -> None:
-    if isinstance(item, dict):
-        if not item:
-            out.append(f"{head} {{}}")
-        else:
-            out.append(head)
-            _emit(item, indent + "  ", out, no_arr)
-    elif isinstance(item, list | tuple | bytes | bytearray):
+def _plain(value: Any, no_arr: bool) -> Any:
+    """``value`` with what YAML should show as a list made a list (and hidden with ``no_arr``)."""
+    if isinstance(value, dict):
+        return {key: _plain(item, no_arr) for key, item in value.items()}
+    if isinstance(value, list | tuple | bytes | bytearray):
         if no_arr:
-            out.append(f"{head} '<sequence length: {len(item)}>'")
-        elif not item:
-            out.append(f"{head} []")
-        else:
-            out.append(head)
-            for element in item:
-                if isinstance(element, dict):
-                    sub: list[str] = []
-                    _emit(element, indent + "  ", sub, no_arr)
-                    if sub:
-                        first = sub[0]
-                        sub[0] = f"{indent}- {first[len(indent) + 2 :]}"
-                        out.extend(sub)
-                    else:
-                        out.append(f"{indent}- {{}}")
-                elif isinstance(element, list):
-                    out.append(f"{indent}- {json.dumps(element)}")
-                else:
-                    out.append(f"{indent}- {_scalar(element)}")
-    else:
-        out.append(f"{head} {_scalar(item)}")
+            return f"<sequence length: {len(value)}>"
+        return [_plain(item, no_arr) for item in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
 
 
 def to_yaml(value: Any, *, no_arr: bool = False) -> str:
-    """ROS 2 echo style YAML (block style, one field a line) of a dumped message or a value."""
-    if isinstance(value, dict):
-        if not value:
-            return "{}"
-        out: list[str] = []
-        _emit(value, "", out, no_arr)
-        return "\n".join(out)
-    if isinstance(value, list | tuple | bytes | bytearray):
-        if not value or no_arr:
-            return f"'<sequence length: {len(value)}>'" if no_arr else "[]"
-        lines: list[str] = []
-        _emit_item("x:", value, "", lines, no_arr)
-        return "\n".join(lines[1:])
-    return _scalar(value)
+    """ROS 2 echo style YAML (PyYAML block style, one field a line) of a dumped message or a value.
+
+    ``uint8[]`` values (``bytes``) show as lists of numbers; with ``no_arr`` every sequence
+    shows as ``'<sequence length: N>'``. No trailing newline.
+    """
+    from robotfleet_nodes._yaml import dump_yaml
+
+    return dump_yaml(_plain(value, no_arr)).rstrip("\n")
 
 
 def dump(msg: Any) -> Any:

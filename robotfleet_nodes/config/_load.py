@@ -16,9 +16,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final, Literal, overload
 
-import yaml
 from pydantic import ValidationError
 
+from robotfleet_nodes._yaml import YamlError, load_yaml
 from robotfleet_nodes.config.models import AreaConfig, EdgeConfig, FleetConfig, TierConfig, ZoneConfig
 from robotfleet_nodes.errors import ConfigError
 
@@ -62,27 +62,6 @@ _INT_KEYS: Final = {
     ("http", "port"): "a port number 1..65535",
     ("dds", "domain_id"): "a DDS domain id 0..232",
 }
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """``yaml.SafeLoader`` that refuses a key given twice in one mapping (a common typo)."""
-
-
-def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
-    loader.flatten_mapping(node)
-    seen: dict[Any, int] = {}
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        line = key_node.start_mark.line + 1
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"key {key!r} given twice (first on line {seen[key]})", key_node.start_mark
-            )
-        seen[key] = line
-    return loader.construct_mapping(node, deep=deep)
-
-
-_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
 @overload
@@ -159,14 +138,9 @@ def _read_yaml(path: Path, source: str, named_by: str | None) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{source}: cannot read: {exc}") from None
     try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"{source}:{mark.line + 1}" if mark is not None else source
-        what = ": ".join(part for part in (exc.context, exc.problem) if part)
-        raise ConfigError(f"{where}: invalid YAML: {what}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{source}: invalid YAML: {exc}") from None
+        data = load_yaml(text, source)
+    except YamlError as exc:
+        raise ConfigError(str(exc)) from None
     if data is None:
         return {}
     if not isinstance(data, dict):

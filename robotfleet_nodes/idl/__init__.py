@@ -1,12 +1,11 @@
 """ROS 2 interfaces: ``.msg`` / ``.srv`` / ``.action`` grammar -> specs -> pydantic classes.
 
-Importing this package installs the interface import hook (see ``_importer``), so
-``from std_msgs.msg import String`` works without a ROS 2 installation; a real one wins.
+``from std_msgs.msg import String`` works without a ROS 2 installation (a real one wins):
+``robotfleet_nodes._import_hook`` hands such imports to ``_importer``.
 """
 
 from __future__ import annotations
 
-from robotfleet_nodes.idl import _importer
 from robotfleet_nodes.idl._importer import interface_module_attrs
 from robotfleet_nodes.idl._message import Action, Message, Service
 from robotfleet_nodes.idl._parser import parse_action, parse_interface, parse_message, parse_service
@@ -68,6 +67,3 @@ def get_interface(name: str) -> type[Message] | type[Service] | type[Action]:
 
 
 # --- codec / type hash: imports and functions from _hash.py and _cdr.py go here ---------
-
-
-_importer.install()

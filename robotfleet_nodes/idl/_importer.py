@@ -8,13 +8,11 @@ generates no class until one is used.
 
 Decisions:
 
-- The finder is appended at the *end* of ``sys.meta_path``: a real ROS 2 installation's
-  ``std_msgs`` (found by the normal path finder first) always wins, and mixing the two is
-  never attempted per package.
-- It is installed when ``robotfleet_nodes.idl`` is imported (and so by anything that uses
-  messages, including ``robotfleet_nodes.msg``). Installing costs nothing: the default
-  registry, and rosbags' typestore, are only built on the first import the normal finders
-  could not satisfy.
+- This finder is not on ``sys.meta_path`` itself: ``robotfleet_nodes._import_hook``
+  (installed at interpreter start-up, at the *end* of ``sys.meta_path``, so a real ROS 2
+  installation's ``std_msgs`` always wins) hands it the names that look like interface
+  packages, and so loads this module, the registry and rosbags' typestore only when a
+  script first imports one.
 - A broken user interface package must not break unrelated imports (libraries probe for
   optional modules with ``try: import x``): registry errors during a lookup are logged and
   the finder declines; the error surfaces where the registry is used directly.
@@ -33,7 +31,7 @@ from typing import Any
 from robotfleet_nodes.errors import InterfaceError, UnknownInterfaceError
 from robotfleet_nodes.idl._registry import default_registry
 
-__all__ = ["InterfaceFinder", "install", "interface_module_attrs", "uninstall"]
+__all__ = ["InterfaceFinder", "interface_module_attrs"]
 
 logger = logging.getLogger(__name__)
 
@@ -105,14 +103,3 @@ class InterfaceFinder(importlib.abc.MetaPathFinder):
         if not known:
             return None
         return importlib.machinery.ModuleSpec(fullname, self._loader, is_package=len(parts) == 1)
-
-
-def install() -> None:
-    """Append the finder to ``sys.meta_path`` (idempotent)."""
-    if not any(isinstance(finder, InterfaceFinder) for finder in sys.meta_path):
-        sys.meta_path.append(InterfaceFinder())
-
-
-def uninstall() -> None:
-    """Remove the finder again (modules it already served stay imported)."""
-    sys.meta_path[:] = [finder for finder in sys.meta_path if not isinstance(finder, InterfaceFinder)]

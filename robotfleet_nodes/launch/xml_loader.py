@@ -19,8 +19,7 @@ from pathlib import Path
 from typing import Any
 from xml.parsers import expat
 
-import yaml
-
+from robotfleet_nodes._yaml import YamlError, load_yaml
 from robotfleet_nodes.launch.errors import LaunchError
 from robotfleet_nodes.launch.launch_description import LaunchDescription
 from robotfleet_nodes.launch.launch_file import read_launch_text
@@ -93,8 +92,8 @@ def _typed(value: str) -> Any:
     if "$(" in value:
         return value
     try:
-        typed = yaml.safe_load(value)
-    except yaml.YAMLError:
+        typed = load_yaml(value, "<param value>")
+    except YamlError:
         return value
     return typed if isinstance(typed, bool | int | float | str) else value
 

@@ -3,7 +3,8 @@
 Every mapping remembers its line, so errors read ``file:line: tag 'node': unknown key
 'pakg' (known: ...)``. Tags are parsed by the functions registered with
 :func:`~robotfleet_nodes.launch._expose.expose_tag` (see ``_yaml_tags``). Every tag accepts
-``if:``/``unless:`` conditions.
+``if:``/``unless:`` conditions. The text is read with the package's one YAML loader
+(``robotfleet_nodes._yaml``), which refuses a key given twice.
 """
 
 from __future__ import annotations
@@ -14,8 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from robotfleet_nodes._yaml import LineDict, LineList, YamlError, load_yaml
 from robotfleet_nodes.launch._expose import tag_parser, tags
 from robotfleet_nodes.launch.conditions import Condition, IfCondition, UnlessCondition
 from robotfleet_nodes.launch.entity import LaunchEntity
@@ -26,52 +26,18 @@ from robotfleet_nodes.launch.launch_file import read_launch_text
 __all__ = ["Where", "load_yaml_launch_file", "parse_entities", "parse_yaml_launch", "yaml_map", "yaml_seq"]
 
 
-class _Map(dict[Any, Any]):
-    line = 0
-
-
-class _Seq(list[Any]):
-    line = 0
-
-
 def yaml_map(line: int, items: dict[Any, Any] | None = None) -> dict[Any, Any]:
     """A mapping that remembers its ``line`` (what the loader builds; for other front ends)."""
-    out = _Map(items or {})
+    out = LineDict(items or {})
     out.line = line
     return out
 
 
 def yaml_seq(line: int) -> list[Any]:
     """An empty list that remembers its ``line``."""
-    out = _Seq()
+    out = LineList()
     out.line = line
     return out
-
-
-class _Loader(yaml.SafeLoader):
-    """A safe loader whose mappings and sequences know their line number."""
-
-
-def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> _Map:
-    loader.flatten_mapping(node)
-    out = _Map()
-    out.line = node.start_mark.line + 1
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        if key in out:
-            raise LaunchError(f"line {key_node.start_mark.line + 1}: duplicate key {key!r}")
-        out[key] = loader.construct_object(value_node, deep=True)
-    return out
-
-
-def _construct_sequence(loader: _Loader, node: yaml.SequenceNode) -> _Seq:
-    out = _Seq(loader.construct_object(child, deep=True) for child in node.value)
-    out.line = node.start_mark.line + 1
-    return out
-
-
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,11 +185,9 @@ def parse_yaml_launch(text: str, file: str = "<string>") -> LaunchDescription:
     from robotfleet_nodes.launch import _yaml_tags  # noqa: F401 - registers the tags
 
     try:
-        data = yaml.load(text, Loader=_Loader)
-    except LaunchError as exc:
-        raise LaunchError(f"{file}: {exc}", located=True) from exc
-    except yaml.YAMLError as exc:
-        raise LaunchError(f"{file}: not valid YAML: {exc}", located=True) from exc
+        data = load_yaml(text, file, lines=True)
+    except YamlError as exc:
+        raise LaunchError(str(exc), located=True) from None
     root = Where(file, 1, "launch")
     if not isinstance(data, dict) or "launch" not in data:
         raise root.error("a YAML launch file is a mapping with one key, 'launch', holding a list")

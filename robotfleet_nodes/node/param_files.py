@@ -17,6 +17,9 @@ namespace, as in ROS 2: ``talker`` matches ``/talker`` only); ``*`` matches with
 token and ``/**`` any number of tokens. For one node, matching entries are applied
 wildcard entries first, then exact ones, each group in file order; later files override
 earlier ones.
+
+Files are read with the package's one YAML loader (``robotfleet_nodes._yaml``): a key given
+twice is an error naming the file, line and key, and dates stay strings, as in rcl.
 """
 
 from __future__ import annotations
@@ -26,8 +29,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeAlias
 
-import yaml
-
+from robotfleet_nodes._yaml import YamlError, dump_yaml, load_yaml
 from robotfleet_nodes.errors import ParameterError
 
 __all__ = [
@@ -47,15 +49,6 @@ ParameterValue: TypeAlias = (
 
 _ROS_PARAMETERS = "ros__parameters"
 
-
-class _Loader(yaml.SafeLoader):
-    """Safe YAML without timestamps: ``2024-01-01`` stays a string, as in rcl."""
-
-
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
 
 _ELEMENT_TYPES: tuple[type, ...] = (bool, int, float, str)
 
@@ -96,9 +89,9 @@ def parse_parameter_value(text: str, *, where: str = "value") -> ParameterValue:
     if not text.strip():
         return ""
     try:
-        value = yaml.load(text, Loader=_Loader)  # a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        raise ParameterError(f"{where}: {text!r} is not a YAML value: {exc}") from None
+        value = load_yaml(text, where)
+    except YamlError as exc:
+        raise ParameterError(f"{where}: {text!r} is not a YAML value: {exc.problem}") from None
     if isinstance(value, dict):
         raise ParameterError(f"{where}: {text!r} is a mapping; a parameter holds a scalar or a list")
     return _convert(value, where)
@@ -128,12 +121,9 @@ def parameter_file_entries(path: str | Path) -> list[tuple[str, dict[str, Parame
     except (OSError, UnicodeDecodeError) as exc:
         raise ParameterError(f"{path}: cannot read parameter file: {exc}") from None
     try:
-        data = yaml.load(text, Loader=_Loader)  # a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ParameterError(f"{path}{line}: invalid YAML: {problem}") from None
+        data = load_yaml(text, str(path))
+    except YamlError as exc:
+        raise ParameterError(str(exc)) from None
     if data is None:
         return []
     if not isinstance(data, dict):
@@ -239,6 +229,4 @@ def dump_parameters(node_fqn: str, params: Mapping[str, ParameterValue]) -> str:
             raise ParameterError(f"{node_fqn}: parameter {name!r} is both a value and a group")
         value = params[name]
         node[leaf] = list(value) if isinstance(value, list) else value
-    return yaml.safe_dump(
-        {node_fqn: {_ROS_PARAMETERS: nested}}, default_flow_style=False, sort_keys=True, allow_unicode=True
-    )
+    return dump_yaml({node_fqn: {_ROS_PARAMETERS: nested}}, sort_keys=True)

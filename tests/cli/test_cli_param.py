@@ -11,6 +11,7 @@ import pytest
 
 from robotfleet_nodes.cli.main import run_cli
 from robotfleet_nodes.node import Context, Node
+from robotfleet_nodes.node.param_files import load_parameter_file
 from robotfleet_nodes.node.parameters import interface_class
 from robotfleet_nodes.transport import NatsTransport
 from robotfleet_nodes.transport.nats._subjects import SubjectMapper
@@ -81,3 +82,30 @@ async def test_dump_and_load(node: Node, nats_url: str, capsys: Any, tmp_path: P
     assert node.get_parameter("speed").value == 3.0
     assert node.get_parameter("name").value == "r2"
     assert await rfos(nats_url, "param", "load", fqn, str(tmp_path / "missing.yaml")) == 1
+
+
+async def test_dump_then_load_gives_the_same_values(
+    node: Node, nats_url: str, capsys: Any, tmp_path: Path
+) -> None:
+    tricky: dict[str, Any] = {
+        "looks.like_bool": "yes",
+        "looks.like_int": "1",
+        "looks.like_null": "null",
+        "empty": "",
+        "colon": "a: b # not a comment",
+        "long": "x" * 200,
+        "unicode": "Zürich",
+        "huge": 1e16,
+        "tiny": 1e-7,
+        "flags": [True, False],
+        "blob": b"\x00\xff",
+    }
+    for name, value in tricky.items():
+        node.declare_parameter(name, value)
+    fqn = "/robots/r1/driver"
+    assert await rfos(nats_url, "param", "dump", fqn) == 0
+    path = tmp_path / "dumped.yaml"
+    path.write_text(capsys.readouterr().out, encoding="utf-8")
+    loaded = load_parameter_file(path, fqn)
+    assert {name: loaded.get(name) for name in tricky} == tricky
+    assert loaded == {name: node.get_parameter(name).value for name in loaded}

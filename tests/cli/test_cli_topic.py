@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import os
 import signal
 import sys
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from std_msgs.msg import String  # type: ignore[import-not-found]
 
 from robotfleet_nodes.cli._common import to_yaml
@@ -106,19 +108,19 @@ async def test_unknown_topic_suggests_close_matches(topo: Topology, nats_url: st
 async def test_echo_once_decodes_from_headers(topo: Topology, nats_url: str, capsys: Any) -> None:
     assert await rfos(nats_url, "topic", "echo", "/chatter", "--once", "--graph-wait", "0.2") == 0
     out = capsys.readouterr().out
-    assert out.startswith('data: "Hello: ') and out.endswith("\n---\n")
+    assert out.startswith("data: 'Hello: ") and out.endswith("\n---\n")
 
 
 async def test_echo_field_csv_filter_raw_noarr(topo: Topology, nats_url: str, capsys: Any) -> None:
     args = ["--graph-wait", "0.2"]
     assert await rfos(nats_url, "topic", "echo", "chatter", "--field", "data", "-n", "2", *args) == 0
     lines = capsys.readouterr().out.split("\n---\n")
-    assert lines[0].startswith('"Hello: ') and len(lines) == 3
+    assert lines[0].startswith("'Hello: ") and len(lines) == 3
     assert await rfos(nats_url, "topic", "echo", "/chatter", "--csv", "--once", *args) == 0
     assert capsys.readouterr().out.startswith("Hello: ")
     flt = "m.data.endswith('0')"
     assert await rfos(nats_url, "topic", "echo", "/chatter", "--filter", flt, "--once", *args) == 0
-    assert capsys.readouterr().out.split("\n")[0].endswith('0"')
+    assert capsys.readouterr().out.split("\n")[0].endswith("0'")
     assert await rfos(nats_url, "topic", "echo", "/chatter", "--raw", "--once", *args) == 0
     assert capsys.readouterr().out.startswith('{"data":"Hello: ')
     assert await rfos(nats_url, "topic", "echo", "/chatter", "std_msgs/msg/String", "--once", "--no-arr") == 0
@@ -129,8 +131,40 @@ async def test_echo_field_csv_filter_raw_noarr(topo: Topology, nats_url: str, ca
 
 def test_to_yaml_is_ros_style() -> None:
     data = {"a": 1, "b": {"c": [1, 2], "d": []}, "e": [{"x": 1.5, "y": "s"}], "f": "yes", "g": True}
-    assert to_yaml(data) == ('a: 1\nb:\n  c:\n  - 1\n  - 2\n  d: []\ne:\n- x: 1.5\n  y: s\nf: "yes"\ng: true')
+    assert to_yaml(data) == ("a: 1\nb:\n  c:\n  - 1\n  - 2\n  d: []\ne:\n- x: 1.5\n  y: s\nf: 'yes'\ng: true")
     assert to_yaml(data, no_arr=True).splitlines()[2] == "  c: '<sequence length: 2>'"
+    assert to_yaml({}) == "{}" and to_yaml([]) == "[]" and to_yaml(3) == "3" and to_yaml("no") == "'no'"
+    assert to_yaml({"data": b"\x01\x02"}) == "data:\n- 1\n- 2"
+    assert to_yaml([1, 2], no_arr=True) == "'<sequence length: 2>'"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "yes",
+        "",
+        "1",
+        "0x10",
+        "1e3",
+        "null",
+        "~",
+        "a: b",
+        "#x",
+        " lead",
+        "trail ",
+        "multi\nline",
+        "Zürich",
+        "x" * 300,
+    ],
+)
+def test_to_yaml_strings_read_back_as_the_same_string(value: str) -> None:
+    assert yaml.safe_load(to_yaml({"data": value})) == {"data": value}
+
+
+def test_to_yaml_numbers_read_back_as_the_same_numbers() -> None:
+    data = {"big": 1e16, "small": 1e-7, "inf": float("inf"), "neg": -2.5, "int": -(2**63), "flag": False}
+    assert yaml.safe_load(to_yaml(data)) == data
+    assert math.isnan(yaml.safe_load(to_yaml({"nan": float("nan")}))["nan"])
 
 
 async def test_hz_and_bw(topo: Topology, nats_url: str, capsys: Any) -> None:

@@ -224,6 +224,14 @@ def test_duplicate_yaml_key_names_both_lines(tmp_path: Path) -> None:
         load_config("zone", path, environ={})
 
 
+def test_nested_duplicate_yaml_key_names_file_line_and_key(tmp_path: Path) -> None:
+    text = "zone_id: zone-1\nmessaging:\n  broker: nats://a:4222\n  broker: nats://b:4222\n"
+    path = _write(tmp_path / "zone.yaml", text)
+    expected = r"zone\.yaml:4: invalid YAML: key 'broker' given twice \(first on line 3\)"
+    with pytest.raises(ConfigError, match=expected):
+        load_config("zone", path, environ={})
+
+
 def test_top_level_must_be_a_mapping(tmp_path: Path) -> None:
     expected = r"x\.yaml: expected a mapping of keys at the top level, got a list"
     with pytest.raises(ConfigError, match=expected):

@@ -140,6 +140,14 @@ def test_bad_files_name_the_line_and_key(tmp_path: Path, text: str, message: str
     assert str(info.value).startswith(str(path))
 
 
+def test_a_key_given_twice_names_file_line_and_key(tmp_path: Path) -> None:
+    text = "launch:\n  - node:\n      exec: talker\n      name: a\n      name: b\n"
+    path = _write(tmp_path, "twice.launch.yaml", text)
+    expected = rf"^{path}:5: invalid YAML: key 'name' given twice \(first on line 4\)$"
+    with pytest.raises(LaunchError, match=expected):
+        load_launch_file(path)
+
+
 def test_visit_errors_carry_the_file_and_line(tmp_path: Path) -> None:
     path = _write(
         tmp_path, "x.launch.yaml", "launch:\n  - arg: {name: a, default: '1'}\n  - log: {message: $(var b)}\n"

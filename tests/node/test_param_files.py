@@ -158,6 +158,19 @@ def test_invalid_yaml_names_file_and_line(write: Callable[[str], Path]) -> None:
         load_parameter_file(path, "/n")
 
 
+def test_a_parameter_given_twice_names_file_line_and_key(write: Callable[[str], Path]) -> None:
+    path = write("/robots/r:\n  ros__parameters:\n    rate: 1.0\n    rate: 2.0\n")
+    expected = rf"{path.name}:4: invalid YAML: key 'rate' given twice \(first on line 3\)$"
+    with pytest.raises(ParameterError, match=expected):
+        load_parameter_file(path, "/robots/r")
+
+
+def test_a_node_given_twice_names_file_line_and_key(write: Callable[[str], Path]) -> None:
+    path = write("n:\n  ros__parameters: {a: 1}\nn:\n  ros__parameters: {b: 2}\n")
+    with pytest.raises(ParameterError, match=rf"{path.name}:3: invalid YAML: key 'n' given twice"):
+        load_parameter_file(path, "/n")
+
+
 def test_heterogeneous_list_names_file_and_key(write: Callable[[str], Path]) -> None:
     path = write("/robots/r:\n  ros__parameters:\n    grp:\n      mixed: [1, a]\n")
     with pytest.raises(ParameterError) as err:
