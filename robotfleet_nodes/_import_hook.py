@@ -111,7 +111,7 @@ class LazyInterfaceFinder:
         if len(parts) > 2 or (len(parts) == 2 and parts[1] not in _KINDS) or not _is_candidate(parts[0]):
             return None
         # The real machinery (pydantic, rosbags, the registry), first imported here.
-        from robotfleet_nodes.idl._importer import InterfaceFinder
+        from robotfleet_nodes.idl import InterfaceFinder
 
         return InterfaceFinder().find_spec(fullname, path, target)
 

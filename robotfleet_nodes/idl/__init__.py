@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from robotfleet_nodes.idl._importer import interface_module_attrs
+from robotfleet_nodes.idl._importer import InterfaceFinder, interface_module_attrs
 from robotfleet_nodes.idl._message import Action, Message, Service
 from robotfleet_nodes.idl._parser import parse_action, parse_interface, parse_message, parse_service
 from robotfleet_nodes.idl._registry import INTERFACE_PATH_ENV, TypeRegistry, default_registry
@@ -35,6 +35,7 @@ __all__ = [
     "Constant",
     "Field",
     "FieldType",
+    "InterfaceFinder",
     "InterfaceSpec",
     "Message",
     "MessageSpec",
