@@ -1,6 +1,8 @@
 """Orders as the fleet keeps and shows them: the in-memory index, JSON form, submit/cancel results.
 
-:class:`OrderIndex` holds every order the fleet knows (final ones serialised);
+:class:`OrderIndex` holds every order the fleet knows (final ones serialised),
+:class:`OrderLocks` serialises the changes of one order; :func:`check_submission` and
+:func:`new_order` check and build a submission;
 :func:`order_json` is an order as the HTTP API shows it; :class:`SubmitError` and
 :class:`CancelResult` are what :meth:`FleetService.submit
 <robotfleet_nodes.fleet.service.FleetService.submit>` raises and
@@ -9,16 +11,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, MutableMapping
+import asyncio
+import contextlib
+from collections import Counter
+from collections.abc import AsyncIterator, Collection, Iterator, MutableMapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from robotfleet_nodes.errors import RobotFleetError
-from robotfleet_nodes.fleet.protocol import FINAL_STATES, STATE_NAMES
-from robotfleet_nodes.msg import WorkOrder
+from robotfleet_nodes.fleet.protocol import FINAL_STATES, ORDER_ID_RE, STATE_NAMES, now_stamp
+from robotfleet_nodes.msg import WorkOrder, WorkOrderEvent
 
-__all__ = ["CancelResult", "OrderIndex", "SubmitError", "order_json", "stamp_iso", "stamp_seconds"]
+__all__ = [
+    "CancelResult",
+    "OrderIndex",
+    "OrderLocks",
+    "SubmitError",
+    "check_submission",
+    "new_order",
+    "order_json",
+    "stamp_iso",
+    "stamp_seconds",
+]
 
 
 def stamp_iso(stamp: Any) -> str | None:
@@ -68,6 +83,41 @@ class SubmitError(RobotFleetError, ValueError):
         super().__init__(message)
         self.field = field
         self.retry = retry
+
+
+def check_submission(*, area_id: str, areas: Collection[str], priority: int, order_id: str) -> None:
+    """Raise :class:`SubmitError` for an area not in ``areas``, a priority outside 0..9 or a bad id."""
+    if area_id not in areas:
+        raise SubmitError(
+            f"unknown area {area_id!r}; this fleet dispatches to {', '.join(areas)}",
+            "area_id",
+        )
+    if not 0 <= priority <= 9:
+        raise SubmitError(f"priority must be 0..9, got {priority}", "priority")
+    if order_id and not ORDER_ID_RE.fullmatch(order_id):
+        raise SubmitError(
+            f"{order_id!r} is not a valid order id (letters, digits, '_', '-'; at most 128)", "id"
+        )
+
+
+def new_order(
+    *, order_id: str, area_id: str, task: str, priority: int, target: tuple[float, float] | None, by: str
+) -> Any:
+    """A new PENDING ``WorkOrder``, created now by ``by``."""
+    stamp = now_stamp()
+    return WorkOrder(
+        id=order_id,
+        area_id=area_id,
+        task=task,
+        priority=priority,
+        has_target=target is not None,
+        target_x=target[0] if target else 0.0,
+        target_y=target[1] if target else 0.0,
+        state=WorkOrder.STATE_PENDING,
+        created=stamp,
+        updated=stamp,
+        history=[WorkOrderEvent(state=WorkOrder.STATE_PENDING, stamp=stamp, by=by)],
+    )
 
 
 @dataclass(slots=True)
@@ -155,3 +205,30 @@ class OrderIndex(MutableMapping[str, Any]):
         )
         keys.sort(reverse=True)
         return [self[oid] for _, oid in keys[:limit]], len(keys)
+
+
+class OrderLocks:
+    """One ``asyncio.Lock`` per order id, dropped once nobody holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._users: Counter[str] = Counter()
+
+    def __len__(self) -> int:
+        return len(self._locks)
+
+    @contextlib.asynccontextmanager
+    async def hold(self, order_id: str) -> AsyncIterator[None]:
+        """Serialise the changes of one order (others go on concurrently); FIFO."""
+        lock = self._locks.get(order_id)
+        if lock is None:
+            lock = self._locks[order_id] = asyncio.Lock()
+        self._users[order_id] += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            self._users[order_id] -= 1
+            if self._users[order_id] <= 0:
+                del self._users[order_id]
+                del self._locks[order_id]

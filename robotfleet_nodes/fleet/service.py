@@ -4,19 +4,19 @@
 
 - the :class:`~robotfleet_nodes.fleet.protocol.OrderStore` (JetStream KV) and an
   :class:`~robotfleet_nodes.fleet.orders.OrderIndex` of every order, loaded at start.
-  Orders are serialised one by one (a lock per order id), never behind each other: a
-  submission is one create-if-absent write and waits for nothing else;
-- the dispatch loop: :mod:`~robotfleet_nodes.fleet.scheduler` (pure: one priority queue
-  per area, the budget from the latest ``AreaSummary``, backoff) says which orders to hand
-  to which area now; the loop calls ``/areas/<a>/dispatch`` with the key
-  ``<id>/<attempts>``. A submission or a freed robot wakes the loop at once; a refusal or
-  an unreachable area keeps the order PENDING and backs the area off;
+  Orders are serialised one by one (:class:`~robotfleet_nodes.fleet.orders.OrderLocks`),
+  never behind each other: a submission is one create-if-absent write and waits for
+  nothing else; submit and cancel are here;
+- the dispatch loop (:class:`~robotfleet_nodes.fleet._dispatcher.Dispatcher`): the pure
+  :mod:`~robotfleet_nodes.fleet.scheduler` (a priority queue per area, the budget from the
+  latest ``AreaSummary``, backoff) says which orders go to which area now; the loop makes
+  the ``/areas/<a>/dispatch`` calls. A submission or a freed robot wakes it at once;
 - the durable consumer of ``WorkOrderUpdate`` events
   (:class:`~robotfleet_nodes.fleet._consumer.OrderEventConsumer`), which applies them
   through :meth:`FleetService._apply_all` (each order stored once per batch);
-- cancel, the area/zone/robot views behind the HTTP API (built by
-  :mod:`~robotfleet_nodes.fleet.views`), a :class:`Broadcaster` of SSE events and a
-  metrics :class:`Registry`;
+- the latest area and zone summaries and robot tables, the views behind the HTTP API and
+  the SSE ``robots`` deltas (:mod:`~robotfleet_nodes.fleet.views`), a :class:`Broadcaster`
+  of SSE events and the metrics (:class:`~robotfleet_nodes.fleet._metrics.FleetMetrics`);
 - :class:`~robotfleet_nodes.fleet.node.FleetNode` (``/fleet/fleet``): ``FleetSummary`` at
   1 Hz and the services ``/fleet/submit``, ``/fleet/cancel``, ``/fleet/get``.
 
@@ -27,32 +27,29 @@ re-exported from the modules that define them.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import itertools
 import logging
 import time
 import uuid
-from collections import Counter
-from collections.abc import AsyncIterator
 from typing import Any
 
-import prometheus_client as prometheus
-
 from robotfleet_nodes.config import FleetConfig
-from robotfleet_nodes.errors import RobotFleetError
 from robotfleet_nodes.fleet._consumer import OrderEventConsumer
+from robotfleet_nodes.fleet._dispatcher import Dispatcher
+from robotfleet_nodes.fleet._metrics import FleetMetrics
 from robotfleet_nodes.fleet.node import FleetNode
 from robotfleet_nodes.fleet.orders import (
     CancelResult,
     OrderIndex,
+    OrderLocks,
     SubmitError,
+    check_submission,
+    new_order,
     order_json,
     stamp_iso,
     stamp_seconds,
 )
 from robotfleet_nodes.fleet.protocol import (
     FINAL_STATES,
-    ORDER_ID_RE,
     STATE_NAMES,
     OrderEvents,
     OrderStore,
@@ -63,14 +60,13 @@ from robotfleet_nodes.fleet.protocol import (
     now_stamp,
     zone_name,
 )
-from robotfleet_nodes.fleet.scheduler import MAX_BACKOFF_S, AreaState, picks
+from robotfleet_nodes.fleet.scheduler import MAX_BACKOFF_S
 from robotfleet_nodes.fleet.views import (
     ROBOT_STATE_NAMES,
-    SentRows,
+    RobotEvents,
     areas_view,
+    fleet_summary,
     fleet_view,
-    natural_key,
-    robot_state_names,
     robots_view,
     silent_zones,
     zones_view,
@@ -78,16 +74,13 @@ from robotfleet_nodes.fleet.views import (
 from robotfleet_nodes.idl import default_registry
 from robotfleet_nodes.msg import (
     AreaSummary,
-    FleetSummary,
     RobotTable,
     WorkOrder,
-    WorkOrderEvent,
     WorkOrderUpdate,
     ZoneSummary,
 )
 from robotfleet_nodes.node import Context
-from robotfleet_nodes.node.service import Client
-from robotfleet_nodes.web import Broadcaster, ServerSentEvent, new_registry
+from robotfleet_nodes.web import Broadcaster, ServerSentEvent
 
 __all__ = [
     "DEFAULT_MAX_IN_FLIGHT",
@@ -128,80 +121,43 @@ class FleetService:
         self.max_in_flight = max_in_flight
         self.orders = OrderIndex()
         self.events: Broadcaster[ServerSentEvent] = Broadcaster(max_queue=2000)
-        self.metrics = new_registry()
+        self._metrics = FleetMetrics()
+        self.metrics = self._metrics.registry
+        self.m_in = self._metrics.m_in
+        self.m_out = self._metrics.m_out
         self.node: FleetNode | None = None
         self._node_options = node_options or {}
         self._store: OrderStore | None = None
         self._events: OrderEvents | None = None
         self._consumer: OrderEventConsumer | None = None
-        self._areas: dict[str, AreaState] = {a: AreaState() for a in config.areas}
-        self._dispatch_clients: dict[str, Client[Any]] = {}
-        self._cancel_clients: dict[str, Client[Any]] = {}
+        self._dispatcher = Dispatcher(
+            config, self.orders, apply=self._apply, sent=self.m_out, max_in_flight=max_in_flight
+        )
+        self._areas = self._dispatcher.areas
+        self._dispatch_clients = self._dispatcher.dispatch_clients
+        self._cancel_clients = self._dispatcher.cancel_clients
         self._zones: dict[str, Any] = {}  # zone id -> latest ZoneSummary
         self._zone_area: dict[str, str] = {}
         self._robots: dict[str, Any] = {}  # zone id -> latest RobotTable
-        self._sent_rows: dict[str, SentRows] = {}  # zone id -> rows the event stream sent last
+        self._robot_events = RobotEvents(self.events)
         self._subscribed_zones: set[str] = set()
-        self._counts: Counter[int] = Counter()
-        self._seq = itertools.count()
-        self._wake = asyncio.Event()
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._counts = self._metrics.counts
+        self._wake = self._dispatcher.wake
+        self._tasks = self._dispatcher.tasks
         self._loops: list[asyncio.Task[Any]] = []
-        self._order_locks: dict[str, asyncio.Lock] = {}
-        self._order_lock_users: Counter[str] = Counter()
+        self._order_locks = OrderLocks()
         self._started = False
-        self._observed: set[tuple[str, str]] = set()
-        self._init_metrics()
 
-    # -- metrics -----------------------------------------------------------------------
-    def _init_metrics(self) -> None:
-        m = self.metrics
-        self.m_orders = prometheus.Gauge("rfos_work_orders", "Work orders by state", ["state"], registry=m)
-        self.m_latency = prometheus.Histogram(
-            "rfos_dispatch_latency_seconds",
-            "Seconds from submission to DISPATCHED (stage=dispatched) and EXECUTING (stage=executing)",
-            ["stage"],
-            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
-            registry=m,
-        )
-        self.m_robots_online = prometheus.Gauge(
-            "rfos_robots_online", "Robots online (sum of zone summaries)", registry=m
-        )
-        self.m_robots = prometheus.Gauge(
-            "rfos_robots", "Robots configured (sum of zone summaries)", registry=m
-        )
-        self.m_in = prometheus.Counter(
-            "rfos_messages_in_total", "Messages received by the fleet", ["kind"], registry=m
-        )
-        self.m_out = prometheus.Counter(
-            "rfos_messages_out_total", "Messages and calls sent by the fleet", ["kind"], registry=m
-        )
-        for name in STATE_NAMES.values():
-            self.m_orders.labels(name).set(0)
-
+    # -- metrics (fleet/_metrics.py) ------------------------------------------------------
     def _count(self, old: Any, new: Any) -> None:
-        if old is not None:
-            self._counts[old.state] -= 1
-            self.m_orders.labels(STATE_NAMES[old.state]).set(self._counts[old.state])
-        self._counts[new.state] += 1
-        self.m_orders.labels(STATE_NAMES[new.state]).set(self._counts[new.state])
-        if new.state in (WorkOrder.STATE_DISPATCHED, WorkOrder.STATE_EXECUTING) and (
-            old is None or old.state != new.state
-        ):
-            stage = "dispatched" if new.state == WorkOrder.STATE_DISPATCHED else "executing"
-            if (new.id, stage) not in self._observed:
-                self._observed.add((new.id, stage))
-                delay = stamp_seconds(new.updated) - stamp_seconds(new.created)
-                self.m_latency.labels(stage).observe(max(0.0, delay))
-        if new.state in FINAL_STATES:
-            self._observed.discard((new.id, "dispatched"))
-            self._observed.discard((new.id, "executing"))
-            if old is not None and old.state not in FINAL_STATES and old.state != WorkOrder.STATE_PENDING:
-                area = self._areas.get(new.area_id)
-                if area is not None:  # its robot is free again: offer the area more at once
-                    area.note_freed()
-                    if area.queue:
-                        self._wake.set()
+        self._metrics.count(old, new)
+        held_a_robot = old is not None and old.state not in (*FINAL_STATES, WorkOrder.STATE_PENDING)
+        if new.state in FINAL_STATES and held_a_robot:
+            area = self._areas.get(new.area_id)
+            if area is not None:  # its robot is free again: offer the area more at once
+                area.note_freed()
+                if area.queue:
+                    self._wake.set()
 
     # -- life ----------------------------------------------------------------------------
     async def start(self) -> None:
@@ -301,18 +257,8 @@ class FleetService:
 
         Raises :class:`SubmitError` for an unknown area, a bad priority or id, or a full queue.
         """
-        if area_id not in self._areas:
-            raise SubmitError(
-                f"unknown area {area_id!r}; this fleet dispatches to {', '.join(self.config.areas)}",
-                "area_id",
-            )
-        if not 0 <= priority <= 9:
-            raise SubmitError(f"priority must be 0..9, got {priority}", "priority")
+        check_submission(area_id=area_id, areas=self.config.areas, priority=priority, order_id=order_id)
         if order_id:
-            if not ORDER_ID_RE.fullmatch(order_id):
-                raise SubmitError(
-                    f"{order_id!r} is not a valid order id (letters, digits, '_', '-'; at most 128)", "id"
-                )
             existing = self.orders.get(order_id)
             if existing is not None:
                 return existing, False
@@ -321,44 +267,22 @@ class FleetService:
         pending = sum(len(a.queued) for a in self._areas.values())
         if pending >= self.config.scheduler.max_pending:
             raise SubmitError(f"{pending} orders are waiting for dispatch; try again later", retry=True)
-        stamp = now_stamp()
-        order = WorkOrder(
-            id=order_id,
+        order = new_order(
+            order_id=order_id,
             area_id=area_id,
             task=task,
             priority=priority,
-            has_target=target is not None,
-            target_x=target[0] if target else 0.0,
-            target_y=target[1] if target else 0.0,
-            state=WorkOrder.STATE_PENDING,
-            created=stamp,
-            updated=stamp,
-            history=[WorkOrderEvent(state=WorkOrder.STATE_PENDING, stamp=stamp, by=self.config.fleet_id)],
+            target=target,
+            by=self.config.fleet_id,
         )
         assert self._store is not None
-        async with self._order_lock(order_id):  # this id only: nothing else waits here
+        async with self._order_locks.hold(order_id):  # this id only: nothing else waits here
             stored, created = await self._store.create(order)
             if created or stored.id not in self.orders:
                 self._set(stored)
                 if stored.state == WorkOrder.STATE_PENDING:
                     self._enqueue(stored)
         return self.orders[stored.id], created
-
-    @contextlib.asynccontextmanager
-    async def _order_lock(self, order_id: str) -> AsyncIterator[None]:
-        """Serialise the changes of one order (others go on concurrently); FIFO."""
-        lock = self._order_locks.get(order_id)
-        if lock is None:
-            lock = self._order_locks[order_id] = asyncio.Lock()
-        self._order_lock_users[order_id] += 1
-        try:
-            async with lock:
-                yield
-        finally:
-            self._order_lock_users[order_id] -= 1
-            if self._order_lock_users[order_id] <= 0:
-                del self._order_lock_users[order_id]
-                del self._order_locks[order_id]
 
     def _set(self, order: Any, *, publish: bool = True) -> None:
         old = self.orders.get(order.id)
@@ -378,7 +302,7 @@ class FleetService:
         after the store write succeeded, so a failed write leaves the events to re-apply.
         """
         assert self._store is not None
-        async with self._order_lock(order_id):
+        async with self._order_locks.hold(order_id):
             order = self.orders.get(order_id)
             if order is None:
                 found = await self._store.get(order_id)
@@ -399,7 +323,7 @@ class FleetService:
             return order
 
     async def cancel(self, order_id: str, reason: str = "") -> CancelResult:
-        """Cancel a non-final order (see the module docstring); CANCELLED again is accepted."""
+        """Cancel a non-final order (docs/fleet.md); CANCELLED again is accepted."""
         order = self.orders.get(order_id)
         if order is None:
             return CancelResult(False, None, f"unknown work order {order_id!r}")
@@ -410,7 +334,7 @@ class FleetService:
             return CancelResult(False, order, f"work order {order_id} is already {name}", final=True)
         note = reason or "cancelled by request"
         if order.state != WorkOrder.STATE_PENDING:
-            await self._forward_cancel(order, note)
+            await self._dispatcher.forward_cancel(order, note)
         update = WorkOrderUpdate(
             order_id=order.id,
             attempt=order.attempts,
@@ -436,112 +360,16 @@ class FleetService:
             return CancelResult(False, current, f"work order {order_id} is already {name}", final=True)
         return CancelResult(True, current)
 
-    async def _forward_cancel(self, order: Any, reason: str) -> None:
-        client = self._cancel_clients.get(order.area_id)
-        if client is None:
-            return
-        try:
-            self.m_out.labels("cancel").inc()
-            answer = await client.call(
-                CancelWorkOrder.Request(id=order.id, reason=reason),
-                timeout=self.config.scheduler.dispatch_timeout_s,
-            )
-            if not answer.accepted:
-                log.info("area %s did not cancel %s: %s", order.area_id, order.id, answer.error)
-        except (TimeoutError, ConnectionError, RobotFleetError) as exc:
-            log.warning("area %s unreachable to cancel %s: %s", order.area_id, order.id, exc)
-
-    # -- scheduler (the decisions are fleet/scheduler.py's) ---------------------------------
+    # -- dispatch (fleet/_dispatcher.py; the decisions are fleet/scheduler.py's) ------------
     def _enqueue(self, order: Any) -> None:
-        area = self._areas.get(order.area_id)
-        if area is not None and area.enqueue(order.id, order.priority, next(self._seq)):
-            self._wake.set()
+        self._dispatcher.enqueue(order)
 
     def queued(self, area_id: str) -> list[str]:
         """Order ids waiting for ``area_id``, in dispatch order (for tests and views)."""
-        return self._areas[area_id].waiting()
-
-    def _pending(self, order_id: str) -> bool:
-        order = self.orders.get(order_id)
-        return order is not None and order.state == WorkOrder.STATE_PENDING
+        return self._dispatcher.queued(area_id)
 
     async def _dispatch_loop(self) -> None:
-        interval = self.config.scheduler.dispatch_interval_s
-        while self._started:
-            self._wake.clear()
-            due = picks(
-                self._areas,
-                time.monotonic(),
-                pending=self._pending,
-                max_in_flight=self.max_in_flight,
-                silence_timeout_s=self.config.scheduler.area_silence_timeout_s,
-            )
-            for area_id, order_id, seq in due:
-                order = self.orders[order_id]
-                task = asyncio.create_task(self._dispatch(area_id, order, seq), name=f"dispatch {order_id}")
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(interval):  # not wait_for: it may swallow a cancel (3.11)
-                    await self._wake.wait()
-
-    async def _dispatch(self, area_id: str, order: Any, seq: int) -> None:
-        area = self._areas[area_id]
-        key = f"{order.id}/{order.attempts}"
-        accepted = released = False
-        try:
-            request = AssignWorkOrder.Request(
-                idempotency_key=key, by=self.config.fleet_id, target_id=area_id, order=order
-            )
-            self.m_out.labels("dispatch").inc()
-            try:
-                answer = await self._dispatch_clients[area_id].call(
-                    request, timeout=self.config.scheduler.dispatch_timeout_s
-                )
-            except (TimeoutError, ConnectionError, RobotFleetError) as exc:
-                log.info("area %s unreachable for %s: %s", area_id, order.id, exc)
-                answer = None
-            area.in_flight -= 1  # the call is over: the store write below needs no slot
-            released = True
-            self._wake.set()
-            if answer is not None and answer.accepted:
-                accepted = True
-                area.note_accepted()
-                update = WorkOrderUpdate(
-                    order_id=order.id,
-                    attempt=order.attempts,
-                    state=WorkOrder.STATE_DISPATCHED,
-                    area_id=area_id,
-                    zone_id=answer.zone_id,
-                    robot_id=answer.robot_id,
-                    stamp=now_stamp(),
-                    by=self.config.fleet_id,
-                    note=f"to {answer.zone_id}" if answer.zone_id else "",
-                )
-                await self._apply(update)
-                current = self.orders.get(order.id)
-                if current is not None and current.state == WorkOrder.STATE_CANCELLED:
-                    await self._forward_cancel(current, current.error or "cancelled")  # lost the race
-            else:
-                if answer is not None:
-                    log.info("area %s refused %s: %s", area_id, order.id, answer.error)
-                area.note_refused(time.monotonic(), self.config.scheduler.dispatch_interval_s)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("dispatching %s to %s failed", order.id, area_id)
-        finally:
-            if not released:
-                area.in_flight -= 1
-            if not accepted:
-                current = self.orders.get(order.id)
-                if current is not None and current.state == WorkOrder.STATE_PENDING:
-                    area.requeue(order.id, order.priority, seq)  # keeps its place
-                else:
-                    area.discard(order.id)
-            else:
-                area.discard(order.id)
-            self._wake.set()
+        await self._dispatcher.run(lambda: self._started)
 
     # -- events consumer (fleet/_consumer.py) -----------------------------------------------
     async def _subscribe_events(self) -> Any:
@@ -593,41 +421,13 @@ class FleetService:
         self.m_in.labels("robot_table").inc()
         zone_id = msg.zone_id
         self._robots[zone_id] = msg
-        if not self.events.subscriber_count:  # nobody watches: build no rows (10000 robots/s)
-            return
-        # The change set is computed and encoded once here, not once per watching dashboard.
-        sent = self._sent_rows.get(zone_id)
-        if sent is None:  # the first table of this zone on the stream: the whole zone
-            sent = self._sent_rows[zone_id] = SentRows(zone_id)
-            sent.update(msg, robot_state_names())
-            self.events.publish(sent.full_event(), key=("robots", zone_id))
-            return
-        changed, removed = sent.update(msg, robot_state_names())
-        if not changed and not removed:
-            return
-        full: list[ServerSentEvent] = []
-
-        def merge(queued: ServerSentEvent, delta: ServerSentEvent) -> ServerSentEvent:
-            # Still queued for a slow client: both together are the zone as it is now.
-            if not full:
-                full.append(sent.full_event())
-            return full[0]
-
-        self.events.publish(sent.delta_event(changed, removed), key=("robots", zone_id), merge=merge)
+        self._robot_events.publish(msg)
 
     def snapshot_events(self) -> list[ServerSentEvent]:
         """What a new ``/api/events`` stream starts with: ``fleet``, ``zones`` and, per zone, a
         full ``robots`` event (the rows the deltas that follow are relative to)."""
         events = [ServerSentEvent(self.fleet(), event="fleet"), ServerSentEvent(self.zones(), event="zones")]
-        names = robot_state_names()
-        for zone_id in sorted(self._robots, key=natural_key):
-            table = self._robots[zone_id]
-            sent = self._sent_rows.get(zone_id)
-            if sent is None or sent.table is not table:  # built while nobody watched: catch up
-                sent = self._sent_rows[zone_id] = SentRows(zone_id)
-                sent.update(table, names)
-            events.append(sent.full_event())
-        return events
+        return [*events, *self._robot_events.snapshot(self._robots)]
 
     # -- views (built by fleet/views.py) -------------------------------------------------------
     def zones(self, area_id: str | None = None) -> list[dict[str, Any]]:
@@ -653,31 +453,19 @@ class FleetService:
 
     def fleet_summary(self) -> Any:
         """The ``FleetSummary`` message published at 1 Hz."""
-        now = time.monotonic()
-        timeout = self.config.scheduler.area_silence_timeout_s
-        counts = self._counts
-        summaries = [a.summary for a in self._areas.values() if a.summary is not None]
-        return FleetSummary(
-            fleet_id=self.config.fleet_id,
+        return fleet_summary(
+            self.config.fleet_id,
+            self._areas,
+            self._counts,
+            now=time.monotonic(),
+            silence_timeout_s=self.config.scheduler.area_silence_timeout_s,
             stamp=now_stamp(),
-            robots_total=sum(int(s.robots_total) for s in summaries),
-            robots_online=sum(int(s.robots_online) for s in summaries),
-            orders_pending=counts.get(WorkOrder.STATE_PENDING, 0),
-            orders_active=sum(
-                counts.get(s, 0)
-                for s in (WorkOrder.STATE_DISPATCHED, WorkOrder.STATE_ASSIGNED, WorkOrder.STATE_EXECUTING)
-            ),
-            orders_completed=counts.get(WorkOrder.STATE_COMPLETED, 0),
-            orders_failed=counts.get(WorkOrder.STATE_FAILED, 0),
-            orders_cancelled=counts.get(WorkOrder.STATE_CANCELLED, 0),
-            silent_areas=[a for a, s in self._areas.items() if now - s.seen > timeout],
-            areas=summaries,
         )
 
     def tick(self) -> None:
         """Once per summary period: refresh gauges, push ``fleet`` and ``zones`` SSE events."""
         fleet = self.fleet()
-        self.m_robots.set(fleet["robots"])
-        self.m_robots_online.set(fleet["robots_online"])
+        self._metrics.m_robots.set(fleet["robots"])
+        self._metrics.m_robots_online.set(fleet["robots_online"])
         self.events.publish(ServerSentEvent(fleet, event="fleet"), key="fleet")
         self.events.publish(ServerSentEvent(self.zones(), event="zones"), key="zones")

@@ -13,12 +13,16 @@ import json
 from collections.abc import Collection, Hashable, Iterable, Iterator, Mapping
 from typing import Any
 
-from robotfleet_nodes.web import ServerSentEvent
+from robotfleet_nodes.fleet.scheduler import AreaState
+from robotfleet_nodes.msg import FleetSummary, WorkOrder
+from robotfleet_nodes.web import Broadcaster, ServerSentEvent
 
 __all__ = [
     "ROBOT_STATE_NAMES",
+    "RobotEvents",
     "SentRows",
     "areas_view",
+    "fleet_summary",
     "fleet_view",
     "natural_key",
     "robot_state_names",
@@ -132,6 +136,36 @@ def fleet_view(
     }
 
 
+def fleet_summary(
+    fleet_id: str,
+    areas: Mapping[str, AreaState],
+    counts: Mapping[int, int],
+    *,
+    now: float,
+    silence_timeout_s: float,
+    stamp: Any,
+) -> Any:
+    """The ``FleetSummary`` message: order ``counts`` by state, the areas' latest summaries
+    (an area silent longer than ``silence_timeout_s`` at ``now`` is listed as silent)."""
+    summaries = [a.summary for a in areas.values() if a.summary is not None]
+    return FleetSummary(
+        fleet_id=fleet_id,
+        stamp=stamp,
+        robots_total=sum(int(s.robots_total) for s in summaries),
+        robots_online=sum(int(s.robots_online) for s in summaries),
+        orders_pending=counts.get(WorkOrder.STATE_PENDING, 0),
+        orders_active=sum(
+            counts.get(s, 0)
+            for s in (WorkOrder.STATE_DISPATCHED, WorkOrder.STATE_ASSIGNED, WorkOrder.STATE_EXECUTING)
+        ),
+        orders_completed=counts.get(WorkOrder.STATE_COMPLETED, 0),
+        orders_failed=counts.get(WorkOrder.STATE_FAILED, 0),
+        orders_cancelled=counts.get(WorkOrder.STATE_CANCELLED, 0),
+        silent_areas=[a for a, s in areas.items() if now - s.seen > silence_timeout_s],
+        areas=summaries,
+    )
+
+
 def _at(values: Any, index: int, default: Any) -> Any:
     return values[index] if index < len(values) else default
 
@@ -241,3 +275,52 @@ def natural_key(name: str) -> tuple[Hashable, ...]:
     """Sort ``zone-2`` before ``zone-10``."""
     head, _, tail = name.rpartition("-")
     return (head, int(tail), "") if tail.isdigit() else (name, -1, name)
+
+
+class RobotEvents:
+    """The ``robots`` events of the SSE stream: per zone, the rows last sent, then deltas.
+
+    The change set of a new ``RobotTable`` is computed and encoded once here, not once per
+    watching dashboard; nothing is built while nobody watches.
+    """
+
+    def __init__(self, events: Broadcaster[ServerSentEvent]) -> None:
+        self._events = events
+        self._sent: dict[str, SentRows] = {}  # zone id -> rows the event stream sent last
+
+    def publish(self, table: Any) -> None:
+        """Publish what ``table`` (a zone's new ``RobotTable``) changed, if anybody watches."""
+        zone_id = table.zone_id
+        if not self._events.subscriber_count:  # nobody watches: build no rows (10000 robots/s)
+            return
+        sent = self._sent.get(zone_id)
+        if sent is None:  # the first table of this zone on the stream: the whole zone
+            sent = self._sent[zone_id] = SentRows(zone_id)
+            sent.update(table, robot_state_names())
+            self._events.publish(sent.full_event(), key=("robots", zone_id))
+            return
+        changed, removed = sent.update(table, robot_state_names())
+        if not changed and not removed:
+            return
+        full: list[ServerSentEvent] = []
+
+        def merge(queued: ServerSentEvent, delta: ServerSentEvent) -> ServerSentEvent:
+            # Still queued for a slow client: both together are the zone as it is now.
+            if not full:
+                full.append(sent.full_event())
+            return full[0]
+
+        self._events.publish(sent.delta_event(changed, removed), key=("robots", zone_id), merge=merge)
+
+    def snapshot(self, tables: Mapping[str, Any]) -> list[ServerSentEvent]:
+        """A full ``robots`` event per zone of ``tables`` (zone id -> latest ``RobotTable``)."""
+        events: list[ServerSentEvent] = []
+        names = robot_state_names()
+        for zone_id in sorted(tables, key=natural_key):
+            table = tables[zone_id]
+            sent = self._sent.get(zone_id)
+            if sent is None or sent.table is not table:  # built while nobody watched: catch up
+                sent = self._sent[zone_id] = SentRows(zone_id)
+                sent.update(table, names)
+            events.append(sent.full_event())
+        return events
