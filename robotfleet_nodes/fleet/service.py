@@ -118,7 +118,6 @@ class FleetService:
     ) -> None:
         self.config = config
         self.context = context
-        self.max_in_flight = max_in_flight
         self.orders = OrderIndex()
         self.events: Broadcaster[ServerSentEvent] = Broadcaster(max_queue=2000)
         self._metrics = FleetMetrics()
@@ -147,6 +146,11 @@ class FleetService:
         self._loops: list[asyncio.Task[Any]] = []
         self._order_locks = OrderLocks()
         self._started = False
+
+    @property
+    def max_in_flight(self) -> int:
+        """Dispatch calls outstanding per area at most."""
+        return self._dispatcher.max_in_flight
 
     # -- metrics (fleet/_metrics.py) ------------------------------------------------------
     def _count(self, old: Any, new: Any) -> None:
