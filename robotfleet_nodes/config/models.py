@@ -188,7 +188,7 @@ class SchedulerConfig(_Section):
     max_pending: int = Field(100_000, ge=1)
     """Orders waiting for dispatch before new submissions are refused."""
     area_silence_timeout_s: _Seconds = 5.0
-    """An area that has not reported for this long gets no new orders [s]."""
+    """An area that has not reported for this long is offered one order at a time (a probe) [s]."""
 
 
 class FleetConfig(_TierConfig):

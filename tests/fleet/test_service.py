@@ -224,7 +224,7 @@ async def test_fleet_node_services(nats_url: str, unique: str) -> None:
 
 
 def test_robot_rows_of_a_table_filter_by_state_and_pad_short_columns() -> None:
-    from robotfleet_nodes.fleet.service import _robot_state_names, _table_rows
+    from robotfleet_nodes.fleet.views import robot_state_names, table_rows
 
     table_cls: Any = default_registry().get_class("robotfleet_nodes/msg/RobotTable")
     table = table_cls(
@@ -238,8 +238,8 @@ def test_robot_rows_of_a_table_filter_by_state_and_pad_short_columns() -> None:
         current_order_ids=["", "wo-1", ""],
         order_progress=[0.0, 0.5],  # one short: the last robot gets the default
     )
-    names = _robot_state_names()
-    rows = _table_rows(table, names, None)
+    names = robot_state_names()
+    rows = table_rows(table, names, None)
     assert rows[0] == {
         "id": "robot-1",
         "zone_id": "zone-1",
@@ -253,4 +253,4 @@ def test_robot_rows_of_a_table_filter_by_state_and_pad_short_columns() -> None:
     }
     assert [r["state"] for r in rows] == ["IDLE", "EXECUTING", "OFFLINE"]
     assert rows[2]["progress"] == 0.0
-    assert [r["id"] for r in _table_rows(table, names, "EXECUTING")] == ["robot-2"]
+    assert [r["id"] for r in table_rows(table, names, "EXECUTING")] == ["robot-2"]
