@@ -48,7 +48,6 @@ __all__ = [
     "parse_message",
     "parse_service",
     "python_name",
-    # --- codec / type hash (from _hash.py and _cdr.py): add their names here ---
 ]
 
 
@@ -60,9 +59,6 @@ def get_message_class(name: str) -> type[Message]:
 def get_interface(name: str) -> type[Message] | type[Service] | type[Action]:
     """The class of a message, or the namespace class of a service / action (default registry)."""
     return default_registry().get_interface(name)
-
-
-# --- codec / type hash: imports and functions from _hash.py and _cdr.py go here ---------
 
 
 _importer.install()

@@ -15,7 +15,6 @@ import pytest
 from std_msgs.msg import String  # type: ignore[import-not-found]
 
 from robotfleet_nodes.cli._common import run_cli, to_yaml
-from robotfleet_nodes.cli._topic import _report_hz
 from robotfleet_nodes.node import Context, Node
 from robotfleet_nodes.node.qos import QOS_SENSOR_DATA
 from robotfleet_nodes.transport import NatsTransport
@@ -147,6 +146,8 @@ async def test_hz_and_bw(topo: Topology, nats_url: str, capsys: Any) -> None:
 
 
 def test_hz_report_is_the_inverse_of_the_mean_interval(capsys: Any) -> None:
+    from robotfleet_nodes.cli._topic import _report_hz
+
     _report_hz([10.0, 10.02, 10.04, 10.1])  # intervals 20, 20 and 60 ms: mean 1/30 s
     assert capsys.readouterr().out == (
         "average rate: 30.000\n\tmin: 0.020000s max: 0.060000s std dev: 0.018856s window: 4\n"
