@@ -21,7 +21,7 @@ if [[ -x "$root/.venv/bin/python" ]]; then
 else
   python="$(command -v python3 || true)"
   if [[ -z "$python" ]]; then
-    echo "error: no Python found: create $root/.venv (make install) or install python3" >&2
+    echo "error: no Python found: create $root/.venv (make setup) or install python3" >&2
     exit 1
   fi
 fi

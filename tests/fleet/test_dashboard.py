@@ -6,12 +6,18 @@ alone (no console errors, no request to another host), the live sections fill in
 GET endpoints and the SSE stream, an order submitted through the form reaches COMPLETED
 without a reload, a server-side validation error shows next to its field, and the robots
 table filters by zone. A full-page screenshot is left in /tmp for a human to look at.
+
+Without Chromium or playwright these tests skip with the install hint, except under CI
+(``CI=true``): there a missing browser fails them, so a green CI run always includes the
+browser (``tests/fleet/test_dashboard_ci.py`` checks both ways; ``RFOS_TEST_CHROMIUM``
+points them at another binary).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import tempfile
 from pathlib import Path
@@ -19,12 +25,19 @@ from typing import Any, cast
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.async_api import ConsoleMessage, Frame, Page, Request, async_playwright, expect
 from topology import fleet_service, small_fleet
 
 from robotfleet_nodes.idl import default_registry
 
-CHROMIUM = Path("/usr/bin/chromium")
+try:
+    from playwright.async_api import ConsoleMessage, Frame, Page, Request, async_playwright, expect
+except ImportError:
+    PLAYWRIGHT_MISSING = True
+else:
+    PLAYWRIGHT_MISSING = False
+
+CHROMIUM = Path(os.environ.get("RFOS_TEST_CHROMIUM", "/usr/bin/chromium"))
+IN_CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
 # Flags for this closed network: no background calls home, no GPU (see the machine notes).
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -39,14 +52,29 @@ SCREENSHOT = Path(tempfile.gettempdir()) / "rfos-dashboard.png"
 PRIORITY_LABEL = re.compile(r"^Priority")  # the label reads "Priority (0 to 9)" with an en dash
 LIVE_TIMEOUT_MS = 30_000  # zone reports, dispatch and execution on a fast small fleet
 
+
+def browser_missing() -> str | None:
+    """What is missing for these tests and how to install it, or None."""
+    if not CHROMIUM.exists():
+        return f"{CHROMIUM} is missing: run `make browser` (installs Debian chromium)"
+    if PLAYWRIGHT_MISSING:
+        return "playwright is missing: run `make browser` (pip-installs the pinned playwright)"
+    return None
+
+
+MISSING = browser_missing()
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.timeout(180),
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason="/usr/bin/chromium is missing: run `make browser` (installs Debian chromium)",
-    ),
+    pytest.mark.skipif(MISSING is not None and not IN_CI, reason=str(MISSING)),
 ]
+
+
+@pytest.fixture(autouse=True)
+def _browser_installed() -> None:
+    """Under CI a missing browser is an error: CI installs it (``make browser``) or fails."""
+    if MISSING is not None:
+        pytest.fail(f"CI=true and {MISSING}", pytrace=False)
 
 
 class PageWatch:

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from launch_helpers import ScriptFactory, ServiceFactory, alive, group_members
+from shared_helpers import eventually
 
 from robotfleet_nodes.launch import (
     ExecuteProcess,
@@ -169,9 +170,9 @@ async def test_signal_ignoring_child_is_killed_and_nothing_is_left(
     pid = svc.processes[0].pid
     started = time.monotonic()
     svc.shutdown("test")
-    assert await asyncio.wait_for(task, 10) == 0
-    elapsed = time.monotonic() - started
-    assert 0.9 <= elapsed < 4, elapsed
+    assert await asyncio.wait_for(task, 30) == 0
+    # SIGTERM and SIGKILL each came only after its 0.5 s timeout (a floor load cannot break).
+    assert time.monotonic() - started >= 0.9
     assert "sending SIGTERM" in out.getvalue() and "sending SIGKILL" in out.getvalue()
     assert svc.processes[0].returncode == -9
     assert not alive(pid) and not alive(grandchild)
@@ -195,22 +196,16 @@ async def test_shutdown_action_and_required_failure(service: ServiceFactory, scr
     assert "required process bad-1 exited with code 3" in out.getvalue()
 
 
-async def test_two_hundred_processes_start_and_stop_quickly(service: ServiceFactory, tmp_path: Path) -> None:
+async def test_two_hundred_processes_start_and_stop(service: ServiceFactory, tmp_path: Path) -> None:
+    """All 200 run, all 200 are gone after shutdown; how fast is benchmarks/launch.py's figure."""
     n = 200
     desc = LaunchDescription([ForEach("i", [ExecuteProcess(["/bin/sleep", "30"], name="s$(var i)")], stop=n)])
     svc, out = service(desc)
-    started = time.monotonic()
     task = asyncio.create_task(svc.run_async())
-    while svc.running < n:
-        assert time.monotonic() - started < 20, f"only {svc.running} of {n} running"
-        await asyncio.sleep(0.05)
-    up = time.monotonic() - started
+    await eventually(lambda: svc.running == n, timeout=40, what=f"{n} processes running")
     pids = [p.pid for p in svc.processes]
-    stopping = time.monotonic()
     svc.shutdown("test")
-    assert await asyncio.wait_for(task, 20) == 0
-    down = time.monotonic() - stopping
-    assert up < 10 and down < 5, (up, down)
+    assert await asyncio.wait_for(task, 40) == 0
     assert not any(alive(pid) for pid in pids)
     assert group_members(pids) == []
     assert "only warnings and errors are shown here" in out.getvalue()

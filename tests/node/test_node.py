@@ -13,6 +13,7 @@ from shared_helpers import eventually
 from robotfleet_nodes.errors import NameValidationError, ServiceUnavailable
 from robotfleet_nodes.idl import default_registry
 from robotfleet_nodes.node import Node
+from robotfleet_nodes.node import context as context_module
 from robotfleet_nodes.transport import ParticipantInfo
 from robotfleet_nodes.transport.nats._graph import participant_to_json
 
@@ -293,29 +294,35 @@ async def test_entities_created_together_share_one_round_trip(
 async def test_announcements_slow_down_while_the_graph_keeps_changing(
     make_context: ContextFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A node creating many entities one after the other is announced a few times, not each time."""
+    """A node creating many entities one after the other is announced a few times, not each time.
+
+    The graph changes again right after every announcement, so each announcement's delay
+    doubles up to the cap; after a quiet spell the delay is short again. Asserted on the
+    delays the context chose, not on a clock: load stretches them, never changes them.
+    """
+    # Scaled up from 0.05 / 0.4 s so that a change "right after" an announcement stays
+    # well within twice the delay on a busy machine too.
+    monkeypatch.setattr(context_module, "ANNOUNCE_DELAY", 0.1)
+    monkeypatch.setattr(context_module, "MAX_ANNOUNCE_DELAY", 0.4)
     async with make_context() as ctx:
-        loop = asyncio.get_running_loop()
-        announced: list[float] = []
-        end = float("inf")
-        last_change_announced = asyncio.Event()
+        delays: list[float] = []
+        announced: asyncio.Queue[None] = asyncio.Queue()
         announce = ctx.transport.announce
 
-        async def counting(nodes: Any) -> None:
-            announced.append(loop.time())
-            if announced[-1] >= end:
-                last_change_announced.set()
+        async def recording(nodes: Any) -> None:
+            delays.append(ctx._announce_delay)
+            announced.put_nowait(None)
             await announce(nodes)
 
-        monkeypatch.setattr(ctx.transport, "announce", counting)
+        monkeypatch.setattr(ctx.transport, "announce", recording)
         node = Node("busy", context=ctx, start_parameter_services=False)
         await node.start()
-        stop = loop.time() + 1.5
-        n = 0
-        while loop.time() < stop:  # load, not synchronisation: a change every 10 ms for 1.5 s
+        await asyncio.wait_for(announced.get(), TIMEOUT)  # the node's own start
+        for n in range(5):  # a change right after each announcement: the graph keeps changing
             await node.create_publisher(String, f"topic_{n}", 1)
-            n += 1
-            await asyncio.sleep(0.01)
-        end = loop.time()
-        assert 3 <= len(announced) <= 15, len(announced)  # 50 ms apart it would be ~30
-        await asyncio.wait_for(last_change_announced.wait(), 1.0)  # within MAX_ANNOUNCE_DELAY
+            await asyncio.wait_for(announced.get(), TIMEOUT)
+        assert delays == [0.1, 0.2, 0.4, 0.4, 0.4, 0.4]
+        await asyncio.sleep(0.9)  # measuring quiet: longer than twice the longest delay
+        await node.create_publisher(String, "after_the_quiet", 1)
+        await asyncio.wait_for(announced.get(), TIMEOUT)
+        assert delays[-1] == 0.1
