@@ -11,7 +11,6 @@ from pathlib import Path
 from robotfleet_nodes.config import FleetConfig
 from robotfleet_nodes.fleet.tier import run_tier
 from robotfleet_nodes.node.context import Context
-from robotfleet_nodes.node.runner import fast_event_loop
 
 __all__ = ["STATIC_DIR", "fleet_started", "main"]
 
@@ -49,7 +48,7 @@ async def fleet_started(config: FleetConfig, context: Context) -> AsyncIterator[
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the fleet the environment describes; returns the exit status."""
-    return run_tier("fleet", fleet_started, argv, loop_factory=fast_event_loop())
+    return run_tier("fleet", fleet_started, argv)
 
 
 if __name__ == "__main__":

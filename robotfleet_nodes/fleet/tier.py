@@ -13,7 +13,6 @@ and the line says how. With ``log_level: DEBUG`` the traceback is logged as well
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sys
 from collections.abc import Callable, Sequence
@@ -39,17 +38,8 @@ async def _run(config: Any, starter: Starter, args: Sequence[str]) -> None:
         await serve(context, starter(config, context))
 
 
-def run_tier(
-    kind: str,
-    starter: Starter,
-    argv: Sequence[str] | None = None,
-    *,
-    loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None,
-) -> int:
-    """Run tier ``kind`` until a signal; returns the exit status (see the module docstring).
-
-    ``loop_factory`` makes the event loop (asyncio's default without it).
-    """
+def run_tier(kind: str, starter: Starter, argv: Sequence[str] | None = None) -> int:
+    """Run tier ``kind`` until a signal; returns the exit status (see the module docstring)."""
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         config: Any = load_config(kind)
@@ -61,6 +51,4 @@ def run_tier(
     )
     # nats-py's own errors (a stream refusing our configuration, the connection closing
     # under us) end the start-up as plainly as ours do.
-    return run_main(
-        kind, _run(config, starter, args), start_errors=(nats_errors.Error,), loop_factory=loop_factory
-    )
+    return run_main(kind, _run(config, starter, args), start_errors=(nats_errors.Error,))

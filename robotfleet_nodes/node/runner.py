@@ -27,11 +27,9 @@ if TYPE_CHECKING:
     from robotfleet_nodes.node.node import Node
 
 __all__ = [
-    "EVENT_LOOP_ENV",
     "EXIT_CONFIG",
     "EXIT_INTERRUPTED",
     "EXIT_START",
-    "fast_event_loop",
     "freeze_startup_objects",
     "nodes_started",
     "one_line",
@@ -63,12 +61,8 @@ def run_main(
     main: Coroutine[Any, Any, None],
     *,
     start_errors: tuple[type[BaseException], ...] = (),
-    loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None,
 ) -> int:
     """Run ``main`` (a program's whole life) and return its exit status.
-
-    ``loop_factory`` makes the event loop (e.g. :func:`fast_event_loop`); asyncio's default
-    loop without it.
 
     0 when it returns (after SIGINT/SIGTERM); :data:`EXIT_CONFIG` with ``<prog>: <message>``
     on stderr for a :class:`~robotfleet_nodes.errors.ConfigError`; :data:`EXIT_START` with
@@ -80,8 +74,7 @@ def run_main(
     """
     failures: tuple[type[BaseException], ...] = (RobotFleetError, OSError, *start_errors)
     try:
-        with asyncio.Runner(loop_factory=loop_factory) as runner:
-            runner.run(main)
+        asyncio.run(main)
     except KeyboardInterrupt:  # a second Ctrl-C during shutdown
         return EXIT_INTERRUPTED
     except ConfigError as exc:  # e.g. a bad --ros-args parameter file
@@ -93,29 +86,6 @@ def run_main(
         print(f"{prog}: cannot start: {one_line(exc)}", file=sys.stderr)
         return EXIT_START
     return 0
-
-
-#: ``RFOS_EVENT_LOOP=asyncio`` keeps asyncio's own loop where :func:`fast_event_loop` would
-#: choose uvloop.
-EVENT_LOOP_ENV = "RFOS_EVENT_LOOP"
-
-
-def fast_event_loop() -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """uvloop's loop factory where uvloop is installed, else None (asyncio's loop).
-
-    For HTTP-heavy processes: the fleet's API serves ~1.2-1.8x the requests per second on
-    uvloop (docs/architecture.md, "HTTP"). ``RFOS_EVENT_LOOP=asyncio`` opts out.
-    """
-    import os
-
-    if os.environ.get(EVENT_LOOP_ENV, "").strip().lower() == "asyncio":
-        return None
-    try:
-        import uvloop
-    except ImportError:
-        return None
-    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
-    return factory
 
 
 def freeze_startup_objects() -> None:
