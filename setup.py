@@ -83,7 +83,6 @@ setup(
         "starlette>=1.10,<2",
         "uvicorn>=0.55,<0.56",
         "httptools>=0.9",
-        "uvloop>=0.21; sys_platform != 'win32'",
         "prometheus_client>=0.26,<1",
     ],
     extras_require={
