@@ -5,7 +5,8 @@ uvicorn (0.55) parses with httptools but puts no bound on the request head: a cl
 likes. :func:`limited_protocol` returns a subclass of ``HttpToolsProtocol`` that
 
 - drops a connection whose request head is not complete ``header_timeout`` seconds after the
-  connection opened or the request's first byte arrived (``408`` if part of a head came);
+  connection opened or the request's first bytes arrived (``408`` if part of a head came;
+  the timer is armed only while a head is incomplete, so a whole head costs none);
 - answers ``431`` and closes when the request line plus headers exceed ``max_header_bytes``
   or there are more than ``max_headers`` header fields.
 
@@ -101,13 +102,17 @@ class _LimitedProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     # -- httptools callbacks -------------------------------------------------------------
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        # A head that arrived whole (the usual case) needs no timer; only a partial one does.
+        if self._head_started and self._head_timer is None and not self.transport.is_closing():
+            self._arm()
+
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._head_bytes = 0
         self._head_fields = 0
         self._head_started = True
-        if self._head_timer is None:
-            self._arm()
 
     def on_url(self, url: bytes) -> None:
         self._count(len(url))

@@ -27,7 +27,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, compile_path
 from starlette.routing import Route as StarletteRoute
 from starlette.staticfiles import StaticFiles
-from starlette.types import Scope
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ._errors import HttpError, RouteError
 from ._response import json_response
@@ -156,6 +156,26 @@ class _StaticFiles(StaticFiles):
         return response
 
 
+class _GzipWhenAccepted:
+    """starlette's gzip, for the requests that accept it; the others go straight through.
+
+    ``GZipMiddleware`` wraps every response, also for a client that does not accept gzip
+    (to pass it through unchanged): measured ~25 % of a small POST's server time.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.gzip = GZipMiddleware(app, minimum_size=GZIP_MIN_BYTES, compresslevel=6)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and any(
+            name == b"accept-encoding" and b"gzip" in value for name, value in scope["headers"]
+        ):
+            await self.gzip(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+
 class App:
     """Routes requests to typed async handlers; :meth:`build` makes the ASGI application.
 
@@ -264,7 +284,7 @@ class App:
         routes.extend(self._mounts)
         return Starlette(
             routes=routes,
-            middleware=[Middleware(GZipMiddleware, minimum_size=GZIP_MIN_BYTES, compresslevel=6)],
+            middleware=[Middleware(_GzipWhenAccepted)],
             exception_handlers={
                 HttpError: _http_error,
                 HTTPException: _starlette_error,
