@@ -128,17 +128,11 @@ class FleetService:
         self._dispatcher = Dispatcher(
             config, self.orders, apply=self._apply, sent=self.m_out, max_in_flight=max_in_flight
         )
-        self._areas = self._dispatcher.areas
-        self._dispatch_clients = self._dispatcher.dispatch_clients
-        self._cancel_clients = self._dispatcher.cancel_clients
         self._zones: dict[str, Any] = {}  # zone id -> latest ZoneSummary
         self._zone_area: dict[str, str] = {}
         self._robots: dict[str, Any] = {}  # zone id -> latest RobotTable
         self._robot_events = RobotEvents(self.events)
         self._subscribed_zones: set[str] = set()
-        self._counts = self._metrics.counts
-        self._wake = self._dispatcher.wake
-        self._tasks = self._dispatcher.tasks
         self._loops: list[asyncio.Task[Any]] = []
         self._order_locks = OrderLocks()
         self._started = False
@@ -153,11 +147,11 @@ class FleetService:
         self._metrics.count(old, new)
         held_a_robot = old is not None and old.state not in (*FINAL_STATES, WorkOrder.STATE_PENDING)
         if new.state in FINAL_STATES and held_a_robot:
-            area = self._areas.get(new.area_id)
+            area = self._dispatcher.areas.get(new.area_id)
             if area is not None:  # its robot is free again: offer the area more at once
                 area.note_freed()
                 if area.queue:
-                    self._wake.set()
+                    self._dispatcher.wake.set()
 
     # -- life ----------------------------------------------------------------------------
     async def start(self) -> None:
@@ -174,10 +168,10 @@ class FleetService:
         self.node = FleetNode(self, context=self.context, **self._node_options)
         await self.node.start()
         for area_id in self.config.areas:
-            self._dispatch_clients[area_id] = await self.node.create_client(
+            self._dispatcher.dispatch_clients[area_id] = await self.node.create_client(
                 AssignWorkOrder, area_name(area_id, "dispatch")
             )
-            self._cancel_clients[area_id] = await self.node.create_client(
+            self._dispatcher.cancel_clients[area_id] = await self.node.create_client(
                 CancelWorkOrder, area_name(area_id, "cancel")
             )
             await self.node.create_subscription(
@@ -198,12 +192,12 @@ class FleetService:
         if not self._started:
             return
         self._started = False  # the loops end at their next turn even if a cancel is swallowed
-        self._wake.set()
-        for task in [*self._loops, *self._tasks]:
+        self._dispatcher.wake.set()
+        for task in [*self._loops, *self._dispatcher.tasks]:
             task.cancel()
-        await asyncio.gather(*self._loops, *self._tasks, return_exceptions=True)
+        await asyncio.gather(*self._loops, *self._dispatcher.tasks, return_exceptions=True)
         self._loops.clear()
-        self._tasks.clear()
+        self._dispatcher.tasks.clear()
         if self.node is not None:
             await self.node.destroy_node()
         self.events.close()
@@ -214,7 +208,7 @@ class FleetService:
         orders = await self._store.load_all()
         orders.sort(key=lambda o: (stamp_seconds(o.created), o.id))
         self.orders.clear()
-        self._counts.clear()
+        self._metrics.counts.clear()
         for order in orders:
             self.orders[order.id] = order
             self._count(None, order)
@@ -239,7 +233,7 @@ class FleetService:
 
     def counts(self) -> dict[str, int]:
         """Orders by state name (every state present)."""
-        return {name: self._counts.get(value, 0) for value, name in STATE_NAMES.items()}
+        return {name: self._metrics.counts.get(value, 0) for value, name in STATE_NAMES.items()}
 
     async def submit(
         self,
@@ -261,7 +255,7 @@ class FleetService:
                 return existing, False
         else:
             order_id = f"wo-{uuid.uuid4().hex[:12]}"
-        pending = sum(len(a.queued) for a in self._areas.values())
+        pending = sum(len(a.queued) for a in self._dispatcher.areas.values())
         if pending >= self.config.scheduler.max_pending:
             raise SubmitError(f"{pending} orders are waiting for dispatch; try again later", retry=True)
         order = new_order(
@@ -342,7 +336,7 @@ class FleetService:
             note=note,
         )
         moved = await self._apply(update)
-        area = self._areas.get(order.area_id)
+        area = self._dispatcher.areas.get(order.area_id)
         if area is not None:
             area.discard(order.id)  # its heap entry is skipped when popped
         if order.state != WorkOrder.STATE_PENDING and self._events is not None:
@@ -386,7 +380,7 @@ class FleetService:
     # -- summaries --------------------------------------------------------------------------
     async def _on_area_summary(self, msg: Any) -> None:
         self.m_in.labels("area_summary").inc()
-        area = self._areas.get(msg.area_id)
+        area = self._dispatcher.areas.get(msg.area_id)
         if area is None:
             return
         area.note_summary(msg, time.monotonic())
@@ -403,7 +397,7 @@ class FleetService:
                     RobotTable, zone_name(zone_id, "robots"), self._on_robot_table, 10
                 )
         if area.queue:
-            self._wake.set()
+            self._dispatcher.wake.set()
 
     def _note_zone(self, summary: Any) -> None:
         known = self._zones.get(summary.zone_id)
@@ -433,7 +427,7 @@ class FleetService:
 
     def areas(self) -> list[dict[str, Any]]:
         """The ``/api/areas`` body (configured areas, reported or not)."""
-        return areas_view({a: area.summary for a, area in self._areas.items()}, self._zone_area)
+        return areas_view({a: area.summary for a, area in self._dispatcher.areas.items()}, self._zone_area)
 
     def robots(self, *, zone_id: str | None = None, state: str | None = None) -> list[dict[str, Any]]:
         """The ``/api/robots`` body."""
@@ -442,9 +436,9 @@ class FleetService:
     def fleet(self) -> dict[str, Any]:
         """The ``/api/fleet`` body."""
         return fleet_view(
-            areas=len(self._areas),
+            areas=len(self._dispatcher.areas),
             zones=list(self._zones.values()),
-            silent=silent_zones(a.summary for a in self._areas.values()),
+            silent=silent_zones(a.summary for a in self._dispatcher.areas.values()),
             work_orders=self.counts(),
         )
 
@@ -452,8 +446,8 @@ class FleetService:
         """The ``FleetSummary`` message published at 1 Hz."""
         return fleet_summary(
             self.config.fleet_id,
-            self._areas,
-            self._counts,
+            self._dispatcher.areas,
+            self._metrics.counts,
             now=time.monotonic(),
             silence_timeout_s=self.config.scheduler.area_silence_timeout_s,
             stamp=now_stamp(),

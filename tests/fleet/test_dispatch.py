@@ -83,7 +83,7 @@ async def test_an_order_that_ends_frees_its_robot_before_the_next_summary(nats_u
         await eventually(
             lambda: state(service, "first") == WorkOrder.STATE_DISPATCHED, what="first DISPATCHED"
         )
-        assert service._areas["area-1"].handed == 1  # the acceptance used the area's capacity
+        assert service._dispatcher.areas["area-1"].handed == 1  # the acceptance used the area's capacity
         assert service.queued("area-1") == ["second"]
 
         events = OrderEvents(nats_transport_of(service.context.transport))
@@ -114,7 +114,9 @@ async def test_a_refused_order_backs_the_area_off_and_keeps_its_place(nats_url: 
         await service.submit(area_id="area-1", task="move", order_id="late")  # same priority, later
         area.refusals = 1
         area.hold.set()
-        await eventually(lambda: service._areas["area-1"].backoff_until > 0, what="the area backed off")
+        await eventually(
+            lambda: service._dispatcher.areas["area-1"].backoff_until > 0, what="the area backed off"
+        )
         await eventually(lambda: len(area.calls) == 3, what="both dispatched after the refusal")
         assert area.calls == ["early", "early", "late"]
         await eventually(lambda: state(service, "late") == WorkOrder.STATE_DISPATCHED, what="late DISPATCHED")
