@@ -22,6 +22,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from robotfleet_nodes.errors import RobotFleetError
@@ -31,7 +32,7 @@ __all__ = ["HeadLimits", "check_uvicorn", "limited_protocol"]
 logger = logging.getLogger(__name__)
 
 #: uvicorn names this module and the server use; a uvicorn without one of them is refused.
-_PROTOCOL_NAMES = (
+_PROTOCOL_METHODS = (
     "connection_made",
     "connection_lost",
     "data_received",
@@ -40,8 +41,6 @@ _PROTOCOL_NAMES = (
     "on_header",
     "on_headers_complete",
     "send_400_response",
-    "transport",
-    "server_state",
 )
 _SERVER_NAMES = ("startup", "main_loop", "shutdown", "should_exit", "server_state")
 
@@ -59,26 +58,15 @@ class _HeadRejected(Exception):
     """Raised from a parser callback to stop parsing; the protocol answers ``status``."""
 
 
-def check_uvicorn() -> None:
-    """Refuse to run on a uvicorn whose protocol or server lacks a name we rely on."""
-    import uvicorn
-
-    missing = [n for n in _PROTOCOL_NAMES if not _has(HttpToolsProtocol, n)]
-    missing += [f"Server.{n}" for n in _SERVER_NAMES if not _has(uvicorn.Server, n)]
+def check_uvicorn(server: uvicorn.Server) -> None:
+    """Refuse to run on a uvicorn whose protocol or ``server`` lacks a name we rely on."""
+    missing = [n for n in _PROTOCOL_METHODS if not callable(getattr(HttpToolsProtocol, n, None))]
+    missing += [f"Server.{n}" for n in _SERVER_NAMES if not hasattr(server, n)]
     if missing:
         raise RobotFleetError(
             f"uvicorn {uvicorn.__version__} lacks {', '.join(missing)}; "
             "install the version constraints.txt pins (pip install -c constraints.txt -e .)"
         )
-
-
-def _has(cls: type, name: str) -> bool:
-    if hasattr(cls, name):
-        return True
-    # instance attributes set in __init__ (transport, server_state, should_exit)
-    init = getattr(cls, "__init__", None)
-    code = getattr(init, "__code__", None)
-    return code is not None and name in code.co_names
 
 
 class _LimitedProtocol(HttpToolsProtocol):

@@ -92,38 +92,42 @@ class HttpServer:
         """Bind and start accepting connections; :class:`HttpPortInUse` if the port is taken."""
         if self._server is not None:
             raise RuntimeError("HttpServer is already started")
-        check_uvicorn()
         sock = self._bind()
-        self._context = ServerContext(metrics=self._metrics)
-        limits = self.limits
-        config = uvicorn.Config(
-            RequestGuard(
-                self.app,
-                self._context,
-                max_body_bytes=limits.max_body_bytes,
-                drain_body_bytes=limits.drain_body_bytes,
-                drain_timeout=limits.drain_timeout,
-                body_timeout=limits.body_timeout,
-            ),
-            http=limited_protocol(
-                HeadLimits(
-                    header_timeout=limits.header_timeout,
-                    max_header_bytes=limits.max_header_bytes,
-                    max_headers=limits.max_headers,
-                )
-            ),
-            loop="none",
-            lifespan="off",
-            log_config=None,
-            access_log=False,
-            server_header=False,
-            timeout_keep_alive=max(1, math.ceil(limits.idle_timeout)),
-            timeout_graceful_shutdown=max(1, math.ceil(self.shutdown_timeout)),
-        )
-        config.load()
-        server = uvicorn.Server(config)
-        server.lifespan = config.lifespan_class(config)
-        await server.startup(sockets=[sock])
+        try:
+            self._context = ServerContext(metrics=self._metrics)
+            limits = self.limits
+            config = uvicorn.Config(
+                RequestGuard(
+                    self.app,
+                    self._context,
+                    max_body_bytes=limits.max_body_bytes,
+                    drain_body_bytes=limits.drain_body_bytes,
+                    drain_timeout=limits.drain_timeout,
+                    body_timeout=limits.body_timeout,
+                ),
+                http=limited_protocol(
+                    HeadLimits(
+                        header_timeout=limits.header_timeout,
+                        max_header_bytes=limits.max_header_bytes,
+                        max_headers=limits.max_headers,
+                    )
+                ),
+                loop="none",
+                lifespan="off",
+                log_config=None,
+                access_log=False,
+                server_header=False,
+                timeout_keep_alive=max(1, math.ceil(limits.idle_timeout)),
+                timeout_graceful_shutdown=max(1, math.ceil(self.shutdown_timeout)),
+            )
+            config.load()
+            server = uvicorn.Server(config)
+            check_uvicorn(server)
+            server.lifespan = config.lifespan_class(config)
+            await server.startup(sockets=[sock])
+        except BaseException:
+            sock.close()  # a failed start leaves no port bound
+            raise
         self._server, self._socket = server, sock
         if self._metrics is not None:
             connections = server.server_state.connections
