@@ -26,13 +26,12 @@ from ._request import query_model, read_json, read_model, validation_details
 from ._response import json_bytes, json_response, text_response
 from ._routing import App, Handler, Route, RouteOptions
 from ._server import HttpPortInUse, HttpServer, ServerLimits
-from ._sse import Broadcaster, EventStream, ServerSentEvent, SseResponse, Subscription
+from ._sse import Broadcaster, ServerSentEvent, SseResponse, Subscription
 from .metrics import metrics_response, new_registry
 
 __all__ = [
     "App",
     "Broadcaster",
-    "EventStream",
     "FileResponse",
     "Handler",
     "HttpError",

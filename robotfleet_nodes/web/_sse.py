@@ -21,7 +21,6 @@ from ._guard import CONTEXT_KEY, ServerContext
 
 __all__ = [
     "Broadcaster",
-    "EventStream",
     "ServerSentEvent",
     "SseResponse",
     "Subscription",
@@ -152,9 +151,6 @@ class SseResponse(Response):
             if metrics is not None:
                 metrics.streams.dec()
 
-
-EventStream = SseResponse
-"""Alias of :class:`SseResponse`."""
 
 _PING = b": ping\n\n"
 
