@@ -20,12 +20,18 @@ from robotfleet_nodes.idl import Message as _Message
 class ExecuteTask_Goal(_Message):
     """``robotfleet_nodes/action/ExecuteTask_Goal``."""
 
+    LEASE_LOSS_PAUSE: _Final = 0
+    LEASE_LOSS_STOP: _Final = 1
+    LEASE_LOSS_FINISH: _Final = 2
     order_id: str
     task: str
     has_target: bool
     target_x: float
     target_y: float
     priority: int
+    attempt: int
+    lease_s: float
+    on_lease_loss: int
     def __init__(
         self,
         /,
@@ -36,14 +42,24 @@ class ExecuteTask_Goal(_Message):
         target_x: float = ...,
         target_y: float = ...,
         priority: int = ...,
+        attempt: int = ...,
+        lease_s: float = ...,
+        on_lease_loss: int = ...,
     ) -> None: ...
 
 class ExecuteTask_Result(_Message):
     """``robotfleet_nodes/action/ExecuteTask_Result``."""
 
+    REFUSED_NONE: _Final = 0
+    REFUSED_ROBOT: _Final = 1
+    REFUSED_ORDER: _Final = 2
+    REFUSED_STALE: _Final = 3
+    REFUSED_DONE: _Final = 4
     success: bool
     message: str
     final_pose: _geometry_msgs_msg.Pose2D
+    refused: int
+    attempt: int
     def __init__(
         self,
         /,
@@ -51,6 +67,8 @@ class ExecuteTask_Result(_Message):
         success: bool = ...,
         message: str = ...,
         final_pose: _geometry_msgs_msg.Pose2D = ...,
+        refused: int = ...,
+        attempt: int = ...,
     ) -> None: ...
 
 class ExecuteTask_Feedback(_Message):

@@ -54,6 +54,7 @@ ENV_OVERRIDES: Final[dict[str, dict[str, tuple[str, ...]]]] = {
         "EDGE_ZONE_ID": ("zone_id",),
         "EDGE_DRIVER": ("driver",),
         "EDGE_DDS_DOMAIN_ID": ("dds", "domain_id"),
+        "EDGE_JOURNAL_DIR": ("journal_dir",),
     },
 }
 
@@ -99,7 +100,7 @@ def load_config(
         The validated model, with ``MESSAGING_URL`` (``messaging.broker``),
         ``FLEET_HTTP_PORT`` (``http.port``), ``EDGE_ROBOT_ID`` (``robot_id``),
         ``EDGE_ZONE_ID`` (``zone_id``), ``EDGE_DRIVER`` (``driver``) and
-        ``EDGE_DDS_DOMAIN_ID`` (``dds.domain_id``) applied.
+        ``EDGE_DDS_DOMAIN_ID`` (``dds.domain_id``), ``EDGE_JOURNAL_DIR`` (``journal_dir``) applied.
 
     Raises:
         ConfigError: naming the file (or variable), the key path and what is expected.

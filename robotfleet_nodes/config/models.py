@@ -12,6 +12,7 @@ The defaults describe a working one-robot stack on a local broker: the fleet kno
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from typing import Annotated, ClassVar, Literal
@@ -30,6 +31,7 @@ __all__ = [
     "FleetConfig",
     "FleetId",
     "HttpConfig",
+    "LeaseConfig",
     "MessagingConfig",
     "Pose2DConfig",
     "RobotId",
@@ -237,6 +239,43 @@ class AssignmentConfig(_Section):
     """An order not finished after this long is cancelled on the robot and reassigned [s]."""
 
 
+class LeaseConfig(_Section):
+    """``leases:``: execution leases of a zone's assignments (docs/fleet.md, "Leases")."""
+
+    robot_lease_s: _Seconds = 10.0
+    """A robot executes an order only while its zone renewed the assignment within this [s]."""
+    zone_lease_s: float = Field(15.0, ge=0, allow_inf_nan=False)
+    """The zone renews robot leases only while its area renewed the zone's lease within this
+    [s]; ``0``: the zone needs no lease from an area (a zone run on its own)."""
+    margin_s: float = Field(2.0, ge=0, allow_inf_nan=False)
+    """Added to an ended lease before its order moves to another robot or zone [s]."""
+    renew_period_s: _Seconds = 1.0
+    """How often the zone renews its robots' leases (must be below half ``robot_lease_s``) [s]."""
+    on_lease_loss: Literal["pause", "stop", "finish"] = "pause"
+    """What a robot does when its lease ends: ``pause`` (stop where it is, hold the order,
+    resume if the lease comes back), ``stop`` (cancel the task) or ``finish`` (run to the end;
+    the order then moves only when the robot reports or an operator cancels)."""
+
+    @model_validator(mode="after")
+    def _renew_often_enough(self) -> LeaseConfig:
+        if self.renew_period_s * 2 > self.robot_lease_s:
+            raise ValueError(
+                f"renew_period_s ({self.renew_period_s:g}) must be at most half of robot_lease_s "
+                f"({self.robot_lease_s:g}): one lost renewal must not end a lease"
+            )
+        return self
+
+
+def _check_bounds(value: list[float] | None) -> list[float] | None:
+    if value is None:
+        return None
+    if len(value) != 4 or not all(math.isfinite(v) for v in value):
+        raise ValueError("bounds must be four finite numbers [x_min, y_min, x_max, y_max]")
+    if value[0] >= value[2] or value[1] >= value[3]:
+        raise ValueError(f"bounds must have x_min < x_max and y_min < y_max, got {value}")
+    return value
+
+
 class ZoneConfig(_TierConfig):
     """A zone's file (``ZONE_CONFIG``): its robots and how it assigns orders to them."""
 
@@ -249,6 +288,13 @@ class ZoneConfig(_TierConfig):
     """Robots the zone owns."""
     heartbeat_timeout_s: _Seconds = 3.0
     """A robot whose status has not arrived for this long is OFFLINE [s]."""
+    reconnect_grace_s: float = Field(2.0, ge=0, allow_inf_nan=False)
+    """After the zone's own broker connection comes back, robots get ``heartbeat_timeout_s``
+    plus this long to report before any is OFFLINE (a broker outage is not a robot outage) [s]."""
+    bounds: Annotated[list[float] | None, AfterValidator(_check_bounds)] = None
+    """``[x_min, y_min, x_max, y_max]`` of the zone's map [m]: orders with a target outside
+    are refused (``order_refused``); ``null``: any finite target."""
+    leases: LeaseConfig = Field(default_factory=LeaseConfig)
     summary_period_s: _Seconds = 1.0
     """How often the zone publishes its ZoneSummary [s]."""
     assignment: AssignmentConfig = Field(default_factory=AssignmentConfig)
@@ -413,6 +459,9 @@ class EdgeConfig(_TierConfig):
     """``sim``: the built-in simulated robot; ``dds``: bridge to a ROS 2 robot."""
     status_rate_hz: float = Field(1.0, gt=0, le=100)
     """RobotStatus messages per second (1000 robots at 1 Hz = 1000 msg/s) [Hz]."""
+    journal_dir: str | None = None
+    """Directory of the robot's execution journal ``<robot_id>.journal`` (``EDGE_JOURNAL_DIR``
+    overrides); ``null``: ``$RFOS_STATE_DIR/journal``, else ``~/.local/state/robotfleet/journal``."""
     sim: SimDriverConfig = Field(default_factory=SimDriverConfig)
     dds: DdsDriverConfig = Field(default_factory=DdsDriverConfig)
 

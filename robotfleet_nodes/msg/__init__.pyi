@@ -45,6 +45,34 @@ class AreaSummary(_Message):
         zones: _Items[ZoneSummary] = ...,
     ) -> None: ...
 
+class ExecutionRecord(_Message):
+    """``robotfleet_nodes/msg/ExecutionRecord``."""
+
+    STATE_UNKNOWN: _Final = 0
+    STATE_RUNNING: _Final = 1
+    STATE_PAUSED: _Final = 2
+    STATE_SUCCEEDED: _Final = 3
+    STATE_FAILED: _Final = 4
+    STATE_CANCELLED: _Final = 5
+    STATE_INTERRUPTED: _Final = 6
+    order_id: str
+    attempt: int
+    state: int
+    message: str
+    started: _builtin_interfaces_msg.Time
+    ended: _builtin_interfaces_msg.Time
+    def __init__(
+        self,
+        /,
+        *,
+        order_id: str = ...,
+        attempt: int = ...,
+        state: int = ...,
+        message: str = ...,
+        started: _builtin_interfaces_msg.Time = ...,
+        ended: _builtin_interfaces_msg.Time = ...,
+    ) -> None: ...
+
 class FleetSummary(_Message):
     """``robotfleet_nodes/msg/FleetSummary``."""
 
@@ -98,6 +126,33 @@ class Heartbeat(_Message):
         load: float = ...,
     ) -> None: ...
 
+class LeaseRenewal(_Message):
+    """``robotfleet_nodes/msg/LeaseRenewal``."""
+
+    granter: str
+    seq: int
+    lease_s: float
+    holders: list[str]
+    order_ids: list[str]
+    attempts: list[int]
+    revoked_holders: list[str]
+    revoked_order_ids: list[str]
+    revoked_attempts: list[int]
+    def __init__(
+        self,
+        /,
+        *,
+        granter: str = ...,
+        seq: int = ...,
+        lease_s: float = ...,
+        holders: _Items[str] = ...,
+        order_ids: _Items[str] = ...,
+        attempts: _Numbers[int] = ...,
+        revoked_holders: _Items[str] = ...,
+        revoked_order_ids: _Items[str] = ...,
+        revoked_attempts: _Numbers[int] = ...,
+    ) -> None: ...
+
 class RobotError(_Message):
     """``robotfleet_nodes/msg/RobotError``."""
 
@@ -142,6 +197,8 @@ class RobotStatus(_Message):
     operating_mode: int
     state: int
     current_order_id: str
+    current_attempt: int
+    paused: bool
     order_progress: float
     last_node_id: str
     errors: list[RobotError]
@@ -163,6 +220,8 @@ class RobotStatus(_Message):
         operating_mode: int = ...,
         state: int = ...,
         current_order_id: str = ...,
+        current_attempt: int = ...,
+        paused: bool = ...,
         order_progress: float = ...,
         last_node_id: str = ...,
         errors: _Items[RobotError] = ...,
@@ -316,6 +375,10 @@ class ZoneSummary(_Message):
     orders_active: int
     battery_mean_percent: float
     capacity: int
+    zone_lease_s: float
+    robot_lease_s: float
+    lease_margin_s: float
+    on_lease_loss: int
     def __init__(
         self,
         /,
@@ -333,4 +396,8 @@ class ZoneSummary(_Message):
         orders_active: int = ...,
         battery_mean_percent: float = ...,
         capacity: int = ...,
+        zone_lease_s: float = ...,
+        robot_lease_s: float = ...,
+        lease_margin_s: float = ...,
+        on_lease_loss: int = ...,
     ) -> None: ...
