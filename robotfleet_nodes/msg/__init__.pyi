@@ -135,6 +135,7 @@ class LeaseRenewal(_Message):
     holders: list[str]
     order_ids: list[str]
     attempts: list[int]
+    status_seqs: list[int]
     revoked_holders: list[str]
     revoked_order_ids: list[str]
     revoked_attempts: list[int]
@@ -148,6 +149,7 @@ class LeaseRenewal(_Message):
         holders: _Items[str] = ...,
         order_ids: _Items[str] = ...,
         attempts: _Numbers[int] = ...,
+        status_seqs: _Numbers[int] = ...,
         revoked_holders: _Items[str] = ...,
         revoked_order_ids: _Items[str] = ...,
         revoked_attempts: _Numbers[int] = ...,
