@@ -18,7 +18,14 @@ from typing import Any
 from shared_helpers import eventually
 
 from robotfleet_nodes.area.node import AreaNode
-from robotfleet_nodes.config import AreaConfig, EdgeConfig, FleetConfig, SchedulerConfig, ZoneConfig
+from robotfleet_nodes.config import (
+    AreaConfig,
+    EdgeConfig,
+    FleetConfig,
+    LeaseConfig,
+    SchedulerConfig,
+    ZoneConfig,
+)
 from robotfleet_nodes.fleet.http_api import build_app
 from robotfleet_nodes.fleet.main import STATIC_DIR
 from robotfleet_nodes.fleet.protocol import nats_transport_of, now_stamp, zone_name
@@ -34,6 +41,8 @@ AssignWorkOrder: Any = default_registry().get_interface("robotfleet_nodes/srv/As
 CancelWorkOrder: Any = default_registry().get_interface("robotfleet_nodes/srv/CancelWorkOrder")
 
 TIMEOUT = 10.0
+#: Leases of the fast zones: a lost robot's order moves 2.5 s after its last renewal.
+FAST_LEASES = LeaseConfig(robot_lease_s=2.0, zone_lease_s=0, margin_s=0.5, renew_period_s=0.25)
 
 
 @asynccontextmanager
@@ -334,7 +343,7 @@ async def small_fleet(
     :meth:`Topology.crash_edge` / :meth:`Topology.crash_zone` can drop it abruptly.
     ``sim``: a ``SimDriverConfig`` for every robot instead of the one ``fast`` implies.
     """
-    from robotfleet_nodes.config import AssignmentConfig, SimDriverConfig
+    from robotfleet_nodes.config import AssignmentConfig, LeaseConfig, SimDriverConfig
 
     area_ids = [f"area-{a + 1}" for a in range(areas)]
     zone_ids = [f"zone-{z + 1}" for z in range(areas * zones)]
@@ -348,12 +357,13 @@ async def small_fleet(
     zone_configs = []
     for i, zone_id in enumerate(zone_ids):
         owned = [r for r, z in robot_zone.items() if z == zone_id]
-        options: dict[str, Any] = {}
+        options: dict[str, Any] = {"leases": LeaseConfig(zone_lease_s=0)}
         if fast:
             options = {
                 "heartbeat_timeout_s": 1.0,
                 "summary_period_s": 0.1,
                 "assignment": AssignmentConfig(min_battery_percent=5.0),
+                "leases": FAST_LEASES,
             }
         zone_configs.append(
             ZoneConfig(zone_id=zone_id, area_id=area_ids[i // zones], robots=owned, **options)

@@ -37,6 +37,7 @@ def _zone_config(assignment: dict[str, Any] | None = None) -> ZoneConfig:
             "heartbeat_timeout_s": 1.0,
             "summary_period_s": 0.2,
             "assignment": assignment or {},
+            "leases": {"zone_lease_s": 0, "robot_lease_s": 2.0, "renew_period_s": 0.2, "margin_s": 0.5},
         }
     )
 
@@ -162,7 +163,7 @@ async def test_order_runs_on_nearest_robot_once(topo: Topology, caplog: pytest.L
     assert [e.attempt for e in events] == [0, 1, 1, 1]
     assert events[1].robot_id == "robot-3", "nearest to (19, 1)"
     assert all(e.zone_id == "zone-1" and e.area_id == "area-1" and e.by == "zone-1" for e in events)
-    assert "zone-1: assigned wo-1 to robot-3" in caplog.messages
+    assert "zone-1: assigned wo-1 to robot-3 (attempt 1)" in caplog.messages
     assert sum("received work order wo-1 " in m for m in caplog.messages) == 1, "executed once"
     refused = await topo.assign(_order("wo-x").model_copy(update={"area_id": "area-9"}))
     assert not refused.accepted and "area-9" in refused.error
