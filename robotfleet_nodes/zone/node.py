@@ -29,7 +29,6 @@ Every transition it makes is a ``WorkOrderUpdate`` on the order-event stream
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import itertools
 import logging
@@ -37,13 +36,11 @@ import math
 import time
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
-from robotfleet_nodes.action import ActionClient, ClientGoalHandle, ExecuteTask, GoalStatus
+from robotfleet_nodes.action import ExecuteTask
 from robotfleet_nodes.config import ZoneConfig
 from robotfleet_nodes.edge.node import STATUS_QOS
-from robotfleet_nodes.errors import RobotFleetError
 from robotfleet_nodes.fleet.protocol import (
     FINAL_STATES,
     ORDER_ID_RE,
@@ -51,7 +48,6 @@ from robotfleet_nodes.fleet.protocol import (
     OrderStore,
     area_name,
     nats_transport_of,
-    now_stamp,
     robot_name,
     state_name,
     zone_name,
@@ -62,17 +58,17 @@ from robotfleet_nodes.msg import (
     RobotStatus,
     RobotTable,
     WorkOrder,
-    WorkOrderUpdate,
     ZoneSummary,
 )
 from robotfleet_nodes.node.context import Context
 from robotfleet_nodes.node.node import Node
 from robotfleet_nodes.node.publisher import Publisher
-from robotfleet_nodes.node.service import Client
-from robotfleet_nodes.srv import AssignWorkOrder, CancelWorkOrder, GetExecutions
+from robotfleet_nodes.srv import AssignWorkOrder, CancelWorkOrder
 from robotfleet_nodes.transport import ConnectionState
-from robotfleet_nodes.zone._leases import Grant, ZoneLeases
-from robotfleet_nodes.zone._reports import LEASE_LOSS, robot_table, zone_summary
+from robotfleet_nodes.zone._events import EventPublisher
+from robotfleet_nodes.zone._executions import Executions, OrderSlot, RobotSlot, printable, remember
+from robotfleet_nodes.zone._leases import Grant
+from robotfleet_nodes.zone._reports import robot_table, zone_summary
 from robotfleet_nodes.zone.choice import OrderTarget, RobotSnapshot, candidates, plan
 
 __all__ = ["DEFAULT_ASSIGN_PERIOD_S", "DEFAULT_MAX_ATTEMPTS", "MAX_TARGET_M", "ZoneNode"]
@@ -96,83 +92,10 @@ MISMATCH_GRACE_S = 2.0
 #: Largest |x| or |y| of a target [m] (the API refuses more; a zone checks again).
 MAX_TARGET_M = 1e6
 _REMEMBERED = 10_000  # answers / finished orders kept for idempotency
-#: Order events published concurrently at most (one order's stay in sequence).
-PUBLISH_BATCH = 256
-#: Longest pause between two tries to publish an order event [s] (it is retried until stored).
-MAX_PUBLISH_BACKOFF_S = 2.0
 
 _LIVE_STATES = (WorkOrder.STATE_DISPATCHED, WorkOrder.STATE_ASSIGNED, WorkOrder.STATE_EXECUTING)
 _R = ExecuteTask.Result
 _J = ExecutionRecord
-
-
-def _printable(text: object) -> str:
-    """``text`` for a log line: quoted and escaped, so it cannot forge a line of its own."""
-    return repr(str(text))
-
-
-@dataclass(slots=True)
-class _Robot:
-    robot_id: str
-    status: RobotStatus | None = None
-    last_seen: float = -math.inf
-    online: bool = False
-    order_id: str = ""  # the order the zone gave it (reserved from the offer until released)
-    refused_until: float = -math.inf
-    client: ActionClient | None = None
-    connecting: asyncio.Task[ActionClient] | None = None  # the client being created
-    journal: Client[Any] | None = None
-
-    def snapshot(self) -> RobotSnapshot:
-        """The robot as the robot choice (:mod:`robotfleet_nodes.zone.choice`) sees it now."""
-        held = bool(self.order_id)
-        s = self.status
-        if s is None:
-            return RobotSnapshot(
-                self.robot_id, self.online, None, 0.0, 0.0, 0.0, "", held, self.refused_until
-            )
-        pose = s.pose
-        return RobotSnapshot(
-            self.robot_id,
-            self.online,
-            s.state,
-            s.battery_percent,
-            pose.x,
-            pose.y,
-            s.current_order_id,
-            held,
-            self.refused_until,
-        )
-
-
-@dataclass(slots=True)
-class _Order:
-    order: WorkOrder  # as last known
-    seq: int
-    attempt: int  # the highest attempt (fencing token) given to a robot so far
-    state: int = WorkOrder.STATE_DISPATCHED
-    failures: int = 0  # attempts that ended without success (counted against max_attempts)
-    robot_id: str = ""
-    offered: int = 0  # the attempt of the goal sent to robot_id
-    token: int = 0  # grows on every offer and release; results of older tokens are ignored
-    goal: ClientGoalHandle | None = None
-    started: float = 0.0
-    assigned_sent: bool = False
-    executing_sent: bool = False
-    cancelling: str | None = None  # the cancel reason, once cancelled
-    waiter: asyncio.Task[Any] | None = None
-    granted: bool = False  # its lease is renewed
-    renewed_at: float = -math.inf  # last time the robot's lease was (re)started
-    releasing: str = ""  # why it is being taken off its robot ("" while not)
-    reversible: bool = False  # released because the robot went silent: it may come back
-    recovering: bool = False  # re-adopted at start; the robot has not said yet
-    mismatch_since: float = 0.0
-    asking: bool = False  # a journal question is under way
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def order_id(self) -> str:
-        return str(self.order.id)
 
 
 class ZoneNode(Node):
@@ -206,28 +129,21 @@ class ZoneNode(Node):
         self._next_sweep = 0.0
         self._assign_scheduled = False
         self._recover = recover
-        self._leases = ZoneLeases(config.zone_id, config.leases)
-        self._lease_loss = LEASE_LOSS[config.leases.on_lease_loss]
-        self._held_lease = not self._leases.needs_zone_lease
+        self._events_out = EventPublisher(config.zone_id)
+        self._ex = Executions(
+            self, config, max_attempts=max_attempts, spawn=self._spawn, publish=self._events_out.put
+        )
+        self._held_lease = not self._ex.leases.needs_zone_lease
         self._connected = True
-        self._started_at = 0.0
-        self._recovery_until = 0.0  # no assignment before: the robots say what they hold
-        self._robots: dict[str, _Robot] = {rid: _Robot(rid) for rid in config.robots}
-        self._orders: dict[str, _Order] = {}
-        self._queue: list[str] = []
         # key -> (accepted, zone_id, robot_id, error): a tuple of strings, which the garbage
         # collector stops tracking (10 000 response messages would be 30 000 objects it walks)
         self._answers: OrderedDict[str, tuple[bool, str, str, str]] = OrderedDict()
-        self._finished: OrderedDict[str, int] = OrderedDict()
         self._seq = itertools.count()
         self._rr = 0
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._updates: asyncio.Queue[WorkOrderUpdate] = asyncio.Queue()
-        self._publisher_task: asyncio.Task[None] | None = None
         self._summary_pub: Publisher[ZoneSummary] | None = None
         self._table_pub: Publisher[RobotTable] | None = None
         self._lease_pub: Publisher[LeaseRenewal] | None = None
-        self._events: OrderEvents | None = None
         self._store: OrderStore | None = None
         self._ready = False
 
@@ -235,20 +151,20 @@ class ZoneNode(Node):
     async def on_start(self) -> None:
         """Connect to the order stream and bucket, subscribe, serve, recover, start timers."""
         transport = nats_transport_of(self.context.transport)
-        self._events = OrderEvents(transport)
-        await self._events.ensure()
+        events = OrderEvents(transport)
+        await events.ensure()
         self._store = OrderStore(transport)
         await self._store.ensure()
-        self._publisher_task = asyncio.create_task(self._publish_updates(), name=f"{self.zone_id} events")
+        self._events_out.start(events)
         self.context.add_connection_listener(self._on_connection)
-        for robot in self._robots.values():
+        for robot in self._ex.robots.values():
             await self.create_subscription(
                 RobotStatus,
                 robot_name(robot.robot_id, "status"),
                 functools.partial(self._on_status, robot),
                 STATUS_QOS,
             )
-        if self._leases.needs_zone_lease:
+        if self._ex.leases.needs_zone_lease:
             await self.create_subscription(
                 LeaseRenewal, area_name(self.config.area_id, "leases"), self._on_area_grant, 10
             )
@@ -257,38 +173,33 @@ class ZoneNode(Node):
         self._lease_pub = await self.create_publisher(LeaseRenewal, "leases", 1)
         await self.create_service(AssignWorkOrder, "assign", self._on_assign)
         await self.create_service(CancelWorkOrder, "cancel", self._on_cancel)
-        self._started_at = time.monotonic()
-        self._recovery_until = self._started_at + self.config.heartbeat_timeout_s
+        self._ex.started_at = time.monotonic()
+        self._ex.recovery_until = self._ex.started_at + self.config.heartbeat_timeout_s
         if self._recover:
             await self._recover_orders()
-        self._ready = True
+        self._ready = self._ex.running = True
         self.create_timer(self._assign_period, self._tick)
         self.create_timer(self.config.leases.renew_period_s, self._renew)
-        self._spawn(self._prepare_clients())
+        self._spawn(self._ex.prepare_clients())
         self.create_timer(self.config.summary_period_s, self._publish_summary)
         self.get_logger().info(
-            "%s: zone up with %d robots (area %s)", self.zone_id, len(self._robots), self.config.area_id
+            "%s: zone up with %d robots (area %s)", self.zone_id, len(self._ex.robots), self.config.area_id
         )
 
     async def destroy_node(self) -> None:
         """Stop timers and tasks, flush pending order events (up to 2 s), leave the graph."""
-        self._ready = False
+        self._ready = self._ex.running = False
         for timer in list(self._timers):
             timer.cancel()
-        for order in self._orders.values():
+        for order in self._ex.orders.values():
             if order.waiter is not None:
                 order.waiter.cancel()
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._publisher_task is not None:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._updates.join(), timeout=2.0)
-            self._publisher_task.cancel()
-            await asyncio.gather(self._publisher_task, return_exceptions=True)
-            self._publisher_task = None
-        for robot in self._robots.values():
+        await self._events_out.stop(timeout=2.0)
+        for robot in self._ex.robots.values():
             if robot.client is not None:
                 await robot.client.destroy()
                 robot.client = None
@@ -303,15 +214,15 @@ class ZoneNode(Node):
     @property
     def active(self) -> dict[str, str]:
         """Order id -> robot id of the orders a robot holds (or may still hold)."""
-        return {oid: o.robot_id for oid, o in self._orders.items() if o.robot_id}
+        return {oid: o.robot_id for oid, o in self._ex.orders.items() if o.robot_id}
 
     def robot_online(self, robot_id: str) -> bool:
         """Whether the robot's status arrived within the heartbeat timeout."""
-        return self._robots[robot_id].online
+        return self._ex.robots[robot_id].online
 
     def holds_lease(self) -> bool:
         """Whether the zone holds its own lease from the area now (always without ``zone_lease_s``)."""
-        return self._leases.holds(time.monotonic())
+        return self._ex.leases.holds(time.monotonic())
 
     # -- connection and leases -----------------------------------------------------------
     def _on_connection(self, state: ConnectionState) -> None:
@@ -323,7 +234,7 @@ class ZoneNode(Node):
         elif state in (ConnectionState.CONNECTED, ConnectionState.RECONNECTED) and not self._connected:
             self._connected = True
             grace = time.monotonic() + self.config.reconnect_grace_s
-            for robot in self._robots.values():  # heartbeats are timed again from now, plus grace
+            for robot in self._ex.robots.values():  # heartbeats are timed again from now, plus grace
                 if robot.online:
                     robot.last_seen = max(robot.last_seen, grace)
             self.get_logger().info("%s: broker connection back", self.zone_id)
@@ -331,8 +242,8 @@ class ZoneNode(Node):
     def _on_area_grant(self, msg: LeaseRenewal) -> None:
         if msg.granter != self.config.area_id:
             return
-        for order_id, attempt in self._leases.on_area_grant(msg, time.monotonic()):
-            order = self._orders.get(order_id)
+        for order_id, attempt in self._ex.leases.on_area_grant(msg, time.monotonic()):
+            order = self._ex.orders.get(order_id)
             if order is not None and order.attempt <= attempt and order.cancelling is None:
                 self.get_logger().warning(
                     "%s: area %s took back %s (attempt %d): dropping it",
@@ -341,13 +252,13 @@ class ZoneNode(Node):
                     order_id,
                     attempt,
                 )
-                self._release(order, "taken back by the area")
-                self._forget(order)
+                self._ex.release(order, "taken back by the area")
+                self._ex.forget(order)
 
     def _renew(self) -> None:
         """Publish the robots' lease renewals (and revocations) while the zone holds its lease."""
         now = time.monotonic()
-        held = self._leases.holds(now)
+        held = self._ex.leases.holds(now)
         if held != self._held_lease:
             self._held_lease = held
             if held:
@@ -362,18 +273,18 @@ class ZoneNode(Node):
             return
         grants: list[Grant] = []
         if held:
-            for order in self._orders.values():
-                robot = self._robots.get(order.robot_id)
+            for order in self._ex.orders.values():
+                robot = self._ex.robots.get(order.robot_id)
                 if order.granted and robot is not None and robot.online:
                     order.renewed_at = now
                     seq = int(robot.status.seq) if robot.status is not None else 0
                     grants.append(Grant(robot.robot_id, order.order_id, order.offered, seq))
-        if not grants and not self._leases.revocations:
+        if not grants and not self._ex.leases.revocations:
             return
-        self._spawn(self._lease_pub.publish(self._leases.renewal(LeaseRenewal, grants, now)))
+        self._spawn(self._lease_pub.publish(self._ex.leases.renewal(LeaseRenewal, grants, now)))
 
     # -- robot status --------------------------------------------------------------------
-    def _on_status(self, robot: _Robot, msg: RobotStatus) -> None:
+    def _on_status(self, robot: RobotSlot, msg: RobotStatus) -> None:
         now = time.monotonic()
         robot.status = msg
         robot.last_seen = max(robot.last_seen, now)
@@ -382,12 +293,12 @@ class ZoneNode(Node):
             self.get_logger().info("%s: %s is online", self.zone_id, robot.robot_id)
         held_id = str(msg.current_order_id)
         held_attempt = int(msg.current_attempt)
-        order = self._orders.get(robot.order_id) if robot.order_id else None
+        order = self._ex.orders.get(robot.order_id) if robot.order_id else None
         if order is not None and order.robot_id == robot.robot_id:
             if held_id == order.order_id and held_attempt in (order.offered, 0):
                 order.mismatch_since = 0.0
                 if order.recovering:
-                    self._adopt(order, robot, held_attempt or order.offered)
+                    self._ex.adopt(order, robot, held_attempt or order.offered)
                 elif order.releasing and order.reversible:
                     order.releasing, order.reversible, order.granted = "", False, True
                     self.get_logger().info(
@@ -401,17 +312,22 @@ class ZoneNode(Node):
                 if not order.mismatch_since:
                     order.mismatch_since = now
                 elif now - order.mismatch_since >= MISMATCH_GRACE_S:
-                    self._ask_journal(order)
+                    self._ex.ask_journal(order)
         if not held_id:
             return
-        if self._leases.still_revoked(robot.robot_id, held_id, held_attempt, now):
+        if self._ex.leases.still_revoked(robot.robot_id, held_id, held_attempt, now):
             return
-        other = self._orders.get(held_id)
-        if other is not None and not other.robot_id and now < self._recovery_until and not other.cancelling:
-            self._adopt(other, robot, held_attempt)  # queued at restart, but this robot holds it
+        other = self._ex.orders.get(held_id)
+        if (
+            other is not None
+            and not other.robot_id
+            and now < self._ex.recovery_until
+            and not other.cancelling
+        ):
+            self._ex.adopt(other, robot, held_attempt)  # queued at restart, but this robot holds it
             return
         if other is None or other.robot_id != robot.robot_id or held_attempt not in (other.offered, 0):
-            self._leases.revoke(robot.robot_id, held_id, held_attempt, now)
+            self._ex.leases.revoke(robot.robot_id, held_id, held_attempt, now)
             self.get_logger().warning(
                 "%s: %s holds %s (attempt %d) the zone does not grant: revoked",
                 self.zone_id,
@@ -420,45 +336,22 @@ class ZoneNode(Node):
                 held_attempt,
             )
 
-    def _adopt(self, order: _Order, robot: _Robot, attempt: int) -> None:
-        """Follow ``order``, which ``robot`` reports holding at ``attempt`` (after a restart)."""
-        if order.order_id in self._queue:
-            self._queue.remove(order.order_id)
-        if robot.order_id and robot.order_id != order.order_id:
-            return  # the robot is given another order: leave it to the status mismatch check
-        order.recovering = False
-        order.robot_id = robot.robot_id
-        robot.order_id = order.order_id
-        order.attempt = max(order.attempt, attempt)
-        order.offered = attempt
-        order.granted = True
-        order.releasing = ""
-        order.started = time.monotonic()
-        self._mark_executing(order)
-        self.get_logger().info(
-            "%s: %s is still executing %s (attempt %d); following it",
-            self.zone_id,
-            robot.robot_id,
-            order.order_id,
-            attempt,
-        )
-
     def _check_heartbeats(self, now: float) -> None:
         timeout = self.config.heartbeat_timeout_s
-        for robot in self._robots.values():
+        for robot in self._ex.robots.values():
             if robot.online and now - robot.last_seen > timeout:
                 robot.online = False
                 self.get_logger().warning(
                     "%s: %s is OFFLINE (no status for %.1f s)", self.zone_id, robot.robot_id, timeout
                 )
-                order = self._orders.get(robot.order_id) if robot.order_id else None
+                order = self._ex.orders.get(robot.order_id) if robot.order_id else None
                 if order is None or order.robot_id != robot.robot_id or order.releasing:
                     continue
                 if self.config.assignment.reassign_on_offline:
-                    self._release(order, f"{robot.robot_id} went offline", reversible=True)
+                    self._ex.release(order, f"{robot.robot_id} went offline", reversible=True)
                 else:
-                    self._release(order, f"{robot.robot_id} went offline")
-                    self._fail(order, f"{robot.robot_id} went offline")
+                    self._ex.release(order, f"{robot.robot_id} went offline")
+                    self._ex.fail(order, f"{robot.robot_id} went offline")
 
     # -- assignment ----------------------------------------------------------------------
     def _tick(self) -> None:
@@ -466,8 +359,8 @@ class ZoneNode(Node):
         if now >= self._next_sweep and self._connected:  # a few sweeps per timeout
             self._next_sweep = now + self._sweep_period
             self._check_heartbeats(now)
-            self._check_orders(now)
-        if self._queue:
+            self._ex.check_orders(now)
+        if self._ex.queue:
             self._assign_pass(now)
 
     def _assign_soon(self) -> None:
@@ -483,17 +376,17 @@ class ZoneNode(Node):
 
     def _assign_now(self) -> None:
         self._assign_scheduled = False
-        if self._queue:
+        if self._ex.queue:
             self._assign_pass(time.monotonic())
 
-    def _sorted_queue(self) -> list[_Order]:
-        orders = [self._orders[oid] for oid in self._queue]
+    def _sorted_queue(self) -> list[OrderSlot]:
+        orders = [self._ex.orders[oid] for oid in self._ex.queue]
         orders.sort(key=lambda o: (-int(o.order.priority), o.seq))
         return orders
 
     def _snapshots(self) -> list[RobotSnapshot]:
         """Every robot as the robot choice sees it, in config order."""
-        return [r.snapshot() for r in self._robots.values()]
+        return [r.snapshot() for r in self._ex.robots.values()]
 
     def _targets(self) -> Iterator[OrderTarget]:
         """The waiting orders in assignment order (sorted only once a pass asks for them)."""
@@ -502,11 +395,11 @@ class ZoneNode(Node):
             yield OrderTarget(o.order_id, wo.has_target, wo.target_x, wo.target_y)
 
     def _assign_pass(self, now: float) -> None:
-        if now < self._recovery_until:
-            if any(r.status is None for r in self._robots.values()):
+        if now < self._ex.recovery_until:
+            if any(r.status is None for r in self._ex.robots.values()):
                 return  # a robot may yet say it holds an order
-            self._recovery_until = now
-        if not self._connected or not self._leases.holds(now):
+            self._ex.recovery_until = now
+        if not self._connected or not self._ex.leases.holds(now):
             return
         rules = self.config.assignment
         chosen = plan(
@@ -519,8 +412,8 @@ class ZoneNode(Node):
         )
         self._rr = chosen.cursor
         for order_id, robot_id in chosen.assignments:
-            order, robot = self._orders[order_id], self._robots[robot_id]
-            self._queue.remove(order_id)
+            order, robot = self._ex.orders[order_id], self._ex.robots[robot_id]
+            self._ex.queue.remove(order_id)
             robot.order_id = order_id
             order.robot_id = robot_id
             order.token += 1
@@ -530,367 +423,13 @@ class ZoneNode(Node):
             order.started = now
             order.mismatch_since = 0.0
             order.assigned_sent = order.executing_sent = False
-            self._spawn(self._dispatch(order, robot, order.token))
-
-    async def _client_for(self, robot: _Robot) -> ActionClient:
-        """The robot's action client, created once (concurrent callers share the creation)."""
-        if robot.client is not None:
-            return robot.client
-        if robot.connecting is None:
-            robot.connecting = self._spawn(
-                ActionClient.create(
-                    self, ExecuteTask, robot_name(robot.robot_id, "execute"), status_qos=STATUS_QOS
-                )
-            )
-            robot.connecting.add_done_callback(functools.partial(self._connected_client, robot))
-        return await asyncio.shield(robot.connecting)
-
-    @staticmethod
-    def _connected_client(robot: _Robot, task: asyncio.Task[ActionClient]) -> None:
-        """Keep the created client (even if whoever waited for it is gone), or allow a retry."""
-        robot.connecting = None
-        if not task.cancelled() and task.exception() is None:
-            robot.client = task.result()
-
-    async def _prepare_clients(self) -> None:
-        """Create every robot's action client in the background after start.
-
-        Otherwise the first goal to each robot pays for the client's subscriptions (and a
-        graph announcement) on the latency path of its order.
-        """
-        for robot in list(self._robots.values()):
-            if not self._ready:
-                return
-            try:
-                await self._client_for(robot)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.debug("%s: action client for %s not ready: %s", self.zone_id, robot.robot_id, exc)
-
-    async def _dispatch(self, order: _Order, robot: _Robot, token: int) -> None:
-        """Send the order's goal to ``robot``; on acceptance follow it to its result."""
-        wo = order.order
-        goal = ExecuteTask.Goal(
-            order_id=wo.id,
-            task=wo.task,
-            has_target=wo.has_target,
-            target_x=wo.target_x,
-            target_y=wo.target_y,
-            priority=wo.priority,
-            attempt=order.offered,
-            lease_s=self.config.leases.robot_lease_s,
-            on_lease_loss=self._lease_loss,
-        )
-        handle: ClientGoalHandle | None = None
-        error = ""
-        try:
-            client = await self._client_for(robot)
-            handle = await client.send_goal(
-                goal,
-                feedback_callback=lambda msg: self._on_feedback(order, token, msg),
-                timeout=GOAL_TIMEOUT_S,
-            )
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            error = f"{type(exc).__name__}: {exc}"
-        if order.token != token or self._orders.get(order.order_id) is not order:
-            if handle is not None and handle.accepted:  # released or cancelled meanwhile
-                self._spawn(self._cancel_goal(handle))
-            return
-        if handle is None:  # no answer: the robot may have taken it; its journal says
-            order.attempt = max(order.attempt, order.offered)
-            self._release(order, f"no answer from {robot.robot_id} to the goal ({error})", reversible=True)
-            self._ask_journal(order)
-            return
-        if not handle.accepted:  # an edge that refuses without a reason: about the robot
-            self._refused_by_robot(order, robot, "goal rejected")
-            return
-        order.goal = handle
-        self._mark_assigned(order)
-        if order.cancelling is not None:
-            self._spawn(self._cancel_goal(handle))
-        order.waiter = self._spawn(self._await_result(order, robot, token, handle))
-
-    def _on_feedback(self, order: _Order, token: int, msg: Any) -> None:
-        if order.token == token and order.cancelling is None and not order.executing_sent:
-            self._mark_executing(order, progress=float(msg.feedback.progress))
-
-    def _mark_executing(self, order: _Order, *, progress: float = 0.0) -> None:
-        """Publish ASSIGNED (unless sent) and EXECUTING for the attempt the robot runs."""
-        self._mark_assigned(order)
-        if not order.executing_sent:
-            order.executing_sent = True
-            order.state = WorkOrder.STATE_EXECUTING
-            self._emit(order, WorkOrder.STATE_EXECUTING, progress=progress)
-
-    def _mark_assigned(self, order: _Order) -> None:
-        """The robot took the offered attempt: it is used, and ASSIGNED is published once."""
-        order.attempt = max(order.attempt, order.offered)
-        if not order.assigned_sent:
-            order.assigned_sent = True
-            order.state = WorkOrder.STATE_ASSIGNED
-            self._emit(order, WorkOrder.STATE_ASSIGNED)
-            self.get_logger().info(
-                "%s: assigned %s to %s (attempt %d)",
-                self.zone_id,
-                order.order_id,
-                order.robot_id,
-                order.offered,
-            )
-
-    async def _await_result(self, order: _Order, robot: _Robot, token: int, handle: ClientGoalHandle) -> None:
-        try:
-            response = await handle.get_result()
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # the answer is lost: the robot's journal knows how it ended
-            if order.token == token and self._orders.get(order.order_id) is order:
-                order.waiter = None
-                order.goal = None
-                log.info(
-                    "%s: result of %s lost (%s); asking %s", self.zone_id, order.order_id, exc, robot.robot_id
-                )
-                self._ask_journal(order)
-            return
-        if order.token != token or self._orders.get(order.order_id) is not order:
-            return  # released or finished meanwhile
-        order.waiter = None
-        order.goal = None
-        try:
-            status = GoalStatus(response.status)
-        except ValueError:
-            status = GoalStatus.UNKNOWN
-        self._on_result(order, robot, status, response.result)
-
-    def _on_result(self, order: _Order, robot: _Robot, status: GoalStatus, result: Any) -> None:
-        """Apply the edge's result of the goal (``refused`` says whether it ran at all)."""
-        message = str(result.message)
-        refused = int(result.refused)
-        if refused == _R.REFUSED_ROBOT:
-            self._refused_by_robot(order, robot, message)
-            return
-        if refused == _R.REFUSED_STALE:
-            order.attempt = max(order.attempt, order.offered, int(result.attempt))
-            self._free(order)
-            self._requeue(order)
-            self.get_logger().warning(
-                "%s: %s knows %s at attempt %d already; requeued as a newer attempt",
-                self.zone_id,
-                robot.robot_id,
-                order.order_id,
-                int(result.attempt),
-            )
-            return
-        if refused == _R.REFUSED_DONE:
-            order.offered = max(order.offered, int(result.attempt))
-            self._mark_executing(order)
-            self._free(order)
-            self._finish(order, WorkOrder.STATE_COMPLETED, f"already done by {robot.robot_id}", progress=1.0)
-            return
-        if refused == _R.REFUSED_ORDER:
-            order.attempt = max(order.attempt, order.offered)
-            self._free(order)
-            self._retry(order, f"{robot.robot_id} refused it: {message}")
-            return
-        self._ended(order, success=status is GoalStatus.SUCCEEDED and bool(result.success), message=message)
-
-    def _ended(self, order: _Order, *, success: bool, message: str) -> None:
-        """The robot says it no longer executes ``order`` (result or journal): act on it."""
-        robot_id = order.robot_id
-        if success:
-            self._mark_executing(order)
-        self._free(order)
-        if success:
-            self._finish(order, WorkOrder.STATE_COMPLETED, message, progress=1.0)
-            self.get_logger().info("%s: %s completed by %s", self.zone_id, order.order_id, robot_id)
-        elif order.cancelling is not None:
-            self._finish(order, WorkOrder.STATE_CANCELLED, order.cancelling)
-        else:
-            reason = order.releasing or message or f"ended by {robot_id}"
-            self._retry(order, reason)
-
-    def _refused_by_robot(self, order: _Order, robot: _Robot, message: str) -> None:
-        robot.refused_until = time.monotonic() + REFUSAL_COOLDOWN_S
-        self._free(order)
-        self._requeue(order)
-        self.get_logger().info(
-            "%s: %s refused %s: %s; requeued",
-            self.zone_id,
-            robot.robot_id,
-            order.order_id,
-            _printable(message),
-        )
-
-    async def _cancel_goal(self, handle: ClientGoalHandle) -> None:
-        try:
-            await handle.cancel_goal(timeout=GOAL_TIMEOUT_S)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            log.debug("%s: cancel not delivered: %s", self.zone_id, exc)
+            self._spawn(self._ex.dispatch(order, robot, order.token))
 
     # -- taking an order off its robot ---------------------------------------------------
-    def _release(self, order: _Order, reason: str, *, reversible: bool = False) -> None:
-        """Stop renewing ``order`` on its robot and tell the robot to drop it.
-
-        It stays on the robot (``robot_id``) until the robot confirms it stopped or its lease
-        ran out (:meth:`_check_orders`); only then may another robot get it.
-        """
-        if not order.robot_id:
-            return
-        order.granted = False
-        order.releasing = reason
-        order.reversible = reversible
-        if not reversible:
-            order.token += 1  # a late feedback of this goal is ignored (a result still counts)
-            self._leases.revoke(order.robot_id, order.order_id, max(order.offered, 1), time.monotonic())
-            if order.goal is not None:
-                self._spawn(self._cancel_goal(order.goal))
-        self.get_logger().warning(
-            "%s: releasing %s from %s: %s", self.zone_id, order.order_id, order.robot_id, reason
-        )
-        if not reversible and order.waiter is None and order.goal is None:
-            self._ask_journal(order)
-
-    def _free(self, order: _Order) -> None:
-        """``order`` is off its robot for sure: forget the goal and free the robot."""
-        order.token += 1
-        robot = self._robots.get(order.robot_id)
-        if robot is not None and robot.order_id == order.order_id:
-            robot.order_id = ""
-        if order.waiter is not None and order.waiter is not asyncio.current_task():
-            order.waiter.cancel()
-        order.waiter = None
-        order.goal = None
-        order.robot_id = ""
-        order.granted = False
-        order.releasing = ""
-        order.reversible = False
-        order.recovering = False
-        order.mismatch_since = 0.0
-
-    def _check_orders(self, now: float) -> None:
-        """Leases that ran out (released orders move on), execute timeouts, recovery."""
-        limit = self.config.assignment.execute_timeout_s
-        finish = self._lease_loss == ExecuteTask.Goal.LEASE_LOSS_FINISH
-        for order in list(self._orders.values()):
-            if not order.robot_id:
-                continue
-            if order.recovering and now >= self._recovery_until:
-                order.recovering = False
-                order.releasing = "re-adopted: not reported by its robot"
-                order.reversible = True
-                order.renewed_at = self._started_at  # the old zone may have renewed until then
-                self._ask_journal(order)
-            elif order.releasing:
-                if not finish and now >= self._leases.lease_end(order.renewed_at):
-                    reason = f"{order.releasing}; its lease ended"
-                    self._free(order)
-                    self._retry(order, reason)
-            elif order.goal is not None and now - order.started > limit:
-                self._release(order, f"not finished within {limit:g} s on {order.robot_id}")
 
     # -- the robot's journal ---------------------------------------------------------------
-    def _ask_journal(self, order: _Order) -> None:
-        if not order.asking and order.robot_id:
-            order.asking = True
-            self._spawn(self._journal_question(order, order.robot_id, order.token))
-
-    async def _journal_question(self, order: _Order, robot_id: str, token: int) -> None:
-        """Ask ``robot_id``'s journal how ``order`` stands there and act on the answer."""
-        robot = self._robots[robot_id]
-        record: Any = None
-        try:
-            if robot.journal is None:
-                robot.journal = await self.create_client(GetExecutions, robot_name(robot_id, "journal"))
-            answer = await robot.journal.call(
-                GetExecutions.Request(
-                    order_ids=[order.order_id], attempts=[max(order.offered, order.attempt)]
-                ),
-                timeout=GOAL_TIMEOUT_S,
-            )
-            record = answer.records[0] if answer.records else None
-        except asyncio.CancelledError:
-            raise
-        except (TimeoutError, ConnectionError, RobotFleetError, IndexError) as exc:
-            log.info(
-                "%s: journal of %s not answering about %s: %s", self.zone_id, robot_id, order.order_id, exc
-            )
-        finally:
-            order.asking = False
-        if self._orders.get(order.order_id) is not order or order.robot_id != robot_id:
-            return
-        if record is None:
-            if not order.releasing:  # wait for the lease to end before the order moves
-                self._release(order, f"{robot_id} does not answer about it", reversible=True)
-            return
-        self._on_record(order, robot, record, token)
-
-    def _on_record(self, order: _Order, robot: _Robot, record: Any, token: int) -> None:
-        state = int(record.state)
-        attempt = int(record.attempt)
-        if state in (_J.STATE_RUNNING, _J.STATE_PAUSED):
-            if order.releasing and not order.reversible:
-                return  # revoked: its result or the lease's end settles it
-            if order.goal is None and order.waiter is None and order.token != token:
-                return
-            order.offered = max(order.offered, attempt)
-            order.releasing, order.reversible, order.granted = "", False, True
-            order.mismatch_since = 0.0
-            self._mark_executing(order)
-            return
-        if state == _J.STATE_SUCCEEDED:
-            order.offered = max(order.offered, attempt)
-            self._ended(order, success=True, message=str(record.message) or f"done by {robot.robot_id}")
-            return
-        if state == _J.STATE_UNKNOWN:
-            order.attempt = max(order.attempt, order.offered)  # fenced on the robot now
-        self._ended(order, success=False, message=str(record.message) or "not executing it")
 
     # -- order bookkeeping ---------------------------------------------------------------
-    def _retry(self, order: _Order, reason: str) -> None:
-        """Requeue ``order`` for a new attempt, or FAIL it once ``max_attempts`` failed."""
-        self._free(order)
-        order.failures += 1
-        if order.failures >= self.max_attempts:
-            self._fail(order, f"{reason}; gave up after {order.failures} attempts")
-            return
-        order.notes.append(reason)
-        self._requeue(order)
-        self.get_logger().warning(
-            "%s: %s requeued after attempt %d: %s",
-            self.zone_id,
-            order.order_id,
-            order.attempt,
-            _printable(reason),
-        )
-
-    def _fail(self, order: _Order, reason: str) -> None:
-        if order.robot_id and not order.releasing:
-            self._release(order, reason)
-        self._finish(order, WorkOrder.STATE_FAILED, reason)
-        self.get_logger().warning("%s: %s FAILED: %s", self.zone_id, order.order_id, _printable(reason))
-
-    def _requeue(self, order: _Order) -> None:
-        order.state = WorkOrder.STATE_DISPATCHED
-        order.assigned_sent = order.executing_sent = False
-        if order.order_id not in self._queue:
-            self._queue.append(order.order_id)
-
-    def _finish(self, order: _Order, state: int, note: str = "", *, progress: float = 0.0) -> None:
-        order.state = state
-        self._emit(order, state, note=note, progress=progress)
-        self._forget(order)
-        self._remember(self._finished, order.order_id, state)
-
-    def _forget(self, order: _Order) -> None:
-        """Drop ``order`` from the zone; revocations already sent stay in the renewals."""
-        self._orders.pop(order.order_id, None)
-        if order.order_id in self._queue:
-            self._queue.remove(order.order_id)
-        self._free(order)  # a robot still running it stays busy by its own status
 
     # -- services ------------------------------------------------------------------------
     def _on_assign(self, request: AssignWorkOrder.Request) -> AssignWorkOrder.Response:
@@ -923,15 +462,15 @@ class ZoneNode(Node):
         target_error = self._target_error(wo)
         if target_error:
             return refuse(target_error, order_refused=True)
-        final = self._finished.get(wo.id)
+        final = self._ex.finished.get(wo.id)
         if final is not None:
             return refuse(f"order {wo.id} is {state_name(final)} already")
-        if wo.id not in self._orders:
-            if not any(r.online for r in self._robots.values()):
+        if wo.id not in self._ex.orders:
+            if not any(r.online for r in self._ex.robots.values()):
                 return refuse(f"zone {self.zone_id} has no live robots")
             self._accept(wo)
             self._assign_soon()
-        self._remember(self._answers, key, (True, self.zone_id, "", ""))
+        remember(self._answers, key, (True, self.zone_id, "", ""))
         return AssignWorkOrder.Response(accepted=True, duplicate=False, zone_id=self.zone_id)
 
     def _target_error(self, wo: WorkOrder) -> str:
@@ -947,26 +486,26 @@ class ZoneNode(Node):
         return ""
 
     def _accept(self, wo: WorkOrder) -> None:
-        order = _Order(
+        order = OrderSlot(
             order=wo.model_copy(update={"zone_id": self.zone_id}),
             seq=next(self._seq),
             attempt=int(wo.attempts),
         )
-        self._orders[order.order_id] = order
-        self._queue.append(order.order_id)
-        self._emit(order, WorkOrder.STATE_DISPATCHED)
+        self._ex.orders[order.order_id] = order
+        self._ex.queue.append(order.order_id)
+        self._ex.emit(order, WorkOrder.STATE_DISPATCHED)
         self.get_logger().info(
             "%s: accepted %s (task=%s, priority=%d)",
             self.zone_id,
             wo.id,
-            _printable(wo.task),
+            printable(wo.task),
             wo.priority,
         )
 
     def _on_cancel(self, request: CancelWorkOrder.Request) -> CancelWorkOrder.Response:
-        order = self._orders.get(request.id)
+        order = self._ex.orders.get(request.id)
         if order is None:
-            final = self._finished.get(request.id)
+            final = self._ex.finished.get(request.id)
             if final == WorkOrder.STATE_CANCELLED:
                 return CancelWorkOrder.Response(accepted=True, order=WorkOrder(id=request.id, state=final))
             if final is not None:
@@ -980,9 +519,9 @@ class ZoneNode(Node):
         reason = request.reason or "cancelled"
         order.cancelling = reason
         if order.robot_id:
-            self._release(order, reason)
-        self._finish(order, WorkOrder.STATE_CANCELLED, reason)
-        self.get_logger().info("%s: cancelled %s: %s", self.zone_id, request.id, _printable(reason))
+            self._ex.release(order, reason)
+        self._ex.finish(order, WorkOrder.STATE_CANCELLED, reason)
+        self.get_logger().info("%s: cancelled %s: %s", self.zone_id, request.id, printable(reason))
         return CancelWorkOrder.Response(
             accepted=True,
             order=order.order.model_copy(
@@ -1000,14 +539,14 @@ class ZoneNode(Node):
             return
         adopted = 0
         for wo in sorted(stored, key=lambda o: (o.created.sec, o.created.nanosec)):
-            if wo.zone_id != self.zone_id or wo.state not in _LIVE_STATES or wo.id in self._orders:
+            if wo.zone_id != self.zone_id or wo.state not in _LIVE_STATES or wo.id in self._ex.orders:
                 continue
-            order = _Order(order=wo, seq=next(self._seq), attempt=int(wo.attempts), state=int(wo.state))
-            self._orders[wo.id] = order
+            order = OrderSlot(order=wo, seq=next(self._seq), attempt=int(wo.attempts), state=int(wo.state))
+            self._ex.orders[wo.id] = order
             adopted += 1
-            robot = self._robots.get(wo.robot_id)
+            robot = self._ex.robots.get(wo.robot_id)
             if wo.state == WorkOrder.STATE_DISPATCHED or robot is None or robot.order_id:
-                self._requeue(order)
+                self._ex.requeue(order)
                 continue
             order.robot_id = robot.robot_id
             order.offered = order.attempt
@@ -1019,68 +558,6 @@ class ZoneNode(Node):
             self.get_logger().info("%s: re-adopted %d orders from the store", self.zone_id, adopted)
 
     # -- upward --------------------------------------------------------------------------
-    def _emit(self, order: _Order, state: int, *, note: str = "", progress: float = 0.0) -> None:
-        wo = order.order
-        attempt = (
-            order.offered if state in (WorkOrder.STATE_ASSIGNED, WorkOrder.STATE_EXECUTING) else order.attempt
-        )
-        update = WorkOrderUpdate(
-            order_id=wo.id,
-            attempt=max(attempt, order.attempt) if state in FINAL_STATES else attempt,
-            state=state,
-            area_id=wo.area_id or self.config.area_id,
-            zone_id=self.zone_id,
-            robot_id=order.robot_id,
-            progress=progress,
-            stamp=now_stamp(),
-            by=self.zone_id,
-            note=note,
-        )
-        self._updates.put_nowait(update)
-
-    async def _publish_updates(self) -> None:
-        """Publish queued order events: one order's in sequence, different orders concurrently.
-
-        Everything queued is taken at once (up to :data:`PUBLISH_BATCH`), so the events'
-        round trips to JetStream overlap instead of adding up; an order's own events still
-        reach the stream in the order they happened.
-        """
-        while True:
-            batch = [await self._updates.get()]
-            while len(batch) < PUBLISH_BATCH and not self._updates.empty():
-                batch.append(self._updates.get_nowait())
-            by_order: dict[str, list[WorkOrderUpdate]] = {}
-            for update in batch:
-                by_order.setdefault(update.order_id, []).append(update)
-            try:
-                await asyncio.gather(*(self._publish_in_order(updates) for updates in by_order.values()))
-            finally:
-                for _ in batch:
-                    self._updates.task_done()
-
-    async def _publish_in_order(self, updates: list[WorkOrderUpdate]) -> None:
-        """Store ``updates`` in order, each retried until the stream has it (a repeat is dropped
-        by its ``Nats-Msg-Id``): an event is never given up while the zone runs."""
-        assert self._events is not None
-        for update in updates:
-            delay = 0.1
-            while True:
-                try:
-                    await self._events.publish(update)
-                    break
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:
-                    log.info(
-                        "%s: event %s/%d/%s not stored yet (%s); retrying",
-                        self.zone_id,
-                        update.order_id,
-                        update.attempt,
-                        state_name(update.state),
-                        exc,
-                    )
-                    await asyncio.sleep(delay)
-                    delay = min(MAX_PUBLISH_BACKOFF_S, delay * 2)
 
     async def _publish_summary(self) -> None:
         if self._summary_pub is None or self._table_pub is None:
@@ -1097,16 +574,16 @@ class ZoneNode(Node):
         summary: ZoneSummary = zone_summary(
             ZoneSummary,
             self.config,
-            list(self._robots.values()),
-            queued=len(self._queue),
-            active=len(self._orders) - len(self._queue),
-            capacity=len(capacity) if self._leases.holds(now) else 0,
+            list(self._ex.robots.values()),
+            queued=len(self._ex.queue),
+            active=len(self._ex.orders) - len(self._ex.queue),
+            capacity=len(capacity) if self._ex.leases.holds(now) else 0,
         )
         return summary
 
     def robot_table(self) -> RobotTable:
         """The zone's ``RobotTable`` now (one entry per configured robot, in config order)."""
-        table: RobotTable = robot_table(RobotTable, self.config, list(self._robots.values()))
+        table: RobotTable = robot_table(RobotTable, self.config, list(self._ex.robots.values()))
         return table
 
     # -- helpers -------------------------------------------------------------------------
@@ -1120,10 +597,3 @@ class ZoneNode(Node):
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("%s: internal task failed", self.zone_id, exc_info=task.exception())
-
-    @staticmethod
-    def _remember(store: OrderedDict[str, Any], key: str, value: Any) -> None:
-        store[key] = value
-        store.move_to_end(key)
-        while len(store) > _REMEMBERED:
-            store.popitem(last=False)

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -194,6 +195,8 @@ class Topology:
     isolate: bool = False  # every edge and zone on a connection of its own (see crash_edge)
     _own: dict[str, Context] = field(default_factory=dict)  # node id -> its own context
     _crashed: list[tuple[Any, Context]] = field(default_factory=list)
+    #: node id -> the broker URL its own connection uses (a :class:`CuttableLink`'s, say)
+    urls: dict[str, str] = field(default_factory=dict)
 
     @property
     def base_url(self) -> str:
@@ -276,7 +279,8 @@ class Topology:
     async def _context_for(self, node_id: str) -> Context:
         if not self.isolate:
             return self.context
-        transport = NatsTransport(self.nats_url, mapper=SubjectMapper(root=self.root))
+        url = self.urls.get(node_id, self.nats_url)
+        transport = NatsTransport(url, mapper=SubjectMapper(root=self.root))
         context = Context(transport=transport, enable_rosout=False)
         await context.start()
         self._own[node_id] = context
@@ -295,9 +299,9 @@ class Topology:
     async def crash_zone(self, zone_id: str) -> None:
         """Kill ``zone_id`` abruptly: queued orders, pending events and its socket just vanish."""
         node = self.zones.pop(zone_id)
-        publisher = getattr(node, "_publisher_task", None)
+        publisher = getattr(node, "_events_out", None)
         if publisher is not None:
-            publisher.cancel()  # events not yet published die with the process
+            publisher.abort()  # events not yet published die with the process
         await self._crash(zone_id, node)
 
     async def _crash(self, node_id: str, node: Any) -> None:
@@ -334,6 +338,8 @@ async def small_fleet(
     fast: bool = True,
     isolate: bool = False,
     sim: Any = None,
+    leases: LeaseConfig | None = None,
+    urls: dict[str, str] | None = None,
 ) -> AsyncIterator[Topology]:
     """Fleet (+HTTP on port 0), ``areas`` areas of ``zones`` zones each, ``robots`` edges in all.
 
@@ -342,6 +348,8 @@ async def small_fleet(
     ``isolate``: every edge and zone gets a NATS connection of its own, so
     :meth:`Topology.crash_edge` / :meth:`Topology.crash_zone` can drop it abruptly.
     ``sim``: a ``SimDriverConfig`` for every robot instead of the one ``fast`` implies.
+    ``leases``: every zone's ``leases:`` (default :data:`FAST_LEASES` with ``fast``).
+    ``urls``: node id -> the broker URL of its own connection (with ``isolate``).
     """
     from robotfleet_nodes.config import AssignmentConfig, LeaseConfig, SimDriverConfig
 
@@ -365,6 +373,8 @@ async def small_fleet(
                 "assignment": AssignmentConfig(min_battery_percent=5.0),
                 "leases": FAST_LEASES,
             }
+        if leases is not None:
+            options["leases"] = leases
         zone_configs.append(
             ZoneConfig(zone_id=zone_id, area_id=area_ids[i // zones], robots=owned, **options)
         )
@@ -378,7 +388,16 @@ async def small_fleet(
         for r, z in robot_zone.items()
     ]
     fleet_config = fast_fleet_config(area_ids) if fast else FleetConfig(areas=area_ids)
-    topo = Topology(nats_url, root, fleet_config, area_configs, zone_configs, edge_configs, isolate=isolate)
+    topo = Topology(
+        nats_url,
+        root,
+        fleet_config,
+        area_configs,
+        zone_configs,
+        edge_configs,
+        isolate=isolate,
+        urls=urls or {},
+    )
     async with nats_context(nats_url, root) as context:
         topo._context = context
         try:
@@ -397,3 +416,58 @@ async def small_fleet(
             for node_id in list(topo._own):
                 await topo._close_own(node_id)
             await topo._bury()
+
+
+class CuttableLink:
+    """A TCP relay to the broker that a test can cut and heal: a network partition of the
+    nodes connected through it (they keep running; their connection drops and every
+    reconnection is refused until :meth:`heal`)."""
+
+    def __init__(self, broker_url: str) -> None:
+        host_port = broker_url.rsplit("//", 1)[-1]
+        self._target_host, port = host_port.rsplit(":", 1)
+        self._target_port = int(port)
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._pipes: set[asyncio.Task[None]] = set()
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    async def heal(self) -> None:
+        """Accept connections (again) on the same port."""
+        self._server = await asyncio.start_server(self._relay, "127.0.0.1", self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def cut(self) -> None:
+        """Drop every relayed connection and refuse new ones."""
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+        for writer in list(self._writers):
+            writer.transport.abort()
+        for task in list(self._pipes):
+            task.cancel()
+        await asyncio.gather(*self._pipes, return_exceptions=True)
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(self._target_host, self._target_port)
+        self._writers.update((writer, up_writer))
+        for src, dst in ((reader, up_writer), (up_reader, writer)):
+            task = asyncio.create_task(self._pipe(src, dst))
+            self._pipes.add(task)
+            task.add_done_callback(self._pipes.discard)
+
+    async def _pipe(self, src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+        try:
+            while data := await src.read(65536):
+                dst.write(data)
+                await dst.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            self._writers.discard(dst)
+            dst.transport.abort()
