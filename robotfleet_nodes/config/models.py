@@ -242,8 +242,10 @@ class AssignmentConfig(_Section):
 class LeaseConfig(_Section):
     """``leases:``: execution leases of a zone's assignments (docs/fleet.md, "Leases")."""
 
-    robot_lease_s: _Seconds = 10.0
-    """A robot executes an order only while its zone renewed the assignment within this [s]."""
+    robot_lease_s: float = Field(10.0, ge=0, allow_inf_nan=False)
+    """A robot executes an order only while its zone renewed the assignment within this [s];
+    ``0`` turns leases off (the robot runs every order to its end and the order of a lost
+    robot moves ``margin_s`` after it went OFFLINE: it may then run twice; for comparisons)."""
     zone_lease_s: float = Field(15.0, ge=0, allow_inf_nan=False)
     """The zone renews robot leases only while its area renewed the zone's lease within this
     [s]; ``0``: the zone needs no lease from an area (a zone run on its own)."""
@@ -258,7 +260,7 @@ class LeaseConfig(_Section):
 
     @model_validator(mode="after")
     def _renew_often_enough(self) -> LeaseConfig:
-        if self.renew_period_s * 2 > self.robot_lease_s:
+        if self.robot_lease_s and self.renew_period_s * 2 > self.robot_lease_s:
             raise ValueError(
                 f"renew_period_s ({self.renew_period_s:g}) must be at most half of robot_lease_s "
                 f"({self.robot_lease_s:g}): one lost renewal must not end a lease"

@@ -269,7 +269,7 @@ class ZoneNode(Node):
                     self.zone_id,
                     self.config.area_id,
                 )
-        if not self._connected or self._lease_pub is None:
+        if not self._connected or self._lease_pub is None or not self.config.leases.robot_lease_s:
             return
         grants: list[Grant] = []
         if held:

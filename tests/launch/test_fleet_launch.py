@@ -51,6 +51,7 @@ def test_fleet_launch_file_runs_and_stops_cleanly(tmp_path: Path, edges: str) ->
             f"nats_port:={free_port()}",
             f"http_port:={http}",
             f"state_dir:={tmp_path / 'nats'}",
+            f"journal_dir:={tmp_path / 'journal'}",
         ],
         env=env,
         stdout=subprocess.PIPE,
