@@ -51,6 +51,7 @@ import json
 import os
 import statistics
 import sys
+import tempfile
 import time
 import uuid
 from typing import Any
@@ -60,7 +61,14 @@ from _proc import cpu_seconds, own_cpu, rss_mib
 
 from robotfleet_nodes.area.node import AreaNode
 from robotfleet_nodes.broker import EmbeddedBroker
-from robotfleet_nodes.config import AreaConfig, EdgeConfig, FleetConfig, SimDriverConfig, ZoneConfig
+from robotfleet_nodes.config import (
+    AreaConfig,
+    EdgeConfig,
+    FleetConfig,
+    LeaseConfig,
+    SimDriverConfig,
+    ZoneConfig,
+)
 from robotfleet_nodes.edge.node import EdgeNode
 from robotfleet_nodes.fleet.http_api import build_app
 from robotfleet_nodes.fleet.service import FleetService
@@ -189,10 +197,12 @@ async def run_loadgen(url: str, rate: float, duration: float, prefix: str) -> di
 class Fleet:
     """The composed fleet: contexts, nodes, the service and its HTTP server."""
 
-    def __init__(self, url: str, robots: int) -> None:
+    def __init__(self, url: str, robots: int, *, leases: bool = True) -> None:
         self.url = url
         self.root = "bench" + uuid.uuid4().hex[:8]
         self.robots = robots
+        self.leases = leases
+        self._journals = tempfile.TemporaryDirectory(prefix="rfos-journal-")
         self.nodes: list[Any] = []
         self.contexts: list[Context] = []
         self.service: FleetService | None = None
@@ -217,7 +227,12 @@ class Fleet:
         tiers = self._context()
         await tiers.start()
         for i, (robot_id, zone_id) in enumerate(owner.items()):
-            config = EdgeConfig(robot_id=robot_id, zone_id=zone_id, sim=sim.model_copy(update={"seed": i}))
+            config = EdgeConfig(
+                robot_id=robot_id,
+                zone_id=zone_id,
+                sim=sim.model_copy(update={"seed": i}),
+                journal_dir=self._journals.name,
+            )
             edge = EdgeNode(config, context=tiers)
             await edge.start()
             self.nodes.append(edge)
@@ -225,7 +240,10 @@ class Fleet:
                 progress(f"workorders: {i + 1}/{self.robots} edges up")
         for zone_id in zone_ids:
             robots = [r for r, z in owner.items() if z == zone_id]
-            zone = ZoneNode(ZoneConfig(zone_id=zone_id, area_id="area-1", robots=robots), context=tiers)
+            leases = LeaseConfig() if self.leases else LeaseConfig(robot_lease_s=0)
+            zone = ZoneNode(
+                ZoneConfig(zone_id=zone_id, area_id="area-1", robots=robots, leases=leases), context=tiers
+            )
             await zone.start()
             self.nodes.append(zone)
         area = AreaNode(AreaConfig(area_id="area-1", zones=zone_ids), context=tiers)
@@ -255,6 +273,7 @@ class Fleet:
         for context in self.contexts:
             await context.close()
             await context.transport.close()
+        self._journals.cleanup()
 
     def backlog(self) -> int:
         """Orders not yet on a robot: PENDING in the fleet plus DISPATCHED (queued in a zone)."""
@@ -417,47 +436,107 @@ async def step(
     return figures
 
 
+async def _run_fleet(
+    broker: EmbeddedBroker,
+    robots: int,
+    rates: list[float],
+    duration: float,
+    *,
+    leases: bool,
+    gc_freeze: bool,
+    gc_threshold0: int,
+) -> tuple[float, list[dict[str, Any]]]:
+    """Compose a fleet (leases on or off), offer each rate until one is not sustained."""
+    assert broker.pid is not None
+    fleet = Fleet(broker.url, robots, leases=leases)
+    gc_pauses = GcPauses()
+    started = time.perf_counter()
+    await fleet.start()
+    start_s = time.perf_counter() - started
+    if gc_freeze:  # as the tiers' executables: the composed nodes leave the collector's reach
+        freeze_startup_objects()
+    if gc_threshold0:
+        gc.set_threshold(gc_threshold0, 20, 10)
+    progress(f"workorders: {robots} robots composed in {start_s:.1f} s (leases {'on' if leases else 'off'})")
+    await wait_for(lambda: fleet.robots_online() == robots, 30.0, "every robot online")
+    steps: list[dict[str, Any]] = []
+    try:
+        for n, rate in enumerate(rates):
+            progress(f"workorders: offering {rate:g} orders/s for {duration:g} s")
+            figures = await step(fleet, broker.pid, rate, duration, n, gc_pauses=gc_pauses)
+            progress(
+                "workorders: {offered_per_s:g}/s offered: accepted {accepted_per_s}/s, dispatched "
+                "{dispatched_per_s}/s, completed {completed_per_s}/s, backlog slope "
+                "{backlog_slope_per_s}/s, cpu {cpu_fleet_process} + broker {cpu_broker}, "
+                "sustained={sustained}".format(**figures)
+            )
+            steps.append(figures)
+            if not figures["sustained"]:
+                break
+    finally:
+        await fleet.stop()
+    if gc_freeze:
+        gc.unfreeze()
+    return start_s, steps
+
+
+def _lease_comparison(runs: list[tuple[bool, list[dict[str, Any]]]]) -> dict[str, Any]:
+    """Per offered rate: the fleet process's CPU with leases on and off (mean of the runs)."""
+    by_rate: dict[float, dict[str, list[float]]] = {}
+    for leases, steps in runs:
+        for figures in steps:
+            entry = by_rate.setdefault(figures["offered_per_s"], {"on": [], "off": []})
+            entry["on" if leases else "off"].append(figures["cpu_fleet_process"])
+    out: dict[str, Any] = {}
+    for rate, cpu in sorted(by_rate.items()):
+        on = statistics.fmean(cpu["on"]) if cpu["on"] else None
+        off = statistics.fmean(cpu["off"]) if cpu["off"] else None
+        out[f"{rate:g}"] = {
+            "cpu_on": cpu["on"],
+            "cpu_off": cpu["off"],
+            "on_over_off": round(on / off, 3) if on and off else None,
+        }
+    return out
+
+
 async def run(
-    robots: int, rates: list[float], duration: float, *, gc_freeze: bool = True, gc_threshold0: int = 0
+    robots: int,
+    rates: list[float],
+    duration: float,
+    *,
+    gc_freeze: bool = True,
+    gc_threshold0: int = 0,
+    lease_runs: list[bool] | None = None,
 ) -> dict[str, Any]:
+    """``lease_runs``: leases on (True) / off (False) per composed fleet, in turn (default: on)."""
+    modes = lease_runs or [True]
+    runs: list[tuple[bool, list[dict[str, Any]]]] = []
+    start_s = 0.0
     with EmbeddedBroker() as broker:
-        assert broker.pid is not None
-        fleet = Fleet(broker.url, robots)
-        gc_pauses = GcPauses()
-        started = time.perf_counter()
-        await fleet.start()
-        start_s = time.perf_counter() - started
-        if gc_freeze:  # as the tiers' executables: the composed nodes leave the collector's reach
-            freeze_startup_objects()
-        if gc_threshold0:
-            gc.set_threshold(gc_threshold0, 20, 10)
-        progress(f"workorders: {robots} robots composed in {start_s:.1f} s; waiting for them online")
-        await wait_for(lambda: fleet.robots_online() == robots, 30.0, "every robot online")
-        steps: list[dict[str, Any]] = []
-        try:
-            for n, rate in enumerate(rates):
-                progress(f"workorders: offering {rate:g} orders/s for {duration:g} s")
-                figures = await step(fleet, broker.pid, rate, duration, n, gc_pauses=gc_pauses)
-                progress(
-                    "workorders: {offered_per_s:g}/s offered: accepted {accepted_per_s}/s, dispatched "
-                    "{dispatched_per_s}/s, completed {completed_per_s}/s, backlog slope "
-                    "{backlog_slope_per_s}/s, cpu {cpu_fleet_process} + broker {cpu_broker}, "
-                    "sustained={sustained}".format(**figures)
-                )
-                steps.append(figures)
-                if not figures["sustained"]:
-                    break
-        finally:
-            await fleet.stop()
+        for leases in modes:
+            took, run_steps = await _run_fleet(
+                broker,
+                robots,
+                rates,
+                duration,
+                leases=leases,
+                gc_freeze=gc_freeze,
+                gc_threshold0=gc_threshold0,
+            )
+            start_s = start_s or took
+            runs.append((leases, run_steps))
+    steps = runs[0][1]
     latency = steps[0].pop("_latency") if steps else {}
-    for figures in steps:
-        figures.pop("_latency", None)
+    for _, run_steps in runs:
+        for figures in run_steps:
+            figures.pop("_latency", None)
     best = max((s for s in steps if s["sustained"]), key=lambda s: s["offered_per_s"], default=None)
     p99_accepted = latency.get("post_to_robot_accepted", {}).get("p99_ms")
     return {
         "benchmark": "workorders",
         "robots": robots,
         "zones": ZONES,
+        "leases": "on" if modes[0] else "off",
         "sim": {"speed_m_s": SPEED_M_S, "work_s": WORK_S, "cell_m": CELL_M, "order_on_robot_s": "~1-3"},
         "duration_s_per_rate": duration,
         "start_s": round(start_s, 1),
@@ -476,6 +555,10 @@ async def run(
             "broker": max((s["broker_rss_mib_peak"] for s in steps), default=None),
         },
         "steps": steps,
+        "lease_runs": [
+            {"leases": "on" if leases else "off", "steps": run_steps} for leases, run_steps in runs[1:]
+        ],
+        "lease_cpu": _lease_comparison(runs) if len(set(modes)) > 1 else None,
         "targets": TARGETS,
         "meets": {
             "sustained_orders_per_s": bool(best and best["offered_per_s"] >= 200),
@@ -507,6 +590,11 @@ def main() -> int:
         default=0,
         help="diagnostic: gc.set_threshold(N, 20, 10) after composing (default: leave Python's)",
     )
+    parser.add_argument(
+        "--leases",
+        default="on",
+        help="leases per composed fleet, in turn: e.g. on,off,on,off compares their cost (default: on)",
+    )
     parser.add_argument("--loadgen", help=argparse.SUPPRESS)  # internal: run the load generator
     args = parser.parse_args()
     if args.loadgen:
@@ -520,7 +608,14 @@ def main() -> int:
     rates = [float(r) for r in args.rates.split(",") if r.strip()]
     emit(
         asyncio.run(
-            run(args.robots, rates, args.duration, gc_freeze=args.gc_freeze, gc_threshold0=args.gc_threshold0)
+            run(
+                args.robots,
+                rates,
+                args.duration,
+                gc_freeze=args.gc_freeze,
+                gc_threshold0=args.gc_threshold0,
+                lease_runs=[mode.strip() == "on" for mode in args.leases.split(",") if mode.strip()],
+            )
         )
     )
     return 0
