@@ -291,7 +291,13 @@ async def test_stale_completion_is_recorded_not_applied(nats_url: str, unique: s
 
         await events.publish(update(2, WorkOrder.STATE_COMPLETED, "robot-5"))
         await eventually(lambda: order().state == WorkOrder.STATE_COMPLETED, what="attempt 2 COMPLETED")
-        assert order().robot_id == "" or order().robot_id != "robot-3"
+        # a final order: a stale FAILED is recorded too, and changes nothing
+        await events.publish(update(1, WorkOrder.STATE_FAILED, "robot-3", "lease lost"))
+        await eventually(
+            lambda: any(e.note.startswith("attempt 1 FAILED by robot-3") for e in order().history),
+            what="the stale failure noted",
+        )
+        assert order().state == WorkOrder.STATE_COMPLETED and order().error == ""
 
 
 class RefusingArea(Node):
@@ -341,3 +347,40 @@ async def test_order_refused_by_the_area_fails_at_once(nats_url: str, unique: st
         assert order["history"][-1]["by"] == fleet.service.config.fleet_id
         assert len(area.calls) == 1, "offered once, not again and again"
         await area.destroy_node()
+
+
+async def test_store_failing_while_connected_is_503_not_500(nats_url: str, unique: str) -> None:
+    async with fleet_service(nats_url, unique) as fleet:
+        base = fleet.base_url
+        status, _, _ = await call(base, "POST", "/api/work-orders", order_body(id='"kept"'))
+        assert status == 201
+        transport = nats_transport_of(fleet.service.context.transport)
+        await transport.jetstream().delete_key_value(OrderStore(transport).bucket)  # the store is gone
+
+        status, headers, payload = await call(base, "POST", "/api/work-orders", order_body(id='"lost"'))
+        assert status == 503 and headers["retry-after"] == "1", payload[:300]
+        assert strict_json(payload)["retry_after_s"] == 1
+        status, headers, payload = await call(base, "POST", "/api/work-orders/kept/cancel")
+        assert status == 503 and "retry-after" in headers, payload[:300]
+        status, shown = await http_call(base, "GET", "/api/work-orders/kept")
+        assert status == 200 and shown["state"] == "PENDING", "a cancel that was not stored did not happen"
+
+
+async def test_an_order_stored_without_an_answer_is_adopted(nats_url: str, unique: str) -> None:
+    """A create whose answer was lost may have been stored: the fleet finds and queues it."""
+    async with fleet_service(nats_url, unique) as fleet:
+        service = fleet.service
+        store = OrderStore(nats_transport_of(service.context.transport))
+        await store.ensure()
+        stamp = now_stamp()
+        await store.create(  # what the broker stored while the fleet's request timed out
+            WorkOrder(id="late-1", area_id="area-1", task="move", created=stamp, updated=stamp)
+        )
+        assert "late-1" not in service.orders
+        service._adopt_later("late-1")  # what submit does after a BrokerUnavailable
+        await eventually(lambda: "late-1" in service.orders, what="late-1 adopted")
+        assert service.queued("area-1") == ["late-1"]
+        status, again = await http_call(
+            fleet.base_url, "POST", "/api/work-orders", {"area_id": "area-1", "task": "x", "id": "late-1"}
+        )
+        assert status == 200 and again["task"] == "move"
