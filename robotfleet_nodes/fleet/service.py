@@ -340,23 +340,24 @@ class FleetService:
     async def _adopt(self, order_id: str) -> None:
         assert self._store is not None
         deadline = time.monotonic() + _ADOPT_FOR_S
+        pause = 0.5
+        # a request that timed out may still sit in the client's buffer, sent at reconnection:
+        # "not found" is no proof, so it keeps looking (less and less often) until the deadline
         while time.monotonic() < deadline and order_id not in self.orders:
+            found = None
             if self.connected:
-                try:
+                with contextlib.suppress(*_BROKER_ERRORS):
                     found = await self._store.get(order_id)
-                except _BROKER_ERRORS:
-                    found = None
-                else:
-                    if found is None:
-                        return  # the write was lost: nothing to adopt (a retry stores it)
-                    async with self._order_locks.hold(order_id):
-                        if order_id not in self.orders:
-                            self._set(found[0])
-                            if found[0].state == WorkOrder.STATE_PENDING:
-                                self._enqueue(found[0])
-                            log.info("work order %r adopted: its store write was answered late", order_id)
-                    return
-            await asyncio.sleep(1.0)
+            if found is not None:
+                async with self._order_locks.hold(order_id):
+                    if order_id not in self.orders:
+                        self._set(found[0])
+                        if found[0].state == WorkOrder.STATE_PENDING:
+                            self._enqueue(found[0])
+                        log.info("work order %r adopted: its store write was answered late", order_id)
+                return
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 10.0)
 
     def _set(self, order: Any, *, publish: bool = True) -> None:
         old = self.orders.get(order.id)
