@@ -7,6 +7,8 @@ import asyncio
 import http.client
 import json
 import math
+import os
+import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -384,3 +386,31 @@ async def test_an_order_stored_without_an_answer_is_adopted(nats_url: str, uniqu
             fleet.base_url, "POST", "/api/work-orders", {"area_id": "area-1", "task": "x", "id": "late-1"}
         )
         assert status == 200 and again["task"] == "move"
+
+
+async def test_submission_stored_but_unanswered_is_503_then_its_real_state(
+    tmp_path: Path, unique: str
+) -> None:
+    """The broker freezes (SIGSTOP): the create waits in its socket and times out (503), then
+    the broker resumes and stores it. A retry with the same id gets 200 and the stored order;
+    and the fleet queued it even before the retry."""
+    async with own_broker(tmp_path) as broker, fleet_service(broker.url, unique) as fleet:
+        base = fleet.base_url
+        assert broker.pid is not None
+        os.kill(broker.pid, signal.SIGSTOP)
+        try:
+            status, headers, payload = await call(
+                base, "POST", "/api/work-orders", order_body(id='"frozen-1"')
+            )
+        finally:
+            os.kill(broker.pid, signal.SIGCONT)
+        assert status == 503 and headers["retry-after"] == "1", payload[:300]
+        assert "retry" in strict_json(payload)["error"]
+
+        await eventually(lambda: "frozen-1" in fleet.service.orders, timeout=20, what="frozen-1 adopted")
+        assert fleet.service.queued("area-1") == ["frozen-1"]
+        status, _, payload = await call(base, "POST", "/api/work-orders", order_body(id='"frozen-1"'))
+        order = strict_json(payload)
+        assert status == 200 and order["id"] == "frozen-1" and order["state"] == "PENDING", order
+        status, listing = await http_call(base, "GET", "/api/work-orders")
+        assert [o["id"] for o in listing["items"]] == ["frozen-1"]
