@@ -89,7 +89,7 @@ class OrderEventConsumer:
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
-                    log.warning("order events: fetch failed (%s); retrying", exc)
+                    log.warning("order events: fetch failed (%r); retrying", exc)
                     await asyncio.sleep(1.0)
                     continue
                 outstanding += len(msgs)
@@ -115,7 +115,7 @@ class OrderEventConsumer:
             try:
                 update = deserialize(WorkOrderUpdate, msg.data)
             except Exception as exc:
-                log.warning("order events: undecodable message dropped: %s", exc)
+                log.warning("order events: undecodable message dropped: %r", exc)
                 await msg.ack()
                 continue
             by_order.setdefault(update.order_id, []).append((update, msg))
@@ -127,7 +127,7 @@ class OrderEventConsumer:
         except asyncio.CancelledError:
             raise
         except Exception:
-            log.exception("order events: could not apply %s; will be redelivered", order_id)
+            log.exception("order events: could not apply %r; will be redelivered", order_id)
             for _, msg in items:
                 with contextlib.suppress(Exception):
                     await msg.nak(delay=1.0)
@@ -138,4 +138,4 @@ class OrderEventConsumer:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("order events: ack of %s failed (%s); it will be redelivered", order_id, exc)
+                log.warning("order events: ack of %r failed (%r); it will be redelivered", order_id, exc)

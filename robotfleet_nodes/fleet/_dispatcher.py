@@ -3,8 +3,9 @@
 :mod:`~robotfleet_nodes.fleet.scheduler` decides (queues, budget, backoff); this module
 makes the calls with the key ``<id>/<attempts>``, stores DISPATCHED through the service's
 ``apply``, tells the scheduler each outcome and wakes the loop: a refusal or an unreachable
-area keeps the order PENDING at its place in the queue and backs the area off. It also
-forwards cancels to an order's area.
+area keeps the order PENDING at its place in the queue and backs the area off, except a
+refusal of the order itself (``order_refused``: no zone will ever take it), which FAILS it
+at once with the area's reason. It also forwards cancels to an order's area.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 import prometheus_client as prometheus
 
 from robotfleet_nodes.config import FleetConfig
-from robotfleet_nodes.errors import RobotFleetError
+from robotfleet_nodes.errors import BrokerUnavailable, RobotFleetError
 from robotfleet_nodes.fleet.protocol import now_stamp
 from robotfleet_nodes.fleet.scheduler import AreaState, picks
 from robotfleet_nodes.msg import WorkOrder, WorkOrderUpdate
@@ -111,7 +112,7 @@ class Dispatcher:
                     request, timeout=self.config.scheduler.dispatch_timeout_s
                 )
             except (TimeoutError, ConnectionError, RobotFleetError) as exc:
-                log.info("area %s unreachable for %s: %s", area_id, order.id, exc)
+                log.info("area %s unreachable for %r: %r", area_id, order.id, exc)
                 answer = None
             area.in_flight -= 1  # the call is over: the store write below needs no slot
             released = True
@@ -134,14 +135,19 @@ class Dispatcher:
                 current = self.orders.get(order.id)
                 if current is not None and current.state == WorkOrder.STATE_CANCELLED:
                     await self.forward_cancel(current, current.error or "cancelled")  # lost the race
+            elif answer is not None and answer.order_refused:
+                log.info("area %s refused work order %r itself: %r", area_id, order.id, answer.error)
+                await self._fail(order, area_id, answer.error)
             else:
                 if answer is not None:
-                    log.info("area %s refused %s: %s", area_id, order.id, answer.error)
+                    log.info("area %s refused %r: %r", area_id, order.id, answer.error)
                 area.note_refused(time.monotonic(), self.config.scheduler.dispatch_interval_s)
         except asyncio.CancelledError:
             raise
+        except BrokerUnavailable as exc:
+            log.warning("dispatching %r to %s: %s", order.id, area_id, exc)
         except Exception:
-            log.exception("dispatching %s to %s failed", order.id, area_id)
+            log.exception("dispatching %r to %s failed", order.id, area_id)
         finally:
             if not released:
                 area.in_flight -= 1
@@ -155,6 +161,19 @@ class Dispatcher:
                 area.discard(order.id)
             self.wake.set()
 
+    async def _fail(self, order: Any, area_id: str, error: str) -> None:
+        """FAIL ``order`` for the reason ``area_id`` refused it (order_refused): no retry helps."""
+        update = WorkOrderUpdate(
+            order_id=order.id,
+            attempt=order.attempts,
+            state=WorkOrder.STATE_FAILED,
+            area_id=area_id,
+            stamp=now_stamp(),
+            by=self.config.fleet_id,
+            note=error or f"refused by {area_id}",
+        )
+        await self._apply(update)
+
     async def forward_cancel(self, order: Any, reason: str) -> None:
         """Ask the area of ``order`` to cancel it (a refusal or no answer is logged)."""
         client = self.cancel_clients.get(order.area_id)
@@ -167,6 +186,6 @@ class Dispatcher:
                 timeout=self.config.scheduler.dispatch_timeout_s,
             )
             if not answer.accepted:
-                log.info("area %s did not cancel %s: %s", order.area_id, order.id, answer.error)
+                log.info("area %s did not cancel %r: %r", order.area_id, order.id, answer.error)
         except (TimeoutError, ConnectionError, RobotFleetError) as exc:
-            log.warning("area %s unreachable to cancel %s: %s", order.area_id, order.id, exc)
+            log.warning("area %s unreachable to cancel %r: %r", order.area_id, order.id, exc)

@@ -9,8 +9,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
 
+from robotfleet_nodes.errors import BrokerUnavailable
+from robotfleet_nodes.fleet.orders import MAX_COORDINATE, TASK_RE
 from robotfleet_nodes.fleet.protocol import ORDER_ID_RE, STATE_VALUES
-from robotfleet_nodes.fleet.service import FleetService, SubmitError, order_json
+from robotfleet_nodes.fleet.service import RETRY_AFTER_S, FleetService, SubmitError, order_json
 from robotfleet_nodes.web import (
     App,
     FileResponse,
@@ -43,12 +45,15 @@ The API is up: see <a href="/openapi.json">/openapi.json</a>,
 """
 
 
+_COORDINATE = f"[m], finite, -{MAX_COORDINATE:g}..{MAX_COORDINATE:g}"
+
+
 class Target(BaseModel):
     """A target position in the area's map frame [m]."""
 
     model_config = ConfigDict(extra="forbid")
-    x: StrictFloat | StrictInt
-    y: StrictFloat | StrictInt
+    x: StrictFloat | StrictInt = Field(description=_COORDINATE)
+    y: StrictFloat | StrictInt = Field(description=_COORDINATE)
 
 
 class NewWorkOrder(BaseModel):
@@ -56,7 +61,9 @@ class NewWorkOrder(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     area_id: StrictStr = Field(description="Area that must do the work, e.g. area-1")
-    task: StrictStr = Field("move", min_length=1, max_length=128, description="e.g. move, pick, drop")
+    task: StrictStr = Field(  # checked by check_submission (shared with /fleet/submit)
+        "move", description="e.g. move, pick, drop", json_schema_extra={"pattern": TASK_RE.pattern}
+    )
     priority: StrictInt = Field(5, ge=0, le=9, description="0 (lowest) .. 9 (highest)")
     id: Annotated[StrictStr, Field(pattern=ORDER_ID_RE.pattern)] | None = Field(
         None, description="Client-chosen id; resubmitting it returns the stored order"
@@ -184,6 +191,10 @@ def _order_or_404(service: FleetService, order_id: str) -> Any:
     return order
 
 
+def _unavailable(exc: BaseException) -> HttpError:
+    return HttpError(503, str(exc), headers={"Retry-After": str(RETRY_AFTER_S)}, retry_after_s=RETRY_AFTER_S)
+
+
 def build_app(service: FleetService, *, static_dir: Path | None, check_responses: bool = False) -> App:
     """Every route of docs/fleet.md's HTTP API, plus ``/openapi.json`` and the dashboard.
 
@@ -191,6 +202,7 @@ def build_app(service: FleetService, *, static_dir: Path | None, check_responses
     response model into a 500 (see :class:`~robotfleet_nodes.web.App`).
     """
     app = App(check_responses=check_responses)
+    app.map_error(BrokerUnavailable, _unavailable)  # any route: 503, never a 500
     tags = ["work orders"]
 
     @app.post(
@@ -198,7 +210,11 @@ def build_app(service: FleetService, *, static_dir: Path | None, check_responses
         summary="Submit a work order",
         request_model=NewWorkOrder,
         response_model=OrderOut,
-        responses={201: "Created", 200: "Already submitted: the stored order", 503: "Queue full"},
+        responses={
+            201: "Created",
+            200: "Already submitted: the stored order",
+            503: "Queue full or the broker unreachable: retry after Retry-After seconds, with the same id",
+        },
         tags=tags,
     )
     async def submit_order(req: Request) -> Response:
@@ -209,11 +225,11 @@ def build_app(service: FleetService, *, static_dir: Path | None, check_responses
                 task=body.task,
                 priority=body.priority,
                 order_id=body.id or "",
-                target=(float(body.target.x), float(body.target.y)) if body.target else None,
+                target=(body.target.x, body.target.y) if body.target else None,
             )
         except SubmitError as exc:
             if exc.retry:
-                raise HttpError(503, str(exc), headers={"Retry-After": "1"}) from None
+                raise HttpError(503, str(exc), headers={"Retry-After": str(RETRY_AFTER_S)}) from None
             detail = {"loc": exc.field, "msg": str(exc), "type": "value_error"}
             raise HttpError(422, "request body is invalid", details=[detail]) from None
         return json_response(order_json(order), 201 if created else 200)
@@ -245,7 +261,12 @@ def build_app(service: FleetService, *, static_dir: Path | None, check_responses
         "/api/work-orders/{id}/cancel",
         summary="Cancel a work order",
         response_model=OrderOut,
-        responses={200: "Cancelled", 404: "Unknown id", 409: "Already final"},
+        responses={
+            200: "Cancelled",
+            404: "Unknown id",
+            409: "Already final",
+            503: "Broker unreachable: retry after Retry-After seconds",
+        },
         tags=tags,
     )
     async def cancel_order(req: Request) -> Response:
@@ -323,7 +344,11 @@ def build_app(service: FleetService, *, static_dir: Path | None, check_responses
     async def healthz(req: Request) -> Response:
         if service.connected:
             return json_response({"status": "ok", "broker": "connected"})
-        return json_response({"status": "degraded", "broker": "disconnected"}, 503)
+        return json_response(
+            {"status": "degraded", "broker": "disconnected"},
+            503,
+            headers={"Retry-After": str(RETRY_AFTER_S)},
+        )
 
     @app.get("/metrics", summary="Prometheus metrics", tags=["ops"])
     async def metrics(req: Request) -> Response:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from robotfleet_nodes.errors import BrokerUnavailable
 from robotfleet_nodes.fleet.orders import SubmitError
 from robotfleet_nodes.msg import FleetSummary, WorkOrder
 from robotfleet_nodes.node import Context, Node
@@ -50,12 +51,15 @@ class FleetNode(Node):
                 order_id=request.id,
                 target=target,
             )
-        except SubmitError as exc:
+        except (SubmitError, BrokerUnavailable) as exc:  # the same checks as POST /api/work-orders
             return SubmitWorkOrder.Response(accepted=False, error=str(exc))
         return SubmitWorkOrder.Response(accepted=True, order=order)
 
     async def _on_cancel(self, request: Any) -> Any:
-        result = await self.service.cancel(request.id, request.reason)
+        try:
+            result = await self.service.cancel(request.id, request.reason)
+        except BrokerUnavailable as exc:
+            return CancelWorkOrder.Response(accepted=False, error=str(exc))
         return CancelWorkOrder.Response(
             accepted=result.accepted,
             order=result.order if result.order is not None else WorkOrder(),

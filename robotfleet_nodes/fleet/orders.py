@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
+import re
 from collections import Counter
 from collections.abc import AsyncIterator, Collection, Iterator, MutableMapping
 from dataclasses import dataclass
@@ -24,16 +26,39 @@ from robotfleet_nodes.fleet.protocol import FINAL_STATES, ORDER_ID_RE, STATE_NAM
 from robotfleet_nodes.msg import WorkOrder, WorkOrderEvent
 
 __all__ = [
+    "MAX_COORDINATE",
+    "TASK_RE",
     "CancelResult",
     "OrderIndex",
     "OrderLocks",
     "SubmitError",
     "check_submission",
+    "finite_target",
     "new_order",
     "order_json",
     "stamp_iso",
     "stamp_seconds",
 ]
+
+
+#: Task names: what a driver can be asked to do (and safe in any log line or subject).
+TASK_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
+#: Target coordinates [m] are finite and at most this far from the map's origin on each axis.
+MAX_COORDINATE = 1e6
+
+
+def finite_target(order: Any) -> dict[str, float] | None:
+    """``{"x", "y"}`` of an order's target, or None without one or when a coordinate is not finite.
+
+    Orders stored before targets were checked may hold NaN or infinity, which JSON cannot
+    carry: they are shown without a target rather than breaking every client's parser.
+    """
+    if not order.has_target:
+        return None
+    x, y = float(order.target_x), float(order.target_y)
+    if not (math.isfinite(x) and math.isfinite(y)):
+        return None
+    return {"x": x, "y": y}
 
 
 def stamp_iso(stamp: Any) -> str | None:
@@ -59,7 +84,7 @@ def order_json(order: Any) -> dict[str, Any]:
         "robot_id": order.robot_id,
         "task": order.task,
         "priority": order.priority,
-        "target": {"x": order.target_x, "y": order.target_y} if order.has_target else None,
+        "target": finite_target(order),
         "attempts": order.attempts,
         "error": order.error,
         "created": stamp_iso(order.created),
@@ -85,8 +110,23 @@ class SubmitError(RobotFleetError, ValueError):
         self.retry = retry
 
 
-def check_submission(*, area_id: str, areas: Collection[str], priority: int, order_id: str) -> None:
-    """Raise :class:`SubmitError` for an area not in ``areas``, a priority outside 0..9 or a bad id."""
+def check_submission(
+    *,
+    area_id: str,
+    areas: Collection[str],
+    priority: int,
+    order_id: str,
+    task: str,
+    target: tuple[float, float] | None,
+) -> None:
+    """Raise :class:`SubmitError` unless a submission is one the fleet may hand to a robot.
+
+    The rules (docs/fleet.md, "HTTP API"), shared by ``POST /api/work-orders`` and the
+    ``/fleet/submit`` service: ``area_id`` is one of ``areas``; ``priority`` is 0..9;
+    ``order_id`` is empty or matches :data:`~robotfleet_nodes.fleet.protocol.ORDER_ID_RE`;
+    ``task`` matches :data:`TASK_RE`; each target coordinate is a finite number with
+    ``|value| <= MAX_COORDINATE`` (NaN, infinities and integers too large for a float are not).
+    """
     if area_id not in areas:
         raise SubmitError(
             f"unknown area {area_id!r}; this fleet dispatches to {', '.join(areas)}",
@@ -98,6 +138,22 @@ def check_submission(*, area_id: str, areas: Collection[str], priority: int, ord
         raise SubmitError(
             f"{order_id!r} is not a valid order id (letters, digits, '_', '-'; at most 128)", "id"
         )
+    if not TASK_RE.fullmatch(task):
+        raise SubmitError(
+            f"{task[:80]!r} is not a valid task: it must match {TASK_RE.pattern} "
+            "(a letter, then up to 63 letters, digits, '_', '.' or '-')",
+            "task",
+        )
+    if target is not None:
+        for axis, value in zip("xy", target, strict=True):
+            # ``not <=`` also catches NaN; an int is compared exactly (no float overflow)
+            if not abs(value) <= MAX_COORDINATE:
+                shown = "an integer too large" if isinstance(value, int) else repr(value)
+                raise SubmitError(
+                    f"target.{axis} must be a finite number of metres within "
+                    f"-{MAX_COORDINATE:g}..{MAX_COORDINATE:g}, got {shown}",
+                    f"target.{axis}",
+                )
 
 
 def new_order(
@@ -111,8 +167,8 @@ def new_order(
         task=task,
         priority=priority,
         has_target=target is not None,
-        target_x=target[0] if target else 0.0,
-        target_y=target[1] if target else 0.0,
+        target_x=float(target[0]) if target else 0.0,
+        target_y=float(target[1]) if target else 0.0,
         state=WorkOrder.STATE_PENDING,
         created=stamp,
         updated=stamp,

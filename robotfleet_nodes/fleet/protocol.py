@@ -28,6 +28,7 @@ __all__ = [
     "apply_update",
     "area_name",
     "nats_transport_of",
+    "note_stale_outcome",
     "now_stamp",
     "robot_name",
     "state_name",
@@ -106,6 +107,31 @@ def apply_update(order: WorkOrder, update: WorkOrderUpdate) -> WorkOrder:
     event = WorkOrderEvent(state=update.state, stamp=update.stamp, by=update.by, note=update.note)
     changes["history"] = [*order.history, event]
     return order.model_copy(update=changes)
+
+
+#: Outcomes that a robot reports once per attempt; an older attempt's is stale.
+_OUTCOMES = frozenset({WorkOrder.STATE_COMPLETED, WorkOrder.STATE_FAILED})
+_NOT_APPLIED = ": not applied"
+
+
+def note_stale_outcome(order: WorkOrder, update: WorkOrderUpdate) -> WorkOrder | None:
+    """A copy of ``order`` recording a stale outcome in its history, or None.
+
+    Stale: a COMPLETED or FAILED of an attempt older than the order's (the attempt is the
+    fencing token, docs/fleet.md "Leases"): it cannot change the order, but that robot did
+    report it, so the history says so once per (attempt, state) with the order's state
+    unchanged. None for anything else, or when it is recorded already (a redelivery).
+    """
+    if update.state not in _OUTCOMES or update.attempt >= order.attempts:
+        return None
+    said = f"attempt {update.attempt} {state_name(update.state)} by "
+    if any(e.note.startswith(said) and _NOT_APPLIED in e.note for e in order.history):
+        return None
+    note = f"{said}{update.by or 'unknown'} after attempt {order.attempts} began{_NOT_APPLIED}"
+    if update.note:
+        note += f" ({update.note})"
+    event = WorkOrderEvent(state=order.state, stamp=now_stamp(), by=update.by, note=note)
+    return order.model_copy(update={"history": [*order.history, event]})
 
 
 # -- JetStream parts --------------------------------------------------------------------

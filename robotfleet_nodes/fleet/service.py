@@ -27,12 +27,17 @@ re-exported from the modules that define them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
+import nats.errors
+
 from robotfleet_nodes.config import FleetConfig
+from robotfleet_nodes.errors import BrokerUnavailable
 from robotfleet_nodes.fleet._consumer import OrderEventConsumer
 from robotfleet_nodes.fleet._dispatcher import Dispatcher
 from robotfleet_nodes.fleet._metrics import FleetMetrics
@@ -57,6 +62,7 @@ from robotfleet_nodes.fleet.protocol import (
     apply_update,
     area_name,
     nats_transport_of,
+    note_stale_outcome,
     now_stamp,
     zone_name,
 )
@@ -85,7 +91,9 @@ from robotfleet_nodes.web import Broadcaster, ServerSentEvent
 __all__ = [
     "DEFAULT_MAX_IN_FLIGHT",
     "MAX_BACKOFF_S",
+    "RETRY_AFTER_S",
     "ROBOT_STATE_NAMES",
+    "BrokerUnavailable",
     "CancelResult",
     "FleetNode",
     "FleetService",
@@ -99,6 +107,26 @@ log = logging.getLogger(__name__)
 
 #: Dispatch calls outstanding per area at most (the default of ``max_in_flight``).
 DEFAULT_MAX_IN_FLIGHT = 64
+#: Seconds a client should wait before retrying a submission or cancel refused for a broker outage.
+RETRY_AFTER_S = 1
+#: Seconds the fleet keeps looking for an order whose store write had no answer (it may be stored).
+_ADOPT_FOR_S = 120.0
+#: What the NATS client raises when the broker or JetStream cannot answer.
+_BROKER_ERRORS = (nats.errors.Error, TimeoutError, ConnectionError)
+
+
+@contextlib.contextmanager
+def _broker(what: str) -> Iterator[None]:
+    """Turn a failed or unanswered broker call into :class:`BrokerUnavailable` (HTTP 503)."""
+    try:
+        yield
+    except BrokerUnavailable:
+        raise
+    except _BROKER_ERRORS as exc:
+        raise BrokerUnavailable(
+            f"{what}: the message broker did not answer ({type(exc).__name__}); "
+            f"retry in {RETRY_AFTER_S} s (with the same id: a stored order is never stored twice)"
+        ) from exc
 
 
 class FleetService:
@@ -135,6 +163,7 @@ class FleetService:
         self._subscribed_zones: set[str] = set()
         self._loops: list[asyncio.Task[Any]] = []
         self._order_locks = OrderLocks()
+        self._adopting: dict[str, asyncio.Task[None]] = {}  # order id -> looks for it in the store
         self._started = False
 
     @property
@@ -193,9 +222,11 @@ class FleetService:
             return
         self._started = False  # the loops end at their next turn even if a cancel is swallowed
         self._dispatcher.wake.set()
-        for task in [*self._loops, *self._dispatcher.tasks]:
+        adopting = list(self._adopting.values())
+        for task in [*self._loops, *self._dispatcher.tasks, *adopting]:
             task.cancel()
-        await asyncio.gather(*self._loops, *self._dispatcher.tasks, return_exceptions=True)
+        await asyncio.gather(*self._loops, *self._dispatcher.tasks, *adopting, return_exceptions=True)
+        self._adopting.clear()
         self._loops.clear()
         self._dispatcher.tasks.clear()
         if self.node is not None:
@@ -246,9 +277,18 @@ class FleetService:
     ) -> tuple[Any, bool]:
         """Store a new PENDING order (or return the stored one with that id); (order, created?).
 
-        Raises :class:`SubmitError` for an unknown area, a bad priority or id, or a full queue.
+        Raises :class:`SubmitError` for a submission :func:`check_submission` refuses or a
+        full queue, and :class:`BrokerUnavailable` when the store cannot be written or did not
+        answer: the order may or may not be stored, and a retry with the same id tells which.
         """
-        check_submission(area_id=area_id, areas=self.config.areas, priority=priority, order_id=order_id)
+        check_submission(
+            area_id=area_id,
+            areas=self.config.areas,
+            priority=priority,
+            order_id=order_id,
+            task=task,
+            target=target,
+        )
         if order_id:
             existing = self.orders.get(order_id)
             if existing is not None:
@@ -258,6 +298,11 @@ class FleetService:
         pending = sum(len(a.queued) for a in self._dispatcher.areas.values())
         if pending >= self.config.scheduler.max_pending:
             raise SubmitError(f"{pending} orders are waiting for dispatch; try again later", retry=True)
+        if not self.connected:
+            raise BrokerUnavailable(
+                f"work order {order_id} not stored: the fleet has no connection to the message broker; "
+                f"retry in {RETRY_AFTER_S} s"
+            )
         order = new_order(
             order_id=order_id,
             area_id=area_id,
@@ -268,12 +313,51 @@ class FleetService:
         )
         assert self._store is not None
         async with self._order_locks.hold(order_id):  # this id only: nothing else waits here
-            stored, created = await self._store.create(order)
+            try:
+                with _broker(f"work order {order_id} may not be stored"):
+                    stored, created = await self._store.create(order)
+            except BrokerUnavailable:
+                self._adopt_later(order_id)  # it may be stored: queue it once the store says so
+                raise
             if created or stored.id not in self.orders:
                 self._set(stored)
                 if stored.state == WorkOrder.STATE_PENDING:
                     self._enqueue(stored)
         return self.orders[stored.id], created
+
+    def _adopt_later(self, order_id: str) -> None:
+        """Look for ``order_id`` in the store until found or :data:`_ADOPT_FOR_S` pass.
+
+        A create the broker did not answer may have been stored: without this, such an order
+        would wait in the store, never dispatched, until its client retried or the fleet restarted.
+        """
+        if order_id in self._adopting or not self._started:
+            return
+        task = asyncio.create_task(self._adopt(order_id), name=f"adopt {order_id}")
+        self._adopting[order_id] = task
+        task.add_done_callback(lambda _: self._adopting.pop(order_id, None))
+
+    async def _adopt(self, order_id: str) -> None:
+        assert self._store is not None
+        deadline = time.monotonic() + _ADOPT_FOR_S
+        pause = 0.5
+        # a request that timed out may still sit in the client's buffer, sent at reconnection:
+        # "not found" is no proof, so it keeps looking (less and less often) until the deadline
+        while time.monotonic() < deadline and order_id not in self.orders:
+            found = None
+            if self.connected:
+                with contextlib.suppress(*_BROKER_ERRORS):
+                    found = await self._store.get(order_id)
+            if found is not None:
+                async with self._order_locks.hold(order_id):
+                    if order_id not in self.orders:
+                        self._set(found[0])
+                        if found[0].state == WorkOrder.STATE_PENDING:
+                            self._enqueue(found[0])
+                        log.info("work order %r adopted: its store write was answered late", order_id)
+                return
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 10.0)
 
     def _set(self, order: Any, *, publish: bool = True) -> None:
         old = self.orders.get(order.id)
@@ -296,9 +380,10 @@ class FleetService:
         async with self._order_locks.hold(order_id):
             order = self.orders.get(order_id)
             if order is None:
-                found = await self._store.get(order_id)
+                with _broker(f"work order {order_id} could not be read"):
+                    found = await self._store.get(order_id)
                 if found is None:
-                    log.debug("update for unknown order %s ignored", order_id)
+                    log.debug("update for unknown order %r ignored", order_id)
                     return None
                 order = found[0]
             steps: list[Any] = []
@@ -306,15 +391,25 @@ class FleetService:
                 if advances(order, update):
                     order = apply_update(order, update)
                     steps.append(order)
+                else:
+                    noted = note_stale_outcome(order, update)
+                    if noted is not None:  # recorded, not applied (docs/fleet.md, "Leases")
+                        log.info("work order %r: %s", order_id, noted.history[-1].note)
+                        order = noted
+                        steps.append(order)
             if not steps:
                 return None
-            await self._store.put(order)
+            with _broker(f"work order {order_id} could not be stored"):
+                await self._store.put(order)
             for moved in steps:  # every transition counted (metrics), one SSE event
                 self._set(moved, publish=moved is order)
             return order
 
     async def cancel(self, order_id: str, reason: str = "") -> CancelResult:
-        """Cancel a non-final order (docs/fleet.md); CANCELLED again is accepted."""
+        """Cancel a non-final order (docs/fleet.md); CANCELLED again is accepted.
+
+        Raises :class:`BrokerUnavailable` when the cancel cannot be stored now (retry it).
+        """
         order = self.orders.get(order_id)
         if order is None:
             return CancelResult(False, None, f"unknown work order {order_id!r}")
@@ -324,6 +419,11 @@ class FleetService:
             name = STATE_NAMES[order.state]
             return CancelResult(False, order, f"work order {order_id} is already {name}", final=True)
         note = reason or "cancelled by request"
+        if not self.connected:
+            raise BrokerUnavailable(
+                f"work order {order_id} not cancelled: the fleet has no connection to the message broker; "
+                f"retry in {RETRY_AFTER_S} s"
+            )
         if order.state != WorkOrder.STATE_PENDING:
             await self._dispatcher.forward_cancel(order, note)
         update = WorkOrderUpdate(
@@ -344,7 +444,7 @@ class FleetService:
                 await self._events.publish(update)
                 self.m_out.labels("order_event").inc()
             except Exception as exc:
-                log.warning("could not publish the cancel of %s: %s", order.id, exc)
+                log.warning("could not publish the cancel of %r: %r", order.id, exc)
         current = self.orders.get(order_id, order)
         if moved is None and current.state != WorkOrder.STATE_CANCELLED:
             name = STATE_NAMES[current.state]

@@ -23,8 +23,8 @@ from starlette.responses import FileResponse, Response
 
 from ._errors import HttpError, RouteError
 from ._request import query_model, read_json, read_model, validation_details
-from ._response import json_bytes, json_response, text_response
-from ._routing import App, Handler, Route, RouteOptions
+from ._response import json_bytes, json_response, json_text, text_response
+from ._routing import App, ErrorMapper, Handler, Route, RouteOptions
 from ._server import HttpPortInUse, HttpServer, ServerLimits
 from ._sse import Broadcaster, ServerSentEvent, SseResponse, Subscription
 from .metrics import metrics_response, new_registry
@@ -32,6 +32,7 @@ from .metrics import metrics_response, new_registry
 __all__ = [
     "App",
     "Broadcaster",
+    "ErrorMapper",
     "FileResponse",
     "Handler",
     "HttpError",
@@ -48,6 +49,7 @@ __all__ = [
     "Subscription",
     "json_bytes",
     "json_response",
+    "json_text",
     "metrics_response",
     "new_registry",
     "query_model",

@@ -16,6 +16,28 @@ __all__ = ["query_model", "read_json", "read_model", "validation_details"]
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
+#: Integers in a body have at most this many digits (a float ends at 309; Python's own limit,
+#: 4300, would be an unhandled ``ValueError`` with advice meant for the server's programmer).
+MAX_INT_DIGITS = 400
+
+
+class _NotAcceptedNumber(ValueError):
+    """A JSON number (or Python's NaN/Infinity extension) that a body may not contain."""
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _NotAcceptedNumber(
+        f"{name} is not a JSON number (JSON has no NaN or Infinity); send a finite number"
+    )
+
+
+def _parse_int(text: str) -> int:
+    digits = len(text.lstrip("-"))
+    if digits > MAX_INT_DIGITS:
+        raise _NotAcceptedNumber(f"an integer of {digits} digits is too long (at most {MAX_INT_DIGITS})")
+    return int(text)
+
+
 _SEQUENCE_ORIGINS = (list, tuple, set, frozenset)
 
 
@@ -41,16 +63,23 @@ def validation_details(exc: ValidationError) -> list[dict[str, str]]:
 
 
 async def read_json(request: Request) -> Any:
-    """The body parsed as JSON; a 400 :class:`HttpError` if it is empty or not JSON."""
+    """The body parsed as JSON: a 400 :class:`HttpError` if it is empty or not JSON, a 422 if
+    it holds ``NaN``/``Infinity`` (which Python's parser would accept) or an integer longer
+    than :data:`MAX_INT_DIGITS` digits."""
     body = await request.body()
     if not body:
         raise HttpError(400, "request body is empty; send a JSON document")
     try:
-        return json.loads(body)
+        return json.loads(body, parse_constant=_refuse_constant, parse_int=_parse_int)
+    except _NotAcceptedNumber as exc:
+        detail = {"loc": "", "msg": str(exc), "type": "number_invalid"}
+        raise HttpError(422, f"request body is invalid: {exc}", details=[detail]) from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise HttpError(400, f"request body is not valid JSON: {exc}") from None
     except RecursionError:
         raise HttpError(400, "request body is nested too deeply") from None
+    except ValueError as exc:  # anything else the parser refuses is the client's input too
+        raise HttpError(400, f"request body is not valid JSON: {exc}") from None
 
 
 async def read_model(request: Request, model: type[ModelT]) -> ModelT:

@@ -32,12 +32,23 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from ._errors import HttpError, RouteError
 from ._response import json_response
 
-__all__ = ["App", "Handler", "Route", "RouteOptions", "error_response", "internal_error_response"]
+__all__ = [
+    "App",
+    "ErrorMapper",
+    "Handler",
+    "Route",
+    "RouteOptions",
+    "error_response",
+    "internal_error_response",
+]
 
 logger = logging.getLogger(__name__)
 
 Handler = Callable[[Request], Awaitable[Response]]
 """An HTTP handler: ``async def handler(request: Request) -> Response``."""
+
+ErrorMapper = Callable[[BaseException], HttpError]
+"""Turns an exception a handler raised into the :class:`HttpError` to answer (:meth:`App.map_error`)."""
 
 HandlerT = TypeVar("HandlerT", bound=Handler)
 
@@ -181,7 +192,8 @@ class App:
 
     ``{name}`` in a path matches one segment, ``{name:path}`` the rest of the path.
     Unknown paths answer 404, a known path with the wrong method 405 with ``Allow``.
-    GET routes also answer HEAD. A handler's :class:`HttpError` becomes its JSON; any other
+    GET routes also answer HEAD. A handler's :class:`HttpError` becomes its JSON, an
+    exception registered with :meth:`map_error` the ``HttpError`` its mapper makes; any other
     exception a logged ``500 {"error": "internal error", "id": ...}``.
 
     With ``check_responses`` (tests), every 2xx JSON body of a route with a
@@ -194,6 +206,16 @@ class App:
         self._routes: list[Route] = []
         self._keys: set[tuple[str, str]] = set()
         self._mounts: list[BaseRoute] = []
+        self._error_maps: list[tuple[type[BaseException], ErrorMapper]] = []
+
+    def map_error(self, exc_type: type[BaseException], mapper: ErrorMapper) -> None:
+        """Answer every handler's ``exc_type`` (or subclass) with the :class:`HttpError` ``mapper`` makes.
+
+        One place for an error many routes can meet, e.g. a lost backend connection as
+        ``503`` with ``Retry-After``, instead of a ``try`` in each handler. The first
+        registered type that matches wins.
+        """
+        self._error_maps.append((exc_type, mapper))
 
     @property
     def routes(self) -> list[Route]:
@@ -278,7 +300,9 @@ class App:
             by_path.setdefault(route.template, {})[route.method] = route
         ordered = sorted(by_path.items(), key=lambda item: -next(iter(item[1].values())).literal_count)
         routes: list[BaseRoute] = [
-            StarletteRoute(path, _dispatcher(methods, self.check_responses), methods=_ALL_METHODS)
+            StarletteRoute(
+                path, _dispatcher(methods, self.check_responses, self._error_maps), methods=_ALL_METHODS
+            )
             for path, methods in ordered
         ]
         routes.extend(self._mounts)
@@ -310,7 +334,9 @@ def _check_response(route: Route, response: Response) -> None:
         raise ValueError(f"{route.method} {route.template} answered {body!r}, its model gives {dumped!r}")
 
 
-def _dispatcher(methods: dict[str, Route], check: bool) -> Callable[[Request], Awaitable[Response]]:
+def _dispatcher(
+    methods: dict[str, Route], check: bool, error_maps: list[tuple[type[BaseException], ErrorMapper]]
+) -> Callable[[Request], Awaitable[Response]]:
     allowed = sorted({*methods, *(["HEAD"] if "GET" in methods else [])})
 
     async def dispatch(request: Request) -> Response:
@@ -331,6 +357,9 @@ def _dispatcher(methods: dict[str, Route], check: bool) -> Callable[[Request], A
         except HttpError:
             raise
         except Exception as exc:
+            for exc_type, mapper in error_maps:
+                if isinstance(exc, exc_type):
+                    return error_response(mapper(exc))
             return internal_error_response(exc, request)
 
     return dispatch

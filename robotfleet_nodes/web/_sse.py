@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import re
 from collections import OrderedDict
@@ -18,6 +17,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from ._guard import CONTEXT_KEY, ServerContext
+from ._response import json_text
 
 __all__ = [
     "Broadcaster",
@@ -65,7 +65,7 @@ class ServerSentEvent:
         elif isinstance(data, str):
             text = data
         else:
-            text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+            text = json_text(data)  # never NaN/Infinity: one would break the client's parser
         lines.extend(f"data: {line}" for line in _LINE_BREAK.split(text))
         return ("\n".join(lines) + "\n\n").encode()
 

@@ -273,3 +273,56 @@ def robot_table(batteries: dict[str, float]) -> Any:
         current_order_ids=[""] * n,
         order_progress=[0.0] * n,
     )
+
+
+async def test_dashboard_lists_an_order_stored_with_a_nan_target(nats_url: str, unique: str) -> None:
+    """An order stored before targets were checked (NaN) does not break the order list, and a
+    target outside +-1e6 is refused next to the target fields."""
+    import math
+
+    from topology import nats_context
+
+    from robotfleet_nodes.fleet.protocol import OrderStore, nats_transport_of, now_stamp
+    from robotfleet_nodes.msg import WorkOrder
+
+    async with nats_context(nats_url, unique) as ctx:
+        store = OrderStore(nats_transport_of(ctx.transport))
+        await store.ensure()
+        for order_id, x in [("nan-1", math.nan), ("fine-1", 1.5)]:
+            stamp = now_stamp()
+            await store.create(
+                WorkOrder(
+                    id=order_id,
+                    area_id="area-1",
+                    task="move",
+                    has_target=True,
+                    target_x=x,
+                    target_y=0.0,
+                    state=WorkOrder.STATE_CANCELLED,
+                    created=stamp,
+                    updated=stamp,
+                )
+            )
+    async with fleet_service(nats_url, unique) as fleet, async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page(viewport={"width": 1440, "height": 900})
+            page.set_default_timeout(LIVE_TIMEOUT_MS)
+            watch = PageWatch(page, fleet.base_url)
+            response = await page.goto(fleet.base_url + "/")
+            assert response is not None and response.ok
+            await expect(page.get_by_test_id("order-nan-1")).to_be_visible()
+            await expect(page.get_by_test_id("order-fine-1")).to_be_visible()
+
+            await page.get_by_label("Order id (optional)").fill("far-1")
+            await page.get_by_test_id("order-x").fill("2000000")
+            await page.get_by_test_id("order-y").fill("0")
+            await page.get_by_test_id("order-submit").click()
+            target_error = page.get_by_test_id("error-target")
+            await expect(target_error).to_contain_text("target.x")
+            await expect(page.get_by_test_id("order-x")).to_have_attribute("aria-invalid", "true")
+            await expect(page.get_by_test_id("order-far-1")).to_have_count(0)
+            errors = [e for e in watch.console_errors if "Failed to load resource" not in e]
+            assert errors == [], errors
+        finally:
+            await browser.close()

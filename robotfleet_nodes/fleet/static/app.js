@@ -545,8 +545,8 @@ function showErrors(body, status) {
   const inputFor = { area_id: "of-area", task: "of-task", priority: "of-priority", id: "of-id", target: "of-x" };
   let placed = false;
   for (const d of details) {
-    const loc = Array.isArray(d.loc) ? d.loc.map(String) : [String(d.loc ?? "")];
-    // loc may be ["body", "priority"], ["priority"] or ["target", "x"]: take the first known field.
+    const loc = Array.isArray(d.loc) ? d.loc.map(String) : String(d.loc ?? "").split(".");
+    // loc may be ["body", "priority"], "priority" or "target.x": take the first known field.
     const field = loc.find((p) => ERROR_FIELDS.includes(p)) ?? (loc.includes("x") || loc.includes("y") ? "target" : null);
     const slot = $(`err-${field ?? "form"}`);
     const msg = d.msg ?? String(d);
