@@ -39,23 +39,16 @@ import itertools
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-from robotfleet_nodes.area.leases import (
-    LeaseTerms,
-    Revocations,
-    held_by,
-    take_back,
-    takeback_due,
-    taken_back_from,
-)
+from robotfleet_nodes.area._takeback import TakeBack
+from robotfleet_nodes.area.leases import LeaseTerms, Revocations, takeback_due
 from robotfleet_nodes.area.refusal import ZoneRefusal, refusal
 from robotfleet_nodes.config import AreaConfig
 from robotfleet_nodes.errors import RobotFleetError
 from robotfleet_nodes.fleet.protocol import (
-    FINAL_STATES,
     OrderEvents,
     OrderStore,
     area_name,
@@ -63,7 +56,7 @@ from robotfleet_nodes.fleet.protocol import (
     now_stamp,
     zone_name,
 )
-from robotfleet_nodes.msg import AreaSummary, LeaseRenewal, WorkOrder, WorkOrderUpdate, ZoneSummary
+from robotfleet_nodes.msg import AreaSummary, LeaseRenewal, WorkOrder, ZoneSummary
 from robotfleet_nodes.node import Context, Node
 from robotfleet_nodes.node.publisher import Publisher
 from robotfleet_nodes.node.service import Client
@@ -77,14 +70,6 @@ log = logging.getLogger(__name__)
 IDEMPOTENCY_CACHE_SIZE = 10_000
 #: Orders remembered in the routing map (order id -> zone id).
 ROUTING_MAP_SIZE = 100_000
-#: Compare-and-set attempts on one stored order before the area gives up for now.
-CAS_TRIES = 5
-#: Seconds the area keeps re-pointing a handed-over order's stored ``zone_id`` at its new
-#: zone: the fleet applies the take-back event to its own copy (which still names the old
-#: zone) and stores that copy once, shortly after.
-REPOINT_S = 10.0
-#: Pauses between attempts to publish a take-back event [s].
-_PUBLISH_RETRIES = (0.1, 0.5, 1.0, 2.0)
 
 
 @dataclass(slots=True)
@@ -95,14 +80,6 @@ class _ZoneState:
     silent: bool = True
     granted: float = float("-inf")  # monotonic time of the last grant listing the zone
     taken_back: bool = False  # its orders were taken back since it last reported
-
-
-@dataclass(slots=True)
-class _Waiting:
-    """An order taken back from ``silent``, waiting for another zone."""
-
-    order: WorkOrder
-    silent: str
 
 
 class AreaNode(Node):
@@ -122,16 +99,13 @@ class AreaNode(Node):
         self._routes: OrderedDict[str, str] = OrderedDict()
         self._turn = itertools.count()
         self._store: OrderStore | None = None
-        self._events: OrderEvents | None = None
+        self._takeback: TakeBack | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._busy: set[str] = set()  # names of the background jobs running (one of each)
         self._summary_pub: Publisher[AreaSummary] | None = None
         self._grant_pub: Publisher[LeaseRenewal] | None = None
         self._grant_seq = itertools.count(1)
-        self._revocations = Revocations()
-        self._waiting: dict[str, _Waiting] = {}  # order id -> taken back, not yet handed over
-        self._handing: set[str] = set()  # order ids being handed over right now
-        self._repoint: dict[str, tuple[str, int, str, float]] = {}  # id -> (zone, attempt, silent, until)
+        self._no_revocations = Revocations()  # off NATS: the area takes nothing back
 
     # -- life ---------------------------------------------------------------------------
     async def on_start(self) -> None:
@@ -143,8 +117,16 @@ class AreaNode(Node):
         else:  # on NATS with JetStream off: JetStreamUnavailable, the area does not start
             self._store = OrderStore(nats)
             await self._store.ensure()
-            self._events = OrderEvents(nats)
-            await self._events.ensure()
+            events = OrderEvents(nats)
+            await events.ensure()
+            self._takeback = TakeBack(
+                self.area_id,
+                self._store,
+                events,
+                dispatch=self._dispatch,
+                live_zones=self.live_zones,
+                forget_route=self._forget_route,
+            )
         started = time.monotonic()
         for state in self._zones.values():  # a (re)started area never takes back early
             state.granted = started
@@ -158,8 +140,8 @@ class AreaNode(Node):
         self._grant_pub = await self.create_publisher(LeaseRenewal, area_name(self.area_id, "leases"), 10)
         await self.create_service(AssignWorkOrder, area_name(self.area_id, "dispatch"), self._on_dispatch)
         await self.create_service(CancelWorkOrder, area_name(self.area_id, "cancel"), self._on_cancel)
-        if self._store is not None:
-            self._spawn("recover", self._recover_waiting())
+        if self._takeback is not None:
+            self._spawn("recover", self._takeback.recover())
         self.create_timer(self.config.summary_period_s, self._tick)
         log.info("area %s routing to zones %s", self.area_id, ", ".join(self.config.zones))
 
@@ -171,7 +153,7 @@ class AreaNode(Node):
             await asyncio.gather(*self._tasks, return_exceptions=True)
         await super().destroy_node()
 
-    def _spawn(self, job: str, work: Awaitable[Any]) -> None:
+    def _spawn(self, job: str, work: Coroutine[Any, Any, Any]) -> None:
         """Run ``work`` in the background as ``job``, unless a ``job`` runs already."""
 
         async def run() -> None:
@@ -185,8 +167,7 @@ class AreaNode(Node):
                 self._busy.discard(job)
 
         if job in self._busy:
-            if asyncio.iscoroutine(work):
-                work.close()
+            work.close()
             return
         self._busy.add(job)
         task = asyncio.create_task(run(), name=f"{self.area_id} {job}")
@@ -328,13 +309,17 @@ class AreaNode(Node):
         while len(self._routes) > ROUTING_MAP_SIZE:
             self._routes.popitem(last=False)
 
+    def _forget_route(self, order_id: str, zone_id: str) -> None:
+        if self._routes.get(order_id) == zone_id:
+            del self._routes[order_id]
+
     def zone_of(self, order_id: str) -> str | None:
         """The zone this area handed ``order_id`` to, if it remembers."""
         return self._routes.get(order_id)
 
     # -- cancel -------------------------------------------------------------------------
     async def _on_cancel(self, request: CancelWorkOrder.Request) -> CancelWorkOrder.Response:
-        if self._waiting.pop(request.id, None) is not None:  # taken back, held by no zone
+        if self._takeback is not None and self._takeback.drop(request.id):  # held by no zone
             return CancelWorkOrder.Response(accepted=True)
         zone_id = self._routes.get(request.id)
         if zone_id is None and self._store is not None:
@@ -382,19 +367,25 @@ class AreaNode(Node):
                     if terms.finish
                     else f"its orders move {terms.total_s:g} s after its last grant unless it reports",
                 )
-            if self._store is not None and not state.taken_back and takeback_due(state.granted, terms, now):
+            if (
+                self._takeback is not None
+                and not state.taken_back
+                and takeback_due(state.granted, terms, now)
+            ):
                 why = f"no grant for {now - state.granted:.1f} s >= leases {terms.total_s:g} s"
                 self._spawn(f"take back {zone_id}", self._take_back(zone_id, why))
-        if self._waiting and live:
-            self._spawn("hand over", self._hand_waiting())
-        if self._repoint:
-            self._spawn("repoint", self._repoint_handed(now))
+        if self._takeback is not None:
+            if live and self._takeback.waiting:
+                self._spawn("hand over", self._takeback.hand_waiting())
+            if self._takeback.handed:
+                self._spawn("repoint", self._takeback.repoint(now))
         if self._summary_pub is not None:
             await self._summary_pub.publish(self.build_summary())
 
     def build_grant(self, live: list[str], now: float) -> LeaseRenewal:
         """The next ``LeaseRenewal`` of the zones: ``live`` listed, the revocations kept at ``now``."""
-        zones, orders, attempts = self._revocations.listed(now)
+        revocations = self._takeback.revocations if self._takeback is not None else self._no_revocations
+        zones, orders, attempts = revocations.listed(now)
         return LeaseRenewal(
             granter=self.area_id,
             seq=next(self._grant_seq),
@@ -421,135 +412,15 @@ class AreaNode(Node):
             zones=summaries,
         )
 
-    # -- take-back ------------------------------------------------------------------------
+    # -- take-back (robotfleet_nodes/area/_takeback.py) -----------------------------------
     @property
     def waiting(self) -> list[str]:
         """Ids of the orders taken back from silent zones and not yet handed to another."""
-        return list(self._waiting)
+        return self._takeback.waiting if self._takeback is not None else []
 
     async def _take_back(self, zone_id: str, why: str) -> None:
-        """Take back every order the store says the silent ``zone_id`` holds (module doc)."""
-        assert self._store is not None
-        held = [o.id for o in await self._store.load_all() if held_by(o, zone_id, self.area_id)]
-        if held:
-            log.warning("%s: taking %d order(s) back from %s (%s)", self.area_id, len(held), zone_id, why)
-        for order_id in held:
-            await self._take_back_order(order_id, zone_id, why)
+        assert self._takeback is not None
+        await self._takeback.zone(zone_id, why)
         state = self._zones[zone_id]
-        if state.silent:  # a zone that reported meanwhile is checked again when silent again
+        if state.silent:  # a zone that reported meanwhile is looked at again when silent again
             state.taken_back = True
-
-    async def _take_back_order(self, order_id: str, zone_id: str, why: str) -> None:
-        assert self._store is not None
-        for _ in range(CAS_TRIES):
-            found = await self._store.get(order_id)
-            if found is None or not held_by(found[0], zone_id, self.area_id):
-                return  # moved on meanwhile (completed, cancelled, reported elsewhere)
-            old, revision = found
-            stored, update = take_back(old, zone_id=zone_id, by=self.area_id, why=why, stamp=now_stamp())
-            if await self._store.replace(stored, revision):
-                break
-        else:
-            log.warning("%s: %s changed %d times while taken back", self.area_id, order_id, CAS_TRIES)
-            return
-        self._revocations.add(zone_id, order_id, int(old.attempts), time.monotonic())
-        await self._publish(update)
-        if self._routes.get(order_id) == zone_id:
-            del self._routes[order_id]
-        self._waiting[order_id] = _Waiting(stored, zone_id)
-        log.info("%s: took %s (attempt %d) back from %s", self.area_id, order_id, old.attempts, zone_id)
-        await self._hand_over(order_id, exclude=frozenset({zone_id}))
-
-    async def _publish(self, update: WorkOrderUpdate) -> None:
-        assert self._events is not None
-        for delay in (*_PUBLISH_RETRIES, None):
-            try:
-                await self._events.publish(update)
-                return
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                if delay is None:
-                    name = f"{update.order_id}/{update.attempt}"
-                    log.warning("%s: take-back event %s lost: %s", self.area_id, name, exc)
-                    return
-                await asyncio.sleep(delay)
-
-    async def _hand_waiting(self) -> None:
-        """Offer the waiting orders to the live zones (after a grant: revocations went first)."""
-        for order_id in list(self._waiting):
-            if not self.live_zones():
-                return
-            await self._hand_over(order_id)
-
-    async def _hand_over(self, order_id: str, exclude: frozenset[str] = frozenset()) -> bool:
-        """Hand the waiting ``order_id`` to a live zone; True once a zone took it."""
-        waiting = self._waiting.get(order_id)
-        if waiting is None or order_id in self._handing or self._store is None:
-            return False
-        order, silent = waiting.order, waiting.silent
-        self._handing.add(order_id)
-        try:
-            found = await self._store.get(order_id)
-            if found is None or taken_back_from(found[0], self.area_id) != silent:
-                self._waiting.pop(order_id, None)  # cancelled, or reported elsewhere meanwhile
-                return False
-            if found[0].attempts != order.attempts:
-                self._waiting.pop(order_id, None)
-                return False
-            key = f"{order.id}/{order.attempts}/takeback-{silent}"
-            answer = await self._dispatch(order, key, exclude)
-            if not answer.accepted:
-                log.info("%s: %s waits for a zone: %s", self.area_id, order_id, answer.error)
-                return False
-            self._waiting.pop(order_id, None)
-            until = time.monotonic() + REPOINT_S
-            self._repoint[order_id] = (answer.zone_id, int(order.attempts), silent, until)
-            await self._point_stored(order_id, answer.zone_id, int(order.attempts), silent)
-            log.info("%s: handed %s (taken from %s) to %s", self.area_id, order_id, silent, answer.zone_id)
-            return True
-        finally:
-            self._handing.discard(order_id)
-
-    async def _point_stored(self, order_id: str, zone_id: str, attempt: int, silent: str) -> None:
-        """Name ``zone_id`` in the stored order handed over at ``attempt`` (module doc)."""
-        assert self._store is not None
-        try:
-            for _ in range(CAS_TRIES):
-                found = await self._store.get(order_id)
-                if found is None:
-                    return
-                stored, revision = found
-                if (
-                    stored.state != WorkOrder.STATE_DISPATCHED
-                    or stored.attempts != attempt
-                    or stored.zone_id not in ("", silent)
-                ):
-                    return  # named already, or moved on: the new zone's own events name it
-                moved = stored.model_copy(update={"zone_id": zone_id, "robot_id": ""})
-                if await self._store.replace(moved, revision):
-                    return
-        except Exception as exc:
-            log.warning("%s: could not record %s's move to %s: %s", self.area_id, order_id, zone_id, exc)
-
-    async def _repoint_handed(self, now: float) -> None:
-        """Point handed-over orders at their zone again where the fleet's copy named the old one."""
-        for order_id, (zone_id, attempt, silent, until) in list(self._repoint.items()):
-            if now > until:
-                del self._repoint[order_id]
-            else:
-                await self._point_stored(order_id, zone_id, attempt, silent)
-
-    async def _recover_waiting(self) -> None:
-        """At start: the orders this area took back and handed to no zone wait again."""
-        assert self._store is not None
-        now = time.monotonic()
-        for order in await self._store.load_all():
-            if order.state in FINAL_STATES:
-                continue
-            silent = taken_back_from(order, self.area_id)
-            if silent is not None and order.id not in self._waiting:
-                self._waiting[order.id] = _Waiting(order, silent)
-                self._revocations.add(silent, order.id, int(order.attempts) - 1, now)
-        if self._waiting:
-            log.info("%s: %d order(s) taken back earlier wait for a zone", self.area_id, len(self._waiting))
