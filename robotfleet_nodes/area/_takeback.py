@@ -94,16 +94,24 @@ class TakeBack:
 
     async def zone(self, zone_id: str, why: str) -> None:
         """Take back every order the store says the silent ``zone_id`` holds."""
-        held = [o.id for o in await self._store.load_all() if held_by(o, zone_id, self.area_id)]
+        held = [o.id for o in await self._store.load_all() if self._holds(o, zone_id)]
         if held:
             log.warning("%s: taking %d order(s) back from %s (%s)", self.area_id, len(held), zone_id, why)
         for order_id in held:
             await self._order(order_id, zone_id, why)
 
+    def _holds(self, order: WorkOrder, zone_id: str) -> bool:
+        """The store says ``zone_id`` holds ``order``, and it was not taken back from it already.
+
+        (The fleet's copy of an order taken back still names the old zone until the order
+        has a new one: such an order is waiting, not held.)
+        """
+        return held_by(order, zone_id, self.area_id) and taken_back_from(order, self.area_id) != zone_id
+
     async def _order(self, order_id: str, zone_id: str, why: str) -> None:
         for _ in range(CAS_TRIES):
             found = await self._store.get(order_id)
-            if found is None or not held_by(found[0], zone_id, self.area_id):
+            if found is None or not self._holds(found[0], zone_id):
                 return  # moved on meanwhile (completed, cancelled, reported elsewhere)
             old, revision = found
             stored, update = take_back(old, zone_id=zone_id, by=self.area_id, why=why, stamp=now_stamp())

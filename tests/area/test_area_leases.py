@@ -362,3 +362,34 @@ async def test_order_refused_only_when_every_zone_refused_the_order(nats_url: st
             answer = await dispatch("r-1/1")
             assert not answer.accepted and not answer.order_refused
             assert "zone-1: target" in answer.error and "zone-2: no capacity" in answer.error
+
+
+async def test_a_restarted_area_hands_over_what_was_taken_back_before(nats_url: str, unique: str) -> None:
+    async with nats_context(nats_url, unique) as ctx:
+        z2 = FakeZone("zone-2", context=ctx, leases=SHORT, capacity=10)
+        area = AreaNode(area_config(["zone-1", "zone-2"]), context=ctx)
+        listener = Node("listener", context=ctx)
+        grants = Grants()
+        store = await store_of(ctx)
+        # as the fleet stores it after applying the take-back: its copy still names zone-1
+        before = held("t-1", E, 1)
+        taken = before.model_copy(
+            update={
+                "state": D,
+                "attempts": 2,
+                "history": [
+                    *before.history,
+                    WorkOrderEvent(state=D, by="area-1", note=TAKEN_BACK_NOTE + "zone-1 (no grant)"),
+                ],
+            }
+        )
+        await put_orders(store, taken)
+        async with started(ctx, z2, listener):
+            await listener.create_subscription(LeaseRenewal, area_name("area-1", "leases"), grants, 10)
+            async with started(ctx, area):
+                await eventually(lambda: z2.assigned, what="t-1 handed to zone-2")
+                assert [r.idempotency_key for r in z2.assigned] == ["t-1/2/takeback-zone-1"]
+                order = await eventually(lambda: _named(store, "t-1", "zone-2"), what="t-1 at zone-2")
+                assert (order.state, order.attempts) == (D, 2)  # not taken back a second time
+                grant = await grants.next()
+                assert ("zone-1", "t-1", 1) in set(zip(*revoked_of(grant), strict=True))
