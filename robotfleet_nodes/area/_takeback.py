@@ -75,7 +75,7 @@ class TakeBack:
         self._live_zones = live_zones
         self._forget_route = forget_route
         self._waiting: dict[str, _Waiting] = {}  # order id -> taken back, not handed over yet
-        self._handing: set[str] = set()  # order ids being handed over right now
+        self._handing: dict[str, asyncio.Event] = {}  # order id -> set once its hand-over ended
         self._handed: dict[str, _Handed] = {}
 
     @property
@@ -88,8 +88,15 @@ class TakeBack:
         """True while handed-over orders' stored zone is still checked."""
         return bool(self._handed)
 
-    def drop(self, order_id: str) -> bool:
-        """Forget the waiting ``order_id`` (cancelled); True if it was waiting."""
+    async def drop(self, order_id: str) -> bool:
+        """Forget the waiting ``order_id`` (cancelled); True if it was waiting.
+
+        A hand-over of ``order_id`` under way ends first: once a zone took the order, the
+        cancel goes to that zone, like any other.
+        """
+        handing = self._handing.get(order_id)
+        if handing is not None:
+            await handing.wait()
         return self._waiting.pop(order_id, None) is not None
 
     async def zone(self, zone_id: str, why: str) -> None:
@@ -154,7 +161,7 @@ class TakeBack:
         if waiting is None or order_id in self._handing:
             return False
         order, silent = waiting.order, waiting.silent
-        self._handing.add(order_id)
+        self._handing[order_id] = asyncio.Event()
         try:
             found = await self._store.get(order_id)
             if (
@@ -176,7 +183,7 @@ class TakeBack:
             log.info("%s: handed %s (taken from %s) to %s", self.area_id, order_id, silent, answer.zone_id)
             return True
         finally:
-            self._handing.discard(order_id)
+            self._handing.pop(order_id).set()
 
     async def _point_stored(self, order_id: str, handed: _Handed) -> None:
         """Name the new zone in the stored order, while it still names none or the silent one."""

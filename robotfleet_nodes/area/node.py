@@ -319,7 +319,7 @@ class AreaNode(Node):
 
     # -- cancel -------------------------------------------------------------------------
     async def _on_cancel(self, request: CancelWorkOrder.Request) -> CancelWorkOrder.Response:
-        if self._takeback is not None and self._takeback.drop(request.id):  # held by no zone
+        if self._takeback is not None and await self._takeback.drop(request.id):  # held by no zone
             return CancelWorkOrder.Response(accepted=True)
         zone_id = self._routes.get(request.id)
         if zone_id is None and self._store is not None:

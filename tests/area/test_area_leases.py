@@ -26,7 +26,7 @@ from robotfleet_nodes.msg import LeaseRenewal, WorkOrder, WorkOrderEvent, WorkOr
 from robotfleet_nodes.node import Context, Node
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fleet"))
-from topology import AssignWorkOrder, FakeZone, fleet_service, nats_context
+from topology import AssignWorkOrder, CancelWorkOrder, FakeZone, fleet_service, nats_context
 
 D, A, E = WorkOrder.STATE_DISPATCHED, WorkOrder.STATE_ASSIGNED, WorkOrder.STATE_EXECUTING
 #: Short leases: a silent zone's orders move 1.2 s after its last grant.
@@ -284,19 +284,26 @@ async def test_taken_back_orders_wait_for_the_first_zone_live_again(nats_url: st
     async with nats_context(nats_url, unique) as ctx:
         z1 = FakeZone("zone-1", context=ctx, leases=SHORT, capacity=10)
         area = AreaNode(area_config(["zone-1"]), context=ctx)
+        caller = Node("caller", context=ctx)
         store = await store_of(ctx)
-        await put_orders(store, held("w-1", A, 1))
-        async with started(ctx, z1, area):
+        await put_orders(store, held("w-1", A, 1), held("w-2", D, 0))
+        async with started(ctx, z1, area, caller):
             await eventually(lambda: area.live_zones() == ["zone-1"], what="zone-1 live")
             z1.publishing = False
-            await eventually(lambda: area.waiting == ["w-1"], timeout=15, what="w-1 taken back and waiting")
+            await eventually(
+                lambda: sorted(area.waiting) == ["w-1", "w-2"], timeout=15, what="both taken back and waiting"
+            )
             order = await stored(store, "w-1")
             assert (order.state, order.attempts, order.zone_id) == (D, 2, "")
             assert not z1.calls
+            # a waiting order is cancelled at the area: no zone holds it, so none is asked
+            cancel = await caller.create_client(CancelWorkOrder, area_name("area-1", "cancel"))
+            answer = await cancel.call(CancelWorkOrder.Request(id="w-2", reason="test"), timeout=10.0)
+            assert answer.accepted and area.waiting == ["w-1"] and not z1.cancels
 
             z1.publishing = True  # the silent zone reports again: it is the first live zone
             await eventually(lambda: z1.assigned, what="w-1 handed to zone-1 again")
-            assert z1.assigned[0].idempotency_key == "w-1/2/takeback-zone-1"
+            assert [r.idempotency_key for r in z1.assigned] == ["w-1/2/takeback-zone-1"]  # w-2 stays
             assert any(("zone-1", "w-1", 1) in zip(*revoked_of(g), strict=True) for g in z1.grants)
             await eventually(lambda: _named(store, "w-1", "zone-1"), what="w-1 stored with zone-1")
             assert not area.waiting
