@@ -1,7 +1,8 @@
-"""The area tier: routes work orders from the fleet to its zones (docs/fleet.md).
+"""The area tier: routes work orders from the fleet to its zones and grants their leases (docs/fleet.md).
 
-An area is stateless apart from caches: it learns its zones' load from their 1 Hz
-``ZoneSummary``, picks a zone for each order the fleet dispatches, and forwards cancels.
+An area keeps only caches: it learns its zones' load from their 1 Hz ``ZoneSummary``, picks
+a zone for each order the fleet dispatches, forwards cancels, and grants its live zones
+their leases.
 
 Zone choice (``/areas/<id>/dispatch``):
 
@@ -11,20 +12,24 @@ Zone choice (``/areas/<id>/dispatch``):
    handed it since that summary, so a burst of dispatches spreads over the zones;
 3. when no live zone has capacity, the least loaded live zone (queued + active orders,
    relative to its robots) gets the order and queues it;
-4. no live zone: the request is refused with ``error`` saying so.
+4. no zone accepted: the answer names each zone's reason (:mod:`.refusal`); when every zone
+   that answered refused the order itself (``order_refused``), so does the area.
 
-Re-routing: when a zone turns silent, every order it held that is still ``DISPATCHED`` to it
-(from this area's routing map and from the order store, so an area restart does not lose
-them) is handed to another live zone with a new idempotency key
-``<order id>/<attempts>/reroute-<silent zone>`` (deterministic, so repeating the same
-re-route is idempotent at the zone that took it). Orders already ASSIGNED or EXECUTING stay where they
-are: a robot holds them and its zone reassigns them when the robot goes offline. Once the new
-zone took an order, the area points the stored order's ``zone_id`` at it (compare-and-set on
-the bucket entry, only while it is still DISPATCHED to the silent zone): an update can only
-move an order forward and DISPATCHED -> DISPATCHED is not forward, so without this the store
-would name the silent zone until the new zone reports ASSIGNED, and the silent zone, were it
-restarted meanwhile, would re-adopt the order and run it a second time. Cancels use the
-area's routing map, so they reach the new zone meanwhile.
+Leases (the rules: :mod:`.leases`): every ``summary_period_s`` the area publishes one
+``LeaseRenewal`` on ``/areas/<id>/leases`` listing its live zones (``lease_s`` 0: each
+zone's own ``leases.zone_lease_s``) and the orders it took back from zones (revocations).
+A zone that is silent is not listed, so it loses its lease and stops renewing its robots'.
+Once ``zone_lease_s + robot_lease_s + margin_s`` (the zone's own, from its summary) passed
+since the last grant that listed it, and unless its robots finish without a lease, the area
+takes back every order the store says the zone holds (DISPATCHED, ASSIGNED or EXECUTING):
+compare-and-set in the bucket to DISPATCHED at ``attempts + 1`` without zone or robot, a
+``WorkOrderUpdate`` saying so on the order-event stream, and a hand-off to another live zone
+with the key ``<order id>/<attempts>/takeback-<silent zone>`` (deterministic: a repeat is
+idempotent at the zone). With no live zone the order waits, in the bucket as well, and goes
+to the first zone live again (the silent one too, once it reports and was granted again).
+Nothing moves earlier: a cut-off zone may still be running. Once a zone took the order, the
+area points the stored order's ``zone_id`` at it, so a restarted silent zone never
+re-adopts it. Cancels use the area's routing map, so they reach the new zone meanwhile.
 """
 
 from __future__ import annotations
@@ -34,20 +39,24 @@ import itertools
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
 
+from robotfleet_nodes.area._takeback import TakeBack
+from robotfleet_nodes.area.leases import LeaseTerms, Revocations, takeback_due
+from robotfleet_nodes.area.refusal import ZoneRefusal, refusal
 from robotfleet_nodes.config import AreaConfig
 from robotfleet_nodes.errors import RobotFleetError
 from robotfleet_nodes.fleet.protocol import (
-    FINAL_STATES,
+    OrderEvents,
     OrderStore,
     area_name,
     nats_transport_of,
     now_stamp,
     zone_name,
 )
-from robotfleet_nodes.msg import AreaSummary, WorkOrder, ZoneSummary
+from robotfleet_nodes.msg import AreaSummary, LeaseRenewal, WorkOrder, ZoneSummary
 from robotfleet_nodes.node import Context, Node
 from robotfleet_nodes.node.publisher import Publisher
 from robotfleet_nodes.node.service import Client
@@ -69,10 +78,12 @@ class _ZoneState:
     seen: float = float("-inf")  # monotonic time of the last summary
     handed: int = 0  # orders handed to the zone since its last summary
     silent: bool = True
+    granted: float = float("-inf")  # monotonic time of the last grant listing the zone
+    taken_back: bool = False  # its orders were taken back since it last reported
 
 
 class AreaNode(Node):
-    """``/areas/<area_id>/area``: dispatches work orders to the area's zones."""
+    """``/areas/<area_id>/area``: dispatches work orders to the area's zones, grants their leases."""
 
     def __init__(self, config: AreaConfig, *, context: Context, **options: Any) -> None:
         super().__init__("area", context=context, namespace=area_name(config.area_id), **options)
@@ -88,19 +99,37 @@ class AreaNode(Node):
         self._routes: OrderedDict[str, str] = OrderedDict()
         self._turn = itertools.count()
         self._store: OrderStore | None = None
+        self._takeback: TakeBack | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._busy: set[str] = set()  # names of the background jobs running (one of each)
         self._summary_pub: Publisher[AreaSummary] | None = None
+        self._grant_pub: Publisher[LeaseRenewal] | None = None
+        self._grant_seq = itertools.count(1)
+        self._no_revocations = Revocations()  # off NATS: the area takes nothing back
 
     # -- life ---------------------------------------------------------------------------
     async def on_start(self) -> None:
         """Subscribe the zones' summaries, create the services, start the summary timer."""
         try:
             nats = nats_transport_of(self.context.transport)
-        except TypeError as exc:  # not on NATS: route without re-routing
-            log.warning("%s: no order store (%s): silent zones' orders are not re-routed", self.area_id, exc)
+        except TypeError as exc:  # not on NATS: route without taking orders back
+            log.warning("%s: no order store (%s): silent zones' orders are not taken back", self.area_id, exc)
         else:  # on NATS with JetStream off: JetStreamUnavailable, the area does not start
             self._store = OrderStore(nats)
             await self._store.ensure()
+            events = OrderEvents(nats)
+            await events.ensure()
+            self._takeback = TakeBack(
+                self.area_id,
+                self._store,
+                events,
+                dispatch=self._dispatch,
+                live_zones=self.live_zones,
+                forget_route=self._forget_route,
+            )
+        started = time.monotonic()
+        for state in self._zones.values():  # a (re)started area never takes back early
+            state.granted = started
         for zone_id in self.config.zones:
             await self.create_subscription(
                 ZoneSummary, zone_name(zone_id, "summary"), self._on_zone_summary, 10
@@ -108,18 +137,42 @@ class AreaNode(Node):
             self._assign[zone_id] = await self.create_client(AssignWorkOrder, zone_name(zone_id, "assign"))
             self._cancel[zone_id] = await self.create_client(CancelWorkOrder, zone_name(zone_id, "cancel"))
         self._summary_pub = await self.create_publisher(AreaSummary, area_name(self.area_id, "summary"), 10)
+        self._grant_pub = await self.create_publisher(LeaseRenewal, area_name(self.area_id, "leases"), 10)
         await self.create_service(AssignWorkOrder, area_name(self.area_id, "dispatch"), self._on_dispatch)
         await self.create_service(CancelWorkOrder, area_name(self.area_id, "cancel"), self._on_cancel)
+        if self._takeback is not None:
+            self._spawn("recover", self._takeback.recover())
         self.create_timer(self.config.summary_period_s, self._tick)
         log.info("area %s routing to zones %s", self.area_id, ", ".join(self.config.zones))
 
     async def destroy_node(self) -> None:
-        """Stop re-routing tasks, then destroy the node's entities."""
+        """Stop the take-back tasks, then destroy the node's entities."""
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         await super().destroy_node()
+
+    def _spawn(self, job: str, work: Coroutine[Any, Any, Any]) -> None:
+        """Run ``work`` in the background as ``job``, unless a ``job`` runs already."""
+
+        async def run() -> None:
+            try:
+                await work
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("%s: %s failed", self.area_id, job)
+            finally:
+                self._busy.discard(job)
+
+        if job in self._busy:
+            work.close()
+            return
+        self._busy.add(job)
+        task = asyncio.create_task(run(), name=f"{self.area_id} {job}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     # -- zones --------------------------------------------------------------------------
     def _on_zone_summary(self, msg: ZoneSummary) -> None:
@@ -132,6 +185,7 @@ class AreaNode(Node):
         state.seen = time.monotonic()
         state.handed = 0
         state.silent = False
+        state.taken_back = False
 
     def live_zones(self) -> list[str]:
         """Zones that reported within the silence timeout, in configuration order."""
@@ -142,6 +196,14 @@ class AreaNode(Node):
         """Configured zones that have not reported within the silence timeout."""
         live = set(self.live_zones())
         return [z for z in self._zones if z not in live]
+
+    def granted_at(self, zone_id: str) -> float:
+        """Monotonic time of the last grant listing ``zone_id`` (the area's start before any)."""
+        return self._zones[zone_id].granted
+
+    def lease_terms(self, zone_id: str) -> LeaseTerms:
+        """The lease terms the area applies to ``zone_id`` now (from its latest summary)."""
+        return LeaseTerms.of(self._zones[zone_id].summary)
 
     def _capacity(self, zone_id: str) -> int:
         state = self._zones[zone_id]
@@ -201,13 +263,13 @@ class AreaNode(Node):
     ) -> AssignWorkOrder.Response:
         """Offer ``order`` to the best zone, then the others; the first acceptance wins."""
         tried: set[str] = set(exclude)
-        errors: list[str] = []
+        refusals: list[ZoneRefusal] = []
         while True:
             zone_id = self.pick_zone(frozenset(tried))
             if zone_id is None:
                 break
             tried.add(zone_id)
-            answer = await self._assign_to(zone_id, order, key)
+            answer, answered = await self._assign_to(zone_id, order, key)
             if answer.accepted:
                 return AssignWorkOrder.Response(
                     accepted=True,
@@ -215,15 +277,14 @@ class AreaNode(Node):
                     zone_id=answer.zone_id or zone_id,
                     robot_id=answer.robot_id,
                 )
-            errors.append(f"{zone_id}: {answer.error or 'refused'}")
-        if not errors:
-            silent = ", ".join(self.silent_zones()) or "none configured"
-            error = f"area {self.area_id} has no live zone (silent: {silent})"
-        else:
-            error = f"no zone of area {self.area_id} accepted the order: " + "; ".join(errors)
-        return AssignWorkOrder.Response(accepted=False, error=error)
+            refusals.append(ZoneRefusal(zone_id, answer.error, bool(answer.order_refused), answered))
+        order_refused, error = refusal(self.area_id, refusals, self.silent_zones())
+        return AssignWorkOrder.Response(accepted=False, order_refused=order_refused, error=error)
 
-    async def _assign_to(self, zone_id: str, order: WorkOrder, key: str) -> AssignWorkOrder.Response:
+    async def _assign_to(
+        self, zone_id: str, order: WorkOrder, key: str
+    ) -> tuple[AssignWorkOrder.Response, bool]:
+        """The zone's answer, and whether it answered at all."""
         request = AssignWorkOrder.Request(
             idempotency_key=key,
             by=self.area_id,
@@ -236,11 +297,11 @@ class AreaNode(Node):
             )
         except (TimeoutError, ConnectionError, RobotFleetError) as exc:
             log.warning("%s: zone %s did not take order %s: %s", self.area_id, zone_id, order.id, exc)
-            return AssignWorkOrder.Response(accepted=False, error=f"zone unreachable: {exc}")
+            return AssignWorkOrder.Response(accepted=False, error=f"zone unreachable: {exc}"), False
         if answer.accepted:
             self._zones[zone_id].handed += 1
             self._remember(order.id, answer.zone_id or zone_id)
-        return answer
+        return answer, True
 
     def _remember(self, order_id: str, zone_id: str) -> None:
         self._routes[order_id] = zone_id
@@ -248,12 +309,18 @@ class AreaNode(Node):
         while len(self._routes) > ROUTING_MAP_SIZE:
             self._routes.popitem(last=False)
 
+    def _forget_route(self, order_id: str, zone_id: str) -> None:
+        if self._routes.get(order_id) == zone_id:
+            del self._routes[order_id]
+
     def zone_of(self, order_id: str) -> str | None:
         """The zone this area handed ``order_id`` to, if it remembers."""
         return self._routes.get(order_id)
 
     # -- cancel -------------------------------------------------------------------------
     async def _on_cancel(self, request: CancelWorkOrder.Request) -> CancelWorkOrder.Response:
+        if self._takeback is not None and await self._takeback.drop(request.id):  # held by no zone
+            return CancelWorkOrder.Response(accepted=True)
         zone_id = self._routes.get(request.id)
         if zone_id is None and self._store is not None:
             stored = await self._store.get(request.id)
@@ -273,23 +340,61 @@ class AreaNode(Node):
             self._routes.pop(request.id, None)
         return answer
 
-    # -- summary and silence --------------------------------------------------------------
+    # -- grants, summary and silence ------------------------------------------------------
     async def _tick(self) -> None:
-        live = set(self.live_zones())
+        now = time.monotonic()
+        live = self.live_zones()
+        grant = self.build_grant(live, now)
+        for zone_id in live:  # before sending: a lost grant only delays a take-back
+            self._zones[zone_id].granted = now
+        if self._grant_pub is not None:  # created in on_start, before the timer
+            try:
+                await self._grant_pub.publish(grant)
+            except Exception as exc:
+                log.warning("%s: could not publish the zones' grants: %s", self.area_id, exc)
         for zone_id, state in self._zones.items():
-            if zone_id not in live and not state.silent:
+            if zone_id in live:
+                continue
+            terms = LeaseTerms.of(state.summary)
+            if not state.silent:
                 state.silent = True
                 log.warning(
-                    "%s: zone %s silent for %.1f s: re-routing its queued orders",
+                    "%s: zone %s silent for %.1f s: %s",
                     self.area_id,
                     zone_id,
                     self.config.zone_silence_timeout_s,
+                    "its robots finish without a lease, so its orders stay until it reports"
+                    if terms.finish
+                    else f"its orders move {terms.total_s:g} s after its last grant unless it reports",
                 )
-                task = asyncio.create_task(self._reroute(zone_id), name=f"reroute {zone_id}")
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
-        if self._summary_pub is not None:  # created in on_start, before the timer
+            if (
+                self._takeback is not None
+                and not state.taken_back
+                and takeback_due(state.granted, terms, now)
+            ):
+                why = f"no grant for {now - state.granted:.1f} s >= leases {terms.total_s:g} s"
+                self._spawn(f"take back {zone_id}", self._take_back(zone_id, why))
+        if self._takeback is not None:
+            if live and self._takeback.waiting:
+                self._spawn("hand over", self._takeback.hand_waiting())
+            if self._takeback.handed:
+                self._spawn("repoint", self._takeback.repoint(now))
+        if self._summary_pub is not None:
             await self._summary_pub.publish(self.build_summary())
+
+    def build_grant(self, live: list[str], now: float) -> LeaseRenewal:
+        """The next ``LeaseRenewal`` of the zones: ``live`` listed, the revocations kept at ``now``."""
+        revocations = self._takeback.revocations if self._takeback is not None else self._no_revocations
+        zones, orders, attempts = revocations.listed(now)
+        return LeaseRenewal(
+            granter=self.area_id,
+            seq=next(self._grant_seq),
+            lease_s=0.0,
+            holders=live,
+            revoked_holders=zones,
+            revoked_order_ids=orders,
+            revoked_attempts=attempts,
+        )
 
     def build_summary(self) -> AreaSummary:
         """The current ``AreaSummary``: totals over zones, capacity over live zones."""
@@ -307,51 +412,15 @@ class AreaNode(Node):
             zones=summaries,
         )
 
-    async def _move_stored(self, order_id: str, silent: str, zone_id: str) -> None:
-        """Name ``zone_id`` in the stored order re-routed away from ``silent`` (see the module doc)."""
-        if self._store is None or not zone_id:
-            return
-        try:
-            found = await self._store.get(order_id)
-            if found is None:
-                return
-            stored, revision = found
-            if stored.state != WorkOrder.STATE_DISPATCHED or stored.zone_id != silent:
-                return  # moved on meanwhile: the new zone's own events name it
-            await self._store.replace(stored.model_copy(update={"zone_id": zone_id}), revision)
-        except Exception as exc:
-            log.warning("%s: could not record %s's move to %s: %s", self.area_id, order_id, zone_id, exc)
+    # -- take-back (robotfleet_nodes/area/_takeback.py) -----------------------------------
+    @property
+    def waiting(self) -> list[str]:
+        """Ids of the orders taken back from silent zones and not yet handed to another."""
+        return self._takeback.waiting if self._takeback is not None else []
 
-    async def _reroute(self, zone_id: str) -> None:
-        """Hand the orders still DISPATCHED to the silent ``zone_id`` to other zones."""
-        candidates = {order_id for order_id, z in self._routes.items() if z == zone_id}
-        orders: dict[str, WorkOrder] = {}
-        if self._store is not None:
-            try:
-                for order in await self._store.load_all():
-                    if order.id in candidates or (order.zone_id == zone_id and order.area_id == self.area_id):
-                        orders[order.id] = order
-            except Exception:
-                log.exception("%s: cannot read the order store to re-route zone %s", self.area_id, zone_id)
-                return
-        moved = 0
-        for order in orders.values():
-            if order.state in FINAL_STATES or order.state != WorkOrder.STATE_DISPATCHED:
-                continue  # a robot holds it (or it is done): its zone handles it
-            if self._routes.get(order.id, order.zone_id) != zone_id:
-                continue
-            if not [z for z in self.live_zones() if z != zone_id]:
-                log.warning("%s: no live zone to re-route %s to", self.area_id, order.id)
-                return
-            key = f"{order.id}/{order.attempts}/reroute-{zone_id}"
-            answer = await self._dispatch(order, key, exclude=frozenset({zone_id}))
-            if answer.accepted:
-                moved += 1
-                await self._move_stored(order.id, zone_id, answer.zone_id)
-                log.info(
-                    "%s: re-routed %s from silent %s to %s", self.area_id, order.id, zone_id, answer.zone_id
-                )
-            else:
-                log.warning("%s: could not re-route %s: %s", self.area_id, order.id, answer.error)
-        if moved:
-            log.info("%s: re-routed %d order(s) of silent zone %s", self.area_id, moved, zone_id)
+    async def _take_back(self, zone_id: str, why: str) -> None:
+        assert self._takeback is not None
+        await self._takeback.zone(zone_id, why)
+        state = self._zones[zone_id]
+        if state.silent:  # a zone that reported meanwhile is looked at again when silent again
+            state.taken_back = True

@@ -1,4 +1,7 @@
-"""The area tier: zone choice, silence, refusal, idempotency and re-routing (real NATS)."""
+"""The area tier: zone choice, silence, refusal and idempotency (real NATS).
+
+Grants and the take-back of a silent zone's orders: test_area_leases.py.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ from shared_helpers import eventually
 
 from robotfleet_nodes.area.node import AreaNode
 from robotfleet_nodes.config import AreaConfig
-from robotfleet_nodes.fleet.protocol import OrderStore, area_name, nats_transport_of, now_stamp, zone_name
+from robotfleet_nodes.fleet.protocol import area_name, now_stamp, zone_name
 from robotfleet_nodes.idl import default_registry
 from robotfleet_nodes.msg import AreaSummary, WorkOrder, ZoneSummary
 from robotfleet_nodes.node import Context, Node
@@ -151,39 +154,3 @@ async def test_refuses_when_no_zone_is_live(nats_url: str, unique: str) -> None:
         assert not answer.accepted
         assert "no live zone" in answer.error and "zone-1" in answer.error
         assert area.build_summary().capacity == 0
-
-
-async def test_reroutes_orders_of_a_silent_zone(nats_url: str, unique: str) -> None:
-    async with context_on(nats_url, unique) as ctx:
-        z1 = TestZone("zone-1", context=ctx, capacity=5)
-        z2 = TestZone("zone-2", context=ctx, capacity=0)
-        area = AreaNode(area_config(["zone-1", "zone-2"]), context=ctx)
-        caller = Node("caller", context=ctx)
-        for node in (z1, z2, area, caller):
-            await node.start()
-        await eventually(lambda: len(area.live_zones()) == 2, what="both zones live")
-        answer = await dispatch(caller, WorkOrder(id="wo-5", area_id="area-1"), "wo-5/0")
-        assert answer.zone_id == "zone-1"
-        # the fleet stored it as DISPATCHED to zone-1; a second order was assigned to a robot
-        store = OrderStore(nats_transport_of(ctx.transport))
-        await store.ensure()
-        stamp = now_stamp()
-        dispatched = WorkOrder(
-            id="wo-5", area_id="area-1", zone_id="zone-1", state=WorkOrder.STATE_DISPATCHED, created=stamp
-        )
-        assigned = WorkOrder(
-            id="wo-6", area_id="area-1", zone_id="zone-1", state=WorkOrder.STATE_ASSIGNED, created=stamp
-        )
-        await store.create(dispatched)
-        await store.create(assigned)
-
-        z2.capacity = 3
-        z1.publishing = False
-        await eventually(
-            lambda: [r.order.id for r in z2.assigned] == ["wo-5"], what="wo-5 re-routed to zone-2"
-        )
-        request = z2.assigned[0]
-        assert request.idempotency_key == "wo-5/0/reroute-zone-1"
-        assert request.order.zone_id == "zone-2"
-        await eventually(lambda: area.zone_of("wo-5") == "zone-2", what="the routing map updated")
-        assert all(r.order.id != "wo-6" for r in z2.assigned), "a robot holds wo-6: it stays"

@@ -18,6 +18,7 @@ from typing import Any
 
 from shared_helpers import eventually
 
+from robotfleet_nodes.action import ExecuteTask
 from robotfleet_nodes.area.node import AreaNode
 from robotfleet_nodes.config import (
     AreaConfig,
@@ -29,10 +30,10 @@ from robotfleet_nodes.config import (
 )
 from robotfleet_nodes.fleet.http_api import build_app
 from robotfleet_nodes.fleet.main import STATIC_DIR
-from robotfleet_nodes.fleet.protocol import nats_transport_of, now_stamp, zone_name
+from robotfleet_nodes.fleet.protocol import area_name, nats_transport_of, now_stamp, zone_name
 from robotfleet_nodes.fleet.service import FleetService
 from robotfleet_nodes.idl import default_registry
-from robotfleet_nodes.msg import ZoneSummary
+from robotfleet_nodes.msg import LeaseRenewal, ZoneSummary
 from robotfleet_nodes.node import Context, Node
 from robotfleet_nodes.transport import NatsTransport
 from robotfleet_nodes.transport.nats._subjects import SubjectMapper
@@ -42,8 +43,14 @@ AssignWorkOrder: Any = default_registry().get_interface("robotfleet_nodes/srv/As
 CancelWorkOrder: Any = default_registry().get_interface("robotfleet_nodes/srv/CancelWorkOrder")
 
 TIMEOUT = 10.0
-#: Leases of the fast zones: a lost robot's order moves 2.5 s after its last renewal.
-FAST_LEASES = LeaseConfig(robot_lease_s=2.0, zone_lease_s=0, margin_s=0.5, renew_period_s=0.25)
+#: Leases of the fast zones: a lost robot's order moves 2.5 s after its last renewal, a silent
+#: zone's orders 3.5 s after the area's last grant to it.
+FAST_LEASES = LeaseConfig(robot_lease_s=2.0, zone_lease_s=1.0, margin_s=0.5, renew_period_s=0.25)
+_LEASE_LOSS = {
+    "pause": ExecuteTask.Goal.LEASE_LOSS_PAUSE,
+    "stop": ExecuteTask.Goal.LEASE_LOSS_STOP,
+    "finish": ExecuteTask.Goal.LEASE_LOSS_FINISH,
+}
 
 
 @asynccontextmanager
@@ -59,7 +66,12 @@ async def nats_context(nats_url: str, root: str) -> AsyncIterator[Context]:
 
 
 class FakeZone(Node):
-    """A zone stand-in: accepts while ``capacity`` > 0 (or ``accept_always``), records calls."""
+    """A zone stand-in: accepts while ``capacity`` > 0 (or ``accept_always``), records calls.
+
+    Its summaries announce ``leases`` (none: all lease fields 0, like a zone from before
+    leases); it records the area's grants on ``/areas/<area_id>/leases`` in ``grants``. With
+    ``refuse_order`` set it refuses every order because of the order itself (``order_refused``).
+    """
 
     def __init__(
         self,
@@ -69,24 +81,41 @@ class FakeZone(Node):
         area_id: str = "area-1",
         capacity: int = 5,
         period: float = 0.05,
+        leases: LeaseConfig | None = None,
     ) -> None:
         super().__init__("zone", context=context, namespace=zone_name(zone_id))
         self.zone_id = zone_id
         self.area_id = area_id
         self.capacity = capacity
         self.accept_always = False
+        self.refuse_order = ""  # set: refuse every order with order_refused and this reason
         self.period = period
+        self.leases = leases
         self.assigned: list[Any] = []  # requests accepted (first answers only)
         self.calls: list[Any] = []  # every request
         self.cancels: list[str] = []
         self.answers: dict[str, Any] = {}
+        self.grants: list[LeaseRenewal] = []  # the area's grants, as received
         self.publishing = True
 
     async def on_start(self) -> None:
         self.pub = await self.create_publisher(ZoneSummary, zone_name(self.zone_id, "summary"), 10)
+        await self.create_subscription(
+            LeaseRenewal, area_name(self.area_id, "leases"), self.grants.append, 10
+        )
         await self.create_service(AssignWorkOrder, zone_name(self.zone_id, "assign"), self._assign)
         await self.create_service(CancelWorkOrder, zone_name(self.zone_id, "cancel"), self._cancel)
         self.create_timer(self.period, self._tick)
+
+    def _lease_fields(self) -> dict[str, Any]:
+        if self.leases is None:
+            return {}
+        return {
+            "zone_lease_s": self.leases.zone_lease_s,
+            "robot_lease_s": self.leases.robot_lease_s,
+            "lease_margin_s": self.leases.margin_s,
+            "on_lease_loss": _LEASE_LOSS[self.leases.on_lease_loss],
+        }
 
     async def _tick(self) -> None:
         if self.publishing:
@@ -101,6 +130,7 @@ class FakeZone(Node):
                     orders_queued=0,
                     orders_active=len(self.assigned),
                     capacity=self.capacity,
+                    **self._lease_fields(),
                 )
             )
 
@@ -108,6 +138,8 @@ class FakeZone(Node):
         self.calls.append(request)
         if request.idempotency_key in self.answers:
             return self.answers[request.idempotency_key].model_copy(update={"duplicate": True})
+        if self.refuse_order:
+            return AssignWorkOrder.Response(accepted=False, order_refused=True, error=self.refuse_order)
         if self.capacity <= 0 and not self.accept_always:
             return AssignWorkOrder.Response(accepted=False, error="no capacity")
         self.capacity = max(0, self.capacity - 1)
@@ -351,7 +383,7 @@ async def small_fleet(
     ``leases``: every zone's ``leases:`` (default :data:`FAST_LEASES` with ``fast``).
     ``urls``: node id -> the broker URL of its own connection (with ``isolate``).
     """
-    from robotfleet_nodes.config import AssignmentConfig, LeaseConfig, SimDriverConfig
+    from robotfleet_nodes.config import AssignmentConfig, SimDriverConfig
 
     area_ids = [f"area-{a + 1}" for a in range(areas)]
     zone_ids = [f"zone-{z + 1}" for z in range(areas * zones)]
@@ -365,7 +397,7 @@ async def small_fleet(
     zone_configs = []
     for i, zone_id in enumerate(zone_ids):
         owned = [r for r, z in robot_zone.items() if z == zone_id]
-        options: dict[str, Any] = {"leases": LeaseConfig(zone_lease_s=0)}
+        options: dict[str, Any] = {}
         if fast:
             options = {
                 "heartbeat_timeout_s": 1.0,
