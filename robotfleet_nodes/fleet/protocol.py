@@ -96,11 +96,16 @@ def advances(order: WorkOrder, update: WorkOrderUpdate) -> bool:
 
 
 def apply_update(order: WorkOrder, update: WorkOrderUpdate) -> WorkOrder:
-    """A copy of ``order`` with ``update`` applied and recorded in its history."""
+    """A copy of ``order`` with ``update`` applied and recorded in its history.
+
+    Empty ids keep the order's, except in a DISPATCHED of a newer attempt: an order taken
+    back from a silent zone is held by no zone and no robot until another takes it.
+    """
     changes: dict[str, Any] = {"state": update.state, "updated": update.stamp, "attempts": update.attempt}
+    moved_back = update.state == WorkOrder.STATE_DISPATCHED and update.attempt > order.attempts
     for key in ("area_id", "zone_id", "robot_id"):
         value = getattr(update, key)
-        if value:
+        if value or (moved_back and key != "area_id"):
             changes[key] = value
     if update.state in (WorkOrder.STATE_FAILED, WorkOrder.STATE_CANCELLED) and update.note:
         changes["error"] = update.note

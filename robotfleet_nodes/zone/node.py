@@ -465,6 +465,17 @@ class ZoneNode(Node):
         final = self._ex.finished.get(wo.id)
         if final is not None:
             return refuse(f"order {wo.id} is {state_name(final)} already")
+        held = self._ex.orders.get(wo.id)
+        if held is not None and int(wo.attempts) > held.attempt:  # moved on without this zone knowing
+            self.get_logger().warning(
+                "%s: %s comes back at attempt %d: dropping attempt %d",
+                self.zone_id,
+                wo.id,
+                wo.attempts,
+                held.attempt,
+            )
+            self._ex.release(held, f"superseded by attempt {wo.attempts}")
+            self._ex.forget(held)
         if wo.id not in self._ex.orders:
             if not any(r.online for r in self._ex.robots.values()):
                 return refuse(f"zone {self.zone_id} has no live robots")

@@ -47,6 +47,14 @@ def test_apply_update_records_history_and_placement() -> None:
     assert order.history == [], "the original is not changed"
 
 
+def test_an_order_taken_back_names_no_zone_and_no_robot() -> None:
+    held = WorkOrder(id="wo-1", area_id="area-1", zone_id="zone-1", robot_id="robot-3", attempts=2, state=3)
+    back = apply_update(held, _update(WorkOrder.STATE_DISPATCHED, 3, area_id="area-1"))
+    assert (back.state, back.zone_id, back.robot_id, back.attempts) == (1, "", "", 3)
+    same = apply_update(held, _update(WorkOrder.STATE_EXECUTING, 2, progress=0.5))
+    assert (same.zone_id, same.robot_id) == ("zone-1", "robot-3"), "empty ids keep the order's otherwise"
+
+
 async def test_store_creates_once_and_loads_everything(transport: NatsTransport) -> None:
     store = OrderStore(transport)
     await store.ensure()
