@@ -183,6 +183,9 @@ class Goal_(IdlStruct, typename="robotfleet_nodes::action::dds_::ExecuteTask_Goa
     target_x: t.float64
     target_y: t.float64
     priority: t.uint8
+    attempt: t.uint32
+    lease_s: t.float32
+    on_lease_loss: t.uint8
 
 
 @dataclass
@@ -190,6 +193,8 @@ class Result_(IdlStruct, typename="robotfleet_nodes::action::dds_::ExecuteTask_R
     success: bool
     message: str
     final_pose: Pose2D_
+    refused: t.uint8
+    attempt: t.uint32
 
 
 @dataclass
@@ -343,7 +348,11 @@ def main() -> None:
 
     def answer_result(g: Goal, request: GetResultRequest_) -> None:
         result = Result_(
-            success=g.status == SUCCEEDED, message="done" if g.status == SUCCEEDED else "", final_pose=final
+            success=g.status == SUCCEEDED,
+            message="done" if g.status == SUCCEEDED else "",
+            final_pose=final,
+            refused=0,
+            attempt=g.goal.attempt,
         )
         result_w.write(GetResultResponse_(guid=request.guid, seq=request.seq, status=g.status, result=result))
 
