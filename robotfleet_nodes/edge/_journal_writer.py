@@ -1,0 +1,141 @@
+"""The process's journal writer: one thread that appends records and makes them durable.
+
+Every :class:`~robotfleet_nodes.edge.journal.ExecutionJournal` of the process hands its
+records to the one :class:`_JournalWriter`. Its thread takes everything queued since its
+last pass (records of many robots), appends each to its file, then calls ``fdatasync``
+once per file touched, and only then resolves the records' futures, with one call into
+each waiting event loop per pass. While it syncs one batch the next one queues up (group
+commit), so a thousand robots starting orders together cost a few syncs, not a thousand,
+and the event loop never waits on the disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+__all__ = ["close_file", "open_file", "write"]
+
+log = logging.getLogger(__name__)
+
+_sync: Callable[[int], None] = getattr(os, "fdatasync", os.fsync)
+
+
+@dataclass(slots=True)
+class _Write:
+    fd: int
+    data: bytes
+    future: asyncio.Future[None] | None
+    loop: asyncio.AbstractEventLoop | None
+    error: Callable[[OSError], BaseException] | None = None
+    close: bool = False
+
+
+class _JournalWriter:
+    """Appends and syncs records on its own thread (started on first use, a daemon)."""
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[_Write] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def submit(self, item: _Write) -> None:
+        if self._thread is None:
+            with self._lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._run, name="rfos-journal", daemon=True)
+                    self._thread.start()
+        self._queue.put(item)
+
+    def _run(self) -> None:
+        get = self._queue.get
+        get_nowait = self._queue.get_nowait
+        while True:
+            batch = [get()]
+            while True:
+                try:
+                    batch.append(get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                self._commit(batch)
+            except Exception:  # never let the thread die: every later write would hang
+                log.exception("journal writer: a batch failed")
+
+    @staticmethod
+    def _commit(batch: list[_Write]) -> None:
+        failed: dict[int, OSError] = {}
+        touched: dict[int, None] = {}
+        for item in batch:
+            if item.close or item.fd in failed:
+                continue
+            try:
+                view = memoryview(item.data)
+                while view:
+                    view = view[os.write(item.fd, view) :]
+                touched[item.fd] = None
+            except OSError as exc:
+                failed[item.fd] = exc
+        for fd in touched:
+            if fd in failed:
+                continue
+            try:
+                _sync(fd)
+            except OSError as exc:
+                failed[fd] = exc
+        for item in batch:
+            if item.close:
+                try:
+                    os.close(item.fd)
+                except OSError as exc:
+                    failed.setdefault(item.fd, exc)
+        done: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[None], BaseException | None]]] = {}
+        for item in batch:
+            if item.future is not None and item.loop is not None:
+                error: BaseException | None = failed.get(item.fd)
+                if error is not None and item.error is not None:
+                    error = item.error(failed[item.fd])
+                done.setdefault(item.loop, []).append((item.future, error))
+        for loop, results in done.items():
+            with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
+                loop.call_soon_threadsafe(_resolve, results)
+
+
+def _resolve(results: list[tuple[asyncio.Future[None], BaseException | None]]) -> None:
+    for future, error in results:
+        if future.done():
+            continue
+        if error is None:
+            future.set_result(None)
+        else:
+            future.set_exception(error)
+
+
+_WRITER = _JournalWriter()
+
+
+def open_file(path: str) -> int:
+    """Open ``path`` for appending (created with mode 0600); a blocking call (run it in a thread)."""
+    return os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
+
+
+def write(
+    fd: int, data: bytes, error: Callable[[OSError], BaseException] | None = None
+) -> asyncio.Future[None]:
+    """Append ``data`` to ``fd``; the future resolves once it is durable, or raises
+    ``error(exc)`` (default: the ``OSError`` itself) if it cannot be."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[None] = loop.create_future()
+    _WRITER.submit(_Write(fd, data, future, loop, error))
+    return future
+
+
+def close_file(fd: int) -> None:
+    """Close ``fd`` after the writes queued before this call."""
+    _WRITER.submit(_Write(fd, b"", None, None, close=True))
