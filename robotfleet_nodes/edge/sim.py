@@ -11,6 +11,9 @@ The model is deliberately simple and cheap (a thousand robots share one process)
   ``charge_target_percent`` and becomes IDLE again. A charging robot still accepts tasks
   if its battery is at least ``min_battery_to_accept``. An empty battery is a FATAL
   ``BATTERY_DEPLETED`` error: the task fails and the robot is in ERROR.
+* :meth:`SimulatedRobot.pause_task` holds the running task (an execution lease ran out):
+  no motion, no progress, idle drain, no trip to the charger, until
+  :meth:`SimulatedRobot.resume_task` or a cancel.
 * Failure injection, all drawn from the robot's own seeded RNG so runs repeat exactly:
   a task fails part-way with probability ``task_failure_probability`` (WARNING
   ``SIM_INJECTED_FAILURE``; the robot stays usable), and per second of operation the robot

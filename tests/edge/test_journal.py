@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import stat
 import threading
 from pathlib import Path
@@ -177,6 +178,16 @@ async def test_directory_is_created_private_and_bad_names_are_refused(tmp_path: 
     blocked.write_text("")
     with pytest.raises(JournalError, match="permissions"):
         await ExecutionJournal.open("robot-1", blocked / "journal")
+
+
+async def test_a_failed_write_raises_a_journal_error(tmp_path: Path) -> None:
+    journal = await ExecutionJournal.open("robot-1", tmp_path)
+    fd = journal._fd
+    assert fd is not None
+    os.close(fd)  # the descriptor goes bad under the journal (as a lost disk would make it fail)
+    with pytest.raises(JournalError, match="write failed"):
+        await journal.start("wo-1", 1)
+    journal._fd = None
 
 
 def test_journal_dir_rules(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
