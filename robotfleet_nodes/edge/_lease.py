@@ -108,7 +108,7 @@ class _LeaseListener:
                         now=now,
                     )
                 except Exception:
-                    log.exception("%s: handling a lease renewal failed", msg.holders[i])
+                    log.exception("%r: handling a lease renewal failed", msg.holders[i])
         revoked = msg.revoked_holders
         r_orders, r_attempts = msg.revoked_order_ids, msg.revoked_attempts
         for i in range(min(len(revoked), len(r_orders), len(r_attempts))):
@@ -117,7 +117,7 @@ class _LeaseListener:
                 try:
                     holder.on_lease_revoked(r_orders[i], int(r_attempts[i]), granter, now)
                 except Exception:
-                    log.exception("%s: handling a lease revocation failed", revoked[i])
+                    log.exception("%r: handling a lease revocation failed", revoked[i])
 
 
 #: context -> zone id -> the listener of that context's edges of that zone.

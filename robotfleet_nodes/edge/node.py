@@ -305,18 +305,21 @@ class EdgeNode(Node):
         server, the journal service, join the zone's lease listener and the stepper."""
         self._journal = await ExecutionJournal.open(self.robot_id, journal_dir(self.config.journal_dir))
         await self.driver.start()
-        self._status_pub = await self.create_publisher(self._status_cls, "status", STATUS_QOS)
-        await self.create_service(GetExecutions, "journal", self._on_journal_question)
-        await _lease.join(self.context, self.config.zone_id, self.robot_id, self)
-        self._leasing = True
-        self._server = await ActionServer.create(
-            self,
-            self._action,
-            "execute",
-            self._execute,
-            goal_callback=self._on_goal,
-            cancel_callback=self._on_cancel,
-            status_qos=STATUS_QOS,
+        self._leasing = True  # (leaving a listener not joined is harmless)
+        # created together: they share the broker round trips (docs/architecture.md)
+        self._status_pub, _, _, self._server = await asyncio.gather(
+            self.create_publisher(self._status_cls, "status", STATUS_QOS),
+            self.create_service(GetExecutions, "journal", self._on_journal_question),
+            _lease.join(self.context, self.config.zone_id, self.robot_id, self),
+            ActionServer.create(
+                self,
+                self._action,
+                "execute",
+                self._execute,
+                goal_callback=self._on_goal,
+                cancel_callback=self._on_cancel,
+                status_qos=STATUS_QOS,
+            ),
         )
         now = time.monotonic()
         self.driver.step(now)  # sets the driver's clock
@@ -542,7 +545,7 @@ class EdgeNode(Node):
                 task.resume_seq = None
                 task.deadline = now + lease
                 self.get_logger().info(
-                    "%s: lease of work order %r (attempt %d) renewed by %s; resumed",
+                    "%s: lease of work order %r (attempt %d) renewed by %r; resumed",
                     self.robot_id,
                     order_id,
                     attempt,
@@ -562,7 +565,7 @@ class EdgeNode(Node):
         if task is None or task.order_id != order_id or attempt < task.attempt or task.stop_reason:
             return
         self.get_logger().warning(
-            "%s: work order %r (attempt %d) revoked by %s; cancelling",
+            "%s: work order %r (attempt %d) revoked by %r; cancelling",
             self.robot_id,
             order_id,
             task.attempt,
@@ -588,7 +591,7 @@ class EdgeNode(Node):
         outcome = await self._begin(goal, None)
         if isinstance(outcome, _Refusal):
             self.get_logger().warning(
-                "%s: rejected work order %r: %s", self.robot_id, goal.order_id, outcome.message
+                "%s: rejected work order %r: %r", self.robot_id, goal.order_id, outcome.message
             )
             return GoalResponse.REJECT
         return GoalResponse.ACCEPT
@@ -700,7 +703,7 @@ class EdgeNode(Node):
             handle.abort()
         if refusal.refused != _REFUSED_NONE:
             self.get_logger().warning(
-                "%s: refused work order %r (attempt %d): %s",
+                "%s: refused work order %r (attempt %d): %r",
                 self.robot_id,
                 handle.request.order_id,
                 handle.request.attempt,

@@ -139,7 +139,7 @@ async def test_duplicate_goal_and_low_battery_are_rejected(
         first = await client.send_goal(goal)
         second = await client.send_goal(goal)
         assert first.accepted and not second.accepted
-        assert any("rejected work order 'wo-3': already executing it" in m for m in caplog.messages)
+        assert any("rejected work order 'wo-3': 'already executing it'" in m for m in caplog.messages)
         other = await client.send_goal(_execute().Goal(order_id="wo-4", task="pick"))
         assert not other.accepted, "busy"
         await first.cancel_goal()
