@@ -25,7 +25,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-__all__ = ["SYNC_THREADS", "close_file", "open_file", "write"]
+__all__ = ["SYNC_THREADS", "close_file", "open_file", "wait_idle", "write"]
 
 log = logging.getLogger(__name__)
 
@@ -54,21 +54,45 @@ class _Write:
 
 
 class _JournalWriter:
-    """Appends and syncs records on its own thread (started on first use, a daemon)."""
+    """Appends and syncs records on its own thread.
+
+    The thread starts with the first record and ends once no journal file is open any more
+    (a process that forks, like the fork server after its warm-up, must have no thread).
+    """
 
     def __init__(self) -> None:
-        self._queue: queue.SimpleQueue[_Write] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Write]
+        self._lock: threading.Lock
+        self._thread: threading.Thread | None
+        self._pool: ThreadPoolExecutor | None
+        self._open: int  # files opened and not closed yet
+        self.reset()
+
+    def reset(self) -> None:
+        """Start afresh: also what a forked child does (it has none of the parent's threads)."""
+        self._queue = queue.SimpleQueue()
         self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        self._pool: ThreadPoolExecutor | None = None
+        self._thread = None
+        self._pool = None
+        self._open = 0
+
+    def opened(self) -> None:
+        with self._lock:
+            self._open += 1
 
     def submit(self, item: _Write) -> None:
-        if self._thread is None:
-            with self._lock:
-                if self._thread is None:
-                    self._thread = threading.Thread(target=self._run, name="rfos-journal", daemon=True)
-                    self._thread.start()
-        self._queue.put(item)
+        with self._lock:
+            self._queue.put(item)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="rfos-journal", daemon=True)
+                self._thread.start()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until the thread ended (no file open, nothing queued); False after ``timeout``."""
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+        return self._thread is None
 
     def _run(self) -> None:
         get = self._queue.get
@@ -84,6 +108,15 @@ class _JournalWriter:
                 self._commit(batch)
             except Exception:  # never let the thread die: every later write would hang
                 log.exception("journal writer: a batch failed")
+            with self._lock:
+                closed = sum(1 for item in batch if item.close)
+                self._open = max(0, self._open - closed)
+                if self._open == 0 and self._queue.empty():
+                    self._thread = None
+                    pool, self._pool = self._pool, None
+                    break
+        if pool is not None:
+            pool.shutdown(wait=True)
 
     def _sync_all(self, fds: list[int]) -> list[OSError | None]:
         if len(fds) < 2 or SYNC_THREADS < 2:
@@ -138,11 +171,20 @@ def _resolve(results: list[tuple[asyncio.Future[None], BaseException | None]]) -
 
 
 _WRITER = _JournalWriter()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_WRITER.reset)
 
 
 def open_file(path: str) -> int:
     """Open ``path`` for appending (created with mode 0600); a blocking call (run it in a thread)."""
-    return os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
+    _WRITER.opened()
+    return fd
+
+
+def wait_idle(timeout: float = 5.0) -> bool:
+    """Block until the writer thread has ended (every journal closed); False after ``timeout``."""
+    return _WRITER.wait_idle(timeout)
 
 
 def write(
@@ -156,6 +198,9 @@ def write(
     return future
 
 
-def close_file(fd: int) -> None:
-    """Close ``fd`` after the writes queued before this call."""
-    _WRITER.submit(_Write(fd, b"", None, None, close=True))
+def close_file(fd: int) -> asyncio.Future[None]:
+    """Close ``fd`` after the writes queued before this call; the future resolves once closed."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[None] = loop.create_future()
+    _WRITER.submit(_Write(fd, b"", future, loop, close=True))
+    return future

@@ -21,6 +21,7 @@ together share a few syncs. Each open journal keeps its file open (one descripto
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -233,7 +234,8 @@ class ExecutionJournal:
         """Close the file after the writes queued so far; safe to call twice."""
         fd, self._fd = self._fd, None
         if fd is not None:
-            _journal_writer.close_file(fd)
+            with contextlib.suppress(OSError):
+                await _journal_writer.close_file(fd)
 
     def _apply(
         self, kind: str, order_id: str, attempt: int, *, t: float, state: str = "", message: str = ""

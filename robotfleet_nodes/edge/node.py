@@ -485,9 +485,9 @@ class EdgeNode(Node):
         task.lost = True
         loss = task.on_loss
         self.get_logger().warning(
-            "%s: lease of work order %r (attempt %d) lost; %s",
+            "%s: lease of work order %s (attempt %d) lost; %s",
             self.robot_id,
-            task.order_id,
+            _shown(task.order_id),
             task.attempt,
             _LOSS_NAMES.get(loss, "stop"),
         )
@@ -545,9 +545,9 @@ class EdgeNode(Node):
                 task.resume_seq = None
                 task.deadline = now + lease
                 self.get_logger().info(
-                    "%s: lease of work order %r (attempt %d) renewed by %r; resumed",
+                    "%s: lease of work order %s (attempt %d) renewed by %r; resumed",
                     self.robot_id,
-                    order_id,
+                    _shown(order_id),
                     attempt,
                     granter,
                 )
@@ -565,9 +565,9 @@ class EdgeNode(Node):
         if task is None or task.order_id != order_id or attempt < task.attempt or task.stop_reason:
             return
         self.get_logger().warning(
-            "%s: work order %r (attempt %d) revoked by %r; cancelling",
+            "%s: work order %s (attempt %d) revoked by %r; cancelling",
             self.robot_id,
-            order_id,
+            _shown(order_id),
             task.attempt,
             granter,
         )
@@ -579,9 +579,9 @@ class EdgeNode(Node):
         attempt (an older zone) is started here and rejected if refused, as before."""
         target = f"({goal.target_x}, {goal.target_y})" if goal.has_target else "auto"
         self.get_logger().info(
-            "%s: received work order %r (task=%r, target=%s, attempt=%d)",
+            "%s: received work order %s (task=%r, target=%s, attempt=%d)",
             self.robot_id,
-            goal.order_id,
+            _shown(goal.order_id),
             goal.task,
             target,
             goal.attempt,
@@ -591,7 +591,7 @@ class EdgeNode(Node):
         outcome = await self._begin(goal, None)
         if isinstance(outcome, _Refusal):
             self.get_logger().warning(
-                "%s: rejected work order %r: %r", self.robot_id, goal.order_id, outcome.message
+                "%s: rejected work order %s: %r", self.robot_id, _shown(goal.order_id), outcome.message
             )
             return GoalResponse.REJECT
         return GoalResponse.ACCEPT
@@ -688,7 +688,7 @@ class EdgeNode(Node):
             task.stop_reason = task.stop_reason or "cancelled"
             return CancelResponse.ACCEPT
         if self.driver.cancel_task(order_id):
-            self.get_logger().info("%s: cancelling work order %r", self.robot_id, order_id)
+            self.get_logger().info("%s: cancelling work order %s", self.robot_id, _shown(order_id))
             return CancelResponse.ACCEPT
         return CancelResponse.REJECT
 
@@ -703,9 +703,9 @@ class EdgeNode(Node):
             handle.abort()
         if refusal.refused != _REFUSED_NONE:
             self.get_logger().warning(
-                "%s: refused work order %r (attempt %d): %r",
+                "%s: refused work order %s (attempt %d): %r",
                 self.robot_id,
-                handle.request.order_id,
+                _shown(handle.request.order_id),
                 handle.request.attempt,
                 refusal.message,
             )
@@ -765,9 +765,9 @@ class EdgeNode(Node):
         else:
             handle.abort()
         self.get_logger().info(
-            "%s: work order %r %s%s",
+            "%s: work order %s %s%s",
             self.robot_id,
-            order_id,
+            _shown(order_id),
             "completed" if outcome.success else "ended",
             "" if outcome.success else f": {message!r}",
         )
@@ -805,7 +805,7 @@ class EdgeNode(Node):
     def _on_finished(self, outcome: TaskOutcome) -> None:
         task = self._task
         if task is None or task.order_id != outcome.task_id:
-            log.debug("%s: outcome of unknown task %r ignored", self.robot_id, outcome.task_id)
+            log.debug("%s: outcome of unknown task %s ignored", self.robot_id, _shown(outcome.task_id))
             return
         if not task.done.done():
             task.done.set_result(outcome)
@@ -877,6 +877,12 @@ class EdgeNode(Node):
             started=_stamp(started),
             ended=_stamp(ended),
         )
+
+
+def _shown(text: str) -> str:
+    """``text`` for a log line: as it is when printable (order ids, as README.md and tests
+    quote them), else its ``repr`` (a newline or other control character cannot forge a line)."""
+    return text if text.isprintable() else repr(text)
 
 
 def _stamp(t: float | None) -> Any:

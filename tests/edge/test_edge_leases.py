@@ -522,6 +522,22 @@ async def test_edges_of_one_context_share_one_lease_subscription(make_context: C
         assert "edge_leases" not in [n.get_name() for n in edge_ctx.nodes]
 
 
+async def test_user_strings_cannot_forge_log_lines(
+    make_context: ContextFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    forged = "robot-7: work order wo-1 completed"
+    async with make_context() as edge_ctx, make_context() as ctx:
+        edge = EdgeNode(config(), context=edge_ctx)
+        await edge.start()
+        zone = await FakeZone(ctx).start()
+        _, res = await result(await zone.goal(f"wo-1\n{forged}", 1, task=f"pick\n{forged}"))
+        assert res.success
+    edge_lines = [m for m in caplog.messages if m.startswith("robot-7:")]
+    assert any("received work order 'wo-1\\n" in m and "task='pick\\n" in m for m in edge_lines)
+    assert all("\n" not in m for m in edge_lines)
+
+
 def test_state_dirs_differ_per_test(tmp_path: Path) -> None:
     """The autouse fixture: a journal of one test is never read by another."""
     assert not (journal_dir() / "robot-7.journal").exists()

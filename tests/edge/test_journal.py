@@ -7,6 +7,8 @@ import asyncio
 import json
 import os
 import stat
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -187,7 +189,7 @@ async def test_a_failed_write_raises_a_journal_error(tmp_path: Path) -> None:
     os.close(fd)  # the descriptor goes bad under the journal (as a lost disk would make it fail)
     with pytest.raises(JournalError, match="write failed"):
         await journal.start("wo-1", 1)
-    journal._fd = None
+    await journal.close()  # closing the bad descriptor fails quietly; the journal is closed
 
 
 def test_journal_dir_rules(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -209,3 +211,75 @@ async def test_many_journals_share_one_writer_thread(tmp_path: Path) -> None:
     for j in journals:
         assert [r["e"] for r in lines(j.path)] == ["start"]
     await asyncio.gather(*(j.close() for j in journals))
+
+
+IDLE_PROBE = """
+import asyncio, json, sys, threading
+from robotfleet_nodes.edge import _journal_writer
+from robotfleet_nodes.edge.journal import ExecutionJournal
+
+def writers():
+    return sum(t.name.startswith("rfos-journal") for t in threading.enumerate())
+
+async def main():
+    journals = [await ExecutionJournal.open(f"robot-{i}", sys.argv[1]) for i in range(3)]
+    await asyncio.gather(*(j.start("wo", 1) for j in journals))
+    seen = [writers()]
+    for j in journals:
+        await j.close()
+        seen.append(writers())
+    idle = await asyncio.to_thread(_journal_writer.wait_idle, 10.0)
+    again = await ExecutionJournal.open("robot-0", sys.argv[1])  # INTERRUPTED: a new thread
+    await again.fence("wo-2", 1)
+    await again.close()
+    idle_again = await asyncio.to_thread(_journal_writer.wait_idle, 10.0)
+    print(json.dumps({"seen": seen[:3], "idle": idle, "after": writers(), "idle_again": idle_again}))
+
+asyncio.run(main())
+"""
+
+
+def test_the_writer_thread_ends_when_every_journal_is_closed(tmp_path: Path) -> None:
+    """In a process of its own: other tests' journals would keep this one's thread alive."""
+    done = subprocess.run(
+        [sys.executable, "-c", IDLE_PROBE, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout.splitlines()[-1])
+    assert report["seen"][0] >= 1, "a writer thread while journals are open"
+    assert all(n >= 1 for n in report["seen"][1:3]), "journals still open: it runs on"
+    assert report == {**report, "idle": True, "after": 0, "idle_again": True}
+    assert [r["e"] for r in lines(tmp_path / "robot-0.journal")] == ["start", "end", "fence"]
+
+
+def test_a_forked_child_writes_its_own_journal(tmp_path: Path) -> None:
+    """The fork server forks edges: a child has none of the parent's threads."""
+
+    async def parent_open() -> ExecutionJournal:
+        journal = await ExecutionJournal.open("parent", tmp_path)
+        await journal.start("wo", 1)  # the writer thread runs now
+        return journal
+
+    parent = asyncio.run(parent_open())
+
+    async def child() -> None:
+        journal = await ExecutionJournal.open("child", tmp_path)
+        await asyncio.wait_for(journal.start("wo", 1), 10.0)
+        await journal.close()
+
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        code = 1
+        try:
+            asyncio.run(child())
+            code = 0
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert [r["e"] for r in lines(tmp_path / "child.journal")] == ["start"]
+    asyncio.run(parent.close())
