@@ -267,6 +267,52 @@ async def test_a_question_during_the_start_write_sees_running(
         assert status == GoalStatus.SUCCEEDED and res.success
 
 
+async def test_a_cancel_or_revocation_during_the_start_write_ends_it_unstarted(
+    make_context: ContextFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gate = asyncio.Event()
+    write = _journal_writer.write
+
+    def held(fd: int, data: bytes, error: Any = None) -> asyncio.Future[None]:
+        durable = write(fd, data, error)
+        if b'"start"' not in data:
+            return durable
+
+        async def later() -> None:
+            await durable
+            await gate.wait()
+
+        return asyncio.ensure_future(later())
+
+    async with make_context() as edge_ctx, make_context() as ctx:
+        edge = EdgeNode(config(), context=edge_ctx)
+        await edge.start()
+        zone = await FakeZone(ctx).start()
+        monkeypatch.setattr(_journal_writer, "write", held)
+        cancelled = await zone.goal("wo-1", 1, task="long")
+        await eventually(lambda: edge.current_order_id == "wo-1", what="the start being written")
+        answer = await cancelled.cancel_goal()
+        assert len(answer.goals_canceling) == 1
+        gate.set()
+        status, res = await result(cancelled)
+        assert status == GoalStatus.CANCELED and not res.success
+        gate.clear()
+        revoked = await zone.goal("wo-2", 1, task="long", lease_s=30.0)
+        await eventually(lambda: edge.current_order_id == "wo-2", what="the start being written")
+        await zone.revoke("wo-2", 1)
+        await eventually(lambda: edge._task is not None and edge._task.stop_reason, what="the revocation")
+        gate.set()
+        status, res = await result(revoked)
+        assert status == GoalStatus.ABORTED and res.message == "revoked by zone-1"
+        assert all(m.current_order_id == "" for m in zone.statuses), "the driver never started either"
+        assert journal_lines() == [
+            {"e": "start", "o": "wo-1", "a": 1},
+            {"e": "end", "o": "wo-1", "a": 1, "s": "CANCELLED", "m": "cancelled"},
+            {"e": "start", "o": "wo-2", "a": 1},
+            {"e": "end", "o": "wo-2", "a": 1, "s": "CANCELLED", "m": "revoked by zone-1"},
+        ]
+
+
 async def test_lease_loss_pauses_and_only_a_fresh_status_seq_resumes(make_context: ContextFactory) -> None:
     async with make_context() as edge_ctx, make_context() as ctx:
         edge = EdgeNode(config(work_time_s={"pick": 1.0}), context=edge_ctx)
