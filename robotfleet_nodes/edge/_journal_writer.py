@@ -64,6 +64,7 @@ class _JournalWriter:
         self._queue: queue.SimpleQueue[_Write]
         self._lock: threading.Lock
         self._thread: threading.Thread | None
+        self._last: threading.Thread | None  # the latest thread started (maybe ending)
         self._pool: ThreadPoolExecutor | None
         self._open: int  # files opened and not closed yet
         self.reset()
@@ -73,6 +74,7 @@ class _JournalWriter:
         self._queue = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._thread = None
+        self._last = None
         self._pool = None
         self._open = 0
 
@@ -84,15 +86,16 @@ class _JournalWriter:
         with self._lock:
             self._queue.put(item)
             if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="rfos-journal", daemon=True)
+                thread = threading.Thread(target=self._run, name="rfos-journal", daemon=True)
+                self._thread = self._last = thread
                 self._thread.start()
 
     def wait_idle(self, timeout: float) -> bool:
         """Wait until the thread ended (no file open, nothing queued); False after ``timeout``."""
-        thread = self._thread
+        thread = self._last  # joined even when it is ending already (its sync threads with it)
         if thread is not None:
             thread.join(timeout)
-        return self._thread is None
+        return self._thread is None and (thread is None or not thread.is_alive())
 
     def _run(self) -> None:
         get = self._queue.get
