@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -44,3 +45,13 @@ def subject(unique: str) -> str:
 def _no_messaging_url(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests never pick up a MESSAGING_URL from the developer's shell."""
     monkeypatch.delenv("MESSAGING_URL", raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_state_dir(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Each test keeps its state (edge journals) in a directory of its own: robot ids repeat
+    across tests, and one test's journal must not fence another's orders."""
+    state = tmp_path_factory.mktemp("state")
+    monkeypatch.setenv("RFOS_STATE_DIR", str(state))
+    monkeypatch.delenv("EDGE_JOURNAL_DIR", raising=False)
+    return state

@@ -31,8 +31,10 @@ if TYPE_CHECKING:
         TaskFinished,
         TaskOutcome,
         TaskProgress,
+        TaskRejected,
         TaskRequest,
     )
+    from robotfleet_nodes.edge.journal import ExecutionJournal
     from robotfleet_nodes.edge.node import EdgeNode
     from robotfleet_nodes.edge.sim import SimConfig, SimulatedRobot
 
@@ -44,6 +46,7 @@ _WHERE = {
     "DriverStatus": "driver",
     "EdgeComponent": "component",
     "EdgeNode": "node",
+    "ExecutionJournal": "journal",
     "ErrorLevel": "driver",
     "OperatingMode": "driver",
     "Pose2D": "driver",
@@ -57,6 +60,7 @@ _WHERE = {
     "TaskFinished": "driver",
     "TaskOutcome": "driver",
     "TaskProgress": "driver",
+    "TaskRejected": "driver",
     "TaskRequest": "driver",
 }
 
@@ -69,6 +73,7 @@ __all__ = [
     "EdgeComponent",
     "EdgeNode",
     "ErrorLevel",
+    "ExecutionJournal",
     "OperatingMode",
     "Pose2D",
     "RobotDriver",
@@ -81,6 +86,7 @@ __all__ = [
     "TaskFinished",
     "TaskOutcome",
     "TaskProgress",
+    "TaskRejected",
     "TaskRequest",
 ]
 

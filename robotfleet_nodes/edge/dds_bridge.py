@@ -85,6 +85,7 @@ from robotfleet_nodes.edge.driver import (
     TaskFinished,
     TaskOutcome,
     TaskProgress,
+    TaskRejected,
     TaskRequest,
 )
 from robotfleet_nodes.idl import default_registry
@@ -293,7 +294,7 @@ class DdsBridgeDriver(SnapshotDriver):
                 or the request is invalid.
         """
         if not req.task_id:
-            raise DriverRejected("task_id must not be empty")
+            raise TaskRejected("task_id must not be empty")
         if self._node is None:
             raise DriverRejected(f"robot {self._id}: the DDS bridge is not started")
         if self._offline:
@@ -312,7 +313,7 @@ class DdsBridgeDriver(SnapshotDriver):
             )
         target = req.target
         if target is not None and not _finite(target.x, target.y, target.theta):
-            raise DriverRejected(f"task {req.task_id!r}: target must be finite, got {target}")
+            raise TaskRejected(f"task {req.task_id!r}: target must be finite, got {target}")
         order = self._order = _Order(req)
         self._dirty = True
         runner = self._run_goal(order) if self._cfg.orders == "action" else self._run_topic_order(order)

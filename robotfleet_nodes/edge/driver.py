@@ -39,6 +39,7 @@ __all__ = [
     "TaskFinished",
     "TaskOutcome",
     "TaskProgress",
+    "TaskRejected",
     "TaskRequest",
 ]
 
@@ -56,6 +57,11 @@ class DriverBusy(RobotDriverError):
 
 class DriverRejected(RobotDriverError):
     """The robot cannot take this task now (battery, ERROR/OFFLINE state, mode, bad request)."""
+
+
+class TaskRejected(DriverRejected):
+    """The request itself is bad (invalid target, unknown or invalid task): no robot would
+    take it, so another robot will not help; fix the order."""
 
 
 class RobotState(enum.Enum):
@@ -201,7 +207,9 @@ class RobotDriver(abc.ABC):
         Raises:
             DriverBusy: a task is already running (the message names it).
             DriverRejected: the robot cannot take it: battery too low, ERROR or OFFLINE,
-                a manual operating mode, or an invalid request. Nothing changes.
+                a manual operating mode. Nothing changes.
+            TaskRejected: the request is invalid (bad target, unknown or invalid task).
+                Nothing changes.
         """
 
     @abc.abstractmethod
@@ -213,6 +221,29 @@ class RobotDriver(abc.ABC):
         nothing, for a task that is not running (unknown, finished, already cancelled), so
         calling it twice is safe.
         """
+
+    def pause_task(self, task_id: str) -> bool:
+        """Hold task ``task_id`` where the robot is: no motion and no progress until
+        :meth:`resume_task`; the task stays the robot's (a cancel still ends it).
+
+        Returns True if that task was running and is paused now, False (nothing done) for a
+        task that is not running or already paused.
+
+        Raises:
+            NotImplementedError: the driver cannot pause (the default); the edge then
+                stops the task instead.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot pause a task")
+
+    def resume_task(self, task_id: str) -> bool:
+        """Continue task ``task_id`` after :meth:`pause_task`.
+
+        Returns True if that task was paused and runs again, False (nothing done) otherwise.
+
+        Raises:
+            NotImplementedError: the driver cannot pause (the default).
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot pause a task")
 
     @abc.abstractmethod
     def step(self, now: float) -> list[DriverEvent]:

@@ -52,10 +52,12 @@ def zygote_warm_up(seconds: float = WARM_UP_SECONDS) -> int:
     instead of being built and written in each child (with the zygote's code packing, 13.5 ->
     8 MiB PSS per forked edge with 1000 of them).
     The edge talks to a private nats-server without JetStream that is stopped afterwards, so
-    nothing of the fleet sees it; environment and logging are restored; no thread, socket or
+    nothing of the fleet sees it, and keeps its journal in a temporary directory; environment
+    and logging are restored; no thread (the journal writer's ends with the edge), socket or
     event loop is left behind.
     """
     from robotfleet_nodes.broker import EmbeddedBroker
+    from robotfleet_nodes.edge import _journal_writer
 
     saved_env = dict(os.environ)
     root = logging.getLogger()
@@ -75,9 +77,17 @@ def zygote_warm_up(seconds: float = WARM_UP_SECONDS) -> int:
             for name in ENV_OVERRIDES["edge"]:
                 os.environ.pop(name, None)
             os.environ.update(
-                {CONFIG_ENV_VARS["edge"]: str(config), "MESSAGING_URL": broker.url, CONNECT_WAIT_ENV: "0"}
+                {
+                    CONFIG_ENV_VARS["edge"]: str(config),
+                    "MESSAGING_URL": broker.url,
+                    CONNECT_WAIT_ENV: "0",
+                    "EDGE_JOURNAL_DIR": str(Path(tmp) / "journal"),
+                }
             )
-            return run_tier("edge", start, [])
+            status = run_tier("edge", start, [])
+            if not _journal_writer.wait_idle(5.0):
+                log.warning("zygote warm-up: the journal writer thread is still running")
+            return status
     finally:
         os.environ.clear()
         os.environ.update(saved_env)

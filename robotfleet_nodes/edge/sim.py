@@ -11,6 +11,9 @@ The model is deliberately simple and cheap (a thousand robots share one process)
   ``charge_target_percent`` and becomes IDLE again. A charging robot still accepts tasks
   if its battery is at least ``min_battery_to_accept``. An empty battery is a FATAL
   ``BATTERY_DEPLETED`` error: the task fails and the robot is in ERROR.
+* :meth:`SimulatedRobot.pause_task` holds the running task (an execution lease ran out):
+  no motion, no progress, idle drain, no trip to the charger, until
+  :meth:`SimulatedRobot.resume_task` or a cancel.
 * Failure injection, all drawn from the robot's own seeded RNG so runs repeat exactly:
   a task fails part-way with probability ``task_failure_probability`` (WARNING
   ``SIM_INJECTED_FAILURE``; the robot stays usable), and per second of operation the robot
@@ -45,6 +48,7 @@ from robotfleet_nodes.edge.driver import (
     TaskFinished,
     TaskOutcome,
     TaskProgress,
+    TaskRejected,
     TaskRequest,
 )
 from robotfleet_nodes.errors import ConfigError
@@ -190,6 +194,7 @@ class SimulatedRobot(SnapshotDriver):
         "_mode",
         "_next_fault_at",
         "_offline_until",
+        "_paused",
         "_reported_battery",
         "_reported_progress",
         "_rng",
@@ -246,6 +251,7 @@ class SimulatedRobot(SnapshotDriver):
         self._tx, self._ty, self._tth = pose.x, pose.y, pose.theta
         self._next_fault_at = _INF
         self._offline_until = _INF
+        self._paused = False
 
     # -- RobotDriver -------------------------------------------------------------------
 
@@ -299,12 +305,12 @@ class SimulatedRobot(SnapshotDriver):
                 f"{cfg.min_battery_to_accept:.1f}% needed to accept a task; let it charge"
             )
         if not req.task_id:
-            raise DriverRejected("task_id must not be empty")
+            raise TaskRejected("task_id must not be empty")
         target = req.target
         if target is None:
             target = self._random_target(req.task_id)
         elif not (math.isfinite(target.x) and math.isfinite(target.y) and math.isfinite(target.theta)):
-            raise DriverRejected(f"task {req.task_id!r}: target must be finite, got {target}")
+            raise TaskRejected(f"task {req.task_id!r}: target must be finite, got {target}")
 
         self._begin_leg(target)
         self._total = self._leg_s + cfg.work_time_s.get(req.task, cfg.default_work_time_s)
@@ -326,6 +332,33 @@ class SimulatedRobot(SnapshotDriver):
         self._end_task(False, "cancelled")
         self._state = _IDLE
         return True
+
+    def pause_task(self, task_id: str) -> bool:
+        """Hold ``task_id`` where the robot is (see :meth:`RobotDriver.pause_task`).
+
+        While paused the robot does not move, the task does not progress (nor fail by
+        injection), and the battery drains at ``idle_drain_per_s``; it does not go charging.
+        """
+        task = self._task
+        if task is None or task.task_id != task_id or self._paused:
+            return False
+        self._paused = True
+        self._dirty = True
+        return True
+
+    def resume_task(self, task_id: str) -> bool:
+        """Continue ``task_id`` after :meth:`pause_task` (see :meth:`RobotDriver.resume_task`)."""
+        task = self._task
+        if task is None or task.task_id != task_id or not self._paused:
+            return False
+        self._paused = False
+        self._dirty = True
+        return True
+
+    @property
+    def paused(self) -> bool:
+        """A task is held by :meth:`pause_task`."""
+        return self._paused
 
     def step(self, now: float) -> list[DriverEvent]:
         """Advance to ``now`` (see :meth:`RobotDriver.step`); the first call only sets the clock.
@@ -403,9 +436,9 @@ class SimulatedRobot(SnapshotDriver):
 
     def _moving(self) -> bool:
         state = self._state
-        return (state is _EXECUTING or (state is _CHARGING and not self._charging)) and (
-            self._elapsed < self._leg_s
-        )
+        return (
+            (state is _EXECUTING and not self._paused) or (state is _CHARGING and not self._charging)
+        ) and (self._elapsed < self._leg_s)
 
     def _random_target(self, task_id: str) -> Pose2D:
         digest = hashlib.blake2b(f"{self._cfg.seed}:{task_id}".encode(), digest_size=16).digest()
@@ -473,6 +506,7 @@ class SimulatedRobot(SnapshotDriver):
         final = Pose2D(self._x, self._y, self._theta)
         self._emit(TaskFinished(TaskOutcome(task.task_id, success, message, final)))
         self._task = None
+        self._paused = False
         self._fail_at = _INF
         self._velocity = 0.0
         self._leg_s = self._elapsed = 0.0
@@ -512,7 +546,8 @@ class SimulatedRobot(SnapshotDriver):
         if self._next_fault_at <= end:
             end, kind = self._next_fault_at, _K_FAULT
         moving = False
-        if state is _EXECUTING:
+        working = state is _EXECUTING and not self._paused
+        if working:
             rate = -cfg.battery_drain_per_s
             moving = True
         elif state is _CHARGING and self._charging:
@@ -520,9 +555,9 @@ class SimulatedRobot(SnapshotDriver):
         elif state is _CHARGING:
             rate = -cfg.battery_drain_per_s
             moving = True
-        else:
+        else:  # idle, or holding a paused task (which never goes charging)
             rate = -cfg.idle_drain_per_s
-            if rate < 0 and cfg.recharge_below_percent > 0:
+            if state is _IDLE and rate < 0 and cfg.recharge_below_percent > 0:
                 tl = t + (b - cfg.recharge_below_percent) / -rate
                 if tl <= end:
                     end, kind = tl, _K_LOW
@@ -534,7 +569,7 @@ class SimulatedRobot(SnapshotDriver):
             tf = t + (cfg.charge_target_percent - b) / rate
             if tf <= end:
                 end, kind = tf, _K_FULL
-        if state is _EXECUTING:
+        if working:
             if self._fail_at != _INF:
                 tf = t + (self._fail_at - self._elapsed)
                 if tf <= end:

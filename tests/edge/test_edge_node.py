@@ -83,7 +83,8 @@ async def test_goal_gives_feedback_and_result_and_is_logged(
         assert feedback, "feedback arrived before the result"
         assert feedback == sorted(feedback)
         assert edge.current_order_id == ""
-    assert "robot-7: received work order wo-1 (task=pick, target=(3.0, 4.0))" in caplog.messages
+    received = "robot-7: received work order wo-1 (task='pick', target=(3.0, 4.0), attempt=0)"
+    assert received in caplog.messages
 
 
 async def test_status_at_rate_and_on_change(make_context: ContextFactory) -> None:
@@ -138,7 +139,7 @@ async def test_duplicate_goal_and_low_battery_are_rejected(
         first = await client.send_goal(goal)
         second = await client.send_goal(goal)
         assert first.accepted and not second.accepted
-        assert any("rejected work order wo-3: already executing it" in m for m in caplog.messages)
+        assert any("rejected work order wo-3: 'already executing it'" in m for m in caplog.messages)
         other = await client.send_goal(_execute().Goal(order_id="wo-4", task="pick"))
         assert not other.accepted, "busy"
         await first.cancel_goal()

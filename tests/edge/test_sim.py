@@ -22,6 +22,7 @@ from robotfleet_nodes.edge.driver import (
     TaskFinished,
     TaskOutcome,
     TaskProgress,
+    TaskRejected,
     TaskRequest,
 )
 from robotfleet_nodes.edge.sim import (
@@ -298,10 +299,78 @@ def test_refuses_in_manual_modes(mode: OperatingMode) -> None:
 
 def test_refuses_bad_requests() -> None:
     r = robot()
-    with pytest.raises(DriverRejected, match="task_id"):
+    with pytest.raises(TaskRejected, match="task_id"):
         r.start_task(TaskRequest("", "move", Pose2D(1.0, 0.0)))
-    with pytest.raises(DriverRejected, match="finite"):
+    with pytest.raises(TaskRejected, match="finite"):
         r.start_task(TaskRequest("t1", "move", Pose2D(math.nan, 0.0)))
+
+
+def test_robot_reasons_are_not_task_rejections() -> None:
+    """The edge tells REFUSED_ROBOT from REFUSED_ORDER by the exception's class."""
+    r = robot(battery_percent=5.0)
+    with pytest.raises(DriverRejected, match="battery too low") as info:
+        r.start_task(TaskRequest("t1", "move", Pose2D(1.0, 0.0)))
+    assert not isinstance(info.value, TaskRejected)
+    r = robot()
+    r.start_task(TaskRequest("t1", "move", Pose2D(1.0, 0.0)))
+    with pytest.raises(DriverBusy) as busy:
+        r.start_task(TaskRequest("t2", "move", Pose2D(1.0, 0.0)))
+    assert not isinstance(busy.value, TaskRejected)
+
+
+# -- pause -------------------------------------------------------------------------------
+
+
+def test_paused_task_does_not_move_or_progress_and_drains_like_idle() -> None:
+    cfg = SimConfig(battery_drain_per_s=1.0, idle_drain_per_s=0.1, recharge_below_percent=0.0)
+    r = robot(cfg)
+    r.start_task(TaskRequest("t1", "move", Pose2D(10.0, 0.0)))
+    run(r, 2.0)
+    assert r.pause_task("other") is False
+    assert r.pause_task("t1") is True
+    assert r.pause_task("t1") is False, "already paused"
+    assert r.paused
+    before = r.status
+    events = run(r, 12.0, start=2.0)
+    after = r.status
+    assert not finished(events)
+    assert not [e for _, e in events if isinstance(e, TaskProgress)]
+    assert after.pose == before.pose == Pose2D(2.0, 0.0, 0.0)
+    assert after.velocity == 0.0
+    assert after.state is RobotState.EXECUTING and after.current_task_id == "t1"
+    assert after.battery_percent == pytest.approx(before.battery_percent - 1.0, abs=0.11)  # 10 s x 0.1 %/s
+    assert r.resume_task("other") is False
+    assert r.resume_task("t1") is True
+    assert r.resume_task("t1") is False
+    ((t, outcome),) = finished(run(r, 30.0, start=12.0))
+    assert t == pytest.approx(20.0)  # 8 m left at 1 m/s
+    assert outcome.success and outcome.final_pose == Pose2D(10.0, 0.0, 0.0)
+    assert not r.paused
+
+
+def test_paused_task_can_be_cancelled_and_never_goes_charging() -> None:
+    cfg = SimConfig(battery_drain_per_s=0.0, idle_drain_per_s=1.0, recharge_below_percent=50.0)
+    r = robot(cfg, battery_percent=60.0)
+    r.start_task(TaskRequest("t1", "move", Pose2D(10.0, 0.0)))
+    run(r, 1.0)
+    assert r.pause_task("t1")
+    run(r, 20.0, start=1.0)  # below 50 %: an idle robot would go charging
+    assert r.status.state is RobotState.EXECUTING
+    assert r.cancel_task("t1")
+    ((_, outcome),) = finished(run(r, 21.0, start=20.0))
+    assert outcome.message == "cancelled" and not r.paused
+
+
+def test_drivers_cannot_pause_by_default() -> None:
+    class Plain(SimulatedRobot):
+        pause_task = RobotDriver.pause_task
+        resume_task = RobotDriver.resume_task
+
+    r = Plain("r2", QUIET)
+    with pytest.raises(NotImplementedError, match="cannot pause"):
+        r.pause_task("t1")
+    with pytest.raises(NotImplementedError, match="cannot pause"):
+        r.resume_task("t1")
 
 
 # -- cancel ------------------------------------------------------------------------------
