@@ -61,6 +61,7 @@ from robotfleet_nodes.node import Context, Node
 from robotfleet_nodes.node.publisher import Publisher
 from robotfleet_nodes.node.service import Client
 from robotfleet_nodes.srv import AssignWorkOrder, CancelWorkOrder
+from robotfleet_nodes.transport import ConnectionState
 
 __all__ = ["AreaNode"]
 
@@ -106,6 +107,7 @@ class AreaNode(Node):
         self._grant_pub: Publisher[LeaseRenewal] | None = None
         self._grant_seq = itertools.count(1)
         self._no_revocations = Revocations()  # off NATS: the area takes nothing back
+        self._connected = True
 
     # -- life ---------------------------------------------------------------------------
     async def on_start(self) -> None:
@@ -130,6 +132,7 @@ class AreaNode(Node):
         started = time.monotonic()
         for state in self._zones.values():  # a (re)started area never takes back early
             state.granted = started
+        self.context.add_connection_listener(self._on_connection)
         for zone_id in self.config.zones:
             await self.create_subscription(
                 ZoneSummary, zone_name(zone_id, "summary"), self._on_zone_summary, 10
@@ -144,6 +147,17 @@ class AreaNode(Node):
             self._spawn("recover", self._takeback.recover())
         self.create_timer(self.config.summary_period_s, self._tick)
         log.info("area %s routing to zones %s", self.area_id, ", ".join(self.config.zones))
+
+    def _on_connection(self, state: ConnectionState) -> None:
+        """A broker outage is nobody's silence: zones get their whole term again from the
+        area's reconnection (later is always safe), and nothing is taken back meanwhile."""
+        if state is ConnectionState.DISCONNECTED:
+            self._connected = False
+        elif state in (ConnectionState.CONNECTED, ConnectionState.RECONNECTED) and not self._connected:
+            self._connected = True
+            now = time.monotonic()
+            for zone in self._zones.values():
+                zone.granted = max(zone.granted, now)
 
     async def destroy_node(self) -> None:
         """Stop the take-back tasks, then destroy the node's entities."""
@@ -369,6 +383,7 @@ class AreaNode(Node):
                 )
             if (
                 self._takeback is not None
+                and self._connected
                 and not state.taken_back
                 and takeback_due(state.granted, terms, now)
             ):

@@ -8,7 +8,10 @@ durable (``fdatasync``) before the edge acts on it (docs/fleet.md, "Leases"):
 - ``{"e": "end", "o": ..., "a": ..., "s": "SUCCEEDED"|"FAILED"|"CANCELLED"|"INTERRUPTED"|"REFUSED",
   "m": <message>, "t": ...}`` before the result is sent;
 - ``{"e": "fence", "o": ..., "a": ..., "t": ...}`` when a question (GetExecutions) found
-  nothing for the order: it is refused at that attempt or older from then on.
+  nothing for the order: it is refused at that attempt or older from then on;
+- ``{"e": "pause", ...}`` / ``{"e": "resume", ...}`` when the robot stopped where it was at
+  its lease's end (``t``: that moment) and when a renewal let it go on: between the two the
+  robot held the order without working on it (audit records; they change no state).
 
 Opening a journal reads the file (in a thread) into an index of the latest record per
 order (the last :data:`DEFAULT_MAX_ORDERS` orders) and ends every start without an end with
@@ -230,6 +233,15 @@ class ExecutionJournal:
         self._apply("fence", order_id, attempt, t=now)
         return self._write(_record(e="fence", o=order_id, a=attempt, t=now))
 
+    def pause(self, order_id: str, attempt: int, *, at: float | None = None) -> asyncio.Future[None]:
+        """Record that the robot stopped working on ``order_id`` at unix time ``at`` (default
+        now) and holds it; the future resolves once the record is durable."""
+        return self._write(_record(e="pause", o=order_id, a=attempt, t=time.time() if at is None else at))
+
+    def resume(self, order_id: str, attempt: int) -> asyncio.Future[None]:
+        """Record that the robot works on ``order_id`` again (future: durable)."""
+        return self._write(_record(e="resume", o=order_id, a=attempt, t=time.time()))
+
     async def close(self) -> None:
         """Close the file after the writes queued so far; safe to call twice."""
         fd, self._fd = self._fd, None
@@ -282,6 +294,8 @@ def _load(path: Path, max_orders: int) -> tuple[int, OrderedDict[str, JournalEnt
             _apply(entries, kind, order_id, attempt, t=t, state=str(rec["s"]), message=str(rec.get("m", "")))
         elif kind in ("start", "fence"):
             _apply(entries, kind, order_id, attempt, t=t)
+        elif kind in ("pause", "resume"):
+            continue  # audit only
         else:
             log.warning("journal %s: line %d has an unknown record kind; skipped", path, number)
             continue

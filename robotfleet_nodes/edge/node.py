@@ -37,7 +37,7 @@ import hashlib
 import logging
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,6 +100,11 @@ _REFUSED_NONE, _REFUSED_ROBOT, _REFUSED_ORDER, _REFUSED_STALE, _REFUSED_DONE = r
 _LOSS_NAMES = {_PAUSE: "pause", _STOP: "stop", _FINISH: "finish"}
 #: journal state -> ExecutionRecord state (REFUSED and FENCED: never ran here, UNKNOWN)
 _RECORD_STATES = {"RUNNING": 1, "SUCCEEDED": 3, "FAILED": 4, "CANCELLED": 5, "INTERRUPTED": 6}
+
+
+def _wall_time(monotonic_at: float) -> float:
+    """The unix time of the monotonic moment ``monotonic_at`` (for journal records)."""
+    return time.time() - (time.monotonic() - monotonic_at)
 
 
 def driver_from_config(config: EdgeConfig) -> RobotDriver:
@@ -498,6 +503,7 @@ class EdgeNode(Node):
                 if self.driver.pause_task(task.order_id):
                     task.paused = True
                     task.resume_seq = None
+                    self._audit(lambda j: j.pause(task.order_id, task.attempt, at=_wall_time(task.deadline)))
                     return self.driver.status  # paused=true goes out at once
             except NotImplementedError:
                 if not self._pause_unsupported_logged:
@@ -509,6 +515,17 @@ class EdgeNode(Node):
                     )
         self._stop(task, "lease lost")
         return changed
+
+    def _audit(self, write: Callable[[ExecutionJournal], asyncio.Future[None]]) -> None:
+        """Write an audit record (pause, resume) to the journal; a failure is logged."""
+        if self._journal is None:
+            return
+        future = write(self._journal)
+        future.add_done_callback(self._audit_done)
+
+    def _audit_done(self, future: asyncio.Future[None]) -> None:
+        if not future.cancelled() and future.exception() is not None:
+            log.warning("%s: journal record not written: %s", self.robot_id, future.exception())
 
     def _stop(self, task: _Task, reason: str) -> None:
         """End ``task`` on the edge's own account (journal: CANCELLED ``reason``)."""
@@ -544,6 +561,7 @@ class EdgeNode(Node):
                 task.lost = task.paused = False
                 task.resume_seq = None
                 task.deadline = now + lease
+                self._audit(lambda j: j.resume(order_id, attempt))
                 self.get_logger().info(
                     "%s: lease of work order %s (attempt %d) renewed by %r; resumed",
                     self.robot_id,
