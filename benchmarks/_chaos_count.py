@@ -17,6 +17,11 @@ every rule with synthetic journal lines:
 - :func:`first_after` finds the recovery moments (the first execution start / success on a
   path after a time).
 
+Optional ``pause`` / ``resume`` records (``{"e": "pause", "o": ..., "a": ..., "t": ...}``; NOT
+in the journal contract yet, proposed so that a paused lease is not counted as executing) cut
+an execution's active time: two executions overlap only where both were active. Their ``t``
+should be when the robot stopped moving (the lease deadline), not when the record was written.
+
 An execution that never ended, or ended INTERRUPTED (the restarted edge writes that record
 when it starts again, so its time is the restart, not the stop), is taken to have stopped
 when its robot's process was killed (``down_at``): the benchmark knows when it killed it.
@@ -45,6 +50,7 @@ __all__ = [
 FINAL_STATES = frozenset({"COMPLETED", "FAILED", "CANCELLED"})
 
 _OPEN_ENDS = frozenset({None, "INTERRUPTED"})
+_KINDS = frozenset({"start", "end", "fence", "pause", "resume"})
 
 
 @dataclass(frozen=True)
@@ -59,6 +65,8 @@ class Execution:
     """Time of the ``end`` record; None while (or if) the journal has none."""
     outcome: str | None = None
     """SUCCEEDED, FAILED, CANCELLED or INTERRUPTED; None without an end record."""
+    pauses: tuple[tuple[float, float], ...] = ()
+    """``(pause t, resume t)`` of optional ``pause`` / ``resume`` records (+inf: never resumed)."""
 
     def stopped(self, down_at: Sequence[float] = ()) -> float:
         """When the robot stopped executing it: its end, or the first kill of its process after the
@@ -67,24 +75,44 @@ class Execution:
         kills = [t for t in down_at if t >= self.start]
         return min([end, *kills])
 
+    def active(self, down_at: Sequence[float] = ()) -> list[tuple[float, float]]:
+        """The intervals it was executing: start to :meth:`stopped`, minus its pauses."""
+        stop = self.stopped(down_at)
+        out: list[tuple[float, float]] = []
+        cursor = self.start
+        for paused, resumed in sorted(self.pauses):
+            if paused > cursor:
+                out.append((cursor, min(paused, stop)))
+            cursor = max(cursor, resumed)
+        if cursor < stop:
+            out.append((cursor, stop))
+        return [(a, b) for a, b in out if b > a]
+
 
 def _records_to_executions(robot: str, records: Iterable[Mapping[str, Any]]) -> list[Execution]:
-    open_: dict[tuple[str, int], list[float]] = {}
+    # per (order, attempt): the open runs, each [start time, its pauses]
+    open_: dict[tuple[str, int], list[tuple[float, list[list[float]]]]] = {}
     done: list[Execution] = []
     for rec in records:
         kind, order, attempt = rec.get("e"), str(rec.get("o", "")), int(rec.get("a", 0))
         t = float(rec.get("t", 0.0))
+        runs = open_.get((order, attempt))
         if kind == "start":
-            open_.setdefault((order, attempt), []).append(t)
-        elif kind == "end":
-            starts = open_.get((order, attempt))
-            if not starts:
-                continue  # an end without a start: nothing ran that we saw begin
-            began = starts.pop()  # the latest start of that attempt (LIFO)
+            open_.setdefault((order, attempt), []).append((t, []))
+        elif kind == "pause" and runs:
+            runs[-1][1].append([t, math.inf])
+        elif kind == "resume" and runs and runs[-1][1] and runs[-1][1][-1][1] == math.inf:
+            runs[-1][1][-1][1] = t
+        elif kind == "end" and runs:  # an end without a start: nothing ran that we saw begin
+            began, pauses = runs.pop()  # the latest start of that attempt (LIFO)
             if rec.get("s") != "REFUSED":
-                done.append(Execution(robot, order, attempt, began, t, str(rec.get("s"))))
-    for (order, attempt), starts in open_.items():
-        done.extend(Execution(robot, order, attempt, began) for began in starts)
+                held = tuple((p, r) for p, r in pauses)
+                done.append(Execution(robot, order, attempt, began, t, str(rec.get("s")), held))
+    for (order, attempt), runs_left in open_.items():
+        done.extend(
+            Execution(robot, order, attempt, began, pauses=tuple((p, r) for p, r in pauses))
+            for began, pauses in runs_left
+        )
     return sorted(done, key=lambda x: x.start)
 
 
@@ -103,7 +131,7 @@ def parse_journal(robot: str, lines: Iterable[str]) -> tuple[list[Execution], in
         except ValueError:
             bad += 1
             continue
-        if isinstance(rec, dict) and rec.get("e") in ("start", "end", "fence") and "o" in rec:
+        if isinstance(rec, dict) and rec.get("e") in _KINDS and "o" in rec:
             records.append(rec)
         else:
             bad += 1
@@ -181,9 +209,11 @@ class Tally:
 
 
 def _overlap(a: Execution, b: Execution, down_at: Mapping[str, Sequence[float]]) -> bool:
-    start = max(a.start, b.start)
-    end = min(a.stopped(down_at.get(a.robot, ())), b.stopped(down_at.get(b.robot, ())))
-    return end > start
+    return any(
+        min(a1, b1) > max(a0, b0)
+        for a0, a1 in a.active(down_at.get(a.robot, ()))
+        for b0, b1 in b.active(down_at.get(b.robot, ()))
+    )
 
 
 def count(

@@ -207,3 +207,36 @@ def test_first_after() -> None:
     assert cc.first_after(runs, 5.0, what="start") == 6.0
     assert cc.first_after(runs, 0.0, robots=["robot-2"]) is None
     assert cc.first_after(runs, 6.0, orders=["c"], what="start") == 9.5
+
+
+def test_paused_run_does_not_overlap_the_retry() -> None:
+    """Optional pause/resume records: robot-1 paused at t=14 (lease lost) and was revoked at t=25;
+    robot-2 ran the retry from t=20: robot-1 was not executing then."""
+    runs = executions(
+        {
+            "robot-1": _lines(
+                start("wo-1", 1, 10.0),
+                {"e": "pause", "o": "wo-1", "a": 1, "t": 14.0},
+                end("wo-1", 1, 25.0, "CANCELLED", "revoked by zone-1"),
+            ),
+            "robot-2": _lines(start("wo-1", 2, 20.0), end("wo-1", 2, 24.0, "SUCCEEDED")),
+        }
+    )
+    assert runs[0].active() == [(10.0, 14.0)]
+    assert cc.count(runs, ["wo-1"], {"wo-1": "COMPLETED"}).executed_twice == []
+
+
+def test_resumed_run_overlapping_the_retry_is_twice() -> None:
+    runs = executions(
+        {
+            "robot-1": _lines(
+                start("wo-1", 1, 10.0),
+                {"e": "pause", "o": "wo-1", "a": 1, "t": 14.0},
+                {"e": "resume", "o": "wo-1", "a": 1, "t": 21.0},
+                end("wo-1", 1, 23.0, "FAILED", "blocked"),
+            ),
+            "robot-2": _lines(start("wo-1", 2, 20.0), end("wo-1", 2, 24.0, "SUCCEEDED")),
+        }
+    )
+    assert runs[0].active() == [(10.0, 14.0), (21.0, 23.0)]
+    assert cc.count(runs, ["wo-1"], {"wo-1": "COMPLETED"}).executed_twice == ["wo-1"]
