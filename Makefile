@@ -49,12 +49,13 @@ bench: setup
 	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev,bench]'
 	@for b in benchmarks/[!_]*.py; do [ "$$b" = benchmarks/chaos.py ] && continue; echo "== $$b" >&2; $(PY) $$b || exit 1; done
 
-# benchmarks/chaos.py (~15 min, so not part of `make bench`): the tiers as processes, kill -9 /
+# benchmarks/chaos.py (~10 min, so not part of `make bench`): the tiers as processes, kill -9 /
 # SIGSTOP one at a time, executions counted from the robots' journals. CHAOS_ARGS=--quick: ~2 min
-# per scenario; CHAOS_ARGS="--scenario B": one scenario.
+# per scenario; CHAOS_ARGS="--scenario B": one scenario. Stdout has only the JSON document.
 CHAOS_ARGS ?=
 chaos: setup
-	$(PY) benchmarks/chaos.py $(CHAOS_ARGS)
+	@echo "$(PY) benchmarks/chaos.py $(CHAOS_ARGS)" >&2
+	@$(PY) benchmarks/chaos.py $(CHAOS_ARGS)
 
 # Headless Chromium for the dashboard test (tests/fleet/test_dashboard.py): Debian's
 # chromium (never `playwright install`; the test launches /usr/bin/chromium) + playwright.

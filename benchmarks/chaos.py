@@ -1,6 +1,6 @@
 """Chaos: the real tiers as OS processes, one fault at a time, executions counted on the robots.
 
-    .venv/bin/python benchmarks/chaos.py                 # scenarios A and B (~15 min, 2 cores)
+    .venv/bin/python benchmarks/chaos.py                 # scenarios A and B (~10 min, 2 cores)
     .venv/bin/python benchmarks/chaos.py --quick         # smoke run (~2 min per scenario)
     .venv/bin/python benchmarks/chaos.py --scenario B    # one scenario
 
@@ -140,26 +140,16 @@ def sizes(scenario: str, quick: bool) -> Sizes:
     """The sizes of scenario ``A`` or ``B`` (``quick``: the smoke run)."""
     long_down = max(LONGEST_TASK_S, TAKEBACK_S) + (4.0 if quick else 9.0)
     stop = ROBOT_LEASE_S + MARGIN_S + 3.0
-    if scenario == "A":
-        return Sizes(
-            "A",
-            "composed",
-            5 if quick else 20,
-            1.5 if quick else 2.5,
-            6 if quick else 22,
-            25 if quick else 60,
-            long_down,
-            stop,
-        )
+    composed = scenario == "A"
     return Sizes(
-        "B",
-        "process",
-        4 if quick else 12,
-        1.2 if quick else 2.4,
-        6 if quick else 22,
-        25 if quick else 60,
-        long_down,
-        stop,
+        name=scenario,
+        edges="composed" if composed else "process",
+        robots_per_zone=(5 if quick else 20) if composed else (4 if quick else 12),
+        rate=(1.5 if quick else 2.5) if composed else (1.2 if quick else 2.4),
+        gap_s=6.0 if quick else 22.0,
+        drain_s=25.0 if quick else 60.0,
+        zone_long_down_s=long_down,
+        stop_s=stop,
     )
 
 
