@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test lint typecheck pytest bench clean broker browser run stubs
+.PHONY: setup test lint typecheck pytest bench chaos clean broker browser run stubs
 
 # `make run`: the whole fleet on this machine (embedded NATS, dashboard on :8080).
 ROBOTS ?= 1000
@@ -47,7 +47,15 @@ bench: setup
 	  else echo "bench: wrk missing; run: sudo apt-get update && sudo apt-get install -y wrk" >&2; fi; \
 	fi
 	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev,bench]'
-	@for b in benchmarks/[!_]*.py; do echo "== $$b" >&2; $(PY) $$b || exit 1; done
+	@for b in benchmarks/[!_]*.py; do [ "$$b" = benchmarks/chaos.py ] && continue; echo "== $$b" >&2; $(PY) $$b || exit 1; done
+
+# benchmarks/chaos.py (~10 min, so not part of `make bench`): the tiers as processes, kill -9 /
+# SIGSTOP one at a time, executions counted from the robots' journals. CHAOS_ARGS=--quick: ~2 min
+# per scenario; CHAOS_ARGS="--scenario B": one scenario. Stdout has only the JSON document.
+CHAOS_ARGS ?=
+chaos: setup
+	@echo "$(PY) benchmarks/chaos.py $(CHAOS_ARGS)" >&2
+	@$(PY) benchmarks/chaos.py $(CHAOS_ARGS)
 
 # Headless Chromium for the dashboard test (tests/fleet/test_dashboard.py): Debian's
 # chromium (never `playwright install`; the test launches /usr/bin/chromium) + playwright.
