@@ -744,6 +744,9 @@ class EdgeNode(Node):
             if isinstance(begun, _Refusal):
                 return self._result(begun, handle)
             task = begun
+            task.handle = handle
+            started = self._action.Feedback(progress=0.0, state=self._action.Feedback.STATE_STARTING)
+            self._track_feedback(task, self._spawn(self._publish_feedback(handle, started)))
         else:
             current = self._task
             if current is None or current.order_id != order_id:  # finished before the goal was handed over
@@ -810,9 +813,13 @@ class EdgeNode(Node):
         feedback = self._action.Feedback(
             progress=event.progress, pose=self._pose_cls(x=pose.x, y=pose.y, theta=pose.theta), state=state
         )
-        t = self._spawn(self._publish_feedback(handle, feedback))
-        task.feedback.add(t)
-        t.add_done_callback(task.feedback.discard)
+        self._track_feedback(task, self._spawn(self._publish_feedback(handle, feedback)))
+
+    @staticmethod
+    def _track_feedback(task: _Task, publishing: asyncio.Task[Any]) -> None:
+        """The result waits for ``publishing`` (feedback never arrives after the result)."""
+        task.feedback.add(publishing)
+        publishing.add_done_callback(task.feedback.discard)
 
     async def _publish_feedback(self, handle: ServerGoalHandle, feedback: ExecuteTask.Feedback) -> None:
         try:

@@ -271,14 +271,19 @@ class Executions:
             self.refused_by_robot(order, robot, "goal rejected")
             return
         order.goal = handle
-        self.mark_assigned(order)
         if order.cancelling is not None:
             self._spawn(self.cancel_goal(handle))
         order.waiter = self._spawn(self.await_result(order, robot, token, handle))
 
     def on_feedback(self, order: OrderSlot, token: int, msg: Any) -> None:
-        if order.token == token and order.cancelling is None and not order.executing_sent:
-            self.mark_executing(order, progress=float(msg.feedback.progress))
+        """STARTING: the robot journaled the start and began (ASSIGNED); then EXECUTING."""
+        if order.token != token or order.cancelling is not None or order.executing_sent:
+            return
+        feedback = msg.feedback
+        if int(feedback.state) == ExecuteTask.Feedback.STATE_STARTING and not feedback.progress:
+            self.mark_assigned(order)
+        else:
+            self.mark_executing(order, progress=float(feedback.progress))
 
     def mark_executing(self, order: OrderSlot, *, progress: float = 0.0) -> None:
         """Publish ASSIGNED (unless sent) and EXECUTING for the attempt the robot runs."""
@@ -364,6 +369,7 @@ class Executions:
     def ended(self, order: OrderSlot, *, success: bool, message: str) -> None:
         """The robot says it no longer executes ``order`` (result or journal): act on it."""
         robot_id = order.robot_id
+        order.attempt = max(order.attempt, order.offered)  # it ran: the attempt is used
         if success:
             self.mark_executing(order)
         self.free(order)
