@@ -245,6 +245,15 @@ class RobotDriver(abc.ABC):
         """
         raise NotImplementedError(f"{type(self).__name__} cannot pause a task")
 
+    def resync(self, now: float) -> None:  # noqa: B027 - optional hook, no-op by default
+        """The owner did not run since the previous step (its process was stopped, e.g.
+        SIGSTOP): go on from ``now`` as if no time had passed since then.
+
+        A robot that lives in the owner's process (a simulator) was stopped with it; the
+        default does nothing: a robot with a life of its own (behind a DDS bridge) did go on,
+        and the next :meth:`step` catches up.
+        """
+
     @abc.abstractmethod
     def step(self, now: float) -> list[DriverEvent]:
         """Advance to ``now`` (monotonic seconds) and return the events, in order.

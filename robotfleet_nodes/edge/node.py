@@ -77,6 +77,8 @@ log = logging.getLogger(__name__)
 
 #: How often the driver is stepped when ``status_rate_hz`` does not ask for more [s].
 DEFAULT_STEP_PERIOD_S = 0.2
+#: A stepper pass this much later than its period means the process was stopped [s].
+STOPPED_GAP_S = 2.0
 #: QoS of the robot's status topic and of the action's goal-status topic (volatile, depth 1).
 STATUS_QOS = QoSProfile(depth=1)
 
@@ -161,9 +163,22 @@ class _Stepper:
         self._timer: Timer | None = None
         self._batch: list[tuple[EdgeNode, DriverStatus]] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._last_pass = time.monotonic()
 
     def __len__(self) -> int:
         return len(self._edges)
+
+    def catch_up(self, now: float) -> None:
+        """If the process did not run for a while (SIGSTOP: no pass for more than
+        :data:`STOPPED_GAP_S` beyond the period), tell every driver (``resync``) before
+        anything steps it, so a robot stopped with its process does not work in the past."""
+        gap = now - self._last_pass - self.period
+        self._last_pass = now
+        if gap <= STOPPED_GAP_S:
+            return
+        log.warning("edges did not run for %.1f s (process stopped?): robots go on from where they were", gap)
+        for edge in self._edges:
+            edge.driver.resync(now)
 
     @property
     def batch(self) -> list[tuple[EdgeNode, DriverStatus]] | None:
@@ -183,6 +198,7 @@ class _Stepper:
 
     def _step(self) -> None:
         now = time.monotonic()
+        self.catch_up(now)
         batch: list[tuple[EdgeNode, DriverStatus]] = []
         self._batch = batch
         try:
@@ -544,6 +560,8 @@ class EdgeNode(Node):
         if task is None or task.order_id != order_id or task.attempt != attempt or task.lease_s <= 0:
             return
         # A renewal read after a stop (SIGSTOP) must not extend a lease that ran out meanwhile.
+        if self._stepper is not None:
+            self._stepper.catch_up(now)
         changed = self._expire_lease(now)
         if self._task is not task or task.stop_reason:
             if changed is not None:

@@ -360,6 +360,15 @@ class SimulatedRobot(SnapshotDriver):
         """A task is held by :meth:`pause_task`."""
         return self._paused
 
+    def resync(self, now: float) -> None:
+        """The simulated robot lives in its edge's process: stopped with it, it goes on from
+        ``now`` where it was (see :meth:`RobotDriver.resync`)."""
+        if self._t is not None and now > self._t:
+            skipped = now - self._t
+            self._t = now
+            self._next_fault_at += skipped  # what was due stays as far ahead as it was
+            self._offline_until += skipped
+
     def step(self, now: float) -> list[DriverEvent]:
         """Advance to ``now`` (see :meth:`RobotDriver.step`); the first call only sets the clock.
 

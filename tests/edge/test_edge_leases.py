@@ -25,7 +25,7 @@ from robotfleet_nodes.config import EdgeConfig
 from robotfleet_nodes.edge import _journal_writer, _lease
 from robotfleet_nodes.edge.driver import RobotDriver
 from robotfleet_nodes.edge.journal import journal_dir
-from robotfleet_nodes.edge.node import STATUS_QOS, EdgeNode, driver_from_config
+from robotfleet_nodes.edge.node import STATUS_QOS, STOPPED_GAP_S, EdgeNode, driver_from_config
 from robotfleet_nodes.msg import ExecutionRecord, LeaseRenewal, RobotStatus
 from robotfleet_nodes.node.context import Context
 from robotfleet_nodes.node.node import Node
@@ -363,6 +363,25 @@ async def test_a_stopped_process_steps_only_to_the_lease_end_and_buffered_renewa
         # The driver ran to the lease's end (from the goal or the renewal, both before the
         # stop), not through the 3 s stop: at 1 m/s, well under 3 m.
         assert math.hypot(pose.x - start.x, pose.y - start.y) < 2 * lease_s
+
+
+async def test_a_robot_stopped_with_its_process_does_not_finish_in_the_past(
+    make_context: ContextFactory,
+) -> None:
+    """A simulated robot lives in its edge's process: stopped (SIGSTOP) past its lease, it
+    did not work meanwhile, so a task it would have finished within the lease is held."""
+    async with make_context() as edge_ctx, make_context() as ctx:
+        edge = EdgeNode(config(work_time_s={"pick": 0.6}), context=edge_ctx)
+        await edge.start()
+        zone = await FakeZone(ctx).start()
+        here = edge.driver.status.pose
+        await zone.goal("wo-1", 1, lease_s=1.0, on_loss=PAUSE, target=(here.x, here.y))
+        await eventually(lambda: zone.statuses[-1].current_order_id == "wo-1", what="executing")
+        time.sleep(STOPPED_GAP_S + 1.5)  # noqa: ASYNC251 - the whole process stops (as under SIGSTOP)
+        await eventually(lambda: zone.statuses[-1].paused, what="paused after the stop")
+        (record,) = await zone.ask(("wo-1", 1))
+        assert record.state == ExecutionRecord.STATE_PAUSED, "it did not finish while stopped"
+        assert edge.driver.status.progress < 1.0
 
 
 async def test_a_renewal_read_after_the_lease_end_applies_the_loss_first(
