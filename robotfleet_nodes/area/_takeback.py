@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from robotfleet_nodes.area.leases import Revocations, held_by, take_back, taken_back_from
 from robotfleet_nodes.fleet.protocol import FINAL_STATES, OrderEvents, OrderStore, now_stamp
-from robotfleet_nodes.msg import WorkOrder, WorkOrderUpdate
+from robotfleet_nodes.msg import ExecutionRecord, WorkOrder, WorkOrderUpdate
 from robotfleet_nodes.srv import AssignWorkOrder
 
 __all__ = ["CAS_TRIES", "REPOINT_S", "TakeBack"]
@@ -34,6 +34,9 @@ _PUBLISH_RETRIES = (0.1, 0.5, 1.0, 2.0)
 
 #: ``dispatch(order, idempotency key, zones to leave out)``: the area's hand-off to a zone.
 Dispatch = Callable[[WorkOrder, str, frozenset[str]], Awaitable[AssignWorkOrder.Response]]
+#: ``ask(robot id, order id, attempt)``: that robot's journal record of the order (fencing it),
+#: or None when the robot does not answer.
+AskRobot = Callable[[str, str, int], Awaitable[ExecutionRecord | None]]
 
 
 @dataclass(slots=True)
@@ -66,6 +69,7 @@ class TakeBack:
         dispatch: Dispatch,
         live_zones: Callable[[], list[str]],
         forget_route: Callable[[str, str], None],
+        ask_robot: AskRobot | None = None,
     ) -> None:
         self.area_id = area_id
         self.revocations = Revocations()
@@ -74,6 +78,7 @@ class TakeBack:
         self._dispatch = dispatch
         self._live_zones = live_zones
         self._forget_route = forget_route
+        self._ask_robot = ask_robot
         self._waiting: dict[str, _Waiting] = {}  # order id -> taken back, not handed over yet
         self._handing: dict[str, asyncio.Event] = {}  # order id -> set once its hand-over ended
         self._handed: dict[str, _Handed] = {}
@@ -115,7 +120,56 @@ class TakeBack:
         """
         return held_by(order, zone_id, self.area_id) and taken_back_from(order, self.area_id) != zone_id
 
+    async def _done_by_robot(self, order: WorkOrder, zone_id: str) -> bool:
+        """Ask the robot the store names whether it finished ``order`` while ``zone_id`` was
+        silent: then the order is COMPLETED, not moved (and the question fenced it either way).
+        True when the order must stay (done, or the robot says it still runs it)."""
+        if not order.robot_id or self._ask_robot is None:
+            return False
+        record = await self._ask_robot(order.robot_id, order.id, int(order.attempts))
+        if record is None:
+            return False  # silent too: its lease ended, it stopped
+        if record.state == ExecutionRecord.STATE_RUNNING:
+            log.warning(
+                "%s: %s says it still runs %s under a lease: not taken back",
+                self.area_id,
+                order.robot_id,
+                order.id,
+            )
+            return True
+        if record.state != ExecutionRecord.STATE_SUCCEEDED:
+            return False
+        await self._publish(
+            WorkOrderUpdate(
+                order_id=order.id,
+                attempt=max(int(record.attempt), int(order.attempts)),
+                state=WorkOrder.STATE_COMPLETED,
+                area_id=order.area_id or self.area_id,
+                zone_id=zone_id,
+                robot_id=order.robot_id,
+                progress=1.0,
+                stamp=now_stamp(),
+                by=self.area_id,
+                note=f"done by {order.robot_id} while {zone_id} was silent",
+            )
+        )
+        log.info(
+            "%s: %s finished %s while %s was silent: COMPLETED",
+            self.area_id,
+            order.robot_id,
+            order.id,
+            zone_id,
+        )
+        return True
+
     async def _order(self, order_id: str, zone_id: str, why: str) -> None:
+        found = await self._store.get(order_id)
+        if (
+            found is None
+            or not self._holds(found[0], zone_id)
+            or await self._done_by_robot(found[0], zone_id)
+        ):
+            return
         for _ in range(CAS_TRIES):
             found = await self._store.get(order_id)
             if found is None or not self._holds(found[0], zone_id):

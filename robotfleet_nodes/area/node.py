@@ -54,13 +54,14 @@ from robotfleet_nodes.fleet.protocol import (
     area_name,
     nats_transport_of,
     now_stamp,
+    robot_name,
     zone_name,
 )
-from robotfleet_nodes.msg import AreaSummary, LeaseRenewal, WorkOrder, ZoneSummary
+from robotfleet_nodes.msg import AreaSummary, ExecutionRecord, LeaseRenewal, WorkOrder, ZoneSummary
 from robotfleet_nodes.node import Context, Node
 from robotfleet_nodes.node.publisher import Publisher
 from robotfleet_nodes.node.service import Client
-from robotfleet_nodes.srv import AssignWorkOrder, CancelWorkOrder
+from robotfleet_nodes.srv import AssignWorkOrder, CancelWorkOrder, GetExecutions
 from robotfleet_nodes.transport import ConnectionState
 
 __all__ = ["AreaNode"]
@@ -108,6 +109,7 @@ class AreaNode(Node):
         self._grant_seq = itertools.count(1)
         self._no_revocations = Revocations()  # off NATS: the area takes nothing back
         self._connected = True
+        self._journals: dict[str, Client[GetExecutions]] = {}  # robot id -> its journal service
 
     # -- life ---------------------------------------------------------------------------
     async def on_start(self) -> None:
@@ -128,6 +130,7 @@ class AreaNode(Node):
                 dispatch=self._dispatch,
                 live_zones=self.live_zones,
                 forget_route=self._forget_route,
+                ask_robot=self._ask_robot,
             )
         started = time.monotonic()
         for state in self._zones.values():  # a (re)started area never takes back early
@@ -147,6 +150,24 @@ class AreaNode(Node):
             self._spawn("recover", self._takeback.recover())
         self.create_timer(self.config.summary_period_s, self._tick)
         log.info("area %s routing to zones %s", self.area_id, ", ".join(self.config.zones))
+
+    async def _ask_robot(self, robot_id: str, order_id: str, attempt: int) -> ExecutionRecord | None:
+        """``robot_id``'s journal record of ``order_id`` (the question fences it at ``attempt``)."""
+        client = self._journals.get(robot_id)
+        if client is None:
+            client = self._journals[robot_id] = await self.create_client(
+                GetExecutions, robot_name(robot_id, "journal")
+            )
+        try:
+            answer = await client.call(
+                GetExecutions.Request(order_ids=[order_id], attempts=[attempt]),
+                timeout=self.config.assign_timeout_s,
+            )
+        except (TimeoutError, ConnectionError, RobotFleetError) as exc:
+            log.info("%s: %s does not answer about %s: %s", self.area_id, robot_id, order_id, exc)
+            return None
+        records: list[ExecutionRecord] = list(answer.records)
+        return records[0] if records else None
 
     def _on_connection(self, state: ConnectionState) -> None:
         """A broker outage is nobody's silence: zones get their whole term again from the

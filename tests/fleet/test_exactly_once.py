@@ -249,6 +249,29 @@ async def test_zone_down_longer_than_a_task_moves_its_orders_once(nats_url: str,
 
 
 @pytest.mark.timeout(150)
+async def test_orders_a_robot_finished_while_its_zone_was_down_long_are_completed_not_moved(
+    nats_url: str, unique: str
+) -> None:
+    """The robots finish within their leases while their zone is down; the area asks them
+    before it takes the orders back, so it completes them instead of running them again."""
+    leases = LeaseConfig(robot_lease_s=5.0, zone_lease_s=1.0, margin_s=0.5, renew_period_s=0.25)
+    ids = [f"zf-{i}" for i in range(4)]
+    async with small_fleet(nats_url, unique, robots=6, isolate=True, sim=_sim(1.5), leases=leases) as topo:
+        for order_id in ids:
+            await submit(topo, order_id)
+        running = await eventually(lambda: zone_of_running(topo, ids), timeout=30, what="orders executing")
+        zone_id, on_zone = next(iter(running.items()))
+        await topo.crash_zone(zone_id)
+        done = await wait_states(topo, ids, FINAL, timeout=90)
+        for order_id in on_zone:
+            notes = [e["note"] for e in done[order_id]["history"] if e["state"] == "COMPLETED"]
+            assert notes and "was silent" in notes[0], done[order_id]
+        for order in done.values():
+            completed_once(order)
+        assert_executed_once(ids)
+
+
+@pytest.mark.timeout(150)
 async def test_zone_cut_off_but_running_stops_its_robots_before_its_orders_move(
     nats_url: str, unique: str
 ) -> None:
