@@ -37,12 +37,16 @@ without any SUCCEEDED journal line is a finding). Without journals (edges that d
 one yet) it says so and FALLS BACK to the edges' "work order X completed" log lines
 (``execution_source`` in the JSON).
 
-Recovery per fault: from the moment the restarted process is up (fleet: ``/healthz`` 200;
-zone: "zone up"; area: "routing to zones"; edge: "edge up" / container loaded; nats:
-"Server is ready") to the next SUCCEEDED end on that path (zone: its robots; area, fleet,
-nats: any robot); for edge faults from the lease's expiry (fault + ``robot_lease_s``) to the
-first SUCCEEDED end of an order the hurt robots held. ``first_start_s``: the same to the
-next start instead.
+Recovery per fault (``recovery_s``): from the moment the restarted process is up (fleet:
+``/healthz`` 200; zone: "zone up"; area: "routing to zones"; edge: "edge up" / container
+loaded; nats: "Server is ready") to the next order a robot on that path starts (zone: its
+robots; area, fleet, nats: any robot): the path executes again. For edge faults: from the
+lease's expiry (fault + ``robot_lease_s``) to the first start elsewhere of an order the hurt
+robots held (the order moved), else to their next start. ``first_completion_s``: the same
+to the next SUCCEEDED end instead (it adds a task's length). For ``zone_long``:
+``redispatch_s``, from the fault to the first start elsewhere of a held order its own robot
+did not finish (one that finished it meanwhile is COMPLETED where it ran:
+``held_done_by_own_robot``), against zone lease + robot lease + margin.
 
 Prints one JSON document on stdout; progress on stderr. Logs and journals stay in the work
 dir (``--work-dir``, default a temp dir; printed).
@@ -629,20 +633,27 @@ def recovery(
         out["up_after_s"] = round(up - t0, 2)
     if "lease_expiry" in record:
         expiry = record["lease_expiry"]
-        moved = first_after(runs, t0, orders=held) if held else None
-        out["recovery_s"] = since(moved, expiry)
-        out["recovery_from"] = (
-            "lease expiry (fault + robot_lease_s) to the first SUCCEEDED of an order the robots held"
-        )
+        elsewhere = [x for x in runs if x.order in set(held) and x.robot not in path]
+        moved = first_after(elsewhere, expiry, what="start") if held else None
+        if moved is not None:
+            out["recovery_s"] = since(moved, expiry)
+            out["recovery_from"] = "lease expiry to the first start elsewhere of an order the robots held"
+        else:
+            out["recovery_s"] = since(first_after(runs, max(expiry, up or t0), robots=path, what="start"), up)
+            out["recovery_from"] = "the robots up to their next start (they held nothing to move)"
+        out["first_completion_s"] = since(first_after(runs, expiry, orders=held), expiry) if held else None
         out["robots_back_s"] = since(first_after(runs, up or t0, robots=path), up)
-        out["first_start_s"] = since(first_after(runs, up or t0, robots=path, what="start"), up)
     else:
-        out["recovery_s"] = since(first_after(runs, up, robots=path), up) if up is not None else None
-        out["first_start_s"] = (
+        out["recovery_s"] = (
             since(first_after(runs, up, robots=path, what="start"), up) if up is not None else None
         )
+        out["first_completion_s"] = since(first_after(runs, up, robots=path), up) if up is not None else None
     if record["fault"] == "zone_long":
-        others = [x for x in runs if x.order in set(held) and x.robot not in path and x.start > t0]
+        own = {x.order for x in runs if x.order in set(held) and x.robot in path and x.outcome == "SUCCEEDED"}
+        moved_orders = set(held) - own
+        others = [x for x in runs if x.order in moved_orders and x.robot not in path and x.start > t0]
+        out["held_done_by_own_robot"] = len(own)
+        out["held_moved"] = len({x.order for x in others})
         out["redispatch_s"] = round(min(x.start for x in others) - t0, 2) if others else None
         out["redispatch_bound_s"] = TAKEBACK_S
         out["held_orders_run_again"] = len({x.order for x in runs if x.order in set(held) and x.start > t0})
@@ -729,7 +740,9 @@ def _targets_met(result: dict[str, Any]) -> dict[str, bool]:
     met["recovery_5s"] = all(r is not None and r <= 5.0 for r in recoveries)
     long = [f for f in result["faults"] if f["fault"] == "zone_long"]
     met["zone_long_redispatch"] = all(
-        f.get("redispatch_s") is not None and f["redispatch_s"] <= f["redispatch_bound_s"] for f in long
+        (f.get("redispatch_s") is not None and f["redispatch_s"] <= f["redispatch_bound_s"])
+        or (f.get("redispatch_s") is None and f["held_done_by_own_robot"] == f["orders_held_at_fault"])
+        for f in long
     )
     met["journals"] = result["execution_source"] == "journal"
     return met
