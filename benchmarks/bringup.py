@@ -122,7 +122,13 @@ def _latency_ms(base: str, path: str, samples: int) -> dict[str, float]:
 
 
 def run(
-    robots: int, zones: int, timeout: float, per_container: int, zones_per_container: int
+    robots: int,
+    zones: int,
+    timeout: float,
+    per_container: int,
+    zones_per_container: int,
+    *,
+    leases: bool = True,
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="rfos-bringup-") as tmp:
         deploy = Path(tmp) / "deploy"
@@ -141,6 +147,10 @@ def run(
             check=True,
             capture_output=True,
         )
+        if not leases:  # the zones run without a lease from their area and grant none to robots
+            for zone_file in sorted(deploy.glob("zone-*.yaml")):
+                with zone_file.open("a") as out:
+                    out.write("leases:\n  robot_lease_s: 0\n  zone_lease_s: 0\n")
         http = free_port()
         base = f"http://127.0.0.1:{http}"
         env = {**os.environ, "RFOS_LOG_DIR": str(Path(tmp) / "logs")}
@@ -161,6 +171,7 @@ def run(
                 f"nats_port:={free_port()}",
                 f"http_port:={http}",
                 f"state_dir:={Path(tmp) / 'nats'}",
+                f"journal_dir:={Path(tmp) / 'journal'}",
             ],
             env=env,
             stdout=subprocess.DEVNULL,
@@ -206,6 +217,7 @@ def run(
                 launcher.kill()
     return {
         "robots": robots,
+        "leases": "on" if leases else "off",
         "zones": zones,
         "edge_containers": containers,
         "zone_processes": zone_containers or zones,
@@ -239,7 +251,13 @@ def main() -> int:
         default=-1,
         help="zones per zone container process; 0: a process per zone (default: 0; 10 above 2000 robots)",
     )
+    parser.add_argument(
+        "--leases",
+        default="on",
+        help="leases per run of each size, in turn: on,off,on,off compares their steady cost (default: on)",
+    )
     args = parser.parse_args()
+    modes = [mode.strip() == "on" for mode in args.leases.split(",") if mode.strip()]
     results = []
     for robots in args.robots:
         zones = max(1, robots // 200)
@@ -249,13 +267,30 @@ def main() -> int:
         zones_per_container = (
             args.zones_per_container if args.zones_per_container >= 0 else (10 if large else 0)
         )
-        results.append(run(robots, zones, args.timeout, per_container, zones_per_container))
-        progress(f"bringup: {results[-1]}")
+        for leases in modes:
+            results.append(
+                run(robots, zones, args.timeout, per_container, zones_per_container, leases=leases)
+            )
+            progress(f"bringup: {results[-1]}")
+    lease_cpu: dict[str, Any] = {}
+    for robots in args.robots:
+        on = [
+            r["steady_cpu_fraction_of_core"] for r in results if r["robots"] == robots and r["leases"] == "on"
+        ]
+        off = [
+            r["steady_cpu_fraction_of_core"]
+            for r in results
+            if r["robots"] == robots and r["leases"] == "off"
+        ]
+        if on and off:
+            ratio = (sum(on) / len(on)) / (sum(off) / len(off))
+            lease_cpu[str(robots)] = {"cpu_on": on, "cpu_off": off, "on_over_off": round(ratio, 3)}
     emit(
         {
             "benchmark": "bringup",
             "mode": "composed",
             "runs": results,
+            "lease_steady_cpu": lease_cpu or None,
             "targets": {"1000": {"visible_s": 20, "steady_cpu_fraction_of_core": 0.6, "total_pss_mib": 1536}},
         }
     )

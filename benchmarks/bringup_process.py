@@ -94,6 +94,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 f"http_port:={http}",
                 f"nats_port:={free_port()}",
                 f"state_dir:={work / 'nats'}",
+                f"journal_dir:={work / 'journal'}",
             ],
             env=env,
             stdout=out,

@@ -339,6 +339,7 @@ def run_side(side: Side, args: argparse.Namespace) -> dict[str, Any]:
                     f"nats_port:={free_port()}",
                     f"http_port:={http_port}",
                     f"state_dir:={Path(tmp) / 'nats'}",
+                    f"journal_dir:={Path(tmp) / 'journal'}",
                 ],
                 cwd=side.path,
                 env=env,

@@ -38,7 +38,6 @@ from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from robotfleet_nodes.action import ExecuteTask
 from robotfleet_nodes.config import ZoneConfig
 from robotfleet_nodes.edge.node import STATUS_QOS
 from robotfleet_nodes.fleet.protocol import (
@@ -53,7 +52,6 @@ from robotfleet_nodes.fleet.protocol import (
     zone_name,
 )
 from robotfleet_nodes.msg import (
-    ExecutionRecord,
     LeaseRenewal,
     RobotStatus,
     RobotTable,
@@ -66,12 +64,29 @@ from robotfleet_nodes.node.publisher import Publisher
 from robotfleet_nodes.srv import AssignWorkOrder, CancelWorkOrder
 from robotfleet_nodes.transport import ConnectionState
 from robotfleet_nodes.zone._events import EventPublisher
-from robotfleet_nodes.zone._executions import Executions, OrderSlot, RobotSlot, printable, remember
+from robotfleet_nodes.zone._executions import (
+    GOAL_TIMEOUT_S,
+    MISMATCH_GRACE_S,
+    REFUSAL_COOLDOWN_S,
+    Executions,
+    OrderSlot,
+    RobotSlot,
+    printable,
+    remember,
+)
 from robotfleet_nodes.zone._leases import Grant
 from robotfleet_nodes.zone._reports import robot_table, zone_summary
 from robotfleet_nodes.zone.choice import OrderTarget, RobotSnapshot, candidates, plan
 
-__all__ = ["DEFAULT_ASSIGN_PERIOD_S", "DEFAULT_MAX_ATTEMPTS", "MAX_TARGET_M", "ZoneNode"]
+__all__ = [
+    "DEFAULT_ASSIGN_PERIOD_S",
+    "DEFAULT_MAX_ATTEMPTS",
+    "GOAL_TIMEOUT_S",
+    "MAX_TARGET_M",
+    "MISMATCH_GRACE_S",
+    "REFUSAL_COOLDOWN_S",
+    "ZoneNode",
+]
 
 log = logging.getLogger(__name__)
 
@@ -83,19 +98,9 @@ HEARTBEAT_SWEEPS = 4
 MAX_SWEEP_PERIOD_S = 1.0
 #: Assignments of one order that may fail before it is FAILED.
 DEFAULT_MAX_ATTEMPTS = 3
-#: Seconds a robot that refused a goal is left out of assignment passes.
-REFUSAL_COOLDOWN_S = 1.0
-#: Seconds the zone waits for an edge to answer a goal or a journal question.
-GOAL_TIMEOUT_S = 5.0
-#: Seconds a robot may report not holding the order it was given before its journal is asked.
-MISMATCH_GRACE_S = 2.0
 #: Largest |x| or |y| of a target [m] (the API refuses more; a zone checks again).
 MAX_TARGET_M = 1e6
-_REMEMBERED = 10_000  # answers / finished orders kept for idempotency
-
 _LIVE_STATES = (WorkOrder.STATE_DISPATCHED, WorkOrder.STATE_ASSIGNED, WorkOrder.STATE_EXECUTING)
-_R = ExecuteTask.Result
-_J = ExecutionRecord
 
 
 class ZoneNode(Node):

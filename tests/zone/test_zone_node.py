@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,17 +14,20 @@ from typing import Any
 import pytest
 
 from robotfleet_nodes.config import EdgeConfig, ZoneConfig
-from robotfleet_nodes.edge.node import EdgeNode
+from robotfleet_nodes.edge.driver import TaskRejected, TaskRequest
+from robotfleet_nodes.edge.node import EdgeNode, driver_from_config
+from robotfleet_nodes.edge.sim import SimulatedRobot
 from robotfleet_nodes.fleet.protocol import OrderEvents, OrderStore, now_stamp, state_name
 from robotfleet_nodes.idl import default_registry
 from robotfleet_nodes.idl.codec import deserialize
 from robotfleet_nodes.msg import WorkOrder, WorkOrderUpdate
 from robotfleet_nodes.node.context import Context
 from robotfleet_nodes.node.node import Node
+from robotfleet_nodes.srv import AssignWorkOrder
 from robotfleet_nodes.transport import NatsTransport
 from robotfleet_nodes.transport.nats._subjects import SubjectMapper
 from robotfleet_nodes.zone.main import main
-from robotfleet_nodes.zone.node import ZoneNode
+from robotfleet_nodes.zone.node import DEFAULT_MAX_ATTEMPTS, REFUSAL_COOLDOWN_S, ZoneNode
 
 ROBOTS = {"robot-1": 0.0, "robot-2": 10.0, "robot-3": 20.0}  # start x of each robot (y = 0)
 S = WorkOrder
@@ -252,3 +257,100 @@ def test_main_reports_a_bad_config(
     assert main([]) == 2
     err = capsys.readouterr().err
     assert err.startswith("zone: ") and "heartbeat_timeout_s" in err
+
+
+class _Weldless(SimulatedRobot):
+    """A simulated robot that has no welder: it refuses every ``weld`` order (about the order)."""
+
+    __slots__ = ()
+
+    def start_task(self, req: TaskRequest) -> None:
+        if req.task == "weld":
+            raise TaskRejected(f"{self.robot_id} has no welder")
+        super().start_task(req)
+
+
+async def test_an_order_every_robot_refuses_ends_failed_with_the_reason(nats_url: str, unique: str) -> None:
+    """A refusal about the order uses an attempt: after max_attempts it is FAILED with the
+    robots' reason (today's main offered it ~30 times a second forever)."""
+    mapper = SubjectMapper(root=unique)
+    zone_t, edge_t, test_t = (NatsTransport(nats_url, mapper=mapper) for _ in range(3))
+    async with (
+        Context(transport=zone_t, enable_rosout=False) as zone_ctx,
+        Context(transport=edge_t, enable_rosout=False) as edge_ctx,
+        Context(transport=test_t, enable_rosout=False) as test_ctx,
+    ):
+        for rid, x in ROBOTS.items():
+            config = _edge_config(rid, x)
+            driver = driver_from_config(config)
+            driver.__class__ = _Weldless
+            await EdgeNode(config, context=edge_ctx, driver=driver).start()
+        zone = ZoneNode(_zone_config(), context=zone_ctx)
+        await zone.start()
+        await _until(lambda: all(zone.robot_online(r) for r in ROBOTS))
+        tester = Node("tester", context=test_ctx)
+        await tester.start()
+        client = await tester.create_client(AssignWorkOrder, "/zones/zone-1/assign")
+        topo = Topology(zone_ctx, edge_ctx, zone, {}, client, None, tester, test_t)
+        await topo.assign(_order("wo-weld", 0.0, 0.0, task="weld"))
+        events = await topo.events("wo-weld", until=S.STATE_FAILED)
+        assert "has no welder" in events[-1].note, events[-1].note
+        assert events[-1].attempt == DEFAULT_MAX_ATTEMPTS, [(e.state, e.attempt) for e in events]
+        await topo.assign(_order("wo-pick", 0.0, 0.0))  # the robots still take other orders
+        await topo.events("wo-pick")
+    for t in (zone_t, edge_t, test_t):
+        await t.close()
+
+
+async def test_a_refusal_about_the_robot_uses_no_attempt_and_cools_the_robot_down(
+    nats_url: str, unique: str
+) -> None:
+    """Robots that refuse because of themselves (battery too low for their own rule): the order
+    stays queued at attempt 0, and each robot gets at most one offer per cooldown."""
+    mapper = SubjectMapper(root=unique)
+    zone_t, edge_t, test_t = (NatsTransport(nats_url, mapper=mapper) for _ in range(3))
+    async with (
+        Context(transport=zone_t, enable_rosout=False) as zone_ctx,
+        Context(transport=edge_t, enable_rosout=False) as edge_ctx,
+        Context(transport=test_t, enable_rosout=False) as test_ctx,
+    ):
+        for rid, x in ROBOTS.items():  # 10 %: above the zone's 5 % minimum, below their own 15 %
+            config = _edge_config(rid, x)
+            weak = config.sim.model_copy(
+                update={"battery_start_percent": 10.0, "recharge_below_percent": 0.0}
+            )
+            await EdgeNode(config.model_copy(update={"sim": weak}), context=edge_ctx).start()
+        zone = ZoneNode(_zone_config({"min_battery_percent": 5.0}), context=zone_ctx)
+        await zone.start()
+        await _until(lambda: all(zone.robot_online(r) for r in ROBOTS))
+        tester = Node("tester", context=test_ctx)
+        await tester.start()
+        client = await tester.create_client(AssignWorkOrder, "/zones/zone-1/assign")
+        topo = Topology(zone_ctx, edge_ctx, zone, {}, client, None, tester, test_t)
+        began = asyncio.get_running_loop().time()
+        await topo.assign(_order("wo-low", 0.0, 0.0))
+
+        def refusals() -> list[dict[str, Any]]:
+            return [r for r in _journal_records() if r.get("o") == "wo-low" and r.get("s") == "REFUSED"]
+
+        await _until(lambda: len(refusals()) >= 2 * len(ROBOTS), timeout=15.0)
+        elapsed = asyncio.get_running_loop().time() - began
+        per_robot: dict[str, int] = {}
+        for record in refusals():
+            per_robot[record["robot"]] = per_robot.get(record["robot"], 0) + 1
+        # one offer per robot per REFUSAL_COOLDOWN_S at most (a slow machine only offers less)
+        assert max(per_robot.values()) <= elapsed / REFUSAL_COOLDOWN_S + 2, (per_robot, elapsed)
+        assert zone.queued == ["wo-low"]
+        assert {int(r["a"]) for r in refusals()} == {1}, "a robot refusal uses no attempt"
+    for t in (zone_t, edge_t, test_t):
+        await t.close()
+
+
+def _journal_records() -> list[dict[str, Any]]:
+    folder = Path(os.environ["RFOS_STATE_DIR"]) / "journal"
+    records: list[dict[str, Any]] = []
+    for path in sorted(folder.glob("*.journal")):
+        for line in path.read_text().splitlines():
+            if line.strip():
+                records.append({**json.loads(line), "robot": path.name.removesuffix(".journal")})
+    return records
