@@ -46,7 +46,9 @@ robots held (the order moved), else to their next start. ``first_completion_s``:
 to the next SUCCEEDED end instead (it adds a task's length). For ``zone_long``:
 ``redispatch_s``, from the fault to the first start elsewhere of a held order its own robot
 did not finish (one that finished it meanwhile is COMPLETED where it ran:
-``held_done_by_own_robot``), against zone lease + robot lease + margin.
+``held_done_by_own_robot``), against zone lease + robot lease + margin after the area's
+last grant to the zone (at most 2.5 s after the fault: it renews a zone only while the
+zone's summaries keep coming).
 
 Prints one JSON document on stdout; progress on stderr. Logs and journals stay in the work
 dir (``--work-dir``, default a temp dir; printed).
@@ -97,6 +99,8 @@ LEASES: dict[str, Any] = {
 }
 #: After this long without a grant the area takes a zone's orders back.
 TAKEBACK_S = ZONE_LEASE_S + ROBOT_LEASE_S + MARGIN_S
+#: The area renews a zone's lease until its summaries are 2.5 area summary periods (1 s) old.
+GRANT_STALE_S = 2.5
 HEARTBEAT_TIMEOUT_S = 2.0
 STATUS_RATE_HZ = 2.0
 MAX_ATTEMPTS = 5
@@ -655,7 +659,7 @@ def recovery(
         out["held_done_by_own_robot"] = len(own)
         out["held_moved"] = len({x.order for x in others})
         out["redispatch_s"] = round(min(x.start for x in others) - t0, 2) if others else None
-        out["redispatch_bound_s"] = TAKEBACK_S
+        out["redispatch_bound_s"] = GRANT_STALE_S + TAKEBACK_S
         out["held_orders_run_again"] = len({x.order for x in runs if x.order in set(held) and x.start > t0})
     return out
 

@@ -68,6 +68,9 @@ __all__ = ["AreaNode"]
 
 log = logging.getLogger(__name__)
 
+#: A zone is granted its lease while its latest summary is at most this many of the area's
+#: summary periods old.
+GRANT_FRESHNESS = 2.5
 #: Answers kept for idempotent repeats of ``/areas/<id>/dispatch``.
 IDEMPOTENCY_CACHE_SIZE = 10_000
 #: Orders remembered in the routing map (order id -> zone id).
@@ -227,6 +230,13 @@ class AreaNode(Node):
         limit = time.monotonic() - self.config.zone_silence_timeout_s
         return [z for z, s in self._zones.items() if s.summary is not None and s.seen >= limit]
 
+    def fresh_zones(self) -> list[str]:
+        """Zones granted their lease now: a summary within :data:`GRANT_FRESHNESS` summary
+        periods (stricter than routing's silence timeout: a zone that stopped reporting stops
+        being renewed at once, so its orders can move sooner)."""
+        limit = time.monotonic() - GRANT_FRESHNESS * self.config.summary_period_s
+        return [z for z, s in self._zones.items() if s.summary is not None and s.seen >= limit]
+
     def silent_zones(self) -> list[str]:
         """Configured zones that have not reported within the silence timeout."""
         live = set(self.live_zones())
@@ -379,8 +389,9 @@ class AreaNode(Node):
     async def _tick(self) -> None:
         now = time.monotonic()
         live = self.live_zones()
-        grant = self.build_grant(live, now)
-        for zone_id in live:  # before sending: a lost grant only delays a take-back
+        fresh = self.fresh_zones()
+        grant = self.build_grant(fresh, now)
+        for zone_id in fresh:  # before sending: a lost grant only delays a take-back
             self._zones[zone_id].granted = now
         if self._grant_pub is not None:  # created in on_start, before the timer
             try:
