@@ -86,7 +86,7 @@ RESTART_AFTER_S = 5.0
 STARTUP_TIMEOUT_S = 240.0
 GIVE_UP_S = 180.0  # a submission retried this long is given up (counted)
 TASK = "pick"
-ROBOT_LEASE_S = 4.0
+ROBOT_LEASE_S = 2.0  # shorter than most tasks: a zone down long leaves orders to move
 ZONE_LEASE_S = 6.0
 MARGIN_S = 1.0
 #: The zones' ``leases:`` section.
