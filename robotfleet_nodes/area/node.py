@@ -71,6 +71,8 @@ log = logging.getLogger(__name__)
 #: A zone is granted its lease while its latest summary is at most this many of the area's
 #: summary periods old.
 GRANT_FRESHNESS = 2.5
+#: Seconds between checks for zones whose orders are due to be taken back [s].
+TAKEBACK_CHECK_S = 0.25
 #: Answers kept for idempotent repeats of ``/areas/<id>/dispatch``.
 IDEMPOTENCY_CACHE_SIZE = 10_000
 #: Orders remembered in the routing map (order id -> zone id).
@@ -84,7 +86,8 @@ class _ZoneState:
     handed: int = 0  # orders handed to the zone since its last summary
     silent: bool = True
     granted: float = float("-inf")  # monotonic time of the last grant listing the zone
-    taken_back: bool = False  # its orders were taken back since it last reported
+    renewed: bool = False  # the last grant listed it
+    taken_back: bool = False  # its orders were (being) taken back since it last reported
 
 
 class AreaNode(Node):
@@ -152,6 +155,7 @@ class AreaNode(Node):
         if self._takeback is not None:
             self._spawn("recover", self._takeback.recover())
         self.create_timer(self.config.summary_period_s, self._tick)
+        self.create_timer(min(TAKEBACK_CHECK_S, self.config.summary_period_s), self._check_silent)
         log.info("area %s routing to zones %s", self.area_id, ", ".join(self.config.zones))
 
     async def _ask_robot(self, robot_id: str, order_id: str, attempt: int) -> ExecutionRecord | None:
@@ -391,13 +395,37 @@ class AreaNode(Node):
         live = self.live_zones()
         fresh = self.fresh_zones()
         grant = self.build_grant(fresh, now)
-        for zone_id in fresh:  # before sending: a lost grant only delays a take-back
-            self._zones[zone_id].granted = now
+        for zone_id, state in self._zones.items():
+            if zone_id in fresh:  # before sending: a lost grant only delays a take-back
+                state.granted = now
+                state.renewed = True
+            elif state.renewed:
+                state.renewed = False
+                log.warning(
+                    "%s: zone %s is no longer renewed (last grant %.2f s ago)",
+                    self.area_id,
+                    zone_id,
+                    now - state.granted,
+                )
         if self._grant_pub is not None:  # created in on_start, before the timer
             try:
                 await self._grant_pub.publish(grant)
             except Exception as exc:
                 log.warning("%s: could not publish the zones' grants: %s", self.area_id, exc)
+        self._check_silent(now, live)
+        if self._takeback is not None:
+            if live and self._takeback.waiting:
+                self._spawn("hand over", self._takeback.hand_waiting())
+            if self._takeback.handed:
+                self._spawn("repoint", self._takeback.repoint(now))
+        if self._summary_pub is not None:
+            await self._summary_pub.publish(self.build_summary())
+
+    def _check_silent(self, now: float | None = None, live: list[str] | None = None) -> None:
+        """Note zones gone silent; take back the orders of those whose leases all ran out
+        (also run between summary ticks, every :data:`TAKEBACK_CHECK_S`)."""
+        now = time.monotonic() if now is None else now
+        live = self.live_zones() if live is None else live
         for zone_id, state in self._zones.items():
             if zone_id in live:
                 continue
@@ -420,14 +448,8 @@ class AreaNode(Node):
                 and takeback_due(state.granted, terms, now)
             ):
                 why = f"no grant for {now - state.granted:.1f} s >= leases {terms.total_s:g} s"
+                state.taken_back = True  # once per silence (a zone that reports again is reset)
                 self._spawn(f"take back {zone_id}", self._take_back(zone_id, why))
-        if self._takeback is not None:
-            if live and self._takeback.waiting:
-                self._spawn("hand over", self._takeback.hand_waiting())
-            if self._takeback.handed:
-                self._spawn("repoint", self._takeback.repoint(now))
-        if self._summary_pub is not None:
-            await self._summary_pub.publish(self.build_summary())
 
     def build_grant(self, live: list[str], now: float) -> LeaseRenewal:
         """The next ``LeaseRenewal`` of the zones: ``live`` listed, the revocations kept at ``now``."""
@@ -468,6 +490,3 @@ class AreaNode(Node):
     async def _take_back(self, zone_id: str, why: str) -> None:
         assert self._takeback is not None
         await self._takeback.zone(zone_id, why)
-        state = self._zones[zone_id]
-        if state.silent:  # a zone that reported meanwhile is looked at again when silent again
-            state.taken_back = True
