@@ -6,7 +6,8 @@
   :class:`~robotfleet_nodes.fleet.orders.OrderIndex` of every order, loaded at start.
   Orders are serialised one by one (:class:`~robotfleet_nodes.fleet.orders.OrderLocks`),
   never behind each other: a submission is one create-if-absent write and waits for
-  nothing else; submit and cancel are here;
+  nothing else (:class:`~robotfleet_nodes.fleet._submissions.Submissions`, which also
+  adopts an order whose create got no answer); cancel is here;
 - the dispatch loop (:class:`~robotfleet_nodes.fleet._dispatcher.Dispatcher`): the pure
   :mod:`~robotfleet_nodes.fleet.scheduler` (a priority queue per area, the budget from the
   latest ``AreaSummary``, backoff) says which orders go to which area now; the loop makes
@@ -27,28 +28,22 @@ re-exported from the modules that define them.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-import uuid
-from collections.abc import Iterator
 from typing import Any
-
-import nats.errors
 
 from robotfleet_nodes.config import FleetConfig
 from robotfleet_nodes.errors import BrokerUnavailable
 from robotfleet_nodes.fleet._consumer import OrderEventConsumer
 from robotfleet_nodes.fleet._dispatcher import Dispatcher
 from robotfleet_nodes.fleet._metrics import FleetMetrics
+from robotfleet_nodes.fleet._submissions import RETRY_AFTER_S, Submissions, broker_call
 from robotfleet_nodes.fleet.node import FleetNode
 from robotfleet_nodes.fleet.orders import (
     CancelResult,
     OrderIndex,
     OrderLocks,
     SubmitError,
-    check_submission,
-    new_order,
     order_json,
     stamp_iso,
     stamp_seconds,
@@ -107,26 +102,6 @@ log = logging.getLogger(__name__)
 
 #: Dispatch calls outstanding per area at most (the default of ``max_in_flight``).
 DEFAULT_MAX_IN_FLIGHT = 64
-#: Seconds a client should wait before retrying a submission or cancel refused for a broker outage.
-RETRY_AFTER_S = 1
-#: Seconds the fleet keeps looking for an order whose store write had no answer (it may be stored).
-_ADOPT_FOR_S = 120.0
-#: What the NATS client raises when the broker or JetStream cannot answer.
-_BROKER_ERRORS = (nats.errors.Error, TimeoutError, ConnectionError)
-
-
-@contextlib.contextmanager
-def _broker(what: str) -> Iterator[None]:
-    """Turn a failed or unanswered broker call into :class:`BrokerUnavailable` (HTTP 503)."""
-    try:
-        yield
-    except BrokerUnavailable:
-        raise
-    except _BROKER_ERRORS as exc:
-        raise BrokerUnavailable(
-            f"{what}: the message broker did not answer ({type(exc).__name__}); "
-            f"retry in {RETRY_AFTER_S} s (with the same id: a stored order is never stored twice)"
-        ) from exc
 
 
 class FleetService:
@@ -163,7 +138,15 @@ class FleetService:
         self._subscribed_zones: set[str] = set()
         self._loops: list[asyncio.Task[Any]] = []
         self._order_locks = OrderLocks()
-        self._adopting: dict[str, asyncio.Task[None]] = {}  # order id -> looks for it in the store
+        self._submissions = Submissions(
+            config,
+            self.orders,
+            self._order_locks,
+            self._dispatcher,
+            admit=self._admit,
+            connected=lambda: self.connected,
+            started=lambda: self._started,
+        )
         self._started = False
 
     @property
@@ -191,6 +174,7 @@ class FleetService:
         nats = nats_transport_of(self.context.transport)
         self._store = OrderStore(nats)
         await self._store.ensure()
+        self._submissions.store = self._store
         self._events = OrderEvents(nats)
         await self._events.ensure()
         await self.load_all()
@@ -222,11 +206,11 @@ class FleetService:
             return
         self._started = False  # the loops end at their next turn even if a cancel is swallowed
         self._dispatcher.wake.set()
-        adopting = list(self._adopting.values())
+        adopting = list(self._submissions.adopting.values())
         for task in [*self._loops, *self._dispatcher.tasks, *adopting]:
             task.cancel()
         await asyncio.gather(*self._loops, *self._dispatcher.tasks, *adopting, return_exceptions=True)
-        self._adopting.clear()
+        self._submissions.adopting.clear()
         self._loops.clear()
         self._dispatcher.tasks.clear()
         if self.node is not None:
@@ -277,87 +261,23 @@ class FleetService:
     ) -> tuple[Any, bool]:
         """Store a new PENDING order (or return the stored one with that id); (order, created?).
 
-        Raises :class:`SubmitError` for a submission :func:`check_submission` refuses or a
+        Raises :class:`SubmitError` for a submission ``check_submission`` refuses or a
         full queue, and :class:`BrokerUnavailable` when the store cannot be written or did not
         answer: the order may or may not be stored, and a retry with the same id tells which.
         """
-        check_submission(
-            area_id=area_id,
-            areas=self.config.areas,
-            priority=priority,
-            order_id=order_id,
-            task=task,
-            target=target,
+        return await self._submissions.submit(
+            area_id=area_id, task=task, priority=priority, order_id=order_id, target=target
         )
-        if order_id:
-            existing = self.orders.get(order_id)
-            if existing is not None:
-                return existing, False
-        else:
-            order_id = f"wo-{uuid.uuid4().hex[:12]}"
-        pending = sum(len(a.queued) for a in self._dispatcher.areas.values())
-        if pending >= self.config.scheduler.max_pending:
-            raise SubmitError(f"{pending} orders are waiting for dispatch; try again later", retry=True)
-        if not self.connected:
-            raise BrokerUnavailable(
-                f"work order {order_id} not stored: the fleet has no connection to the message broker; "
-                f"retry in {RETRY_AFTER_S} s"
-            )
-        order = new_order(
-            order_id=order_id,
-            area_id=area_id,
-            task=task,
-            priority=priority,
-            target=target,
-            by=self.config.fleet_id,
-        )
-        assert self._store is not None
-        async with self._order_locks.hold(order_id):  # this id only: nothing else waits here
-            try:
-                with _broker(f"work order {order_id} may not be stored"):
-                    stored, created = await self._store.create(order)
-            except BrokerUnavailable:
-                self._adopt_later(order_id)  # it may be stored: queue it once the store says so
-                raise
-            if created or stored.id not in self.orders:
-                self._set(stored)
-                if stored.state == WorkOrder.STATE_PENDING:
-                    self._enqueue(stored)
-        return self.orders[stored.id], created
 
     def _adopt_later(self, order_id: str) -> None:
-        """Look for ``order_id`` in the store until found or :data:`_ADOPT_FOR_S` pass.
+        """Look for ``order_id`` in the store for a while; queue it once found (it may be stored)."""
+        self._submissions.adopt_later(order_id)
 
-        A create the broker did not answer may have been stored: without this, such an order
-        would wait in the store, never dispatched, until its client retried or the fleet restarted.
-        """
-        if order_id in self._adopting or not self._started:
-            return
-        task = asyncio.create_task(self._adopt(order_id), name=f"adopt {order_id}")
-        self._adopting[order_id] = task
-        task.add_done_callback(lambda _: self._adopting.pop(order_id, None))
-
-    async def _adopt(self, order_id: str) -> None:
-        assert self._store is not None
-        deadline = time.monotonic() + _ADOPT_FOR_S
-        pause = 0.5
-        # a request that timed out may still sit in the client's buffer, sent at reconnection:
-        # "not found" is no proof, so it keeps looking (less and less often) until the deadline
-        while time.monotonic() < deadline and order_id not in self.orders:
-            found = None
-            if self.connected:
-                with contextlib.suppress(*_BROKER_ERRORS):
-                    found = await self._store.get(order_id)
-            if found is not None:
-                async with self._order_locks.hold(order_id):
-                    if order_id not in self.orders:
-                        self._set(found[0])
-                        if found[0].state == WorkOrder.STATE_PENDING:
-                            self._enqueue(found[0])
-                        log.info("work order %r adopted: its store write was answered late", order_id)
-                return
-            await asyncio.sleep(pause)
-            pause = min(pause * 2, 10.0)
+    def _admit(self, order: Any) -> None:
+        """Index a stored order the index did not know; queue it while PENDING."""
+        self._set(order)
+        if order.state == WorkOrder.STATE_PENDING:
+            self._enqueue(order)
 
     def _set(self, order: Any, *, publish: bool = True) -> None:
         old = self.orders.get(order.id)
@@ -380,7 +300,7 @@ class FleetService:
         async with self._order_locks.hold(order_id):
             order = self.orders.get(order_id)
             if order is None:
-                with _broker(f"work order {order_id} could not be read"):
+                with broker_call(f"work order {order_id} could not be read"):
                     found = await self._store.get(order_id)
                 if found is None:
                     log.debug("update for unknown order %r ignored", order_id)
@@ -399,7 +319,7 @@ class FleetService:
                         steps.append(order)
             if not steps:
                 return None
-            with _broker(f"work order {order_id} could not be stored"):
+            with broker_call(f"work order {order_id} could not be stored"):
                 await self._store.put(order)
             for moved in steps:  # every transition counted (metrics), one SSE event
                 self._set(moved, publish=moved is order)
