@@ -454,6 +454,10 @@ class Executions:
                 self.ask_journal(order)
             elif order.releasing:
                 if not finish and now >= self.leases.lease_end(order.renewed_at):
+                    # The robot may still get (a stopped process) or hold the offered attempt:
+                    # it is used, and revoked, so the order moves on as a newer one.
+                    order.attempt = max(order.attempt, order.offered)
+                    self.leases.revoke(order.robot_id, order.order_id, max(order.offered, 1), now)
                     reason = f"{order.releasing}; its lease ended"
                     self.free(order)
                     self.retry(order, reason)
