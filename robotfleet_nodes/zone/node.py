@@ -64,18 +64,10 @@ from robotfleet_nodes.node.publisher import Publisher
 from robotfleet_nodes.srv import AssignWorkOrder, CancelWorkOrder
 from robotfleet_nodes.transport import ConnectionState
 from robotfleet_nodes.zone._events import EventPublisher
-from robotfleet_nodes.zone._executions import (
-    GOAL_TIMEOUT_S,
-    MISMATCH_GRACE_S,
-    REFUSAL_COOLDOWN_S,
-    Executions,
-    OrderSlot,
-    RobotSlot,
-    printable,
-    remember,
-)
+from robotfleet_nodes.zone._executions import GOAL_TIMEOUT_S, MISMATCH_GRACE_S, REFUSAL_COOLDOWN_S, Executions
 from robotfleet_nodes.zone._leases import Grant
 from robotfleet_nodes.zone._reports import robot_table, zone_summary
+from robotfleet_nodes.zone._slots import OrderSlot, RobotSlot, printable, remember
 from robotfleet_nodes.zone.choice import OrderTarget, RobotSnapshot, candidates, plan
 
 __all__ = [
