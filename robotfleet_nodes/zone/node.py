@@ -26,10 +26,11 @@ Every transition it makes is a ``WorkOrderUpdate`` on the order-event stream
   again from the reconnection, plus ``reconnect_grace_s``.
 
 :class:`ZoneNode` here is the facade: start-up, status subscriptions, heartbeats,
-assignment passes, lease renewals, recovery and summaries. The machinery behind it is
-private to the package: ``_intake`` (the ``assign`` and ``cancel`` services and the target
-check), ``_executions`` (the order state machine: goals, results, releases, journal
-questions, retries), ``_slots`` (the per-robot and per-order records), ``_leases``,
+assignment passes, lease renewals and summaries. The machinery behind it is private to the
+package: ``_intake`` (the ``assign`` and ``cancel`` services and the target check),
+``_recovery`` (re-adopting orders from the order bucket after a restart), ``_executions``
+(the order state machine: goals, results, releases, journal questions, retries),
+``_slots`` (the per-robot and per-order records), ``_leases`` (lease bookkeeping),
 ``_events`` (the order-event publisher) and ``_reports`` (summaries and robot tables).
 """
 
@@ -57,7 +58,6 @@ from robotfleet_nodes.msg import (
     LeaseRenewal,
     RobotStatus,
     RobotTable,
-    WorkOrder,
     ZoneSummary,
 )
 from robotfleet_nodes.node.context import Context
@@ -69,6 +69,7 @@ from robotfleet_nodes.zone._events import EventPublisher
 from robotfleet_nodes.zone._executions import GOAL_TIMEOUT_S, MISMATCH_GRACE_S, REFUSAL_COOLDOWN_S, Executions
 from robotfleet_nodes.zone._intake import MAX_TARGET_M, Intake
 from robotfleet_nodes.zone._leases import Grant
+from robotfleet_nodes.zone._recovery import recover_orders
 from robotfleet_nodes.zone._reports import robot_table, zone_summary
 from robotfleet_nodes.zone._slots import OrderSlot, RobotSlot
 from robotfleet_nodes.zone.choice import OrderTarget, RobotSnapshot, candidates, plan
@@ -93,7 +94,6 @@ HEARTBEAT_SWEEPS = 4
 MAX_SWEEP_PERIOD_S = 1.0
 #: Assignments of one order that may fail before it is FAILED.
 DEFAULT_MAX_ATTEMPTS = 3
-_LIVE_STATES = (WorkOrder.STATE_DISPATCHED, WorkOrder.STATE_ASSIGNED, WorkOrder.STATE_EXECUTING)
 
 
 class ZoneNode(Node):
@@ -171,7 +171,7 @@ class ZoneNode(Node):
         self._ex.started_at = time.monotonic()
         self._ex.recovery_until = self._ex.started_at + self.config.heartbeat_timeout_s
         if self._recover:
-            await self._recover_orders()
+            await recover_orders(self._store, self._ex, seq=self._seq)
         self._intake.ready = self._ex.running = True
         self.create_timer(self._assign_period, self._tick)
         self.create_timer(self.config.leases.renew_period_s, self._renew)
@@ -419,34 +419,6 @@ class ZoneNode(Node):
             order.mismatch_since = 0.0
             order.assigned_sent = order.executing_sent = False
             self._spawn(self._ex.dispatch(order, robot, order.token))
-
-    # -- recovery ------------------------------------------------------------------------
-    async def _recover_orders(self) -> None:
-        assert self._store is not None
-        try:
-            stored = await self._store.load_all()
-        except Exception:
-            log.exception("%s: could not read the order bucket; starting empty", self.zone_id)
-            return
-        adopted = 0
-        for wo in sorted(stored, key=lambda o: (o.created.sec, o.created.nanosec)):
-            if wo.zone_id != self.zone_id or wo.state not in _LIVE_STATES or wo.id in self._ex.orders:
-                continue
-            order = OrderSlot(order=wo, seq=next(self._seq), attempt=int(wo.attempts), state=int(wo.state))
-            self._ex.orders[wo.id] = order
-            adopted += 1
-            robot = self._ex.robots.get(wo.robot_id)
-            if wo.state == WorkOrder.STATE_DISPATCHED or robot is None or robot.order_id:
-                self._ex.requeue(order)
-                continue
-            order.robot_id = robot.robot_id
-            order.offered = order.attempt
-            order.assigned_sent = True
-            order.executing_sent = wo.state == WorkOrder.STATE_EXECUTING
-            order.recovering = True
-            robot.order_id = wo.id
-        if adopted:
-            self.get_logger().info("%s: re-adopted %d orders from the store", self.zone_id, adopted)
 
     # -- upward --------------------------------------------------------------------------
 
