@@ -5,7 +5,8 @@
 its result, and takes an order off its robot only when the robot confirms it stopped (its
 result, its journal) or its lease ran out plus the margin. The node owns the I/O around it:
 services, status subscriptions, renewals, timers and the order-event publisher (``publish``).
-The records it keeps per robot and per order live in :mod:`robotfleet_nodes.zone._slots`.
+The records it keeps per robot and per order live in :mod:`robotfleet_nodes.zone._slots`,
+the question to a robot's journal in :mod:`robotfleet_nodes.zone._journal`.
 """
 
 from __future__ import annotations
@@ -21,11 +22,10 @@ from typing import Any
 from robotfleet_nodes.action import ActionClient, ClientGoalHandle, ExecuteTask, GoalStatus
 from robotfleet_nodes.config import ZoneConfig
 from robotfleet_nodes.edge.node import STATUS_QOS
-from robotfleet_nodes.errors import RobotFleetError
 from robotfleet_nodes.fleet.protocol import FINAL_STATES, now_stamp, robot_name
 from robotfleet_nodes.msg import ExecutionRecord, WorkOrder, WorkOrderUpdate
 from robotfleet_nodes.node.node import Node
-from robotfleet_nodes.srv import GetExecutions
+from robotfleet_nodes.zone._journal import journal_record
 from robotfleet_nodes.zone._leases import ZoneLeases
 from robotfleet_nodes.zone._reports import LEASE_LOSS
 from robotfleet_nodes.zone._slots import OrderSlot, RobotSlot, printable, remember
@@ -375,22 +375,9 @@ class Executions:
     async def journal_question(self, order: OrderSlot, robot_id: str, token: int) -> None:
         """Ask ``robot_id``'s journal how ``order`` stands there and act on the answer."""
         robot = self.robots[robot_id]
-        record: Any = None
         try:
-            if robot.journal is None:
-                robot.journal = await self.node.create_client(GetExecutions, robot_name(robot_id, "journal"))
-            answer = await robot.journal.call(
-                GetExecutions.Request(
-                    order_ids=[order.order_id], attempts=[max(order.offered, order.attempt)]
-                ),
-                timeout=GOAL_TIMEOUT_S,
-            )
-            record = answer.records[0] if answer.records else None
-        except asyncio.CancelledError:
-            raise
-        except (TimeoutError, ConnectionError, RobotFleetError, IndexError) as exc:
-            log.info(
-                "%s: journal of %s not answering about %s: %s", self.zone_id, robot_id, order.order_id, exc
+            record = await journal_record(
+                self.node, robot, order, timeout=GOAL_TIMEOUT_S, zone_id=self.zone_id
             )
         finally:
             order.asking = False

@@ -30,8 +30,9 @@ assignment passes, lease renewals and summaries. The machinery behind it is priv
 package: ``_intake`` (the ``assign`` and ``cancel`` services and the target check),
 ``_recovery`` (re-adopting orders from the order bucket after a restart), ``_executions``
 (the order state machine: goals, results, releases, journal questions, retries),
-``_slots`` (the per-robot and per-order records), ``_leases`` (lease bookkeeping),
-``_events`` (the order-event publisher) and ``_reports`` (summaries and robot tables).
+``_journal`` (asking a robot's journal), ``_slots`` (the per-robot and per-order records),
+``_leases`` (lease bookkeeping), ``_events`` (the order-event publisher) and ``_reports``
+(summaries and robot tables).
 """
 
 from __future__ import annotations
