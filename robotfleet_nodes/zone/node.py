@@ -55,12 +55,7 @@ from robotfleet_nodes.fleet.protocol import (
     robot_name,
     zone_name,
 )
-from robotfleet_nodes.msg import (
-    LeaseRenewal,
-    RobotStatus,
-    RobotTable,
-    ZoneSummary,
-)
+from robotfleet_nodes.msg import LeaseRenewal, RobotStatus, RobotTable, ZoneSummary
 from robotfleet_nodes.node.context import Context
 from robotfleet_nodes.node.node import Node
 from robotfleet_nodes.node.publisher import Publisher
