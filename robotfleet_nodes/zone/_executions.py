@@ -5,6 +5,8 @@
 its result, and takes an order off its robot only when the robot confirms it stopped (its
 result, its journal) or its lease ran out plus the margin. The node owns the I/O around it:
 services, status subscriptions, renewals, timers and the order-event publisher (``publish``).
+The records it keeps per robot and per order live in :mod:`robotfleet_nodes.zone._slots`,
+the question to a robot's journal in :mod:`robotfleet_nodes.zone._journal`.
 """
 
 from __future__ import annotations
@@ -12,36 +14,23 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from robotfleet_nodes.action import ActionClient, ClientGoalHandle, ExecuteTask, GoalStatus
 from robotfleet_nodes.config import ZoneConfig
 from robotfleet_nodes.edge.node import STATUS_QOS
-from robotfleet_nodes.errors import RobotFleetError
 from robotfleet_nodes.fleet.protocol import FINAL_STATES, now_stamp, robot_name
-from robotfleet_nodes.msg import ExecutionRecord, RobotStatus, WorkOrder, WorkOrderUpdate
+from robotfleet_nodes.msg import ExecutionRecord, WorkOrder, WorkOrderUpdate
 from robotfleet_nodes.node.node import Node
-from robotfleet_nodes.node.service import Client
-from robotfleet_nodes.srv import GetExecutions
+from robotfleet_nodes.zone._journal import journal_record
 from robotfleet_nodes.zone._leases import ZoneLeases
 from robotfleet_nodes.zone._reports import LEASE_LOSS
-from robotfleet_nodes.zone.choice import RobotSnapshot
+from robotfleet_nodes.zone._slots import OrderSlot, RobotSlot, printable, remember
 
-__all__ = [
-    "GOAL_TIMEOUT_S",
-    "MISMATCH_GRACE_S",
-    "REFUSAL_COOLDOWN_S",
-    "Executions",
-    "OrderSlot",
-    "RobotSlot",
-    "printable",
-    "remember",
-]
+__all__ = ["GOAL_TIMEOUT_S", "MISMATCH_GRACE_S", "REFUSAL_COOLDOWN_S", "Executions"]
 
 log = logging.getLogger(__name__)
 
@@ -51,91 +40,9 @@ REFUSAL_COOLDOWN_S = 1.0
 GOAL_TIMEOUT_S = 5.0
 #: Seconds a robot may report not holding the order it was given before its journal is asked.
 MISMATCH_GRACE_S = 2.0
-_REMEMBERED = 10_000  # answers / finished orders kept for idempotency
 
 _R = ExecuteTask.Result
 _J = ExecutionRecord
-
-
-def remember(store: OrderedDict[str, Any], key: str, value: Any) -> None:
-    """Keep ``key`` -> ``value`` in ``store``, the newest last, at most 10 000 entries."""
-    store[key] = value
-    store.move_to_end(key)
-    while len(store) > _REMEMBERED:
-        store.popitem(last=False)
-
-
-def printable(text: object) -> str:
-    """``text`` for a log line: quoted and escaped, so it cannot forge a line of its own."""
-    return repr(str(text))
-
-
-@dataclass(slots=True)
-class RobotSlot:
-    """One robot as its zone keeps it: latest status, the order it was given, its clients."""
-
-    robot_id: str
-    status: RobotStatus | None = None
-    last_seen: float = -math.inf
-    online: bool = False
-    order_id: str = ""  # the order the zone gave it (reserved from the offer until released)
-    refused_until: float = -math.inf
-    client: ActionClient | None = None
-    connecting: asyncio.Task[ActionClient] | None = None  # the client being created
-    journal: Client[Any] | None = None
-
-    def snapshot(self) -> RobotSnapshot:
-        """The robot as the robot choice (:mod:`robotfleet_nodes.zone.choice`) sees it now."""
-        held = bool(self.order_id)
-        s = self.status
-        if s is None:
-            return RobotSnapshot(
-                self.robot_id, self.online, None, 0.0, 0.0, 0.0, "", held, self.refused_until
-            )
-        pose = s.pose
-        return RobotSnapshot(
-            self.robot_id,
-            self.online,
-            s.state,
-            s.battery_percent,
-            pose.x,
-            pose.y,
-            s.current_order_id,
-            held,
-            self.refused_until,
-        )
-
-
-@dataclass(slots=True)
-class OrderSlot:
-    """One order a zone holds, queued or on a robot, with its lease and attempt bookkeeping."""
-
-    order: WorkOrder  # as last known
-    seq: int
-    attempt: int  # the highest attempt (fencing token) given to a robot so far
-    state: int = WorkOrder.STATE_DISPATCHED
-    failures: int = 0  # attempts that ended without success (counted against max_attempts)
-    robot_id: str = ""
-    offered: int = 0  # the attempt of the goal sent to robot_id
-    token: int = 0  # grows on every offer and release; results of older tokens are ignored
-    goal: ClientGoalHandle | None = None
-    started: float = 0.0
-    assigned_sent: bool = False
-    executing_sent: bool = False
-    cancelling: str | None = None  # the cancel reason, once cancelled
-    waiter: asyncio.Task[Any] | None = None
-    granted: bool = False  # its lease is renewed
-    renewed_at: float = -math.inf  # last time the robot's lease was (re)started
-    releasing: str = ""  # why it is being taken off its robot ("" while not)
-    reversible: bool = False  # released because the robot went silent: it may come back
-    recovering: bool = False  # re-adopted at start; the robot has not said yet
-    mismatch_since: float = 0.0
-    asking: bool = False  # a journal question is under way
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def order_id(self) -> str:
-        return str(self.order.id)
 
 
 class Executions:
@@ -406,7 +313,7 @@ class Executions:
         """Stop renewing ``order`` on its robot and tell the robot to drop it.
 
         It stays on the robot (``robot_id``) until the robot confirms it stopped or its lease
-        ran out (:meth:`_check_orders`); only then may another robot get it.
+        ran out (:meth:`check_orders`); only then may another robot get it.
         """
         if not order.robot_id:
             return
@@ -472,22 +379,9 @@ class Executions:
     async def journal_question(self, order: OrderSlot, robot_id: str, token: int) -> None:
         """Ask ``robot_id``'s journal how ``order`` stands there and act on the answer."""
         robot = self.robots[robot_id]
-        record: Any = None
         try:
-            if robot.journal is None:
-                robot.journal = await self.node.create_client(GetExecutions, robot_name(robot_id, "journal"))
-            answer = await robot.journal.call(
-                GetExecutions.Request(
-                    order_ids=[order.order_id], attempts=[max(order.offered, order.attempt)]
-                ),
-                timeout=GOAL_TIMEOUT_S,
-            )
-            record = answer.records[0] if answer.records else None
-        except asyncio.CancelledError:
-            raise
-        except (TimeoutError, ConnectionError, RobotFleetError, IndexError) as exc:
-            log.info(
-                "%s: journal of %s not answering about %s: %s", self.zone_id, robot_id, order.order_id, exc
+            record = await journal_record(
+                self.node, robot, order, timeout=GOAL_TIMEOUT_S, zone_id=self.zone_id
             )
         finally:
             order.asking = False

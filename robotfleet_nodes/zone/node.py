@@ -24,6 +24,15 @@ Every transition it makes is a ``WorkOrderUpdate`` on the order-event stream
   requeues any a robot may hold, asks the robot's journal (``/robots/<id>/journal``).
 - A zone that lost its own broker connection declares no robot OFFLINE: heartbeats are timed
   again from the reconnection, plus ``reconnect_grace_s``.
+
+:class:`ZoneNode` here is the facade: start-up, status subscriptions, heartbeats,
+assignment passes, lease renewals and summaries. The machinery behind it is private to the
+package: ``_intake`` (the ``assign`` and ``cancel`` services and the target check),
+``_recovery`` (re-adopting orders from the order bucket after a restart), ``_executions``
+(the order state machine: goals, results, releases, journal questions, retries),
+``_journal`` (asking a robot's journal), ``_slots`` (the per-robot and per-order records),
+``_leases`` (lease bookkeeping), ``_events`` (the order-event publisher) and ``_reports``
+(summaries and robot tables).
 """
 
 from __future__ import annotations
@@ -32,50 +41,33 @@ import asyncio
 import functools
 import itertools
 import logging
-import math
 import time
-from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 from robotfleet_nodes.config import ZoneConfig
 from robotfleet_nodes.edge.node import STATUS_QOS
 from robotfleet_nodes.fleet.protocol import (
-    FINAL_STATES,
-    ORDER_ID_RE,
     OrderEvents,
     OrderStore,
     area_name,
     nats_transport_of,
     robot_name,
-    state_name,
     zone_name,
 )
-from robotfleet_nodes.msg import (
-    LeaseRenewal,
-    RobotStatus,
-    RobotTable,
-    WorkOrder,
-    ZoneSummary,
-)
+from robotfleet_nodes.msg import LeaseRenewal, RobotStatus, RobotTable, ZoneSummary
 from robotfleet_nodes.node.context import Context
 from robotfleet_nodes.node.node import Node
 from robotfleet_nodes.node.publisher import Publisher
 from robotfleet_nodes.srv import AssignWorkOrder, CancelWorkOrder
 from robotfleet_nodes.transport import ConnectionState
 from robotfleet_nodes.zone._events import EventPublisher
-from robotfleet_nodes.zone._executions import (
-    GOAL_TIMEOUT_S,
-    MISMATCH_GRACE_S,
-    REFUSAL_COOLDOWN_S,
-    Executions,
-    OrderSlot,
-    RobotSlot,
-    printable,
-    remember,
-)
+from robotfleet_nodes.zone._executions import GOAL_TIMEOUT_S, MISMATCH_GRACE_S, REFUSAL_COOLDOWN_S, Executions
+from robotfleet_nodes.zone._intake import MAX_TARGET_M, Intake
 from robotfleet_nodes.zone._leases import Grant
+from robotfleet_nodes.zone._recovery import recover_orders
 from robotfleet_nodes.zone._reports import robot_table, zone_summary
+from robotfleet_nodes.zone._slots import OrderSlot, RobotSlot
 from robotfleet_nodes.zone.choice import OrderTarget, RobotSnapshot, candidates, plan
 
 __all__ = [
@@ -98,9 +90,6 @@ HEARTBEAT_SWEEPS = 4
 MAX_SWEEP_PERIOD_S = 1.0
 #: Assignments of one order that may fail before it is FAILED.
 DEFAULT_MAX_ATTEMPTS = 3
-#: Largest |x| or |y| of a target [m] (the API refuses more; a zone checks again).
-MAX_TARGET_M = 1e6
-_LIVE_STATES = (WorkOrder.STATE_DISPATCHED, WorkOrder.STATE_ASSIGNED, WorkOrder.STATE_EXECUTING)
 
 
 class ZoneNode(Node):
@@ -140,17 +129,14 @@ class ZoneNode(Node):
         )
         self._held_lease = not self._ex.leases.needs_zone_lease
         self._connected = True
-        # key -> (accepted, zone_id, robot_id, error): a tuple of strings, which the garbage
-        # collector stops tracking (10 000 response messages would be 30 000 objects it walks)
-        self._answers: OrderedDict[str, tuple[bool, str, str, str]] = OrderedDict()
         self._seq = itertools.count()
+        self._intake = Intake(self._ex, config, seq=self._seq, assign_soon=self._assign_soon)
         self._rr = 0
         self._tasks: set[asyncio.Task[Any]] = set()
         self._summary_pub: Publisher[ZoneSummary] | None = None
         self._table_pub: Publisher[RobotTable] | None = None
         self._lease_pub: Publisher[LeaseRenewal] | None = None
         self._store: OrderStore | None = None
-        self._ready = False
 
     # -- life --------------------------------------------------------------------------
     async def on_start(self) -> None:
@@ -176,13 +162,13 @@ class ZoneNode(Node):
         self._summary_pub = await self.create_publisher(ZoneSummary, "summary", 1)
         self._table_pub = await self.create_publisher(RobotTable, "robots", 1)
         self._lease_pub = await self.create_publisher(LeaseRenewal, "leases", 1)
-        await self.create_service(AssignWorkOrder, "assign", self._on_assign)
-        await self.create_service(CancelWorkOrder, "cancel", self._on_cancel)
+        await self.create_service(AssignWorkOrder, "assign", self._intake.on_assign)
+        await self.create_service(CancelWorkOrder, "cancel", self._intake.on_cancel)
         self._ex.started_at = time.monotonic()
         self._ex.recovery_until = self._ex.started_at + self.config.heartbeat_timeout_s
         if self._recover:
-            await self._recover_orders()
-        self._ready = self._ex.running = True
+            await recover_orders(self._store, self._ex, seq=self._seq)
+        self._intake.ready = self._ex.running = True
         self.create_timer(self._assign_period, self._tick)
         self.create_timer(self.config.leases.renew_period_s, self._renew)
         self._spawn(self._ex.prepare_clients())
@@ -193,7 +179,7 @@ class ZoneNode(Node):
 
     async def destroy_node(self) -> None:
         """Stop timers and tasks, flush pending order events (up to 2 s), leave the graph."""
-        self._ready = self._ex.running = False
+        self._intake.ready = self._ex.running = False
         for timer in list(self._timers):
             timer.cancel()
         for order in self._ex.orders.values():
@@ -429,149 +415,6 @@ class ZoneNode(Node):
             order.mismatch_since = 0.0
             order.assigned_sent = order.executing_sent = False
             self._spawn(self._ex.dispatch(order, robot, order.token))
-
-    # -- taking an order off its robot ---------------------------------------------------
-
-    # -- the robot's journal ---------------------------------------------------------------
-
-    # -- order bookkeeping ---------------------------------------------------------------
-
-    # -- services ------------------------------------------------------------------------
-    def _on_assign(self, request: AssignWorkOrder.Request) -> AssignWorkOrder.Response:
-        wo = request.order
-        key = request.idempotency_key or f"{wo.id}/{wo.attempts}"
-        first = self._answers.get(key)
-        if first is not None:
-            accepted, zone_id, robot_id, error = first
-            return AssignWorkOrder.Response(
-                accepted=accepted, duplicate=True, zone_id=zone_id, robot_id=robot_id, error=error
-            )
-
-        def refuse(error: str, *, order_refused: bool = False) -> AssignWorkOrder.Response:
-            self.get_logger().info("%s: refused %s: %s", self.zone_id, wo.id, error)
-            return AssignWorkOrder.Response(accepted=False, error=error, order_refused=order_refused)
-
-        if not self._ready:
-            return refuse(f"zone {self.zone_id} is starting")
-        if not ORDER_ID_RE.fullmatch(wo.id):
-            return refuse(f"invalid order id {wo.id!r}", order_refused=True)
-        if request.target_id and request.target_id != self.zone_id:
-            return refuse(f"this is zone {self.zone_id}, not {request.target_id}")
-        if wo.area_id != self.config.area_id:
-            return refuse(
-                f"order {wo.id} belongs to area {wo.area_id!r}; zone {self.zone_id} "
-                f"is in {self.config.area_id}"
-            )
-        if wo.state in FINAL_STATES:
-            return refuse(f"order {wo.id} is {state_name(wo.state)}")
-        target_error = self._target_error(wo)
-        if target_error:
-            return refuse(target_error, order_refused=True)
-        final = self._ex.finished.get(wo.id)
-        if final is not None:
-            return refuse(f"order {wo.id} is {state_name(final)} already")
-        held = self._ex.orders.get(wo.id)
-        if held is not None and int(wo.attempts) > held.attempt:  # moved on without this zone knowing
-            self.get_logger().warning(
-                "%s: %s comes back at attempt %d: dropping attempt %d",
-                self.zone_id,
-                wo.id,
-                wo.attempts,
-                held.attempt,
-            )
-            self._ex.release(held, f"superseded by attempt {wo.attempts}")
-            self._ex.forget(held)
-        if wo.id not in self._ex.orders:
-            if not any(r.online for r in self._ex.robots.values()):
-                return refuse(f"zone {self.zone_id} has no live robots")
-            self._accept(wo)
-            self._assign_soon()
-        remember(self._answers, key, (True, self.zone_id, "", ""))
-        return AssignWorkOrder.Response(accepted=True, duplicate=False, zone_id=self.zone_id)
-
-    def _target_error(self, wo: WorkOrder) -> str:
-        """Why this zone cannot take ``wo``'s target ("" when it can)."""
-        if not wo.has_target:
-            return ""
-        x, y = float(wo.target_x), float(wo.target_y)
-        if not (math.isfinite(x) and math.isfinite(y)) or max(abs(x), abs(y)) > MAX_TARGET_M:
-            return f"target ({x}, {y}) must be finite with |x|, |y| <= {MAX_TARGET_M:g} m"
-        bounds = self.config.bounds
-        if bounds is not None and not (bounds[0] <= x <= bounds[2] and bounds[1] <= y <= bounds[3]):
-            return f"target ({x:g}, {y:g}) is outside zone {self.zone_id}'s bounds {bounds}"
-        return ""
-
-    def _accept(self, wo: WorkOrder) -> None:
-        order = OrderSlot(
-            order=wo.model_copy(update={"zone_id": self.zone_id}),
-            seq=next(self._seq),
-            attempt=int(wo.attempts),
-        )
-        self._ex.orders[order.order_id] = order
-        self._ex.queue.append(order.order_id)
-        self._ex.emit(order, WorkOrder.STATE_DISPATCHED)
-        self.get_logger().info(
-            "%s: accepted %s (task=%s, priority=%d)",
-            self.zone_id,
-            wo.id,
-            printable(wo.task),
-            wo.priority,
-        )
-
-    def _on_cancel(self, request: CancelWorkOrder.Request) -> CancelWorkOrder.Response:
-        order = self._ex.orders.get(request.id)
-        if order is None:
-            final = self._ex.finished.get(request.id)
-            if final == WorkOrder.STATE_CANCELLED:
-                return CancelWorkOrder.Response(accepted=True, order=WorkOrder(id=request.id, state=final))
-            if final is not None:
-                return CancelWorkOrder.Response(
-                    accepted=False,
-                    order=WorkOrder(id=request.id, state=final),
-                    error=f"order {request.id} is {state_name(final)} already",
-                )
-            error = f"zone {self.zone_id} does not hold order {request.id!r}"
-            return CancelWorkOrder.Response(accepted=False, error=error)
-        reason = request.reason or "cancelled"
-        order.cancelling = reason
-        if order.robot_id:
-            self._ex.release(order, reason)
-        self._ex.finish(order, WorkOrder.STATE_CANCELLED, reason)
-        self.get_logger().info("%s: cancelled %s: %s", self.zone_id, request.id, printable(reason))
-        return CancelWorkOrder.Response(
-            accepted=True,
-            order=order.order.model_copy(
-                update={"state": WorkOrder.STATE_CANCELLED, "error": reason, "attempts": order.attempt}
-            ),
-        )
-
-    # -- recovery ------------------------------------------------------------------------
-    async def _recover_orders(self) -> None:
-        assert self._store is not None
-        try:
-            stored = await self._store.load_all()
-        except Exception:
-            log.exception("%s: could not read the order bucket; starting empty", self.zone_id)
-            return
-        adopted = 0
-        for wo in sorted(stored, key=lambda o: (o.created.sec, o.created.nanosec)):
-            if wo.zone_id != self.zone_id or wo.state not in _LIVE_STATES or wo.id in self._ex.orders:
-                continue
-            order = OrderSlot(order=wo, seq=next(self._seq), attempt=int(wo.attempts), state=int(wo.state))
-            self._ex.orders[wo.id] = order
-            adopted += 1
-            robot = self._ex.robots.get(wo.robot_id)
-            if wo.state == WorkOrder.STATE_DISPATCHED or robot is None or robot.order_id:
-                self._ex.requeue(order)
-                continue
-            order.robot_id = robot.robot_id
-            order.offered = order.attempt
-            order.assigned_sent = True
-            order.executing_sent = wo.state == WorkOrder.STATE_EXECUTING
-            order.recovering = True
-            robot.order_id = wo.id
-        if adopted:
-            self.get_logger().info("%s: re-adopted %d orders from the store", self.zone_id, adopted)
 
     # -- upward --------------------------------------------------------------------------
 
