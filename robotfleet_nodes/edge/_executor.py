@@ -168,6 +168,9 @@ class Executor:
         refusal = self._fence(goal) if fenced else None
         if refusal is not None:
             return refusal
+        stepper = self._edge._stepper
+        if fenced and stepper is not None and stepper.just_resumed(time.monotonic()):
+            return _Refusal(_REFUSED_ROBOT, attempt, "the goal waited while this edge's process was stopped")
         if running is not None:
             return _Refusal(_REFUSED_ROBOT, attempt, f"busy with work order {running.order_id!r}")
         journal = self._edge.journal

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 import weakref
 from typing import Protocol
@@ -19,12 +20,14 @@ from robotfleet_nodes.edge.driver import DriverStatus, RobotDriver
 from robotfleet_nodes.node.context import Context
 from robotfleet_nodes.node.timer import Timer
 
-__all__ = ["STEPPERS", "STOPPED_GAP_S", "SteppedEdge", "Stepper", "release_stepper", "stepper_for"]
+__all__ = ["STALE_GOAL_WINDOW_S", "STEPPERS", "STOPPED_GAP_S", "SteppedEdge", "Stepper", "release_stepper", "stepper_for"]
 
 log = logging.getLogger(__name__)
 
 #: A stepper pass this much later than its period means the process was stopped [s].
 STOPPED_GAP_S = 2.0
+#: Goals read this long after a stop was detected are refused (about the robot) [s].
+STALE_GOAL_WINDOW_S = 1.0
 
 
 class SteppedEdge(Protocol):
@@ -56,6 +59,7 @@ class Stepper:
         self._batch: list[tuple[SteppedEdge, DriverStatus]] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._last_pass = time.monotonic()
+        self.resumed_at = -math.inf  # when a stop of the process was last detected
 
     def __len__(self) -> int:
         return len(self._edges)
@@ -68,9 +72,17 @@ class Stepper:
         self._last_pass = now
         if gap <= STOPPED_GAP_S:
             return
+        self.resumed_at = now
         log.warning("edges did not run for %.1f s (process stopped?): robots go on from where they were", gap)
         for edge in self._edges:
             edge.driver.resync(now)
+
+    def just_resumed(self, now: float) -> bool:
+        """True within :data:`STALE_GOAL_WINDOW_S` after a stop was detected: a goal read now
+        waited in a buffer while the process was stopped (the zone may have moved its order
+        on meanwhile, and the revocation saying so may be read after it)."""
+        self.catch_up(now)
+        return now - self.resumed_at < STALE_GOAL_WINDOW_S
 
     @property
     def batch(self) -> list[tuple[SteppedEdge, DriverStatus]] | None:

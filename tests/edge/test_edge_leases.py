@@ -23,6 +23,7 @@ from shared_helpers import eventually
 from robotfleet_nodes.action import ActionClient, ClientGoalHandle, ExecuteTask, GoalStatus
 from robotfleet_nodes.config import EdgeConfig
 from robotfleet_nodes.edge import _journal_writer, _lease
+from robotfleet_nodes.edge._stepper import STALE_GOAL_WINDOW_S
 from robotfleet_nodes.edge.driver import RobotDriver
 from robotfleet_nodes.edge.journal import journal_dir
 from robotfleet_nodes.edge.node import STATUS_QOS, STOPPED_GAP_S, EdgeNode, driver_from_config
@@ -382,6 +383,26 @@ async def test_a_robot_stopped_with_its_process_does_not_finish_in_the_past(
         (record,) = await zone.ask(("wo-1", 1))
         assert record.state == ExecutionRecord.STATE_PAUSED, "it did not finish while stopped"
         assert edge.driver.status.progress < 1.0
+
+
+async def test_a_goal_read_right_after_the_process_was_stopped_is_refused(
+    make_context: ContextFactory,
+) -> None:
+    """A goal that waited in a buffer while the edge's process was stopped may be stale (its
+    order moved on meanwhile, and the revocation may be read after it): refused, about the
+    robot (no attempt used), for a moment after the stop; later goals run."""
+    async with make_context() as edge_ctx, make_context() as ctx:
+        edge = EdgeNode(config(), context=edge_ctx)
+        await edge.start()
+        zone = await FakeZone(ctx).start()
+        sending = asyncio.ensure_future(zone.goal("wo-1", 1, lease_s=5.0))
+        time.sleep(STOPPED_GAP_S + 1.0)  # noqa: ASYNC251 - the whole process stops (as under SIGSTOP)
+        _, res = await result(await sending)
+        assert (res.refused, res.attempt) == (Result.REFUSED_ROBOT, 1), res
+        assert "stopped" in res.message
+        await asyncio.sleep(STALE_GOAL_WINDOW_S)  # the moment after the stop passes
+        _, res = await result(await zone.goal("wo-1", 1, lease_s=5.0))
+        assert (res.success, res.refused) == (True, Result.REFUSED_NONE), res
 
 
 async def test_a_renewal_read_after_the_lease_end_applies_the_loss_first(
