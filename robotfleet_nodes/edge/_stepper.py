@@ -20,7 +20,15 @@ from robotfleet_nodes.edge.driver import DriverStatus, RobotDriver
 from robotfleet_nodes.node.context import Context
 from robotfleet_nodes.node.timer import Timer
 
-__all__ = ["STALE_GOAL_WINDOW_S", "STEPPERS", "STOPPED_GAP_S", "SteppedEdge", "Stepper", "release_stepper", "stepper_for"]
+__all__ = [
+    "STALE_GOAL_WINDOW_S",
+    "STEPPERS",
+    "STOPPED_GAP_S",
+    "SteppedEdge",
+    "Stepper",
+    "release_stepper",
+    "stepper_for",
+]
 
 log = logging.getLogger(__name__)
 
