@@ -37,6 +37,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+#: Reads of the whole order bucket before a short read is accepted (see OrderStore.load_all).
+LOAD_TRIES = 3
 #: Order ids: usable verbatim as NATS subject token and KV key.
 ORDER_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
 
@@ -280,7 +282,27 @@ class OrderStore:
         return True
 
     async def load_all(self) -> list[WorkOrder]:
-        """Every stored order (one ordered read of the bucket, not one request per key)."""
+        """Every stored order (one ordered read of the bucket, not one request per key).
+
+        The read is checked against the bucket's size: a watcher can report the end of the
+        initial values early (seen: a restarted zone read none of its orders while the bucket
+        held them), so a short read is repeated, up to :data:`LOAD_TRIES` times.
+        """
+        orders: list[WorkOrder] = []
+        for _ in range(LOAD_TRIES):
+            orders = await self._read_all()
+            info = await self._transport.jetstream().stream_info(f"KV_{self.bucket}")
+            if len(orders) >= int(info.state.messages):
+                return orders
+            log.warning(
+                "order bucket %s: read %d of %d orders; reading again",
+                self.bucket,
+                len(orders),
+                info.state.messages,
+            )
+        return orders
+
+    async def _read_all(self) -> list[WorkOrder]:
         from robotfleet_nodes.idl.codec import deserialize
 
         orders: list[WorkOrder] = []
