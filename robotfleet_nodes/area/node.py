@@ -52,6 +52,7 @@ from robotfleet_nodes.fleet.protocol import (
     OrderEvents,
     OrderStore,
     area_name,
+    ask_journal,
     nats_transport_of,
     now_stamp,
     robot_name,
@@ -165,16 +166,12 @@ class AreaNode(Node):
             client = self._journals[robot_id] = await self.create_client(
                 GetExecutions, robot_name(robot_id, "journal")
             )
-        try:
-            answer = await client.call(
-                GetExecutions.Request(order_ids=[order_id], attempts=[attempt]),
-                timeout=self.config.assign_timeout_s,
-            )
-        except (TimeoutError, ConnectionError, RobotFleetError) as exc:
-            log.info("%s: %s does not answer about %s: %s", self.area_id, robot_id, order_id, exc)
-            return None
-        records: list[ExecutionRecord] = list(answer.records)
-        return records[0] if records else None
+        record: ExecutionRecord | None = await ask_journal(
+            client, order_id, attempt, timeout=self.config.assign_timeout_s
+        )
+        if record is None:
+            log.info("%s: %s does not answer about %s", self.area_id, robot_id, order_id)
+        return record
 
     def _on_connection(self, state: ConnectionState) -> None:
         """A broker outage is nobody's silence: zones get their whole term again from the

@@ -27,6 +27,7 @@ __all__ = [
     "advances",
     "apply_update",
     "area_name",
+    "ask_journal",
     "nats_transport_of",
     "note_stale_outcome",
     "now_stamp",
@@ -82,6 +83,22 @@ def now_stamp() -> Time:
     """The current UTC time as ``builtin_interfaces/Time``."""
     ns = time.time_ns()
     return Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
+
+
+async def ask_journal(client: Any, order_id: str, attempt: int, *, timeout: float) -> Any | None:
+    """Ask a robot's journal (``client``: a ``GetExecutions`` client of
+    ``/robots/<robot_id>/journal``) how ``order_id`` stands there; asking fences it at
+    ``attempt``. The ``ExecutionRecord``, or None when the robot does not answer."""
+    from robotfleet_nodes.errors import RobotFleetError
+    from robotfleet_nodes.srv import GetExecutions
+
+    try:
+        answer = await client.call(
+            GetExecutions.Request(order_ids=[order_id], attempts=[attempt]), timeout=timeout
+        )
+    except (TimeoutError, ConnectionError, RobotFleetError):
+        return None
+    return answer.records[0] if answer.records else None
 
 
 # -- order state rules ------------------------------------------------------------------

@@ -8,12 +8,10 @@ fenced it). What the zone makes of the answer is
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
-from robotfleet_nodes.errors import RobotFleetError
-from robotfleet_nodes.fleet.protocol import robot_name
+from robotfleet_nodes.fleet.protocol import ask_journal, robot_name
 from robotfleet_nodes.node.node import Node
 from robotfleet_nodes.srv import GetExecutions
 from robotfleet_nodes.zone._slots import OrderSlot, RobotSlot
@@ -31,16 +29,10 @@ async def journal_record(
 
     The robot's journal client is created on the first question and kept in ``robot``.
     """
-    try:
-        if robot.journal is None:
-            robot.journal = await node.create_client(GetExecutions, robot_name(robot.robot_id, "journal"))
-        answer = await robot.journal.call(
-            GetExecutions.Request(order_ids=[order.order_id], attempts=[max(order.offered, order.attempt)]),
-            timeout=timeout,
-        )
-        return answer.records[0] if answer.records else None
-    except asyncio.CancelledError:
-        raise
-    except (TimeoutError, ConnectionError, RobotFleetError, IndexError) as exc:
-        log.info("%s: journal of %s not answering about %s: %s", zone_id, robot.robot_id, order.order_id, exc)
-        return None
+    if robot.journal is None:
+        robot.journal = await node.create_client(GetExecutions, robot_name(robot.robot_id, "journal"))
+    attempt = max(order.offered, order.attempt)
+    record = await ask_journal(robot.journal, order.order_id, attempt, timeout=timeout)
+    if record is None:
+        log.info("%s: journal of %s not answering about %s", zone_id, robot.robot_id, order.order_id)
+    return record
