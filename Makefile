@@ -71,8 +71,11 @@ browser: setup
 	fi
 	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt playwright
 
+# Secured by default: gen-config keeps (or first creates) the identities, TLS material and the
+# admin API token in deploy/$(ROBOTS)/secrets/; RUN_ARGS="secure:=false" runs open (development).
 run: setup
 	@$(VENV)/bin/rfos fleet gen-config --robots $(ROBOTS) --zones $(ZONES) --out deploy/$(ROBOTS) > /dev/null && echo "configs for $(ROBOTS) robots in $(ZONES) zones: deploy/$(ROBOTS)"
+	@echo "dashboard: http://localhost:8080/ ; sign in with the admin API token in deploy/$(ROBOTS)/secrets/api-admin.token"
 	$(VENV)/bin/rfos launch launch/fleet_1000.launch.yaml robots:=$(ROBOTS) zones:=$(ZONES) config_dir:=deploy/$(ROBOTS) $(RUN_ARGS)
 
 broker: setup

@@ -10,9 +10,11 @@ fleet, area, zone, edges, launch) and total PSS (shared pages counted once), and
 latency of ``GET /api/fleet`` and ``GET /api/zones``; then 10 s more with a dashboard's
 event stream (``/api/events``) open: its volume, the fleet's CPU and the latency of
 ``GET /api/fleet`` and ``GET /api/robots`` meanwhile. Everything is stopped with SIGINT
-before the next size. Prints one JSON line; progress on stderr. Targets (issue #5): 1000
-robots visible in <= 20 s, <= 60% of one core and <= 1.5 GiB in steady state; 10000 robots
-all visible with the dashboard responsive.
+before the next size. ``--secure on,off`` runs each size secured (the default `make run`:
+credentials per tier, TLS, API tokens) and open, in turn, and compares them. Prints one JSON
+line; progress on stderr. Targets (issue #5): 1000 robots visible in <= 20 s, <= 60% of one
+core and <= 1.5 GiB in steady state; 10000 robots all visible with the dashboard responsive.
+Security's target (issue 14): within 10 % of the open run.
 """
 
 from __future__ import annotations
@@ -45,9 +47,18 @@ SETTLE_SECONDS = 20.0
 LARGE_FLEET = 2000
 
 
+#: Headers of every API request of the current run (the admin token when secured).
+_HEADERS: dict[str, str] = {}
+
+
+def _get(base: str, path: str, timeout: float = 10) -> bytes:
+    request = urllib.request.Request(f"{base}{path}", headers=_HEADERS)
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return bytes(response.read())
+
+
 def _online(base: str) -> int:
-    with urllib.request.urlopen(f"{base}/api/fleet", timeout=5) as response:
-        return int(json.loads(response.read())["robots_online"])
+    return int(json.loads(_get(base, "/api/fleet", timeout=5))["robots_online"])
 
 
 def _tier(pid: int) -> str:
@@ -76,7 +87,7 @@ def _read_events(base: str, seconds: float, out: dict[str, float]) -> None:
     """Read ``/api/events`` as the dashboard does for ``seconds``: count events and bytes."""
     url = urllib.parse.urlsplit(base)
     conn = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
-    conn.request("GET", "/api/events", headers={"Accept": "text/event-stream"})
+    conn.request("GET", "/api/events", headers={"Accept": "text/event-stream", **_HEADERS})
     response = conn.getresponse()
     end = time.monotonic() + seconds
     while time.monotonic() < end:
@@ -113,8 +124,7 @@ def _latency_ms(base: str, path: str, samples: int) -> dict[str, float]:
     times = []
     for _ in range(samples):
         t0 = time.perf_counter()
-        with urllib.request.urlopen(f"{base}{path}", timeout=10) as response:
-            response.read()
+        _get(base, path)
         times.append((time.perf_counter() - t0) * 1000)
         time.sleep(0.05)
     times.sort()
@@ -129,9 +139,13 @@ def run(
     zones_per_container: int,
     *,
     leases: bool = True,
+    secure: bool = True,
 ) -> dict[str, Any]:
+    containers = max(1, round(robots / per_container))
+    zone_containers = round(zones / zones_per_container) if zones_per_container else 0
     with tempfile.TemporaryDirectory(prefix="rfos-bringup-") as tmp:
         deploy = Path(tmp) / "deploy"
+        generated = time.perf_counter()
         subprocess.run(
             [
                 str(RFOS),
@@ -143,10 +157,20 @@ def run(
                 str(zones),
                 "--out",
                 str(deploy),
+                "--containers",
+                str(containers),
+                "--zone-containers",
+                str(zone_containers),
+                *([] if secure else ["--insecure"]),
             ],
             check=True,
             capture_output=True,
         )
+        gen_config_s = time.perf_counter() - generated
+        _HEADERS.clear()
+        if secure:
+            token = (deploy / "secrets" / "api-admin.token").read_text().strip()
+            _HEADERS["Authorization"] = f"Bearer {token}"
         if not leases:  # the zones run without a lease from their area and grant none to robots
             for zone_file in sorted(deploy.glob("zone-*.yaml")):
                 with zone_file.open("a") as out:
@@ -155,8 +179,6 @@ def run(
         base = f"http://127.0.0.1:{http}"
         env = {**os.environ, "RFOS_LOG_DIR": str(Path(tmp) / "logs")}
         env.pop("MESSAGING_URL", None)
-        containers = max(1, round(robots / per_container))
-        zone_containers = round(zones / zones_per_container) if zones_per_container else 0
         started = time.perf_counter()
         launcher = subprocess.Popen(
             [
@@ -172,6 +194,7 @@ def run(
                 f"http_port:={http}",
                 f"state_dir:={Path(tmp) / 'nats'}",
                 f"journal_dir:={Path(tmp) / 'journal'}",
+                f"secure:={'true' if secure else 'false'}",
             ],
             env=env,
             stdout=subprocess.DEVNULL,
@@ -218,6 +241,8 @@ def run(
     return {
         "robots": robots,
         "leases": "on" if leases else "off",
+        "secure": "on" if secure else "off",
+        "gen_config_s": round(gen_config_s, 2),
         "zones": zones,
         "edge_containers": containers,
         "zone_processes": zone_containers or zones,
@@ -231,6 +256,13 @@ def run(
         "api_latency_ms": api,
         "with_dashboard_open": dashboard,
     }
+
+
+def _mean_ratio(on: list[Any], off: list[Any]) -> float | None:
+    """mean(on) / mean(off), or None when a run gave no figure."""
+    if any(v is None for v in on + off) or not on or not off or sum(off) == 0:
+        return None
+    return round((sum(on) / len(on)) / (sum(off) / len(off)), 3)
 
 
 def main() -> int:
@@ -256,8 +288,14 @@ def main() -> int:
         default="on",
         help="leases per run of each size, in turn: on,off,on,off compares their steady cost (default: on)",
     )
+    parser.add_argument(
+        "--secure",
+        default="on",
+        help="security per run of each size, in turn: on,off,on,off compares secured and open (default: on)",
+    )
     args = parser.parse_args()
     modes = [mode.strip() == "on" for mode in args.leases.split(",") if mode.strip()]
+    secure_modes = [mode.strip() == "on" for mode in args.secure.split(",") if mode.strip()]
     results = []
     for robots in args.robots:
         zones = max(1, robots // 200)
@@ -268,10 +306,19 @@ def main() -> int:
             args.zones_per_container if args.zones_per_container >= 0 else (10 if large else 0)
         )
         for leases in modes:
-            results.append(
-                run(robots, zones, args.timeout, per_container, zones_per_container, leases=leases)
-            )
-            progress(f"bringup: {results[-1]}")
+            for secure in secure_modes:
+                results.append(
+                    run(
+                        robots,
+                        zones,
+                        args.timeout,
+                        per_container,
+                        zones_per_container,
+                        leases=leases,
+                        secure=secure,
+                    )
+                )
+                progress(f"bringup: {results[-1]}")
     lease_cpu: dict[str, Any] = {}
     for robots in args.robots:
         on = [
@@ -285,12 +332,26 @@ def main() -> int:
         if on and off:
             ratio = (sum(on) / len(on)) / (sum(off) / len(off))
             lease_cpu[str(robots)] = {"cpu_on": on, "cpu_off": off, "on_over_off": round(ratio, 3)}
+    security: dict[str, Any] = {}
+    for robots in args.robots:
+        on_runs = [r for r in results if r["robots"] == robots and r["secure"] == "on"]
+        off_runs = [r for r in results if r["robots"] == robots and r["secure"] == "off"]
+        if on_runs and off_runs:
+            security[str(robots)] = {
+                key: {
+                    "on": [r[key] for r in on_runs],
+                    "off": [r[key] for r in off_runs],
+                    "on_over_off": _mean_ratio([r[key] for r in on_runs], [r[key] for r in off_runs]),
+                }
+                for key in ("visible_s", "steady_cpu_fraction_of_core", "total_pss_mib")
+            }
     emit(
         {
             "benchmark": "bringup",
             "mode": "composed",
             "runs": results,
             "lease_steady_cpu": lease_cpu or None,
+            "security_on_over_off": security or None,
             "targets": {"1000": {"visible_s": 20, "steady_cpu_fraction_of_core": 0.6, "total_pss_mib": 1536}},
         }
     )

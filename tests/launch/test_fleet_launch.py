@@ -1,7 +1,9 @@
 """launch/fleet_1000.launch.yaml at a small scale: the same file `make run` starts.
 
 Embedded NATS, fleet, area, zones and composed edges come up; an order completes; SIGINT
-to the launcher leaves no process behind (for both edges:=composed and edges:=process).
+to the launcher leaves no process behind (for both edges:=composed and edges:=process). Secured
+(the default, with the identities gen-config wrote) and open (``secure:=false``, for
+development) both run; tests/launch/test_fleet_launch_secure.py checks what security refuses.
 """
 
 from __future__ import annotations
@@ -13,18 +15,19 @@ import subprocess
 import sys
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 from launch_helpers import alive
-from shared_helpers import descendants, free_port, get_json, poll_until
+from shared_helpers import descendants, free_port, poll_until
 
 ROOT = Path(__file__).resolve().parents[2]
 RFOS = Path(sys.executable).parent / "rfos"
 
 
 @pytest.mark.timeout(180)
-@pytest.mark.parametrize("edges", ["composed", "process"])
-def test_fleet_launch_file_runs_and_stops_cleanly(tmp_path: Path, edges: str) -> None:
+@pytest.mark.parametrize(("edges", "secure"), [("composed", "false"), ("process", "true")])
+def test_fleet_launch_file_runs_and_stops_cleanly(tmp_path: Path, edges: str, secure: str) -> None:
     deploy = tmp_path / "deploy"
     subprocess.run(
         [str(RFOS), "fleet", "gen-config", "--robots", "6", "--zones", "2", "--out", str(deploy)],
@@ -36,6 +39,15 @@ def test_fleet_launch_file_runs_and_stops_cleanly(tmp_path: Path, edges: str) ->
             f.write("sim:\n  speed: 100.0\n  default_work_time_s: 0.2\n")
     http = free_port()
     base = f"http://127.0.0.1:{http}"
+    headers = {}
+    if secure == "true":
+        token = (deploy / "secrets" / "api-admin.token").read_text().strip()
+        headers["Authorization"] = f"Bearer {token}"
+
+    def get_json(url: str) -> Any:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=5) as response:
+            return json.loads(response.read())
+
     env = {**os.environ, "RFOS_LOG_DIR": str(tmp_path / "logs")}
     env.pop("MESSAGING_URL", None)
     launcher = subprocess.Popen(
@@ -47,6 +59,7 @@ def test_fleet_launch_file_runs_and_stops_cleanly(tmp_path: Path, edges: str) ->
             "zones:=2",
             "containers:=2",
             f"edges:={edges}",
+            f"secure:={secure}",
             f"config_dir:={deploy}",
             f"nats_port:={free_port()}",
             f"http_port:={http}",
@@ -66,7 +79,7 @@ def test_fleet_launch_file_runs_and_stops_cleanly(tmp_path: Path, edges: str) ->
         request = urllib.request.Request(
             f"{base}/api/work-orders",
             data=json.dumps({"area_id": "area-1", "task": "pick"}).encode(),
-            headers={"Content-Type": "application/json"},
+            headers={"Content-Type": "application/json", **headers},
             method="POST",
         )
         with urllib.request.urlopen(request, timeout=5) as response:
