@@ -25,9 +25,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
+import logging
 import os
 import re
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,7 +44,9 @@ __all__ = [
     "ENV_TLS_CA",
     "ENV_TLS_CERT",
     "ENV_TLS_KEY",
+    "ClientSecurity",
     "Credentials",
+    "client_security",
     "insecure",
     "jwt_claims",
     "read_creds",
@@ -58,6 +63,8 @@ ENV_TLS_CERT = "MESSAGING_TLS_CERT"
 ENV_TLS_KEY = "MESSAGING_TLS_KEY"
 #: ``1``: ignore configured credentials and TLS (development against an open broker).
 ENV_INSECURE = "RFOS_INSECURE"
+
+log = logging.getLogger(__name__)
 
 _HINT = "write it with `rfos fleet gen-config`, or re-issue it with `rfos security reissue <name>`"
 _BLOCK = re.compile(
@@ -88,6 +95,117 @@ class Credentials:
     def inbox_prefix(self) -> str:
         """``_INBOX.<name>``: the only inbox this identity may subscribe to (``_INBOX.<name>.>``)."""
         return f"_INBOX.{self.name}"
+
+
+@dataclass(frozen=True)
+class ClientSecurity:
+    """What a NATS client proves itself with: a ``.creds`` file and TLS files, each optional.
+
+    Build it with :func:`client_security` (explicit values, then the environment).
+    """
+
+    credentials: Path | None = None
+    """The ``.creds`` file (nats-py reads it again on every connect: a re-issued file is used)."""
+    tls_ca: Path | None = None
+    """CA certificate (PEM) the server's certificate is verified with."""
+    tls_cert: Path | None = None
+    """Client certificate (PEM), for mutual TLS."""
+    tls_key: Path | None = None
+    """Private key (PEM) of ``tls_cert``."""
+
+    @property
+    def tls(self) -> bool:
+        """Whether any TLS file is set."""
+        return any(p is not None for p in (self.tls_ca, self.tls_cert, self.tls_key))
+
+    def read_credentials(self) -> Credentials | None:
+        """The parsed ``.creds`` file (``None`` without one); raises ``ConfigError`` when bad."""
+        return read_creds(self.credentials) if self.credentials is not None else None
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """A client TLS context verifying the server with ``tls_ca`` (``None`` without TLS files).
+
+        With ``tls_cert``/``tls_key`` it also presents the client certificate (mutual TLS).
+        Raises ``ConfigError`` naming the file that is missing or not PEM.
+        """
+        if not self.tls:
+            return None
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ConfigError(
+                f"mutual TLS needs both a client certificate and its key ({ENV_TLS_CERT} / "
+                f"{ENV_TLS_KEY}, messaging.tls_cert / messaging.tls_key); got only "
+                f"{self.tls_cert if self.tls_cert is not None else self.tls_key}"
+            )
+        hint = "`rfos fleet gen-config` writes it into the deployment's secrets/"
+        if self.tls_ca is not None:
+            _check_readable(self.tls_ca, "CA certificate", hint)
+        try:
+            context = ssl.create_default_context(cafile=str(self.tls_ca) if self.tls_ca else None)
+        except ssl.SSLError as exc:
+            raise ConfigError(f"{self.tls_ca}: not a PEM CA certificate ({exc.reason}); {hint}") from None
+        if self.tls_cert is not None and self.tls_key is not None:
+            _check_readable(self.tls_cert, "client certificate", hint)
+            _check_readable(self.tls_key, "client key", hint)
+            try:
+                context.load_cert_chain(str(self.tls_cert), str(self.tls_key))
+            except ssl.SSLError as exc:
+                raise ConfigError(
+                    f"{self.tls_cert} / {self.tls_key}: not a PEM client certificate and its key "
+                    f"({exc.reason}); {hint}"
+                ) from None
+        return context
+
+
+def _check_readable(path: Path, what: str, hint: str) -> None:
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such {what} file; {hint}")
+    if not os.access(path, os.R_OK):
+        raise ConfigError(f"{path}: cannot read the {what} (permission denied); run as its owner")
+
+
+def client_security(
+    *,
+    credentials: str | os.PathLike[str] | None = None,
+    tls_ca: str | os.PathLike[str] | None = None,
+    tls_cert: str | os.PathLike[str] | None = None,
+    tls_key: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> ClientSecurity:
+    """The credentials and TLS files a client uses: each given value, else its environment variable.
+
+    :data:`ENV_CREDS`, :data:`ENV_TLS_CA`, :data:`ENV_TLS_CERT`, :data:`ENV_TLS_KEY` fill
+    what is not given. With :data:`ENV_INSECURE` = ``1`` everything is ignored (one
+    warning per process when something was configured): a development broker without
+    accounts or TLS. Files are not read here (see :meth:`ClientSecurity.read_credentials`).
+    """
+    env = os.environ if environ is None else environ
+
+    def pick(value: str | os.PathLike[str] | None, var: str) -> Path | None:
+        if value is not None and os.fspath(value).strip():
+            return Path(value)
+        raw = env.get(var, "").strip()
+        return Path(raw) if raw else None
+
+    security = ClientSecurity(
+        credentials=pick(credentials, ENV_CREDS),
+        tls_ca=pick(tls_ca, ENV_TLS_CA),
+        tls_cert=pick(tls_cert, ENV_TLS_CERT),
+        tls_key=pick(tls_key, ENV_TLS_KEY),
+    )
+    if insecure(env):
+        if security != ClientSecurity():
+            _warn_insecure()
+        return ClientSecurity()
+    return security
+
+
+@functools.cache
+def _warn_insecure() -> None:
+    log.warning(
+        "%s=1: ignoring the configured NATS credentials and TLS files; this process connects "
+        "as nobody in particular, without TLS (development only: the broker must be open)",
+        ENV_INSECURE,
+    )
 
 
 def insecure(environ: Mapping[str, str] | None = None) -> bool:
