@@ -232,3 +232,118 @@ async def test_urls_with_passwords_are_never_logged_or_shown(
     assert "hunter2" not in str(info.value)
     assert redact_url("nats://bob:hunter2@127.0.0.1:1") in str(info.value)
     await asyncio.sleep(0)
+
+
+async def _until(predicate: Any, what: str, timeout: float = TIMEOUT) -> None:
+    """Poll ``predicate()`` (states nats-py signals no event for) until it holds."""
+    try:
+        async with asyncio.timeout(timeout):
+            while not predicate():  # noqa: ASYNC110
+                await asyncio.sleep(0.02)
+    except TimeoutError:
+        raise AssertionError(f"timed out waiting for {what}") from None
+
+
+async def test_revoked_identity_reconnects_once_its_creds_are_reissued(
+    secure: SecureBroker, unique: str, closing: list[NatsTransport], caplog: pytest.LogCaptureFixture
+) -> None:
+    victim, bystander = f"robot-{unique}", f"zone-{unique}"
+    for who in (victim, bystander):
+        secure.issue(who, pub=_own(unique), sub=_own(unique))
+    transport = _transport(secure, victim, unique, reconnect_wait=0.1)
+    other = _transport(secure, bystander, unique, reconnect_wait=0.1)
+    closing += [transport, other]
+    await transport.connect()
+    await other.connect()
+    states: list[ConnectionState] = []
+    other_states: list[ConnectionState] = []
+    transport.add_connection_listener(states.append)
+    other.add_connection_listener(other_states.append)
+    with caplog.at_level(logging.WARNING):
+        await secure.revoke(victim)
+        await _until(lambda: ConnectionState.DISCONNECTED in states, "the revoked connection to drop")
+        await _until(lambda: transport.credential_refusals >= 2, "a refused reconnection attempt")
+        assert not transport.client.is_closed  # nats-py alone would have closed it for good
+        assert transport.connection_state is ConnectionState.DISCONNECTED
+        secure.issue(victim, pub=_own(unique), sub=_own(unique))  # re-issued: a new key
+        await _until(lambda: ConnectionState.RECONNECTED in states, "the re-issued identity to reconnect")
+    await transport.flush(timeout=TIMEOUT)  # and it works again, on its inbox
+    reply_seen = asyncio.Event()
+
+    async def on_msg(msg: Any) -> None:
+        reply_seen.set()
+
+    await other.subscribe_raw(f"{unique}.after", on_msg)
+    await (await transport.raw_publisher(f"{unique}.after")).publish(b"back")
+    await asyncio.wait_for(reply_seen.wait(), TIMEOUT)
+    assert other_states == []  # nobody else was dropped
+    refusals = [r.getMessage() for r in caplog.records if "NATS refused our credentials" in r.getMessage()]
+    assert refusals, "the refusal was not logged"
+    assert str(secure.creds_path(victim)) in refusals[0]
+    assert f"rfos security reissue {victim}" in refusals[0]
+    assert len(refusals) <= 2  # rate-limited, not one line per attempt
+
+
+async def test_permission_violations_are_logged_and_counted_and_nothing_closes(
+    secure: SecureBroker, unique: str, closing: list[NatsTransport], caplog: pytest.LogCaptureFixture
+) -> None:
+    name = f"robot-{unique}"
+    secure.issue(name, pub=_own(unique), sub=_own(unique))
+    transport = _transport(secure, name, unique)
+    closing.append(transport)
+    states: list[ConnectionState] = []
+    transport.add_connection_listener(states.append)
+    await transport.connect()
+    got = asyncio.Event()
+
+    async def on_msg(msg: Any) -> None:
+        got.set()
+
+    with caplog.at_level(logging.WARNING):
+        forbidden = f"not-{unique}.robots.robot-7.status"
+        for _ in range(5):
+            await transport.client.publish(forbidden, b"fake")  # refused by the server, not raised
+        await transport.subscribe_raw("rfos.>", on_msg)
+        await _until(lambda: transport.permission_violations >= 6, "the refusals to be counted")
+        # still connected and working: a permitted round trip on its own subjects
+        await transport.subscribe_raw(f"{unique}.ok", on_msg)
+        await transport.client.publish(f"{unique}.ok", b"fine")
+        await asyncio.wait_for(got.wait(), TIMEOUT)
+    assert transport.connected
+    assert states == [ConnectionState.CONNECTED]
+    lines = [r.getMessage() for r in caplog.records if "NATS refused a" in r.getMessage()]
+    assert any(forbidden in line and "publish" in line and name in line for line in lines), lines
+    assert any("subscription on rfos.>" in line for line in lines), lines
+    assert len([line for line in lines if forbidden in line]) == 1  # rate-limited per subject
+
+
+async def test_jetstream_ordered_consumers_and_kv_watchers_use_the_inbox(
+    secure: SecureBroker, unique: str, closing: list[NatsTransport]
+) -> None:
+    name = f"fleet-{unique}"
+    bucket, stream = f"kv_{unique}", f"S_{unique}"
+    allowed = [*_own(unique), "$JS.API.>", f"$KV.{bucket}.>", f"$JS.ACK.{stream}.>", f"$JS.ACK.KV_{bucket}.>"]
+    secure.issue(name, pub=allowed, sub=_own(unique))  # no _INBOX.> beyond its own
+    transport = _transport(secure, name, unique)
+    closing.append(transport)
+    await transport.connect()
+    js = transport.jetstream()
+    await js.add_stream(name=stream, subjects=[f"{unique}.js.>"])
+    await js.publish(f"{unique}.js.a", b"stored")
+    received: asyncio.Queue[bytes] = asyncio.Queue()
+
+    async def on_msg(msg: Any) -> None:
+        await received.put(msg.data)
+
+    sub = await js.subscribe(f"{unique}.js.>", stream=stream, cb=on_msg, ordered_consumer=True)
+    assert await asyncio.wait_for(received.get(), TIMEOUT) == b"stored"
+    await sub.unsubscribe()
+    kv = await js.create_key_value(bucket=bucket)
+    watcher = await kv.watchall()
+    await kv.put("k", b"v1")
+    async with asyncio.timeout(TIMEOUT):
+        async for entry in watcher:
+            if entry is not None and entry.value == b"v1":
+                break
+    await watcher.stop()
+    assert transport.permission_violations == 0

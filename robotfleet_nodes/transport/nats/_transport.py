@@ -45,12 +45,13 @@ from robotfleet_nodes.transport._connection import (
     ConnectionState,
 )
 from robotfleet_nodes.transport._ratelimit import RateLimitedLog
-from robotfleet_nodes.transport.nats._client import InlineHandler, RfosClient
+from robotfleet_nodes.transport.nats._client import InlineHandler, RfosClient, is_refusal
 from robotfleet_nodes.transport.nats._fastclient import new_client
 from robotfleet_nodes.transport.nats._graph import participant_from_json, participant_to_json_chunks
 from robotfleet_nodes.transport.nats._latched import LatchedStore
 from robotfleet_nodes.transport.nats._pubsub import NatsPublisher, NatsSubscription
 from robotfleet_nodes.transport.nats._raw import RawPublisher, ServerInfo
+from robotfleet_nodes.transport.nats._refusals import Refusals, is_permission_violation
 from robotfleet_nodes.transport.nats._services import NatsClient, NatsService
 from robotfleet_nodes.transport.nats._subjects import SubjectMapper
 
@@ -132,6 +133,7 @@ class NatsTransport(Transport):
         self._node_json_cache: dict[int, tuple[NodeInfo, bytes]] = {}
         self._graph_sub: Any = None
         self._errors = RateLimitedLog(log)
+        self._refusals = Refusals(log)
         self.latched: LatchedStore | None = None
         self._closed = False
         self._attempts = 0
@@ -182,6 +184,16 @@ class NatsTransport(Transport):
     def identity(self) -> str | None:
         """The NATS identity connected as (the ``.creds`` JWT's ``name``); ``None`` without credentials."""
         return self._credentials.name if self._credentials is not None else None
+
+    @property
+    def permission_violations(self) -> int:
+        """Publishes and subscriptions the server refused (NATS permissions); each was logged."""
+        return self._refusals.permission_violations
+
+    @property
+    def credential_refusals(self) -> int:
+        """Times the server refused or dropped this connection because of its credentials."""
+        return self._refusals.credential_refusals
 
     @property
     def inbox_prefix(self) -> str:
@@ -341,7 +353,15 @@ class NatsTransport(Transport):
     async def _on_closed(self) -> None:
         if self._nc is None:  # a first connection that failed: connect() reports it
             return
-        log.info("NATS connection closed")
+        last = self._nc.last_error
+        if not self._closed and last is not None and is_refusal(last):
+            log.error(
+                "NATS closed the connection for good: the server refused our credentials (%s) and "
+                "this nats-py client cannot reconnect after that; re-issue them and restart the process",
+                last,
+            )
+        else:
+            log.info("NATS connection closed")
         self._connection.set(ConnectionState.CLOSED)
 
     async def _on_error(self, exc: Exception) -> None:
@@ -352,7 +372,13 @@ class NatsTransport(Transport):
             if isinstance(exc, ssl.SSLError) and self._connect_scope is not None:
                 self._connect_scope.reschedule(asyncio.get_running_loop().time())  # give up now
             return
-        self._errors.log(logging.WARNING, "NATS error: %s", exc or type(exc).__name__)
+        if is_permission_violation(exc):
+            self._refusals.permission(exc, self.identity)
+        elif is_refusal(exc):
+            creds = self._credentials
+            self._refusals.credentials(creds.path if creds is not None else None, self.identity)
+        else:
+            self._errors.log(logging.WARNING, "NATS error: %s", exc or type(exc).__name__)
 
     # -- entities --------------------------------------------------------------------
     def _forget(self, entity: Any) -> None:
