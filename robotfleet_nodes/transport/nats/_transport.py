@@ -12,7 +12,7 @@ import socket
 import ssl
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, ClassVar
 
 from nats import errors as nats_errors
@@ -48,7 +48,7 @@ from robotfleet_nodes.transport._ratelimit import RateLimitedLog
 from robotfleet_nodes.transport.nats._client import InlineHandler, RfosClient, is_refusal
 from robotfleet_nodes.transport.nats._fastclient import new_client
 from robotfleet_nodes.transport.nats._graph import participant_from_json, participant_to_json_chunks
-from robotfleet_nodes.transport.nats._latched import LatchedStore
+from robotfleet_nodes.transport.nats._latched import LatchedStore, fleet_latched_patterns
 from robotfleet_nodes.transport.nats._pubsub import NatsPublisher, NatsSubscription
 from robotfleet_nodes.transport.nats._raw import RawPublisher, ServerInfo
 from robotfleet_nodes.transport.nats._refusals import Refusals, is_permission_violation
@@ -400,13 +400,12 @@ class NatsTransport(Transport):
             and await self.latched.available()
         ):
             try:
-                await self.latched.ensure(publisher.subject, qos.depth)
+                publisher.latched = await self.latched.ensure(publisher.subject, qos.depth)
             except (nats_errors.Error, RuntimeError) as exc:
                 raise TransportError(
                     f"{endpoint.name}: cannot keep transient-local messages in JetStream stream "
                     f"{self.latched.name}: {exc}"
                 ) from exc
-            publisher.latched = True
         self._entities.add(publisher)
         return publisher
 
@@ -475,6 +474,29 @@ class NatsTransport(Transport):
         finally:
             if not waiter.done():
                 waiter.set_result(None)
+
+    async def cover_latched(self, patterns: Iterable[str] | None = None, *, depth: int = 1) -> None:
+        """Create or extend the latched-topics stream so it stores ``patterns`` (NATS wildcards).
+
+        Default: :func:`fleet_latched_patterns` (every robot action's status). The fleet calls
+        this at start: with NATS accounts only it may manage streams, and publishers or
+        subscribers of covered subjects never need to. Raises ``TransportError`` when
+        JetStream is off or the request is refused.
+        """
+        nc = await self._connected_client()
+        wanted = list(patterns) if patterns is not None else fleet_latched_patterns(self.mapper.prefix)
+        store = (
+            self.latched
+            if self.latched is not None
+            else LatchedStore(nc, self.mapper.root, self.mapper.domain)
+        )
+        try:
+            await store.cover(wanted, depth)
+        except (nats_errors.Error, js_errors.Error, RuntimeError) as exc:
+            raise TransportError(
+                f"cannot have JetStream stream {store.name} store {wanted}: {exc or type(exc).__name__} "
+                "(this identity must be allowed to manage streams: the fleet or operator)"
+            ) from exc
 
     # -- raw NATS (tools, bags, the fleet's JetStream parts) ----------------------------
     def jetstream(self) -> JetStreamContext:
