@@ -69,16 +69,18 @@ flags do not; --host, --port and --store override it.
         def on_signal(signum: int, frame: FrameType | None) -> None:
             stop.set()
 
-        signal.signal(signal.SIGTERM, on_signal)
-        signal.signal(signal.SIGINT, on_signal)
-        broker.start()  # a BrokerError (no such file, refused) is printed as `rfos: <message>`
-        print(f"nats-server ready at {broker.url} (store: {broker.store_dir}); Ctrl-C to stop", flush=True)
+        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
         try:
+            broker.start()  # a BrokerError (no such file, refused) is printed as `rfos: <message>`
+            store = broker.store_dir if broker.store_dir is not None else "as the config file says"
+            print(f"nats-server ready at {broker.url} (store: {store}); Ctrl-C to stop", flush=True)
             while not stop.wait(0.5):
                 if not broker.running:
                     print("rfos: nats-server exited unexpectedly", file=sys.stderr)
                     return 1
         finally:
             broker.stop()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
         print("nats-server stopped", flush=True)
         return 0

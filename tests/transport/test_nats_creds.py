@@ -347,3 +347,28 @@ async def test_jetstream_ordered_consumers_and_kv_watchers_use_the_inbox(
                 break
     await watcher.stop()
     assert transport.permission_violations == 0
+
+
+@pytest.fixture(scope="module")
+def mutual(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureBroker]:
+    """A JWT-mode nats-server that also requires a client certificate (mutual TLS)."""
+    broker = SecureBroker(tmp_path_factory.mktemp("mutual-nats"), tls=True, verify_clients=True)
+    broker.start()
+    yield broker
+    broker.stop()
+
+
+async def test_mutual_tls_presents_the_client_certificate(
+    mutual: SecureBroker, unique: str, closing: list[NatsTransport]
+) -> None:
+    files = mutual.tls_files
+    assert files is not None
+    name = f"node-{unique}"
+    mutual.issue(name, pub=_own(unique), sub=_own(unique))
+    with_cert = _transport(mutual, name, unique, tls_cert=files.client_cert, tls_key=files.client_key)
+    closing.append(with_cert)
+    await with_cert.connect()
+    await with_cert.flush(timeout=TIMEOUT)
+    without_cert = _transport(mutual, name, unique, connect_timeout=1.0)
+    with pytest.raises(TransportError):
+        await without_cert.connect()
