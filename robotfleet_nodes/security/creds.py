@@ -182,9 +182,9 @@ def client_security(
 
     def pick(value: str | os.PathLike[str] | None, var: str) -> Path | None:
         if value is not None and os.fspath(value).strip():
-            return Path(value)
+            return Path(value).expanduser()
         raw = env.get(var, "").strip()
-        return Path(raw) if raw else None
+        return Path(raw).expanduser() if raw else None
 
     security = ClientSecurity(
         credentials=pick(credentials, ENV_CREDS),

@@ -63,11 +63,12 @@ class CredentialsRefused(nats_errors.AuthorizationError):
         return f"nats: {self.message}"
 
 
-def is_refusal(exc: BaseException) -> bool:
-    """Whether ``exc`` (an error nats-py reported) means the server refused our credentials."""
-    if isinstance(exc, nats_errors.AuthorizationError):
+def is_refusal(error: BaseException | str) -> bool:
+    """Whether ``error`` (an error nats-py reported, or a server ``-ERR`` text) means the
+    server refused our credentials."""
+    if isinstance(error, nats_errors.AuthorizationError):
         return True
-    text = str(exc).lower()
+    text = str(error).lower()
     return any(marker in text for marker in _REFUSALS)
 
 

@@ -141,7 +141,7 @@ class FastRfosClient(RfosClient):
         :class:`CredentialsRefused` first. Permission violations keep nats-py's handling:
         reported, nothing closed.
         """
-        if self._status == _CONNECTED and is_refusal(Exception(err_msg)):
+        if self._status == _CONNECTED and is_refusal(err_msg):
             err = CredentialsRefused(err_msg.strip().strip("'"))
             self._err = err
             await self._error_cb(err)
