@@ -200,9 +200,12 @@ class NatsSubscription(SubscriptionHandle):
                     f"{self.endpoint.name}: cannot read transient-local messages from JetStream "
                     f"stream {latched.name}: {exc}"
                 ) from exc
-            self._skip = max(0, stored - qos.depth) if qos.depth >= 1 else 0
-            self._sub = await latched.subscribe(self.subject, self._on_stored)
-        elif inspect.iscoroutinefunction(self._callback):
+            if stored is not None:
+                self._skip = max(0, stored - qos.depth) if qos.depth >= 1 else 0
+                self._sub = await latched.subscribe(self.subject, self._on_stored)
+                return
+            # not stored (the stream may not be extended by this identity): live messages only
+        if inspect.iscoroutinefunction(self._callback):
             self._sub = await nc.subscribe(self.subject, cb=self._on_msg)
         else:
             self._sub = await nc.subscribe_inline(self.subject, self._on_inline)
