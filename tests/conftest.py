@@ -43,8 +43,17 @@ def subject(unique: str) -> str:
 
 @pytest.fixture(autouse=True)
 def _no_messaging_url(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests never pick up a MESSAGING_URL from the developer's shell."""
-    monkeypatch.delenv("MESSAGING_URL", raising=False)
+    """Tests never pick up a MESSAGING_URL, credentials, TLS files or RFOS_INSECURE from the
+    developer's shell."""
+    for name in (
+        "MESSAGING_URL",
+        "MESSAGING_CREDS",
+        "MESSAGING_TLS_CA",
+        "MESSAGING_TLS_CERT",
+        "MESSAGING_TLS_KEY",
+        "RFOS_INSECURE",
+    ):
+        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture(autouse=True)
