@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 APP_ACCOUNT = "RFOS"
 SYSTEM_ACCOUNT = "SYS"
 _MANIFEST = "identities.json"
+#: A user JWT without limits (0 would mean "none allowed").
+_USER_LIMITS = {"subs": -1, "data": -1, "payload": -1}
 _TIERS = ("robot", "zone", "area", "fleet", "operator", "viewer")
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
 #: Unlimited JetStream for the application account (-1 = no limit, as nsc writes it).
@@ -154,7 +156,7 @@ class IdentityStore:
         sys_creds = self.dir / "sys.creds"
         if fresh or not sys_creds.exists():
             user = new_key("user")
-            token = encode_jwt("user", user.public_key, {}, self.system, name="sys")
+            token = encode_jwt("user", user.public_key, dict(_USER_LIMITS), self.system, name="sys")
             write_secret(sys_creds, format_creds(token, user.seed))
         self._account_dirty = fresh or not self.account_jwt_path(self.account.public_key).exists()
         return self
@@ -213,7 +215,7 @@ class IdentityStore:
             user = new_key("user")
         else:
             user = key_from_seed(seed)
-        nats = {**perms.claims(), "subs": -1, "data": -1, "payload": -1}
+        nats = {**perms.claims(), **_USER_LIMITS}
         token = encode_jwt("user", user.public_key, nats, self.account, name=name)
         write_secret(path, format_creds(token, user.seed))
         self.identities[name] = {"kind": kind, "key": user.public_key, "hash": digest, **(extra or {})}
@@ -294,6 +296,7 @@ class IdentityStore:
         of robots, zones and areas no longer there and containers of an earlier split.
         Returns how many creds files were written."""
         tables = PermissionTables(topology)
+        self._manifest["subjects"] = {"root": topology.root, "domain": topology.domain}
         revoked = self.revoked_names()
         wanted: dict[str, tuple[str, Permissions, dict[str, Any]]] = {}
         for robot in topology.robots:
@@ -355,6 +358,11 @@ class IdentityStore:
         perms = PermissionTables(topology).user_node(name, **node)  # validates the names
         self.issue(name, "node", perms, extra={"node": node})
         return self.creds_path(name)
+
+    def subjects(self) -> tuple[str, str]:
+        """The subject root and domain the permissions were made for (``rfos``, ``0``)."""
+        subjects = self._manifest.get("subjects") or {}
+        return str(subjects.get("root", "rfos")), str(subjects.get("domain", "0"))
 
     def public_keys(self, names: Iterable[str]) -> list[str]:
         """The current public keys of ``names``."""
