@@ -396,7 +396,10 @@ def _ensure_admin_token(secrets: Path) -> None:
     path = secrets / "api-admin.token"
     if path.exists():
         return
-    token = tokens.create_token(secrets / "api-tokens.json", "admin", "admin")
+    store = secrets / "api-tokens.json"
+    if any(t.name == "admin" and t.revoked is None for t in tokens.list_tokens(store)):
+        tokens.revoke_token(store, "admin")  # its plain text is lost with api-admin.token
+    token = tokens.create_token(store, "admin", "admin")
     write_secret(path, token + "\n")
 
 
