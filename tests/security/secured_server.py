@@ -77,6 +77,7 @@ class SecuredServer:
         ]
 
     def tls(self) -> ssl.SSLContext:
+        """A client TLS context trusting the deployment's CA."""
         return ssl.create_default_context(cafile=str(self.secrets / "ca.pem"))
 
     async def connect(self, name: str | None, **options: Any) -> Any:
