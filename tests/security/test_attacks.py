@@ -231,3 +231,16 @@ async def test_another_identitys_inbox_is_closed(prepared: SecuredServer) -> Non
         await robot.violation("_INBOX.fleet.>", "subscription")
     finally:
         await robot.nc.close()
+
+
+async def test_container_speaks_for_exactly_its_robots(prepared: SecuredServer) -> None:
+    container = await _connect(prepared, "robots-6-10")
+    try:
+        for n in range(6, 11):
+            await container.nc.publish(f"{P}.t.robots.robot-{n}.status", b"{}")
+        await container.nc.subscribe(f"{P}.a.robots.robot-10.execute._action.send_goal")
+        await _publish(container, f"{P}.t.robots.robot-11.status")
+        await container.violation(f"{P}.t.robots.robot-11.status", "publish")
+        assert not [e for e in container.errors if "robot-11" not in e]
+    finally:
+        await container.nc.close()
