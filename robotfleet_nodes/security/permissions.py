@@ -56,13 +56,18 @@ class Permissions:
     """No permission lists at all (operator, system user)."""
 
     def __or__(self, other: Permissions) -> Permissions:
+        return Permissions.union(self, other)
+
+    @staticmethod
+    def union(*parts: Permissions) -> Permissions:
+        """Everything any of ``parts`` allows (one pass: containers join thousands)."""
         return Permissions(
-            pub_allow=_unique(self.pub_allow + other.pub_allow),
-            sub_allow=_unique(self.sub_allow + other.sub_allow),
-            pub_deny=_unique(self.pub_deny + other.pub_deny),
-            sub_deny=_unique(self.sub_deny + other.sub_deny),
-            responses=self.responses or other.responses,
-            unrestricted=self.unrestricted or other.unrestricted,
+            pub_allow=_unique(s for p in parts for s in p.pub_allow),
+            sub_allow=_unique(s for p in parts for s in p.sub_allow),
+            pub_deny=_unique(s for p in parts for s in p.pub_deny),
+            sub_deny=_unique(s for p in parts for s in p.sub_deny),
+            responses=any(p.responses for p in parts),
+            unrestricted=any(p.unrestricted for p in parts),
         )
 
     def claims(self) -> dict[str, Any]:
@@ -171,10 +176,9 @@ class PermissionTables:
 
     def robots_container(self, name: str, robot_ids: Sequence[str]) -> Permissions:
         """A process composing the edges of ``robot_ids``: the union of their permissions."""
-        perms = self.common(name) | self._robot_js()
-        for robot in robot_ids:
-            perms = perms | self._robot_core(robot)
-        return perms
+        return Permissions.union(
+            self.common(name), self._robot_js(), *(self._robot_core(robot) for robot in robot_ids)
+        )
 
     def zone(self, zone_id: str) -> Permissions:
         """``zone-N``: its robots (status in, goals and journal questions out), its own names."""
@@ -182,10 +186,7 @@ class PermissionTables:
 
     def zones_container(self, name: str, zone_ids: Sequence[str]) -> Permissions:
         """A process composing the zones ``zone_ids``: the union of their permissions."""
-        perms = self.common(name) | self._zone_js()
-        for zone in zone_ids:
-            perms = perms | self._zone_core(zone)
-        return perms
+        return Permissions.union(self.common(name), self._zone_js(), *(self._zone_core(z) for z in zone_ids))
 
     def area(self, area_id: str) -> Permissions:
         """``area-N``: its zones' summaries and assignment, its own names, order events."""
