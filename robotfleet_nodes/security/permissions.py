@@ -218,13 +218,16 @@ class PermissionTables:
         )
 
     def viewer(self) -> Permissions:
-        """``viewer``: read topics and the graph, ask graph queries; no queue groups."""
+        """``viewer``: read topics and the graph, ask graph queries; no queue groups.
+
+        It may answer requests it received (its transport answers graph queries like every
+        participant's); it receives nothing but topics, graph subjects and its inbox.
+        """
         p = self.p
         return Permissions(
             pub_allow=(f"{p}.g.>",),
             sub_allow=("_INBOX.viewer.>", f"{p}.t.>", f"{p}.g.>"),
             sub_deny=("> *",),
-            responses=False,
         )
 
     def operator(self) -> Permissions:

@@ -244,3 +244,21 @@ async def test_container_speaks_for_exactly_its_robots(prepared: SecuredServer) 
         assert not [e for e in container.errors if "robot-11" not in e]
     finally:
         await container.nc.close()
+
+
+async def test_viewer_answers_graph_queries(prepared: SecuredServer) -> None:
+    viewer = await _connect(prepared, "viewer")
+    asker = await prepared.connect("zone-1")
+    try:
+
+        async def answer(msg: Any) -> None:
+            await msg.respond(b'{"nodes": []}')
+
+        await viewer.nc.subscribe(f"{P}.g.query", cb=answer)
+        await viewer.nc.flush()
+        reply = await asker.request(f"{P}.g.query", b"", timeout=TIMEOUT)
+        assert reply.data == b'{"nodes": []}'
+        assert not [e for e in viewer.errors if "violation" in e.lower()]
+    finally:
+        await asker.close()
+        await viewer.nc.close()

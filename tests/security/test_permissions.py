@@ -61,7 +61,7 @@ def test_table(perms: object, present: list[str], absent: list[str]) -> None:
 def test_viewer_publishes_only_graph_queries() -> None:
     claims = T.viewer().claims()
     assert claims["pub"]["allow"] == ["rfos.0.g.>"]
-    assert "resp" not in claims
+    assert claims["sub"]["deny"] == ["> *"]  # no queue group anywhere
 
 
 def test_operator_is_unrestricted() -> None:
