@@ -84,10 +84,10 @@ setup(
         "uvicorn>=0.55,<0.56",
         "httptools>=0.9",
         "prometheus_client>=0.26,<1",
-        # Security: NATS nkeys (ed25519, needs pynacl) and TLS certificates.
+        # Security: NATS .creds (nkeys signs the server's nonce) and TLS certificates.
         "nkeys>=0.2.1,<0.3",
-        "pynacl>=1.5",
-        "cryptography>=42",
+        "pynacl>=1.6",
+        "cryptography>=44",
     ],
     extras_require={
         "dds": ["cyclonedds>=11,<12"],

@@ -80,18 +80,29 @@ class EmbeddedBroker:
 
     Use as a context manager (sync or async) or call :meth:`start` / :meth:`stop`.
     ``port=0`` (the default) lets the server choose a free port; :attr:`url` tells it.
+
+    ``config_file``: a nats-server configuration (``rfos fleet gen-config`` writes
+    ``secrets/nats-server.conf``: accounts, TLS). The arguments given here override it, as
+    nats-server's command-line flags do; with a file, ``host`` and ``port`` default to the
+    file's (else nats-server's defaults), and without ``store_dir`` JetStream keeps its
+    store where the file says.
     """
 
     def __init__(
         self,
         *,
-        host: str = "127.0.0.1",
-        port: int = 0,
+        host: str | None = None,
+        port: int | None = None,
         store_dir: str | os.PathLike[str] | None = None,
         jetstream: bool = True,
         server_name: str | None = None,
         extra_args: tuple[str, ...] = (),
+        config_file: str | os.PathLike[str] | None = None,
     ) -> None:
+        self.config_file = Path(config_file) if config_file is not None else None
+        if self.config_file is None:
+            host = "127.0.0.1" if host is None else host
+            port = 0 if port is None else port
         self.host = host
         self.port = port
         self.jetstream = jetstream
@@ -133,11 +144,20 @@ class EmbeddedBroker:
     # -- lifecycle -----------------------------------------------------------------
     def command(self) -> list[str]:
         """The command line the server is started with."""
-        cmd = [find_nats_server(), "-a", self.host, "-p", str(self.port or -1), "-m", "0"]
+        cmd = [find_nats_server()]
+        if self.config_file is not None:
+            cmd += ["-c", str(self.config_file)]
+        if self.host is not None:
+            cmd += ["-a", self.host]
+        if self.port is not None:
+            cmd += ["-p", str(self.port or -1)]
+        cmd += ["-m", "0"]
         if self.jetstream:
-            if self._store_dir is None:
+            if self._store_dir is None and self.config_file is None:
                 raise BrokerError("JetStream needs a store directory: call start(), which makes one")
-            cmd += ["-js", "-sd", str(self._store_dir)]
+            cmd += ["-js"]
+            if self._store_dir is not None:
+                cmd += ["-sd", str(self._store_dir)]
         if self.server_name:
             cmd += ["-n", self.server_name]
         cmd += list(self.extra_args)
@@ -147,7 +167,9 @@ class EmbeddedBroker:
         """Start the server and block until it reports ready; return its URL."""
         if self.running:
             return self.url
-        if self.jetstream and self._store_dir is None:
+        if self.config_file is not None:
+            self._check_config_file(self.config_file)
+        if self.jetstream and self._store_dir is None and self.config_file is None:
             self._store_dir = Path(tempfile.mkdtemp(prefix="rfos-nats-"))
             self._owns_store = True
         if self._store_dir is not None:
@@ -171,12 +193,30 @@ class EmbeddedBroker:
             if self._exited.is_set():
                 tail = "\n".join(self._tail)
                 self.stop()
+                if self.config_file is not None:
+                    raise BrokerError(
+                        f"nats-server refused to start with its configuration {self.config_file} "
+                        f"(its own message below; fix the file, or write it again with "
+                        f"`rfos fleet gen-config`):\n{tail}"
+                    )
                 raise BrokerError(f"nats-server exited during start-up:\n{tail}")
             if time.monotonic() > deadline:
                 self.stop()
                 raise BrokerError(f"nats-server not ready within {timeout:.1f}s: {' '.join(cmd)}")
         log.info("nats-server ready at %s (JetStream %s)", self.url, "on" if self.jetstream else "off")
         return self.url
+
+    @staticmethod
+    def _check_config_file(path: Path) -> None:
+        hint = "write it with `rfos fleet gen-config` (it is secrets/nats-server.conf of the deployment)"
+        if not path.exists():
+            raise BrokerError(f"nats-server configuration {path} does not exist: {hint}")
+        if not path.is_file():
+            raise BrokerError(f"nats-server configuration {path} is not a file: {hint}")
+        if not os.access(path, os.R_OK):
+            raise BrokerError(
+                f"nats-server configuration {path} is not readable: run as its owner, or {hint}"
+            )
 
     def _read_log(self) -> None:
         proc = self._proc

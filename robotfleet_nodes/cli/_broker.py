@@ -7,9 +7,13 @@ import signal
 import sys
 import threading
 from types import FrameType
+from typing import Final
 
 from robotfleet_nodes.broker import EmbeddedBroker
 from robotfleet_nodes.cli._verb import Verb, expose_verb
+
+#: Where ``rfos broker`` listens without --port or --config (the seed's URL).
+DEFAULT_PORT: Final = 4222
 
 
 @expose_verb("broker")
@@ -18,20 +22,47 @@ class BrokerVerb(Verb):
     epilog = """examples:
   rfos broker                          # nats://localhost:4222, store in a temp dir
   rfos broker --port 4333 --store ./state/nats
+  rfos broker --config deploy/1000/secrets/nats-server.conf --port 4222 --store state/nats
   MESSAGING_URL=nats://localhost:4222 rfos interface list   # tools then use it
+
+With --config, the file (accounts, TLS: `rfos fleet gen-config` writes it) sets what the
+flags do not; --host, --port and --store override it.
 """
 
     def configure(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default %(default)s)")
         parser.add_argument(
-            "--port", type=int, default=4222, help="client port, 0 = any free (default %(default)s)"
+            "--config",
+            default=None,
+            metavar="FILE",
+            help="nats-server configuration file (e.g. <deploy>/secrets/nats-server.conf)",
         )
-        parser.add_argument("--store", default=None, help="JetStream store directory (default: a temp dir)")
+        parser.add_argument(
+            "--host", default=None, help="address to listen on (default 127.0.0.1, or the --config file's)"
+        )
+        parser.add_argument(
+            "--port",
+            type=int,
+            default=None,
+            help="client port, 0 = any free (default 4222, or the --config file's)",
+        )
+        parser.add_argument(
+            "--store",
+            default=None,
+            help="JetStream store directory (default: a temp dir, or the --config file's)",
+        )
         parser.add_argument("--no-jetstream", action="store_true", help="core NATS only")
 
     def run(self, args: argparse.Namespace) -> int:
+        host, port = args.host, args.port
+        if args.config is None:
+            host = "127.0.0.1" if host is None else host
+            port = DEFAULT_PORT if port is None else port
         broker = EmbeddedBroker(
-            host=args.host, port=args.port, store_dir=args.store, jetstream=not args.no_jetstream
+            host=host,
+            port=port,
+            store_dir=args.store,
+            jetstream=not args.no_jetstream,
+            config_file=args.config,
         )
         stop = threading.Event()
 
@@ -40,7 +71,7 @@ class BrokerVerb(Verb):
 
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
-        broker.start()
+        broker.start()  # a BrokerError (no such file, refused) is printed as `rfos: <message>`
         print(f"nats-server ready at {broker.url} (store: {broker.store_dir}); Ctrl-C to stop", flush=True)
         try:
             while not stop.wait(0.5):

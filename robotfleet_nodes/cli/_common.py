@@ -27,7 +27,8 @@ from urllib.parse import urlparse
 
 from robotfleet_nodes.broker import ENV_URL, messaging_url_from_env
 from robotfleet_nodes.cli._verb import Verb
-from robotfleet_nodes.errors import BrokerUnavailable, RobotFleetError
+from robotfleet_nodes.errors import ConfigError, RobotFleetError, TransportError
+from robotfleet_nodes.security import redact_url
 
 if TYPE_CHECKING:
     from robotfleet_nodes.transport import EndpointInfo, NodeInfo, ParticipantInfo
@@ -148,16 +149,17 @@ async def connect(args: argparse.Namespace, *, timeout: float = 2.0) -> AsyncIte
     servers = _servers(url)
     checks = await asyncio.gather(*(_reachable(s, timeout) for s in servers))
     if not any(checks):
-        raise CliError(f"no broker at {url}: {NO_BROKER}")
+        raise CliError(f"no broker at {redact_url(url)}: {NO_BROKER}")
+    # Credentials and TLS: MESSAGING_CREDS, MESSAGING_TLS_* (the transport reads them).
     transport = NatsTransport(url, name="rfos-cli", connect_timeout=timeout)
     try:
         await asyncio.wait_for(transport.connect(), timeout * 2)
     except TimeoutError:
-        raise CliError(f"no broker answering at {url}: {NO_BROKER}") from None
-    except BrokerUnavailable as exc:  # its message says what to do
+        raise CliError(f"no broker answering at {redact_url(url)}: {NO_BROKER}") from None
+    except (TransportError, ConfigError) as exc:  # its message says what to do (refused: credentials, TLS)
         raise CliError(str(exc)) from None
     except RobotFleetError as exc:
-        raise CliError(f"no broker at {url} ({exc}): {NO_BROKER}") from None
+        raise CliError(f"no broker at {redact_url(url)} ({exc}): {NO_BROKER}") from None
     try:
         yield transport
     finally:

@@ -1,8 +1,11 @@
 """Reading a tier's YAML file, applying the seed's environment overrides, validating.
 
 Order: the file (named by the argument, else by ``<TIER>_CONFIG``; no file: defaults), then
-the environment (``MESSAGING_URL``, ``FLEET_HTTP_PORT``, ``EDGE_ROBOT_ID``,
-``EDGE_ZONE_ID``, ``EDGE_DRIVER``, ``EDGE_DDS_DOMAIN_ID``), then validation. Every failure
+the environment (``MESSAGING_URL``, ``MESSAGING_CREDS``, ``MESSAGING_TLS_CA``,
+``MESSAGING_TLS_CERT``, ``MESSAGING_TLS_KEY``, ``FLEET_HTTP_PORT``, ``EDGE_ROBOT_ID``,
+``EDGE_ZONE_ID``, ``EDGE_DRIVER``, ``EDGE_DDS_DOMAIN_ID``), then validation. File paths
+under ``messaging`` (``credentials``, ``tls_ca``, ``tls_cert``, ``tls_key``) are relative to
+the YAML file's directory. Every failure
 is one :class:`ConfigError` whose lines read ``<source>: <key path>: <what is wrong>``,
 where the source is the file as the user named it, or the environment variable a value
 came from.
@@ -43,13 +46,25 @@ CONFIG_ENV_VARS: Final[dict[str, str]] = {
     "edge": "EDGE_CONFIG",
 }
 
+#: Every tier: environment variable -> ``messaging`` key path it overrides.
+_MESSAGING: Final[dict[str, tuple[str, ...]]] = {
+    "MESSAGING_URL": ("messaging", "broker"),
+    "MESSAGING_CREDS": ("messaging", "credentials"),
+    "MESSAGING_TLS_CA": ("messaging", "tls_ca"),
+    "MESSAGING_TLS_CERT": ("messaging", "tls_cert"),
+    "MESSAGING_TLS_KEY": ("messaging", "tls_key"),
+}
+
+#: ``messaging`` keys holding file paths: relative to the YAML file's directory.
+_PATH_KEYS: Final = ("credentials", "tls_ca", "tls_cert", "tls_key")
+
 #: Per tier: environment variable -> key path it overrides.
 ENV_OVERRIDES: Final[dict[str, dict[str, tuple[str, ...]]]] = {
-    "fleet": {"MESSAGING_URL": ("messaging", "broker"), "FLEET_HTTP_PORT": ("http", "port")},
-    "area": {"MESSAGING_URL": ("messaging", "broker")},
-    "zone": {"MESSAGING_URL": ("messaging", "broker")},
+    "fleet": {**_MESSAGING, "FLEET_HTTP_PORT": ("http", "port")},
+    "area": dict(_MESSAGING),
+    "zone": dict(_MESSAGING),
     "edge": {
-        "MESSAGING_URL": ("messaging", "broker"),
+        **_MESSAGING,
         "EDGE_ROBOT_ID": ("robot_id",),
         "EDGE_ZONE_ID": ("zone_id",),
         "EDGE_DRIVER": ("driver",),
@@ -98,6 +113,8 @@ def load_config(
 
     Returns:
         The validated model, with ``MESSAGING_URL`` (``messaging.broker``),
+        ``MESSAGING_CREDS`` (``messaging.credentials``), ``MESSAGING_TLS_CA`` /
+        ``MESSAGING_TLS_CERT`` / ``MESSAGING_TLS_KEY`` (``messaging.tls_*``),
         ``FLEET_HTTP_PORT`` (``http.port``), ``EDGE_ROBOT_ID`` (``robot_id``),
         ``EDGE_ZONE_ID`` (``zone_id``), ``EDGE_DRIVER`` (``driver``) and
         ``EDGE_DDS_DOMAIN_ID`` (``dds.domain_id``), ``EDGE_JOURNAL_DIR`` (``journal_dir``) applied.
@@ -118,6 +135,7 @@ def load_config(
     if path is not None:
         source = os.fspath(path)
         data = _read_yaml(Path(source), source, named_by)
+        _resolve_paths(data, Path(source).parent)
     origins = _apply_env(kind, data, env)
     try:
         config = model.model_validate(data)
@@ -147,6 +165,21 @@ def _read_yaml(path: Path, source: str, named_by: str | None) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a mapping of keys at the top level, got {_kind_of(data)}")
     return data
+
+
+def _resolve_paths(data: dict[str, Any], base: Path) -> None:
+    """Make the file paths of ``messaging`` relative to ``base`` (the YAML file's directory).
+
+    Paths from the environment stay relative to the working directory, as a shell user expects.
+    """
+    messaging = data.get("messaging")
+    if not isinstance(messaging, dict):
+        return  # a wrong type is reported by validation
+    for key in _PATH_KEYS:
+        value = messaging.get(key)
+        if isinstance(value, str) and value.strip():
+            expanded = Path(value).expanduser()
+            messaging[key] = str(expanded if expanded.is_absolute() else base / expanded)
 
 
 def _apply_env(kind: str, data: dict[str, Any], env: Mapping[str, str]) -> dict[tuple[str, ...], str]:

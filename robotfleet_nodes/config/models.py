@@ -134,11 +134,42 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, validate_default=True)
 
 
+def _check_path(value: str | None) -> str | None:
+    if value is not None and not value.strip():
+        raise ValueError("must not be empty: a file path, or leave the key out")
+    return value
+
+
+_Path = Annotated[str | None, AfterValidator(_check_path)]
+
+
 class MessagingConfig(_Section):
-    """``messaging:``: how the process reaches the NATS broker (``MESSAGING_URL`` overrides)."""
+    """``messaging:``: how the process reaches the NATS broker and who it is there.
+
+    File paths are relative to the YAML file's directory. Each key has an environment
+    override (``MESSAGING_URL``, ``MESSAGING_CREDS``, ``MESSAGING_TLS_CA``,
+    ``MESSAGING_TLS_CERT``, ``MESSAGING_TLS_KEY``); ``RFOS_INSECURE=1`` ignores the
+    credentials and TLS keys (development against an open broker, with a warning).
+    """
 
     broker: Annotated[str, AfterValidator(check_broker_url)] = DEFAULT_BROKER
     """NATS URL(s), e.g. ``nats://localhost:4222``; several servers separated by ``,``."""
+    credentials: _Path = None
+    """NATS ``.creds`` file of this process's identity, e.g. ``secrets/zone-1.creds``;
+    ``null``: connect without credentials (an open broker)."""
+    tls_ca: _Path = None
+    """CA certificate (PEM) the broker's TLS certificate is verified with, e.g. ``secrets/ca.pem``."""
+    tls_cert: _Path = None
+    """Client certificate (PEM) for a broker that requires mutual TLS (with ``tls_key``)."""
+    tls_key: _Path = None
+    """Private key (PEM) of ``tls_cert``."""
+
+    @model_validator(mode="after")
+    def _cert_with_key(self) -> MessagingConfig:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            given, missing = ("tls_cert", "tls_key") if self.tls_key is None else ("tls_key", "tls_cert")
+            raise ValueError(f"{given} is set but {missing} is not: mutual TLS needs both (or neither)")
+        return self
 
 
 class _TierConfig(_Section):

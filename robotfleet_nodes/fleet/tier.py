@@ -2,7 +2,8 @@
 
 Each tier's ``main`` names its config kind and says how to start; :func:`run_tier` loads
 the config (``<KIND>_CONFIG`` and the seed's environment overrides), sets up logging,
-connects to ``messaging.broker`` (waiting for it as ``RFOS_CONNECT_WAIT`` says), runs
+connects to ``messaging.broker`` as ``messaging.credentials`` (TLS: ``messaging.tls_*``;
+waiting for the broker as ``RFOS_CONNECT_WAIT`` says), runs
 until SIGINT/SIGTERM and maps failures to exit codes: 0 after a signal, 2 for a bad
 configuration (``<kind>: <message>``), 1 when it cannot start (``<kind>: cannot start:
 <message>``: no broker, JetStream off, port taken), 130 for a second Ctrl-C during shutdown.
@@ -34,7 +35,15 @@ Starter = Callable[[Any, Context], AbstractAsyncContextManager[Any]]
 
 
 async def _run(config: Any, starter: Starter, args: Sequence[str]) -> None:
-    async with Context(url=config.messaging.broker, args=args) as context:
+    messaging = config.messaging
+    async with Context(
+        url=messaging.broker,
+        args=args,
+        credentials=messaging.credentials,
+        tls_ca=messaging.tls_ca,
+        tls_cert=messaging.tls_cert,
+        tls_key=messaging.tls_key,
+    ) as context:
         await serve(context, starter(config, context))
 
 

@@ -78,10 +78,19 @@ class Context:
         intra_process: bool = True,
         enable_rosout: bool = True,
         connect_wait: float | None = None,
+        credentials: str | os.PathLike[str] | None = None,
+        tls_ca: str | os.PathLike[str] | None = None,
+        tls_cert: str | os.PathLike[str] | None = None,
+        tls_key: str | os.PathLike[str] | None = None,
     ) -> None:
         """``connect_wait``: seconds to keep retrying the first connection (a broker that is
         still starting, as in a launch file or a Kubernetes pod); default ``RFOS_CONNECT_WAIT``
-        from the environment, else 0 (fail at once, as tools should)."""
+        from the environment, else 0 (fail at once, as tools should).
+
+        ``credentials`` (a NATS ``.creds`` file), ``tls_ca``, ``tls_cert``, ``tls_key``: the
+        identity and TLS files of the NATS connection this context makes (a tier passes its
+        ``messaging`` section); each defaults to ``MESSAGING_CREDS``, ``MESSAGING_TLS_CA``,
+        ``MESSAGING_TLS_CERT``, ``MESSAGING_TLS_KEY`` (see :class:`NatsTransport`)."""
         from robotfleet_nodes.node.arguments import parse_ros_args
 
         self._connect_wait = connect_wait if connect_wait is not None else _env_seconds(CONNECT_WAIT_ENV)
@@ -89,6 +98,8 @@ class Context:
         self._transport = transport
         self._owns_transport = transport is None
         self._url = url
+        self._credentials = credentials
+        self._tls_files = (tls_ca, tls_cert, tls_key)
         self._intra_process = intra_process
         self.ros_args: RosArgs = parse_ros_args(list(args or []))
         self._broker: EmbeddedBroker | None = None
@@ -203,7 +214,10 @@ class Context:
             url = await asyncio.to_thread(self._broker.start)
             log.info("MESSAGING_URL is not set: started an embedded nats-server at %s", url)
         self._url = url
-        return NatsTransport(url)
+        tls_ca, tls_cert, tls_key = self._tls_files
+        return NatsTransport(
+            url, credentials=self._credentials, tls_ca=tls_ca, tls_cert=tls_cert, tls_key=tls_key
+        )
 
     async def close(self) -> None:
         """Destroy every node, close the transport, stop an embedded broker; idempotent."""

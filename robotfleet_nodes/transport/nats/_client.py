@@ -31,7 +31,7 @@ from nats.aio.msg import Msg
 
 from robotfleet_nodes.transport.nats._headers import decode_block
 
-__all__ = ["InlineHandler", "RfosClient", "check_subject", "hpub_prefix"]
+__all__ = ["CredentialsRefused", "InlineHandler", "RfosClient", "check_subject", "hpub_prefix", "is_refusal"]
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,34 @@ InlineHandler = Callable[[bytes, bytes, "dict[str, str] | None"], None]
 #: What nats-py refuses in a subject on publish (CR/LF would inject protocol commands).
 _BAD_SUBJECT = re.compile(r"[ \t\r\n]")
 _CACHE_LIMIT = 4096
+
+
+#: What the server says (lower case, as nats-py hands ``-ERR`` lines over) when it drops or
+#: refuses a connection because of its identity: revoked, expired or unknown credentials.
+_REFUSALS = ("authorization violation", "authentication revoked", "authentication expired")
+
+
+class CredentialsRefused(nats_errors.AuthorizationError):
+    """The server dropped the connection because of its credentials (revoked, expired, unknown).
+
+    The fast client treats it as a lost connection and keeps reconnecting (a re-issued
+    ``.creds`` file is read on the next attempt); the message is the server's.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__()
+        self.message = message
+
+    def __str__(self) -> str:
+        return f"nats: {self.message}"
+
+
+def is_refusal(exc: BaseException) -> bool:
+    """Whether ``exc`` (an error nats-py reported) means the server refused our credentials."""
+    if isinstance(exc, nats_errors.AuthorizationError):
+        return True
+    text = str(exc).lower()
+    return any(marker in text for marker in _REFUSALS)
 
 
 def check_subject(subject: str) -> None:

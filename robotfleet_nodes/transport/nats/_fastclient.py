@@ -14,6 +14,9 @@ publisher, so:
   queue hop or task switch, and no queue or task per subscription (1000 nodes with 8
   services and 2 subscriptions each: 5 tasks, ~3 KB per entity).
 
+Beyond speed, it keeps a connection whose credentials were revoked reconnecting instead of
+closed for good (:meth:`FastRfosClient._process_err`).
+
 With these, typed pub/sub runs at ~0.95-1.0x raw nats-py's rate without headers and a
 service call's p50 at ~1.05-1.1x raw request/reply (``benchmarks/pubsub.py``,
 ``services.py``; the bare clients against nats-py and nats-core: ``nats_clients.py``).
@@ -40,7 +43,14 @@ from typing import Any
 from nats import errors as nats_errors
 from nats.aio import client as _nats_client
 
-from robotfleet_nodes.transport.nats._client import InlineHandler, RfosClient, check_subject, hpub_prefix
+from robotfleet_nodes.transport.nats._client import (
+    CredentialsRefused,
+    InlineHandler,
+    RfosClient,
+    check_subject,
+    hpub_prefix,
+    is_refusal,
+)
 from robotfleet_nodes.transport.nats._internals import FAST_PATH, PROBLEMS
 
 __all__ = ["FastRfosClient", "new_client"]
@@ -120,6 +130,24 @@ class FastRfosClient(RfosClient):
         """
         await self._flush_pending(force_flush=True)
         await self.flush(timeout=timeout)  # type: ignore[arg-type]
+
+    async def _process_err(self, err_msg: str) -> None:
+        """A server ``-ERR``: revoked or expired credentials are a lost connection, not the end.
+
+        nats-py closes the client for good on ``Authorization Violation`` or
+        ``Authentication Revoked`` received while connected; a fleet process must instead
+        keep trying (the server refuses each attempt until the identity's ``.creds`` file is
+        re-issued, which nats-py reads on every connect). The error callback hears a
+        :class:`CredentialsRefused` first. Permission violations keep nats-py's handling:
+        reported, nothing closed.
+        """
+        if self._status == _CONNECTED and is_refusal(Exception(err_msg)):
+            err = CredentialsRefused(err_msg.strip().strip("'"))
+            self._err = err
+            await self._error_cb(err)
+            await self._process_op_err(err)  # nats-py's path for a lost connection: reconnect
+            return
+        await super()._process_err(err_msg)
 
     def _remove_sub(self, sid: int, max_msgs: int = 0) -> None:
         self._rfos_inline.pop(sid, None)

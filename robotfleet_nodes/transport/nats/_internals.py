@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import types
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,6 +75,10 @@ CLIENT_NAMES: tuple[Internal, ...] = (
     Internal("_process_headers", COROUTINE, "overridden: header-parse cache", ("headers",)),
     Internal("_remove_sub", METHOD, "overridden: forgets inline handlers", ("sid", "max_msgs")),
     Internal("_init_request_sub", COROUTINE, "creates the shared reply inbox subscription"),
+    Internal("_process_err", COROUTINE, "overridden: revoked credentials reconnect", ("err_msg",)),
+    Internal("_process_op_err", COROUTINE, "nats-py's reconnect on a lost connection", ("e",)),
+    Internal("_error_cb", ATTRIBUTE, "the error callback", types=(types.FunctionType,)),
+    Internal("_err", ATTRIBUTE, "the last error (last_error)", types=(type(None),)),
     Internal("_status", ATTRIBUTE, "connection state", types=(int,)),
     Internal("_pending", ATTRIBUTE, "commands not yet written", types=(list,)),
     Internal("_pending_data_size", ATTRIBUTE, "bytes in _pending", types=(int,)),

@@ -9,6 +9,7 @@ import logging
 import os
 import random
 import socket
+import ssl
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -24,6 +25,7 @@ from robotfleet_nodes.broker import ENV_URL, messaging_url_from_env
 from robotfleet_nodes.errors import BrokerUnavailable, JetStreamUnavailable, TransportError
 from robotfleet_nodes.idl.codec import Encoding
 from robotfleet_nodes.qos import Durability
+from robotfleet_nodes.security.creds import ClientSecurity, Credentials, client_security, redact_url
 from robotfleet_nodes.transport._base import (
     ClientHandle,
     EndpointInfo,
@@ -43,12 +45,13 @@ from robotfleet_nodes.transport._connection import (
     ConnectionState,
 )
 from robotfleet_nodes.transport._ratelimit import RateLimitedLog
-from robotfleet_nodes.transport.nats._client import InlineHandler, RfosClient
+from robotfleet_nodes.transport.nats._client import InlineHandler, RfosClient, is_refusal
 from robotfleet_nodes.transport.nats._fastclient import new_client
 from robotfleet_nodes.transport.nats._graph import participant_from_json, participant_to_json_chunks
 from robotfleet_nodes.transport.nats._latched import LatchedStore
 from robotfleet_nodes.transport.nats._pubsub import NatsPublisher, NatsSubscription
 from robotfleet_nodes.transport.nats._raw import RawPublisher, ServerInfo
+from robotfleet_nodes.transport.nats._refusals import Refusals, is_permission_violation
 from robotfleet_nodes.transport.nats._services import NatsClient, NatsService
 from robotfleet_nodes.transport.nats._subjects import SubjectMapper
 
@@ -75,6 +78,15 @@ class NatsTransport(Transport):
     ``fast_path=False`` keeps the connection on nats-py's public API (slower; to rule the
     fast client out when diagnosing). It is also what happens, with a warning, when the
     installed nats-py lacks an internal the fast client needs (see ``docs/architecture.md``).
+
+    Identity and TLS: ``credentials`` (a NATS ``.creds`` file), ``tls_ca`` (CA the server's
+    certificate is verified with), ``tls_cert``/``tls_key`` (mutual TLS) default to
+    ``MESSAGING_CREDS``, ``MESSAGING_TLS_CA``, ``MESSAGING_TLS_CERT``, ``MESSAGING_TLS_KEY``
+    (ignored with ``RFOS_INSECURE=1``); ``tls`` is a ready ``ssl.SSLContext`` instead of the
+    files. nats-py reads the ``.creds`` file on every (re)connect, so a re-issued file is
+    used from the next attempt. With credentials, every inbox (request replies, graph
+    queries, JetStream consumers) is under ``_INBOX.<identity>``, the identity being the
+    JWT's ``name``: the only inbox that identity may subscribe to.
     """
 
     kind: ClassVar[str] = "nats"
@@ -90,8 +102,18 @@ class NatsTransport(Transport):
         reconnect_wait: float = 1.0,
         connect_timeout: float = 2.0,
         fast_path: bool = True,
+        credentials: str | os.PathLike[str] | None = None,
+        tls_ca: str | os.PathLike[str] | None = None,
+        tls_cert: str | os.PathLike[str] | None = None,
+        tls_key: str | os.PathLike[str] | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.url = url
+        self.security: ClientSecurity = client_security(
+            credentials=credentials, tls_ca=tls_ca, tls_cert=tls_cert, tls_key=tls_key
+        )
+        self._tls = tls
+        self._credentials: Credentials | None = None
         self.mapper = mapper if mapper is not None else SubjectMapper()
         self.encoding = encoding
         self.name = name or f"rfos-{os.getpid()}"
@@ -111,11 +133,14 @@ class NatsTransport(Transport):
         self._node_json_cache: dict[int, tuple[NodeInfo, bytes]] = {}
         self._graph_sub: Any = None
         self._errors = RateLimitedLog(log)
+        self._refusals = Refusals(log)
         self.latched: LatchedStore | None = None
         self._closed = False
         self._attempts = 0
         self._settling: asyncio.Future[None] | None = None  # the round trip callers may still join
         self._tasks: set[asyncio.Task[None]] = set()
+        self._connect_errors: list[BaseException] = []  # what went wrong in the first connection
+        self._connect_scope: asyncio.Timeout | None = None  # the first connection's time limit
 
     # -- connection ------------------------------------------------------------------
     @property
@@ -150,10 +175,30 @@ class NatsTransport(Transport):
 
     @property
     def server_url(self) -> str:
-        """The URL of the server connected to now (else the configured URL)."""
+        """The URL of the server connected to now (else the configured URL); never with a password."""
         if self._nc is not None and self._nc.connected_url is not None:
-            return str(self._nc.connected_url.geturl())
-        return self.url or messaging_url_from_env() or "?"
+            return redact_url(str(self._nc.connected_url.geturl()))
+        return redact_url(self.url or messaging_url_from_env() or "?")
+
+    @property
+    def identity(self) -> str | None:
+        """The NATS identity connected as (the ``.creds`` JWT's ``name``); ``None`` without credentials."""
+        return self._credentials.name if self._credentials is not None else None
+
+    @property
+    def permission_violations(self) -> int:
+        """Publishes and subscriptions the server refused (NATS permissions); each was logged."""
+        return self._refusals.permission_violations
+
+    @property
+    def credential_refusals(self) -> int:
+        """Times the server refused or dropped this connection because of its credentials."""
+        return self._refusals.credential_refusals
+
+    @property
+    def inbox_prefix(self) -> str:
+        """Where replies to this connection go: ``_INBOX.<identity>`` with credentials, else ``_INBOX``."""
+        return self._credentials.inbox_prefix if self._credentials is not None else "_INBOX"
 
     async def connect(self) -> None:
         """Connect to the server; idempotent. Raises ``TransportError`` saying what to do."""
@@ -168,38 +213,74 @@ class NatsTransport(Transport):
                     f"no NATS server configured: set {ENV_URL} (e.g. nats://localhost:4222), "
                     "or start one with `rfos broker`"
                 )
+            creds = self.security.read_credentials()  # ConfigError: the file is missing or bad
+            tls = self._tls if self._tls is not None else self.security.ssl_context()
+            auth: dict[str, Any] = {}
+            if creds is not None:
+                auth["user_credentials"] = str(creds.path)
+                auth["inbox_prefix"] = creds.inbox_prefix
+            if tls is not None:
+                auth["tls"] = tls
             nc = new_client(fast=self._fast_path)
+            self._connect_errors = []
+            servers = [u.strip() for u in url.split(",") if u.strip()]
+            # nats-py hangs closing a socket whose TLS handshake failed (an unknown CA, say):
+            # _on_error ends the wait at the first TLS error; the bound is a safety net.
+            bound = len(servers) * 2 * (3 * self._connect_timeout + self._reconnect_wait) + 1.0
             try:
-                await nc.connect(
-                    servers=[u.strip() for u in url.split(",") if u.strip()],
-                    name=self.name,
-                    allow_reconnect=True,
-                    # nats-py applies this to the first connection too: with -1 a wrong
-                    # URL would hang forever. Fail fast now, reconnect forever once up.
-                    max_reconnect_attempts=1,
-                    reconnect_time_wait=self._reconnect_wait,  # type: ignore[arg-type]
-                    reconnect_to_server_handler=self._next_server,
-                    pending_size=self._reconnect_buffer,
-                    connect_timeout=self._connect_timeout,  # type: ignore[arg-type]
-                    disconnected_cb=self._on_disconnected,
-                    reconnected_cb=self._on_reconnected,
-                    closed_cb=self._on_closed,
-                    error_cb=self._on_error,
-                )
+                async with asyncio.timeout(bound) as scope:
+                    self._connect_scope = scope
+                    await self._first_connect(nc, servers, auth)
             except (TimeoutError, OSError, nats_errors.Error) as exc:
                 with contextlib.suppress(Exception):
-                    await nc.close()
+                    await asyncio.wait_for(nc.close(), self._connect_timeout)
+                errors, self._connect_errors = [*self._connect_errors, exc], []
+                for cause in errors:  # a refusal is followed by the socket closing: say the refusal
+                    refused = _refusal(cause, creds)
+                    if refused is not None:
+                        raise TransportError(f"the NATS server at {redact_url(url)} {refused}") from exc
+                cause = (
+                    errors[0] if errors[0] is not exc and isinstance(exc, nats_errors.NoServersError) else exc
+                )
                 raise BrokerUnavailable(
-                    f"no NATS server answers at {url} ({exc or type(exc).__name__}); "
+                    f"no NATS server answers at {redact_url(url)} ({_describe(cause)}); "
                     f"start one with `rfos broker` (or `nats-server -js`), or set {ENV_URL}"
                 ) from exc
+            finally:
+                self._connect_scope = None
             nc.options["max_reconnect_attempts"] = -1
+            self._credentials = creds
             self._nc = nc
             self.latched = LatchedStore(nc, self.mapper.root, self.mapper.domain)
             self._self_chunks = self._participant_chunks()
             self._graph_sub = await nc.subscribe(self.mapper.graph("query"), cb=self._on_graph_query)
-            log.info("connected to NATS at %s as %s (%s)", url, self.name, self.gid)
+            log.info(
+                "connected to NATS at %s as %s (%s%s)",
+                redact_url(url),
+                self.name,
+                self.gid,
+                f", identity {creds.name}" if creds is not None else "",
+            )
             self._connection.set(ConnectionState.CONNECTED)
+
+    async def _first_connect(self, nc: RfosClient, servers: list[str], auth: dict[str, Any]) -> None:
+        await nc.connect(
+            servers=servers,
+            name=self.name,
+            **auth,
+            allow_reconnect=True,
+            # nats-py applies this to the first connection too: with -1 a wrong
+            # URL would hang forever. Fail fast now, reconnect forever once up.
+            max_reconnect_attempts=1,
+            reconnect_time_wait=self._reconnect_wait,  # type: ignore[arg-type]
+            reconnect_to_server_handler=self._next_server,
+            pending_size=self._reconnect_buffer,
+            connect_timeout=self._connect_timeout,  # type: ignore[arg-type]
+            disconnected_cb=self._on_disconnected,
+            reconnected_cb=self._on_reconnected,
+            closed_cb=self._on_closed,
+            error_cb=self._on_error,
+        )
 
     async def close(self) -> None:
         """Close every entity and the connection; idempotent."""
@@ -266,20 +347,38 @@ class NatsTransport(Transport):
     async def _on_reconnected(self) -> None:
         self._attempts = 0
         url = self._nc.connected_url if self._nc is not None else None
-        log.info("reconnected to NATS at %s", url.geturl() if url is not None else "?")
+        log.info("reconnected to NATS at %s", redact_url(url.geturl()) if url is not None else "?")
         self._connection.set(ConnectionState.RECONNECTED)
 
     async def _on_closed(self) -> None:
         if self._nc is None:  # a first connection that failed: connect() reports it
             return
-        log.info("NATS connection closed")
+        last = self._nc.last_error
+        if not self._closed and last is not None and is_refusal(last):
+            log.error(
+                "NATS closed the connection for good: the server refused our credentials (%s) and "
+                "this nats-py client cannot reconnect after that; re-issue them and restart the process",
+                last,
+            )
+        else:
+            log.info("NATS connection closed")
         self._connection.set(ConnectionState.CLOSED)
 
     async def _on_error(self, exc: Exception) -> None:
         if self._nc is None:  # the first connection: connect() reports the failure itself
             log.debug("NATS error while connecting: %s", exc or type(exc).__name__)
+            if len(self._connect_errors) < 8:
+                self._connect_errors.append(exc)
+            if isinstance(exc, ssl.SSLError) and self._connect_scope is not None:
+                self._connect_scope.reschedule(asyncio.get_running_loop().time())  # give up now
             return
-        self._errors.log(logging.WARNING, "NATS error: %s", exc or type(exc).__name__)
+        if is_permission_violation(exc):
+            self._refusals.permission(exc, self.identity)
+        elif is_refusal(exc):
+            creds = self._credentials
+            self._refusals.credentials(creds.path if creds is not None else None, self.identity)
+        else:
+            self._errors.log(logging.WARNING, "NATS error: %s", exc or type(exc).__name__)
 
     # -- entities --------------------------------------------------------------------
     def _forget(self, entity: Any) -> None:
@@ -388,7 +487,7 @@ class NatsTransport(Transport):
         url = nc.connected_url
         version = nc.connected_server_version
         return ServerInfo(
-            url=url.netloc if url is not None else (self.url or ""),
+            url=url.netloc.rsplit("@", 1)[-1] if url is not None else redact_url(self.url or ""),
             version=f"{version.major}.{version.minor}.{version.patch}",
             max_payload=nc.max_payload,
         )
@@ -513,3 +612,30 @@ class NatsTransport(Transport):
             with contextlib.suppress(nats_errors.Error):
                 await sub.unsubscribe()
         return sorted(found.values(), key=lambda p: p.started_at)
+
+
+def _describe(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__
+
+
+def _refusal(exc: BaseException, creds: Credentials | None) -> str | None:
+    """What to say when the server refused us (credentials or TLS), else ``None``."""
+    text = _describe(exc).lower()
+    if "authorization violation" in text or "authentication" in text:
+        if creds is None:
+            return (
+                f"refused the connection ({_describe(exc)}): it requires credentials; set "
+                "messaging.credentials in the YAML or MESSAGING_CREDS to this identity's .creds "
+                "file (`rfos fleet gen-config` writes them into <deployment>/secrets/), or "
+                "RFOS_INSECURE=1 only for an open development broker"
+            )
+        return (
+            f"refused our credentials ({creds.path}): revoked or unknown; re-issue with "
+            f"`rfos security reissue {creds.name}`"
+        )
+    if isinstance(exc, ssl.SSLError) or "certificate" in text or "ssl" in text or "tls" in text:
+        return (
+            f"failed the TLS handshake ({_describe(exc)}): set messaging.tls_ca or MESSAGING_TLS_CA to "
+            "the deployment's CA (secrets/ca.pem); for mutual TLS also messaging.tls_cert/tls_key"
+        )
+    return None
