@@ -3,15 +3,14 @@ area, zones, robots) against a nats-server started from the generated configurat
 orders to completion, cancels one, survives a zone restart, and the server logs not one
 permission violation.
 
-Until the transport reads ``messaging.credentials`` itself, each tier's connection gets its
-identity here: a context variable names the identity while the tier connects, and nats-py's
-``connect`` receives that identity's creds file, ``_INBOX.<name>`` prefix and the CA.
+Each tier's transport gets its identity from ``MESSAGING_CREDS`` / ``MESSAGING_TLS_CA``, set
+while that tier is brought up.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextvars
+import contextlib
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,13 +23,11 @@ from shared_helpers import http_call
 from robotfleet_nodes.config import SimDriverConfig
 from robotfleet_nodes.security.deployment import write_secrets
 from robotfleet_nodes.security.topology import Topology as Secured
-from robotfleet_nodes.transport.nats._client import RfosClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fleet"))  # tests/fleet/topology.py
 from topology import Topology, eventually, small_fleet
 
 ROBOTS, ZONES = 6, 2
-IDENTITY: contextvars.ContextVar[str] = contextvars.ContextVar("identity", default="area-1")
 FINAL = {"COMPLETED", "FAILED", "CANCELLED"}
 
 
@@ -53,35 +50,33 @@ def secured_server(tmp_path: Path) -> Iterator[SecuredServer]:
 
 @pytest.fixture
 def identities(secured_server: SecuredServer, monkeypatch: pytest.MonkeyPatch) -> SecuredServer:
-    """Every connection made while ``IDENTITY`` is set uses that identity."""
-    original = RfosClient.connect
+    """Every tier's transport is made while ``MESSAGING_CREDS`` names its identity (the
+    transport reads it, and takes ``_INBOX.<name>`` as its inbox prefix)."""
+    secrets = secured_server.secrets
+    monkeypatch.setenv("MESSAGING_TLS_CA", str(secrets / "ca.pem"))
 
-    async def connect(self: Any, *args: Any, **options: Any) -> Any:
-        name = IDENTITY.get()
-        options["user_credentials"] = str(secured_server.secrets / f"{name}.creds")
-        options["inbox_prefix"] = f"_INBOX.{name}"
-        options["tls"] = secured_server.tls()
-        return await original(self, *args, **options)
+    @contextlib.contextmanager
+    def identity(name: str) -> Iterator[None]:
+        monkeypatch.setenv("MESSAGING_CREDS", str(secrets / f"{name}.creds"))
+        try:
+            yield
+        finally:
+            monkeypatch.setenv("MESSAGING_CREDS", str(secrets / "operator.creds"))
 
-    monkeypatch.setattr(RfosClient, "connect", connect)
     context_for, start_fleet = Topology._context_for, Topology.start_fleet
 
     async def own_context(self: Topology, node_id: str) -> Any:
-        token = IDENTITY.set(node_id)
-        try:
+        with identity(node_id):
             return await context_for(self, node_id)
-        finally:
-            IDENTITY.reset(token)
 
     async def fleet(self: Topology) -> None:
-        token = IDENTITY.set("fleet")
-        try:
+        with identity("fleet"):
             await start_fleet(self)
-        finally:
-            IDENTITY.reset(token)
 
     monkeypatch.setattr(Topology, "_context_for", own_context)
     monkeypatch.setattr(Topology, "start_fleet", fleet)
+    # small_fleet's shared connection (made first) is the area's
+    monkeypatch.setenv("MESSAGING_CREDS", str(secrets / "area-1.creds"))
     return secured_server
 
 
@@ -125,35 +120,24 @@ async def _all_in(topo: Topology, ids: list[str], state: str) -> bool:
 async def test_a_fleet_runs_without_one_permission_violation(identities: SecuredServer) -> None:
     server = identities
     sim = SimDriverConfig(speed=50.0, work_time_s={"long": 60.0}, default_work_time_s=0.05, seed=1)
-    token = IDENTITY.set("area-1")  # the shared connection small_fleet gives the area
-    try:
-        async with small_fleet(server.url, "rfos", robots=ROBOTS, zones=ZONES, isolate=True, sim=sim) as topo:
-            IDENTITY.set("operator")  # nothing else should connect from here on
-            first = [f"wo-{i}" for i in range(ROBOTS)]
-            for order_id in first:
-                await _submit(topo, order_id)
-            await eventually(lambda: _all_in(topo, first, "COMPLETED"), timeout=30, what="first orders done")
+    async with small_fleet(server.url, "rfos", robots=ROBOTS, zones=ZONES, isolate=True, sim=sim) as topo:
+        first = [f"wo-{i}" for i in range(ROBOTS)]
+        for order_id in first:
+            await _submit(topo, order_id)
+        await eventually(lambda: _all_in(topo, first, "COMPLETED"), timeout=30, what="first orders done")
 
-            await _submit(topo, "long-1", task="long")
-            await eventually(
-                lambda: _all_in(topo, ["long-1"], "EXECUTING"), timeout=30, what="long-1 running"
-            )
-            status, _ = await http_call(topo.base_url, "POST", "/api/work-orders/long-1/cancel", {})
-            assert status in (200, 202), status
-            await eventually(
-                lambda: _all_in(topo, ["long-1"], "CANCELLED"), timeout=30, what="long-1 cancelled"
-            )
+        await _submit(topo, "long-1", task="long")
+        await eventually(lambda: _all_in(topo, ["long-1"], "EXECUTING"), timeout=30, what="long-1 running")
+        status, _ = await http_call(topo.base_url, "POST", "/api/work-orders/long-1/cancel", {})
+        assert status in (200, 202), status
+        await eventually(lambda: _all_in(topo, ["long-1"], "CANCELLED"), timeout=30, what="long-1 cancelled")
 
-            await topo.restart_zone("zone-1")
-            again = [f"wo-after-{i}" for i in range(ROBOTS)]
-            for order_id in again:
-                await _submit(topo, order_id)
-            await eventually(
-                lambda: _all_in(topo, again, "COMPLETED"), timeout=60, what="orders after restart"
-            )
-            await asyncio.sleep(0)  # let the last replies go out before reading the log
-    finally:
-        IDENTITY.reset(token)
+        await topo.restart_zone("zone-1")
+        again = [f"wo-after-{i}" for i in range(ROBOTS)]
+        for order_id in again:
+            await _submit(topo, order_id)
+        await eventually(lambda: _all_in(topo, again, "COMPLETED"), timeout=60, what="orders after restart")
+        await asyncio.sleep(0)  # let the last replies go out before reading the log
     found = sorted({line.split(" - ", 3)[-1] for line in server.violations()})
     assert found == []
     assert "authentication error" not in server.log()
