@@ -7,6 +7,7 @@ import stat
 from pathlib import Path
 
 import pytest
+import yaml
 
 from robotfleet_nodes.config.generate import generate_deployment, main
 from robotfleet_nodes.config.models import HttpConfig, MessagingConfig
@@ -68,17 +69,26 @@ def test_a_smaller_fleet_forgets_the_removed_robots(tmp_path: Path) -> None:
 
 
 def test_yaml_points_at_the_secrets(secured: Path) -> None:
-    edge = (secured / "edge" / "robot-7.yaml").read_text()
-    fleet = (secured / "fleet.yaml").read_text()
-    assert "host: 0.0.0.0" in fleet
-    if "credentials" in MessagingConfig.model_fields:
-        assert "credentials: ../secrets/robot-7.creds" in edge
-        assert "credentials: secrets/fleet.creds" in fleet
-        assert "credentials: secrets/zone-2.creds" in (secured / "zone-2.yaml").read_text()
-    if "tls_ca" in MessagingConfig.model_fields:
-        assert "tls_ca: ../secrets/ca.pem" in edge
+    def messaging(path: Path) -> dict[str, str]:
+        return dict(yaml.safe_load(path.read_text())["messaging"])
+
+    fleet = yaml.safe_load((secured / "fleet.yaml").read_text())
+    assert fleet["http"]["host"] == "0.0.0.0"
+    expected = {
+        secured / "edge" / "robot-7.yaml": "../secrets/robot-7.creds",
+        secured / "zone-2.yaml": "secrets/zone-2.creds",
+        secured / "area.yaml": "secrets/area-1.creds",
+        secured / "fleet.yaml": "secrets/fleet.creds",
+    }
+    for path, creds in expected.items():
+        keys = messaging(path)
+        if "credentials" in MessagingConfig.model_fields:
+            assert keys["credentials"] == creds
+            assert (path.parent / keys["credentials"]).is_file()
+        if "tls_ca" in MessagingConfig.model_fields:
+            assert (path.parent / keys["tls_ca"]).resolve() == (secured / "secrets" / "ca.pem").resolve()
     if "tokens_file" in HttpConfig.model_fields:
-        assert "tokens_file: secrets/api-tokens.json" in fleet
+        assert fleet["http"]["tokens_file"] == "secrets/api-tokens.json"
 
 
 def test_insecure_writes_no_secrets(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
