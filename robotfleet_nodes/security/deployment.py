@@ -38,19 +38,19 @@ class SecretsSummary:
 
 def refresh_server_config(store: IdentityStore, *, tls: bool = True, mutual_tls: bool | None = None) -> Path:
     """Rewrite ``nats-server.conf`` from the store's current JWTs (after a revocation too)."""
-    assert store.operator is not None and store.account is not None and store.system is not None
+    _, account, system = store.trust()
     secrets = store.dir
     if mutual_tls is None:
         mutual_tls = (secrets / "client-cert.pem").exists()
     largest = max((p.stat().st_size for p in secrets.glob("*.creds")), default=0)
     accounts = {
         key: store.account_jwt_path(key).read_text(encoding="ascii").strip()
-        for key in (store.system.public_key, store.account.public_key)
+        for key in (system.public_key, account.public_key)
     }
     return write_server_config(
         secrets,
         operator_jwt=(secrets / "operator.jwt").read_text(encoding="ascii").strip(),
-        system_account=store.system.public_key,
+        system_account=system.public_key,
         accounts=accounts,
         largest_user_jwt=largest,
         tls=tls,

@@ -29,7 +29,7 @@ from typing import Any
 
 from robotfleet_nodes.errors import ConfigError
 from robotfleet_nodes.security._files import ensure_secrets_dir, write_secret
-from robotfleet_nodes.security._nkeys import KeyPair, key_from_seed, new_key
+from robotfleet_nodes.security._nkeys import KeyPair, Role, key_from_seed, new_key
 from robotfleet_nodes.security.credsfile import format_creds, read_seed
 from robotfleet_nodes.security.jwt import decode_jwt, encode_jwt
 from robotfleet_nodes.security.permissions import Permissions, PermissionTables
@@ -112,11 +112,17 @@ class IdentityStore:
         self._account_dirty = False
 
     # -- trust chain ---------------------------------------------------------------
-    def _key(self, filename: str, role: str) -> KeyPair:
+    def trust(self) -> tuple[KeyPair, KeyPair, KeyPair]:
+        """The operator, application account and system account keys (after :meth:`open`)."""
+        if self.operator is None or self.account is None or self.system is None:
+            raise RuntimeError("IdentityStore: call open() first")
+        return self.operator, self.account, self.system
+
+    def _key(self, filename: str, role: Role) -> KeyPair:
         path = self.dir / filename
         if path.exists():
             return key_from_seed(path.read_text(encoding="ascii"))
-        key = new_key(role)  # type: ignore[arg-type]
+        key = new_key(role)
         write_secret(path, key.seed + "\n")
         return key
 
@@ -199,7 +205,7 @@ class IdentityStore:
 
         A changed permission set (or ``rekey``) gets a new key and revokes the old one.
         """
-        assert self.account is not None, "open() first"
+        _, account, _ = self.trust()
         entry = self.identities.get(name, {})
         digest = _hash(perms)
         path = self.creds_path(name)
@@ -216,7 +222,7 @@ class IdentityStore:
         else:
             user = key_from_seed(seed)
         nats = {**perms.claims(), **_USER_LIMITS}
-        token = encode_jwt("user", user.public_key, nats, self.account, name=name)
+        token = encode_jwt("user", user.public_key, nats, account, name=name)
         write_secret(path, format_creds(token, user.seed))
         self.identities[name] = {"kind": kind, "key": user.public_key, "hash": digest, **(extra or {})}
         return True
@@ -253,26 +259,26 @@ class IdentityStore:
     # -- the account -----------------------------------------------------------------
     def account_jwt(self) -> str:
         """The application account's JWT (JetStream unlimited, the revocations)."""
-        assert self.operator is not None and self.account is not None, "open() first"
+        operator, account, _ = self.trust()
         nats: dict[str, Any] = {"limits": {**_NO_LIMITS, **_JETSTREAM_UNLIMITED}}
         if self.revocations:
             nats["revocations"] = dict(sorted(self.revocations.items()))
-        return encode_jwt("account", self.account.public_key, nats, self.operator, name=APP_ACCOUNT)
+        return encode_jwt("account", account.public_key, nats, operator, name=APP_ACCOUNT)
 
     def save(self) -> bool:
         """Write the manifest and, when it changed, the account JWT; True if the account changed."""
-        assert self.account is not None, "open() first"
+        _, account, _ = self.trust()
         changed = self._account_dirty
         if changed:
-            write_secret(self.account_jwt_path(self.account.public_key), self.account_jwt())
+            write_secret(self.account_jwt_path(account.public_key), self.account_jwt())
             self._account_dirty = False
         write_secret(self.dir / _MANIFEST, json.dumps(self._manifest, indent=1, sort_keys=True) + "\n")
         return changed
 
     def current_account_jwt(self) -> str:
         """The account JWT as written in the resolver directory."""
-        assert self.account is not None, "open() first"
-        return self.account_jwt_path(self.account.public_key).read_text(encoding="ascii").strip()
+        _, account, _ = self.trust()
+        return self.account_jwt_path(account.public_key).read_text(encoding="ascii").strip()
 
     def entries(self) -> list[IdentityInfo]:
         """Every issued identity, sorted by kind then name."""
