@@ -35,11 +35,10 @@ def _tokens() -> Any:
 
 
 def _topology(out: Path) -> Any:
-    from robotfleet_nodes.security.topology import Topology
-    from robotfleet_nodes.transport.nats._subjects import SubjectMapper
+    from robotfleet_nodes.security.topology import Topology, root_and_domain_from_env
 
-    mapper = SubjectMapper()
-    return Topology.from_deployment(out, root=mapper.root, domain=mapper.domain)
+    root, domain = root_and_domain_from_env()
+    return Topology.from_deployment(out, root=root, domain=domain)
 
 
 @expose_verb("security")

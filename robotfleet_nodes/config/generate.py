@@ -361,14 +361,11 @@ def _write_secrets(
     mutual_tls: bool,
 ) -> Path:
     """``<out>/secrets``: identities, TLS, server config, admin API token."""
-    from robotfleet_nodes.security.deployment import write_secrets
-    from robotfleet_nodes.security.topology import Topology
-    from robotfleet_nodes.transport.nats._subjects import SubjectMapper
+    from robotfleet_nodes.security.deployment import ensure_admin_token, write_secrets
+    from robotfleet_nodes.security.topology import Topology, root_and_domain_from_env
 
-    mapper = SubjectMapper()  # RFOS_SUBJECT_ROOT / ROS_DOMAIN_ID, as the tiers will use
-    topology = Topology(
-        zone_robots=zone_robots, area_zones=area_zones, root=mapper.root, domain=mapper.domain
-    )
+    root, domain = root_and_domain_from_env()  # RFOS_SUBJECT_ROOT / ROS_DOMAIN_ID, as the tiers
+    topology = Topology(zone_robots=zone_robots, area_zones=area_zones, root=root, domain=domain)
     try:
         summary = write_secrets(
             out,
@@ -378,29 +375,10 @@ def _write_secrets(
             hosts=tls_hosts,
             mutual_tls=mutual_tls,
         )
-        _ensure_admin_token(summary.secrets)
+        ensure_admin_token(summary.secrets)
     except OSError as exc:
         raise ConfigError(f"{out / 'secrets'}: cannot write the secrets: {exc}") from None
     return summary.secrets
-
-
-def _ensure_admin_token(secrets: Path) -> None:
-    """``api-admin.token`` (plain, 0600) with a matching admin entry in ``api-tokens.json``."""
-    try:
-        from robotfleet_nodes.security import tokens  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:  # the HTTP side of the security work is not there: no token store yet
-        logger.info("robotfleet_nodes.security.tokens missing: no admin API token written")
-        return
-    from robotfleet_nodes.security._files import write_secret
-
-    path = secrets / "api-admin.token"
-    if path.exists():
-        return
-    store = secrets / "api-tokens.json"
-    if any(t.name == "admin" and t.revoked is None for t in tokens.list_tokens(store)):
-        tokens.revoke_token(store, "admin")  # its plain text is lost with api-admin.token
-    token = tokens.create_token(store, "admin", "admin")
-    write_secret(path, token + "\n")
 
 
 def _remove_stale(out: Path, keep: set[Path]) -> list[Path]:

@@ -12,17 +12,27 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from robotfleet_nodes.security._files import write_secret
 from robotfleet_nodes.security.identities import IdentityStore
 from robotfleet_nodes.security.server_config import write_server_config
 from robotfleet_nodes.security.tls import ensure_ca, issue_certificate, server_hosts
 from robotfleet_nodes.security.topology import Topology
 
-__all__ = ["SECRETS_DIR", "SecretsSummary", "refresh_server_config", "write_secrets"]
+__all__ = [
+    "ADMIN_TOKEN",
+    "SECRETS_DIR",
+    "SecretsSummary",
+    "ensure_admin_token",
+    "refresh_server_config",
+    "write_secrets",
+]
 
 log = logging.getLogger(__name__)
 
 #: The secrets directory's name inside a deployment directory.
 SECRETS_DIR = "secrets"
+#: The plain admin API token, next to the token store ``api-tokens.json``.
+ADMIN_TOKEN = "api-admin.token"
 
 
 @dataclass(frozen=True)
@@ -88,3 +98,21 @@ def write_secrets(
     return SecretsSummary(
         secrets=secrets, server_config=config, identities=len(store.identities), written=written
     )
+
+
+def ensure_admin_token(secrets: Path) -> Path | None:
+    """``<secrets>/api-admin.token`` (plain, 0600) with a matching admin entry in
+    ``api-tokens.json``, unless it exists; None when the token store is not installed."""
+    try:
+        from robotfleet_nodes.security import tokens  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:  # the HTTP side of the security work is not there: no token store yet
+        log.info("robotfleet_nodes.security.tokens missing: no admin API token written")
+        return None
+    path = secrets / ADMIN_TOKEN
+    if path.exists():
+        return path
+    store = secrets / "api-tokens.json"
+    if any(t.name == "admin" and t.revoked is None for t in tokens.list_tokens(store)):
+        tokens.revoke_token(store, "admin")  # its plain text was lost with api-admin.token
+    write_secret(path, tokens.create_token(store, "admin", "admin") + "\n")
+    return path

@@ -14,8 +14,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from robotfleet_nodes.security._subjects import Subjects
 from robotfleet_nodes.security.topology import Topology
-from robotfleet_nodes.transport.nats._subjects import SubjectMapper
 
 __all__ = [
     "RESPONSE_TTL_NS",
@@ -101,7 +101,7 @@ class PermissionTables:
 
     def __init__(self, topology: Topology) -> None:
         self.topology = topology
-        self.mapper = SubjectMapper(root=topology.root, domain=topology.domain)
+        self.mapper = Subjects(topology.root, topology.domain)
         self.p = self.mapper.prefix
         self.js = js_names(topology.root, topology.domain)
 
@@ -136,7 +136,7 @@ class PermissionTables:
         return (
             f"{_JS}.INFO",
             f"{_JS}.STREAM.INFO.{js['order_events']}",
-            self.mapper.work_wildcard("orders"),
+            self.mapper.work("orders", ">"),
             *self._js_reader(js["orders_kv_stream"], direct_get=True),
         )
 
@@ -244,10 +244,11 @@ class PermissionTables:
         call: Sequence[str] = (),
     ) -> Permissions:
         """A user's node ``name``: the common part, its own parameters, and the ROS topics
-        and services given (fully qualified names, mapped with :class:`SubjectMapper`)."""
+        and services given (fully qualified ROS names, mapped as ``SubjectMapper`` does)."""
         m = self.mapper
-        node = m.parameters(f"/{name}", "x").rpartition(".")[0]
         return self.common(name) | Permissions(
-            pub_allow=tuple([m.topic(t) for t in publish] + [m.service(s) for s in call]),
-            sub_allow=tuple([m.topic(t) for t in subscribe] + [m.service(s) for s in serve] + [f"{node}.>"]),
+            pub_allow=(*[m.topic(t) for t in publish], *[m.service(s) for s in call]),
+            sub_allow=tuple(
+                [m.topic(t) for t in subscribe] + [m.service(s) for s in serve] + [m.parameters(f"/{name}")]
+            ),
         )

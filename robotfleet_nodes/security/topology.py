@@ -12,11 +12,11 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
+from robotfleet_nodes._yaml import load_yaml
 from robotfleet_nodes.errors import ConfigError
+from robotfleet_nodes.security._subjects import root_and_domain_from_env
 
-__all__ = ["Topology"]
+__all__ = ["Topology", "root_and_domain_from_env"]
 
 _AREA_FILE = re.compile(r"area(-\d+)?\.yaml")
 
@@ -91,8 +91,8 @@ class Topology:
             if not _AREA_FILE.fullmatch(area_file.name):
                 continue
             try:
-                data = yaml.safe_load(area_file.read_text(encoding="utf-8")) or {}
-            except (OSError, yaml.YAMLError) as exc:
+                data = load_yaml(area_file.read_text(encoding="utf-8"), str(area_file)) or {}
+            except OSError as exc:
                 raise ConfigError(f"{area_file}: {exc}") from None
             area = str(data.get("area_id", "area-1"))
             area_zones[area] = [str(z) for z in data.get("zones") or []]

@@ -97,3 +97,33 @@ def test_other_root_and_domain() -> None:
 @pytest.mark.parametrize(("n", "k"), [(1000, 4), (20, 4), (3, 4), (10, 3), (1, 1)])
 def test_container_chunks_match_the_launch_file(n: int, k: int) -> None:
     assert split_chunks(1, n, k) == launch_split_chunks(1, n, k)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["/camera/image", "/robots/robot-1/status", "/fib/_action/send_goal", "/a/b_c-d/e", "/x/_action/other"],
+)
+@pytest.mark.parametrize(("root", "domain"), [("rfos", "0"), ("site-a.rfos", "12")])
+def test_subjects_agree_with_the_transports_mapper(name: str, root: str, domain: str) -> None:
+    """security/ cannot import the transport (it sits below it): its copy of the layout must agree."""
+    from robotfleet_nodes.security._subjects import Subjects
+    from robotfleet_nodes.transport.nats._subjects import SubjectMapper
+
+    ours, theirs = Subjects(root, domain), SubjectMapper(root=root, domain=domain)
+    assert ours.topic(name) == theirs.topic(name)
+    assert ours.service(name) == theirs.service(name)
+    assert ours.robot_scope("robot-7") == theirs.robot_scope("robot-7")
+    assert ours.work("orders", ">") == theirs.work_wildcard("orders")
+    assert ours.parameters("/ns/node") == theirs.parameters("/ns/node", "x").rpartition(".")[0] + ".>"
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [({}, ("rfos", "0")), ({"RFOS_SUBJECT_ROOT": "site.rf", "ROS_DOMAIN_ID": "07"}, ("site.rf", "7"))],
+)
+def test_root_and_domain_from_env_as_the_mapper(environ: dict[str, str], expected: tuple[str, str]) -> None:
+    from robotfleet_nodes.security._subjects import root_and_domain_from_env
+    from robotfleet_nodes.transport.nats._subjects import SubjectMapper
+
+    mapper = SubjectMapper(environ=environ)
+    assert root_and_domain_from_env(environ) == expected == (mapper.root, mapper.domain)
