@@ -148,9 +148,10 @@ class DeploymentSummary:
         if self.removed:
             lines.append(f"Removed {len(self.removed)} stale file(s) of an earlier generation.")
         if self.secrets is not None:
+            token = self.secrets / "api-admin.token"
             lines.append(
                 f"  {self.secrets}/  NATS identities (<name>.creds), TLS CA and certificate,"
-                f" {self.secrets / 'nats-server.conf'}, admin API token (api-admin.token)"
+                f" nats-server.conf{', admin API token (api-admin.token)' if token.exists() else ''}"
             )
         lines.append(f"All configs set messaging.broker to {self.broker} (override with MESSAGING_URL).")
         return "\n".join(lines)
