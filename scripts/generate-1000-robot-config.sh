@@ -2,10 +2,13 @@
 # Generate the configs of the seed's 1000-robot deployment (docs: deploying-1000-robots.md):
 #   deploy/1000/fleet.yaml, area.yaml, zone-1.yaml ... zone-5.yaml,
 #   edge/robot-1.yaml ... edge/robot-1000.yaml, robots.csv
-# all with messaging.broker: nats://localhost:4222 (MESSAGING_URL overrides it at run time).
+# all with messaging.broker: nats://localhost:4222 (MESSAGING_URL overrides it at run time),
+# and secrets/ (mode 0600): one NATS identity per robot, zone, area and the fleet, TLS,
+# nats-server.conf and the admin API token. Existing identities are kept on a re-run.
 #
 # Usage: ./scripts/generate-1000-robot-config.sh [OUT_DIR]    (default: <repo>/deploy/1000)
 # Other sizes: python -m robotfleet_nodes.config.generate --robots N --zones Z --areas A --out DIR
+# (add --insecure for a development deployment without secrets)
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

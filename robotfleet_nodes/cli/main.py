@@ -20,6 +20,7 @@ from robotfleet_nodes.cli import (  # noqa: F401 - registers the verbs
     _lifecycle,
     _node,
     _param,
+    _security,
     _service,
     _topic,
 )

@@ -22,6 +22,15 @@ fleet gets a longer status period, so the whole fleet still sends about
 still publish at once on every change. Non-default values are written into the edge
 (``status_rate_hz``) and zone (``heartbeat_timeout_s``) files.
 
+Security (the default; ``secure=False`` / ``--insecure`` leaves it out): ``secrets/``
+holds one NATS identity per robot, zone, area, the fleet, ``operator`` and ``viewer``,
+container identities ``robots-<a>-<b>`` (``containers`` parts of robots.csv, cut as the
+launch file's ``split_chunks``) and ``zones-<a>-<b>`` (``zone_containers``), the TLS CA
+and server certificate, ``nats-server.conf`` and the admin API token
+(:mod:`robotfleet_nodes.security`). Every YAML gets ``messaging.credentials`` and
+``messaging.tls_ca``; fleet.yaml ``http.tokens_file``. Existing keys and identities are
+kept: regenerating rotates nothing that did not change.
+
 Run as ``python -m robotfleet_nodes.config.generate --robots 1000 --zones 5 --areas 1
 --out deploy/1000`` (what ``scripts/generate-1000-robot-config.sh`` does).
 """
@@ -38,7 +47,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from robotfleet_nodes.config.models import DEFAULT_BROKER, check_broker_url
+from robotfleet_nodes.config.models import DEFAULT_BROKER, HttpConfig, MessagingConfig, check_broker_url
 from robotfleet_nodes.errors import ConfigError
 
 __all__ = [
@@ -106,6 +115,8 @@ class DeploymentSummary:
     """Zone id -> its robot ids, in order."""
     files: list[Path] = field(default_factory=list)
     """Every file written (fleet, areas, zones, edges, robots.csv)."""
+    secrets: Path | None = None
+    """The secrets directory (None: an insecure deployment)."""
     removed: list[Path] = field(default_factory=list)
     """Stale files of an earlier generation that were deleted."""
 
@@ -136,6 +147,12 @@ class DeploymentSummary:
         lines.append(f"  {out / 'robots.csv'}  robot_id,zone_id for {len(robots)} robots")
         if self.removed:
             lines.append(f"Removed {len(self.removed)} stale file(s) of an earlier generation.")
+        if self.secrets is not None:
+            token = self.secrets / "api-admin.token"
+            lines.append(
+                f"  {self.secrets}/  NATS identities (<name>.creds), TLS CA and certificate,"
+                f" nats-server.conf{', admin API token (api-admin.token)' if token.exists() else ''}"
+            )
         lines.append(f"All configs set messaging.broker to {self.broker} (override with MESSAGING_URL).")
         return "\n".join(lines)
 
@@ -189,11 +206,18 @@ def generate_deployment(
     areas: int = 1,
     broker: str = DEFAULT_BROKER,
     status_period_s: float | None = None,
+    secure: bool = True,
+    containers: int = 4,
+    zone_containers: int = 0,
+    tls_hosts: Sequence[str] = (),
+    mutual_tls: bool = False,
 ) -> DeploymentSummary:
     """Write the config files of a deployment of ``robots`` robots into ``out_dir``.
 
     ``status_period_s`` sets the robots' heartbeat period (default: chosen by fleet size,
-    see :func:`heartbeat_for`).
+    see :func:`heartbeat_for`). ``secure`` writes ``secrets/`` (see the module docstring);
+    ``tls_hosts`` are extra names of the server certificate, ``mutual_tls`` adds a client
+    certificate and makes the server ask for one.
 
     Robot ``robot-<n>`` (1-based) goes to the zones in order (zone-1 gets the first
     ``robots // zones`` robots, plus one if there is a remainder ...); zones go to areas the
@@ -227,7 +251,16 @@ def generate_deployment(
         area: zone_ids[r.start : r.stop] for area, r in zip(area_ids, split_evenly(zones, areas), strict=True)
     }
     zone_area = {zone: area for area, members in area_zones.items() for zone in members}
-    messaging = f"messaging:\n  broker: {_scalar(broker)}\n"
+    containers = _count("containers", containers)
+    zone_containers = _count("zone containers", zone_containers, minimum=0)
+
+    def messaging_for(name: str, up: str = "") -> str:
+        text = f"messaging:\n  broker: {_scalar(broker)}\n"
+        if secure:
+            for key, value in _security_keys(name, up, mutual_tls).items():
+                text += f"  {key}: {_scalar(value)}\n"
+        return text
+
     period, timeout = heartbeat_for(robots, status_period_s)
     edge_rate = zone_timeout = ""
     if (period, timeout) != (_DEFAULT_PERIOD_S, _DEFAULT_TIMEOUT_S):
@@ -237,12 +270,13 @@ def generate_deployment(
     files: dict[Path, str] = {}
     files[out / "fleet.yaml"] = (
         f"{_HEADER}# The fleet: HTTP API and dashboard on :8080, scheduler, global state.\n"
-        f"fleet_id: fleet\n{messaging}http:\n  port: 8080\nareas:\n{_id_list(area_ids)}"
+        f"fleet_id: fleet\n{messaging_for('fleet')}http:\n  host: 0.0.0.0\n  port: 8080\n"
+        f"{_tokens_file(secure)}areas:\n{_id_list(area_ids)}"
     )
     for i, (area, members) in enumerate(area_zones.items()):
         text = (
             f"{_HEADER}# {area}: dispatches work orders to {len(members)} zone(s).\n"
-            f"area_id: {_scalar(area)}\n{messaging}zones:\n{_id_list(members)}"
+            f"area_id: {_scalar(area)}\n{messaging_for(area)}zones:\n{_id_list(members)}"
         )
         if i == 0:
             files[out / "area.yaml"] = text
@@ -251,7 +285,7 @@ def generate_deployment(
     for zone, members in zone_robots.items():
         files[out / f"{zone}.yaml"] = (
             f"{_HEADER}# {zone} of {zone_area[zone]}: {_span(members)} ({len(members)} robots).\n"
-            f"zone_id: {_scalar(zone)}\narea_id: {_scalar(zone_area[zone])}\n{messaging}"
+            f"zone_id: {_scalar(zone)}\narea_id: {_scalar(zone_area[zone])}\n{messaging_for(zone)}"
             f"{zone_timeout}robots:\n{_id_list(members)}"
         )
     csv_rows = ["robot_id,zone_id\n"]
@@ -260,7 +294,7 @@ def generate_deployment(
         zone_line = f"zone_id: {_scalar(zone)}\n"
         for robot in members:
             files[edge_dir / f"{robot}.yaml"] = (
-                f"{_HEADER}robot_id: {_scalar(robot)}\n{zone_line}{messaging}{edge_rate}"
+                f"{_HEADER}robot_id: {_scalar(robot)}\n{zone_line}{messaging_for(robot, '../')}{edge_rate}"
             )
             csv_rows.append(f"{robot},{zone}\n")
     files[out / "robots.csv"] = "".join(csv_rows)
@@ -274,6 +308,17 @@ def generate_deployment(
     except OSError as exc:
         raise ConfigError(f"{out}: cannot write the deployment: {exc}") from None
     logger.info("generated %d files for %d robots in %s", len(files), robots, out)
+    secrets = None
+    if secure:
+        secrets = _write_secrets(
+            out,
+            zone_robots,
+            area_zones,
+            containers=containers,
+            zone_containers=zone_containers,
+            tls_hosts=tls_hosts,
+            mutual_tls=mutual_tls,
+        )
     return DeploymentSummary(
         out_dir=out,
         broker=broker,
@@ -281,7 +326,60 @@ def generate_deployment(
         zones=zone_robots,
         files=list(files),
         removed=removed,
+        secrets=secrets,
     )
+
+
+def _security_keys(name: str, up: str, mutual_tls: bool) -> dict[str, str]:
+    """``messaging`` keys of a secured deployment the config models know (they are added
+    by the client side of the security work; an older model would refuse them)."""
+    fields = MessagingConfig.model_fields
+    keys: dict[str, str] = {}
+    if name and "credentials" in fields:
+        keys["credentials"] = f"{up}secrets/{name}.creds"
+    if "tls_ca" in fields:
+        keys["tls_ca"] = f"{up}secrets/ca.pem"
+    if mutual_tls and "tls_cert" in fields and "tls_key" in fields:
+        keys["tls_cert"] = f"{up}secrets/client-cert.pem"
+        keys["tls_key"] = f"{up}secrets/client-key.pem"
+    return keys
+
+
+def _tokens_file(secure: bool) -> str:
+    if secure and "tokens_file" in HttpConfig.model_fields:
+        return "  tokens_file: secrets/api-tokens.json\n"
+    return ""
+
+
+def _write_secrets(
+    out: Path,
+    zone_robots: dict[str, list[str]],
+    area_zones: dict[str, list[str]],
+    *,
+    containers: int,
+    zone_containers: int,
+    tls_hosts: Sequence[str],
+    mutual_tls: bool,
+) -> Path:
+    """``<out>/secrets``: identities, TLS, server config, admin API token."""
+    from robotfleet_nodes.security.deployment import ensure_admin_token, write_secrets
+    from robotfleet_nodes.security.topology import Topology, root_and_domain_from_env
+
+    root, domain = root_and_domain_from_env()  # RFOS_SUBJECT_ROOT / ROS_DOMAIN_ID, as the tiers
+    topology = Topology(zone_robots=zone_robots, area_zones=area_zones, root=root, domain=domain)
+    try:
+        summary = write_secrets(
+            out,
+            topology,
+            containers=containers,
+            zone_containers=zone_containers,
+            hosts=tls_hosts,
+            mutual_tls=mutual_tls,
+        )
+        ensure_admin_token(summary.secrets)
+    except OSError as exc:
+        raise ConfigError(f"{out / 'secrets'}: cannot write the secrets: {exc}") from None
+    return summary.secrets
 
 
 def _remove_stale(out: Path, keep: set[Path]) -> list[Path]:
@@ -305,6 +403,38 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="deploy/1000", help="output directory (default %(default)s)")
     parser.add_argument("--broker", default=DEFAULT_BROKER, help="messaging.broker (default %(default)s)")
     parser.add_argument(
+        "--insecure",
+        action="store_true",
+        help="no secrets/: no NATS identities, TLS or API tokens (development only)",
+    )
+    parser.add_argument(
+        "--containers",
+        type=int,
+        default=4,
+        metavar="N",
+        help="edge container identities robots-<a>-<b>: robots.csv in N parts (default %(default)s)",
+    )
+    parser.add_argument(
+        "--zone-containers",
+        type=int,
+        default=0,
+        metavar="M",
+        help="zone container identities zones-<a>-<b>: the zones in M parts (default %(default)s)",
+    )
+    parser.add_argument(
+        "--host",
+        action="append",
+        default=[],
+        dest="tls_hosts",
+        metavar="NAME",
+        help="another name or address of the NATS server for its TLS certificate (repeatable)",
+    )
+    parser.add_argument(
+        "--mutual-tls",
+        action="store_true",
+        help="also a client certificate (secrets/client-cert.pem); the server requires one",
+    )
+    parser.add_argument(
         "--status-period",
         type=float,
         default=None,
@@ -324,6 +454,11 @@ def generate_from_args(args: argparse.Namespace) -> DeploymentSummary:
         areas=args.areas,
         broker=args.broker,
         status_period_s=args.status_period,
+        secure=not args.insecure,
+        containers=args.containers,
+        zone_containers=args.zone_containers,
+        tls_hosts=args.tls_hosts,
+        mutual_tls=args.mutual_tls,
     )
 
 

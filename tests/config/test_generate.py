@@ -29,7 +29,8 @@ def deploy_1000(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_writes_exactly_the_seed_files(deploy_1000: Path) -> None:
     top = sorted(p.name for p in deploy_1000.iterdir())
-    assert top == ["area.yaml", "edge", "fleet.yaml", "robots.csv"] + [f"zone-{i}.yaml" for i in range(1, 6)]
+    seed = ["area.yaml", "edge", "fleet.yaml", "robots.csv"] + [f"zone-{i}.yaml" for i in range(1, 6)]
+    assert top == sorted([*seed, "secrets"])
     edges = {p.name for p in (deploy_1000 / "edge").iterdir()}
     assert edges == {f"robot-{i}.yaml" for i in range(1, 1001)}
 
@@ -270,7 +271,11 @@ def test_script_default_is_deploy_1000_under_the_repo_root(tmp_path: Path) -> No
         REPO / "robotfleet_nodes", root / "robotfleet_nodes", ignore=shutil.ignore_patterns("__pycache__")
     )
     (root / ".venv" / "bin").mkdir(parents=True)
-    (root / ".venv" / "bin" / "python").symlink_to(sys.executable)
+    # A wrapper, not a symlink: a symlinked venv interpreter outside its venv loses the
+    # venv's packages (nkeys, cryptography for secrets/).
+    python = root / ".venv" / "bin" / "python"
+    python.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n', encoding="utf-8")
+    python.chmod(0o755)
     # from the repo root as in the guide, and from elsewhere
     for cwd, command in (
         (root, "./scripts/generate-1000-robot-config.sh"),

@@ -1,0 +1,254 @@
+"""NATS permissions of every identity, derived from the topology; deny by default.
+
+``P`` below is ``<root>.<domain>`` (``rfos.0``). Every identity gets the common part:
+its own inbox ``_INBOX.<name>.>`` (sub), the graph ``P.g.>`` (pub+sub), ``/rosout`` and
+``/parameter_events`` (pub+sub), and response permissions (it may answer requests it
+received, whatever their reply subject, for :data:`RESPONSE_TTL_NS`). The tables per tier
+are in ``docs/subjects.md``; each function below builds one of them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from robotfleet_nodes.security._subjects import Subjects
+from robotfleet_nodes.security.topology import Topology
+
+__all__ = [
+    "RESPONSE_TTL_NS",
+    "PermissionTables",
+    "Permissions",
+    "js_names",
+]
+
+#: How long a request's reply subject may be answered (ns): long enough for slow services.
+RESPONSE_TTL_NS = 120 * 1_000_000_000
+_JS = "$JS.API"
+_SAFE = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def js_names(root: str, domain: str) -> dict[str, str]:
+    """The JetStream streams and buckets of a subject root (as fleet/protocol.py names them)."""
+    stem = f"RFOS_{_SAFE.sub('_', root)}_{_SAFE.sub('_', domain)}"
+    return {
+        "orders_bucket": f"{stem}_ORDERS",
+        "orders_kv_stream": f"KV_{stem}_ORDERS",
+        "order_events": f"{stem}_ORDER_EVENTS",
+        "latched": _SAFE.sub("_", f"RFOS_{root}_{domain}_LATCHED"),
+        "audit": f"{stem}_AUDIT",
+    }
+
+
+@dataclass(frozen=True)
+class Permissions:
+    """Publish and subscribe allow/deny lists (NATS subjects; ``"subj queue"`` for queue subs)."""
+
+    pub_allow: tuple[str, ...] = ()
+    sub_allow: tuple[str, ...] = ()
+    pub_deny: tuple[str, ...] = ()
+    sub_deny: tuple[str, ...] = ()
+    responses: bool = True
+    """May answer requests received (NATS response permissions)."""
+    unrestricted: bool = field(default=False)
+    """No permission lists at all (operator, system user)."""
+
+    def __or__(self, other: Permissions) -> Permissions:
+        return Permissions.union(self, other)
+
+    @staticmethod
+    def union(*parts: Permissions) -> Permissions:
+        """Everything any of ``parts`` allows (one pass: containers join thousands)."""
+        return Permissions(
+            pub_allow=_unique(s for p in parts for s in p.pub_allow),
+            sub_allow=_unique(s for p in parts for s in p.sub_allow),
+            pub_deny=_unique(s for p in parts for s in p.pub_deny),
+            sub_deny=_unique(s for p in parts for s in p.sub_deny),
+            responses=any(p.responses for p in parts),
+            unrestricted=any(p.unrestricted for p in parts),
+        )
+
+    def claims(self) -> dict[str, Any]:
+        """The permission fields of a user JWT's ``nats`` object."""
+        if self.unrestricted:
+            return {}
+        out: dict[str, Any] = {
+            "pub": _lists(self.pub_allow, self.pub_deny),
+            "sub": _lists(self.sub_allow, self.sub_deny),
+        }
+        if self.responses:
+            out["resp"] = {"max": -1, "ttl": RESPONSE_TTL_NS}
+        return out
+
+
+def _lists(allow: Sequence[str], deny: Sequence[str]) -> dict[str, list[str]]:
+    # An empty allow list would mean "everything" to the server: deny by default needs a
+    # subject nobody uses instead.
+    out: dict[str, list[str]] = {"allow": list(allow) or ["_RFOS.NOTHING"]}
+    if deny:
+        out["deny"] = list(deny)
+    return out
+
+
+def _unique(items: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(items))
+
+
+class PermissionTables:
+    """The permissions of each identity of a deployment (see the module docstring)."""
+
+    def __init__(self, topology: Topology) -> None:
+        self.topology = topology
+        self.mapper = Subjects(topology.root, topology.domain)
+        self.p = self.mapper.prefix
+        self.js = js_names(topology.root, topology.domain)
+
+    # -- parts ----------------------------------------------------------------------
+    def common(self, name: str) -> Permissions:
+        """Inbox, graph, ``/rosout`` and ``/parameter_events``: what every node needs."""
+        p = self.p
+        shared = (f"{p}.g.>", f"{p}.t.rosout", f"{p}.t.parameter_events")
+        return Permissions(pub_allow=shared, sub_allow=(f"_INBOX.{name}.>", *shared))
+
+    def _js_reader(self, stream: str, *, direct_get: bool = False) -> tuple[str, ...]:
+        """Read a stream through (ordered) consumers: info, create/delete own consumers."""
+        out = [
+            f"{_JS}.STREAM.INFO.{stream}",
+            f"{_JS}.CONSUMER.CREATE.{stream}",
+            f"{_JS}.CONSUMER.CREATE.{stream}.>",
+            f"{_JS}.CONSUMER.INFO.{stream}.*",
+            f"{_JS}.CONSUMER.DELETE.{stream}.*",
+            f"$JS.FC.{stream}.>",
+        ]
+        if direct_get:
+            out += [
+                f"{_JS}.DIRECT.GET.{stream}",
+                f"{_JS}.DIRECT.GET.{stream}.>",
+                f"{_JS}.STREAM.MSG.GET.{stream}",
+            ]
+        return tuple(out)
+
+    def _order_worker(self) -> tuple[str, ...]:
+        """Zones and areas: publish order events, read the order bucket (no writes)."""
+        js = self.js
+        return (
+            f"{_JS}.INFO",
+            f"{_JS}.STREAM.INFO.{js['order_events']}",
+            self.mapper.work("orders", ">"),
+            *self._js_reader(js["orders_kv_stream"], direct_get=True),
+        )
+
+    def _robot_core(self, robot_id: str) -> Permissions:
+        """One robot's own subjects (no inbox): what a robot or a container of robots adds."""
+        p, scope = self.p, self.mapper.robot_scope(robot_id)
+        action = f"{p}.a.robots.{robot_id}.*._action"
+        zone = self.topology.zone_of(robot_id)
+        return Permissions(
+            pub_allow=(f"{p}.t.robots.{robot_id}.>", f"{action}.feedback", f"{action}.status"),
+            sub_allow=(scope, self.mapper.topic(f"/zones/{zone}/leases")),
+        )
+
+    def _robot_js(self) -> Permissions:
+        latched = self.js["latched"]
+        return Permissions(pub_allow=(f"{_JS}.INFO", f"{_JS}.STREAM.INFO.{latched}"))
+
+    def _zone_core(self, zone_id: str) -> Permissions:
+        p = self.p
+        area = self.topology.area_of(zone_id)
+        pub = [f"{p}.t.zones.{zone_id}.>"]
+        sub = [f"{p}.*.zones.{zone_id}.>", self.mapper.topic(f"/areas/{area}/leases")]
+        for robot in self.topology.zone_robots.get(zone_id, []):
+            action = f"{p}.a.robots.{robot}.*._action"
+            pub += [f"{action}.send_goal", f"{action}.cancel_goal", f"{action}.get_result"]
+            pub.append(f"{p}.s.robots.{robot}.journal")
+            sub += [f"{p}.t.robots.{robot}.>", f"{action}.feedback", f"{action}.status"]
+        return Permissions(pub_allow=tuple(pub), sub_allow=tuple(sub))
+
+    def _zone_js(self) -> Permissions:
+        return Permissions(pub_allow=(*self._order_worker(), *self._js_reader(self.js["latched"])))
+
+    # -- identities -----------------------------------------------------------------
+    def robot(self, robot_id: str) -> Permissions:
+        """``robot-N``: its own status/events/heartbeats, answers to its services/actions."""
+        return self.common(robot_id) | self._robot_core(robot_id) | self._robot_js()
+
+    def robots_container(self, name: str, robot_ids: Sequence[str]) -> Permissions:
+        """A process composing the edges of ``robot_ids``: the union of their permissions."""
+        return Permissions.union(
+            self.common(name), self._robot_js(), *(self._robot_core(robot) for robot in robot_ids)
+        )
+
+    def zone(self, zone_id: str) -> Permissions:
+        """``zone-N``: its robots (status in, goals and journal questions out), its own names."""
+        return self.common(zone_id) | self._zone_core(zone_id) | self._zone_js()
+
+    def zones_container(self, name: str, zone_ids: Sequence[str]) -> Permissions:
+        """A process composing the zones ``zone_ids``: the union of their permissions."""
+        return Permissions.union(self.common(name), self._zone_js(), *(self._zone_core(z) for z in zone_ids))
+
+    def area(self, area_id: str) -> Permissions:
+        """``area-N``: its zones' summaries and assignment, its own names, order events."""
+        p = self.p
+        pub = [f"{p}.t.areas.{area_id}.>", *self._order_worker()]
+        sub = [f"{p}.*.areas.{area_id}.>"]
+        for zone in self.topology.area_zones.get(area_id, []):
+            pub += [f"{p}.s.zones.{zone}.assign", f"{p}.s.zones.{zone}.cancel"]
+            sub.append(f"{p}.t.zones.{zone}.>")
+        pub += [f"{p}.s.robots.{robot}.journal" for robot in self.topology.robots_of_area(area_id)]
+        return self.common(area_id) | Permissions(pub_allow=tuple(pub), sub_allow=tuple(sub))
+
+    def fleet(self) -> Permissions:
+        """``fleet``: every topic in, its areas' services and node parameters out, all of JetStream."""
+        p = self.p
+        return self.common("fleet") | Permissions(
+            pub_allow=(
+                f"{p}.t.fleet.>",
+                f"{p}.s.areas.*.dispatch",
+                f"{p}.s.areas.*.cancel",
+                f"{p}.p.>",
+                f"{p}.w.>",
+                f"{_JS}.>",
+                f"$KV.{self.js['orders_bucket']}.>",
+                "$JS.ACK.>",
+                "$JS.FC.>",
+            ),
+            sub_allow=(f"{p}.t.>", f"{p}.*.fleet.>"),
+        )
+
+    def viewer(self) -> Permissions:
+        """``viewer``: read topics and the graph, ask graph queries; no queue groups.
+
+        It may answer requests it received (its transport answers graph queries like every
+        participant's); it receives nothing but topics, graph subjects and its inbox.
+        """
+        p = self.p
+        return Permissions(
+            pub_allow=(f"{p}.g.>",),
+            sub_allow=("_INBOX.viewer.>", f"{p}.t.>", f"{p}.g.>"),
+            sub_deny=("> *",),
+        )
+
+    def operator(self) -> Permissions:
+        """``operator``: everything (the ``rfos`` CLI of the person running the fleet)."""
+        return Permissions(unrestricted=True)
+
+    def user_node(
+        self,
+        name: str,
+        *,
+        publish: Sequence[str] = (),
+        subscribe: Sequence[str] = (),
+        serve: Sequence[str] = (),
+        call: Sequence[str] = (),
+    ) -> Permissions:
+        """A user's node ``name``: the common part, its own parameters, and the ROS topics
+        and services given (fully qualified ROS names, mapped as ``SubjectMapper`` does)."""
+        m = self.mapper
+        return self.common(name) | Permissions(
+            pub_allow=(*[m.topic(t) for t in publish], *[m.service(s) for s in call]),
+            sub_allow=tuple(
+                [m.topic(t) for t in subscribe] + [m.service(s) for s in serve] + [m.parameters(f"/{name}")]
+            ),
+        )

@@ -1,0 +1,143 @@
+"""The permission tables hold for a running fleet: every tier on its own identity (fleet,
+area, zones, robots) against a nats-server started from the generated configuration runs
+orders to completion, cancels one, survives a zone restart, and the server logs not one
+permission violation.
+
+Each tier's transport gets its identity from ``MESSAGING_CREDS`` / ``MESSAGING_TLS_CA``, set
+while that tier is brought up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from secured_server import SecuredServer
+from shared_helpers import http_call
+
+from robotfleet_nodes.config import SimDriverConfig
+from robotfleet_nodes.security.deployment import write_secrets
+from robotfleet_nodes.security.topology import Topology as Secured
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fleet"))  # tests/fleet/topology.py
+from topology import Topology, eventually, small_fleet
+
+ROBOTS, ZONES = 6, 2
+FINAL = {"COMPLETED", "FAILED", "CANCELLED"}
+
+
+@pytest.fixture
+def secured_server(tmp_path: Path) -> Iterator[SecuredServer]:
+    # small_fleet spreads robots round-robin: robot-1 -> zone-1, robot-2 -> zone-2, ...
+    zones = [f"zone-{z + 1}" for z in range(ZONES)]
+    zone_robots = {
+        z: [f"robot-{r + 1}" for r in range(ROBOTS) if r % ZONES == i] for i, z in enumerate(zones)
+    }
+    write_secrets(tmp_path, Secured(zone_robots=zone_robots, area_zones={"area-1": zones}))
+    server = SecuredServer(tmp_path / "secrets" / "nats-server.conf")
+    server.start()
+    try:
+        asyncio.run(_set_up(server))
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def identities(secured_server: SecuredServer, monkeypatch: pytest.MonkeyPatch) -> SecuredServer:
+    """Every tier's transport is made while ``MESSAGING_CREDS`` names its identity (the
+    transport reads it, and takes ``_INBOX.<name>`` as its inbox prefix)."""
+    secrets = secured_server.secrets
+    monkeypatch.setenv("MESSAGING_TLS_CA", str(secrets / "ca.pem"))
+
+    @contextlib.contextmanager
+    def identity(name: str) -> Iterator[None]:
+        monkeypatch.setenv("MESSAGING_CREDS", str(secrets / f"{name}.creds"))
+        try:
+            yield
+        finally:
+            monkeypatch.setenv("MESSAGING_CREDS", str(secrets / "operator.creds"))
+
+    context_for, start_fleet = Topology._context_for, Topology.start_fleet
+
+    async def own_context(self: Topology, node_id: str) -> Any:
+        with identity(node_id):
+            return await context_for(self, node_id)
+
+    async def fleet(self: Topology) -> None:
+        with identity("fleet"):
+            await start_fleet(self)
+
+    monkeypatch.setattr(Topology, "_context_for", own_context)
+    monkeypatch.setattr(Topology, "start_fleet", fleet)
+    # small_fleet's shared connection (made first) is the area's
+    monkeypatch.setenv("MESSAGING_CREDS", str(secrets / "area-1.creds"))
+    return secured_server
+
+
+async def _set_up(server: SecuredServer) -> None:
+    """What the deployment's set-up does as the fleet before zones and the area start: the
+    order-events stream and the order bucket (zones and areas may not create them)."""
+    from nats.js import api
+
+    fleet = await server.connect("fleet")
+    try:
+        js = fleet.jetstream()
+        await js.add_stream(
+            api.StreamConfig(
+                name="RFOS_rfos_0_ORDER_EVENTS", subjects=["rfos.0.w.orders.>"], duplicate_window=120
+            )
+        )
+        await js.create_key_value(api.KeyValueConfig(bucket="RFOS_rfos_0_ORDERS", history=1))
+    finally:
+        await fleet.close()
+
+
+async def _submit(topo: Topology, order_id: str, task: str = "pick") -> None:
+    body = {"area_id": "area-1", "task": task, "id": order_id}
+    status, order = await http_call(topo.base_url, "POST", "/api/work-orders", body)
+    assert status == 201, (status, order)
+
+
+async def _state(topo: Topology, order_id: str) -> str:
+    status, order = await http_call(topo.base_url, "GET", f"/api/work-orders/{order_id}")
+    assert status == 200, (status, order)
+    return str(order["state"])
+
+
+async def _all_in(topo: Topology, ids: list[str], state: str) -> bool:
+    states = [await _state(topo, i) for i in ids]
+    assert not [s for s in states if s in FINAL - {state}], states
+    return all(s == state for s in states)
+
+
+@pytest.mark.timeout(120)
+async def test_a_fleet_runs_without_one_permission_violation(identities: SecuredServer) -> None:
+    server = identities
+    sim = SimDriverConfig(speed=50.0, work_time_s={"long": 60.0}, default_work_time_s=0.05, seed=1)
+    async with small_fleet(server.url, "rfos", robots=ROBOTS, zones=ZONES, isolate=True, sim=sim) as topo:
+        first = [f"wo-{i}" for i in range(ROBOTS)]
+        for order_id in first:
+            await _submit(topo, order_id)
+        await eventually(lambda: _all_in(topo, first, "COMPLETED"), timeout=30, what="first orders done")
+
+        await _submit(topo, "long-1", task="long")
+        await eventually(lambda: _all_in(topo, ["long-1"], "EXECUTING"), timeout=30, what="long-1 running")
+        status, _ = await http_call(topo.base_url, "POST", "/api/work-orders/long-1/cancel", {})
+        assert status in (200, 202), status
+        await eventually(lambda: _all_in(topo, ["long-1"], "CANCELLED"), timeout=30, what="long-1 cancelled")
+
+        await topo.restart_zone("zone-1")
+        again = [f"wo-after-{i}" for i in range(ROBOTS)]
+        for order_id in again:
+            await _submit(topo, order_id)
+        await eventually(lambda: _all_in(topo, again, "COMPLETED"), timeout=60, what="orders after restart")
+        await asyncio.sleep(0)  # let the last replies go out before reading the log
+    found = sorted({line.split(" - ", 3)[-1] for line in server.violations()})
+    assert found == []
+    assert "authentication error" not in server.log()
