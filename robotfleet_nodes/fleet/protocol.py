@@ -5,11 +5,14 @@ See ``docs/fleet.md``. Every tier imports its names from here so a rename happen
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
+from nats import errors as nats_errors
 from nats.js import JetStreamContext
 from nats.js import api as js_api
 from nats.js.errors import BadRequestError, KeyNotFoundError, KeyWrongLastSequenceError, NotFoundError
@@ -213,10 +216,17 @@ class OrderEvents:
         try:
             await self.js.stream_info(self.stream)
         except NotFoundError:
-            try:
-                await self.js.add_stream(config)
-            except BadRequestError:  # created concurrently by another tier
-                await self.js.stream_info(self.stream)
+
+            async def create() -> None:
+                try:
+                    await self.js.add_stream(config)
+                except BadRequestError:  # created concurrently by another tier
+                    await self.js.stream_info(self.stream)
+
+            await _create_or_wait(f"the order-events stream {self.stream}", create, self._exists)
+
+    async def _exists(self) -> None:
+        await self.js.stream_info(self.stream)
 
     def subject(self, order_id: str) -> str:
         """The subject of ``order_id``'s events."""
@@ -232,6 +242,40 @@ class OrderEvents:
             serialize(update),
             headers={"Nats-Msg-Id": msg_id, "rfos-type": WorkOrderUpdate.__ros_type__},
         )
+
+
+_T = TypeVar("_T")
+#: How long a create request waits for JetStream's answer. A secured identity that may not
+#: create streams (zones and areas: only the fleet may) gets no answer at all.
+CREATE_TIMEOUT_S = 2.0
+_WAIT_LOG_S = 10.0
+
+
+async def _create_or_wait(
+    what: str, create: Callable[[], Awaitable[_T]], opened: Callable[[], Awaitable[_T]]
+) -> _T:
+    """``create()``; when JetStream does not answer (this identity may not create it: the
+    fleet does), wait for ``opened()`` to find it, logging while the fleet is not up yet."""
+    try:
+        return await asyncio.wait_for(create(), CREATE_TIMEOUT_S)
+    except (TimeoutError, nats_errors.TimeoutError):
+        pass
+    log.info("waiting for the fleet to create %s (this identity may not create it)", what)
+    delay, waited = 0.25, 0.0
+    next_log = _WAIT_LOG_S
+    while True:
+        try:
+            return await opened()
+        except (NotFoundError, BadRequestError, nats_errors.TimeoutError, TimeoutError):
+            pass
+        await asyncio.sleep(delay)
+        waited += delay
+        delay = min(delay * 2, 2.0)
+        if waited >= next_log:
+            log.warning(
+                "still waiting for the fleet to create %s (%.0f s): is the fleet running?", what, waited
+            )
+            next_log += _WAIT_LOG_S
 
 
 class OrderStore:
@@ -250,12 +294,19 @@ class OrderStore:
         try:
             self._kv = await js.key_value(self.bucket)
         except (NotFoundError, BadRequestError):
-            try:
-                self._kv = await js.create_key_value(
-                    js_api.KeyValueConfig(bucket=self.bucket, history=1, storage=js_api.StorageType.FILE)
-                )
-            except BadRequestError:
-                self._kv = await js.key_value(self.bucket)
+
+            async def create() -> Any:
+                try:
+                    return await js.create_key_value(
+                        js_api.KeyValueConfig(bucket=self.bucket, history=1, storage=js_api.StorageType.FILE)
+                    )
+                except BadRequestError:
+                    return await js.key_value(self.bucket)
+
+            async def opened() -> Any:
+                return await js.key_value(self.bucket)
+
+            self._kv = await _create_or_wait(f"the order bucket {self.bucket}", create, opened)
 
     async def get(self, order_id: str) -> tuple[WorkOrder, int] | None:
         """The stored order and its revision, or ``None``."""

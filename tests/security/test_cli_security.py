@@ -9,15 +9,16 @@ from pathlib import Path
 
 import nats
 import pytest
-from conftest import make_deployment
 from secured_server import SecuredServer
 
 from robotfleet_nodes.cli.main import main as rfos
+from robotfleet_nodes.config.generate import generate_deployment
 
 
 @pytest.fixture
 def deploy(tmp_path: Path) -> Path:
-    return make_deployment(tmp_path / "d", robots=8, zones=2)
+    generate_deployment(tmp_path / "d", robots=8, zones=2, areas=1)
+    return tmp_path / "d"
 
 
 def test_init_is_idempotent_and_list_shows_everyone(deploy: Path, capsys: pytest.CaptureFixture[str]) -> None:
