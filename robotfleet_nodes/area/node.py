@@ -128,7 +128,7 @@ class AreaNode(Node):
         else:  # on NATS with JetStream off: JetStreamUnavailable, the area does not start
             self._store = OrderStore(nats)
             await self._store.ensure()
-            events = OrderEvents(nats)
+            events = OrderEvents(nats, self.area_id)
             await events.ensure()
             self._takeback = TakeBack(
                 self.area_id,

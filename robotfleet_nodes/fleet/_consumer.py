@@ -39,8 +39,9 @@ EVENT_FETCH_WAIT_S = 0.05
 #: 1000 by default): several fetched batches are applied at the same time.
 EVENT_WINDOW = 800
 
-#: Apply one order's updates in order, store it once; the new order or None.
-ApplyAll = Callable[[str, list[Any]], Awaitable[Any]]
+#: Apply one order's updates (each with the tier that published it) in order, store it
+#: once; the new order or None.
+ApplyAll = Callable[[str, list[Any], list["str | None"]], Awaitable[Any]]
 
 
 class OrderEventConsumer:
@@ -109,30 +110,35 @@ class OrderEventConsumer:
         """Group ``msgs`` by order; apply each order's events (in order) concurrently."""
         from robotfleet_nodes.idl.codec import deserialize
 
-        by_order: dict[str, list[tuple[Any, Any]]] = {}
+        by_order: dict[str, list[tuple[Any, Any, str | None]]] = {}
         for msg in msgs:
             self._received.inc()
+            parsed = self._events.parse(msg.subject)
             try:
                 update = deserialize(WorkOrderUpdate, msg.data)
             except Exception as exc:
                 log.warning("order events: undecodable message dropped: %r", exc)
                 await msg.ack()
                 continue
-            by_order.setdefault(update.order_id, []).append((update, msg))
+            if parsed is None or parsed[1] != update.order_id:  # its subject names another order
+                log.warning("order events: %s carries an event of %r: dropped", msg.subject, update.order_id)
+                await msg.ack()
+                continue
+            by_order.setdefault(update.order_id, []).append((update, msg, parsed[0]))
         await asyncio.gather(*(self._apply_order_events(oid, items) for oid, items in by_order.items()))
 
-    async def _apply_order_events(self, order_id: str, items: list[tuple[Any, Any]]) -> None:
+    async def _apply_order_events(self, order_id: str, items: list[tuple[Any, Any, str | None]]) -> None:
         try:
-            await self._apply_all(order_id, [update for update, _ in items])
+            await self._apply_all(order_id, [item[0] for item in items], [item[2] for item in items])
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("order events: could not apply %r; will be redelivered", order_id)
-            for _, msg in items:
+            for _, msg, _ in items:
                 with contextlib.suppress(Exception):
                     await msg.nak(delay=1.0)
             return
-        for _, msg in items:  # after the write: a crash before this re-applies (ignored)
+        for _, msg, _ in items:  # after the write: a crash before this re-applies (ignored)
             try:
                 await msg.ack()
             except asyncio.CancelledError:

@@ -9,7 +9,7 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any, TypeVar
 
 from nats import errors as nats_errors
@@ -27,6 +27,7 @@ __all__ = [
     "STATE_NAMES",
     "OrderEvents",
     "OrderStore",
+    "accepts_from",
     "advances",
     "apply_update",
     "area_name",
@@ -136,6 +137,37 @@ def apply_update(order: WorkOrder, update: WorkOrderUpdate) -> WorkOrder:
     return order.model_copy(update=changes)
 
 
+def accepts_from(
+    order: WorkOrder,
+    update: WorkOrderUpdate,
+    source: str | None,
+    *,
+    fleet_id: str,
+    areas: Collection[str],
+    zone_area: Mapping[str, str],
+) -> bool:
+    """Whether the tier ``source`` may report ``update`` about ``order``.
+
+    The fleet itself (and an event without a source) may. An area may report about the
+    orders of its area. A zone must name itself as the update's zone, and the order must be
+    held by it, or by no zone yet within the zone's area (``zone_area``, from the areas'
+    summaries; a zone not seen yet is given the benefit of the doubt). An outcome of an
+    older attempt passes: it is only recorded (:func:`note_stale_outcome`), never applied.
+    """
+    if source is None or source == fleet_id:
+        return True
+    if source in areas:
+        return order.area_id in ("", source)
+    if update.zone_id != source:
+        return False
+    if update.attempt < order.attempts or order.zone_id == source:
+        return True
+    if order.zone_id:
+        return False
+    area = zone_area.get(source)
+    return area is None or not order.area_id or area == order.area_id
+
+
 #: Outcomes that a robot reports once per attempt; an older attempt's is stale.
 _OUTCOMES = frozenset({WorkOrder.STATE_COMPLETED, WorkOrder.STATE_FAILED})
 _NOT_APPLIED = ": not applied"
@@ -185,16 +217,22 @@ _ORDER_EVENTS_TOKEN = "orders"
 
 
 class OrderEvents:
-    """The stream of ``WorkOrderUpdate`` events, de-duplicated by ``<order>/<attempt>/<state>``.
+    """The stream of ``WorkOrderUpdate`` events, de-duplicated by ``<source>/<order>/<attempt>/<state>``.
 
     Subjects (built by the transport's ``SubjectMapper``, kind ``w``):
-    ``<root>.<domain>.w.orders.<order id>``, all of them :attr:`wildcard`.
+    ``<root>.<domain>.w.orders.<source>.<order id>``, all of them :attr:`wildcard`. The
+    source is the publishing tier's id (``fleet``, ``area-1``, ``zone-1``): a secured tier
+    may publish under its own id only, and the fleet applies a zone's or area's event only
+    to an order that tier holds (:func:`accepts_from`). ``source=None`` (reading only, or
+    events stored before sources existed) uses ``<root>.<domain>.w.orders.<order id>``.
     """
 
-    def __init__(self, transport: NatsTransport) -> None:
+    def __init__(self, transport: NatsTransport, source: str | None = None) -> None:
         mapper = transport.mapper
         self.stream = f"RFOS_{_safe(mapper.root)}_{_safe(mapper.domain)}_ORDER_EVENTS"
+        self.source = source
         self._mapper = mapper
+        self._prefix = mapper.work_wildcard(_ORDER_EVENTS_TOKEN)[:-1]  # "<root>.<domain>.w.orders."
         #: Every order's events (the stream's and the fleet consumer's filter).
         self.wildcard = mapper.work_wildcard(_ORDER_EVENTS_TOKEN)
         self._transport = transport
@@ -229,14 +267,34 @@ class OrderEvents:
         await self.js.stream_info(self.stream)
 
     def subject(self, order_id: str) -> str:
-        """The subject of ``order_id``'s events."""
-        return self._mapper.work(_ORDER_EVENTS_TOKEN, order_id)
+        """The subject of ``order_id``'s events published by this tier."""
+        if self.source is None:
+            return self._mapper.work(_ORDER_EVENTS_TOKEN, order_id)
+        return self._mapper.work(_ORDER_EVENTS_TOKEN, self.source, order_id)
+
+    def order_filter(self, order_id: str) -> str:
+        """The pattern of ``order_id``'s events from every source (a consumer's filter)."""
+        return f"{self._prefix}*.{order_id}"
+
+    def parse(self, subject: str) -> tuple[str | None, str] | None:
+        """``(source, order id)`` of an event subject (source None: an event without one),
+        or None for a subject that is not an order event's."""
+        if not subject.startswith(self._prefix):
+            return None
+        tokens = subject[len(self._prefix) :].split(".")
+        if len(tokens) == 1:
+            return None, tokens[0]
+        if len(tokens) == 2:
+            return tokens[0], tokens[1]
+        return None
 
     async def publish(self, update: WorkOrderUpdate) -> None:
         """Store ``update`` once (a repeat within the window is dropped by the server)."""
         from robotfleet_nodes.idl.codec import serialize
 
         msg_id = f"{update.order_id}/{update.attempt}/{update.state}"
+        if self.source is not None:  # one tier's repeat is dropped, never another tier's event
+            msg_id = f"{self.source}/{msg_id}"
         await self.js.publish(
             self.subject(update.order_id),
             serialize(update),

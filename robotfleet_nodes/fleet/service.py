@@ -32,6 +32,7 @@ import logging
 import time
 from typing import Any
 
+from robotfleet_nodes._callbacks import RateLimitedLog
 from robotfleet_nodes.config import FleetConfig
 from robotfleet_nodes.errors import BrokerUnavailable
 from robotfleet_nodes.fleet._consumer import OrderEventConsumer
@@ -53,12 +54,14 @@ from robotfleet_nodes.fleet.protocol import (
     STATE_NAMES,
     OrderEvents,
     OrderStore,
+    accepts_from,
     advances,
     apply_update,
     area_name,
     nats_transport_of,
     note_stale_outcome,
     now_stamp,
+    state_name,
     zone_name,
 )
 from robotfleet_nodes.fleet.scheduler import MAX_BACKOFF_S
@@ -133,6 +136,7 @@ class FleetService:
         )
         self._zones: dict[str, Any] = {}  # zone id -> latest ZoneSummary
         self._zone_area: dict[str, str] = {}
+        self._refusals = RateLimitedLog(log)
         self._robots: dict[str, Any] = {}  # zone id -> latest RobotTable
         self._robot_events = RobotEvents(self.events)
         self._subscribed_zones: set[str] = set()
@@ -175,7 +179,7 @@ class FleetService:
         self._store = OrderStore(nats)
         await self._store.ensure()
         self._submissions.store = self._store
-        self._events = OrderEvents(nats)
+        self._events = OrderEvents(nats, self.config.fleet_id)
         await self._events.ensure()
         await self.load_all()
         self.node = FleetNode(self, context=self.context, **self._node_options)
@@ -290,11 +294,15 @@ class FleetService:
         """Apply ``update`` if it moves its order forward; store; return the new order."""
         return await self._apply_all(update.order_id, [update])
 
-    async def _apply_all(self, order_id: str, updates: list[Any]) -> Any | None:
+    async def _apply_all(
+        self, order_id: str, updates: list[Any], sources: list[str | None] | None = None
+    ) -> Any | None:
         """Apply ``updates`` of one order in order (those that move it forward), store once.
 
-        Returns the new order, or None when none of them moved it. The index changes only
-        after the store write succeeded, so a failed write leaves the events to re-apply.
+        ``sources``: the tier that published each (from its subject); one that may not
+        report about this order (:func:`accepts_from`) is ignored and counted. Returns the
+        new order, or None when none of them moved it. The index changes only after the
+        store write succeeded, so a failed write leaves the events to re-apply.
         """
         assert self._store is not None
         async with self._order_locks.hold(order_id):
@@ -307,7 +315,9 @@ class FleetService:
                     return None
                 order = found[0]
             steps: list[Any] = []
-            for update in updates:
+            for index, update in enumerate(updates):
+                if sources is not None and not self._accepts(order, update, sources[index]):
+                    continue
                 if advances(order, update):
                     order = apply_update(order, update)
                     steps.append(order)
@@ -324,6 +334,28 @@ class FleetService:
             for moved in steps:  # every transition counted (metrics), one SSE event
                 self._set(moved, publish=moved is order)
             return order
+
+    def _accepts(self, order: Any, update: Any, source: str | None) -> bool:
+        ok = accepts_from(
+            order,
+            update,
+            source,
+            fleet_id=self.config.fleet_id,
+            areas=self.config.areas,
+            zone_area=self._zone_area,
+        )
+        if not ok:
+            self.m_in.labels("order_event_refused").inc()
+            self._refusals(
+                logging.WARNING,
+                "work order %r: an event from %s (%s, zone %r) ignored: the order is %s's",
+                order.id,
+                source,
+                state_name(update.state),
+                update.zone_id,
+                order.zone_id or order.area_id,
+            )
+        return ok
 
     async def cancel(self, order_id: str, reason: str = "") -> CancelResult:
         """Cancel a non-final order (docs/fleet.md); CANCELLED again is accepted.

@@ -130,13 +130,14 @@ class PermissionTables:
             ]
         return tuple(out)
 
-    def _order_worker(self) -> tuple[str, ...]:
-        """Zones and areas: publish order events, read the order bucket (no writes)."""
+    def _order_worker(self, tier_id: str) -> tuple[str, ...]:
+        """Zones and areas: publish order events under their own id (the fleet checks the
+        order is theirs: docs/fleet.md "Security"), read the order bucket (no writes)."""
         js = self.js
         return (
             f"{_JS}.INFO",
             f"{_JS}.STREAM.INFO.{js['order_events']}",
-            self.mapper.work("orders", ">"),
+            self.mapper.work("orders", tier_id, ">"),
             *self._js_reader(js["orders_kv_stream"], direct_get=True),
         )
 
@@ -166,8 +167,9 @@ class PermissionTables:
             sub += [f"{p}.t.robots.{robot}.>", f"{action}.feedback", f"{action}.status"]
         return Permissions(pub_allow=tuple(pub), sub_allow=tuple(sub))
 
-    def _zone_js(self) -> Permissions:
-        return Permissions(pub_allow=(*self._order_worker(), *self._js_reader(self.js["latched"])))
+    def _zone_js(self, zone_ids: Sequence[str]) -> Permissions:
+        workers = [part for zone in zone_ids for part in self._order_worker(zone)]
+        return Permissions(pub_allow=(*workers, *self._js_reader(self.js["latched"])))
 
     # -- identities -----------------------------------------------------------------
     def robot(self, robot_id: str) -> Permissions:
@@ -182,16 +184,18 @@ class PermissionTables:
 
     def zone(self, zone_id: str) -> Permissions:
         """``zone-N``: its robots (status in, goals and journal questions out), its own names."""
-        return self.common(zone_id) | self._zone_core(zone_id) | self._zone_js()
+        return self.common(zone_id) | self._zone_core(zone_id) | self._zone_js([zone_id])
 
     def zones_container(self, name: str, zone_ids: Sequence[str]) -> Permissions:
         """A process composing the zones ``zone_ids``: the union of their permissions."""
-        return Permissions.union(self.common(name), self._zone_js(), *(self._zone_core(z) for z in zone_ids))
+        return Permissions.union(
+            self.common(name), self._zone_js(zone_ids), *(self._zone_core(z) for z in zone_ids)
+        )
 
     def area(self, area_id: str) -> Permissions:
         """``area-N``: its zones' summaries and assignment, its own names, order events."""
         p = self.p
-        pub = [f"{p}.t.areas.{area_id}.>", *self._order_worker()]
+        pub = [f"{p}.t.areas.{area_id}.>", *self._order_worker(area_id)]
         sub = [f"{p}.*.areas.{area_id}.>"]
         for zone in self.topology.area_zones.get(area_id, []):
             pub += [f"{p}.s.zones.{zone}.assign", f"{p}.s.zones.{zone}.cancel"]

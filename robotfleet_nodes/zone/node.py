@@ -142,7 +142,7 @@ class ZoneNode(Node):
     async def on_start(self) -> None:
         """Connect to the order stream and bucket, subscribe, serve, recover, start timers."""
         transport = nats_transport_of(self.context.transport)
-        events = OrderEvents(transport)
+        events = OrderEvents(transport, self.zone_id)
         await events.ensure()
         self._store = OrderStore(transport)
         await self._store.ensure()

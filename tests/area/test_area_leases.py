@@ -109,7 +109,7 @@ async def stored(store: OrderStore, order_id: str) -> WorkOrder:
 async def last_event(ctx: Context, order_id: str) -> WorkOrderUpdate:
     events = OrderEvents(nats_transport_of(ctx.transport))
     await events.ensure()
-    msg = await events.js.get_last_msg(events.stream, events.subject(order_id))
+    msg = await events.js.get_last_msg(events.stream, events.order_filter(order_id))
     return deserialize(WorkOrderUpdate, msg.data)
 
 

@@ -6,7 +6,14 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from robotfleet_nodes.fleet.protocol import OrderEvents, OrderStore, advances, apply_update, now_stamp
+from robotfleet_nodes.fleet.protocol import (
+    OrderEvents,
+    OrderStore,
+    accepts_from,
+    advances,
+    apply_update,
+    now_stamp,
+)
 from robotfleet_nodes.idl.codec import deserialize
 from robotfleet_nodes.msg import WorkOrder, WorkOrderUpdate
 from robotfleet_nodes.transport import NatsTransport
@@ -95,3 +102,50 @@ async def test_event_subjects_come_from_the_subject_mapper(transport: NatsTransp
     await events.ensure()
     info = await transport.jetstream().stream_info(events.stream)
     assert info.config.subjects == [events.wildcard]
+
+
+def _order(area: str = "area-1", zone: str = "", attempts: int = 1) -> WorkOrder:
+    return WorkOrder(
+        id="wo-1", area_id=area, zone_id=zone, attempts=attempts, state=WorkOrder.STATE_DISPATCHED
+    )
+
+
+def _event(zone: str, attempt: int = 1, state: int = WorkOrder.STATE_COMPLETED) -> WorkOrderUpdate:
+    return WorkOrderUpdate(order_id="wo-1", attempt=attempt, state=state, zone_id=zone, by=zone)
+
+
+@pytest.mark.parametrize(
+    ("order", "event", "source", "accepted"),
+    [
+        (_order(zone="zone-1"), _event("zone-1"), "zone-1", True),  # its own order
+        (_order(zone="zone-1"), _event("zone-2"), "zone-2", False),  # another zone's order
+        (_order(zone="zone-1"), _event("zone-1"), "zone-2", False),  # naming another zone
+        (_order(zone="zone-1", attempts=3), _event("zone-2", attempt=2), "zone-2", True),  # stale: noted only
+        (_order(), _event("zone-2"), "zone-2", True),  # held by no zone, zone-2 is in area-1
+        (_order(), _event("zone-9"), "zone-9", False),  # held by no zone, zone-9 is in area-2
+        (_order(), _event("zone-5"), "zone-5", True),  # a zone no area reported yet
+        (_order(area="area-1", zone="zone-1"), _event(""), "area-1", True),  # its area
+        (_order(area="area-2", zone="zone-9"), _event(""), "area-1", False),  # another area's order
+        (_order(zone="zone-1"), _event("zone-7"), "fleet", True),  # the fleet itself
+        (_order(zone="zone-1"), _event("zone-7"), None, True),  # stored before sources existed
+    ],
+)
+def test_accepts_from_binds_events_to_the_tier_holding_the_order(
+    order: WorkOrder, event: WorkOrderUpdate, source: str | None, accepted: bool
+) -> None:
+    zone_area = {"zone-1": "area-1", "zone-2": "area-1", "zone-9": "area-2"}
+    assert (
+        accepts_from(order, event, source, fleet_id="fleet", areas=["area-1", "area-2"], zone_area=zone_area)
+        is accepted
+    )
+
+
+def test_event_subjects_name_their_source() -> None:
+    transport = NatsTransport("nats://127.0.0.1:1", mapper=SubjectMapper(root="r"))
+    zone = OrderEvents(transport, "zone-1")
+    assert zone.subject("wo-1") == "r.0.w.orders.zone-1.wo-1"
+    assert zone.parse("r.0.w.orders.zone-1.wo-1") == ("zone-1", "wo-1")
+    assert zone.parse("r.0.w.orders.wo-1") == (None, "wo-1")
+    assert zone.parse("r.0.w.orders.a.b.c") is None
+    assert zone.parse("r.0.t.orders.wo-1") is None
+    assert zone.order_filter("wo-1") == "r.0.w.orders.*.wo-1"

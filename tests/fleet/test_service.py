@@ -146,6 +146,32 @@ async def test_events_move_orders_forward_and_stale_ones_are_ignored(nats_url: s
         assert service.counts()["COMPLETED"] == 1
 
 
+async def test_a_zone_reports_only_about_the_orders_it_holds(nats_url: str, unique: str) -> None:
+    """Events carry their publisher in the subject (a secured zone may publish under its own
+    id only): zone-2's word about zone-1's order is ignored and counted, zone-1's applies."""
+    async with fleet_service(nats_url, unique) as fleet:
+        service = fleet.service
+        await service.submit(area_id="area-1", task="move", order_id="held")
+        transport = nats_transport_of(service.context.transport)
+        zone_1, zone_2 = OrderEvents(transport, "zone-1"), OrderEvents(transport, "zone-2")
+
+        def update(state: int, zone: str, **kw: Any) -> Any:
+            return WorkOrderUpdate(
+                order_id="held", attempt=1, state=state, stamp=now_stamp(), by=zone, zone_id=zone, **kw
+            )
+
+        await zone_1.publish(update(WorkOrder.STATE_DISPATCHED, "zone-1"))
+        await eventually(lambda: state(service, "held") == WorkOrder.STATE_DISPATCHED, what="DISPATCHED")
+        await zone_2.publish(update(WorkOrder.STATE_COMPLETED, "zone-2", robot_id="robot-99"))
+        await eventually(lambda: messages(service, "in", "order_event_refused") >= 1, what="refusal counted")
+        assert state(service, "held") == WorkOrder.STATE_DISPATCHED
+        await zone_1.publish(update(WorkOrder.STATE_COMPLETED, "zone-1", robot_id="robot-3"))
+        await eventually(lambda: state(service, "held") == WorkOrder.STATE_COMPLETED, what="COMPLETED")
+        order = service.orders["held"]
+        assert (order.zone_id, order.robot_id) == ("zone-1", "robot-3")
+        assert "robot-99" not in {e.by for e in order.history} | {order.robot_id}
+
+
 async def test_restart_reloads_orders_and_resumes_the_consumer(nats_url: str, unique: str) -> None:
     async with fleet_service(nats_url, unique) as fleet:
         await fleet.service.submit(area_id="area-1", task="move", order_id="keep-1", priority=9)

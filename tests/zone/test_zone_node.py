@@ -87,7 +87,7 @@ class Topology:
     async def events(self, order_id: str, until: int = S.STATE_COMPLETED, timeout: float = 15.0) -> list[Any]:
         """The order's events on the stream, in stream order, up to the first final one."""
         js = self.nats.jetstream()
-        sub = await js.subscribe(OrderEvents(self.nats).subject(order_id), ordered_consumer=True)
+        sub = await js.subscribe(OrderEvents(self.nats).order_filter(order_id), ordered_consumer=True)
         got: list[Any] = []
         try:
             async with asyncio.timeout(timeout):
