@@ -1,0 +1,1 @@
+"""Security: identities, credentials and API tokens (docs/fleet.md, "Security")."""
