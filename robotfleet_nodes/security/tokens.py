@@ -87,7 +87,7 @@ def role_allows(role: str, needed: str) -> bool:
     """True when ``role`` may do what ``needed`` may (``admin`` allows ``operator``...)."""
     if role not in ROLES or needed not in ROLES:
         return False
-    return ROLES.index(cast(Role, role)) >= ROLES.index(cast(Role, needed))
+    return ROLES.index(role) >= ROLES.index(needed)
 
 
 def hash_token(token: str) -> str:
@@ -110,7 +110,7 @@ def _check_name(name: str) -> None:
 def _check_role(role: str) -> Role:
     if role not in ROLES:
         raise TokenError(f"token role {role!r} is not valid: use one of {', '.join(ROLES)}")
-    return cast(Role, role)
+    return role
 
 
 # -- the file ------------------------------------------------------------------------------
