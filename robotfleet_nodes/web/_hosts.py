@@ -6,14 +6,16 @@ accepts a ``Host`` whose name is ``localhost``, an IP address (rebinding needs a
 name without a dot (``fleet-pc``: resolved by the local network's own DNS or hosts file,
 never by an attacker's), this machine's name, the bind host, the host of ``public_url`` or
 one of ``allowed_hosts`` (``name`` or ``name:port``; ``*`` accepts any). Any other dotted
-name (``fleet.example.com``) must be configured. An ``Origin``, when a
-request has one, must be the request's own origin (same scheme-less ``host:port`` as its
-``Host``), the ``public_url``'s, or an ``allowed_hosts`` entry; ``Origin: null`` never is.
+name (``fleet.example.com``) must be configured. An ``Origin``, when a request has one,
+must be the request's own origin (its scheme, and the ``host:port`` of its ``Host``;
+behind a TLS proxy, set ``public_url``), the ``public_url``'s, or an ``allowed_hosts``
+entry; ``Origin: null`` never is.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 from collections.abc import Iterable
 from urllib.parse import urlsplit
@@ -21,6 +23,7 @@ from urllib.parse import urlsplit
 __all__ = ["HostPolicy", "split_host"]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+_NAME = re.compile(r"^[a-z0-9_]([a-z0-9_.-]*[a-z0-9_])?$")
 
 
 def split_host(value: str) -> tuple[str, int | None] | None:
@@ -35,7 +38,10 @@ def split_host(value: str) -> tuple[str, int | None] | None:
         return None
     if not name or parts.path or parts.query or parts.fragment or parts.username is not None:
         return None
-    return name.lower().rstrip("."), port
+    name = name.lower().rstrip(".")
+    if not _NAME.match(name) and not _is_ip(name):
+        return None
+    return name, port
 
 
 def _is_ip(name: str) -> bool:
@@ -113,6 +119,12 @@ class HostPolicy:
         name = url.hostname.lower().rstrip(".")
         origin_port = port or _DEFAULT_PORTS[url.scheme]
         own = split_host(host) if host else None
-        if own is not None and own[0] == name and (own[1] or _DEFAULT_PORTS.get(scheme)) == origin_port:
+        same_scheme = url.scheme == scheme
+        if (
+            same_scheme
+            and own is not None
+            and own[0] == name
+            and (own[1] or _DEFAULT_PORTS.get(scheme)) == origin_port
+        ):
             return True
         return (name, origin_port) in self.origins or (name, None) in self.origins
