@@ -38,6 +38,7 @@ from robotfleet_nodes.transport import NatsTransport
 
 __all__ = [
     "ACTIONS",
+    "AUDIT_ACTIONS",
     "MAX_PAGE",
     "AuditLog",
     "AuditPage",
@@ -53,7 +54,8 @@ log = logging.getLogger(__name__)
 #: The token after kind ``w`` of the audit subjects.
 AUDIT_TOKEN: Final = "audit"
 #: What is audited.
-ACTIONS: Final = ("submit", "cancel", "token_create", "token_revoke")
+AUDIT_ACTIONS: Final = ("submit", "cancel", "token_create", "token_revoke")
+ACTIONS: Final = AUDIT_ACTIONS
 #: Records per page at most (``GET /api/audit?limit=``).
 MAX_PAGE: Final = 1000
 #: Records waiting for the writer at most; more are dropped (and counted).

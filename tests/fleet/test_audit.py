@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from nats.js.errors import APIError
 from shared_helpers import eventually
 from topology import fast_fleet_config, fleet_service, nats_context
@@ -29,7 +30,7 @@ from test_http_auth import call
 TIMEOUT = 10.0
 
 
-async def audit_items(base: str, token: str, query: str = "") -> list[dict[str, Any]]:
+async def audit_items(base: str, token: str | None, query: str = "") -> list[dict[str, Any]]:
     reply = await call(base, "GET", f"/api/audit{query}", token=token)
     assert reply.status == 200, reply.body
     assert set(reply.body) == {"items", "next_after", "more"}
@@ -37,7 +38,7 @@ async def audit_items(base: str, token: str, query: str = "") -> list[dict[str, 
     return items
 
 
-async def wait_for_records(base: str, token: str, count: int, query: str = "") -> list[dict[str, Any]]:
+async def wait_for_records(base: str, token: str | None, count: int, query: str = "") -> list[dict[str, Any]]:
     async def enough() -> list[dict[str, Any]] | None:
         found = await audit_items(base, token, query)
         return found if len(found) >= count else None
@@ -176,3 +177,36 @@ async def test_a_missing_audit_stream_never_fails_a_command(nats_url: str, uniqu
         await eventually(lambda: failed() >= 1.0)
         audit = await call(fleet.base_url, "GET", "/api/audit")
         assert audit.status == 503 and "Retry-After" in audit.headers
+
+
+async def test_rfos_audit_reads_the_stream(
+    nats_url: str, unique: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from robotfleet_nodes.cli.main import run_cli
+
+    monkeypatch.setenv("RFOS_SUBJECT_ROOT", unique)
+    async with fleet_service(nats_url, unique) as fleet:
+        for i in range(3):
+            order = {"area_id": "area-1", "task": "pick", "id": f"{unique}-{i}"}
+            assert (await call(fleet.base_url, "POST", "/api/work-orders", body=order)).status == 201
+        assert (await call(fleet.base_url, "POST", f"/api/work-orders/{unique}-1/cancel")).status == 200
+        await wait_for_records(fleet.base_url, None, 4)
+
+        assert await run_cli(["audit", "--url", nats_url, "--limit", "2", "--json"]) == 0
+        lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+        assert [(r["action"], r["target"]) for r in lines] == [
+            ("submit", f"{unique}-2"),
+            ("cancel", f"{unique}-1"),
+        ]
+
+        assert await run_cli(["audit", "--url", nats_url, "--action", "submit"]) == 0
+        out = capsys.readouterr().out.splitlines()
+        assert len(out) == 3 and all("anonymous(admin)" in line and "-> 201" in line for line in out)
+        assert f"{unique}-0" in out[0]
+
+        assert await run_cli(["audit", "--url", nats_url, "--actor", "nobody"]) == 0
+        assert capsys.readouterr().out == ""
+
+    monkeypatch.setenv("RFOS_SUBJECT_ROOT", f"{unique}x")
+    assert await run_cli(["audit", "--url", nats_url]) == 1
+    assert "no audit stream" in capsys.readouterr().err
