@@ -10,10 +10,11 @@ Stream ``RFOS_<root>_<domain>_AUDIT`` (created by the fleet; ``deny_delete`` and
 
 Actions: ``submit``, ``cancel`` (over HTTP and over the fleet's NATS services, whose actor
 and source are ``nats``), ``token_create``, ``token_revoke``. :meth:`AuditLog.record` never
-fails nor waits: records go through a bounded queue to one writer task; when the stream
-cannot take them they are dropped, counted (``fleet_audit_records_total{outcome}``) and
-logged at most every 10 s. :func:`read_audit` pages through the stream for
-``GET /api/audit`` and ``rfos audit``.
+fails nor waits: records go through a bounded queue to one writer task, which publishes
+them in order, each with a reply subject for the stream's acknowledgement; a record the
+stream refused or did not acknowledge within 5 s, or that found the queue full, is counted
+(``fleet_audit_records_total{outcome}``) and logged at most every 10 s.
+:func:`read_audit` pages through the stream for ``GET /api/audit`` and ``rfos audit``.
 """
 
 from __future__ import annotations
@@ -62,6 +63,8 @@ MAX_PAGE: Final = 1000
 MAX_QUEUE: Final = 10_000
 #: Seconds between two log lines about failed audit writes.
 LOG_EVERY_S: Final = 10.0
+#: Seconds a record may wait for the stream's acknowledgement before it counts as failed.
+ACK_TIMEOUT_S: Final = 5.0
 #: Bytes the stream keeps at most (the oldest records go first).
 MAX_BYTES: Final = 1 << 30
 _PARAM_CHARS: Final = 200
@@ -106,11 +109,23 @@ class AuditLog:
     """Appends records to the audit stream in the background (see the module docstring).
 
     Create it, :meth:`start` it with the fleet's NATS transport, :meth:`record` at will,
-    :meth:`stop` it (waits up to ``flush_timeout`` for queued records).
+    :meth:`stop` it (waits up to ``flush_timeout`` for queued records and their acks).
+
+    Each record is published with a reply subject in the connection's own inbox; the
+    stream's acknowledgements arrive on one subscription and are counted there, so a
+    record costs one publish, not a request and a future (measured: a third of a submit's
+    time with one JetStream request per record).
     """
 
-    def __init__(self, registry: CollectorRegistry | None = None, *, flush_timeout: float = 2.0) -> None:
+    def __init__(
+        self,
+        registry: CollectorRegistry | None = None,
+        *,
+        flush_timeout: float = 2.0,
+        ack_timeout: float = ACK_TIMEOUT_S,
+    ) -> None:
         self.flush_timeout = flush_timeout
+        self.ack_timeout = ack_timeout
         self.records = Counter(
             "fleet_audit_records_total",
             "Audit records by outcome: written, failed (the stream refused or did not answer), dropped "
@@ -120,8 +135,13 @@ class AuditLog:
         )
         self.stream = ""
         self.prefix = ""
-        self._js: JetStreamContext | None = None
+        self._client: Any = None
+        self._inbox = ""
+        self._acks: Any = None
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue(MAX_QUEUE)
+        self._waiting: dict[str, float] = {}  # reply subject -> when sent (monotonic)
+        self._acked = asyncio.Event()  # set while nothing waits for an ack
+        self._sent = 0
         self._writer: asyncio.Task[None] | None = None
         self._next_log = 0.0
         self._unlogged = 0
@@ -131,23 +151,29 @@ class AuditLog:
         mapper = transport.mapper
         self.stream = audit_stream(mapper.root, mapper.domain)
         self.prefix = mapper.prefix
-        self._js = transport.jetstream()
         try:
-            await ensure_stream(self._js, self.stream, f"{self.prefix}.w.{AUDIT_TOKEN}.>")
+            await ensure_stream(transport.jetstream(), self.stream, f"{self.prefix}.w.{AUDIT_TOKEN}.>")
         except Exception as exc:  # the fleet runs without its audit trail rather than not at all
             log.error("audit stream %s could not be created (%r): records are dropped", self.stream, exc)  # noqa: TRY400
+        self._client = transport.client
+        self._inbox = self._client.new_inbox()
+        self._acks = await transport.subscribe_raw(f"{self._inbox}.*", self._on_ack)
         self._writer = asyncio.create_task(self._write_loop(), name="fleet audit")
 
     async def stop(self) -> None:
-        """Write what is queued (for at most ``flush_timeout`` s), then stop the writer."""
+        """Write what is queued and wait for its acks (at most ``flush_timeout`` s), then stop."""
         writer, self._writer = self._writer, None
         if writer is None:
             return
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(self.flush_timeout):
                 await self._queue.join()
+                if self._waiting:
+                    await self._acked.wait()
         writer.cancel()
         await asyncio.gather(writer, return_exceptions=True)
+        with contextlib.suppress(Exception):
+            await self._acks.unsubscribe()
 
     def record(
         self,
@@ -192,26 +218,56 @@ class AuditLog:
 
     async def _write_loop(self) -> None:
         while True:
-            batch = [await self._queue.get()]
-            while not self._queue.empty() and len(batch) < 256:
-                batch.append(self._queue.get_nowait())
             try:
-                # one publish after the other would cost a round trip per record; together they
-                # leave in order on the one connection, so the stream keeps their order
-                results = await asyncio.gather(*(self._publish(p) for p in batch), return_exceptions=True)
-                for result in results:
-                    if isinstance(result, BaseException):
-                        self.records.labels("failed").inc()
-                        self._warn(f"audit record not written to {self.stream}: {result!r}")
-                    else:
-                        self.records.labels("written").inc()
+                pending = await asyncio.wait_for(self._queue.get(), self.ack_timeout / 2)
+            except TimeoutError:
+                self._expire()
+                continue
+            try:
+                self._sent += 1
+                reply = f"{self._inbox}.{self._sent}"
+                self._waiting[reply] = time.monotonic()
+                self._acked.clear()
+                await self._client.publish(pending.subject, pending.payload, reply=reply)
+            except Exception as exc:  # disconnected and the reconnect buffer full, closed, ...
+                self._waiting.pop(reply, None)
+                if not self._waiting:
+                    self._acked.set()
+                self.records.labels("failed").inc()
+                self._warn(f"audit record not sent to {self.stream}: {exc!r}")
             finally:
-                for _ in batch:
-                    self._queue.task_done()
+                self._queue.task_done()
+            if self._sent % 256 == 0:
+                self._expire()
 
-    async def _publish(self, pending: _Pending) -> None:
-        assert self._js is not None
-        await self._js.publish(pending.subject, pending.payload, stream=self.stream, timeout=5.0)
+    async def _on_ack(self, msg: Any) -> None:
+        if self._waiting.pop(msg.subject, None) is None:
+            return  # too late: already counted as failed
+        if not self._waiting:
+            self._acked.set()
+        try:
+            ack = json.loads(msg.data) if msg.data else {}
+        except ValueError:
+            ack = {}
+        if isinstance(ack, dict) and "seq" in ack and "error" not in ack:
+            self.records.labels("written").inc()
+            return
+        self.records.labels("failed").inc()
+        status = (msg.headers or {}).get("Status", "")
+        why = ack.get("error") if isinstance(ack, dict) and ack.get("error") else f"status {status or '?'}"
+        self._warn(f"audit record not written to {self.stream}: {why}")
+
+    def _expire(self) -> None:
+        """Count records the stream did not acknowledge within ``ack_timeout`` as failed."""
+        deadline = time.monotonic() - self.ack_timeout
+        late = [reply for reply, sent in self._waiting.items() if sent < deadline]
+        for reply in late:
+            del self._waiting[reply]
+        if not self._waiting:
+            self._acked.set()
+        if late:
+            self.records.labels("failed").inc(len(late))
+            self._warn(f"{len(late)} audit records not acknowledged by {self.stream} in {self.ack_timeout} s")
 
     def _warn(self, message: str) -> None:
         now = time.monotonic()
