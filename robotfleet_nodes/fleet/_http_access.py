@@ -13,7 +13,7 @@ import asyncio
 import datetime as dt
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -174,9 +174,44 @@ def _token_out(info: TokenInfo) -> dict[str, Any]:
 
 
 def add_access_routes(app: App, service: FleetService, security: ApiSecurity) -> None:
-    """Add the login, token and audit routes to ``app``."""
+    """Add the login, token and audit routes to ``app``; audit token changes made by others."""
     _add_auth_routes(app, security)
     _add_admin_routes(app, service, security)
+    if security.tokens is not None:
+        security.tokens.on_change = _file_changes_audited(service.audit, security.tokens.path)
+
+
+def _file_changes_audited(audit: AuditLog, path: Path) -> Callable[[list[tuple[str, TokenInfo]]], None]:
+    """A token listener recording tokens created or revoked in the file by another process
+    (``rfos security token``): actor ``file``, seen at the next request that reads the file."""
+    try:
+        loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+    except RuntimeError:
+        loop = None
+
+    def record(changes: list[tuple[str, TokenInfo]]) -> None:
+        for kind, info in changes:
+            when = {"created": info.created} if kind == "create" else {"revoked": info.revoked}
+            audit.record(
+                f"token_{kind}",
+                actor="file",
+                target=info.name,
+                params={"role": info.role, **when},
+                source=str(path),
+                via="file",
+            )
+
+    def listener(changes: list[tuple[str, TokenInfo]]) -> None:
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is not None or loop is None:
+            record(changes)
+        else:  # read in a worker thread (asyncio.to_thread): the queue is the loop's
+            loop.call_soon_threadsafe(record, changes)
+
+    return listener
 
 
 def _add_auth_routes(app: App, security: ApiSecurity) -> None:

@@ -30,7 +30,7 @@ import re
 import secrets
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -242,10 +242,16 @@ class TokenStore:
         self._stamp: object = _UNREAD
         self._by_hash: dict[str, dict[str, Any]] = {}
         self._entries: list[dict[str, Any]] = []
+        #: called with ``[("create" | "revoke", TokenInfo), ...]`` when the file changed under
+        #: the store (another process: ``rfos security token``), not for its own create/revoke
+        self.on_change: Callable[[list[tuple[str, TokenInfo]]], None] | None = None
         self.refresh()
 
     def refresh(self) -> None:
         """Re-read the file if it changed since the last read."""
+        self._refresh(frozenset())
+
+    def _refresh(self, ours: frozenset[tuple[str, str]]) -> None:
         try:
             st = os.stat(self.path)
             stamp: tuple[int, int, int] | None = (st.st_ino, st.st_size, st.st_mtime_ns)
@@ -268,9 +274,26 @@ class TokenStore:
                 return
             if stamp is None and self._stamp not in (None, _UNREAD):
                 log.warning("tokens file %s is gone: no API token is valid", self.path)
+            first = self._stamp is _UNREAD
+            before = self._by_hash
             self._stamp = stamp
             self._entries = entries
             self._by_hash = {e["sha256"]: e for e in entries if e.get("revoked") is None}
+        if not first and self.on_change is not None:
+            self._notify(before, ours)
+
+    def _notify(self, before: dict[str, dict[str, Any]], ours: frozenset[tuple[str, str]]) -> None:
+        every = {e["sha256"]: e for e in self._entries}
+        changes = [("create", _info(e)) for h, e in self._by_hash.items() if h not in before]
+        for digest, old in before.items():
+            if digest not in self._by_hash:  # revoked, or taken out of the file
+                changes.append(("revoke", _info(every.get(digest) or {**old, "revoked": "removed"})))
+        changes = [(kind, info) for kind, info in changes if (kind, info.name) not in ours]
+        if changes and self.on_change is not None:
+            try:
+                self.on_change(changes)
+            except Exception:
+                log.exception("tokens file %s: the change listener failed", self.path)
 
     def authenticate(self, token: str) -> TokenInfo | None:
         """The active token's info, or None for an unknown or revoked token."""
@@ -295,10 +318,10 @@ class TokenStore:
     def create(self, name: str, role: str) -> str:
         """:func:`create_token` in this store's file, then re-read it."""
         token = create_token(self.path, name, role)
-        self.refresh()
+        self._refresh(frozenset({("create", name)}))
         return token
 
     def revoke(self, name: str) -> None:
         """:func:`revoke_token` in this store's file, then re-read it."""
         revoke_token(self.path, name)
-        self.refresh()
+        self._refresh(frozenset({("revoke", name)}))

@@ -21,7 +21,7 @@ from robotfleet_nodes.config.models import HttpConfig
 from robotfleet_nodes.fleet._audit import audit_stream
 from robotfleet_nodes.fleet.protocol import nats_transport_of
 from robotfleet_nodes.node import Node
-from robotfleet_nodes.security.tokens import create_token
+from robotfleet_nodes.security.tokens import create_token, revoke_token
 from robotfleet_nodes.srv import CancelWorkOrder, SubmitWorkOrder
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "security"))
@@ -134,6 +134,24 @@ async def test_commands_over_http_and_nats_are_audited(nats_url: str, unique: st
             pass
         else:
             raise AssertionError("an audit record could be deleted")
+
+
+async def test_tokens_changed_in_the_file_are_audited(nats_url: str, unique: str, tmp_path: Path) -> None:
+    """``rfos security token create/revoke`` write the file; the fleet records what it sees."""
+    tokens_file = tmp_path / "api-tokens.json"
+    admin = create_token(tokens_file, "boss", "admin")
+    config = fast_fleet_config().model_copy(update={"http": HttpConfig(tokens_file=str(tokens_file))})
+    async with fleet_service(nats_url, unique, config) as fleet:
+        token = create_token(tokens_file, "cli-made", "operator")  # as the CLI does
+        assert (await call(fleet.base_url, "GET", "/api/fleet", token=token)).status == 200
+        revoke_token(tokens_file, "cli-made")
+        items = await wait_for_records(fleet.base_url, admin, 2)
+        assert [(r["action"], r["actor"], r["target"], r["via"]) for r in items] == [
+            ("token_create", "file", "cli-made", "file"),
+            ("token_revoke", "file", "cli-made", "file"),
+        ]
+        assert items[0]["params"]["role"] == "operator" and items[1]["params"]["revoked"]
+        assert items[0]["source"] == str(tokens_file)
 
 
 async def test_bad_audit_queries_are_4xx(nats_url: str, unique: str, tmp_path: Path) -> None:

@@ -132,3 +132,25 @@ def test_store_create_and_revoke(tmp_path: Path) -> None:
 )
 def test_role_order(role: str, needed: str, allowed: bool) -> None:
     assert role_allows(role, needed) is allowed
+
+
+def test_store_reports_changes_made_by_others_only(tmp_path: Path) -> None:
+    path = tmp_path / "t.json"
+    create_token(path, "old", "viewer")
+    store = TokenStore(path)
+    seen: list[tuple[str, str, str]] = []
+    store.on_change = lambda changes: seen.extend((kind, i.name, i.role) for kind, i in changes)
+    store.refresh()
+    assert seen == []  # nothing changed
+    store.create("mine", "operator")  # the store's own change: its caller records it
+    store.revoke("mine")
+    assert seen == []
+    create_token(path, "cli", "admin")  # another process
+    revoke_token(path, "old")
+    store.tokens()
+    assert sorted(seen) == [("create", "cli", "admin"), ("revoke", "old", "viewer")]
+    seen.clear()
+    revoke_token(path, "cli")
+    create_token(path, "cli", "viewer")  # the name reused: the old one's revocation is reported
+    store.refresh()
+    assert sorted(seen) == [("create", "cli", "viewer"), ("revoke", "cli", "admin")]
