@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -39,6 +40,8 @@ from robotfleet_nodes.web import (
 __all__ = ["API_VERSION", "INSECURE_ENV", "NewWorkOrder", "Target", "build_app", "security_from_config"]
 
 API_VERSION = "1.0.0"
+#: Seconds between two checks that an event stream's token or session is still valid.
+STREAM_RECHECK_S = 2.0
 
 OrderState = Literal["PENDING", "DISPATCHED", "ASSIGNED", "EXECUTING", "COMPLETED", "FAILED", "CANCELLED"]
 RobotState = Literal["IDLE", "EXECUTING", "CHARGING", "ERROR", "OFFLINE"]
@@ -368,6 +371,14 @@ def build_app(
     )
     async def events(req: Request) -> Response:
         subscription = service.events.subscribe()  # subscribed now: nothing after this is missed
+        checked = time.monotonic()
+
+        def revoked() -> bool:  # the token or session ended (revoked, logged out, expired)
+            nonlocal checked
+            if not security.enabled or time.monotonic() - checked < STREAM_RECHECK_S:
+                return False
+            checked = time.monotonic()
+            return security.identify(req) is None
 
         async def source() -> AsyncIterator[ServerSentEvent]:
             sub = subscription
@@ -377,6 +388,8 @@ def build_app(
                     for event in service.snapshot_events():
                         yield event
                     async for event in sub:
+                        if revoked():
+                            return  # the browser reconnects, gets 401 and shows its login
                         yield event
                 if not sub.overflowed:
                     return

@@ -16,6 +16,7 @@ import shutil
 import ssl
 import subprocess
 import sys
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from shared_helpers import eventually
 
 from robotfleet_nodes.config import FleetConfig
 from robotfleet_nodes.config.models import HttpConfig
@@ -493,3 +495,61 @@ async def test_https_with_secure_cookie(nats_url: str, unique: str, tmp_path: Pa
         assert (
             await call(sec.base, "GET", "/api/fleet", token=sec.tokens["viewer"], context=context)
         ).status == 200
+
+
+def read_stream_until_closed(base: str, token: str, opened: threading.Event) -> int:
+    """Read ``/api/events`` until the server ends it; returns the bytes read."""
+    host, port = base.rsplit("/", 1)[-1].rsplit(":", 1)
+    conn = http.client.HTTPConnection(host, int(port), timeout=TIMEOUT)
+    try:
+        conn.request("GET", "/api/events", headers={"Authorization": f"Bearer {token}"})
+        response = conn.getresponse()
+        assert response.status == 200
+        opened.set()
+        total = 0
+        while chunk := response.read1(65536):
+            total += len(chunk)
+        return total
+    finally:
+        conn.close()
+
+
+async def test_an_event_stream_ends_when_its_token_is_revoked(
+    nats_url: str, unique: str, tmp_path: Path
+) -> None:
+    async with secured_fleet(nats_url, unique, tmp_path) as sec:
+        admin = sec.tokens["admin"]
+        made = await call(
+            sec.base, "POST", "/api/tokens", body={"name": "screen", "role": "viewer"}, token=admin
+        )
+        opened = threading.Event()
+        reader = asyncio.create_task(
+            asyncio.to_thread(read_stream_until_closed, sec.base, made.body["token"], opened)
+        )
+        await eventually(opened.is_set, what="the stream to open")
+        assert (await call(sec.base, "DELETE", "/api/tokens/screen", token=admin)).status == 200
+        received = await asyncio.wait_for(reader, TIMEOUT)  # a socket timeout would raise instead
+        assert received > 0
+
+
+async def test_odd_credentials_are_401_never_5xx(nats_url: str, unique: str, tmp_path: Path) -> None:
+    async with secured_fleet(nats_url, unique, tmp_path) as sec:
+        odd_headers = [
+            {"Authorization": "Bearer"},
+            {"Authorization": "Bearer "},
+            {"Authorization": "Basic dXNlcjpwYXNz"},
+            {"Authorization": "bearer " + "x" * 8000},
+            {"Authorization": "Bearer rfos_\u00e9\u00ff"},
+            {"Authorization": f"Bearer {sec.tokens['admin']} extra"},
+            {"Cookie": "rfos_session="},
+            {"Cookie": "rfos_session=" + "y" * 4000},
+            {"Cookie": 'rfos_session="\\x00"; other=1'},
+        ]
+        for headers in odd_headers:
+            reply = await call(sec.base, "GET", "/api/fleet", headers=headers)
+            assert reply.status == 401, (headers, reply.status, reply.body)
+            public = await call(sec.base, "GET", "/api/session", headers=headers)
+            assert public.status == 200 and public.body["authenticated"] is False, headers
+        for body in ([], {"token": 5}, {"token": None}, {"token": "x" * 100_000}, "rfos_x"):
+            reply = await call(sec.base, "POST", "/api/login", body=body)
+            assert reply.status in (401, 422), (body, reply.status)
