@@ -184,8 +184,48 @@ async def test_role_matrix_over_every_route(nats_url: str, unique: str, tmp_path
                     assert reply.status not in (401, 403), where
         # the same, for HEAD of a viewer route and the static files
         assert (await call(sec.base, "HEAD", "/api/fleet")).status == 401
+        assert (await call(sec.base, "HEAD", "/api/fleet", token=sec.tokens["viewer"])).status == 200
         assert (await call(sec.base, "GET", "/static/app.js")).status == 200
         assert (await call(sec.base, "GET", "/static/index.html")).status == 200
+
+
+async def valid_request(sec: Secured, method: str, template: str, n: int) -> tuple[str, Any]:
+    """A request to the route that succeeds for a caller allowed to make it: (path, body)."""
+    service = sec.fleet.service
+    if template == "/api/work-orders/{id}/cancel":
+        order, _ = await service.submit(area_id="area-1", task="pick", order_id=f"m-cancel-{n}")
+        return template.replace("{id}", order.id), None
+    if template == "/api/work-orders/{id}":
+        order, _ = await service.submit(area_id="area-1", task="pick", order_id="m-get")
+        return template.replace("{id}", order.id), None
+    if template == "/api/tokens/{name}":
+        create_token(sec.tokens_file, f"m-del-{n}", "viewer")
+        return template.replace("{name}", f"m-del-{n}"), None
+    bodies: dict[tuple[str, str], Any] = {
+        ("POST", "/api/work-orders"): {"area_id": "area-1", "task": "pick", "id": f"m-new-{n}"},
+        ("POST", "/api/tokens"): {"name": f"m-tok-{n}", "role": "viewer"},
+        ("POST", "/api/login"): {"token": sec.tokens["viewer"]},
+    }
+    return template, bodies.get((method, template), {} if method == "POST" else None)
+
+
+async def test_allowed_callers_succeed_the_others_are_refused(
+    nats_url: str, unique: str, tmp_path: Path
+) -> None:
+    """Every route with a request that works: 2xx for a role at or above its rule, else 401/403."""
+    async with secured_fleet(nats_url, unique, tmp_path) as sec:
+        callers: dict[str, str | None] = {"none": None, **sec.tokens}
+        n = 0
+        for (method, template), access in EXPECTED.items():
+            for caller, token in callers.items():
+                n += 1
+                path, body = await valid_request(sec, method, template, n)
+                reply = await call(sec.base, method, path, token=token, body=body)
+                where = f"{method} {path} as {caller}: {reply.status} {reply.body!r}"
+                if access == "public" or (caller != "none" and LEVEL[caller] >= LEVEL[access]):
+                    assert 200 <= reply.status < 300, where
+                else:
+                    assert reply.status == (401 if caller == "none" else 403), where
 
 
 async def test_operator_submits_and_cancels_viewer_may_not(
