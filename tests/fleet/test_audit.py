@@ -6,6 +6,7 @@ the API (admin) and straight from the JetStream stream.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import sys
@@ -228,3 +229,31 @@ async def test_rfos_audit_reads_the_stream(
     monkeypatch.setenv("RFOS_SUBJECT_ROOT", f"{unique}x")
     assert await run_cli(["audit", "--url", nats_url]) == 1
     assert "no audit stream" in capsys.readouterr().err
+
+
+async def test_rfos_audit_follow_prints_new_records(
+    nats_url: str, unique: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from robotfleet_nodes.cli.main import run_cli
+
+    monkeypatch.setenv("RFOS_SUBJECT_ROOT", unique)
+    async with fleet_service(nats_url, unique) as fleet:
+        first = {"area_id": "area-1", "task": "pick", "id": f"{unique}-old"}
+        assert (await call(fleet.base_url, "POST", "/api/work-orders", body=first)).status == 201
+        await wait_for_records(fleet.base_url, None, 1)
+        follower = asyncio.create_task(run_cli(["audit", "--url", nats_url, "--follow", "--json"]))
+        out: list[str] = []
+
+        def printed(target: str) -> bool:
+            out.extend(capsys.readouterr().out.splitlines())
+            return any(json.loads(line)["target"] == target for line in out)
+
+        try:
+            await eventually(lambda: printed(f"{unique}-old"), what="the existing record")
+            second = {"area_id": "area-1", "task": "pick", "id": f"{unique}-new"}
+            assert (await call(fleet.base_url, "POST", "/api/work-orders", body=second)).status == 201
+            await eventually(lambda: printed(f"{unique}-new"), what="the new record")
+        finally:
+            follower.cancel()
+            await asyncio.gather(follower, return_exceptions=True)
+        assert [json.loads(line)["target"] for line in out] == [f"{unique}-old", f"{unique}-new"]
