@@ -116,12 +116,32 @@ class PageWatch:
 
 
 async def test_dashboard_live_with_real_fleet(nats_url: str, unique: str) -> None:
+    """The open API (no tokens file): no login screen."""
     async with small_fleet(nats_url, unique, areas=1, zones=2, robots=10, fast=True) as topo:
         await exercise_dashboard(topo.base_url, unique)
 
 
-async def exercise_dashboard(base_url: str, unique: str) -> None:
-    """Everything the test checks, against a fleet serving ``base_url``."""
+async def test_dashboard_live_with_real_fleet_and_tokens(
+    nats_url: str, unique: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same with API tokens: log in first; the stream and the form then work by the cookie."""
+    import topology
+
+    tokens_file = tmp_path / "api-tokens.json"
+    token = create_token(tokens_file, "ops", "operator")
+    plain = topology.fast_fleet_config
+
+    def secured(areas: list[str] | None = None) -> Any:
+        return plain(areas).model_copy(update={"http": HttpConfig(tokens_file=str(tokens_file))})
+
+    monkeypatch.setattr(topology, "fast_fleet_config", secured)
+    async with small_fleet(nats_url, unique, areas=1, zones=2, robots=10, fast=True) as topo:
+        assert topo.fleet is not None and topo.fleet.service.config.http.tokens_file == str(tokens_file)
+        await exercise_dashboard(topo.base_url, unique, token=token)
+
+
+async def exercise_dashboard(base_url: str, unique: str, token: str | None = None) -> None:
+    """Everything the test checks, against a fleet serving ``base_url`` (logging in with ``token``)."""
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         try:
@@ -130,6 +150,13 @@ async def exercise_dashboard(base_url: str, unique: str) -> None:
             watch = PageWatch(page, base_url)
             response = await page.goto(base_url.rstrip("/") + "/")
             assert response is not None and response.ok
+            if token is None:
+                await expect(page.get_by_test_id("login")).to_be_hidden()
+            else:
+                await expect(page.get_by_test_id("login")).to_be_visible()
+                await page.get_by_label("API token").fill(token)
+                await page.get_by_test_id("login-submit").click()
+                await expect(page.get_by_test_id("login")).to_be_hidden()
             await _check_live_state(page)
             assert watch.console_errors == [], watch.console_errors
             await _check_submit_reaches_completed(page, f"{unique}-ui-1")
