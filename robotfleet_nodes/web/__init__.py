@@ -3,8 +3,9 @@
 starlette does routing, static files, gzip and the ASGI plumbing; uvicorn (httptools) parses
 HTTP. What no library does lives here: routes documented with pydantic models for OpenAPI,
 one JSON error shape, the limits uvicorn leaves open (body size, request-head size, count
-and time), server-sent events fed by a coalescing :class:`Broadcaster`, and Prometheus
-metrics per service::
+and time), server-sent events fed by a coalescing :class:`Broadcaster`, Prometheus
+metrics per service, and who may call what (:class:`ApiSecurity`: bearer tokens and login
+sessions, a role per route, ``Host``/``Origin`` checks, JSON-only bodies)::
 
     app = App()
 

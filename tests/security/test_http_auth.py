@@ -593,3 +593,17 @@ async def test_odd_credentials_are_401_never_5xx(nats_url: str, unique: str, tmp
         for body in ([], {"token": 5}, {"token": None}, {"token": "x" * 100_000}, "rfos_x"):
             reply = await call(sec.base, "POST", "/api/login", body=body)
             assert reply.status in (401, 422), (body, reply.status)
+
+
+async def test_openapi_says_who_may_call_what(nats_url: str, unique: str, tmp_path: Path) -> None:
+    async with secured_fleet(nats_url, unique, tmp_path) as sec:
+        doc = (await call(sec.base, "GET", "/openapi.json", token=sec.tokens["viewer"])).body
+        assert set(doc["components"]["securitySchemes"]) == {"bearer", "session"}
+        for (method, template), access in EXPECTED.items():
+            op = doc["paths"].get(template.replace("{name:path}", "{name}"), {}).get(method.lower())
+            if op is None:
+                continue  # not in the schema (dashboard files, the document itself)
+            if access == "public":
+                assert "security" not in op, template
+            else:
+                assert op["x-rfos-role"] == access and {"401", "403"} <= set(op["responses"]), template
