@@ -65,8 +65,9 @@ MAX_QUEUE: Final = 10_000
 LOG_EVERY_S: Final = 10.0
 #: Seconds a record may wait for the stream's acknowledgement before it counts as failed.
 ACK_TIMEOUT_S: Final = 5.0
-#: Bytes the stream keeps at most (the oldest records go first).
-MAX_BYTES: Final = 1 << 30
+#: Seconds a record is kept (then the oldest go first). No byte limit: JetStream reserves a
+#: stream's max_bytes up front, and a server holding a few such streams refuses new ones.
+MAX_AGE_S: Final = 90 * 24 * 3600.0
 _PARAM_CHARS: Final = 200
 _TOKEN_RE: Final = re.compile(r"[^A-Za-z0-9_-]")
 
@@ -286,7 +287,7 @@ async def ensure_stream(js: JetStreamContext, stream: str, subjects: str) -> Non
         name=stream,
         subjects=[subjects],
         storage=js_api.StorageType.FILE,
-        max_bytes=MAX_BYTES,
+        max_age=MAX_AGE_S,
         discard=js_api.DiscardPolicy.OLD,
         deny_delete=True,
         deny_purge=True,
