@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from robotfleet_nodes import __version__
 from robotfleet_nodes.cli import (  # noqa: F401 - registers the verbs
     _action,
+    _audit,
     _bag,
     _broker,
     _doctor,

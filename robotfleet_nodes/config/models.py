@@ -15,9 +15,19 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, ClassVar, Literal
+from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from robotfleet_nodes.names import validate_namespace, validate_topic_name
 
@@ -187,12 +197,63 @@ class _TierConfig(_Section):
 
 
 class HttpConfig(_Section):
-    """``http:``: where the fleet serves its API, dashboard, ``/healthz`` and ``/metrics``."""
+    """``http:``: where the fleet serves its API, dashboard, ``/healthz`` and ``/metrics``, and
+    who may use them (docs/fleet.md, "HTTP API: authentication").
 
-    host: str = "0.0.0.0"  # the seed opens the dashboard from other hosts
-    """Interface to bind; ``0.0.0.0`` for all, ``127.0.0.1`` for this machine only."""
+    Relative paths (``tokens_file``, ``tls_cert``, ``tls_key``) are relative to the YAML
+    file's directory when the loader passes it (validation context ``config_dir``), else to
+    the working directory.
+    """
+
+    host: str = "127.0.0.1"
+    """Interface to bind; ``127.0.0.1`` (default) for this machine only, ``0.0.0.0`` for all
+    (``gen-config`` writes that: the seed opens the dashboard from other hosts)."""
     port: int = Field(8080, ge=1, le=65535)
     """TCP port (``FLEET_HTTP_PORT`` overrides)."""
+    tokens_file: str | None = None
+    """API tokens file (``rfos security token create``); ``null``: the API is open to anyone
+    who reaches it (a warning is logged), for development and tests."""
+    public_url: str | None = None
+    """The URL people open, e.g. ``https://fleet.example.com``: its host is accepted in
+    ``Host`` and ``Origin`` (DNS-rebinding and CSRF checks)."""
+    allowed_hosts: list[str] = Field(default_factory=list)
+    """More ``Host`` names accepted (``name`` or ``name:port``; ``*`` turns the check off).
+    Always accepted: ``localhost``, IP addresses, this machine's name and the bind host."""
+    session_ttl_s: float = Field(8 * 3600.0, gt=0, le=30 * 24 * 3600.0)
+    """How long a dashboard login lasts [s]."""
+    tls_cert: str | None = None
+    """PEM certificate (chain) to serve HTTPS with; needs ``tls_key``."""
+    tls_key: str | None = None
+    """PEM private key of ``tls_cert``."""
+
+    @field_validator("tokens_file", "tls_cert", "tls_key")
+    @classmethod
+    def _relative_to_config(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        if not value.strip():
+            raise ValueError("must be a file path or null")
+        path = Path(value).expanduser()
+        base = (info.context or {}).get("config_dir")
+        if not path.is_absolute() and base is not None:
+            path = Path(base) / path
+        return str(path)
+
+    @field_validator("public_url")
+    @classmethod
+    def _check_public_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{value!r} is not an http(s) URL, e.g. https://fleet.example.com:8080")
+        return value
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> HttpConfig:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key go together: set both (HTTPS) or neither (HTTP)")
+        return self
 
 
 class StateConfig(_Section):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -10,10 +11,18 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
 
 from robotfleet_nodes.errors import BrokerUnavailable
+from robotfleet_nodes.fleet._http_access import (
+    INSECURE_ENV,
+    add_access_routes,
+    audited,
+    caller_of,
+    security_from_config,
+)
 from robotfleet_nodes.fleet.orders import MAX_COORDINATE, TASK_RE
 from robotfleet_nodes.fleet.protocol import ORDER_ID_RE, STATE_VALUES
 from robotfleet_nodes.fleet.service import RETRY_AFTER_S, FleetService, SubmitError, order_json
 from robotfleet_nodes.web import (
+    ApiSecurity,
     App,
     FileResponse,
     HttpError,
@@ -28,9 +37,11 @@ from robotfleet_nodes.web import (
     text_response,
 )
 
-__all__ = ["API_VERSION", "NewWorkOrder", "Target", "build_app"]
+__all__ = ["API_VERSION", "INSECURE_ENV", "NewWorkOrder", "Target", "build_app", "security_from_config"]
 
 API_VERSION = "1.0.0"
+#: Seconds between two checks that an event stream's token or session is still valid.
+STREAM_RECHECK_S = 2.0
 
 OrderState = Literal["PENDING", "DISPATCHED", "ASSIGNED", "EXECUTING", "COMPLETED", "FAILED", "CANCELLED"]
 RobotState = Literal["IDLE", "EXECUTING", "CHARGING", "ERROR", "OFFLINE"]
@@ -195,14 +206,27 @@ def _unavailable(exc: BaseException) -> HttpError:
     return HttpError(503, str(exc), headers={"Retry-After": str(RETRY_AFTER_S)}, retry_after_s=RETRY_AFTER_S)
 
 
-def build_app(service: FleetService, *, static_dir: Path | None, check_responses: bool = False) -> App:
+def build_app(
+    service: FleetService,
+    *,
+    static_dir: Path | None,
+    check_responses: bool = False,
+    security: ApiSecurity | None = None,
+) -> App:
     """Every route of docs/fleet.md's HTTP API, plus ``/openapi.json`` and the dashboard.
 
     ``check_responses`` (tests) turns every answer that does not match its declared
-    response model into a 500 (see :class:`~robotfleet_nodes.web.App`).
+    response model into a 500 (see :class:`~robotfleet_nodes.web.App`). ``security``:
+    the request rules (default: :func:`security_from_config` of the fleet's ``http:``);
+    every route declares who may call it (``access``).
     """
-    app = App(check_responses=check_responses)
+    http = service.config.http
+    security = security if security is not None else security_from_config(http)
+    app = App(check_responses=check_responses, security=security)
+    if http.tls_cert is not None and http.tls_key is not None:
+        app.tls = (http.tls_cert, http.tls_key)
     app.map_error(BrokerUnavailable, _unavailable)  # any route: 503, never a 500
+    audit = service.audit
     tags = ["work orders"]
 
     @app.post(
@@ -216,23 +240,30 @@ def build_app(service: FleetService, *, static_dir: Path | None, check_responses
             503: "Queue full or the broker unreachable: retry after Retry-After seconds, with the same id",
         },
         tags=tags,
+        access="operator",
     )
     async def submit_order(req: Request) -> Response:
-        body = await read_model(req, NewWorkOrder)
-        try:
-            order, created = await service.submit(
-                area_id=body.area_id,
-                task=body.task,
-                priority=body.priority,
-                order_id=body.id or "",
-                target=(body.target.x, body.target.y) if body.target else None,
-            )
-        except SubmitError as exc:
-            if exc.retry:
-                raise HttpError(503, str(exc), headers={"Retry-After": str(RETRY_AFTER_S)}) from None
-            detail = {"loc": exc.field, "msg": str(exc), "type": "value_error"}
-            raise HttpError(422, "request body is invalid", details=[detail]) from None
-        return json_response(order_json(order), 201 if created else 200)
+        with audited(audit, req, "submit") as command:
+            body = await read_model(req, NewWorkOrder)
+            command.target = body.id or ""
+            command.params = {"area_id": body.area_id, "task": body.task, "priority": body.priority}
+            if body.target is not None:
+                command.params["target"] = [body.target.x, body.target.y]
+            try:
+                order, created = await service.submit(
+                    area_id=body.area_id,
+                    task=body.task,
+                    priority=body.priority,
+                    order_id=body.id or "",
+                    target=(body.target.x, body.target.y) if body.target else None,
+                )
+            except SubmitError as exc:
+                if exc.retry:
+                    raise HttpError(503, str(exc), headers={"Retry-After": str(RETRY_AFTER_S)}) from None
+                detail = {"loc": exc.field, "msg": str(exc), "type": "value_error"}
+                raise HttpError(422, "request body is invalid", details=[detail]) from None
+            command.target, command.status = order.id, 201 if created else 200
+        return json_response(order_json(order), command.status)
 
     @app.get(
         "/api/work-orders",
@@ -240,6 +271,7 @@ def build_app(service: FleetService, *, static_dir: Path | None, check_responses
         query_model=OrderQuery,
         response_model=OrderList,
         tags=tags,
+        access="viewer",
     )
     async def list_orders(req: Request) -> Response:
         query = query_model(req, OrderQuery)
@@ -253,6 +285,7 @@ def build_app(service: FleetService, *, static_dir: Path | None, check_responses
         response_model=OrderOut,
         responses={200: "The order", 404: "Unknown id"},
         tags=tags,
+        access="viewer",
     )
     async def get_order(req: Request) -> Response:
         return json_response(order_json(_order_or_404(service, req.path_params["id"])))
@@ -268,27 +301,42 @@ def build_app(service: FleetService, *, static_dir: Path | None, check_responses
             503: "Broker unreachable: retry after Retry-After seconds",
         },
         tags=tags,
+        access="operator",
     )
     async def cancel_order(req: Request) -> Response:
         order_id = req.path_params["id"]
-        _order_or_404(service, order_id)
-        result = await service.cancel(order_id, "cancelled via the HTTP API")
-        if result.order is None:
-            raise HttpError(404, result.error)
-        if not result.accepted:
-            raise HttpError(409, result.error, order=order_json(result.order))
+        with audited(audit, req, "cancel", order_id) as command:
+            _order_or_404(service, order_id)
+            caller = caller_of(req)
+            result = await service.cancel(order_id, f"cancelled via the HTTP API by {caller.name}")
+            if result.order is None:
+                raise HttpError(404, result.error)
+            if not result.accepted:
+                raise HttpError(409, result.error, order=order_json(result.order))
+            command.status = 200
         return json_response(order_json(result.order))
 
-    @app.get("/api/fleet", summary="The whole fleet at a glance", response_model=FleetOut, tags=["fleet"])
+    @app.get(
+        "/api/fleet",
+        summary="The whole fleet at a glance",
+        response_model=FleetOut,
+        tags=["fleet"],
+        access="viewer",
+    )
     async def get_fleet(req: Request) -> Response:
         return json_response(service.fleet())
 
-    @app.get("/api/areas", summary="Areas", response_model=list[AreaOut], tags=["fleet"])
+    @app.get("/api/areas", summary="Areas", response_model=list[AreaOut], tags=["fleet"], access="viewer")
     async def get_areas(req: Request) -> Response:
         return json_response(service.areas())
 
     @app.get(
-        "/api/zones", summary="Zones", query_model=ZoneQuery, response_model=list[ZoneOut], tags=["fleet"]
+        "/api/zones",
+        summary="Zones",
+        query_model=ZoneQuery,
+        response_model=list[ZoneOut],
+        tags=["fleet"],
+        access="viewer",
     )
     async def get_zones(req: Request) -> Response:
         query = query_model(req, ZoneQuery)
@@ -300,6 +348,7 @@ def build_app(service: FleetService, *, static_dir: Path | None, check_responses
         query_model=RobotQuery,
         response_model=list[RobotOut],
         tags=["fleet"],
+        access="viewer",
     )
     async def get_robots(req: Request) -> Response:
         query = query_model(req, RobotQuery)
@@ -318,9 +367,18 @@ def build_app(service: FleetService, *, static_dir: Path | None, check_responses
             "`fleet`, `zones` and `robots` follow at once, orders must be fetched again."
         ),
         tags=["fleet"],
+        access="viewer",
     )
     async def events(req: Request) -> Response:
         subscription = service.events.subscribe()  # subscribed now: nothing after this is missed
+        checked = time.monotonic()
+
+        def revoked() -> bool:  # the token or session ended (revoked, logged out, expired)
+            nonlocal checked
+            if not security.enabled or time.monotonic() - checked < STREAM_RECHECK_S:
+                return False
+            checked = time.monotonic()
+            return security.identify(req) is None
 
         async def source() -> AsyncIterator[ServerSentEvent]:
             sub = subscription
@@ -330,6 +388,8 @@ def build_app(service: FleetService, *, static_dir: Path | None, check_responses
                     for event in service.snapshot_events():
                         yield event
                     async for event in sub:
+                        if revoked():
+                            return  # the browser reconnects, gets 401 and shows its login
                         yield event
                 if not sub.overflowed:
                     return
@@ -340,7 +400,13 @@ def build_app(service: FleetService, *, static_dir: Path | None, check_responses
 
         return SseResponse(source())
 
-    @app.get("/healthz", summary="Liveness and broker connection", response_model=Health, tags=["ops"])
+    @app.get(
+        "/healthz",
+        summary="Liveness and broker connection",
+        response_model=Health,
+        tags=["ops"],
+        access="public",
+    )
     async def healthz(req: Request) -> Response:
         if service.connected:
             return json_response({"status": "ok", "broker": "connected"})
@@ -350,11 +416,13 @@ def build_app(service: FleetService, *, static_dir: Path | None, check_responses
             headers={"Retry-After": str(RETRY_AFTER_S)},
         )
 
-    @app.get("/metrics", summary="Prometheus metrics", tags=["ops"])
+    @app.get("/metrics", summary="Prometheus metrics", tags=["ops"], access="viewer")
     async def metrics(req: Request) -> Response:
         return metrics_response(service.metrics)
 
+    add_access_routes(app, service, security)
     app.add_openapi_route(
+        access="viewer",
         title="RobotFleetOS fleet API",
         version=API_VERSION,
         description="Work orders for a fleet of robots: fleet -> area -> zones -> robots (docs/fleet.md).",
@@ -371,7 +439,7 @@ def _add_dashboard(app: App, static_dir: Path | None) -> None:
             return FileResponse(index, headers={"Cache-Control": "no-cache"})
         return text_response(_NO_DASHBOARD, content_type="text/html; charset=utf-8")
 
-    app.add_route("GET", "/", dashboard, include_in_schema=False)
+    app.add_route("GET", "/", dashboard, include_in_schema=False, access="public")
     if static_dir is None:
         return
     app.mount_static("/static", static_dir)
@@ -384,4 +452,4 @@ def _add_dashboard(app: App, static_dir: Path | None) -> None:
         return FileResponse(path, headers={"Cache-Control": "public, max-age=300"})
 
     for name in ("app.js", "app.css"):
-        app.add_route("GET", f"/{name}", root_asset, include_in_schema=False)
+        app.add_route("GET", f"/{name}", root_asset, include_in_schema=False, access="public")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from robotfleet_nodes.errors import BrokerUnavailable
+from robotfleet_nodes.fleet._audit import Command
 from robotfleet_nodes.fleet.orders import SubmitError
 from robotfleet_nodes.msg import FleetSummary, WorkOrder
 from robotfleet_nodes.node import Context, Node
@@ -41,25 +42,36 @@ class FleetNode(Node):
         await self._summary.publish(self.service.fleet_summary())
         self.service.m_out.labels("fleet_summary").inc()
 
+    def _audit(self, action: str, target: str, **params: Any) -> Command:
+        return Command(
+            self.service.audit, action, actor="nats", source="nats", via="nats", target=target, params=params
+        )
+
     async def _on_submit(self, request: Any) -> Any:
         target = (request.target_x, request.target_y) if request.has_target else None
-        try:
-            order, _ = await self.service.submit(
-                area_id=request.area_id,
-                task=request.task,
-                priority=int(request.priority),
-                order_id=request.id,
-                target=target,
-            )
-        except (SubmitError, BrokerUnavailable) as exc:  # the same checks as POST /api/work-orders
-            return SubmitWorkOrder.Response(accepted=False, error=str(exc))
+        with self._audit("submit", request.id, area_id=request.area_id, task=request.task) as audit:
+            try:
+                order, _ = await self.service.submit(
+                    area_id=request.area_id,
+                    task=request.task,
+                    priority=int(request.priority),
+                    order_id=request.id,
+                    target=target,
+                )
+            except (SubmitError, BrokerUnavailable) as exc:  # the same checks as POST /api/work-orders
+                audit.ok, audit.error = False, str(exc)
+                return SubmitWorkOrder.Response(accepted=False, error=str(exc))
+            audit.target = order.id
         return SubmitWorkOrder.Response(accepted=True, order=order)
 
     async def _on_cancel(self, request: Any) -> Any:
-        try:
-            result = await self.service.cancel(request.id, request.reason)
-        except BrokerUnavailable as exc:
-            return CancelWorkOrder.Response(accepted=False, error=str(exc))
+        with self._audit("cancel", request.id, reason=request.reason) as audit:
+            try:
+                result = await self.service.cancel(request.id, request.reason)
+            except BrokerUnavailable as exc:
+                audit.ok, audit.error = False, str(exc)
+                return CancelWorkOrder.Response(accepted=False, error=str(exc))
+            audit.ok, audit.error = result.accepted, result.error
         return CancelWorkOrder.Response(
             accepted=result.accepted,
             order=result.order if result.order is not None else WorkOrder(),

@@ -35,6 +35,7 @@ from typing import Any
 from robotfleet_nodes._callbacks import RateLimitedLog
 from robotfleet_nodes.config import FleetConfig
 from robotfleet_nodes.errors import BrokerUnavailable
+from robotfleet_nodes.fleet._audit import AuditLog
 from robotfleet_nodes.fleet._consumer import OrderEventConsumer
 from robotfleet_nodes.fleet._dispatcher import Dispatcher
 from robotfleet_nodes.fleet._metrics import FleetMetrics
@@ -126,6 +127,7 @@ class FleetService:
         self.metrics = self._metrics.registry
         self.m_in = self._metrics.m_in
         self.m_out = self._metrics.m_out
+        self.audit = AuditLog(self.metrics)  # every state-changing command (fleet/_audit.py)
         self.node: FleetNode | None = None
         self._node_options = node_options or {}
         self._store: OrderStore | None = None
@@ -181,6 +183,7 @@ class FleetService:
         self._submissions.store = self._store
         self._events = OrderEvents(nats, self.config.fleet_id)
         await self._events.ensure()
+        await self.audit.start(nats)
         await self.load_all()
         self.node = FleetNode(self, context=self.context, **self._node_options)
         await self.node.start()
@@ -219,6 +222,7 @@ class FleetService:
         self._dispatcher.tasks.clear()
         if self.node is not None:
             await self.node.destroy_node()
+        await self.audit.stop()
         self.events.close()
 
     async def load_all(self) -> None:

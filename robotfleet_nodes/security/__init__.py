@@ -1,6 +1,7 @@
 """Security: NATS identities (operator / account / user JWTs signed with nkeys), the
 permissions derived from the topology, TLS material, the server configuration and
-revocation; reading ``.creds`` files, client TLS settings, URL redaction.
+revocation; reading ``.creds`` files, client TLS settings, URL redaction; API tokens
+(``robotfleet_nodes.security.tokens``).
 """
 
 from __future__ import annotations

@@ -3,8 +3,9 @@
 starlette does routing, static files, gzip and the ASGI plumbing; uvicorn (httptools) parses
 HTTP. What no library does lives here: routes documented with pydantic models for OpenAPI,
 one JSON error shape, the limits uvicorn leaves open (body size, request-head size, count
-and time), server-sent events fed by a coalescing :class:`Broadcaster`, and Prometheus
-metrics per service::
+and time), server-sent events fed by a coalescing :class:`Broadcaster`, Prometheus
+metrics per service, and who may call what (:class:`ApiSecurity`: bearer tokens and login
+sessions, a role per route, ``Host``/``Origin`` checks, JSON-only bodies)::
 
     app = App()
 
@@ -21,7 +22,9 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
+from ._auth import ANONYMOUS, SESSION_COOKIE, Access, ApiSecurity, Principal, SessionStore
 from ._errors import HttpError, RouteError
+from ._hosts import HostPolicy
 from ._request import query_model, read_json, read_model, validation_details
 from ._response import json_bytes, json_response, json_text, text_response
 from ._routing import App, ErrorMapper, Handler, Route, RouteOptions
@@ -30,14 +33,20 @@ from ._sse import Broadcaster, ServerSentEvent, SseResponse, Subscription
 from .metrics import metrics_response, new_registry
 
 __all__ = [
+    "ANONYMOUS",
+    "SESSION_COOKIE",
+    "Access",
+    "ApiSecurity",
     "App",
     "Broadcaster",
     "ErrorMapper",
     "FileResponse",
     "Handler",
+    "HostPolicy",
     "HttpError",
     "HttpPortInUse",
     "HttpServer",
+    "Principal",
     "Request",
     "Response",
     "Route",
@@ -45,6 +54,7 @@ __all__ = [
     "RouteOptions",
     "ServerLimits",
     "ServerSentEvent",
+    "SessionStore",
     "SseResponse",
     "Subscription",
     "json_bytes",

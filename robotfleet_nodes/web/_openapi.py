@@ -110,8 +110,28 @@ def _operation(route: Route, components: _Components) -> dict[str, Any]:
         if status.startswith(("4", "5")):
             entry["content"] = _error_content()
         responses[status] = entry
+    access = opts.get("access", "public")
+    if access != "public":  # who may call it: docs/fleet.md, "Routes and roles"
+        op["security"] = [{"bearer": []}, {"session": []}]
+        op["x-rfos-role"] = access
+        responses.setdefault("401", {"description": "No valid token or session", "content": _error_content()})
+        responses.setdefault(
+            "403", {"description": f"The role is below {access}", "content": _error_content()}
+        )
     op["responses"] = dict(sorted(responses.items()))
     return op
+
+
+#: How a caller authenticates (used by every operation that is not public).
+_SECURITY_SCHEMES = {
+    "bearer": {"type": "http", "scheme": "bearer", "description": "An API token: rfos security token create"},
+    "session": {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": "rfos_session",
+        "description": "The session cookie POST /api/login sets (the dashboard)",
+    },
+}
 
 
 def build_openapi(
@@ -127,9 +147,7 @@ def build_openapi(
     info: dict[str, Any] = {"title": title, "version": version}
     if description:
         info["description"] = description
-    return {
-        "openapi": "3.1.0",
-        "info": info,
-        "paths": paths,
-        "components": {"schemas": dict(sorted(components.schemas.items()))},
-    }
+    document_components: dict[str, Any] = {"schemas": dict(sorted(components.schemas.items()))}
+    if any(op.get("security") for ops in paths.values() for op in ops.values()):
+        document_components["securitySchemes"] = _SECURITY_SCHEMES
+    return {"openapi": "3.1.0", "info": info, "paths": paths, "components": document_components}

@@ -29,6 +29,7 @@ from starlette.routing import Route as StarletteRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ._auth import Access, ApiSecurity, HostCheck
 from ._errors import HttpError, RouteError
 from ._response import json_response
 
@@ -71,6 +72,9 @@ class RouteOptions(TypedDict, total=False):
     tags: list[str]
     operation_id: str
     include_in_schema: bool
+    access: Access
+    """Who may call the route (``public``, ``viewer``, ``operator``, ``admin``): checked when
+    the :class:`App` has an :class:`ApiSecurity`, which then requires it on every route."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,13 +200,21 @@ class App:
     exception registered with :meth:`map_error` the ``HttpError`` its mapper makes; any other
     exception a logged ``500 {"error": "internal error", "id": ...}``.
 
+    With ``security`` (:class:`ApiSecurity`), every request's ``Host``/``Origin`` is checked,
+    every route must declare its ``access`` (a route without one is a :class:`RouteError` at
+    :meth:`build`: deny by default) and the caller is put in ``request.state.principal``.
+
     With ``check_responses`` (tests), every 2xx JSON body of a route with a
     ``response_model`` must be exactly what the model validates and dumps it to (no
     missing, extra or mistyped field); a body that is not becomes a logged 500.
     """
 
-    def __init__(self, *, check_responses: bool = False) -> None:
+    def __init__(self, *, check_responses: bool = False, security: ApiSecurity | None = None) -> None:
         self.check_responses = check_responses
+        #: the request rules (Host/Origin, tokens, roles, JSON bodies); None: none checked
+        self.security = security
+        #: (certificate, key) PEM files to serve HTTPS with (read by :class:`HttpServer`)
+        self.tls: tuple[str, str] | None = None
         self._routes: list[Route] = []
         self._keys: set[tuple[str, str]] = set()
         self._mounts: list[BaseRoute] = []
@@ -279,7 +291,13 @@ class App:
         return build_openapi(self._routes, title=title, version=version, description=description)
 
     def add_openapi_route(
-        self, path: str = "/openapi.json", *, title: str, version: str, description: str | None = None
+        self,
+        path: str = "/openapi.json",
+        *,
+        title: str,
+        version: str,
+        description: str | None = None,
+        access: Access = "public",
     ) -> None:
         """Serve :meth:`openapi` at ``path`` (built on first request, rebuilt after route changes)."""
         cache: dict[int, dict[str, Any]] = {}
@@ -291,24 +309,35 @@ class App:
                 cache[key] = self.openapi(title, version, description=description)
             return json_response(cache[key])
 
-        self.add_route("GET", path, openapi, include_in_schema=False, summary="OpenAPI document")
+        self.add_route(
+            "GET", path, openapi, include_in_schema=False, summary="OpenAPI document", access=access
+        )
 
     def build(self) -> Starlette:
         """The starlette application serving every route, mount and error shape."""
         by_path: dict[str, dict[str, Route]] = {}
+        if self.security is not None:
+            missing = [f"{r.method} {r.template}" for r in self._routes if "access" not in r.options]
+            if missing:
+                raise RouteError(f"routes without an access rule (add access=...): {', '.join(missing)}")
         for route in self._routes:
             by_path.setdefault(route.template, {})[route.method] = route
         ordered = sorted(by_path.items(), key=lambda item: -next(iter(item[1].values())).literal_count)
         routes: list[BaseRoute] = [
             StarletteRoute(
-                path, _dispatcher(methods, self.check_responses, self._error_maps), methods=_ALL_METHODS
+                path,
+                _dispatcher(methods, self.check_responses, self._error_maps, self.security),
+                methods=_ALL_METHODS,
             )
             for path, methods in ordered
         ]
         routes.extend(self._mounts)
+        middleware = [Middleware(_GzipWhenAccepted)]
+        if self.security is not None:
+            middleware.insert(0, Middleware(HostCheck, policy=self.security.hosts))
         return Starlette(
             routes=routes,
-            middleware=[Middleware(_GzipWhenAccepted)],
+            middleware=middleware,
             exception_handlers={
                 HttpError: _http_error,
                 HTTPException: _starlette_error,
@@ -335,7 +364,10 @@ def _check_response(route: Route, response: Response) -> None:
 
 
 def _dispatcher(
-    methods: dict[str, Route], check: bool, error_maps: list[tuple[type[BaseException], ErrorMapper]]
+    methods: dict[str, Route],
+    check: bool,
+    error_maps: list[tuple[type[BaseException], ErrorMapper]],
+    security: ApiSecurity | None,
 ) -> Callable[[Request], Awaitable[Response]]:
     allowed = sorted({*methods, *(["HEAD"] if "GET" in methods else [])})
 
@@ -349,6 +381,8 @@ def _dispatcher(
                 headers={"Allow": ", ".join(allowed)},
                 allowed=allowed,
             )
+        if security is not None:
+            request.state.principal = security.admit(request, route.options["access"])
         try:
             response = await route.handler(request)
             if check:

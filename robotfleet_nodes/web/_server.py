@@ -62,7 +62,8 @@ class ServerLimits:
 class HttpServer:
     """Serve ``app`` over HTTP/1.1 with uvicorn; ``async with HttpServer(app, port=0) as s:``.
 
-    ``port=0`` binds a free port; read it from :attr:`port` after :meth:`start`. With
+    ``port=0`` binds a free port; read it from :attr:`port` after :meth:`start`. ``tls``
+    (certificate and key PEM files; default: the :class:`App`'s ``tls``) serves HTTPS. With
     ``metrics``, the server registers ``http_requests_total``,
     ``http_request_duration_seconds``, ``http_connections`` and ``http_event_streams`` there.
     """
@@ -70,13 +71,18 @@ class HttpServer:
     def __init__(
         self,
         app: App | ASGIApp,
-        host: str = "0.0.0.0",
+        host: str = "127.0.0.1",
         port: int = 8080,
         *,
         limits: ServerLimits | None = None,
         shutdown_timeout: float = 5.0,
         metrics: CollectorRegistry | None = None,
+        tls: tuple[str, str] | None = None,
     ) -> None:
+        if tls is None and isinstance(app, App):
+            tls = app.tls
+        #: (certificate, key) PEM files: HTTPS; None: plain HTTP
+        self.tls = tls
         self.app: ASGIApp = app.build() if isinstance(app, App) else app
         self.host = host
         self.port = port
@@ -119,6 +125,8 @@ class HttpServer:
                 server_header=False,
                 timeout_keep_alive=max(1, math.ceil(limits.idle_timeout)),
                 timeout_graceful_shutdown=max(1, math.ceil(self.shutdown_timeout)),
+                ssl_certfile=self.tls[0] if self.tls else None,
+                ssl_keyfile=self.tls[1] if self.tls else None,
             )
             config.load()
             server = uvicorn.Server(config)
@@ -133,7 +141,8 @@ class HttpServer:
             connections = server.server_state.connections
             self._metrics.connections.set_function(lambda: len(connections))
         self._main = asyncio.create_task(server.main_loop(), name=f"http server :{self.port}")
-        logger.info("HTTP server listening on %s:%d", self.host, self.port)
+        scheme = "HTTPS" if self.tls else "HTTP"
+        logger.info("%s server listening on %s:%d", scheme, self.host, self.port)
 
     def _bind(self) -> socket.socket:
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET

@@ -5,7 +5,9 @@ Drives Debian's ``/usr/bin/chromium`` with playwright (installed by ``make brows
 alone (no console errors, no request to another host), the live sections fill in from the
 GET endpoints and the SSE stream, an order submitted through the form reaches COMPLETED
 without a reload, a server-side validation error shows next to its field, and the robots
-table filters by zone. A full-page screenshot is left in /tmp for a human to look at.
+table filters by zone. A full-page screenshot is left in /tmp for a human to look at. With
+API tokens on, the page shows a login screen first; the token goes to ``POST /api/login``
+once and an HttpOnly cookie carries the session (also for the ``EventSource`` stream).
 
 Without Chromium or playwright these tests skip with the install hint, except under CI
 (``CI=true``): there a missing browser fails them, so a green CI run always includes the
@@ -25,9 +27,11 @@ from typing import Any, cast
 from urllib.parse import urlsplit
 
 import pytest
-from topology import fleet_service, small_fleet
+from topology import fast_fleet_config, fleet_service, small_fleet
 
+from robotfleet_nodes.config.models import HttpConfig
 from robotfleet_nodes.idl import default_registry
+from robotfleet_nodes.security.tokens import create_token
 
 try:
     from playwright.async_api import ConsoleMessage, Frame, Page, Request, async_playwright, expect
@@ -112,12 +116,32 @@ class PageWatch:
 
 
 async def test_dashboard_live_with_real_fleet(nats_url: str, unique: str) -> None:
+    """The open API (no tokens file): no login screen."""
     async with small_fleet(nats_url, unique, areas=1, zones=2, robots=10, fast=True) as topo:
         await exercise_dashboard(topo.base_url, unique)
 
 
-async def exercise_dashboard(base_url: str, unique: str) -> None:
-    """Everything the test checks, against a fleet serving ``base_url``."""
+async def test_dashboard_live_with_real_fleet_and_tokens(
+    nats_url: str, unique: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same with API tokens: log in first; the stream and the form then work by the cookie."""
+    import topology
+
+    tokens_file = tmp_path / "api-tokens.json"
+    token = create_token(tokens_file, "ops", "operator")
+    plain = topology.fast_fleet_config
+
+    def secured(areas: list[str] | None = None) -> Any:
+        return plain(areas).model_copy(update={"http": HttpConfig(tokens_file=str(tokens_file))})
+
+    monkeypatch.setattr(topology, "fast_fleet_config", secured)
+    async with small_fleet(nats_url, unique, areas=1, zones=2, robots=10, fast=True) as topo:
+        assert topo.fleet is not None and topo.fleet.service.config.http.tokens_file == str(tokens_file)
+        await exercise_dashboard(topo.base_url, unique, token=token)
+
+
+async def exercise_dashboard(base_url: str, unique: str, token: str | None = None) -> None:
+    """Everything the test checks, against a fleet serving ``base_url`` (logging in with ``token``)."""
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         try:
@@ -126,6 +150,13 @@ async def exercise_dashboard(base_url: str, unique: str) -> None:
             watch = PageWatch(page, base_url)
             response = await page.goto(base_url.rstrip("/") + "/")
             assert response is not None and response.ok
+            if token is None:
+                await expect(page.get_by_test_id("login")).to_be_hidden()
+            else:
+                await expect(page.get_by_test_id("login")).to_be_visible()
+                await page.get_by_label("API token").fill(token)
+                await page.get_by_test_id("login-submit").click()
+                await expect(page.get_by_test_id("login")).to_be_hidden()
             await _check_live_state(page)
             assert watch.console_errors == [], watch.console_errors
             await _check_submit_reaches_completed(page, f"{unique}-ui-1")
@@ -255,6 +286,71 @@ async def test_dashboard_applies_robot_deltas(nats_url: str, unique: str) -> Non
                 assert watch.console_errors == [], watch.console_errors
             finally:
                 await browser.close()
+
+
+async def test_dashboard_login_when_the_api_needs_tokens(nats_url: str, unique: str, tmp_path: Path) -> None:
+    """Login screen first; a wrong token is refused; after login the page is live and submits;
+    the session survives a reload, the cookie is out of JavaScript's reach; logout ends it."""
+    tokens_file = tmp_path / "api-tokens.json"
+    operator = create_token(tokens_file, "ops", "operator")
+    viewer = create_token(tokens_file, "eyes", "viewer")
+    config = fast_fleet_config().model_copy(update={"http": HttpConfig(tokens_file=str(tokens_file))})
+    async with fleet_service(nats_url, unique, config) as fleet, async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page(viewport={"width": 1440, "height": 900})
+            page.set_default_timeout(LIVE_TIMEOUT_MS)
+            watch = PageWatch(page, fleet.base_url)
+            response = await page.goto(fleet.base_url + "/")
+            assert response is not None and response.ok
+            await expect(page.get_by_test_id("login")).to_be_visible()
+            await expect(page.get_by_test_id("fleet-state")).to_be_hidden()
+
+            await page.get_by_label("API token").fill(operator + "x")
+            await page.get_by_test_id("login-submit").click()
+            await expect(page.get_by_test_id("login-error")).to_contain_text("Unknown or revoked token")
+            await expect(page.get_by_test_id("fleet-state")).to_be_hidden()
+
+            await page.get_by_label("API token").fill(operator)
+            await page.get_by_test_id("login-submit").click()
+            await expect(page.get_by_test_id("login")).to_be_hidden()
+            await expect(page.get_by_test_id("conn-status")).to_have_attribute("data-state", "live")
+            await expect(page.get_by_test_id("who")).to_have_text("ops (operator)")
+            assert await page.get_by_label("API token").input_value() == ""
+            assert "rfos_session" not in await page.evaluate("document.cookie"), "the cookie must be HttpOnly"
+            cookies = await page.context.cookies()
+            [session] = [c for c in cookies if c["name"] == "rfos_session"]
+            assert (
+                session["httpOnly"] and session["sameSite"] == "Strict" and operator not in session["value"]
+            )
+
+            order_id = f"{unique}-login-1"
+            await page.get_by_label("Area", exact=True).select_option("area-1")
+            await page.get_by_label("Order id (optional)").fill(order_id)
+            await page.get_by_test_id("order-submit").click()
+            await expect(page.get_by_test_id("form-ok")).to_contain_text(order_id)
+            await expect(page.get_by_test_id(f"order-{order_id}")).to_be_visible()
+
+            await page.reload()  # the session cookie keeps it logged in
+            await expect(page.get_by_test_id("conn-status")).to_have_attribute("data-state", "live")
+            await expect(page.get_by_test_id("login")).to_be_hidden()
+
+            await page.get_by_test_id("logout").click()
+            await expect(page.get_by_test_id("login")).to_be_visible()
+            await expect(page.get_by_test_id("fleet-state")).to_be_hidden()
+            assert (await page.request.get(f"{fleet.base_url}/api/fleet")).status == 401
+
+            await page.get_by_label("API token").fill(viewer)  # a viewer sees, may not submit
+            await page.get_by_test_id("login-submit").click()
+            await expect(page.get_by_test_id("who")).to_have_text("eyes (viewer)")
+            await expect(page.get_by_test_id("order-submit")).to_be_disabled()
+            await expect(page.get_by_test_id(f"order-{order_id}")).to_be_visible()
+
+            errors = [e for e in watch.console_errors if not re.search(r"status of 4\d\d", e)]
+            assert errors == [], errors
+            assert watch.off_host == [], watch.off_host
+        finally:
+            await browser.close()
 
 
 def robot_table(batteries: dict[str, float]) -> Any:

@@ -103,6 +103,7 @@ const natural = new Intl.Collator(undefined, { numeric: true }).compare;
 
 async function getJSON(path) {
   const res = await fetch(path, { headers: { Accept: "application/json" } });
+  if (res.status === 401) showLogin("Your session ended: log in again.");
   if (!res.ok) throw new Error(`${path}: HTTP ${res.status}`);
   return res.json();
 }
@@ -578,6 +579,7 @@ async function submitOrder(ev) {
       body: JSON.stringify(body),
     });
     const data = await res.json().catch(() => ({}));
+    if (res.status === 401) showLogin("Your session ended: log in again.");
     if (!res.ok) {
       showErrors(data, res.status);
       return;
@@ -640,7 +642,8 @@ function connect() {
     if (source.readyState === EventSource.CLOSED) {
       setConn("down", `disconnected, retrying in ${Math.round(retryMs / 1000)} s`);
       source.close();
-      setTimeout(connect, retryMs);
+      if (!started) return; // logged out: no retry
+      setTimeout(() => checkSession().then((ok) => ok && connect()), retryMs);
       retryMs = Math.min(retryMs * 2, 30000);
     } else {
       setConn("reconnecting", "reconnecting…");
@@ -648,10 +651,107 @@ function connect() {
   });
 }
 
+// ---------------------------------------------------------------- login (docs/fleet.md, "Authentication")
+
+let started = false; // the dashboard's data flow runs (after login, or at once on an open API)
+let areasTimer = null;
+
+/** True when the API may be used now (open, or a live session); else shows the login screen. */
+async function checkSession() {
+  try {
+    const res = await fetch("/api/session", { headers: { Accept: "application/json" } });
+    const s = await res.json();
+    if (s.auth && !s.authenticated) {
+      showLogin("");
+      return false;
+    }
+    showUser(s);
+    return true;
+  } catch (err) {
+    console.warn("session:", err);
+    return true; // the server is unreachable: the stream's retry loop takes over
+  }
+}
+
+function showUser(s) {
+  const who = $("who");
+  who.hidden = !s.auth;
+  setText(who, s.auth ? `${s.name} (${s.role})` : "");
+  $("logout").hidden = !s.auth;
+  const submit = $("order-form").querySelector("button[type=submit]");
+  submit.disabled = s.auth && s.role === "viewer";
+  submit.title = submit.disabled ? "The viewer role may not submit orders" : "";
+}
+
+function showLogin(message) {
+  stopDashboard();
+  document.body.dataset.auth = "login";
+  $("login").hidden = false;
+  $("who").hidden = true;
+  $("logout").hidden = true;
+  setText($("login-error"), message);
+  $("login-token").focus();
+}
+
+async function login(ev) {
+  ev.preventDefault();
+  const input = $("login-token");
+  const button = $("login-form").querySelector("button[type=submit]");
+  button.disabled = true;
+  try {
+    const res = await fetch("/api/login", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify({ token: input.value.trim() }),
+    });
+    const data = await res.json().catch(() => ({}));
+    if (!res.ok) {
+      setText($("login-error"), res.status === 401 ? "Unknown or revoked token." : `${data.error ?? "login failed"} (HTTP ${res.status})`);
+      return;
+    }
+    input.value = ""; // the cookie holds the session; the token is not kept
+    setText($("login-error"), "");
+    $("login").hidden = true;
+    delete document.body.dataset.auth;
+    showUser({ auth: true, name: data.name, role: data.role });
+    startDashboard();
+  } catch (err) {
+    setText($("login-error"), `Network error: ${err.message}`);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+async function logout() {
+  await fetch("/api/logout", { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" }).catch(() => {});
+  showLogin("Logged out.");
+}
+
+function startDashboard() {
+  if (started) return;
+  started = true;
+  everOpened = false;
+  // Areas change rarely and have no SSE event: refresh them slowly (silent zones, capacity).
+  areasTimer = setInterval(() => loadAreas().catch(() => {}), 10000);
+  invalidate("fleet", "orders", "robots");
+  loadSnapshot();
+  connect();
+}
+
+function stopDashboard() {
+  if (!started) return;
+  started = false;
+  clearInterval(areasTimer);
+  if (source) source.close();
+  setConn("down", "logged out");
+}
+
 // ---------------------------------------------------------------- wiring
 
-function init() {
+async function init() {
   fillLegend();
+  $("login-form").addEventListener("submit", login);
+  $("logout").addEventListener("click", logout);
   $("order-form").addEventListener("submit", submitOrder);
   const refilter = () => {
     state.page = 0;
@@ -663,11 +763,7 @@ function init() {
   $("rp-prev").addEventListener("click", () => ((state.page = Math.max(0, state.page - 1)), invalidate("robots")));
   $("rp-next").addEventListener("click", () => ((state.page += 1), invalidate("robots")));
   new ResizeObserver(() => invalidate("map")).observe($("map-canvas"));
-  // Areas change rarely and have no SSE event: refresh them slowly (silent zones, capacity).
-  setInterval(() => loadAreas().catch(() => {}), 10000);
-  invalidate("fleet", "orders", "robots");
-  loadSnapshot();
-  connect();
+  if (await checkSession()) startDashboard();
 }
 
 init();
