@@ -15,7 +15,6 @@ from typing import Any
 
 from robotfleet_nodes.cli._common import AsyncVerb
 from robotfleet_nodes.cli._verb import expose_verb
-from robotfleet_nodes.errors import ConfigError
 
 __all__ = ["SecurityVerb"]
 
@@ -25,12 +24,8 @@ _CA_ENV = "MESSAGING_TLS_CA"
 
 
 def _tokens() -> Any:
-    try:
-        from robotfleet_nodes.security import tokens  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        raise ConfigError(
-            "API tokens are not available in this installation (robotfleet_nodes.security.tokens)"
-        ) from None
+    from robotfleet_nodes.security import tokens
+
     return tokens
 
 

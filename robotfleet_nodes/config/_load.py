@@ -57,6 +57,8 @@ _MESSAGING: Final[dict[str, tuple[str, ...]]] = {
 
 #: ``messaging`` keys holding file paths: relative to the YAML file's directory.
 _PATH_KEYS: Final = ("credentials", "tls_ca", "tls_cert", "tls_key")
+#: File paths of ``http:`` (API tokens, HTTPS certificate and key).
+_HTTP_PATH_KEYS: Final = ("tokens_file", "tls_cert", "tls_key")
 
 #: Per tier: environment variable -> key path it overrides.
 ENV_OVERRIDES: Final[dict[str, dict[str, tuple[str, ...]]]] = {
@@ -168,18 +170,20 @@ def _read_yaml(path: Path, source: str, named_by: str | None) -> dict[str, Any]:
 
 
 def _resolve_paths(data: dict[str, Any], base: Path) -> None:
-    """Make the file paths of ``messaging`` relative to ``base`` (the YAML file's directory).
+    """Make the file paths of ``messaging`` and ``http`` relative to ``base`` (the YAML
+    file's directory).
 
     Paths from the environment stay relative to the working directory, as a shell user expects.
     """
-    messaging = data.get("messaging")
-    if not isinstance(messaging, dict):
-        return  # a wrong type is reported by validation
-    for key in _PATH_KEYS:
-        value = messaging.get(key)
-        if isinstance(value, str) and value.strip():
-            expanded = Path(value).expanduser()
-            messaging[key] = str(expanded if expanded.is_absolute() else base / expanded)
+    for section_name, keys in (("messaging", _PATH_KEYS), ("http", _HTTP_PATH_KEYS)):
+        section = data.get(section_name)
+        if not isinstance(section, dict):
+            continue  # a wrong type is reported by validation
+        for key in keys:
+            value = section.get(key)
+            if isinstance(value, str) and value.strip():
+                expanded = Path(value).expanduser()
+                section[key] = str(expanded if expanded.is_absolute() else base / expanded)
 
 
 def _apply_env(kind: str, data: dict[str, Any], env: Mapping[str, str]) -> dict[tuple[str, ...], str]:

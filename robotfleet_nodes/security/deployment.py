@@ -100,14 +100,11 @@ def write_secrets(
     )
 
 
-def ensure_admin_token(secrets: Path) -> Path | None:
+def ensure_admin_token(secrets: Path) -> Path:
     """``<secrets>/api-admin.token`` (plain, 0600) with a matching admin entry in
-    ``api-tokens.json``, unless it exists; None when the token store is not installed."""
-    try:
-        from robotfleet_nodes.security import tokens  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:  # the HTTP side of the security work is not there: no token store yet
-        log.info("robotfleet_nodes.security.tokens missing: no admin API token written")
-        return None
+    ``api-tokens.json``, unless it exists."""
+    from robotfleet_nodes.security import tokens
+
     path = secrets / ADMIN_TOKEN
     if path.exists():
         return path
