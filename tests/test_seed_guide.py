@@ -4,7 +4,10 @@ Section 2's script runs verbatim (into a temporary directory: it takes one optio
 output-directory argument). Section 3 runs at a smaller scale (4 robots, 2 zones) with the
 guide's binaries and environment variables: ``FLEET_CONFIG``, ``AREA_CONFIG``,
 ``ZONE_CONFIG``, ``EDGE_CONFIG`` (Option A), ``EDGE_ROBOT_ID``/``EDGE_ZONE_ID`` (Option B),
-``MESSAGING_URL``. Section 5's checks go through the fleet's HTTP API.
+``MESSAGING_URL``, secured as README's steps say: the broker runs from the generated
+``secrets/nats-server.conf`` (identities, TLS), each tier finds its credentials in its YAML
+(Option B: ``MESSAGING_CREDS`` / ``MESSAGING_TLS_CA``), and section 5's checks go through the
+fleet's HTTP API with the generated admin token.
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from shared_helpers import free_port, get_json, poll_until
+from shared_helpers import free_port, poll_until
+
+from robotfleet_nodes.broker import EmbeddedBroker
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -79,16 +84,28 @@ class _Stack:
         return results
 
 
+#: ``Authorization`` of the API requests (the deployment's admin token).
+_AUTH: dict[str, str] = {}
+
+
+def get_json(url: str) -> Any:
+    with urllib.request.urlopen(urllib.request.Request(url, headers=_AUTH), timeout=5) as response:
+        return json.loads(response.read())
+
+
 def _post(url: str, body: dict[str, Any]) -> Any:
     request = urllib.request.Request(
-        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
+        url,
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", **_AUTH},
+        method="POST",
     )
     with urllib.request.urlopen(request, timeout=5) as response:
         return json.loads(response.read())
 
 
 @pytest.mark.timeout(180)
-def test_section_3_stack_and_section_5_verification(tmp_path: Path, nats_url: str, unique: str) -> None:
+def test_section_3_stack_and_section_5_verification(tmp_path: Path) -> None:
     deploy = tmp_path / "deploy"
     subprocess.run(
         [
@@ -113,10 +130,14 @@ def test_section_3_stack_and_section_5_verification(tmp_path: Path, nats_url: st
             f.write("sim:\n  speed: 100.0\n  default_work_time_s: 0.2\n")
     port = free_port()
     base = f"http://127.0.0.1:{port}"
+    secrets = deploy / "secrets"
+    _AUTH["Authorization"] = f"Bearer {(secrets / 'api-admin.token').read_text().strip()}"
+    # Section 1, secured: rfos broker --config deploy/1000/secrets/nats-server.conf
+    broker = EmbeddedBroker(config_file=secrets / "nats-server.conf", store_dir=tmp_path / "nats")
+    nats_url = broker.start()
     env = {
         **os.environ,
         "MESSAGING_URL": nats_url,  # export MESSAGING_URL=nats://localhost:4222 in the guide
-        "RFOS_SUBJECT_ROOT": unique,  # keeps this test's fleet apart from other tests on the broker
         "FLEET_HTTP_PORT": str(port),
         "PYTHONUNBUFFERED": "1",
     }
@@ -145,7 +166,14 @@ def test_section_3_stack_and_section_5_verification(tmp_path: Path, nats_url: st
         assert states == ["PENDING", "DISPATCHED", "ASSIGNED", "EXECUTING", "COMPLETED"]
 
         # Option B: environment variables only.
-        stack.start("robot-4", "edge", EDGE_ROBOT_ID="robot-4", EDGE_ZONE_ID="zone-2")
+        stack.start(
+            "robot-4",
+            "edge",
+            EDGE_ROBOT_ID="robot-4",
+            EDGE_ZONE_ID="zone-2",
+            MESSAGING_CREDS=str(secrets / "robot-4.creds"),
+            MESSAGING_TLS_CA=str(secrets / "ca.pem"),
+        )
         poll_until(lambda: get_json(f"{base}/api/fleet")["robots_online"] == 4, "robot-4 online")
         areas = get_json(f"{base}/api/areas")
         assert [(a["id"], a["zones"], a["robots"]) for a in areas] == [("area-1", ["zone-1", "zone-2"], 4)]
@@ -153,6 +181,7 @@ def test_section_3_stack_and_section_5_verification(tmp_path: Path, nats_url: st
         assert "Fleet state" in page
     finally:
         results = stack.stop()
+        broker.stop()
     for name, (code, _) in results.items():
         assert code == 0, f"{name} exited {code}:\n{results[name][1][-2000:]}"
     robot = done["robot_id"]
