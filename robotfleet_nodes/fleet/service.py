@@ -34,7 +34,7 @@ from typing import Any
 
 from robotfleet_nodes._callbacks import RateLimitedLog
 from robotfleet_nodes.config import FleetConfig
-from robotfleet_nodes.errors import BrokerUnavailable
+from robotfleet_nodes.errors import BrokerUnavailable, TransportError
 from robotfleet_nodes.fleet._audit import AuditLog
 from robotfleet_nodes.fleet._consumer import OrderEventConsumer
 from robotfleet_nodes.fleet._dispatcher import Dispatcher
@@ -183,6 +183,10 @@ class FleetService:
         self._submissions.store = self._store
         self._events = OrderEvents(nats, self.config.fleet_id)
         await self._events.ensure()
+        try:  # set-up of the latched-topics stream: secured robots may not change it
+            await nats.cover_latched()
+        except TransportError as exc:
+            log.warning("fleet %s: latched topics are not stored: %s", self.config.fleet_id, exc)
         await self.audit.start(nats)
         await self.load_all()
         self.node = FleetNode(self, context=self.context, **self._node_options)

@@ -26,8 +26,9 @@ from typing import Any
 import nats
 import pytest
 from nats import errors as nats_errors
-from robotfleet_nodes.security.tokens import create_token
 from shared_helpers import free_port, poll_until
+
+from robotfleet_nodes.security.tokens import create_token
 
 ROOT = Path(__file__).resolve().parents[2]
 RFOS = Path(sys.executable).parent / "rfos"

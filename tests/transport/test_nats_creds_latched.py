@@ -27,6 +27,8 @@ from robotfleet_nodes.transport.nats._subjects import SubjectMapper
 TIMEOUT = 10.0
 LATCHED = QoSProfile(depth=1, durability=Durability.TRANSIENT_LOCAL)
 STATUS = "/robots/robot-7/execute/_action/status"
+#: A latched topic the fleet's set-up covers (fleet_latched_patterns).
+DESCRIPTION = "/robots/robot-7/robot_description"
 
 
 @pytest.mark.parametrize(
@@ -104,14 +106,16 @@ async def test_a_covered_subject_needs_no_stream_update_and_is_stored(
     assert before.subjects == fleet_latched_patterns(f"{unique}.0")
 
     robot = await _connect(secure, f"robot-{unique}", unique, made)
-    publisher = await robot.create_publisher(endpoint(STATUS, String, LATCHED), String)
-    await publisher.publish(String(data="goal 1 executing"))
+    publisher = await robot.create_publisher(endpoint(DESCRIPTION, String, LATCHED), String)
+    await publisher.publish(String(data="<robot name='robot-7'/>"))
     zone = await _connect(secure, f"zone-{unique}", unique, made)
     got: asyncio.Queue[str] = asyncio.Queue()
     await zone.create_subscription(
-        endpoint(STATUS, String, LATCHED), String, lambda m: got.put_nowait(m.data)
+        endpoint(DESCRIPTION, String, LATCHED), String, lambda m: got.put_nowait(m.data)
     )
-    assert await asyncio.wait_for(got.get(), TIMEOUT) == "goal 1 executing"  # stored: a late joiner has it
+    assert (
+        await asyncio.wait_for(got.get(), TIMEOUT) == "<robot name='robot-7'/>"
+    )  # stored: a late joiner has it
     after = (await fleet.jetstream().stream_info(stream)).config
     assert after.subjects == before.subjects
     assert robot.permission_violations == zone.permission_violations == 0
@@ -129,9 +133,9 @@ async def test_an_uncovered_subject_behaves_as_volatile_with_one_warning(
     got: asyncio.Queue[str] = asyncio.Queue()
     with caplog.at_level(logging.WARNING):
         live = await robot.create_subscription(
-            endpoint("/map", String, LATCHED), String, lambda m: got.put_nowait(m.data)
+            endpoint("/site_plan", String, LATCHED), String, lambda m: got.put_nowait(m.data)
         )
-        publisher = await robot.create_publisher(endpoint("/map", String, LATCHED), String)
+        publisher = await robot.create_publisher(endpoint("/site_plan", String, LATCHED), String)
         other = await robot.create_publisher(endpoint("/robot_description", String, LATCHED), String)
         await publisher.publish(String(data="live map"))  # the node keeps working
         assert await asyncio.wait_for(got.get(), TIMEOUT) == "live map"
@@ -140,7 +144,7 @@ async def test_an_uncovered_subject_behaves_as_volatile_with_one_warning(
     info = await fleet.jetstream().stream_info(stream)
     assert info.config.subjects == fleet_latched_patterns(f"{unique}.0")  # unchanged
     lines = [r.getMessage() for r in caplog.records if "behaves as volatile" in r.getMessage()]
-    assert len([line for line in lines if f"{unique}.0.t.map:" in line]) == 1, lines
+    assert len([line for line in lines if f"{unique}.0.t.site_plan:" in line]) == 1, lines
     assert any("robot_description" in line for line in lines), lines
     assert all("cover the subject" in line for line in lines)
     assert robot.connected
@@ -166,6 +170,6 @@ async def test_cover_latched_replaces_the_exact_subjects_a_pattern_covers(
     await transport.cover_latched(depth=2)
     info: Any = await transport.jetstream().stream_info(stream_name(unique, "0"))
     assert sorted(info.config.subjects) == sorted(
-        [f"{unique}.0.t.map", *fleet_latched_patterns(f"{unique}.0")]
+        [f"{unique}.0.a.robots.robot-7.execute._action.status", *fleet_latched_patterns(f"{unique}.0")]
     )
     assert info.config.max_msgs_per_subject == 2

@@ -280,10 +280,14 @@ class LatchedStore:
 def fleet_latched_patterns(prefix: str) -> list[str]:
     """The subjects the fleet has the latched stream cover at start (``prefix`` = ``<root>.<domain>``).
 
-    Every robot action's status (``<prefix>.a.robots.<robot>.<action>._action.status``,
-    transient local as in ROS 2), so no robot ever needs to change the stream.
+    ROS 2's usual transient-local topics, site-wide and per robot: ``/map``,
+    ``/robots/<id>/map`` and ``/robots/<id>/robot_description`` (a secured robot may not
+    change the stream itself; other latched topics need the operator's
+    :meth:`~NatsTransport.cover_latched`). Action status topics are not covered: the
+    fleet's robots publish them for every goal, and storing those would cost JetStream a
+    write per goal state.
     """
-    return [f"{prefix}.a.robots.*.*._action.status"]
+    return [f"{prefix}.t.map", f"{prefix}.t.robots.*.map", f"{prefix}.t.robots.*.robot_description"]
 
 
 async def cover_latched_subjects(
