@@ -34,6 +34,11 @@ longest full (generation 2) garbage-collection pause of the fleet process.
 (c) CPU (fraction of one core) of the fleet process and of the broker during each step,
 and their RSS at the end of the step.
 
+``--secure on,off`` composes one fleet secured as ``make run`` is (the broker started from a
+generated configuration: JWT identities and TLS; the tiers' connection on an identity holding
+exactly their robots', zones' and area's permissions, the fleet on its own; the load generator
+with an operator API token) and one open, in turn, and compares them (issue 14: within 10 %).
+
 Prints one JSON line on stdout (progress on stderr). ``--robots 100`` for a small run.
 Like the tiers' executables, the benchmark calls
 ``robotfleet_nodes.node.runner.freeze_startup_objects()`` once composed (``gc.freeze()``: what
@@ -54,6 +59,7 @@ import sys
 import tempfile
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 from _common import emit, progress
@@ -65,6 +71,7 @@ from robotfleet_nodes.config import (
     AreaConfig,
     EdgeConfig,
     FleetConfig,
+    HttpConfig,
     LeaseConfig,
     SimDriverConfig,
     ZoneConfig,
@@ -75,6 +82,11 @@ from robotfleet_nodes.fleet.service import FleetService
 from robotfleet_nodes.msg import WorkOrder
 from robotfleet_nodes.node import Context
 from robotfleet_nodes.node.runner import freeze_startup_objects
+from robotfleet_nodes.security.deployment import write_secrets
+from robotfleet_nodes.security.identities import IdentityStore
+from robotfleet_nodes.security.permissions import Permissions, PermissionTables
+from robotfleet_nodes.security.tokens import create_token
+from robotfleet_nodes.security.topology import Topology
 from robotfleet_nodes.transport import NatsTransport
 from robotfleet_nodes.transport.nats._subjects import SubjectMapper
 from robotfleet_nodes.web import HttpServer
@@ -128,8 +140,11 @@ def stamp_s(stamp: Any) -> float:
 
 
 # -- load generator (a child process) -----------------------------------------------------
-async def _loadgen(url: str, rate: float, duration: float, prefix: str, connections: int) -> dict[str, Any]:
+async def _loadgen(
+    url: str, rate: float, duration: float, prefix: str, connections: int, *, token: str | None = None
+) -> dict[str, Any]:
     host, port = url.removeprefix("http://").split(":")
+    auth = f"Authorization: Bearer {token}\r\n" if token else ""
     total = int(rate * duration)
     slots: asyncio.Queue[int | None] = asyncio.Queue()
     sent: dict[str, float] = {}
@@ -152,9 +167,10 @@ async def _loadgen(url: str, rate: float, duration: float, prefix: str, connecti
             while (k := await slots.get()) is not None:
                 order_id = f"{prefix}-{k}"
                 body = json.dumps({"area_id": "area-1", "task": "pick", "id": order_id}).encode()
+                fields = f"Content-Type: application/json\r\n{auth}Content-Length: {len(body)}\r\n"
                 head = (
-                    f"POST /api/work-orders HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
-                    f"Content-Length: {len(body)}\r\nConnection: keep-alive\r\n\r\n"
+                    f"POST /api/work-orders HTTP/1.1\r\nHost: {host}:{port}\r\n{fields}"
+                    "Connection: keep-alive\r\n\r\n"
                 ).encode()
                 sent[order_id] = time.time()
                 writer.write(head + body)
@@ -178,13 +194,15 @@ async def _loadgen(url: str, rate: float, duration: float, prefix: str, connecti
     return {"t0": t0, "t1": time.time(), "sent": sent, "answers": answers, "errors": errors[:5]}
 
 
-async def run_loadgen(url: str, rate: float, duration: float, prefix: str) -> dict[str, Any]:
+async def run_loadgen(
+    url: str, rate: float, duration: float, prefix: str, token: str | None = None
+) -> dict[str, Any]:
     """Run the load generator in its own process; its JSON result."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         SCRIPT,
         "--loadgen",
-        json.dumps({"url": url, "rate": rate, "duration": duration, "prefix": prefix}),
+        json.dumps({"url": url, "rate": rate, "duration": duration, "prefix": prefix, "token": token}),
         stdout=asyncio.subprocess.PIPE,
     )
     out, _ = await proc.communicate()
@@ -194,12 +212,52 @@ async def run_loadgen(url: str, rate: float, duration: float, prefix: str) -> di
 
 
 # -- the fleet -------------------------------------------------------------------------------
+class Secured:
+    """A secured deployment of the composed fleet: the broker's configuration, the
+    identities of the two connections, the CA and an operator API token."""
+
+    def __init__(self, robots: int, root: str, directory: Path) -> None:
+        zone_ids = [f"zone-{z + 1}" for z in range(ZONES)]
+        owner = _owners(robots)
+        topology = Topology(
+            zone_robots={z: [r for r, zone in owner.items() if zone == z] for z in zone_ids},
+            area_zones={"area-1": zone_ids},
+            root=root,
+        )
+        summary = write_secrets(directory, topology, containers=1, zone_containers=1)
+        self.secrets = summary.secrets
+        self.server_config = summary.server_config
+        # One connection carries the edges, zones and area: exactly their permissions together.
+        tables = PermissionTables(topology)
+        perms = Permissions.union(
+            tables.robots_container("tiers", topology.robots),
+            tables.zones_container("tiers", zone_ids),
+            tables.area("area-1"),
+        )
+        store = IdentityStore(self.secrets).open()
+        store.issue("tiers", "robots", perms)
+        store.save()
+        self.tiers_creds = self.secrets / "tiers.creds"
+        self.fleet_creds = self.secrets / "fleet.creds"
+        self.ca = self.secrets / "ca.pem"
+        self.tokens_file = self.secrets / "api-tokens.json"
+        self.token = create_token(self.tokens_file, "loadgen", "operator")
+
+
+def _owners(robots: int) -> dict[str, str]:
+    zone_ids = [f"zone-{z + 1}" for z in range(ZONES)]
+    return {f"robot-{r + 1}": zone_ids[r % ZONES] for r in range(robots)}
+
+
 class Fleet:
     """The composed fleet: contexts, nodes, the service and its HTTP server."""
 
-    def __init__(self, url: str, robots: int, *, leases: bool = True) -> None:
+    def __init__(
+        self, url: str, robots: int, *, leases: bool = True, root: str, secured: Secured | None = None
+    ) -> None:
         self.url = url
-        self.root = "bench" + uuid.uuid4().hex[:8]
+        self.root = root
+        self.secured = secured
         self.robots = robots
         self.leases = leases
         self._journals = tempfile.TemporaryDirectory(prefix="rfos-journal-")
@@ -208,23 +266,31 @@ class Fleet:
         self.service: FleetService | None = None
         self.server: HttpServer | None = None
 
-    def _context(self) -> Context:
-        context = Context(
-            transport=NatsTransport(self.url, mapper=SubjectMapper(root=self.root)), enable_rosout=False
-        )
+    def _context(self, creds: Path | None = None) -> Context:
+        security: dict[str, Any] = {}
+        if self.secured is not None:
+            security = {"credentials": str(creds), "tls_ca": str(self.secured.ca)}
+        transport = NatsTransport(self.url, mapper=SubjectMapper(root=self.root), **security)
+        context = Context(transport=transport, enable_rosout=False)
         self.contexts.append(context)
         return context
 
     async def start(self) -> None:
         zone_ids = [f"zone-{z + 1}" for z in range(ZONES)]
-        owner = {f"robot-{r + 1}": zone_ids[r % ZONES] for r in range(self.robots)}
+        owner = _owners(self.robots)
         sim = SimDriverConfig(
             speed=SPEED_M_S,
             work_time_s={"pick": WORK_S},
             default_work_time_s=WORK_S,
             area=(0.0, 0.0, CELL_M, CELL_M),
         )
-        tiers = self._context()
+        # The fleet first: it creates the order stream and bucket (secured zones may not).
+        fleet_context = self._context(self.secured.fleet_creds if self.secured else None)
+        await fleet_context.start()
+        http = HttpConfig(tokens_file=str(self.secured.tokens_file)) if self.secured else HttpConfig()
+        self.service = FleetService(FleetConfig(areas=["area-1"], http=http), fleet_context)
+        await self.service.start()
+        tiers = self._context(self.secured.tiers_creds if self.secured else None)
         await tiers.start()
         for i, (robot_id, zone_id) in enumerate(owner.items()):
             config = EdgeConfig(
@@ -249,10 +315,6 @@ class Fleet:
         area = AreaNode(AreaConfig(area_id="area-1", zones=zone_ids), context=tiers)
         await area.start()
         self.nodes.append(area)
-        fleet_context = self._context()
-        await fleet_context.start()
-        self.service = FleetService(FleetConfig(areas=["area-1"]), fleet_context)
-        await self.service.start()
         self.server = HttpServer(
             build_app(self.service, static_dir=None), "127.0.0.1", 0, metrics=self.service.metrics
         )
@@ -356,7 +418,8 @@ async def step(
     lags: list[int] = []
     gc_pauses.take()
     cpu0, bcpu0, m0 = own_cpu(), cpu_seconds(broker_pid), time.monotonic()
-    load = asyncio.ensure_future(run_loadgen(fleet.base_url, rate, duration, prefix))
+    token = fleet.secured.token if fleet.secured is not None else None
+    load = asyncio.ensure_future(run_loadgen(fleet.base_url, rate, duration, prefix, token))
     rss_peak = broker_rss_peak = 0.0
     while not load.done():
         samples.append((time.monotonic() - m0, float(fleet.backlog())))
@@ -437,18 +500,39 @@ async def step(
 
 
 async def _run_fleet(
-    broker: EmbeddedBroker,
     robots: int,
     rates: list[float],
     duration: float,
     *,
     leases: bool,
+    secure: bool,
     gc_freeze: bool,
     gc_threshold0: int,
 ) -> tuple[float, list[dict[str, Any]]]:
-    """Compose a fleet (leases on or off), offer each rate until one is not sustained."""
+    """Compose a fleet (leases on or off, secured or open) on a broker of its own, offer
+    each rate until one is not sustained."""
+    root = "bench" + uuid.uuid4().hex[:8]
+    with tempfile.TemporaryDirectory(prefix="rfos-workorders-") as tmp:
+        secured = Secured(robots, root, Path(tmp)) if secure else None
+        config = secured.server_config if secured is not None else None
+        with EmbeddedBroker(config_file=config, store_dir=Path(tmp) / "nats") as broker:
+            fleet = Fleet(broker.url, robots, leases=leases, root=root, secured=secured)
+            return await _offer(
+                fleet, broker, rates, duration, gc_freeze=gc_freeze, gc_threshold0=gc_threshold0
+            )
+
+
+async def _offer(
+    fleet: Fleet,
+    broker: EmbeddedBroker,
+    rates: list[float],
+    duration: float,
+    *,
+    gc_freeze: bool,
+    gc_threshold0: int,
+) -> tuple[float, list[dict[str, Any]]]:
     assert broker.pid is not None
-    fleet = Fleet(broker.url, robots, leases=leases)
+    leases, robots = fleet.leases, fleet.robots
     gc_pauses = GcPauses()
     started = time.perf_counter()
     await fleet.start()
@@ -457,7 +541,11 @@ async def _run_fleet(
         freeze_startup_objects()
     if gc_threshold0:
         gc.set_threshold(gc_threshold0, 20, 10)
-    progress(f"workorders: {robots} robots composed in {start_s:.1f} s (leases {'on' if leases else 'off'})")
+    secure = "on" if fleet.secured else "off"
+    progress(
+        f"workorders: {robots} robots composed in {start_s:.1f} s (leases {'on' if leases else 'off'}, "
+        f"security {secure})"
+    )
     await wait_for(lambda: fleet.robots_online() == robots, 30.0, "every robot online")
     steps: list[dict[str, Any]] = []
     try:
@@ -480,13 +568,13 @@ async def _run_fleet(
     return start_s, steps
 
 
-def _lease_comparison(runs: list[tuple[bool, list[dict[str, Any]]]]) -> dict[str, Any]:
-    """Per offered rate: the fleet process's CPU with leases on and off (mean of the runs)."""
+def _comparison(runs: list[tuple[bool, list[dict[str, Any]]]]) -> dict[str, Any]:
+    """Per offered rate: the fleet process's CPU with a feature on and off (mean of the runs)."""
     by_rate: dict[float, dict[str, list[float]]] = {}
-    for leases, steps in runs:
+    for on_run, steps in runs:
         for figures in steps:
             entry = by_rate.setdefault(figures["offered_per_s"], {"on": [], "off": []})
-            entry["on" if leases else "off"].append(figures["cpu_fleet_process"])
+            entry["on" if on_run else "off"].append(figures["cpu_fleet_process"])
     out: dict[str, Any] = {}
     for rate, cpu in sorted(by_rate.items()):
         on = statistics.fmean(cpu["on"]) if cpu["on"] else None
@@ -507,25 +595,31 @@ async def run(
     gc_freeze: bool = True,
     gc_threshold0: int = 0,
     lease_runs: list[bool] | None = None,
+    secure_runs: list[bool] | None = None,
 ) -> dict[str, Any]:
-    """``lease_runs``: leases on (True) / off (False) per composed fleet, in turn (default: on)."""
+    """``lease_runs``: leases on (True) / off (False) per composed fleet, in turn (default:
+    on); ``secure_runs`` likewise for security (default: on), each with every lease mode."""
     modes = lease_runs or [True]
+    secure_modes = secure_runs or [True]
     runs: list[tuple[bool, list[dict[str, Any]]]] = []
+    secure_steps: list[tuple[bool, list[dict[str, Any]]]] = []
     start_s = 0.0
-    with EmbeddedBroker() as broker:
-        for leases in modes:
+    for leases in modes:
+        for secure in secure_modes:
             took, run_steps = await _run_fleet(
-                broker,
                 robots,
                 rates,
                 duration,
                 leases=leases,
+                secure=secure,
                 gc_freeze=gc_freeze,
                 gc_threshold0=gc_threshold0,
             )
             start_s = start_s or took
             runs.append((leases, run_steps))
+            secure_steps.append((secure, run_steps))
     steps = runs[0][1]
+    p99_by_run = [(secure, _p99_accepted(st)) for secure, st in secure_steps]
     latency = steps[0].pop("_latency") if steps else {}
     for _, run_steps in runs:
         for figures in run_steps:
@@ -537,6 +631,7 @@ async def run(
         "robots": robots,
         "zones": ZONES,
         "leases": "on" if modes[0] else "off",
+        "security": "on" if secure_modes[0] else "off",
         "sim": {"speed_m_s": SPEED_M_S, "work_s": WORK_S, "cell_m": CELL_M, "order_on_robot_s": "~1-3"},
         "duration_s_per_rate": duration,
         "start_s": round(start_s, 1),
@@ -555,10 +650,28 @@ async def run(
             "broker": max((s["broker_rss_mib_peak"] for s in steps), default=None),
         },
         "steps": steps,
-        "lease_runs": [
-            {"leases": "on" if leases else "off", "steps": run_steps} for leases, run_steps in runs[1:]
+        "other_runs": [
+            {"leases": "on" if leases else "off", "security": "on" if secure else "off", "steps": run_steps}
+            for (leases, run_steps), (secure, _) in list(zip(runs, secure_steps, strict=True))[1:]
         ],
-        "lease_cpu": _lease_comparison(runs) if len(set(modes)) > 1 else None,
+        "lease_cpu": _comparison(runs) if len(set(modes)) > 1 else None,
+        "security_cpu": _comparison(secure_steps) if len(set(secure_modes)) > 1 else None,
+        "security_sustained": (
+            {
+                "on": [_sustained(st) for sec, st in secure_steps if sec],
+                "off": [_sustained(st) for sec, st in secure_steps if not sec],
+            }
+            if len(set(secure_modes)) > 1
+            else None
+        ),
+        "security_p99_post_to_robot_accepted_ms": (
+            {
+                "on": [p99 for sec, p99 in p99_by_run if sec],
+                "off": [p99 for sec, p99 in p99_by_run if not sec],
+            }
+            if len(set(secure_modes)) > 1
+            else None
+        ),
         "targets": TARGETS,
         "meets": {
             "sustained_orders_per_s": bool(best and best["offered_per_s"] >= 200),
@@ -569,6 +682,16 @@ async def run(
         "cores": os.cpu_count(),
         "load_average_at_end": round(os.getloadavg()[0], 2),
     }
+
+
+def _sustained(steps: list[dict[str, Any]]) -> float:
+    return max((s["offered_per_s"] for s in steps if s["sustained"]), default=0)
+
+
+def _p99_accepted(steps: list[dict[str, Any]]) -> float | None:
+    latency = steps[0].get("_latency") if steps else None
+    p99: float | None = (latency or {}).get("post_to_robot_accepted", {}).get("p99_ms")
+    return p99
 
 
 def main() -> int:
@@ -595,12 +718,25 @@ def main() -> int:
         default="on",
         help="leases per composed fleet, in turn: e.g. on,off,on,off compares their cost (default: on)",
     )
+    parser.add_argument(
+        "--secure",
+        default="on",
+        help="security per composed fleet, in turn: on,off compares a secured fleet with an open one "
+        "(default: on)",
+    )
     parser.add_argument("--loadgen", help=argparse.SUPPRESS)  # internal: run the load generator
     args = parser.parse_args()
     if args.loadgen:
         spec = json.loads(args.loadgen)
         result = asyncio.run(
-            _loadgen(spec["url"], spec["rate"], spec["duration"], spec["prefix"], CONNECTIONS)
+            _loadgen(
+                spec["url"],
+                spec["rate"],
+                spec["duration"],
+                spec["prefix"],
+                CONNECTIONS,
+                token=spec.get("token"),
+            )
         )
         result["cpu"] = own_cpu()
         print(json.dumps(result), flush=True)
@@ -615,6 +751,7 @@ def main() -> int:
                 gc_freeze=args.gc_freeze,
                 gc_threshold0=args.gc_threshold0,
                 lease_runs=[mode.strip() == "on" for mode in args.leases.split(",") if mode.strip()],
+                secure_runs=[mode.strip() == "on" for mode in args.secure.split(",") if mode.strip()],
             )
         )
     )
