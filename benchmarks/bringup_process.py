@@ -61,8 +61,11 @@ def _zygote(tree: dict[int, int]) -> int | None:
     return max(counts, key=lambda p: counts[p], default=None)
 
 
-def _online(port: int) -> int:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/fleet", timeout=5) as response:
+def _online(port: int, token: str) -> int:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/fleet", headers={"Authorization": f"Bearer {token}"}
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:
         return int(json.loads(response.read())["robots_online"])
 
 
@@ -76,6 +79,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         check=True,
         capture_output=True,
     )
+    token = (deploy / "secrets" / "api-admin.token").read_text().strip()  # secured, as make run
     http = free_port()
     env = {**os.environ, "RFOS_LOG_DIR": str(work / "logs")}
     env.pop("MESSAGING_URL", None)
@@ -115,7 +119,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 result["aborted"] = f"{online}/{args.robots} online after {time.monotonic() - started:.0f} s"
                 break
             try:
-                online = _online(http)
+                online = _online(http, token)
             except (OSError, ValueError, KeyError):
                 online = 0
             time.sleep(0.5)

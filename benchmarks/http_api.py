@@ -318,6 +318,7 @@ def run_side(side: Side, args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix=f"rfos-http-{side.name}-run-") as tmp:
         env = {**os.environ, "PYTHONPATH": str(side.path), "RFOS_LOG_DIR": str(Path(tmp) / "logs")}
         env.pop("MESSAGING_URL", None)
+        env["RFOS_INSECURE"] = "1"  # open API and broker on both refs: tokens are timed in workorders.py
         _check_imports_from(side, env)
         deploy = Path(tmp) / "deploy"
         gen = [str(RFOS), "fleet", "gen-config", "--robots", str(args.robots), "--zones", str(args.zones)]
@@ -340,6 +341,7 @@ def run_side(side: Side, args: argparse.Namespace) -> dict[str, Any]:
                     f"http_port:={http_port}",
                     f"state_dir:={Path(tmp) / 'nats'}",
                     f"journal_dir:={Path(tmp) / 'journal'}",
+                    "secure:=false",  # the HTTP path alone (an older ref ignores the argument)
                 ],
                 cwd=side.path,
                 env=env,
