@@ -41,6 +41,7 @@ DEFAULT_URL = "nats://localhost:4222"
 
 _CLIENT_RE = re.compile(r"Listening for client connections on (\S+):(\d+)")
 _READY = "Server is ready"
+_SERVER_ERROR = " [ERR] "
 _PR_SET_PDEATHSIG = 1
 
 
@@ -230,7 +231,10 @@ class EmbeddedBroker:
                     self._bound = (match.group(1), int(match.group(2)))
             if _READY in line and self._bound is not None:
                 self._ready.set()
-            log.debug("nats-server: %s", line)
+            # The server's errors (permission violations, refused credentials, TLS failures)
+            # are news for whoever runs the broker: `rfos broker` shows them.
+            level = logging.WARNING if _SERVER_ERROR in line else logging.DEBUG
+            log.log(level, "nats-server: %s", line)
         self._exited.set()
 
     def stop(self, timeout: float = 5.0) -> None:

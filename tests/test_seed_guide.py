@@ -133,7 +133,9 @@ def test_section_3_stack_and_section_5_verification(tmp_path: Path) -> None:
     secrets = deploy / "secrets"
     _AUTH["Authorization"] = f"Bearer {(secrets / 'api-admin.token').read_text().strip()}"
     # Section 1, secured: rfos broker --config deploy/1000/secrets/nats-server.conf
-    broker = EmbeddedBroker(config_file=secrets / "nats-server.conf", store_dir=tmp_path / "nats")
+    broker = EmbeddedBroker(
+        config_file=secrets / "nats-server.conf", host="127.0.0.1", port=0, store_dir=tmp_path / "nats"
+    )
     nats_url = broker.start()
     env = {
         **os.environ,

@@ -241,7 +241,7 @@ class OrderEvents:
     def js(self) -> JetStreamContext:
         return self._transport.jetstream()
 
-    async def ensure(self) -> None:
+    async def ensure(self, *, create: bool | None = None) -> None:
         """Create the stream if missing (file storage, 2 min de-duplication window)."""
         config = js_api.StreamConfig(
             name=self.stream,
@@ -255,13 +255,18 @@ class OrderEvents:
             await self.js.stream_info(self.stream)
         except NotFoundError:
 
-            async def create() -> None:
+            async def add() -> None:
                 try:
                     await self.js.add_stream(config)
                 except BadRequestError:  # created concurrently by another tier
                     await self.js.stream_info(self.stream)
 
-            await _create_or_wait(f"the order-events stream {self.stream}", create, self._exists)
+            await _create_or_wait(
+                f"the order-events stream {self.stream}",
+                add,
+                self._exists,
+                may_create=_may_create(self._transport, create),
+            )
 
     async def _exists(self) -> None:
         await self.js.stream_info(self.stream)
@@ -303,6 +308,14 @@ class OrderEvents:
 
 
 _T = TypeVar("_T")
+
+
+def _may_create(transport: NatsTransport, create: bool | None) -> bool:
+    """``create``, or by default: only a connection without an identity (an open broker)
+    tries to create; a secured zone or area waits for the fleet (``create=True``)."""
+    return create if create is not None else transport.identity is None
+
+
 #: How long a create request waits for JetStream's answer. A secured identity that may not
 #: create streams (zones and areas: only the fleet may) gets no answer at all.
 CREATE_TIMEOUT_S = 2.0
@@ -310,14 +323,19 @@ _WAIT_LOG_S = 10.0
 
 
 async def _create_or_wait(
-    what: str, create: Callable[[], Awaitable[_T]], opened: Callable[[], Awaitable[_T]]
+    what: str,
+    create: Callable[[], Awaitable[_T]],
+    opened: Callable[[], Awaitable[_T]],
+    *,
+    may_create: bool = True,
 ) -> _T:
     """``create()``; when JetStream does not answer (this identity may not create it: the
     fleet does), wait for ``opened()`` to find it, logging while the fleet is not up yet."""
-    try:
-        return await asyncio.wait_for(create(), CREATE_TIMEOUT_S)
-    except (TimeoutError, nats_errors.TimeoutError):
-        pass
+    if may_create:
+        try:
+            return await asyncio.wait_for(create(), CREATE_TIMEOUT_S)
+        except (TimeoutError, nats_errors.TimeoutError):
+            pass
     log.info("waiting for the fleet to create %s (this identity may not create it)", what)
     delay, waited = 0.25, 0.0
     next_log = _WAIT_LOG_S
@@ -345,7 +363,7 @@ class OrderStore:
         self._transport = transport
         self._kv: Any = None
 
-    async def ensure(self) -> None:
+    async def ensure(self, *, create: bool | None = None) -> None:
         """Open the bucket, creating it if missing; ``JetStreamUnavailable`` without JetStream."""
         await self._transport.require_jetstream(_NEEDS_JETSTREAM)
         js = self._transport.jetstream()
@@ -353,7 +371,7 @@ class OrderStore:
             self._kv = await js.key_value(self.bucket)
         except (NotFoundError, BadRequestError):
 
-            async def create() -> Any:
+            async def add() -> Any:
                 try:
                     return await js.create_key_value(
                         js_api.KeyValueConfig(bucket=self.bucket, history=1, storage=js_api.StorageType.FILE)
@@ -364,7 +382,12 @@ class OrderStore:
             async def opened() -> Any:
                 return await js.key_value(self.bucket)
 
-            self._kv = await _create_or_wait(f"the order bucket {self.bucket}", create, opened)
+            self._kv = await _create_or_wait(
+                f"the order bucket {self.bucket}",
+                add,
+                opened,
+                may_create=_may_create(self._transport, create),
+            )
 
     async def get(self, order_id: str) -> tuple[WorkOrder, int] | None:
         """The stored order and its revision, or ``None``."""

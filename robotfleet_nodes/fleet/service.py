@@ -179,10 +179,10 @@ class FleetService:
         await self.context.start()
         nats = nats_transport_of(self.context.transport)
         self._store = OrderStore(nats)
-        await self._store.ensure()
+        await self._store.ensure(create=True)
         self._submissions.store = self._store
         self._events = OrderEvents(nats, self.config.fleet_id)
-        await self._events.ensure()
+        await self._events.ensure(create=True)
         try:  # set-up of the latched-topics stream: secured robots may not change it
             await nats.cover_latched()
         except TransportError as exc:

@@ -316,13 +316,15 @@ class IdentityStore:
         wanted["viewer"] = ("viewer", tables.viewer(), {})
         robots, zones = topology.robots, topology.zones
         for kind, ids, count in (("robots", robots, containers), ("zones", zones, zone_containers)):
-            for first, last in split_chunks(1, len(ids), count) if count > 0 else []:
+            chunks = split_chunks(1, len(ids), count) if count > 0 else []
+            for part, (first, last) in enumerate(chunks, start=1):
                 name = container_name(kind, first, last)
                 members = [m for m in ids[first - 1 : last] if m not in revoked]
+                # the container node launch/fleet_1000.launch.yaml starts for this part
                 perms = (
-                    tables.robots_container(name, members)
+                    tables.robots_container(name, members, node=f"/edges/edges_{part}")
                     if kind == "robots"
-                    else tables.zones_container(name, members)
+                    else tables.zones_container(name, members, node=f"/zones/zones_{part}")
                 )
                 wanted[name] = (kind, perms, {"members": members})
         for name, entry in list(self.identities.items()):

@@ -176,20 +176,36 @@ class PermissionTables:
         """``robot-N``: its own status/events/heartbeats, answers to its services/actions."""
         return self.common(robot_id) | self._robot_core(robot_id) | self._robot_js()
 
-    def robots_container(self, name: str, robot_ids: Sequence[str]) -> Permissions:
-        """A process composing the edges of ``robot_ids``: the union of their permissions."""
+    def robots_container(self, name: str, robot_ids: Sequence[str], *, node: str = "") -> Permissions:
+        """A process composing the edges of ``robot_ids``: the union of their permissions,
+        plus its own container node ``node`` (e.g. ``/edges/edges_1``: its parameter and
+        ``_container`` services, as launch/fleet_1000.launch.yaml names it)."""
         return Permissions.union(
-            self.common(name), self._robot_js(), *(self._robot_core(robot) for robot in robot_ids)
+            self.common(name),
+            self._robot_js(),
+            self._container_node(node),
+            *(self._robot_core(robot) for robot in robot_ids),
         )
+
+    def _container_node(self, node: str) -> Permissions:
+        """A container process's own node: serves its services, publishes its topics."""
+        if not node:
+            return Permissions()
+        tokens = ".".join(t for t in node.split("/") if t)
+        return Permissions(pub_allow=(f"{self.p}.t.{tokens}.>",), sub_allow=(f"{self.p}.*.{tokens}.>",))
 
     def zone(self, zone_id: str) -> Permissions:
         """``zone-N``: its robots (status in, goals and journal questions out), its own names."""
         return self.common(zone_id) | self._zone_core(zone_id) | self._zone_js([zone_id])
 
-    def zones_container(self, name: str, zone_ids: Sequence[str]) -> Permissions:
-        """A process composing the zones ``zone_ids``: the union of their permissions."""
+    def zones_container(self, name: str, zone_ids: Sequence[str], *, node: str = "") -> Permissions:
+        """A process composing the zones ``zone_ids``: the union of their permissions, plus
+        its own container node ``node`` (e.g. ``/zones/zones_1``)."""
         return Permissions.union(
-            self.common(name), self._zone_js(zone_ids), *(self._zone_core(z) for z in zone_ids)
+            self.common(name),
+            self._zone_js(zone_ids),
+            self._container_node(node),
+            *(self._zone_core(z) for z in zone_ids),
         )
 
     def area(self, area_id: str) -> Permissions:

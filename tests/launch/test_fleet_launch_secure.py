@@ -159,6 +159,15 @@ def test_make_run_is_secured_by_default(tmp_path: Path) -> None:
 
         poll_until(online, f"{ROBOTS} robots online", timeout=120)
 
+        def broker_log() -> str:
+            return "".join(f.read_text(errors="replace") for f in (tmp_path / "logs").glob("*/nats-*.log"))
+
+        def broker_violations() -> list[str]:
+            return [line for line in broker_log().splitlines() if "Violation" in line]
+
+        # Every tier on its own identity: normal operation asks for nothing it may not have.
+        assert broker_violations() == [], broker_violations()
+
         refused = asyncio.run(_refused_without_credentials(url, secrets))
         assert refused is not None, "the broker accepted a connection without credentials"
 
@@ -166,6 +175,8 @@ def test_make_run_is_secured_by_default(tmp_path: Path) -> None:
         violations = [e for e in errors if "permissions violation" in e]
         assert any("publish to" in e and "rfos.0.t.robots.robot-7.status" in e for e in violations), errors
         assert any("subscription to" in e and "rfos.>" in e for e in violations), errors
+        logged = poll_until(broker_violations, "the refusals in the broker's log", timeout=20)
+        assert any("rfos.0.t.robots.robot-7.status" in line for line in logged), logged
 
         submission = {"area_id": "area-1", "task": "pick"}
         assert _request(http_port, "POST", "/api/work-orders", body=submission)[0] == 401

@@ -295,7 +295,9 @@ class NatsTransport(Transport):
                 await nc.publish(
                     self.mapper.graph("changed"), json.dumps({"gid": self.gid, "event": "left"}).encode()
                 )
-            with contextlib.suppress(nats_errors.Error, TimeoutError, OSError):
+            # AttributeError: nats-py flushes into a TLS transport the server already closed
+            # (asyncio's SSL protocol is gone): the connection is over either way.
+            with contextlib.suppress(nats_errors.Error, TimeoutError, OSError, AttributeError):
                 await nc.close()
         self._connection.set(ConnectionState.CLOSED)
 
