@@ -10,6 +10,10 @@ STAMP := $(VENV)/.installed
 # `make run`: the whole fleet on this machine (embedded NATS, dashboard on :8080).
 ROBOTS ?= 1000
 ZONES ?= 5
+# Edge container processes and zone container processes (0: a process per zone). gen-config
+# issues one NATS identity per container, so both commands get the same counts.
+CONTAINERS ?= 4
+ZONE_CONTAINERS ?= 0
 RUN_ARGS ?=
 
 setup: $(STAMP)
@@ -74,9 +78,9 @@ browser: setup
 # Secured by default: gen-config keeps (or first creates) the identities, TLS material and the
 # admin API token in deploy/$(ROBOTS)/secrets/; RUN_ARGS="secure:=false" runs open (development).
 run: setup
-	@$(VENV)/bin/rfos fleet gen-config --robots $(ROBOTS) --zones $(ZONES) --out deploy/$(ROBOTS) > /dev/null && echo "configs for $(ROBOTS) robots in $(ZONES) zones: deploy/$(ROBOTS)"
+	@$(VENV)/bin/rfos fleet gen-config --robots $(ROBOTS) --zones $(ZONES) --containers $(CONTAINERS) --zone-containers $(ZONE_CONTAINERS) --out deploy/$(ROBOTS) > /dev/null && echo "configs for $(ROBOTS) robots in $(ZONES) zones: deploy/$(ROBOTS)"
 	@echo "dashboard: http://localhost:8080/ ; sign in with the admin API token in deploy/$(ROBOTS)/secrets/api-admin.token"
-	$(VENV)/bin/rfos launch launch/fleet_1000.launch.yaml robots:=$(ROBOTS) zones:=$(ZONES) config_dir:=deploy/$(ROBOTS) $(RUN_ARGS)
+	$(VENV)/bin/rfos launch launch/fleet_1000.launch.yaml robots:=$(ROBOTS) zones:=$(ZONES) containers:=$(CONTAINERS) zone_containers:=$(ZONE_CONTAINERS) config_dir:=deploy/$(ROBOTS) $(RUN_ARGS)
 
 broker: setup
 	$(VENV)/bin/rfos broker
