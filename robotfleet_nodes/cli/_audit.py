@@ -15,6 +15,7 @@ import json
 import sys
 from typing import Any
 
+from nats import errors as nats_errors
 from nats.js.errors import NotFoundError
 
 from robotfleet_nodes.cli._common import EXIT_OK, AsyncVerb, CliError, add_common, connect
@@ -64,12 +65,13 @@ class AuditVerb(AsyncVerb):
   rfos audit --follow --json          # then every new record, as JSON lines
 
 actions: {", ".join(ACTIONS)}; actors: token names, "nats" (the fleet's NATS services),
-"anonymous" (an open API)."""
+"anonymous" (an open API), "file" (tokens or credentials changed with `rfos security`).
+Reading needs an identity allowed to (operator: MESSAGING_CREDS=<deploy>/secrets/operator.creds)."""
 
     def configure(self, parser: argparse.ArgumentParser) -> None:
         add_common(parser, graph=False)
         parser.add_argument("--limit", type=int, default=20, help="most recent records to show (default 20)")
-        parser.add_argument("--actor", help="only this actor (token name, nats, anonymous)")
+        parser.add_argument("--actor", help="only this actor (token name, nats, anonymous, file)")
         parser.add_argument("--action", choices=ACTIONS, help="only this action")
         parser.add_argument("--since", type=_since, help="only records at or after this ISO 8601 time")
         parser.add_argument("--follow", "-f", action="store_true", help="then wait for new records")
@@ -88,6 +90,12 @@ actions: {", ".join(ACTIONS)}; actors: token names, "nats" (the fleet's NATS ser
                 raise CliError(
                     f"no audit stream {stream} on this broker: has a fleet run here "
                     "(with this RFOS_SUBJECT_ROOT / ROS_DOMAIN_ID)?"
+                ) from None
+            except (nats_errors.TimeoutError, TimeoutError):  # a refused request gets no answer
+                raise CliError(
+                    f"the broker did not answer about {stream}: this identity "
+                    f"({transport.identity or 'none'}) may not read the audit trail; use the operator's "
+                    "credentials (MESSAGING_CREDS=<deploy>/secrets/operator.creds)"
                 ) from None
             last = collections.deque[dict[str, Any]](maxlen=args.limit or None)
             after = 0

@@ -55,7 +55,14 @@ log = logging.getLogger(__name__)
 #: The token after kind ``w`` of the audit subjects.
 AUDIT_TOKEN: Final = "audit"
 #: What is audited.
-AUDIT_ACTIONS: Final = ("submit", "cancel", "token_create", "token_revoke")
+AUDIT_ACTIONS: Final = (
+    "submit",
+    "cancel",
+    "token_create",
+    "token_revoke",
+    "credential_revoke",
+    "credential_reissue",
+)
 ACTIONS: Final = AUDIT_ACTIONS
 #: Records per page at most (``GET /api/audit?limit=``).
 MAX_PAGE: Final = 1000

@@ -1,16 +1,19 @@
 """``/fleet/fleet``: the fleet tier's node, a thin front of :class:`FleetService`.
 
 It publishes ``FleetSummary`` on ``/fleet/summary`` once per ``summary_period_s`` and
-serves ``/fleet/submit``, ``/fleet/cancel`` and ``/fleet/get``;
+serves ``/fleet/submit``, ``/fleet/cancel`` and ``/fleet/get``; on the same tick it audits
+credential revocations and re-issues made with ``rfos security`` (:mod:`._credential_audit`);
 :class:`~robotfleet_nodes.fleet.service.FleetService` creates and starts it.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from robotfleet_nodes.errors import BrokerUnavailable
 from robotfleet_nodes.fleet._audit import Command
+from robotfleet_nodes.fleet._credential_audit import CredentialWatch
 from robotfleet_nodes.fleet.orders import SubmitError
 from robotfleet_nodes.msg import FleetSummary, WorkOrder
 from robotfleet_nodes.node import Context, Node
@@ -36,9 +39,16 @@ class FleetNode(Node):
         await self.create_service(CancelWorkOrder, "/fleet/cancel", self._on_cancel)
         await self.create_service(GetWorkOrder, "/fleet/get", self._on_get)
         self.create_timer(self.service.config.summary_period_s, self._tick)
+        tokens_file = self.service.config.http.tokens_file
+        # `rfos security revoke/reissue` change the identities next to the API tokens
+        self._credentials = (
+            CredentialWatch(self.service.audit, Path(tokens_file).parent) if tokens_file else None
+        )
 
     async def _tick(self) -> None:
         self.service.tick()
+        if self._credentials is not None:
+            self._credentials.poll()
         await self._summary.publish(self.service.fleet_summary())
         self.service.m_out.labels("fleet_summary").inc()
 

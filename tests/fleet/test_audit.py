@@ -257,3 +257,45 @@ async def test_rfos_audit_follow_prints_new_records(
             follower.cancel()
             await asyncio.gather(follower, return_exceptions=True)
         assert [json.loads(line)["target"] for line in out] == [f"{unique}-old", f"{unique}-new"]
+
+
+async def test_credential_revocations_and_reissues_made_with_rfos_security_are_audited(
+    nats_url: str, unique: str, tmp_path: Path
+) -> None:
+    """`rfos security revoke/reissue` change secrets/identities.json (and push to the server);
+    the fleet, which alone may write the audit stream, records them (actor ``file``)."""
+    from robotfleet_nodes.security.deployment import write_secrets
+    from robotfleet_nodes.security.identities import IdentityStore
+    from robotfleet_nodes.security.topology import Topology
+
+    topology = Topology(zone_robots={"zone-1": ["robot-7", "robot-8"]}, area_zones={"area-1": ["zone-1"]})
+    secrets = write_secrets(tmp_path, topology, containers=1).secrets
+    tokens_file = secrets / "api-tokens.json"
+    admin = create_token(tokens_file, "boss", "admin")
+    config = fast_fleet_config().model_copy(update={"http": HttpConfig(tokens_file=str(tokens_file))})
+    async with fleet_service(nats_url, unique, config) as fleet:
+        base = fleet.base_url
+
+        def change(revoke: bool) -> None:  # what `rfos security revoke / reissue` write
+            store = IdentityStore(secrets).open()
+            if revoke:
+                store.mark_revoked("robot-7")
+            else:
+                store.unmark_revoked("robot-7")
+                store.sync(topology, containers=1)
+            store.save()
+
+        await eventually(
+            lambda: fleet.service.node is not None and fleet.service.node._credentials is not None,
+            what="the credential watch",
+        )
+        assert fleet.service.node is not None and fleet.service.node._credentials is not None
+        await eventually(lambda: fleet.service.node._credentials._revoked is not None, what="the baseline")
+        change(revoke=True)
+        records = await wait_for_records(base, admin, 1, "?action=credential_revoke")
+        assert (records[0]["target"], records[0]["actor"], records[0]["via"]) == ("robot-7", "file", "file")
+        assert records[0]["params"] == {"kind": "robot"}
+        change(revoke=False)
+        reissued = await wait_for_records(base, admin, 1, "?action=credential_reissue")
+        assert reissued[0]["target"] == "robot-7"
+        assert len(await audit_items(base, admin, "?action=credential_revoke")) == 1

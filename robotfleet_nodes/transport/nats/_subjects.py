@@ -223,7 +223,8 @@ class SubjectMapper:
     def work(self, *tokens: str) -> str:
         """``<root>.<domain>.w.<tokens>``: durable work in a JetStream stream (not a ROS name).
 
-        ``work("orders", "wo-1")`` is the subject of order ``wo-1``'s events;
+        ``work("orders", "zone-1", "wo-1")`` is the subject of order ``wo-1``'s events
+        published by zone-1;
         ``wildcard("w")`` covers every stream of this kind.
         """
         if not tokens:
