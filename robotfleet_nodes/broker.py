@@ -40,6 +40,7 @@ ENV_URL = "MESSAGING_URL"
 DEFAULT_URL = "nats://localhost:4222"
 
 _CLIENT_RE = re.compile(r"Listening for client connections on (\S+):(\d+)")
+_MONITOR_RE = re.compile(r"Starting http monitor on (\S+):(\d+)")
 _READY = "Server is ready"
 _SERVER_ERROR = " [ERR] "
 _PR_SET_PDEATHSIG = 1
@@ -87,6 +88,10 @@ class EmbeddedBroker:
     nats-server's command-line flags do; with a file, ``host`` and ``port`` default to the
     file's (else nats-server's defaults), and without ``store_dir`` JetStream keeps its
     store where the file says.
+
+    ``monitor_port``: serve nats-server's HTTP monitoring (``/varz``, ``/connz``) on the
+    listen address, ``-1`` on a free port (:attr:`monitor_url` tells it); ``None`` (the
+    default) serves none.
     """
 
     def __init__(
@@ -99,7 +104,9 @@ class EmbeddedBroker:
         server_name: str | None = None,
         extra_args: tuple[str, ...] = (),
         config_file: str | os.PathLike[str] | None = None,
+        monitor_port: int | None = None,
     ) -> None:
+        self.monitor_port = monitor_port
         self.config_file = Path(config_file) if config_file is not None else None
         if self.config_file is None:
             host = "127.0.0.1" if host is None else host
@@ -116,6 +123,7 @@ class EmbeddedBroker:
         self._ready = threading.Event()
         self._exited = threading.Event()
         self._bound: tuple[str, int] | None = None
+        self._monitor: tuple[str, int] | None = None
         self._tail: deque[str] = deque(maxlen=40)
 
     # -- properties ----------------------------------------------------------------
@@ -128,6 +136,16 @@ class EmbeddedBroker:
         if host in ("0.0.0.0", "::"):
             host = "127.0.0.1"
         return f"nats://{host}:{port}"
+
+    @property
+    def monitor_url(self) -> str | None:
+        """``http://host:port`` of the HTTP monitoring endpoint, if ``monitor_port`` asked for one."""
+        if self._monitor is None:
+            return None
+        host, port = self._monitor
+        if host in ("0.0.0.0", "::"):
+            host = "127.0.0.1"
+        return f"http://{host}:{port}"
 
     @property
     def pid(self) -> int | None:
@@ -152,7 +170,7 @@ class EmbeddedBroker:
             cmd += ["-a", self.host]
         if self.port is not None:
             cmd += ["-p", str(self.port or -1)]
-        cmd += ["-m", "0"]
+        cmd += ["-m", str(self.monitor_port if self.monitor_port is not None else 0)]
         if self.jetstream:
             if self._store_dir is None and self.config_file is None:
                 raise BrokerError("JetStream needs a store directory: call start(), which makes one")
@@ -180,6 +198,7 @@ class EmbeddedBroker:
         self._ready.clear()
         self._exited.clear()
         self._bound = None
+        self._monitor = None
         self._proc = subprocess.Popen(
             cmd,
             stdin=subprocess.DEVNULL,
@@ -225,6 +244,10 @@ class EmbeddedBroker:
         for raw in proc.stderr:
             line = raw.decode("utf-8", "replace").rstrip()
             self._tail.append(line)
+            if self._monitor is None:
+                found = _MONITOR_RE.search(line)
+                if found:
+                    self._monitor = (found.group(1), int(found.group(2)))
             if self._bound is None:
                 match = _CLIENT_RE.search(line)
                 if match:

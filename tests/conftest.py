@@ -57,6 +57,34 @@ def _no_messaging_url(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _private_broker_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without MESSAGING_URL a program uses the shared local broker on :4222; tests must not
+    (a fixed port, shared across tests): a Context() without URL starts a private embedded
+    broker here, as RFOS_LOCAL_PORT=0 asks. tests/test_local_broker.py covers the shared one
+    on free ports."""
+    monkeypatch.setenv("RFOS_LOCAL_PORT", "0")
+    monkeypatch.delenv("RFOS_LOCAL_IDLE_S", raising=False)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_local_broker_left(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """At the end of the session, stop any local broker a test started and left running
+    (they exit by themselves when idle; this makes sure none outlives the session)."""
+    yield
+    import contextlib
+    import os
+    import signal
+
+    from robotfleet_nodes._local_broker import LocalBrokerState
+
+    for found in tmp_path_factory.getbasetemp().rglob("local-broker-*"):
+        state = LocalBrokerState.read(found)
+        if state is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(state.pid, signal.SIGTERM)
+
+
+@pytest.fixture(autouse=True)
 def _fresh_state_dir(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Each test keeps its state (edge journals) in a directory of its own: robot ids repeat
     across tests, and one test's journal must not fence another's orders."""

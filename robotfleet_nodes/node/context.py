@@ -1,7 +1,10 @@
 """The context: one transport (one broker connection) shared by every node created in it.
 
 Like rclpy's ``Context``, but asyncio-native. Without an explicit transport it connects to
-``MESSAGING_URL``, or, when that is unset, starts an embedded nats-server for this process.
+``MESSAGING_URL``, or, when that is unset, to the local broker on ``127.0.0.1:$RFOS_LOCAL_PORT``
+(4222), starting it detached when none runs, so programs started in two terminals find each
+other as ROS 2 programs do; ``RFOS_LOCAL_PORT=0`` starts a private embedded nats-server for
+this process instead.
 Nodes composed in one context talk through the intra-process path; everything still goes
 through the broker for peers in other processes.
 """
@@ -17,6 +20,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from robotfleet_nodes._callbacks import spawn
+from robotfleet_nodes._local_broker import ENV_PORT, LocalBroker, local_port
 from robotfleet_nodes.broker import EmbeddedBroker, messaging_url_from_env
 from robotfleet_nodes.errors import BrokerUnavailable, ConfigError, TransportError
 from robotfleet_nodes.node._rosout import RosoutHandler
@@ -103,6 +107,7 @@ class Context:
         self._intra_process = intra_process
         self.ros_args: RosArgs = parse_ros_args(list(args or []))
         self._broker: EmbeddedBroker | None = None
+        self._local: LocalBroker | None = None
         self._nodes: list[Node] = []
         self._announce_pending = False
         self._announce_handle: asyncio.TimerHandle | None = None
@@ -153,14 +158,21 @@ class Context:
         return self._connection.add(listener)
 
     async def start(self) -> None:
-        """Connect (starting an embedded broker when no URL is known); idempotent."""
+        """Connect (to the local broker, or a private one, when no URL is known); idempotent."""
         if self._started:
             return
-        if self._transport is None:
-            self._transport = await self._default_transport()
-        if self._forwarding is None:
-            self._forwarding = self._transport.add_connection_listener(self._connection.set)
-        await self._connect(self._transport)
+        try:
+            if self._transport is None:
+                self._transport = await self._default_transport()
+            if self._forwarding is None:
+                self._forwarding = self._transport.add_connection_listener(self._connection.set)
+            await self._connect(self._transport)
+        finally:
+            # Held from finding the local broker until connected: it is not stopped meanwhile.
+            if self._local is not None:
+                self._local.release()
+        if self._local is not None:
+            log.info("MESSAGING_URL is not set: connected to %s", self._local.describe())
         self._connection.set(self._transport.connection_state)
         if self._enable_rosout:
             self._rosout = RosoutHandler(self._transport)
@@ -210,9 +222,18 @@ class Context:
 
         url = self._url or messaging_url_from_env()
         if url is None:
-            self._broker = EmbeddedBroker()
-            url = await asyncio.to_thread(self._broker.start)
-            log.info("MESSAGING_URL is not set: started an embedded nats-server at %s", url)
+            port = local_port()
+            if port:
+                self._local = LocalBroker(port)
+                url = await asyncio.to_thread(self._local.acquire)
+            else:
+                self._broker = EmbeddedBroker()
+                url = await asyncio.to_thread(self._broker.start)
+                log.info(
+                    "MESSAGING_URL is not set and %s=0: started a private embedded nats-server at %s",
+                    ENV_PORT,
+                    url,
+                )
         self._url = url
         tls_ca, tls_cert, tls_key = self._tls_files
         return NatsTransport(
@@ -242,6 +263,9 @@ class Context:
         if self._broker is not None:
             await asyncio.to_thread(self._broker.stop)
             self._broker = None
+        if self._local is not None:  # the local broker outlives us; it stops when idle
+            self._local.release()
+            self._local = None
         self._started = False
         self._shutdown.set()
 
