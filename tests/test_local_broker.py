@@ -110,16 +110,19 @@ def _wait_for(condition: Callable[[], bool], what: str, timeout: float = TIMEOUT
 class Program:
     """One ``python -c PROGRAM`` process; its stdout is read line by line by a thread."""
 
-    def __init__(self, env: dict[str, str], *args: str) -> None:
+    def __init__(self, env: dict[str, str], *args: str, module: str | None = None) -> None:
+        argv = ["-m", module, *args] if module else ["-c", PROGRAM, *args]
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", PROGRAM, *args],
+            [sys.executable, *argv],
             env=env,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            # The examples log to stderr: read it with stdout.
+            stderr=subprocess.STDOUT if module else subprocess.PIPE,
             text=True,
         )
         self.lines: list[str] = []
+        self._stderr: str | None = None
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -130,19 +133,19 @@ class Program:
             self._queue.put(line.rstrip("\n"))
         self._queue.put(None)
 
-    def expect(self, prefix: str, timeout: float = TIMEOUT) -> str:
-        """The next stdout line starting with ``prefix`` (earlier lines are kept)."""
+    def expect(self, text: str, timeout: float = TIMEOUT) -> str:
+        """The next stdout line containing ``text`` (earlier lines are kept)."""
         deadline = time.monotonic() + timeout
         while True:
             try:
                 line = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
             except queue.Empty:
                 self.proc.kill()
-                pytest.fail(f"no {prefix!r} line; got {self.lines}; stderr: {self.finish()}")
+                pytest.fail(f"no {text!r} line; got {self.lines}; stderr: {self.finish()}")
             if line is None:
-                pytest.fail(f"exited before {prefix!r}; got {self.lines}; stderr: {self.finish()}")
+                pytest.fail(f"exited before {text!r}; got {self.lines}; stderr: {self.finish()}")
             self.lines.append(line)
-            if line.startswith(prefix):
+            if text in line:
                 return line
 
     def send(self, text: str) -> None:
@@ -157,21 +160,26 @@ class Program:
 
     def finish(self, timeout: float = TIMEOUT) -> str:
         """Close stdin, wait for the exit (killing it after ``timeout``); return its stderr."""
+        if self._stderr is not None:
+            return self._stderr
         self.close_stdin()
-        assert self.proc.stderr is not None
         try:
             self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
         self._reader.join(TIMEOUT)
-        while (line := self._queue.get_nowait() if not self._queue.empty() else None) is not None:
-            self.lines.append(line)
-        err = self.proc.stderr.read()
-        self.proc.stderr.close()
+        while not self._queue.empty():
+            line = self._queue.get_nowait()
+            if line is not None:
+                self.lines.append(line)
+        self._stderr = ""
+        if self.proc.stderr is not None:
+            self._stderr = self.proc.stderr.read()
+            self.proc.stderr.close()
         if self.proc.stdout is not None:
             self.proc.stdout.close()
-        return err
+        return self._stderr
 
 
 @pytest.fixture
@@ -226,6 +234,19 @@ def test_two_programs_talk_and_the_broker_outlives_its_starter(local_broker_env:
     _wait_for(lambda: not _alive(state.pid), "the idle local broker to exit")
     assert not _listening(port)
     assert LocalBrokerState.read(state_dir(port, env)) is None
+
+
+def test_the_readme_talker_and_listener_find_each_other(local_broker_env: dict[str, str]) -> None:
+    env = {**local_broker_env, "PYTHONUNBUFFERED": "1"}
+    listener = Program(env, module="robotfleet_nodes.examples.listener")
+    talker = Program(env, module="robotfleet_nodes.examples.talker")
+    try:
+        listener.expect('I heard: "Hello World: ')
+    finally:
+        for program in (talker, listener):
+            program.proc.send_signal(signal.SIGINT)
+        logs = [program.finish() for program in (talker, listener)]
+    assert [talker.proc.returncode, listener.proc.returncode] == [0, 0], logs
 
 
 def test_simultaneous_starters_end_with_one_broker(local_broker_env: dict[str, str]) -> None:

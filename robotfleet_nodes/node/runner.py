@@ -1,6 +1,6 @@
 """Running nodes as programs: ``run_nodes(...)`` is what a node executable's ``main`` calls.
 
-It parses ``--ros-args`` from the command line, starts a :class:`Context` (embedded broker
+It parses ``--ros-args`` from the command line, starts a :class:`Context` (the local broker
 when ``MESSAGING_URL`` is unset), starts the nodes, and waits for SIGINT/SIGTERM; then it
 destroys the nodes and closes the context, so a Ctrl-C always ends cleanly with exit 0.
 A program that cannot start (no broker, a bad parameter file) says why in one line on
