@@ -33,9 +33,7 @@ def test_oracle_runs_real_rclpy() -> None:
     assert len(ros2.types(("srv",))) >= 20
 
 
-@pytest.mark.parametrize(
-    ("ci", "outcome"), [("true", pytest.fail.Exception), ("", pytest.skip.Exception)]
-)
+@pytest.mark.parametrize(("ci", "outcome"), [("true", pytest.fail.Exception), ("", pytest.skip.Exception)])
 def test_missing_oracle_fails_under_ci_and_skips_otherwise(
     ci: str, outcome: type[BaseException], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

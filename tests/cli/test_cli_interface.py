@@ -71,9 +71,11 @@ def test_stubs_of_a_user_package_let_mypy_check_its_fields(tmp_path: Path) -> No
     )
     assert f"wrote {out / 'wheel_test_msgs' / 'msg' / '__init__.pyi'}" in run.stdout
     written = sorted(str(p.relative_to(out)) for p in out.rglob("*.pyi"))
-    assert written == [
+    assert written == [  # service_msgs: the ServiceEventInfo of SetSpeed_Event
         "builtin_interfaces/__init__.pyi",
         "builtin_interfaces/msg/__init__.pyi",
+        "service_msgs/__init__.pyi",
+        "service_msgs/msg/__init__.pyi",
         "wheel_test_msgs/__init__.pyi",
         "wheel_test_msgs/msg/__init__.pyi",
         "wheel_test_msgs/srv/__init__.pyi",

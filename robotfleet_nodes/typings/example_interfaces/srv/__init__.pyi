@@ -2,9 +2,16 @@
 """Types of the ``example_interfaces/srv`` interfaces."""
 
 from typing import TypeAlias as _TypeAlias
+from typing import TypeVar as _TypeVar
+
+import service_msgs.msg as _service_msgs_msg
 
 from robotfleet_nodes.idl import Message as _Message
 from robotfleet_nodes.idl import Service as _Service
+
+_T = _TypeVar("_T")
+
+_Items: _TypeAlias = list[_T] | tuple[_T, ...]
 
 class AddTwoInts_Request(_Message):
     """``example_interfaces/srv/AddTwoInts_Request``."""
@@ -30,8 +37,24 @@ class AddTwoInts_Response(_Message):
         sum: int = ...,
     ) -> None: ...
 
+class AddTwoInts_Event(_Message):
+    """``example_interfaces/srv/AddTwoInts_Event``."""
+
+    info: _service_msgs_msg.ServiceEventInfo
+    request: list[AddTwoInts_Request]
+    response: list[AddTwoInts_Response]
+    def __init__(
+        self,
+        /,
+        *,
+        info: _service_msgs_msg.ServiceEventInfo = ...,
+        request: _Items[AddTwoInts_Request] = ...,
+        response: _Items[AddTwoInts_Response] = ...,
+    ) -> None: ...
+
 class AddTwoInts(_Service):
     """``example_interfaces/srv/AddTwoInts``."""
 
     Request: _TypeAlias = AddTwoInts_Request
     Response: _TypeAlias = AddTwoInts_Response
+    Event: _TypeAlias = AddTwoInts_Event
