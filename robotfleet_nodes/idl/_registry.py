@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from robotfleet_nodes.errors import InterfaceError, MsgSyntaxError, UnknownInterfaceError
+from robotfleet_nodes.idl._compare import definition_difference
 from robotfleet_nodes.idl._hash import interface_type_hashes
 from robotfleet_nodes.idl._message import Action, Message, Service
 from robotfleet_nodes.idl._parser import LineMap, parse_interface_with_lines
@@ -189,6 +190,8 @@ class TypeRegistry:
         self._classes: dict[str, type[Message]] = {}
         self._namespaces: dict[str, type[Service] | type[Action]] = {}
         self._lock = threading.RLock()
+        #: One line per interface package :func:`default_registry` left out, and why.
+        self.load_errors: list[str] = []
 
     # --- adding ---------------------------------------------------------------------------
 
@@ -266,11 +269,15 @@ class TypeRegistry:
         self._ensure_package(spec.full_name.split("/", 1)[0])
         existing = self._interfaces.get(spec.full_name)
         if existing is not None:
-            if existing == spec:
-                return []
-            origin = existing.source or "the standard interfaces"
+            from_store = not existing.source and self._is_standard(existing.full_name)
+            difference = definition_difference(existing, spec, defaults=not from_store)
+            if difference is None:
+                return []  # the same interface again (e.g. ROS 2's own file of a built-in type)
+            origin = existing.source or ("the built-in ROS 2 interfaces" if from_store else "built in")
+            here = f"{spec.source}: " if spec.source else ""
             raise InterfaceError(
-                f"{spec.full_name} is already registered (from {origin}); interface names must be unique"
+                f"{here}{spec.full_name} is already registered with another definition ({origin}): "
+                f"{difference}; use the registered definition unchanged or give your package another name"
             )
         self._interfaces[spec.full_name] = spec
         added = []
@@ -280,6 +287,14 @@ class TypeRegistry:
             self._pending.add(message.full_name)
             added.append(message.full_name)
         return added
+
+    def _reject_package(self, name: str, directory: Path, error: InterfaceError) -> None:
+        message = f"interface package {name} ({directory}) left out: {error}"
+        self.load_errors.append(message)
+        logger.warning("%s", message)
+
+    def _is_standard(self, name: str) -> bool:
+        return self._standard and name in _standard_index().get(name.split("/", 1)[0], ())
 
     def _remove(self, message_names: Iterable[str]) -> None:
         for name in message_names:
@@ -548,13 +563,51 @@ def default_registry() -> TypeRegistry:
             if bundled.is_dir():
                 for directory in sorted(p for p in bundled.iterdir() if _has_interfaces(p)):
                     registry.load_package(directory.name, directory, validate=False)
-            for entry in os.environ.get(INTERFACE_PATH_ENV, "").split(os.pathsep):
-                if entry.strip():
-                    directory = Path(entry.strip())
-                    registry.load_package(directory.resolve().name, directory, validate=False)
             registry.validate()
+            _load_user_packages(registry, os.environ.get(INTERFACE_PATH_ENV, ""))
             _default.append(registry)
     return _default[0]
+
+
+def _load_user_packages(registry: TypeRegistry, path: str) -> None:
+    """Load the ``RFOS_INTERFACE_PATH`` packages; a bad one is skipped with one warning.
+
+    A package that cannot be used (a syntax error, an unknown type, a definition that
+    conflicts with a built-in interface of the same name) must not break every command that
+    merely looks a type up: it is left out whole, its error is logged once as one line and
+    kept in :attr:`TypeRegistry.load_errors`. A package identical to a built-in one (ROS 2's
+    own ``sensor_msgs``) is accepted: its interfaces are the built-in ones.
+    """
+    loaded: list[tuple[str, Path, list[str]]] = []
+    for entry in path.split(os.pathsep):
+        if not entry.strip():
+            continue
+        directory = Path(entry.strip())
+        name = directory.resolve().name
+        before = set(registry._pending)
+        try:
+            registry.load_package(name, directory, validate=False)
+        except InterfaceError as exc:
+            registry._reject_package(name, directory, exc)
+            continue
+        loaded.append((name, directory, sorted(registry._pending - before)))
+    # Checked after all are loaded (packages may refer to each other), until no package is left
+    # out any more: one that refers to a package left out goes too.
+    with registry._lock:
+        rejected = True
+        while rejected:
+            rejected = False
+            for item in list(loaded):
+                name, directory, added = item
+                try:
+                    registry._check(added)
+                except InterfaceError as exc:
+                    registry._remove(added)
+                    registry._reject_package(name, directory, exc)
+                    loaded.remove(item)
+                    rejected = True
+        for _, _, added in loaded:
+            registry._pending.difference_update(added)
 
 
 def _reset_default_registry() -> None:
