@@ -13,9 +13,10 @@ creating a registry costs nothing.
 
 Two rosbags quirks are corrected on conversion: empty messages come back with rosidl's
 placeholder field ``structure_needs_at_least_one_member``, which is dropped (the ``.msg``
-has no fields, and neither has the rclpy class); and defaults are lost, so the one default
-of the standard set that matters, ``geometry_msgs/Quaternion.w = 1.0`` (identity
-rotation), is put back.
+has no fields, and neither has the rclpy class); and defaults are lost, so the defaults of
+the standard set are put back: ``geometry_msgs/Quaternion.w = 1.0`` (identity rotation) and
+``sensor_msgs/NavSatStatus.status = -2`` (``STATUS_UNKNOWN``). tests/idl/test_ros2_cdr.py
+checks every default message of the ROS 2 oracle's packages against real rclpy.
 
 Names refuse duplicates: adding a different definition under a known name is an error,
 re-adding the identical one is a no-op (so loading a package twice is harmless).
@@ -63,7 +64,10 @@ _KINDS = ("msg", "srv", "action")
 _SUFFIX = {"msg": ".msg", "srv": ".srv", "action": ".action"}
 _TYPE_NAME = re.compile(r"^[A-Z][A-Za-z0-9]*$")
 _PLACEHOLDER = "structure_needs_at_least_one_member"
-_STANDARD_DEFAULTS: dict[tuple[str, str], Any] = {("geometry_msgs/msg/Quaternion", "w"): 1.0}
+_STANDARD_DEFAULTS: dict[tuple[str, str], Any] = {
+    ("geometry_msgs/msg/Quaternion", "w"): 1.0,
+    ("sensor_msgs/msg/NavSatStatus", "status"): -2,
+}
 _SEPARATOR = re.compile(r"^={10,}\s*$", re.MULTILINE)
 _EVENT_SUFFIX = "_Event"
 _EVENT_INFO = "service_msgs/msg/ServiceEventInfo"
