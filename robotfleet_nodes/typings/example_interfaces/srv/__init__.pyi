@@ -58,3 +58,89 @@ class AddTwoInts(_Service):
     Request: _TypeAlias = AddTwoInts_Request
     Response: _TypeAlias = AddTwoInts_Response
     Event: _TypeAlias = AddTwoInts_Event
+
+class SetBool_Request(_Message):
+    """``example_interfaces/srv/SetBool_Request``."""
+
+    data: bool
+    def __init__(
+        self,
+        /,
+        *,
+        data: bool = ...,
+    ) -> None: ...
+
+class SetBool_Response(_Message):
+    """``example_interfaces/srv/SetBool_Response``."""
+
+    success: bool
+    message: str
+    def __init__(
+        self,
+        /,
+        *,
+        success: bool = ...,
+        message: str = ...,
+    ) -> None: ...
+
+class SetBool_Event(_Message):
+    """``example_interfaces/srv/SetBool_Event``."""
+
+    info: _service_msgs_msg.ServiceEventInfo
+    request: list[SetBool_Request]
+    response: list[SetBool_Response]
+    def __init__(
+        self,
+        /,
+        *,
+        info: _service_msgs_msg.ServiceEventInfo = ...,
+        request: _Items[SetBool_Request] = ...,
+        response: _Items[SetBool_Response] = ...,
+    ) -> None: ...
+
+class SetBool(_Service):
+    """``example_interfaces/srv/SetBool``."""
+
+    Request: _TypeAlias = SetBool_Request
+    Response: _TypeAlias = SetBool_Response
+    Event: _TypeAlias = SetBool_Event
+
+class Trigger_Request(_Message):
+    """``example_interfaces/srv/Trigger_Request``."""
+
+    def __init__(self) -> None: ...
+
+class Trigger_Response(_Message):
+    """``example_interfaces/srv/Trigger_Response``."""
+
+    success: bool
+    message: str
+    def __init__(
+        self,
+        /,
+        *,
+        success: bool = ...,
+        message: str = ...,
+    ) -> None: ...
+
+class Trigger_Event(_Message):
+    """``example_interfaces/srv/Trigger_Event``."""
+
+    info: _service_msgs_msg.ServiceEventInfo
+    request: list[Trigger_Request]
+    response: list[Trigger_Response]
+    def __init__(
+        self,
+        /,
+        *,
+        info: _service_msgs_msg.ServiceEventInfo = ...,
+        request: _Items[Trigger_Request] = ...,
+        response: _Items[Trigger_Response] = ...,
+    ) -> None: ...
+
+class Trigger(_Service):
+    """``example_interfaces/srv/Trigger``."""
+
+    Request: _TypeAlias = Trigger_Request
+    Response: _TypeAlias = Trigger_Response
+    Event: _TypeAlias = Trigger_Event
