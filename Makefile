@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test lint typecheck pytest bench chaos clean broker browser run stubs
+.PHONY: setup test lint typecheck pytest bench chaos clean broker browser run stubs ros2-oracle
 
 # `make run`: the whole fleet on this machine (embedded NATS, dashboard on :8080).
 ROBOTS ?= 1000
@@ -25,6 +25,22 @@ $(STAMP): setup.py constraints.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	@touch $(STAMP)
 
+# The ROS 2 oracle: real rclpy (Fast DDS) and the standard interface packages from the package
+# registry's `ros-*` wheels, pinned in constraints-ros2.txt, in their own venv (never the project's).
+# Tests compare against it (tests/ros2_oracle.py); built once, rebuilt when the pins change.
+ROS2_VENV ?= .venv-ros2
+ROS2_STAMP := $(ROS2_VENV)/.installed
+ROS2_PACKAGES := ros-rclpy ros-rmw-fastrtps-cpp ros-std-msgs ros-geometry-msgs ros-sensor-msgs \
+  ros-nav-msgs ros-std-srvs ros-test-msgs ros-rcl-interfaces ros-lifecycle-msgs ros-action-msgs \
+  ros-service-msgs ros-type-description-interfaces
+
+ros2-oracle: $(ROS2_STAMP)
+
+$(ROS2_STAMP): constraints-ros2.txt
+	@test -x $(ROS2_VENV)/bin/python || $(PYTHON) -m venv $(ROS2_VENV)
+	$(ROS2_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -c constraints-ros2.txt $(ROS2_PACKAGES)
+	@touch $(ROS2_STAMP)
+
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -39,7 +55,7 @@ stubs: setup
 	$(VENV)/bin/rfos interface stubs robotfleet_nodes --out .
 	$(VENV)/bin/rfos interface stubs $(STUB_STANDARD) --with-deps --out robotfleet_nodes/typings
 
-pytest: setup browser
+pytest: setup browser ros2-oracle
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest
@@ -86,4 +102,4 @@ broker: setup
 	$(VENV)/bin/rfos broker
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(ROS2_VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -42,7 +42,10 @@ class InterfaceVerb(Verb):
         only.add_argument("-m", "--only-msgs", dest="kind", action="store_const", const="msg")
         only.add_argument("-s", "--only-srvs", dest="kind", action="store_const", const="srv")
         only.add_argument("-a", "--only-actions", dest="kind", action="store_const", const="action")
-        show = sub.add_parser("show", help="print a type's definition and its RIHS01 type hash")
+        show = sub.add_parser(
+            "show",
+            help="print a type's definition and its RIHS01 type hash (and each part's, for srv/action)",
+        )
         show.add_argument("type", help="e.g. std_msgs/msg/String (std_msgs/String also works)")
         show.add_argument("--all", action="store_true", help="also print every nested type's definition")
         proto = sub.add_parser("proto", help="print a YAML prototype of a message with its defaults")
@@ -87,9 +90,9 @@ class InterfaceVerb(Verb):
         registry = default_registry()
         spec = registry.get_spec(name)
         print(f"# {spec.full_name}")
-        type_hash = _hash_of(spec)
-        if type_hash:
-            print(f"# type hash: {type_hash}")
+        print(f"# type hash: {_hash_of(spec)}")
+        for part, part_hash in _part_hashes(spec):
+            print(f"#   {part}: {part_hash}")
         print(spec.text.rstrip("\n") if spec.text else "")
         if nested:
             for dep in _nested_names(spec, registry.message_spec):
@@ -132,10 +135,32 @@ class InterfaceVerb(Verb):
         return 0
 
 
-def _hash_of(spec: MessageSpec | ServiceSpec | ActionSpec) -> str | None:
+#: The parts ROS 2 derives from a service / action, in the order ``show`` prints their hashes.
+_SERVICE_PARTS = ("_Request", "_Response", "_Event")
+_ACTION_PARTS = (
+    "_Goal",
+    "_Result",
+    "_Feedback",
+    "_FeedbackMessage",
+    *(f"_{service}{part}" for service in ("SendGoal", "GetResult") for part in ("", *_SERVICE_PARTS)),
+)
+
+
+def _hash_of(spec: MessageSpec | ServiceSpec | ActionSpec) -> str:
     if isinstance(spec, MessageSpec):
         return type_hash_of(default_registry().get_class(spec.full_name))
-    return None
+    return default_registry().type_hash(spec.full_name)
+
+
+def _part_hashes(spec: MessageSpec | ServiceSpec | ActionSpec) -> list[tuple[str, str]]:
+    """``(short name, RIHS01 hash)`` of every part of a service or action (none for a message)."""
+    if isinstance(spec, MessageSpec):
+        return []
+    hashes = default_registry().type_hashes(spec.full_name)
+    parts = _SERVICE_PARTS if isinstance(spec, ServiceSpec) else _ACTION_PARTS
+    return [
+        (f"{spec.full_name}{part}".rsplit("/", 1)[1], hashes[f"{spec.full_name}{part}"]) for part in parts
+    ]
 
 
 def _nested_names(

@@ -29,7 +29,7 @@ from robotfleet_nodes.idl._spec import (
     ServiceSpec,
 )
 
-__all__ = ["action_type_hash", "service_type_hash", "type_description", "type_hash"]
+__all__ = ["action_type_hash", "interface_type_hashes", "service_type_hash", "type_description", "type_hash"]
 
 Resolve = Callable[[str], MessageSpec]
 _Description = dict[str, Any]
@@ -225,7 +225,24 @@ def action_type_hash(spec: ActionSpec, resolve: Resolve) -> str:
     ``rosidl_parser`` defines them. ``resolve`` must know ``unique_identifier_msgs/msg/UUID``,
     ``builtin_interfaces/msg/Time`` and ``service_msgs/msg/ServiceEventInfo``.
 
-    Not yet verified against a hash published by ROS 2 (the service part it reuses is):
-    treat action hashes as provisional until checked against a real ``rosidl`` build.
+    Checked against the hashes the ``ros-test-msgs`` wheel ships (tests/idl/test_ros2_hashes.py).
     """
     return _digest(_full(spec.full_name, _action_types(spec), resolve))
+
+
+def interface_type_hashes(spec: MessageSpec | ServiceSpec | ActionSpec, resolve: Resolve) -> dict[str, str]:
+    """Full name -> RIHS01 hash of ``spec`` and of every type ROS 2 derives from it.
+
+    A message gives itself; a service ``Name``, ``Name_Request``, ``Name_Response`` and
+    ``Name_Event``; an action ``Name``, its ``_Goal`` / ``_Result`` / ``_Feedback``,
+    ``_FeedbackMessage``, and the ``_SendGoal`` / ``_GetResult`` services with their
+    ``_Request`` / ``_Response`` / ``_Event`` (the names the ``share/<pkg>/*/*.json`` type
+    descriptions of a ROS 2 build list).
+    """
+    if isinstance(spec, MessageSpec):
+        return {spec.full_name: type_hash(spec.full_name, resolve)}
+    if isinstance(spec, ServiceSpec):
+        known = _service_types(spec.full_name, spec.request, spec.response)
+    else:
+        known = _action_types(spec)
+    return {name: _digest(_full(name, known, resolve)) for name in sorted(known)}

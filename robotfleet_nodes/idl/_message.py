@@ -52,12 +52,14 @@ class Message(BaseModel):
 
 
 class Service:
-    """Namespace class of a ``.srv``: ``Request`` and ``Response`` message classes."""
+    """Namespace class of a ``.srv``: ``Request`` and ``Response`` message classes, and
+    ``Event``, the service-introspection message (``info``, ``request[<=1]``, ``response[<=1]``)."""
 
     __ros_type__: ClassVar[str] = ""
     __ros_spec__: ClassVar[ServiceSpec]
     Request: ClassVar[type[Message]]
     Response: ClassVar[type[Message]]
+    Event: ClassVar[type[Message]]
 
 
 class Action:

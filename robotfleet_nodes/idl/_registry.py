@@ -4,15 +4,19 @@ Standard interfaces (``builtin_interfaces``, ``std_msgs``, ``geometry_msgs``,
 ``sensor_msgs``, ``action_msgs`` ...) are not re-typed here: they come from the typestore
 ``rosbags`` ships for **ROS 2 Jazzy** (the current LTS; a fixed store rather than ``LATEST``,
 so a rosbags upgrade can never silently change a definition and with it a type hash).
-rosbags holds messages only; standard services and actions are added by whoever needs them
-with :meth:`TypeRegistry.add_text`. A standard package is converted on its first lookup, so
+rosbags holds messages only; the standard services and actions (and the few messages newer
+than its store) are ROS 2's own files in ``robotfleet_nodes/interfaces/``, loaded by
+:func:`default_registry`. Every service also has its introspection message ``Name_Event``,
+and :meth:`TypeRegistry.type_hash` gives the RIHS01 hash of any type, service and action
+parts included. A standard package is converted on its first lookup, so
 creating a registry costs nothing.
 
 Two rosbags quirks are corrected on conversion: empty messages come back with rosidl's
 placeholder field ``structure_needs_at_least_one_member``, which is dropped (the ``.msg``
-has no fields, and neither has the rclpy class); and defaults are lost, so the one default
-of the standard set that matters, ``geometry_msgs/Quaternion.w = 1.0`` (identity
-rotation), is put back.
+has no fields, and neither has the rclpy class); and defaults are lost, so the defaults of
+the standard set are put back: ``geometry_msgs/Quaternion.w = 1.0`` (identity rotation) and
+``sensor_msgs/NavSatStatus.status = -2`` (``STATUS_UNKNOWN``). tests/idl/test_ros2_cdr.py
+checks every default message of the ROS 2 oracle's packages against real rclpy.
 
 Names refuse duplicates: adding a different definition under a known name is an error,
 re-adding the identical one is a no-op (so loading a package twice is harmless).
@@ -32,6 +36,8 @@ from pathlib import Path
 from typing import Any
 
 from robotfleet_nodes.errors import InterfaceError, MsgSyntaxError, UnknownInterfaceError
+from robotfleet_nodes.idl._compare import definition_difference
+from robotfleet_nodes.idl._hash import interface_type_hashes
 from robotfleet_nodes.idl._message import Action, Message, Service
 from robotfleet_nodes.idl._parser import LineMap, parse_interface_with_lines
 from robotfleet_nodes.idl._pydantic import build_message_class
@@ -58,8 +64,13 @@ _KINDS = ("msg", "srv", "action")
 _SUFFIX = {"msg": ".msg", "srv": ".srv", "action": ".action"}
 _TYPE_NAME = re.compile(r"^[A-Z][A-Za-z0-9]*$")
 _PLACEHOLDER = "structure_needs_at_least_one_member"
-_STANDARD_DEFAULTS: dict[tuple[str, str], Any] = {("geometry_msgs/msg/Quaternion", "w"): 1.0}
+_STANDARD_DEFAULTS: dict[tuple[str, str], Any] = {
+    ("geometry_msgs/msg/Quaternion", "w"): 1.0,
+    ("sensor_msgs/msg/NavSatStatus", "status"): -2,
+}
 _SEPARATOR = re.compile(r"^={10,}\s*$", re.MULTILINE)
+_EVENT_SUFFIX = "_Event"
+_EVENT_INFO = "service_msgs/msg/ServiceEventInfo"
 
 InterfaceClass = type[Message] | type[Service] | type[Action]
 
@@ -136,6 +147,25 @@ def _normalize(name: str) -> str:
     return "/".join(parts)
 
 
+def _event_spec(service: ServiceSpec) -> MessageSpec:
+    """``pkg/srv/Name_Event``: the service-introspection message ROS 2 (Iron+) derives."""
+    request, response = service.request.full_name, service.response.full_name
+    text = (
+        f"service_msgs/ServiceEventInfo info\n{request.rsplit('/', 1)[1]}[<=1] request\n"
+        f"{response.rsplit('/', 1)[1]}[<=1] response\n"
+    )
+    return MessageSpec(
+        f"{service.full_name}{_EVENT_SUFFIX}",
+        (
+            Field("info", FieldType(_EVENT_INFO)),
+            Field("request", FieldType(request, array=ArrayKind.BOUNDED, array_size=1)),
+            Field("response", FieldType(response, array=ArrayKind.BOUNDED, array_size=1)),
+        ),
+        text=text,
+        source=service.source,
+    )
+
+
 def _messages_of(spec: InterfaceSpec) -> tuple[MessageSpec, ...]:
     if isinstance(spec, MessageSpec):
         return (spec,)
@@ -148,7 +178,8 @@ class TypeRegistry:
     """Interface specs by full name (``pkg/msg/Type``, ``pkg/srv/Type``, ``pkg/action/Type``).
 
     Message parts of services and actions are reachable as messages too
-    (``pkg/srv/Type_Request``, ``pkg/action/Type_Goal`` ...). Classes are generated on first
+    (``pkg/srv/Type_Request``, ``pkg/action/Type_Goal`` ...), and so is each service's
+    introspection message ``pkg/srv/Type_Event`` (made on first lookup). Classes are generated on first
     use and cached. With ``standard=True`` (the default) the rosbags standard interfaces
     are known as well. Thread-safe.
     """
@@ -163,6 +194,8 @@ class TypeRegistry:
         self._classes: dict[str, type[Message]] = {}
         self._namespaces: dict[str, type[Service] | type[Action]] = {}
         self._lock = threading.RLock()
+        #: One line per interface package :func:`default_registry` left out, and why.
+        self.load_errors: list[str] = []
 
     # --- adding ---------------------------------------------------------------------------
 
@@ -240,11 +273,15 @@ class TypeRegistry:
         self._ensure_package(spec.full_name.split("/", 1)[0])
         existing = self._interfaces.get(spec.full_name)
         if existing is not None:
-            if existing == spec:
-                return []
-            origin = existing.source or "the standard interfaces"
+            from_store = not existing.source and self._is_standard(existing.full_name)
+            difference = definition_difference(existing, spec, defaults=not from_store)
+            if difference is None:
+                return []  # the same interface again (e.g. ROS 2's own file of a built-in type)
+            origin = existing.source or ("the built-in ROS 2 interfaces" if from_store else "built in")
+            here = f"{spec.source}: " if spec.source else ""
             raise InterfaceError(
-                f"{spec.full_name} is already registered (from {origin}); interface names must be unique"
+                f"{here}{spec.full_name} is already registered with another definition ({origin}): "
+                f"{difference}; use the registered definition unchanged or give your package another name"
             )
         self._interfaces[spec.full_name] = spec
         added = []
@@ -254,6 +291,14 @@ class TypeRegistry:
             self._pending.add(message.full_name)
             added.append(message.full_name)
         return added
+
+    def _reject_package(self, name: str, directory: Path, error: InterfaceError) -> None:
+        message = f"interface package {name} ({directory}) left out: {error}"
+        self.load_errors.append(message)
+        logger.warning("%s", message)
+
+    def _is_standard(self, name: str) -> bool:
+        return self._standard and name in _standard_index().get(name.split("/", 1)[0], ())
 
     def _remove(self, message_names: Iterable[str]) -> None:
         for name in message_names:
@@ -341,7 +386,7 @@ class TypeRegistry:
             return False
         full = _normalize(name)
         self._ensure_package(full.split("/", 1)[0])
-        return full in self._interfaces or full in self._messages
+        return full in self._interfaces or full in self._messages or self._event(full) is not None
 
     def get_spec(self, name: str) -> InterfaceSpec:
         """The spec of ``pkg/msg/Type`` (or ``pkg/Type``), ``pkg/srv/Type``, ``pkg/action/Type``.
@@ -351,10 +396,51 @@ class TypeRegistry:
         """
         full = _normalize(name)
         self._ensure_package(full.split("/", 1)[0])
-        spec = self._interfaces.get(full) or self._messages.get(full)
+        spec = self._interfaces.get(full) or self._messages.get(full) or self._event(full)
         if spec is None:
             raise UnknownInterfaceError(f"unknown interface {name!r}{self._hint(full)}")
         return spec
+
+    def _event(self, full: str) -> MessageSpec | None:
+        """``pkg/srv/Name_Event`` of a known service, registered on first lookup; else None."""
+        if not full.endswith(_EVENT_SUFFIX):
+            return None
+        service = self._interfaces.get(full.removesuffix(_EVENT_SUFFIX))
+        if not isinstance(service, ServiceSpec):
+            return None
+        with self._lock:
+            event = self._messages.get(full)
+            if event is None:
+                event = _event_spec(service)
+                self._messages[full] = event
+                self._lines[full] = {}
+        return event
+
+    def type_hashes(self, name: str) -> dict[str, str]:
+        """Full name -> RIHS01 hash of the interface ``name`` and of every type ROS 2 derives
+        from it (a service's ``_Request`` / ``_Response`` / ``_Event``, an action's parts).
+
+        ``name`` may also be such a derived type: its interface's table is returned.
+        """
+        full = _normalize(name)
+        spec: InterfaceSpec | None = None
+        if full.split("/")[1] != "msg":
+            package, kind, short = full.split("/")
+            owner = f"{package}/{kind}/{short.split('_', 1)[0]}"
+            if owner in self:
+                spec = self.get_spec(owner)
+        if spec is None:
+            spec = self.get_spec(full)
+        if self._pending:
+            self.validate()
+        hashes = interface_type_hashes(spec, self.message_spec)
+        if full not in hashes:
+            raise UnknownInterfaceError(f"unknown interface {name!r}{self._hint(full)}")
+        return hashes
+
+    def type_hash(self, name: str) -> str:
+        """The RIHS01 type hash of any message, service, action or part of one."""
+        return self.type_hashes(name)[_normalize(name)]
 
     def message_spec(self, name: str) -> MessageSpec:
         """The :class:`MessageSpec` of a message or of a service/action part."""
@@ -434,6 +520,8 @@ class TypeRegistry:
         if isinstance(spec, ServiceSpec):
             attributes["Request"] = self.get_class(spec.request.full_name)
             attributes["Response"] = self.get_class(spec.response.full_name)
+            if _EVENT_INFO in self:
+                attributes["Event"] = self.get_class(f"{spec.full_name}{_EVENT_SUFFIX}")
             return type(short, (Service,), attributes)
         attributes["Goal"] = self.get_class(spec.goal.full_name)
         attributes["Result"] = self.get_class(spec.result.full_name)
@@ -479,13 +567,51 @@ def default_registry() -> TypeRegistry:
             if bundled.is_dir():
                 for directory in sorted(p for p in bundled.iterdir() if _has_interfaces(p)):
                     registry.load_package(directory.name, directory, validate=False)
-            for entry in os.environ.get(INTERFACE_PATH_ENV, "").split(os.pathsep):
-                if entry.strip():
-                    directory = Path(entry.strip())
-                    registry.load_package(directory.resolve().name, directory, validate=False)
             registry.validate()
+            _load_user_packages(registry, os.environ.get(INTERFACE_PATH_ENV, ""))
             _default.append(registry)
     return _default[0]
+
+
+def _load_user_packages(registry: TypeRegistry, path: str) -> None:
+    """Load the ``RFOS_INTERFACE_PATH`` packages; a bad one is skipped with one warning.
+
+    A package that cannot be used (a syntax error, an unknown type, a definition that
+    conflicts with a built-in interface of the same name) must not break every command that
+    merely looks a type up: it is left out whole, its error is logged once as one line and
+    kept in :attr:`TypeRegistry.load_errors`. A package identical to a built-in one (ROS 2's
+    own ``sensor_msgs``) is accepted: its interfaces are the built-in ones.
+    """
+    loaded: list[tuple[str, Path, list[str]]] = []
+    for entry in path.split(os.pathsep):
+        if not entry.strip():
+            continue
+        directory = Path(entry.strip())
+        name = directory.resolve().name
+        before = set(registry._pending)
+        try:
+            registry.load_package(name, directory, validate=False)
+        except InterfaceError as exc:
+            registry._reject_package(name, directory, exc)
+            continue
+        loaded.append((name, directory, sorted(registry._pending - before)))
+    # Checked after all are loaded (packages may refer to each other), until no package is left
+    # out any more: one that refers to a package left out goes too.
+    with registry._lock:
+        rejected = True
+        while rejected:
+            rejected = False
+            for item in list(loaded):
+                name, directory, added = item
+                try:
+                    registry._check(added)
+                except InterfaceError as exc:
+                    registry._remove(added)
+                    registry._reject_package(name, directory, exc)
+                    loaded.remove(item)
+                    rejected = True
+        for _, _, added in loaded:
+            registry._pending.difference_update(added)
 
 
 def _reset_default_registry() -> None:

@@ -11,8 +11,9 @@ the runtime class exposes:
   constants as ``Final`` with their value, and a keyword-only ``__init__`` whose
   parameters accept what the model converts (tuples, numpy arrays, ``bytearray`` ...);
   every parameter has a default, as every field has one at run time;
-- services: ``Name_Request`` / ``Name_Response`` messages (importable at run time too) and
-  the ``Name`` namespace with ``Request`` / ``Response`` as type aliases, so
+- services: ``Name_Request`` / ``Name_Response`` / ``Name_Event`` messages (importable at run
+  time too) and the ``Name`` namespace with ``Request`` / ``Response`` / ``Event`` as type
+  aliases, so
   ``def on_call(request: Name.Request) -> Name.Response`` type-checks;
 - actions: the same with ``Goal`` / ``Result`` / ``Feedback``.
 
@@ -165,11 +166,14 @@ def _message_class(spec: MessageSpec, module: _Module) -> list[str]:
     return lines
 
 
-def _namespace_class(spec: ServiceSpec | ActionSpec, module: _Module) -> list[str]:
+def _namespace_class(spec: ServiceSpec | ActionSpec, module: _Module, registry: TypeRegistry) -> list[str]:
     module.typing_names.add("TypeAlias")
     name = spec.full_name.rsplit("/", 1)[1]
     if isinstance(spec, ServiceSpec):
         base, parts = "Service", {"Request": spec.request, "Response": spec.response}
+        event = _event_of(spec, registry)
+        if event is not None:
+            parts["Event"] = event
     else:
         base = "Action"
         parts = {"Goal": spec.goal, "Result": spec.result, "Feedback": spec.feedback}
@@ -282,9 +286,9 @@ def render_stub(
     classes: list[list[str]] = []
     for short in _interface_names(registry, package, kind):
         spec = registry.get_spec(f"{package}/{kind}/{short}")
-        classes.extend(_message_class(part, module) for part in _parts(spec))
+        classes.extend(_message_class(part, module) for part in _parts(spec, registry))
         if not isinstance(spec, MessageSpec):
-            classes.append(_namespace_class(spec, module))
+            classes.append(_namespace_class(spec, module, registry))
     lines = [STUB_HEADER, f'"""Types of the ``{package}/{kind}`` interfaces."""', ""]
     lines.extend(_import_lines(module, reexports))
     if module.helpers & {"_Numbers", "_Items"}:
@@ -317,11 +321,18 @@ def _interface_names(registry: TypeRegistry, package: str, kind: str) -> list[st
     ]
 
 
-def _parts(spec: MessageSpec | ServiceSpec | ActionSpec) -> tuple[MessageSpec, ...]:
+def _event_of(spec: ServiceSpec, registry: TypeRegistry) -> MessageSpec | None:
+    """``Name_Event`` of a service (None in a registry without ``service_msgs``)."""
+    name = f"{spec.full_name}_Event"
+    return registry.message_spec(name) if "service_msgs/msg/ServiceEventInfo" in registry else None
+
+
+def _parts(spec: MessageSpec | ServiceSpec | ActionSpec, registry: TypeRegistry) -> tuple[MessageSpec, ...]:
     if isinstance(spec, MessageSpec):
         return (spec,)
     if isinstance(spec, ServiceSpec):
-        return (spec.request, spec.response)
+        event = _event_of(spec, registry)
+        return (spec.request, spec.response) if event is None else (spec.request, spec.response, event)
     return (spec.goal, spec.result, spec.feedback)
 
 
@@ -339,7 +350,7 @@ def package_dependencies(registry: TypeRegistry, packages: Iterable[str]) -> lis
                 spec = registry.get_spec(f"{package}/{kind}/{short}")
                 todo.extend(
                     f.type.base.split("/", 1)[0]
-                    for m in _parts(spec)
+                    for m in _parts(spec, registry)
                     for f in m.fields
                     if not f.type.is_primitive
                 )

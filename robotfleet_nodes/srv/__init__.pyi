@@ -5,6 +5,7 @@ from typing import Any as _Any
 from typing import TypeAlias as _TypeAlias
 from typing import TypeVar as _TypeVar
 
+import service_msgs.msg as _service_msgs_msg
 from numpy.typing import NDArray as _NDArray
 
 import robotfleet_nodes.msg as _robotfleet_nodes_msg
@@ -54,11 +55,27 @@ class AssignWorkOrder_Response(_Message):
         error: str = ...,
     ) -> None: ...
 
+class AssignWorkOrder_Event(_Message):
+    """``robotfleet_nodes/srv/AssignWorkOrder_Event``."""
+
+    info: _service_msgs_msg.ServiceEventInfo
+    request: list[AssignWorkOrder_Request]
+    response: list[AssignWorkOrder_Response]
+    def __init__(
+        self,
+        /,
+        *,
+        info: _service_msgs_msg.ServiceEventInfo = ...,
+        request: _Items[AssignWorkOrder_Request] = ...,
+        response: _Items[AssignWorkOrder_Response] = ...,
+    ) -> None: ...
+
 class AssignWorkOrder(_Service):
     """``robotfleet_nodes/srv/AssignWorkOrder``."""
 
     Request: _TypeAlias = AssignWorkOrder_Request
     Response: _TypeAlias = AssignWorkOrder_Response
+    Event: _TypeAlias = AssignWorkOrder_Event
 
 class CancelWorkOrder_Request(_Message):
     """``robotfleet_nodes/srv/CancelWorkOrder_Request``."""
@@ -88,11 +105,27 @@ class CancelWorkOrder_Response(_Message):
         error: str = ...,
     ) -> None: ...
 
+class CancelWorkOrder_Event(_Message):
+    """``robotfleet_nodes/srv/CancelWorkOrder_Event``."""
+
+    info: _service_msgs_msg.ServiceEventInfo
+    request: list[CancelWorkOrder_Request]
+    response: list[CancelWorkOrder_Response]
+    def __init__(
+        self,
+        /,
+        *,
+        info: _service_msgs_msg.ServiceEventInfo = ...,
+        request: _Items[CancelWorkOrder_Request] = ...,
+        response: _Items[CancelWorkOrder_Response] = ...,
+    ) -> None: ...
+
 class CancelWorkOrder(_Service):
     """``robotfleet_nodes/srv/CancelWorkOrder``."""
 
     Request: _TypeAlias = CancelWorkOrder_Request
     Response: _TypeAlias = CancelWorkOrder_Response
+    Event: _TypeAlias = CancelWorkOrder_Event
 
 class GetExecutions_Request(_Message):
     """``robotfleet_nodes/srv/GetExecutions_Request``."""
@@ -118,11 +151,27 @@ class GetExecutions_Response(_Message):
         records: _Items[_robotfleet_nodes_msg.ExecutionRecord] = ...,
     ) -> None: ...
 
+class GetExecutions_Event(_Message):
+    """``robotfleet_nodes/srv/GetExecutions_Event``."""
+
+    info: _service_msgs_msg.ServiceEventInfo
+    request: list[GetExecutions_Request]
+    response: list[GetExecutions_Response]
+    def __init__(
+        self,
+        /,
+        *,
+        info: _service_msgs_msg.ServiceEventInfo = ...,
+        request: _Items[GetExecutions_Request] = ...,
+        response: _Items[GetExecutions_Response] = ...,
+    ) -> None: ...
+
 class GetExecutions(_Service):
     """``robotfleet_nodes/srv/GetExecutions``."""
 
     Request: _TypeAlias = GetExecutions_Request
     Response: _TypeAlias = GetExecutions_Response
+    Event: _TypeAlias = GetExecutions_Event
 
 class GetWorkOrder_Request(_Message):
     """``robotfleet_nodes/srv/GetWorkOrder_Request``."""
@@ -150,11 +199,27 @@ class GetWorkOrder_Response(_Message):
         error: str = ...,
     ) -> None: ...
 
+class GetWorkOrder_Event(_Message):
+    """``robotfleet_nodes/srv/GetWorkOrder_Event``."""
+
+    info: _service_msgs_msg.ServiceEventInfo
+    request: list[GetWorkOrder_Request]
+    response: list[GetWorkOrder_Response]
+    def __init__(
+        self,
+        /,
+        *,
+        info: _service_msgs_msg.ServiceEventInfo = ...,
+        request: _Items[GetWorkOrder_Request] = ...,
+        response: _Items[GetWorkOrder_Response] = ...,
+    ) -> None: ...
+
 class GetWorkOrder(_Service):
     """``robotfleet_nodes/srv/GetWorkOrder``."""
 
     Request: _TypeAlias = GetWorkOrder_Request
     Response: _TypeAlias = GetWorkOrder_Response
+    Event: _TypeAlias = GetWorkOrder_Event
 
 class SubmitWorkOrder_Request(_Message):
     """``robotfleet_nodes/srv/SubmitWorkOrder_Request``."""
@@ -194,8 +259,24 @@ class SubmitWorkOrder_Response(_Message):
         error: str = ...,
     ) -> None: ...
 
+class SubmitWorkOrder_Event(_Message):
+    """``robotfleet_nodes/srv/SubmitWorkOrder_Event``."""
+
+    info: _service_msgs_msg.ServiceEventInfo
+    request: list[SubmitWorkOrder_Request]
+    response: list[SubmitWorkOrder_Response]
+    def __init__(
+        self,
+        /,
+        *,
+        info: _service_msgs_msg.ServiceEventInfo = ...,
+        request: _Items[SubmitWorkOrder_Request] = ...,
+        response: _Items[SubmitWorkOrder_Response] = ...,
+    ) -> None: ...
+
 class SubmitWorkOrder(_Service):
     """``robotfleet_nodes/srv/SubmitWorkOrder``."""
 
     Request: _TypeAlias = SubmitWorkOrder_Request
     Response: _TypeAlias = SubmitWorkOrder_Response
+    Event: _TypeAlias = SubmitWorkOrder_Event

@@ -71,9 +71,11 @@ def test_stubs_of_a_user_package_let_mypy_check_its_fields(tmp_path: Path) -> No
     )
     assert f"wrote {out / 'wheel_test_msgs' / 'msg' / '__init__.pyi'}" in run.stdout
     written = sorted(str(p.relative_to(out)) for p in out.rglob("*.pyi"))
-    assert written == [
+    assert written == [  # service_msgs: the ServiceEventInfo of SetSpeed_Event
         "builtin_interfaces/__init__.pyi",
         "builtin_interfaces/msg/__init__.pyi",
+        "service_msgs/__init__.pyi",
+        "service_msgs/msg/__init__.pyi",
         "wheel_test_msgs/__init__.pyi",
         "wheel_test_msgs/msg/__init__.pyi",
         "wheel_test_msgs/srv/__init__.pyi",
@@ -104,3 +106,33 @@ def test_stubs_of_an_unknown_package_are_refused(tmp_path: Path, capsys: pytest.
     assert main(["interface", "stubs", "no_such_msgs", "--out", str(tmp_path)]) == 1
     assert "'no_such_msgs' is neither a known interface package nor a directory" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())
+
+
+# From the ros-std-srvs 5.5.1 / ros-test-msgs 2.3.0 wheels' share/*/*.json (rosidl's own hashes).
+TRIGGER_HASHES = {
+    "type hash": "RIHS01_eeff2cd6fa5ad9d27cdf4dec64818317839b62f212a91e6b5304b634b2062c5f",
+    "Trigger_Request": "RIHS01_d010825374ce8918e72bfd826c82603e60f45419e932ea976f807b74a863a199",
+    "Trigger_Response": "RIHS01_2d946c21e2fc3f1e9ca6986a8191d85fcc70097a8bb7771a053564bc47009cdf",
+    "Trigger_Event": "RIHS01_ec4a1d26b0575e61906890342aba9523a2360e9845857c5590fa6e23bc39e1c2",
+}
+FIBONACCI_HASHES = {
+    "type hash": "RIHS01_be9273e3557225044b4a040811112491f7079326e3a573f83258b0b4c30bd069",
+    "Fibonacci_Goal": "RIHS01_e58ef5a8f4f039ab522a740823547c460b1d5aed8031c8b7825d33d345d90df8",
+    "Fibonacci_FeedbackMessage": "RIHS01_37487bae8cea358366b97003c1ef1ca7ce7c08df36f9e8cca496624226aee64e",
+    "Fibonacci_SendGoal_Event": "RIHS01_a20e708c6aae7a99d1eb0e930a0916f596bb5bae93a342a61752e13135be2c44",
+    "Fibonacci_GetResult_Response": "RIHS01_ef88159d47a3d21d9bf4bec690cf668939d9542db28a9cfd77dbcd97eaf1add2",
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "expected", "parts"),
+    [("std_srvs/srv/Trigger", TRIGGER_HASHES, 3), ("test_msgs/action/Fibonacci", FIBONACCI_HASHES, 12)],
+)
+def test_show_service_and_action_print_rihs01_hash_of_each_part(
+    name: str, expected: dict[str, str], parts: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["interface", "show", name]) == 0
+    header = [line for line in capsys.readouterr().out.splitlines() if "RIHS01_" in line]
+    printed = dict(line.lstrip("# ").split(": ") for line in header)
+    assert len(printed) == 1 + parts
+    assert {key: printed[key] for key in expected} == expected

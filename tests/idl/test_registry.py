@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -159,5 +160,33 @@ def test_default_registry_knows_own_and_env_packages(monkeypatch: pytest.MonkeyP
         assert fresh is default_registry()
         assert "rfos_test_msgs/srv/Compute" in fresh.names("srv")
         assert "robotfleet_nodes/msg/Heartbeat" in fresh
+    finally:
+        registry_module._default[:] = previous
+
+
+def test_default_registry_leaves_out_a_bad_user_package_with_one_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    good, bad, other = tmp_path / "good_msgs", tmp_path / "bad_msgs", tmp_path / "other_msgs"
+    for package in (good, bad, other):
+        (package / "msg").mkdir(parents=True)
+    (good / "msg" / "Uses.msg").write_text("bad_msgs/Fine fine\n")  # refers to the bad package
+    (good / "msg" / "Own.msg").write_text("int32 x\n")
+    (other / "msg" / "Other.msg").write_text("int32 z\n")
+    (bad / "msg" / "Fine.msg").write_text("int32 y\n")
+    (bad / "msg" / "Broken.msg").write_text("nowhere_msgs/Thing thing\n")
+    previous = list(registry_module._default)
+    monkeypatch.setenv("RFOS_INTERFACE_PATH", os.pathsep.join(map(str, (good, bad, other))))
+    registry_module._reset_default_registry()
+    try:
+        fresh = default_registry()
+        assert "other_msgs/msg/Other" in fresh
+        assert "bad_msgs/msg/Fine" not in fresh and "bad_msgs/msg/Broken" not in fresh
+        assert "good_msgs/msg/Own" not in fresh  # whole: its Uses refers to the left-out package
+        assert len(fresh.load_errors) == 2, fresh.load_errors  # bad_msgs, then good_msgs
+        assert fresh.load_errors[0].startswith(f"interface package bad_msgs ({bad}) left out: ")
+        assert "unknown type 'nowhere_msgs/msg/Thing'" in fresh.load_errors[0]
+        assert "unknown type 'bad_msgs/msg/Fine'" in fresh.load_errors[1]
+        assert "std_msgs/msg/String" in fresh
     finally:
         registry_module._default[:] = previous

@@ -118,7 +118,7 @@ def _class_mismatches(node: ast.ClassDef, runtime: object, where: tuple[str, str
         namespace = Service if bases == ["_Service"] else Action
         if not (isinstance(runtime, type) and issubclass(runtime, namespace)):
             return [f"{name}: stub says {namespace.__name__}, runtime has {runtime!r}"]
-        parts = ("Request", "Response") if namespace is Service else ("Goal", "Result", "Feedback")
+        parts = ("Request", "Response", "Event") if namespace is Service else ("Goal", "Result", "Feedback")
         members = {
             item.target.id: ast.unparse(item.value)
             for item in node.body
@@ -159,7 +159,7 @@ def stub_mismatches(text: str, package: str, kind: str) -> list[str]:
         interface = getattr(module, short)
         served.add(short)
         if isinstance(interface, type) and issubclass(interface, Service):
-            served.update({interface.Request.__name__, interface.Response.__name__})
+            served.update({interface.Request.__name__, interface.Response.__name__, interface.Event.__name__})
         elif isinstance(interface, type) and issubclass(interface, Action):
             served.update(getattr(interface, part).__name__ for part in ("Goal", "Result", "Feedback"))
     if declared != served:

@@ -2,9 +2,16 @@
 """Types of the ``example_interfaces/srv`` interfaces."""
 
 from typing import TypeAlias as _TypeAlias
+from typing import TypeVar as _TypeVar
+
+import service_msgs.msg as _service_msgs_msg
 
 from robotfleet_nodes.idl import Message as _Message
 from robotfleet_nodes.idl import Service as _Service
+
+_T = _TypeVar("_T")
+
+_Items: _TypeAlias = list[_T] | tuple[_T, ...]
 
 class AddTwoInts_Request(_Message):
     """``example_interfaces/srv/AddTwoInts_Request``."""
@@ -30,8 +37,110 @@ class AddTwoInts_Response(_Message):
         sum: int = ...,
     ) -> None: ...
 
+class AddTwoInts_Event(_Message):
+    """``example_interfaces/srv/AddTwoInts_Event``."""
+
+    info: _service_msgs_msg.ServiceEventInfo
+    request: list[AddTwoInts_Request]
+    response: list[AddTwoInts_Response]
+    def __init__(
+        self,
+        /,
+        *,
+        info: _service_msgs_msg.ServiceEventInfo = ...,
+        request: _Items[AddTwoInts_Request] = ...,
+        response: _Items[AddTwoInts_Response] = ...,
+    ) -> None: ...
+
 class AddTwoInts(_Service):
     """``example_interfaces/srv/AddTwoInts``."""
 
     Request: _TypeAlias = AddTwoInts_Request
     Response: _TypeAlias = AddTwoInts_Response
+    Event: _TypeAlias = AddTwoInts_Event
+
+class SetBool_Request(_Message):
+    """``example_interfaces/srv/SetBool_Request``."""
+
+    data: bool
+    def __init__(
+        self,
+        /,
+        *,
+        data: bool = ...,
+    ) -> None: ...
+
+class SetBool_Response(_Message):
+    """``example_interfaces/srv/SetBool_Response``."""
+
+    success: bool
+    message: str
+    def __init__(
+        self,
+        /,
+        *,
+        success: bool = ...,
+        message: str = ...,
+    ) -> None: ...
+
+class SetBool_Event(_Message):
+    """``example_interfaces/srv/SetBool_Event``."""
+
+    info: _service_msgs_msg.ServiceEventInfo
+    request: list[SetBool_Request]
+    response: list[SetBool_Response]
+    def __init__(
+        self,
+        /,
+        *,
+        info: _service_msgs_msg.ServiceEventInfo = ...,
+        request: _Items[SetBool_Request] = ...,
+        response: _Items[SetBool_Response] = ...,
+    ) -> None: ...
+
+class SetBool(_Service):
+    """``example_interfaces/srv/SetBool``."""
+
+    Request: _TypeAlias = SetBool_Request
+    Response: _TypeAlias = SetBool_Response
+    Event: _TypeAlias = SetBool_Event
+
+class Trigger_Request(_Message):
+    """``example_interfaces/srv/Trigger_Request``."""
+
+    def __init__(self) -> None: ...
+
+class Trigger_Response(_Message):
+    """``example_interfaces/srv/Trigger_Response``."""
+
+    success: bool
+    message: str
+    def __init__(
+        self,
+        /,
+        *,
+        success: bool = ...,
+        message: str = ...,
+    ) -> None: ...
+
+class Trigger_Event(_Message):
+    """``example_interfaces/srv/Trigger_Event``."""
+
+    info: _service_msgs_msg.ServiceEventInfo
+    request: list[Trigger_Request]
+    response: list[Trigger_Response]
+    def __init__(
+        self,
+        /,
+        *,
+        info: _service_msgs_msg.ServiceEventInfo = ...,
+        request: _Items[Trigger_Request] = ...,
+        response: _Items[Trigger_Response] = ...,
+    ) -> None: ...
+
+class Trigger(_Service):
+    """``example_interfaces/srv/Trigger``."""
+
+    Request: _TypeAlias = Trigger_Request
+    Response: _TypeAlias = Trigger_Response
+    Event: _TypeAlias = Trigger_Event

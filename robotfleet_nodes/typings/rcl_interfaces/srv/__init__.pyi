@@ -7,6 +7,7 @@ from typing import TypeAlias as _TypeAlias
 from typing import TypeVar as _TypeVar
 
 import rcl_interfaces.msg as _rcl_interfaces_msg
+import service_msgs.msg as _service_msgs_msg
 from numpy.typing import NDArray as _NDArray
 
 from robotfleet_nodes.idl import Message as _Message
@@ -39,11 +40,71 @@ class DescribeParameters_Response(_Message):
         descriptors: _Items[_rcl_interfaces_msg.ParameterDescriptor] = ...,
     ) -> None: ...
 
+class DescribeParameters_Event(_Message):
+    """``rcl_interfaces/srv/DescribeParameters_Event``."""
+
+    info: _service_msgs_msg.ServiceEventInfo
+    request: list[DescribeParameters_Request]
+    response: list[DescribeParameters_Response]
+    def __init__(
+        self,
+        /,
+        *,
+        info: _service_msgs_msg.ServiceEventInfo = ...,
+        request: _Items[DescribeParameters_Request] = ...,
+        response: _Items[DescribeParameters_Response] = ...,
+    ) -> None: ...
+
 class DescribeParameters(_Service):
     """``rcl_interfaces/srv/DescribeParameters``."""
 
     Request: _TypeAlias = DescribeParameters_Request
     Response: _TypeAlias = DescribeParameters_Response
+    Event: _TypeAlias = DescribeParameters_Event
+
+class GetLoggerLevels_Request(_Message):
+    """``rcl_interfaces/srv/GetLoggerLevels_Request``."""
+
+    names: list[str]
+    def __init__(
+        self,
+        /,
+        *,
+        names: _Items[str] = ...,
+    ) -> None: ...
+
+class GetLoggerLevels_Response(_Message):
+    """``rcl_interfaces/srv/GetLoggerLevels_Response``."""
+
+    levels: list[_rcl_interfaces_msg.LoggerLevel]
+    def __init__(
+        self,
+        /,
+        *,
+        levels: _Items[_rcl_interfaces_msg.LoggerLevel] = ...,
+    ) -> None: ...
+
+class GetLoggerLevels_Event(_Message):
+    """``rcl_interfaces/srv/GetLoggerLevels_Event``."""
+
+    info: _service_msgs_msg.ServiceEventInfo
+    request: list[GetLoggerLevels_Request]
+    response: list[GetLoggerLevels_Response]
+    def __init__(
+        self,
+        /,
+        *,
+        info: _service_msgs_msg.ServiceEventInfo = ...,
+        request: _Items[GetLoggerLevels_Request] = ...,
+        response: _Items[GetLoggerLevels_Response] = ...,
+    ) -> None: ...
+
+class GetLoggerLevels(_Service):
+    """``rcl_interfaces/srv/GetLoggerLevels``."""
+
+    Request: _TypeAlias = GetLoggerLevels_Request
+    Response: _TypeAlias = GetLoggerLevels_Response
+    Event: _TypeAlias = GetLoggerLevels_Event
 
 class GetParameterTypes_Request(_Message):
     """``rcl_interfaces/srv/GetParameterTypes_Request``."""
@@ -67,11 +128,27 @@ class GetParameterTypes_Response(_Message):
         types: _Bytes = ...,
     ) -> None: ...
 
+class GetParameterTypes_Event(_Message):
+    """``rcl_interfaces/srv/GetParameterTypes_Event``."""
+
+    info: _service_msgs_msg.ServiceEventInfo
+    request: list[GetParameterTypes_Request]
+    response: list[GetParameterTypes_Response]
+    def __init__(
+        self,
+        /,
+        *,
+        info: _service_msgs_msg.ServiceEventInfo = ...,
+        request: _Items[GetParameterTypes_Request] = ...,
+        response: _Items[GetParameterTypes_Response] = ...,
+    ) -> None: ...
+
 class GetParameterTypes(_Service):
     """``rcl_interfaces/srv/GetParameterTypes``."""
 
     Request: _TypeAlias = GetParameterTypes_Request
     Response: _TypeAlias = GetParameterTypes_Response
+    Event: _TypeAlias = GetParameterTypes_Event
 
 class GetParameters_Request(_Message):
     """``rcl_interfaces/srv/GetParameters_Request``."""
@@ -95,11 +172,27 @@ class GetParameters_Response(_Message):
         values: _Items[_rcl_interfaces_msg.ParameterValue] = ...,
     ) -> None: ...
 
+class GetParameters_Event(_Message):
+    """``rcl_interfaces/srv/GetParameters_Event``."""
+
+    info: _service_msgs_msg.ServiceEventInfo
+    request: list[GetParameters_Request]
+    response: list[GetParameters_Response]
+    def __init__(
+        self,
+        /,
+        *,
+        info: _service_msgs_msg.ServiceEventInfo = ...,
+        request: _Items[GetParameters_Request] = ...,
+        response: _Items[GetParameters_Response] = ...,
+    ) -> None: ...
+
 class GetParameters(_Service):
     """``rcl_interfaces/srv/GetParameters``."""
 
     Request: _TypeAlias = GetParameters_Request
     Response: _TypeAlias = GetParameters_Response
+    Event: _TypeAlias = GetParameters_Event
 
 class ListParameters_Request(_Message):
     """``rcl_interfaces/srv/ListParameters_Request``."""
@@ -126,11 +219,71 @@ class ListParameters_Response(_Message):
         result: _rcl_interfaces_msg.ListParametersResult = ...,
     ) -> None: ...
 
+class ListParameters_Event(_Message):
+    """``rcl_interfaces/srv/ListParameters_Event``."""
+
+    info: _service_msgs_msg.ServiceEventInfo
+    request: list[ListParameters_Request]
+    response: list[ListParameters_Response]
+    def __init__(
+        self,
+        /,
+        *,
+        info: _service_msgs_msg.ServiceEventInfo = ...,
+        request: _Items[ListParameters_Request] = ...,
+        response: _Items[ListParameters_Response] = ...,
+    ) -> None: ...
+
 class ListParameters(_Service):
     """``rcl_interfaces/srv/ListParameters``."""
 
     Request: _TypeAlias = ListParameters_Request
     Response: _TypeAlias = ListParameters_Response
+    Event: _TypeAlias = ListParameters_Event
+
+class SetLoggerLevels_Request(_Message):
+    """``rcl_interfaces/srv/SetLoggerLevels_Request``."""
+
+    levels: list[_rcl_interfaces_msg.LoggerLevel]
+    def __init__(
+        self,
+        /,
+        *,
+        levels: _Items[_rcl_interfaces_msg.LoggerLevel] = ...,
+    ) -> None: ...
+
+class SetLoggerLevels_Response(_Message):
+    """``rcl_interfaces/srv/SetLoggerLevels_Response``."""
+
+    results: list[_rcl_interfaces_msg.SetLoggerLevelsResult]
+    def __init__(
+        self,
+        /,
+        *,
+        results: _Items[_rcl_interfaces_msg.SetLoggerLevelsResult] = ...,
+    ) -> None: ...
+
+class SetLoggerLevels_Event(_Message):
+    """``rcl_interfaces/srv/SetLoggerLevels_Event``."""
+
+    info: _service_msgs_msg.ServiceEventInfo
+    request: list[SetLoggerLevels_Request]
+    response: list[SetLoggerLevels_Response]
+    def __init__(
+        self,
+        /,
+        *,
+        info: _service_msgs_msg.ServiceEventInfo = ...,
+        request: _Items[SetLoggerLevels_Request] = ...,
+        response: _Items[SetLoggerLevels_Response] = ...,
+    ) -> None: ...
+
+class SetLoggerLevels(_Service):
+    """``rcl_interfaces/srv/SetLoggerLevels``."""
+
+    Request: _TypeAlias = SetLoggerLevels_Request
+    Response: _TypeAlias = SetLoggerLevels_Response
+    Event: _TypeAlias = SetLoggerLevels_Event
 
 class SetParameters_Request(_Message):
     """``rcl_interfaces/srv/SetParameters_Request``."""
@@ -154,11 +307,27 @@ class SetParameters_Response(_Message):
         results: _Items[_rcl_interfaces_msg.SetParametersResult] = ...,
     ) -> None: ...
 
+class SetParameters_Event(_Message):
+    """``rcl_interfaces/srv/SetParameters_Event``."""
+
+    info: _service_msgs_msg.ServiceEventInfo
+    request: list[SetParameters_Request]
+    response: list[SetParameters_Response]
+    def __init__(
+        self,
+        /,
+        *,
+        info: _service_msgs_msg.ServiceEventInfo = ...,
+        request: _Items[SetParameters_Request] = ...,
+        response: _Items[SetParameters_Response] = ...,
+    ) -> None: ...
+
 class SetParameters(_Service):
     """``rcl_interfaces/srv/SetParameters``."""
 
     Request: _TypeAlias = SetParameters_Request
     Response: _TypeAlias = SetParameters_Response
+    Event: _TypeAlias = SetParameters_Event
 
 class SetParametersAtomically_Request(_Message):
     """``rcl_interfaces/srv/SetParametersAtomically_Request``."""
@@ -182,8 +351,24 @@ class SetParametersAtomically_Response(_Message):
         result: _rcl_interfaces_msg.SetParametersResult = ...,
     ) -> None: ...
 
+class SetParametersAtomically_Event(_Message):
+    """``rcl_interfaces/srv/SetParametersAtomically_Event``."""
+
+    info: _service_msgs_msg.ServiceEventInfo
+    request: list[SetParametersAtomically_Request]
+    response: list[SetParametersAtomically_Response]
+    def __init__(
+        self,
+        /,
+        *,
+        info: _service_msgs_msg.ServiceEventInfo = ...,
+        request: _Items[SetParametersAtomically_Request] = ...,
+        response: _Items[SetParametersAtomically_Response] = ...,
+    ) -> None: ...
+
 class SetParametersAtomically(_Service):
     """``rcl_interfaces/srv/SetParametersAtomically``."""
 
     Request: _TypeAlias = SetParametersAtomically_Request
     Response: _TypeAlias = SetParametersAtomically_Response
+    Event: _TypeAlias = SetParametersAtomically_Event
