@@ -19,6 +19,18 @@ Decisions:
   Every other failed import (``sitecustomize``, libraries probing optional modules) is
   declined without loading anything. The real finder, ``robotfleet_nodes.idl._importer``,
   then decides against the registry.
+
+Coexistence with a real ROS 2 (``RFOS_ROS2``, see docs/ros2-compat.md, "Coexistence"): a second
+finder, :class:`CompatFinder`, serves this package's ROS 2 client library
+(``robotfleet_nodes/compat/rclpy/``) as the top-level ``rclpy``; its submodules then load from
+that directory through the parent's ``__path__``.
+
+- ``auto`` (default): both finders at the end of ``sys.meta_path``, so an importable real
+  ``rclpy`` wins; and when one is importable, the interface finder declines too (a real
+  rclpy needs rosidl's message classes, not ours).
+- ``rfos``: both finders first, so ours win over a real ROS 2 installation.
+- ``off``: no ``rclpy`` of ours; the interface finder stays at the end, as without ROS 2
+  compatibility (this package's own scripts import interface packages).
 """
 
 from __future__ import annotations
@@ -32,7 +44,16 @@ if TYPE_CHECKING:
     from importlib.machinery import ModuleSpec
     from types import ModuleType
 
-__all__ = ["STANDARD_PACKAGES", "LazyInterfaceFinder", "install", "uninstall"]
+__all__ = [
+    "ROS2_ENV",
+    "ROS2_MODES",
+    "STANDARD_PACKAGES",
+    "CompatFinder",
+    "LazyInterfaceFinder",
+    "install",
+    "ros2_mode",
+    "uninstall",
+]
 
 # The registry's ``INTERFACE_PATH_ENV`` (not imported from there: that is the heavy part).
 _INTERFACE_PATH_ENV = "RFOS_INTERFACE_PATH"
@@ -67,7 +88,15 @@ STANDARD_PACKAGES = frozenset(
     }
 )
 
+#: The environment variable choosing whose ``rclpy`` (and interface packages) a script gets.
+ROS2_ENV = "RFOS_ROS2"
+#: Its values: ``auto`` (the default), ``rfos`` and ``off``.
+ROS2_MODES = ("auto", "rfos", "off")
+
 _KINDS = ("msg", "srv", "action")
+_COMPAT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "compat")
+#: The top-level modules served from ``robotfleet_nodes/compat/``.
+_COMPAT_MODULES = frozenset({"rclpy"})
 _OWN_PACKAGE = "robotfleet_nodes"
 _BUNDLED_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "interfaces")
 _bundled: list[frozenset[str]] = []  # zero or one element, filled on the first candidate check
@@ -97,8 +126,46 @@ def _is_candidate(package: str) -> bool:
     )
 
 
+def ros2_mode() -> str:
+    """The ``RFOS_ROS2`` mode: ``auto``, ``rfos`` or ``off`` (unset or empty: ``auto``)."""
+    value = os.environ.get(ROS2_ENV, "").strip().lower() or "auto"
+    if value not in ROS2_MODES:
+        sys.stderr.write(
+            f"robotfleet_nodes: {ROS2_ENV}={value!r} is not one of auto, rfos, off; using auto\n"
+        )
+        return "auto"
+    return value
+
+
+def _real_rclpy_importable() -> bool:
+    """Whether the path finder (``sys.path``) finds an ``rclpy`` other than ours."""
+    from importlib.machinery import PathFinder  # already loaded by the import system
+
+    return PathFinder.find_spec("rclpy") is not None
+
+
+class CompatFinder:
+    """A meta path finder serving ``robotfleet_nodes/compat/rclpy`` as the top-level ``rclpy``."""
+
+    def find_spec(
+        self,
+        fullname: str,
+        path: Sequence[str] | None,
+        target: ModuleType | None = None,
+    ) -> ModuleSpec | None:
+        """The spec of our ``rclpy`` package, else ``None`` (submodules: the parent's ``__path__``)."""
+        if fullname not in _COMPAT_MODULES:
+            return None
+        from importlib.machinery import PathFinder
+
+        return PathFinder.find_spec(fullname, [_COMPAT_DIR])
+
+
 class LazyInterfaceFinder:
     """A meta path finder that loads the interface machinery on its first real match."""
+
+    def __init__(self, *, first: bool = False) -> None:
+        self._first = first
 
     def find_spec(
         self,
@@ -110,6 +177,10 @@ class LazyInterfaceFinder:
         parts = fullname.split(".")
         if len(parts) > 2 or (len(parts) == 2 and parts[1] not in _KINDS) or not _is_candidate(parts[0]):
             return None
+        if self._first and parts[0] == _OWN_PACKAGE:
+            return None  # in front of the path finder: never shadow this package itself
+        if not self._first and ros2_mode() == "auto" and _real_rclpy_importable():
+            return None  # a real ROS 2 is in use: its rosidl classes, not ours
         # The real machinery (pydantic, rosbags, the registry), first imported here.
         from robotfleet_nodes.idl import InterfaceFinder
 
@@ -121,11 +192,24 @@ class LazyInterfaceFinder:
 
 
 def install() -> None:
-    """Append the finder to the end of ``sys.meta_path`` (idempotent)."""
-    if not any(isinstance(finder, LazyInterfaceFinder) for finder in sys.meta_path):
+    """Install the finders as ``RFOS_ROS2`` says (idempotent).
+
+    ``auto``: both appended to the end of ``sys.meta_path``; ``rfos``: both inserted first;
+    ``off``: only the interface finder, at the end.
+    """
+    if any(isinstance(finder, (LazyInterfaceFinder, CompatFinder)) for finder in sys.meta_path):
+        return
+    mode = ros2_mode()
+    if mode == "off":
         sys.meta_path.append(LazyInterfaceFinder())
+    elif mode == "rfos":
+        sys.meta_path[:0] = [CompatFinder(), LazyInterfaceFinder(first=True)]
+    else:
+        sys.meta_path.extend([LazyInterfaceFinder(), CompatFinder()])
 
 
 def uninstall() -> None:
-    """Remove the finder again (modules it already served stay imported)."""
-    sys.meta_path[:] = [finder for finder in sys.meta_path if not isinstance(finder, LazyInterfaceFinder)]
+    """Remove the finders again (modules they already served stay imported)."""
+    sys.meta_path[:] = [
+        finder for finder in sys.meta_path if not isinstance(finder, (LazyInterfaceFinder, CompatFinder))
+    ]
