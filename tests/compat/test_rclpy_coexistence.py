@@ -116,9 +116,10 @@ def test_an_unknown_mode_says_what_to_do_and_falls_back_to_auto(empty: Path) -> 
     assert "RFOS_ROS2='ros' is not one of auto, rfos, off" in result.stderr
 
 
-def test_init_shutdown_and_the_context_manager() -> None:
+def test_init_shutdown_and_the_context_manager(nats_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     import rclpy
 
+    monkeypatch.setenv("MESSAGING_URL", nats_url)
     assert rclpy.__file__ == OURS
     assert not rclpy.ok()
     with rclpy.init():

@@ -1,25 +1,31 @@
 """``rclpy`` over RobotFleetOS (served as the top-level ``rclpy``; see docs/ros2-compat.md).
 
-Work in progress (issue 15, step 2): today only the process-wide lifecycle, ``init`` /
-``shutdown`` / ``ok`` and ``with rclpy.init():``, with real rclpy's keyword-only signatures.
+Our asyncio core runs on its own thread; callbacks run on the executors' threads, with
+rclpy's semantics (executors, callback groups). Keyword-only signatures as in rclpy 9.1.2.
 """
 
 from __future__ import annotations
 
-import threading
+import sys
 from types import TracebackType
 
-from robotfleet_nodes.errors import RobotFleetError
+from . import _core
+from ._core import RclpyStateError
+from .executors import Executor, get_global_executor
+from .node import Node
+from .task import Future
 
-__all__ = ["InitContextManager", "RclpyStateError", "init", "ok", "shutdown"]
-
-
-class RclpyStateError(RobotFleetError, RuntimeError):
-    """``init`` called twice, or ``shutdown`` without ``init``: call them once each, in order."""
-
-
-_lock = threading.Lock()
-_initialized = [False]
+__all__ = [
+    "InitContextManager",
+    "RclpyStateError",
+    "create_node",
+    "init",
+    "ok",
+    "shutdown",
+    "spin",
+    "spin_once",
+    "spin_until_future_complete",
+]
 
 
 class InitContextManager:
@@ -45,28 +51,62 @@ def init(
     domain_id: int | None = None,
     signal_handler_options: object | None = None,
 ) -> InitContextManager:
-    """Initialise the process's ROS 2 client library (once, like ``rclpy.init``).
-
-    ``args``, ``domain_id`` and ``signal_handler_options`` are accepted and not used yet;
-    only the default context exists (``context`` must be ``None``).
-    """
+    """Start the client library: the asyncio thread and its connection (``MESSAGING_URL``, else
+    the local broker). ``args`` takes ``--ros-args``; ``domain_id`` and
+    ``signal_handler_options`` are accepted and not used (use ``ROS_DOMAIN_ID``); only the
+    default context exists (``context`` must be ``None``)."""
     if context is not None:
         raise RclpyStateError("rclpy.init(context=...): only the default context is supported; omit context")
-    with _lock:
-        if _initialized[0]:
-            raise RclpyStateError("rclpy.init() was already called: call rclpy.shutdown() first")
-        _initialized[0] = True
+    _core.start(list(args) if args is not None else sys.argv[1:])
     return InitContextManager()
 
 
 def shutdown(*, context: object | None = None, uninstall_handlers: bool | None = None) -> None:
-    """Shut the client library down (like ``rclpy.shutdown``); ``init`` may then be called again."""
-    with _lock:
-        if not _initialized[0]:
-            raise RclpyStateError("rclpy.shutdown() without rclpy.init(): call rclpy.init() first")
-        _initialized[0] = False
+    """Stop the client library (like ``rclpy.shutdown``); ``init`` may then be called again."""
+    _core.stop()
 
 
 def ok(*, context: object | None = None) -> bool:
     """Whether :func:`init` was called and :func:`shutdown` not since."""
-    return _initialized[0]
+    return _core.is_running()
+
+
+def create_node(node_name: str, **kwargs: object) -> Node:
+    """A :class:`rclpy.node.Node` (``rclpy.create_node``)."""
+    return Node(node_name, **kwargs)  # type: ignore[arg-type]
+
+
+def _executor(node: Node | None, executor: Executor | None) -> Executor:
+    chosen = executor if executor is not None else get_global_executor()
+    if node is not None:
+        chosen.add_node(node)
+    return chosen
+
+
+def spin(node: Node, executor: Executor | None = None) -> None:
+    """Run ``node``'s callbacks until ``rclpy.shutdown()``."""
+    chosen = _executor(node, executor)
+    try:
+        chosen.spin()
+    finally:
+        chosen.remove_node(node)
+
+
+def spin_once(node: Node, *, executor: Executor | None = None, timeout_sec: float | None = None) -> None:
+    """Run at most one of ``node``'s callbacks."""
+    chosen = _executor(node, executor)
+    try:
+        chosen.spin_once(timeout_sec=timeout_sec)
+    finally:
+        chosen.remove_node(node)
+
+
+def spin_until_future_complete(
+    node: Node, future: Future, executor: Executor | None = None, timeout_sec: float | None = None
+) -> None:
+    """Run ``node``'s callbacks until ``future`` is done (or ``timeout_sec`` passed)."""
+    chosen = _executor(node, executor)
+    try:
+        chosen.spin_until_future_complete(future, timeout_sec)
+    finally:
+        chosen.remove_node(node)

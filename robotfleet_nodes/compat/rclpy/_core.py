@@ -1,0 +1,104 @@
+"""The process-wide state of our ``rclpy``: the asyncio loop on its own thread, the context.
+
+Callbacks never run here: the loop thread only moves data (a message, a request, a
+response) into the entity's queue and wakes the executors through :data:`WAKE`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+from robotfleet_nodes.errors import RobotFleetError
+from robotfleet_nodes.node import Context
+
+__all__ = ["WAKE", "RclpyStateError", "is_running", "notify", "run", "start", "stop", "submit"]
+
+T = TypeVar("T")
+
+#: Notified whenever an entity becomes ready, a callback ends or the library shuts down.
+WAKE = threading.Condition()
+
+
+class RclpyStateError(RobotFleetError, RuntimeError):
+    """``rclpy`` used before ``rclpy.init()`` or after ``rclpy.shutdown()``: call them once each."""
+
+
+class _State:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.thread: threading.Thread | None = None
+        self.context: Context | None = None
+
+
+_state = _State()
+
+
+def notify() -> None:
+    """Wake every executor waiting for work."""
+    with WAKE:
+        WAKE.notify_all()
+
+
+def is_running() -> bool:
+    return _state.context is not None
+
+
+def context() -> Context:
+    if _state.context is None:
+        raise RclpyStateError("rclpy is not initialised: call rclpy.init() first")
+    return _state.context
+
+
+def loop() -> asyncio.AbstractEventLoop:
+    if _state.loop is None:
+        raise RclpyStateError("rclpy is not initialised: call rclpy.init() first")
+    return _state.loop
+
+
+def submit(coro: Coroutine[Any, Any, T]) -> asyncio.Future[T]:
+    """Schedule ``coro`` on the loop thread; a concurrent future of its result."""
+    return asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, loop()), loop=loop())
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` on the loop thread and wait for its result (never call from the loop thread)."""
+    return asyncio.run_coroutine_threadsafe(coro, loop()).result()
+
+
+def start(args: list[str] | None) -> None:
+    with _state.lock:
+        if _state.context is not None:
+            raise RclpyStateError("rclpy.init() was already called: call rclpy.shutdown() first")
+        new_loop = asyncio.new_event_loop()
+        thread = threading.Thread(target=new_loop.run_forever, name="rclpy-asyncio", daemon=True)
+        thread.start()
+        ctx = Context(args=args or [])
+        try:
+            asyncio.run_coroutine_threadsafe(ctx.start(), new_loop).result()
+        except BaseException:
+            new_loop.call_soon_threadsafe(new_loop.stop)
+            thread.join()
+            new_loop.close()
+            raise
+        _state.loop, _state.thread, _state.context = new_loop, thread, ctx
+
+
+def stop() -> None:
+    with _state.lock:
+        ctx, loop_, thread = _state.context, _state.loop, _state.thread
+        if ctx is None or loop_ is None or thread is None:
+            raise RclpyStateError("rclpy.shutdown() without rclpy.init(): call rclpy.init() first")
+        _state.context = None
+        try:
+            asyncio.run_coroutine_threadsafe(ctx.close(), loop_).result(timeout=10)
+        finally:
+            loop_.call_soon_threadsafe(loop_.stop)
+            thread.join(timeout=10)
+            if not thread.is_alive():
+                loop_.close()
+            _state.loop = _state.thread = None
+    notify()

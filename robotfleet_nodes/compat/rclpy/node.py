@@ -1,0 +1,343 @@
+"""``rclpy.node.Node`` over RobotFleetOS: synchronous entity creation, callbacks on executors.
+
+Each entity wraps one of our asyncio entities. The asyncio thread only queues what arrives
+(a message, a request, a response) and wakes the executors; an executor takes it and runs
+the user's callback on its own thread, honouring the entity's callback group.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from robotfleet_nodes.node import Node as _CoreNode
+from robotfleet_nodes.qos import QoSProfile, as_qos
+
+from . import _core
+from ._entity import Entity, Work
+from .callback_groups import CallbackGroup, MutuallyExclusiveCallbackGroup
+from .logging import RcutilsLogger
+from .task import Future
+
+__all__ = ["Client", "Node", "Publisher", "Service", "Subscription", "Timer"]
+
+
+def _check_ours(cls: type[Any]) -> None:
+    """Refuse rosidl-generated classes (real ROS 2's), which our transport cannot carry."""
+    if hasattr(cls, "_TYPE_SUPPORT") or type(cls).__name__.startswith("Metaclass_"):
+        raise TypeError(
+            f"{cls.__module__}.{cls.__name__} is a rosidl-generated class of a real ROS 2: this rclpy "
+            "(RobotFleetOS) needs its own interface classes; run with RFOS_ROS2=rfos so that "
+            "`std_msgs.msg` etc. are ours, or use the real rclpy"
+        )
+
+
+class Publisher:
+    """Publishes synchronously: ``publish`` returns once the message was handed to the broker."""
+
+    def __init__(self, core: Any, msg_type: type[Any], topic: str) -> None:
+        self._core = core
+        self.msg_type = msg_type
+        self.topic_name = topic
+
+    def publish(self, msg: Any) -> None:
+        """Send ``msg`` (an instance of the publisher's type)."""
+        _core.run(self._core.publish(msg))
+
+    def get_subscription_count(self) -> int:
+        return int(getattr(self._core, "subscription_count", 0))
+
+
+class Subscription(Entity):
+    """Queues messages (KEEP_LAST depth) for ``callback(msg)`` on an executor."""
+
+    def __init__(
+        self,
+        msg_type: type[Any],
+        topic: str,
+        callback: Callable[[Any], Any],
+        qos: QoSProfile,
+        group: CallbackGroup,
+    ) -> None:
+        super().__init__(group)
+        self.msg_type = msg_type
+        self.topic_name = topic
+        self.callback = callback
+        self._queue: deque[Any] = deque(maxlen=max(qos.depth, 1))
+        self._core: Any = None
+
+    def _receive(self, msg: Any) -> None:  # on the asyncio thread
+        with self._lock:
+            self._queue.append(msg)
+        _core.notify()
+
+    def _take(self, now: float) -> Work | None:
+        with self._lock:
+            if not self._queue:
+                return None
+            msg = self._queue.popleft()
+        return lambda: self.callback(msg)
+
+
+class Timer(Entity):
+    """Calls ``callback()`` every ``timer_period_sec`` (missed periods are skipped, as in rcl)."""
+
+    def __init__(self, period: float, callback: Callable[[], Any], group: CallbackGroup) -> None:
+        super().__init__(group)
+        if period <= 0:
+            raise ValueError(f"timer period must be positive, got {period}")
+        self.timer_period_ns = int(period * 1e9)
+        self._period = period
+        self.callback = callback
+        self._next = time.monotonic() + period
+        self._cancelled = False
+
+    def _deadline(self) -> float | None:
+        return None if self._cancelled else self._next
+
+    def _take(self, now: float) -> Work | None:
+        with self._lock:
+            if self._cancelled or now < self._next:
+                return None
+            self._next += self._period
+            if self._next <= now:  # skip the periods missed while busy
+                self._next += ((now - self._next) // self._period + 1) * self._period
+        return self.callback
+
+    def cancel(self) -> None:
+        self._cancelled = True
+
+    def is_canceled(self) -> bool:
+        return self._cancelled
+
+    def reset(self) -> None:
+        self._cancelled = False
+        self._next = time.monotonic() + self._period
+        _core.notify()
+
+    def destroy(self) -> None:
+        self.cancel()
+
+
+class Service(Entity):
+    """Answers requests with ``callback(request, response)`` run on an executor."""
+
+    def __init__(
+        self, srv_type: type[Any], name: str, callback: Callable[[Any, Any], Any], group: CallbackGroup
+    ) -> None:
+        super().__init__(group)
+        self.srv_type = srv_type
+        self.srv_name = name
+        self.callback = callback
+        self._queue: deque[tuple[Any, asyncio.Future[Any]]] = deque()
+        self._core: Any = None
+
+    async def _handle(self, request: Any) -> Any:  # on the asyncio thread
+        answer: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        with self._lock:
+            self._queue.append((request, answer))
+        _core.notify()
+        return await answer
+
+    def _take(self, now: float) -> Work | None:
+        with self._lock:
+            if not self._queue:
+                return None
+            request, answer = self._queue.popleft()
+
+        def work() -> None:
+            loop = answer.get_loop()
+            try:
+                response = self.callback(request, self.srv_type.Response())
+            except BaseException as exc:
+                loop.call_soon_threadsafe(answer.set_exception, exc)
+                raise
+            loop.call_soon_threadsafe(answer.set_result, response)
+
+        return work
+
+
+class Client(Entity):
+    """Calls a service: ``call_async`` returns a :class:`Future` completed on an executor."""
+
+    def __init__(self, srv_type: type[Any], name: str, group: CallbackGroup) -> None:
+        super().__init__(group)
+        self.srv_type = srv_type
+        self.srv_name = name
+        self._queue: deque[tuple[Future, Any, BaseException | None]] = deque()
+        self._core: Any = None
+
+    def call_async(self, request: Any) -> Future:
+        """Send ``request``; the future completes when an executor spinning the node takes the response."""
+        future = Future()
+
+        async def call() -> None:
+            try:
+                response = await self._core.call(request)
+            except Exception as exc:
+                self._answer(future, None, exc)
+            else:
+                self._answer(future, response, None)
+
+        _core.submit(call())
+        return future
+
+    def call(self, request: Any, timeout_sec: float | None = None) -> Any:
+        """Send ``request`` and wait for the response (from a thread other than the one spinning)."""
+        future = self.call_async(request)
+        done = threading.Event()
+        future.add_done_callback(lambda _f: done.set())
+        if not done.wait(timeout_sec):
+            future.cancel()
+            return None
+        return future.result()
+
+    def _answer(self, future: Future, response: Any, exc: BaseException | None) -> None:
+        with self._lock:
+            self._queue.append((future, response, exc))
+        _core.notify()
+
+    def _take(self, now: float) -> Work | None:
+        with self._lock:
+            if not self._queue:
+                return None
+            future, response, exc = self._queue.popleft()
+        if exc is not None:
+            return lambda: future.set_exception(exc)
+        return lambda: future.set_result(response)
+
+    def service_is_ready(self) -> bool:
+        return bool(_core.run(self._core.wait_for_service(timeout=0.0)))
+
+    def wait_for_service(self, timeout_sec: float | None = None) -> bool:
+        """True once a server exists; False after ``timeout_sec`` (None: wait forever)."""
+        if timeout_sec is not None:
+            return bool(_core.run(self._core.wait_for_service(timeout=timeout_sec)))
+        while not _core.run(self._core.wait_for_service(timeout=1.0)):
+            pass
+        return True
+
+
+class Node:
+    """A ROS 2 node (like ``rclpy.node.Node``), on the context ``rclpy.init()`` made."""
+
+    def __init__(self, node_name: str, *, namespace: str | None = None, **options: Any) -> None:
+        self._core = _CoreNode(node_name, context=_core.context(), namespace=namespace or "", **options)
+        _core.run(self._core.start())
+        self.default_callback_group: CallbackGroup = MutuallyExclusiveCallbackGroup()
+        self._entities: list[Entity] = []
+        self._entities_lock = threading.Lock()
+        self._logger = RcutilsLogger(self._core.get_fully_qualified_name().strip("/").replace("/", "."))
+        self._executor: Any = None
+
+    # -- identity -------------------------------------------------------------------
+    def get_name(self) -> str:
+        return self._core.get_name()
+
+    def get_namespace(self) -> str:
+        return self._core.get_namespace()
+
+    def get_fully_qualified_name(self) -> str:
+        return self._core.get_fully_qualified_name()
+
+    def get_logger(self) -> RcutilsLogger:
+        """The node's logger: ``[INFO] [<epoch>.<ns>] [<node name>]: msg`` on stderr."""
+        return self._logger
+
+    @property
+    def executor(self) -> Any:
+        return self._executor
+
+    def _add(self, entity: Entity) -> None:
+        with self._entities_lock:
+            self._entities.append(entity)
+        _core.notify()
+
+    def _snapshot(self) -> list[Entity]:
+        with self._entities_lock:
+            return list(self._entities)
+
+    # -- entities -------------------------------------------------------------------
+    def create_publisher(
+        self, msg_type: type[Any], topic: str, qos_profile: QoSProfile | int, **_: Any
+    ) -> Publisher:
+        """A publisher of ``msg_type`` on ``topic`` (an int QoS is a KEEP_LAST depth)."""
+        _check_ours(msg_type)
+        core = _core.run(self._core.create_publisher(msg_type, topic, qos_profile))
+        return Publisher(core, msg_type, topic)
+
+    def create_subscription(
+        self,
+        msg_type: type[Any],
+        topic: str,
+        callback: Callable[[Any], Any],
+        qos_profile: QoSProfile | int,
+        *,
+        callback_group: CallbackGroup | None = None,
+        **_: Any,
+    ) -> Subscription:
+        """Call ``callback(msg)`` on an executor for each message on ``topic``."""
+        _check_ours(msg_type)
+        qos = as_qos(qos_profile)
+        sub = Subscription(msg_type, topic, callback, qos, callback_group or self.default_callback_group)
+        sub._core = _core.run(self._core.create_subscription(msg_type, topic, sub._receive, qos))
+        self._add(sub)
+        return sub
+
+    def create_timer(
+        self,
+        timer_period_sec: float,
+        callback: Callable[[], Any],
+        callback_group: CallbackGroup | None = None,
+        **_: Any,
+    ) -> Timer:
+        """Call ``callback()`` on an executor every ``timer_period_sec`` seconds."""
+        timer = Timer(timer_period_sec, callback, callback_group or self.default_callback_group)
+        self._add(timer)
+        return timer
+
+    def create_service(
+        self,
+        srv_type: type[Any],
+        srv_name: str,
+        callback: Callable[[Any, Any], Any],
+        *,
+        callback_group: CallbackGroup | None = None,
+        **_: Any,
+    ) -> Service:
+        """Answer ``srv_type`` requests with ``callback(request, response)`` on an executor."""
+        _check_ours(srv_type)
+        srv = Service(srv_type, srv_name, callback, callback_group or self.default_callback_group)
+        srv._core = _core.run(self._core.create_service(srv_type, srv_name, srv._handle))
+        self._add(srv)
+        return srv
+
+    def create_client(
+        self, srv_type: type[Any], srv_name: str, *, callback_group: CallbackGroup | None = None, **_: Any
+    ) -> Client:
+        """A client of the ``srv_type`` service ``srv_name``."""
+        _check_ours(srv_type)
+        client = Client(srv_type, srv_name, callback_group or self.default_callback_group)
+        client._core = _core.run(self._core.create_client(srv_type, srv_name))
+        self._add(client)
+        return client
+
+    def destroy_timer(self, timer: Timer) -> bool:
+        timer.cancel()
+        with self._entities_lock:
+            if timer in self._entities:
+                self._entities.remove(timer)
+        return True
+
+    def destroy_node(self) -> None:
+        """Destroy every entity and leave the graph."""
+        with self._entities_lock:
+            self._entities.clear()
+        if self._executor is not None:
+            self._executor.remove_node(self)
+        if _core.is_running():
+            _core.run(self._core.destroy_node())
