@@ -33,9 +33,18 @@ def domain() -> int:
     return random.randint(100, 230)
 
 
-def _start(program: str, env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+def _interpreter(python: str, env: dict[str, str]) -> tuple[str, dict[str, str]]:
+    """Our venv's interpreter, or real rclpy's (the oracle, on loopback DDS)."""
+    if python == "ours":
+        return sys.executable, env
+    return str(oracle().venv / "bin" / "python"), {**env, "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST"}
+
+
+def _start(
+    program: str, env: dict[str, str], *args: str, python: str = sys.executable
+) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, str(PROGRAMS / program), *args],
+        [python, str(PROGRAMS / program), *args],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -53,11 +62,13 @@ def _stop(process: subprocess.Popen[str]) -> tuple[str, str]:
         return process.communicate()
 
 
-def test_minimal_publisher_and_subscriber_talk(nats_url: str, domain: int) -> None:
-    env = _env(nats_url, domain)
-    publisher = _start("minimal_publisher.py", env)
+@pytest.mark.parametrize("python", ["ours", "real"])
+def test_minimal_publisher_and_subscriber_talk(nats_url: str, domain: int, python: str) -> None:
+    """The same output from both, over NATS (ours) and over DDS (real rclpy)."""
+    interpreter, env = _interpreter(python, _env(nats_url, domain))
+    publisher = _start("minimal_publisher.py", env, python=interpreter)
     try:
-        subscriber = _start("minimal_subscriber.py", env)
+        subscriber = _start("minimal_subscriber.py", env, python=interpreter)
         out, err = subscriber.communicate(timeout=60)
         assert subscriber.returncode == 0, err
     finally:
@@ -116,12 +127,7 @@ def test_executors_and_callback_groups_behave_like_rclpy(nats_url: str, domain: 
     (a node's default); two groups on a multi-threaded executor run side by side. Counts, not
     times: the fast timer never runs while the blocking callback sleeps, except with two
     groups; the exact tick counts against real rclpy are in benchmarks/rclpy_executors.py."""
-    env = _env(nats_url, domain)
-    if python == "real":
-        interpreter = str(oracle().venv / "bin" / "python")
-        env = {**env, "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST"}
-    else:
-        interpreter = sys.executable
+    interpreter, env = _interpreter(python, _env(nats_url, domain))
     single = _counts(interpreter, "single", env)
     default_group = _counts(interpreter, "multi", env)
     two_groups = _counts(interpreter, "multi-groups", env)
