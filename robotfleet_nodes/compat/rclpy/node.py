@@ -48,9 +48,6 @@ class Publisher:
         """Send ``msg`` (an instance of the publisher's type)."""
         _core.run(self._core.publish(msg))
 
-    def get_subscription_count(self) -> int:
-        return int(getattr(self._core, "subscription_count", 0))
-
 
 class Subscription(Entity):
     """Queues messages (KEEP_LAST depth) for ``callback(msg)`` on an executor."""
