@@ -47,9 +47,11 @@ __all__ = [
     "ClientSecurity",
     "Credentials",
     "client_security",
+    "format_creds",
     "insecure",
     "jwt_claims",
     "read_creds",
+    "read_seed",
     "redact_url",
 ]
 
@@ -256,6 +258,34 @@ def read_creds(path: str | os.PathLike[str]) -> Credentials:
             f"(letters, digits, '_', '-'); {_HINT}"
         )
     return Credentials(path=file, name=name, jwt=jwt, seed=seed, claims=claims)
+
+
+def format_creds(jwt: str, seed: str) -> str:
+    """The text of a ``.creds`` file for a user JWT and its seed (``SU...``)."""
+    return (
+        "-----BEGIN NATS USER JWT-----\n"
+        f"{jwt}\n"
+        "------END NATS USER JWT------\n"
+        "\n"
+        "************************* IMPORTANT *************************\n"
+        "NKEY Seed printed below can be used to sign and prove identity.\n"
+        "NKEYs are sensitive and should be treated as secrets.\n"
+        "\n"
+        "-----BEGIN USER NKEY SEED-----\n"
+        f"{seed}\n"
+        "------END USER NKEY SEED------\n"
+        "\n"
+        "*************************************************************\n"
+    )
+
+
+def read_seed(path: Path) -> str | None:
+    """The user seed in the ``.creds`` file ``path``, or None if it is missing or not one
+    (an identity keeps its key when its JWT is re-issued)."""
+    try:
+        return read_creds(path).seed
+    except ConfigError:
+        return None
 
 
 def jwt_claims(jwt: str) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from typing import Any
 from robotfleet_nodes.errors import ConfigError
 from robotfleet_nodes.security._files import ensure_secrets_dir, write_secret
 from robotfleet_nodes.security._nkeys import KeyPair, Role, key_from_seed, new_key
-from robotfleet_nodes.security.credsfile import format_creds, read_seed
+from robotfleet_nodes.security.creds import format_creds, read_seed
 from robotfleet_nodes.security.jwt import decode_jwt, encode_jwt
 from robotfleet_nodes.security.permissions import Permissions, PermissionTables
 from robotfleet_nodes.security.topology import Topology

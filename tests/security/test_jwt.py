@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from robotfleet_nodes.security._nkeys import key_from_seed, new_key
-from robotfleet_nodes.security.credsfile import format_creds, read_seed
+from robotfleet_nodes.security.creds import format_creds, read_seed
 from robotfleet_nodes.security.jwt import ALGORITHM, JwtError, decode_jwt, encode_jwt, jwt_id
 
 
