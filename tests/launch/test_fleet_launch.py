@@ -9,16 +9,13 @@ development) both run; tests/launch/test_fleet_launch_secure.py checks what secu
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
 import sys
 import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
-from launch_helpers import alive
+from launch_helpers import alive, fleet_deployment, launch_fleet, stop_launch
 from shared_helpers import descendants, free_port, poll_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,15 +25,7 @@ RFOS = Path(sys.executable).parent / "rfos"
 @pytest.mark.timeout(180)
 @pytest.mark.parametrize(("edges", "secure"), [("composed", "false"), ("process", "true")])
 def test_fleet_launch_file_runs_and_stops_cleanly(tmp_path: Path, edges: str, secure: str) -> None:
-    deploy = tmp_path / "deploy"
-    subprocess.run(
-        [str(RFOS), "fleet", "gen-config", "--robots", "6", "--zones", "2", "--out", str(deploy)],
-        check=True,
-        capture_output=True,
-    )
-    for i in range(1, 7):  # quick simulated robots: the order finishes in a second
-        with (deploy / "edge" / f"robot-{i}.yaml").open("a") as f:
-            f.write("sim:\n  speed: 100.0\n  default_work_time_s: 0.2\n")
+    deploy = fleet_deployment(tmp_path / "deploy", 6, 2, "--containers", "2")
     http = free_port()
     base = f"http://127.0.0.1:{http}"
     headers = {}
@@ -48,29 +37,16 @@ def test_fleet_launch_file_runs_and_stops_cleanly(tmp_path: Path, edges: str, se
         with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=5) as response:
             return json.loads(response.read())
 
-    env = {**os.environ, "RFOS_LOG_DIR": str(tmp_path / "logs")}
-    env.pop("MESSAGING_URL", None)
-    launcher = subprocess.Popen(
-        [
-            str(RFOS),
-            "launch",
-            str(ROOT / "launch" / "fleet_1000.launch.yaml"),
-            "robots:=6",
-            "zones:=2",
-            "containers:=2",
-            f"edges:={edges}",
-            f"secure:={secure}",
-            f"config_dir:={deploy}",
-            f"nats_port:={free_port()}",
-            f"http_port:={http}",
-            f"state_dir:={tmp_path / 'nats'}",
-            f"journal_dir:={tmp_path / 'journal'}",
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        cwd=ROOT,
+    launcher = launch_fleet(
+        tmp_path,
+        deploy,
+        "robots:=6",
+        "zones:=2",
+        "containers:=2",
+        f"edges:={edges}",
+        f"secure:={secure}",
+        f"nats_port:={free_port()}",
+        f"http_port:={http}",
     )
     try:
         poll_until(lambda: get_json(f"{base}/api/fleet")["robots_online"] == 6, "6 robots online")
@@ -90,12 +66,7 @@ def test_fleet_launch_file_runs_and_stops_cleanly(tmp_path: Path, edges: str, se
         family = descendants(launcher.pid)
         assert len(family) >= 6, f"expected the fleet's processes under the launcher, found {len(family)}"
     finally:
-        launcher.send_signal(signal.SIGINT)
-        try:
-            output, _ = launcher.communicate(timeout=40)
-        except subprocess.TimeoutExpired:
-            launcher.kill()
-            output, _ = launcher.communicate()
+        output = stop_launch(launcher)
     assert launcher.returncode == 0, output[-3000:]
     left = [pid for pid in family if alive(pid)]
     assert left == [], f"processes left behind: {left}"

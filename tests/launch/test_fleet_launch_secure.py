@@ -15,16 +15,14 @@ from __future__ import annotations
 import asyncio
 import http.client
 import json
-import os
-import signal
 import ssl
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import nats
 import pytest
+from launch_helpers import fleet_deployment, launch_fleet, stop_launch
 from nats import errors as nats_errors
 from shared_helpers import free_port, poll_until
 
@@ -114,42 +112,20 @@ async def _robot_8_attacks(url: str, secrets: Path) -> list[str]:
 
 @pytest.mark.timeout(240)
 def test_make_run_is_secured_by_default(tmp_path: Path) -> None:
-    deploy = tmp_path / "deploy"
-    subprocess.run(
-        [str(RFOS), "fleet", "gen-config", "--robots", str(ROBOTS), "--zones", "2", "--out", str(deploy)],
-        check=True,
-        capture_output=True,
-    )
+    deploy = fleet_deployment(tmp_path / "deploy", ROBOTS, 2)
     secrets = deploy / "secrets"
-    for i in range(1, ROBOTS + 1):  # quick simulated robots: the order finishes in a second
-        with (deploy / "edge" / f"robot-{i}.yaml").open("a") as f:
-            f.write("sim:\n  speed: 100.0\n  default_work_time_s: 0.2\n")
     admin = (secrets / "api-admin.token").read_text().strip()
     viewer = create_token(secrets / "api-tokens.json", "test-viewer", "viewer")
     operator = create_token(secrets / "api-tokens.json", "test-operator", "operator")
     nats_port, http_port = free_port(), free_port()
     url = f"nats://127.0.0.1:{nats_port}"
-    env = {**os.environ, "RFOS_LOG_DIR": str(tmp_path / "logs")}
-    for name in ("MESSAGING_URL", "MESSAGING_CREDS", "MESSAGING_TLS_CA", "RFOS_INSECURE"):
-        env.pop(name, None)
-    launcher = subprocess.Popen(
-        [
-            str(RFOS),
-            "launch",
-            str(ROOT / "launch" / "fleet_1000.launch.yaml"),
-            f"robots:={ROBOTS}",
-            "zones:=2",
-            f"config_dir:={deploy}",
-            f"nats_port:={nats_port}",
-            f"http_port:={http_port}",
-            f"state_dir:={tmp_path / 'nats'}",
-            f"journal_dir:={tmp_path / 'journal'}",
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        cwd=ROOT,
+    launcher = launch_fleet(
+        tmp_path,
+        deploy,
+        f"robots:={ROBOTS}",
+        "zones:=2",
+        f"nats_port:={nats_port}",
+        f"http_port:={http_port}",
     )
     try:
 
@@ -199,12 +175,7 @@ def test_make_run_is_secured_by_default(tmp_path: Path) -> None:
         records = poll_until(audited, "the submission in the audit log", timeout=20)
         assert "test-operator" in json.dumps(records[0])
     finally:
-        launcher.send_signal(signal.SIGINT)
-        try:
-            output, _ = launcher.communicate(timeout=40)
-        except subprocess.TimeoutExpired:
-            launcher.kill()
-            output, _ = launcher.communicate()
+        output = stop_launch(launcher)
     assert launcher.returncode == 0, output[-3000:]
     assert "api-admin.token" in output
     assert admin not in output, "the admin token was printed"
