@@ -249,6 +249,38 @@ def test_the_readme_talker_and_listener_find_each_other(local_broker_env: dict[s
     assert [talker.proc.returncode, listener.proc.returncode] == [0, 0], logs
 
 
+def test_the_launch_demo_a_hand_started_listener_and_the_cli_share_the_local_broker(
+    local_broker_env: dict[str, str], tmp_path: Path
+) -> None:
+    """As in ROS 2: `rfos launch launch/talker_listener.launch.yaml` without MESSAGING_URL, a
+    listener started by hand in another terminal hears its talker, and `rfos topic list`
+    (no MESSAGING_URL either) sees the topic."""
+    env = {**local_broker_env, "PYTHONUNBUFFERED": "1"}
+    launch_file = Path(__file__).resolve().parent.parent / "launch" / "talker_listener.launch.yaml"
+    launch = Program(
+        env, "launch", str(launch_file), "topic:=/zc_news", "--log-dir", str(tmp_path / "log"),
+        module="robotfleet_nodes.cli.main",
+    )  # fmt: skip
+    remap = ("--ros-args", "-r", "chatter:=/zc_news")
+    listener = Program(env, *remap, module="robotfleet_nodes.examples.listener")
+    try:
+        launch.expect("[listener-1] [INFO]")
+        listener.expect('I heard: "Hello World: ')
+        topics = subprocess.run(
+            [sys.executable, "-m", "robotfleet_nodes.cli.main", "topic", "list"],
+            env=env, capture_output=True, text=True, timeout=TIMEOUT, check=False,
+        )  # fmt: skip
+        assert topics.returncode == 0, topics.stderr
+        assert "/zc_news" in topics.stdout.split(), topics.stdout
+    finally:
+        for program in (launch, listener):
+            program.proc.send_signal(signal.SIGINT)
+        logs = [program.finish() for program in (launch, listener)]
+    assert [launch.proc.returncode, listener.proc.returncode] == [0, 0], logs
+    supervisor = f"supervised by pid {_state(local_broker_env).pid};"
+    assert supervisor in "\n".join(launch.lines) and supervisor in "\n".join(listener.lines)
+
+
 def test_simultaneous_starters_end_with_one_broker(local_broker_env: dict[str, str]) -> None:
     programs = [Program(local_broker_env, "join", "/zc_unused") for _ in range(3)]
     for program in programs:

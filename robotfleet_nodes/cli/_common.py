@@ -3,8 +3,9 @@
 - :class:`AsyncVerb`: a verb whose work is a coroutine. ``run`` (the console script) runs it
   with ``asyncio.run``; tests and other async callers ``await main.run_cli([...])`` instead,
   so the CLI can talk to nodes running on the caller's own event loop.
-- :func:`connect`: a :class:`NatsTransport` for ``--url`` / ``MESSAGING_URL``, failing fast
-  with "no broker: start one with `rfos broker` or set MESSAGING_URL".
+- :func:`connect`: a :class:`NatsTransport` for ``--url`` / ``MESSAGING_URL``, else the
+  local broker nodes share (``RFOS_LOCAL_PORT``); failing fast with "no broker: start one
+  with `rfos broker` or set MESSAGING_URL".
 - :func:`query_graph` and the :class:`Graph` view (topics, services, actions by name).
 - :func:`not_found`: "unknown topic /chater; did you mean /chatter?" (exit 1).
 - :func:`to_yaml`: ROS 2 style YAML of a decoded message (PyYAML, as ``ros2 topic echo``).
@@ -25,6 +26,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
+from robotfleet_nodes._local_broker import HOST as LOCAL_HOST
+from robotfleet_nodes._local_broker import LocalBroker, local_port
 from robotfleet_nodes.broker import ENV_URL, messaging_url_from_env
 from robotfleet_nodes.cli._verb import Verb
 from robotfleet_nodes.errors import ConfigError, RobotFleetError, TransportError
@@ -136,14 +139,37 @@ async def _reachable(server: str, timeout: float) -> bool:
 
 @contextlib.asynccontextmanager
 async def connect(args: argparse.Namespace, *, timeout: float = 2.0) -> AsyncIterator[NatsTransport]:
-    """A connected transport for ``args.url`` or ``MESSAGING_URL``; closed on exit.
+    """A connected transport for ``args.url`` or ``MESSAGING_URL``, else the local broker
+    (``RFOS_LOCAL_PORT``, found or started as nodes do; ``0``: an error); closed on exit.
 
-    Fails at once (``CliError``) when no URL is set or no server answers, instead of
-    retrying forever as nodes do.
+    Fails at once (``CliError``) when no server answers, instead of retrying forever as
+    nodes do.
     """
     url = getattr(args, "url", None) or messaging_url_from_env()
+    local: LocalBroker | None = None
     if url is None:
-        raise CliError(f"no broker: {NO_BROKER} (e.g. {ENV_URL}=nats://localhost:4222)")
+        port = local_port()
+        if not port:
+            raise CliError(f"no broker: {NO_BROKER} (e.g. {ENV_URL}=nats://localhost:4222)")
+        # Zero-config, as nodes do: join the local broker (starting it), so `rfos topic list`
+        # sees the programs started in other terminals without MESSAGING_URL.
+        local = LocalBroker(port)
+        try:
+            url = await asyncio.to_thread(local.acquire)
+        except RobotFleetError as exc:
+            raise CliError(f"no local broker on {LOCAL_HOST}:{port} ({exc}): {NO_BROKER}") from None
+    try:
+        async with _connected(url, timeout) as transport:
+            if local is not None:
+                local.release()
+            yield transport
+    finally:
+        if local is not None:
+            local.release()
+
+
+@contextlib.asynccontextmanager
+async def _connected(url: str, timeout: float) -> AsyncIterator[NatsTransport]:
     from robotfleet_nodes.transport.nats import NatsTransport
 
     servers = _servers(url)

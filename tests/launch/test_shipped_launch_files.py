@@ -18,12 +18,13 @@ ROOT = Path(__file__).resolve().parents[2]
 FILE = ROOT / "launch" / "talker_listener.launch.yaml"
 
 
-async def test_talker_listener_demo_runs_on_its_own_nats(tmp_path: Path) -> None:
+async def test_talker_listener_demo_runs_on_an_embedded_nats(tmp_path: Path) -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("MESSAGING_URL", "RFOS_SUBJECT_ROOT")}
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "robotfleet_nodes.cli.main",
-        "launch", str(FILE), f"nats_port:={port}", "topic:=/news", "--log-dir", str(tmp_path / "log"),
+        "launch", str(FILE), "messaging_url:=embedded", f"nats_port:={port}", "topic:=/news",
+        "--log-dir", str(tmp_path / "log"),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
         env=env,
