@@ -107,6 +107,38 @@ def test_minimal_service_and_client_call_async(nats_url: str, domain: int) -> No
     assert "Incoming request\na: 41 b: 1" in err
 
 
+@pytest.mark.parametrize("python", ["ours", "real"])
+def test_service_call_async_and_blocking_call_from_another_thread(
+    nats_url: str, domain: int, python: str
+) -> None:
+    """std_srvs/SetBool (both worlds have it; services only same-vendor under real ROS 2):
+    call_async + spin_until_future_complete, then ``call`` while a MultiThreadedExecutor
+    spins the client node on another thread. The same output under ours and real rclpy."""
+    interpreter, env = _interpreter(python, _env(nats_url, domain))
+    server = _start("set_bool_server.py", env, python=interpreter)
+    try:
+        assert server.stdout is not None
+        assert server.stdout.readline().strip() == "ready"
+        client = subprocess.run(
+            [interpreter, str(PROGRAMS / "set_bool_client.py"), "on"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=90,
+            check=False,
+        )
+        assert client.returncode == 0, client.stderr
+        assert client.stdout.splitlines() == [
+            "data=True success=True message=enabled=True",
+            "data=True success=False message=unchanged",
+            "data=False success=True message=enabled=False",
+        ], client.stdout + client.stderr
+    finally:
+        _, err = _stop(server)
+    requests = [line.rsplit(": ", 1)[1] for line in err.splitlines() if "Incoming request" in line]
+    assert requests == ["data=True", "data=True", "data=False"], err
+
+
 def _counts(python: str, mode: str, env: dict[str, str]) -> dict[str, object]:
     result = subprocess.run(
         [python, str(PROGRAMS / "executor_counts.py"), mode],
@@ -168,3 +200,32 @@ def test_rosidl_classes_are_refused_with_a_clear_error(nats_url: str, domain: in
     assert result.returncode == 0, result.stderr
     assert "rosidl-generated class" in result.stdout
     assert "RFOS_ROS2=rfos" in result.stdout
+
+
+@pytest.mark.parametrize("python", ["ours", "real"])
+def test_blocking_call_without_a_server_times_out_and_a_wrong_request_is_a_type_error(
+    nats_url: str, domain: int, python: str, tmp_path: Path
+) -> None:
+    program = tmp_path / "call_nobody.py"
+    program.write_text(
+        "import rclpy\n"
+        "from std_srvs.srv import SetBool\n"
+        "with rclpy.init():\n"
+        "    node = rclpy.create_node('caller')\n"
+        "    cli = node.create_client(SetBool, 'nobody_serves_this')\n"
+        "    try:\n"
+        "        cli.call(SetBool.Request(data=True), timeout_sec=0.5)\n"
+        "    except TimeoutError:\n"
+        "        print('TimeoutError')\n"
+        "    try:\n"
+        "        cli.call_async('not a request')\n"
+        "    except TypeError:\n"
+        "        print('TypeError')\n",
+        encoding="utf-8",
+    )
+    interpreter, env = _interpreter(python, _env(nats_url, domain))
+    result = subprocess.run(
+        [interpreter, str(program)], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["TimeoutError", "TypeError"], result.stdout + result.stderr

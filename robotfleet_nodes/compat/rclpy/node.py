@@ -170,6 +170,9 @@ class Client(Entity):
 
     def call_async(self, request: Any) -> Future:
         """Send ``request``; the future completes when an executor spinning the node takes the response."""
+        if not isinstance(request, self.srv_type.Request):
+            expected = self.srv_type.Request.__name__
+            raise TypeError(f"{self.srv_name}: expected a {expected}, got {type(request)!r}")
         future = Future()
 
         async def call() -> None:
@@ -184,13 +187,17 @@ class Client(Entity):
         return future
 
     def call(self, request: Any, timeout_sec: float | None = None) -> Any:
-        """Send ``request`` and wait for the response (from a thread other than the one spinning)."""
+        """Send ``request`` and wait for the response (from a thread other than the one
+        spinning); ``TimeoutError`` after ``timeout_sec`` (None: wait forever)."""
         future = self.call_async(request)
         done = threading.Event()
         future.add_done_callback(lambda _f: done.set())
-        if not done.wait(timeout_sec):
+        if not future.done() and not done.wait(timeout_sec):
             future.cancel()
-            return None
+            raise TimeoutError(f"no response from service {self.srv_name} within {timeout_sec} s")
+        exception = future.exception()
+        if exception is not None:
+            raise exception
         return future.result()
 
     def _answer(self, future: Future, response: Any, exc: BaseException | None) -> None:
