@@ -756,6 +756,7 @@ class ParameterStore:
                         "it cannot be unset; declare it with dynamic_typing=True to allow that"
                     )
                 deleted.append(entry.parameter)
+                applied.append(p)  # callbacks see the unset parameter, as in rclpy and rclcpp
                 continue
             value_type: _Type = p.type_
             if not desc.dynamic_typing:
