@@ -177,6 +177,40 @@ def test_parameter_server_and_async_parameter_client(
     assert [f"{level} {rest}" for level, _, rest in log] == EXPECTED_SERVER_LOG, err
 
 
+def test_rfos_param_reaches_the_callbacks_of_an_rclpy_node(nats_url: str, domain: int) -> None:
+    """``rfos param`` talks to our rclpy node's services (answered on its executor): a
+    rejected value says the callback's reason, an accepted one runs pre- and post-set."""
+    env = _env(nats_url, domain)
+    rfos = str(Path(sys.executable).parent / "rfos")
+
+    def param(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [rfos, "param", *argv], env=env, capture_output=True, text=True, timeout=60, check=False
+        )
+
+    server = _start("parameter_server.py", env)
+    try:
+        assert server.stdout is not None
+        assert server.stdout.readline().strip() == "ready"
+        listed = param("list", "/param_server")
+        assert listed.returncode == 0, listed.stderr
+        assert listed.stdout.split() == [
+            "enabled", "ids", "last_change", "mode", "name", "serial", "speed", "use_sim_time",
+        ]  # fmt: skip
+        refused = param("set", "/param_server", "name", "")
+        assert (refused.returncode, refused.stdout.strip()) == (
+            1,
+            "Setting parameter failed: name must not be empty",
+        )
+        accepted = param("set", "/param_server", "speed", "3.5")
+        assert accepted.returncode == 0, accepted.stderr
+        got = param("get", "/param_server", "last_change")
+        assert got.stdout.strip() == "String value is: speed", got.stdout
+    finally:
+        _, err = _stop(server)
+    assert "post-set speed = 3.5 (main thread: True)" in err
+
+
 # -- in process (our rclpy) ----------------------------------------------------------------
 @pytest.fixture
 def rclpy_up(nats_url: str, domain: int, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
