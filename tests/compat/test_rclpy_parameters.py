@@ -310,8 +310,8 @@ def _wait(future: Any, timeout: float = 30.0) -> Any:
 def test_remote_set_runs_every_callback_on_an_executor_thread(rclpy_up: Any) -> None:
     """A client's set_parameters reaches the node's pre / on / post-set callbacks on the
     executor spinning the node, never on the asyncio thread; the pre-set callback's
-    addition is set atomically with the request."""
-    from rcl_interfaces.msg import SetParametersResult
+    addition is set atomically with the request, and /parameter_events reports both."""
+    from rcl_interfaces.msg import ParameterEvent, SetParametersResult
     from rclpy.executors import MultiThreadedExecutor
     from rclpy.node import Node
     from rclpy.parameter import Parameter
@@ -338,6 +338,15 @@ def test_remote_set_runs_every_callback_on_an_executor_thread(rclpy_up: Any) -> 
     server.add_post_set_parameters_callback(post)
     caller = Node("threads_client")
     client = AsyncParameterClient(caller, "threads_server")
+    changed = threading.Event()
+    events: list[Any] = []
+
+    def on_event(event: Any) -> None:
+        if event.node == "/threads_server" and event.changed_parameters:
+            events.append(event)
+            changed.set()
+
+    caller.create_subscription(ParameterEvent, "/parameter_events", on_event, 100)
     executor = MultiThreadedExecutor(num_threads=2)
     executor.add_node(server)
     executor.add_node(caller)
@@ -354,6 +363,8 @@ def test_remote_set_runs_every_callback_on_an_executor_thread(rclpy_up: Any) -> 
         seen = [name for names in threads.values() for name in names]
         assert len(threads["pre"]) == 2 and len(threads["on"]) == 2 and len(threads["post"]) == 1, threads
         assert all(name.startswith("rclpy-executor") for name in seen), threads
+        assert changed.wait(30.0), "no /parameter_events message for the change"
+        assert sorted(p.name for p in events[0].changed_parameters) == ["echo", "speed"]
     finally:
         executor.shutdown()
         spinner.join(timeout=30)
