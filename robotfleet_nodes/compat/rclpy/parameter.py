@@ -12,8 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from robotfleet_nodes._yaml import YamlError, load_yaml
 from robotfleet_nodes.node.parameters import Parameter as _CoreParameter
 from robotfleet_nodes.node.parameters import interface_class
 
@@ -72,11 +71,12 @@ class Parameter(_CoreParameter):
 
 def get_parameter_value(string_value: str) -> Any:
     """An ``rcl_interfaces/msg/ParameterValue`` of ``string_value`` read as YAML (a bool, int,
-    float or a list of one of them or of strings), else the string itself."""
+    float or a list of one of them or of strings), else the string itself. YAML is read by
+    the package's one loader (dates stay text)."""
     value_cls = interface_class("rcl_interfaces/msg/ParameterValue")
     try:
-        parsed = yaml.safe_load(string_value)
-    except yaml.YAMLError:
+        parsed = load_yaml(string_value, "parameter value")
+    except YamlError:
         parsed = string_value
     if isinstance(parsed, bool):
         return value_cls(type=int(_ParameterType.BOOL), bool_value=parsed)
@@ -156,7 +156,7 @@ def parameter_dict_from_yaml_file(
     Raises:
         RuntimeError: no parameters were found, or a section lacks ``ros__parameters``.
     """
-    loaded = yaml.safe_load(Path(parameter_file).read_text(encoding="utf-8"))
+    loaded = load_yaml(Path(parameter_file).read_text(encoding="utf-8"), str(parameter_file))
     data: dict[Any, Any] = loaded if isinstance(loaded, dict) else {}
     found: dict[Any, Any] = {}
     if use_wildcard and "/**" in data:
