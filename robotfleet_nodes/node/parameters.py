@@ -8,14 +8,18 @@
 - **Overrides**, in increasing precedence: params files of the global ``--ros-args``, their
   ``-p`` values, the node's own params files and ``-p`` values, then the explicit
   ``parameter_overrides`` of the node (see :func:`collect_parameter_overrides`).
-- **Validation**: type, ``read_only``, ``integer_range`` / ``floating_point_range``, then
-  every ``add_on_set_parameters_callback`` callback, which must all accept.
+- **Validation**: ``add_pre_set_parameters_callback`` callbacks first (on ``set_parameters*``
+  only, not on declaration; they may change the list), then type, ``read_only``,
+  ``integer_range`` / ``floating_point_range``, then every ``add_on_set_parameters_callback``
+  callback, which must all accept; ``add_post_set_parameters_callback`` callbacks after.
 - **Remote access**: :meth:`ParameterStore.start` creates rcl_interfaces' six services under
   the node's name (``<node>/get_parameters`` ...) and publishes every change on
   ``/parameter_events``, so ``ros2 param`` style tools work unchanged.
 
 Local calls are synchronous, as in rclpy (declare parameters in ``__init__``); the events
-they cause are published in order in the background.
+they cause are published in order in the background. The store may be used from threads other
+than its event loop's (``rclpy`` compatibility calls it from executor threads): changes are
+serialised by a lock and their events handed to the loop thread.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import asyncio
 import enum
 import logging
 import math
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -51,6 +56,7 @@ __all__ = [
     "ParameterNotDeclaredError",
     "ParameterStore",
     "ParameterUninitializedError",
+    "PreSetParametersCallback",
     "SetParametersCallback",
     "collect_parameter_overrides",
     "interface_class",
@@ -389,9 +395,23 @@ def _range_error(name: str, descriptor: Any, value: Any) -> str | None:
     return None
 
 
+def _running_in(loop: asyncio.AbstractEventLoop) -> bool:
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
+
+
 # -- the store -----------------------------------------------------------------------------
 #: ``callback(parameters) -> SetParametersResult`` (or a bool); must not block.
 SetParametersCallback = Callable[[list[Parameter]], Any]
+#: ``callback(parameters) -> parameters``: may change what a ``set_parameters*`` call sets.
+PreSetParametersCallback = Callable[[list[Parameter]], list[Parameter]]
+#: ``SetParametersResult.reason`` when pre-set callbacks left nothing to set (rclpy's text).
+_EMPTY_AFTER_PRE_SET = (
+    "parameter list cannot be empty, this might be due to pre_set_parameters_callback "
+    "modifying the original parameters list."
+)
 
 
 @dataclass(slots=True)
@@ -424,7 +444,15 @@ class ParameterStore:
         self.allow_undeclared_parameters = allow_undeclared_parameters
         self._overrides: dict[str, Any] = dict(overrides or {})
         self._entries: dict[str, _Entry] = {}
+        self._pre_set: list[PreSetParametersCallback] = []
         self._on_set: list[SetParametersCallback] = []
+        #: ``True``: a rejecting on-set callback's reason is returned unchanged (rclpy's and
+        #: rclcpp's behaviour); ``False``: it is prefixed with the parameter names.
+        self.verbatim_callback_reasons = False
+        #: The class of the parameters the store makes (``rclpy`` compatibility sets its own).
+        self.parameter_class: type[Parameter] = Parameter
+        self._lock = threading.RLock()
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._post_set: list[Callable[[list[Parameter]], None]] = []
         self._events: Publisher[Any] | None = None
         self._services: list[Service[Any]] = []
@@ -460,6 +488,10 @@ class ParameterStore:
             ParameterAlreadyDeclaredError; InvalidParameterTypeError (an override of another
             type), InvalidParameterValueError (out of range, or rejected by a callback).
         """
+        with self._lock:
+            return self._declare(name, value, descriptor, ignore_override=ignore_override)
+
+    def _declare(self, name: str, value: Any, descriptor: Any | None, *, ignore_override: bool) -> Parameter:
         if not isinstance(name, str) or not name:
             raise ParameterError(f"a parameter name must be a non-empty string, got {name!r}")
         if name in self._entries:
@@ -471,12 +503,12 @@ class ParameterStore:
         elif empty_default and desc.type:
             declared_type = _Type(desc.type)  # an empty list typed by the descriptor
         else:
-            declared_type = Parameter(name, value=value).type_
+            declared_type = self.parameter_class(name, value=value).type_
             if declared_type is _Type.NOT_SET:
                 desc.dynamic_typing = True  # rclpy's "name only" form
         if not ignore_override and name in self._overrides:
             value = self._overrides[name]
-        actual = Parameter(name, value=value).type_
+        actual = self.parameter_class(name, value=value).type_
         if not desc.dynamic_typing:
             if declared_type is _Type.NOT_SET or (empty_default and not desc.type and actual.is_array):
                 declared_type = actual  # an empty default list takes the override's array type
@@ -485,7 +517,7 @@ class ParameterStore:
             if declared_type.is_array and value is not None:
                 actual = declared_type
         desc.type = int(declared_type if not desc.dynamic_typing else actual)
-        parameter = Parameter(name, actual, value)
+        parameter = self.parameter_class(name, actual, value)
         if value is not None:
             reason = _range_error(name, desc, parameter.value) or self._run_on_set([parameter])
             if reason is not None:
@@ -514,13 +546,14 @@ class ParameterStore:
 
     def undeclare_parameter(self, name: str) -> None:
         """Forget ``name``. Raises for an undeclared or read-only parameter."""
-        entry = self._entries.get(name)
-        if entry is None:
-            raise ParameterNotDeclaredError(self._undeclared_message(name))
-        if entry.descriptor.read_only:
-            raise ParameterImmutableError(f"parameter {name!r} is read-only: it cannot be undeclared")
-        del self._entries[name]
-        self._queue_event(deleted=[entry.parameter])
+        with self._lock:
+            entry = self._entries.get(name)
+            if entry is None:
+                raise ParameterNotDeclaredError(self._undeclared_message(name))
+            if entry.descriptor.read_only:
+                raise ParameterImmutableError(f"parameter {name!r} is read-only: it cannot be undeclared")
+            del self._entries[name]
+            self._queue_event(deleted=[entry.parameter])
 
     # -- reading -------------------------------------------------------------------------
     def has_parameter(self, name: str) -> bool:
@@ -537,7 +570,7 @@ class ParameterStore:
         entry = self._entries.get(name)
         if entry is None:
             if self.allow_undeclared_parameters:
-                return Parameter(name, _Type.NOT_SET)
+                return self.parameter_class(name, _Type.NOT_SET)
             raise ParameterNotDeclaredError(self._undeclared_message(name))
         if entry.parameter.type_ is _Type.NOT_SET and not entry.descriptor.dynamic_typing:
             raise ParameterUninitializedError(
@@ -556,7 +589,7 @@ class ParameterStore:
             return entry.parameter
         if isinstance(alternative_value, Parameter):
             return alternative_value
-        return Parameter(name, value=alternative_value)
+        return self.parameter_class(name, value=alternative_value)
 
     def get_parameters_by_prefix(self, prefix: str) -> dict[str, Parameter]:
         """Parameters under ``prefix.``, keyed by the rest of their name (all for ``""``)."""
@@ -607,6 +640,17 @@ class ParameterStore:
         return cls(names=names, prefixes=found_prefixes)
 
     # -- writing -------------------------------------------------------------------------
+    def add_pre_set_parameters_callback(self, callback: PreSetParametersCallback) -> PreSetParametersCallback:
+        """Call ``callback(parameters)`` before a ``set_parameters*`` call validates anything; it
+        returns the parameters to set instead (e.g. adds a derived one). With several
+        callbacks, their lists are concatenated (most recently added first); an empty result
+        fails the call. Not called on declaration. Returns ``callback`` (a handle for removal)."""
+        self._pre_set.insert(0, callback)
+        return callback
+
+    def remove_pre_set_parameters_callback(self, callback: PreSetParametersCallback) -> None:
+        self._pre_set.remove(callback)
+
     def add_on_set_parameters_callback(self, callback: SetParametersCallback) -> SetParametersCallback:
         """Validate every change: ``callback(parameters)`` returns a ``SetParametersResult``
         (or a bool); all callbacks must accept. Returns ``callback`` (a handle for removal)."""
@@ -619,8 +663,9 @@ class ParameterStore:
     def add_post_set_parameters_callback(
         self, callback: Callable[[list[Parameter]], None]
     ) -> Callable[[list[Parameter]], None]:
-        """Call ``callback(parameters)`` after each accepted change (to react to it)."""
-        self._post_set.append(callback)
+        """Call ``callback(parameters)`` after each accepted change (to react to it); the most
+        recently added runs first, as in rclpy and rclcpp."""
+        self._post_set.insert(0, callback)
         return callback
 
     def remove_post_set_parameters_callback(self, callback: Callable[[list[Parameter]], None]) -> None:
@@ -633,19 +678,31 @@ class ParameterStore:
         parameters are allowed), as rclpy does; every other failure is a result with
         ``successful=False`` and the reason.
         """
-        parameters = list(parameters)
-        for p in parameters:
-            if p.name not in self._entries and not self.allow_undeclared_parameters:
-                raise ParameterNotDeclaredError(self._undeclared_message(p.name))
-        return [self.set_parameters_atomically([p]) for p in parameters]
+        return [self.set_parameters_atomically([p], raise_undeclared=True) for p in parameters]
 
-    def set_parameters_atomically(self, parameters: Iterable[Parameter]) -> Any:
+    def set_parameters_atomically(
+        self, parameters: Iterable[Parameter], *, raise_undeclared: bool = False
+    ) -> Any:
         """Set all of ``parameters`` or none; returns one ``SetParametersResult``.
 
-        A ``NOT_SET`` value undeclares a dynamically typed parameter.
+        A ``NOT_SET`` value undeclares a dynamically typed parameter. Pre-set callbacks run
+        first and may replace ``parameters``. An undeclared name (unless undeclared parameters
+        are allowed) fails the result, or raises :class:`ParameterNotDeclaredError` with
+        ``raise_undeclared`` (rclpy's behaviour).
         """
+        with self._lock:
+            return self._set_atomically(list(parameters), raise_undeclared)
+
+    def _set_atomically(self, parameters: list[Parameter], raise_undeclared: bool) -> Any:
         result_cls = interface_class("rcl_interfaces/msg/SetParametersResult")
-        parameters = list(parameters)
+        if self._pre_set:
+            parameters = self._run_pre_set(parameters)
+            if not parameters:
+                return result_cls(successful=False, reason=_EMPTY_AFTER_PRE_SET)
+        if raise_undeclared and not self.allow_undeclared_parameters:
+            for p in parameters:
+                if p.name not in self._entries:
+                    raise ParameterNotDeclaredError(self._undeclared_message(p.name))
         try:
             new, changed, deleted, applied = self._plan(parameters)
         except ParameterError as exc:
@@ -699,6 +756,7 @@ class ParameterStore:
                         "it cannot be unset; declare it with dynamic_typing=True to allow that"
                     )
                 deleted.append(entry.parameter)
+                applied.append(p)  # callbacks see the unset parameter, as in rclpy and rclcpp
                 continue
             value_type: _Type = p.type_
             if not desc.dynamic_typing:
@@ -706,7 +764,7 @@ class ParameterStore:
                 if not declared.check(p.value):
                     raise InvalidParameterTypeError(self._type_message(p.name, declared, p.type_, p.value))
                 value_type = declared
-            parameter = Parameter(p.name, value_type, p.value) if value_type is not p.type_ else p
+            parameter = self.parameter_class(p.name, value_type, p.value) if value_type is not p.type_ else p
             reason = _range_error(p.name, desc, parameter.value)
             if reason is not None:
                 raise InvalidParameterValueError(reason)
@@ -717,6 +775,12 @@ class ParameterStore:
             if reason is not None:
                 raise InvalidParameterValueError(reason)
         return new, changed, deleted, applied
+
+    def _run_pre_set(self, parameters: list[Parameter]) -> list[Parameter]:
+        modified: list[Parameter] = []
+        for callback in self._pre_set:
+            modified.extend(callback(list(parameters)))
+        return modified
 
     def _run_on_set(self, parameters: list[Parameter]) -> str | None:
         """``None`` if every on-set callback accepts ``parameters``, else the reason."""
@@ -730,6 +794,8 @@ class ParameterStore:
                 ok, reason = result, ""
             else:
                 ok, reason = bool(getattr(result, "successful", False)), str(getattr(result, "reason", ""))
+            if not ok and self.verbatim_callback_reasons:
+                return reason
             if not ok:
                 names = ", ".join(repr(p.name) for p in parameters)
                 why = reason or "no reason given"
@@ -765,6 +831,7 @@ class ParameterStore:
         """
         if self._services or self._events is not None:
             return
+        self._loop = asyncio.get_running_loop()
         if events:
             event_cls = interface_class("rcl_interfaces/msg/ParameterEvent")
             self._events = await node.create_publisher(event_cls, "/parameter_events", QOS_PARAMETER_EVENTS)
@@ -862,6 +929,13 @@ class ParameterStore:
             changed_parameters=[p.to_parameter_msg() for p in changed],
             deleted_parameters=[p.to_parameter_msg() for p in deleted],
         )
+        loop = self._loop
+        if loop is not None and not _running_in(loop):
+            loop.call_soon_threadsafe(self._enqueue, event)
+        else:
+            self._enqueue(event)
+
+    def _enqueue(self, event: Message) -> None:
         self._pending.append(event)
         if not self._flushing:
             self._flushing = True

@@ -189,6 +189,86 @@ def test_validation_callback_rejects_with_its_reason(store: ParameterStore) -> N
     assert store.set_parameters([Parameter("speed", value=-1.0)])[0].successful
 
 
+def test_pre_set_callbacks_may_change_what_is_set(store: ParameterStore) -> None:
+    """Pre-set callbacks run before validation on set_parameters* (not on declaration), most
+    recent first; their lists are concatenated and set atomically; an empty list fails."""
+    calls: list[str] = []
+
+    def mirror(params: list[Parameter]) -> list[Parameter]:
+        calls.append("mirror")
+        return [*params, *(Parameter("mirror", value=p.value) for p in params if p.name == "speed")]
+
+    def keep(params: list[Parameter]) -> list[Parameter]:
+        calls.append("keep")
+        return []
+
+    store.add_pre_set_parameters_callback(mirror)
+    store.declare_parameter("speed", 1.0)
+    store.declare_parameter("mirror", 0.0)
+    assert calls == []
+    assert store.set_parameters([Parameter("speed", value=2.0)])[0].successful
+    assert (store.get_parameter("speed").value, store.get_parameter("mirror").value) == (2.0, 2.0)
+    refused = store.set_parameters_atomically([Parameter("speed", value="fast")])
+    assert not refused.successful
+    assert store.get_parameter("mirror").value == 2.0  # all or nothing, the addition included
+    store.add_pre_set_parameters_callback(keep)
+    calls.clear()
+    assert store.set_parameters([Parameter("speed", value=3.0)])[0].successful
+    assert calls == ["keep", "mirror"]
+    store.remove_pre_set_parameters_callback(mirror)
+    empty = store.set_parameters_atomically([Parameter("speed", value=4.0)])
+    assert not empty.successful
+    assert "parameter list cannot be empty" in empty.reason
+    assert store.get_parameter("speed").value == 3.0
+    store.remove_pre_set_parameters_callback(keep)
+    with pytest.raises(ParameterNotDeclaredError):
+        store.set_parameters_atomically([Parameter("ghost", value=1)], raise_undeclared=True)
+
+
+def test_callbacks_see_unset_parameters_and_post_set_order(store: ParameterStore) -> None:
+    result_cls = interface_class("rcl_interfaces/msg/SetParametersResult")
+    seen: list[tuple[str, str, Any]] = []
+    store.declare_parameter("mode", "auto", descriptor(dynamic_typing=True))
+    store.add_on_set_parameters_callback(
+        lambda params: seen.extend(("on", p.name, p.type_) for p in params) or result_cls(successful=True)
+    )
+    store.add_post_set_parameters_callback(lambda params: seen.append(("first", "", None)))
+    store.add_post_set_parameters_callback(lambda params: seen.append(("second", "", None)))
+    assert store.set_parameters([Parameter("mode")])[0].successful
+    assert not store.has_parameter("mode")
+    assert seen == [("on", "mode", T.NOT_SET), ("second", "", None), ("first", "", None)]
+
+
+def test_verbatim_callback_reasons(store: ParameterStore) -> None:
+    result_cls = interface_class("rcl_interfaces/msg/SetParametersResult")
+    store.declare_parameter("speed", 1.0)
+    store.add_on_set_parameters_callback(lambda params: result_cls(successful=False, reason="no"))
+    store.verbatim_callback_reasons = True
+    assert store.set_parameters([Parameter("speed", value=2.0)])[0].reason == "no"
+
+
+async def test_events_of_changes_made_on_other_threads_are_published_in_order(ctx: Context) -> None:
+    """The store may be changed from threads other than its loop's (rclpy's executors): the
+    events still go out, in order, from the loop thread."""
+    event_cls = interface_class("rcl_interfaces/msg/ParameterEvent")
+    events: asyncio.Queue[Any] = asyncio.Queue()
+    watcher = Node("watcher", context=ctx)
+    await watcher.start()
+    await watcher.create_subscription(event_cls, "/parameter_events", events.put_nowait, 1000)
+    node = ParamNode("threaded", context=ctx)
+    await node.start()
+
+    def change() -> None:
+        node.parameters.declare_parameter("rate", 0)
+        for value in range(1, 6):
+            node.set_parameters([Parameter("rate", value=value)])
+
+    await asyncio.to_thread(change)
+    got = [await asyncio.wait_for(events.get(), TIMEOUT) for _ in range(6)]
+    assert [p.value.integer_value for p in got[0].new_parameters] == [0]
+    assert [e.changed_parameters[0].value.integer_value for e in got[1:]] == [1, 2, 3, 4, 5]
+
+
 def test_atomic_set_is_all_or_nothing(store: ParameterStore) -> None:
     store.declare_parameters("gains", [("p", 1.0), ("i", 0.1), ("d", 0.0)])
     result = store.set_parameters_atomically(

@@ -19,6 +19,7 @@ from robotfleet_nodes.qos import QoSProfile, as_qos
 
 from . import _core
 from ._entity import Entity, Work
+from ._node_params import ParametersMixin
 from .callback_groups import CallbackGroup, MutuallyExclusiveCallbackGroup
 from .logging import RcutilsLogger
 from .task import Future
@@ -226,10 +227,13 @@ class Client(Entity):
         return True
 
 
-class Node:
+class Node(ParametersMixin):
     """A ROS 2 node (like ``rclpy.node.Node``), on the context ``rclpy.init()`` made."""
 
     def __init__(self, node_name: str, *, namespace: str | None = None, **options: Any) -> None:
+        services = options.pop("start_parameter_services", True)
+        declare = options.pop("automatically_declare_parameters_from_overrides", False)
+        options["start_parameter_services"] = False  # ours answer them on an executor
         self._core = _CoreNode(node_name, context=_core.context(), namespace=namespace or "", **options)
         _core.run(self._core.start())
         self.default_callback_group: CallbackGroup = MutuallyExclusiveCallbackGroup()
@@ -237,6 +241,7 @@ class Node:
         self._entities_lock = threading.Lock()
         self._logger = RcutilsLogger(self._core.get_fully_qualified_name().strip("/").replace("/", "."))
         self._executor: Any = None
+        self._init_parameters(start_parameter_services=services, automatically_declare=declare)
 
     # -- identity -------------------------------------------------------------------
     def get_name(self) -> str:
