@@ -31,11 +31,10 @@ INSTALL_HINT = "pip install 'robotfleet_nodes[dds]'"
 
 #: Cyclone's ``Compatibility`` setting for a bus with Fast DDS participants (ROS 2's default
 #: rmw): match Fast DDS's readers and writers by topic and type name, ignoring the XTypes type
-#: information they announce (vendor id 1.15, eProsima). Cyclone cannot resolve Fast DDS's
-#: type objects of nested sequences (``sensor_msgs/PointCloud2``: no match at all) and finds
-#: the resolved ones not assignable to ours; rmw_cyclonedds announces no type information, so
-#: it matches by name too. Type safety stays: ROS 2's ``typehash=RIHS01_...;`` in USER_DATA
-#: is checked per writer.
+#: information they announce (vendor id 1.15, eProsima). Cyclone rejects Fast DDS's type
+#: objects of nested types (``sensor_msgs/PointCloud2``, ``JointState``, ``Imu``: no match at
+#: all); rmw_cyclonedds announces no type information, so it matches by name too. Type
+#: safety stays: ROS 2's ``typehash=RIHS01_...;`` in USER_DATA is checked per writer.
 FASTDDS_COMPATIBILITY = "<Compatibility><IgnoreTypeInformation>1.15</IgnoreTypeInformation></Compatibility>"
 
 #: A ``CYCLONEDDS_URI`` value keeping all DDS traffic on 127.0.0.1 (tests, one machine):
