@@ -16,14 +16,30 @@ from typing import TYPE_CHECKING, Any
 
 from robotfleet_nodes.errors import RobotFleetError, TransportError
 
-__all__ = ["INSTALL_HINT", "LOOPBACK_CONFIG", "DdsTransport", "DdsUnavailable", "transport_from_env"]
+__all__ = [
+    "FASTDDS_COMPATIBILITY",
+    "INSTALL_HINT",
+    "LOOPBACK_CONFIG",
+    "DdsTransport",
+    "DdsUnavailable",
+    "transport_from_env",
+]
 
 log = logging.getLogger(__name__)
 
 INSTALL_HINT = "pip install 'robotfleet_nodes[dds]'"
 
+#: Cyclone's ``Compatibility`` setting for a bus with Fast DDS participants (ROS 2's default
+#: rmw): match Fast DDS's readers and writers by topic and type name, ignoring the XTypes type
+#: information they announce (vendor id 1.15, eProsima). Cyclone rejects Fast DDS's type
+#: objects of nested types (``sensor_msgs/PointCloud2``, ``JointState``, ``Imu``: no match at
+#: all); rmw_cyclonedds announces no type information, so it matches by name too. Type
+#: safety stays: ROS 2's ``typehash=RIHS01_...;`` in USER_DATA is checked per writer.
+FASTDDS_COMPATIBILITY = "<Compatibility><IgnoreTypeInformation>1.15</IgnoreTypeInformation></Compatibility>"
+
 #: A ``CYCLONEDDS_URI`` value keeping all DDS traffic on 127.0.0.1 (tests, one machine):
-#: unicast discovery to the local participant ports, no multicast.
+#: unicast discovery to the local participant ports, no multicast; Fast DDS peers (real
+#: ROS 2 started with ``ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST``) match as on a robot.
 LOOPBACK_CONFIG = (
     "<CycloneDDS><Domain><General>"
     '<Interfaces><NetworkInterface address="127.0.0.1"/></Interfaces>'
@@ -31,7 +47,7 @@ LOOPBACK_CONFIG = (
     "</General><Discovery>"
     '<Peers><Peer address="127.0.0.1"/></Peers>'
     "<ParticipantIndex>auto</ParticipantIndex><MaxAutoParticipantIndex>100</MaxAutoParticipantIndex>"
-    "</Discovery></Domain></CycloneDDS>"
+    f"</Discovery>{FASTDDS_COMPATIBILITY}</Domain></CycloneDDS>"
 )
 
 
