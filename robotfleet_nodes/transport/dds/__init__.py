@@ -29,17 +29,11 @@ log = logging.getLogger(__name__)
 
 INSTALL_HINT = "pip install 'robotfleet_nodes[dds]'"
 
-#: Cyclone's ``Compatibility`` setting for a bus with Fast DDS participants (ROS 2's default
-#: rmw): match Fast DDS's readers and writers by topic and type name, ignoring the XTypes type
-#: information they announce (vendor id 1.15, eProsima). Cyclone rejects Fast DDS's type
-#: objects of nested types (``sensor_msgs/PointCloud2``, ``JointState``, ``Imu``: no match at
-#: all); rmw_cyclonedds announces no type information, so it matches by name too. Type
-#: safety stays: ROS 2's ``typehash=RIHS01_...;`` in USER_DATA is checked per writer.
-FASTDDS_COMPATIBILITY = "<Compatibility><IgnoreTypeInformation>1.15</IgnoreTypeInformation></Compatibility>"
 
 #: A ``CYCLONEDDS_URI`` value keeping all DDS traffic on 127.0.0.1 (tests, one machine):
 #: unicast discovery to the local participant ports, no multicast; Fast DDS peers (real
-#: ROS 2 started with ``ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST``) match as on a robot.
+#: ROS 2 started with ``ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST``) match as on a robot
+#: (every domain we join adds :data:`FASTDDS_COMPATIBILITY`, see ``_domain.py``).
 LOOPBACK_CONFIG = (
     "<CycloneDDS><Domain><General>"
     '<Interfaces><NetworkInterface address="127.0.0.1"/></Interfaces>'
@@ -47,7 +41,7 @@ LOOPBACK_CONFIG = (
     "</General><Discovery>"
     '<Peers><Peer address="127.0.0.1"/></Peers>'
     "<ParticipantIndex>auto</ParticipantIndex><MaxAutoParticipantIndex>100</MaxAutoParticipantIndex>"
-    f"</Discovery>{FASTDDS_COMPATIBILITY}</Domain></CycloneDDS>"
+    "</Discovery></Domain></CycloneDDS>"
 )
 
 
@@ -64,6 +58,7 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised without the extra installed
     raise DdsUnavailable(f"the DDS transport needs cyclonedds: {INSTALL_HINT}") from exc
 
+from robotfleet_nodes.transport.dds._domain import FASTDDS_COMPATIBILITY  # noqa: E402
 from robotfleet_nodes.transport.dds._transport import (  # noqa: E402
     DdsTransport,
     reply_topic,

@@ -76,6 +76,7 @@ from robotfleet_nodes.transport._connection import (
 )
 from robotfleet_nodes.transport._dispatch import CallbackFailures, run_queued_callbacks
 from robotfleet_nodes.transport._ratelimit import RateLimitedLog
+from robotfleet_nodes.transport.dds._domain import ensure_domain
 from robotfleet_nodes.transport.dds._qos import reader_qos, writer_qos
 from robotfleet_nodes.transport.dds._types import idl_struct_for, request_struct_for
 from robotfleet_nodes.transport.dds._waitset import WaitsetThread, dll
@@ -652,6 +653,7 @@ class DdsTransport(Transport):
         if self._closed:
             raise TransportError("DdsTransport is closed")
         try:
+            ensure_domain(self.domain_id)
             participant = _Participant(DomainParticipant(self.domain_id, qos=Qos(Policy.Userdata(_ENCLAVE))))
         except DDSException as exc:
             raise TransportError(
