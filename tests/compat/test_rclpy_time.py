@@ -63,3 +63,13 @@ def test_ctrl_c_during_spin_behaves_as_rclpy(nats_url: str, domain: int, python:
     lines = out.splitlines()
     assert lines[0] in ("KeyboardInterrupt", "ExternalShutdownException"), out
     assert lines[1:] == ["ok: False", "shutdown: fine", "init again, ok: True"], out
+
+
+@BOTH
+def test_use_sim_time_follows_clock_topic(nats_url: str, domain: int, python: str) -> None:
+    """``use_sim_time:=true``: the ROS clock is 0 until /clock, then /clock's time; a 1 s timer
+    ticks once per simulated second (at 100..103); ``sleep_until`` wakes on simulated time;
+    a node without it keeps system time."""
+    exe, env = interpreter(python, env_for(nats_url, domain))
+    expected = (PROGRAMS / "sim_time.expected").read_text(encoding="utf-8")
+    assert run("sim_time.py", exe, env).splitlines() == expected.splitlines()

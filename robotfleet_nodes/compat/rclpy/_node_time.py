@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from typing import Any
 
+from robotfleet_nodes.qos import QoSProfile, Reliability
+
+from . import _core
 from ._entity import Entity
 from .callback_groups import CallbackGroup, MutuallyExclusiveCallbackGroup
 from .clock import Clock, ROSClock
 from .constants import S_TO_NS
 from .guard_condition import GuardCondition
+from .time import Time
 from .timer import Rate, Timer
+
+#: The parameter that switches a node's ROS clock to ``/clock`` (declared by every node).
+USE_SIM_TIME = "use_sim_time"
+CLOCK_TOPIC = "/clock"
 
 __all__: list[str] = []
 
@@ -18,8 +27,10 @@ __all__: list[str] = []
 class _TimeMixin:
     """Clock, timers, rates and guard conditions for :class:`rclpy.node.Node`.
 
-    The node's clock is ROS time, which is system time here: simulated time (``/clock`` with
-    ``use_sim_time``) is not wired yet.
+    The node's clock is ROS time: system time, or with the parameter ``use_sim_time`` true
+    when the node is created (``--ros-args -p use_sim_time:=true``, ``parameter_overrides``)
+    the time of the last ``rosgraph_msgs/Clock`` on ``/clock`` (0 before the first), taken
+    by an executor spinning the node, as rclpy's ``TimeSource`` does.
     """
 
     default_callback_group: CallbackGroup
@@ -35,9 +46,29 @@ class _TimeMixin:
     def _init_time(self) -> None:
         self._clock = ROSClock()
         self._rate_group = MutuallyExclusiveCallbackGroup()  # rates never wait for other callbacks
+        node: Any = self  # an rclpy.node.Node: its core node and create_subscription
+        core = node._core
+
+        async def declare() -> Any:  # on the asyncio thread: parameters may announce events
+            if core.has_parameter(USE_SIM_TIME):
+                return core.get_parameter(USE_SIM_TIME).value
+            return core.declare_parameter(USE_SIM_TIME, False).value
+
+        if _core.run(declare()) is True:
+            self._clock._set_ros_time_is_active(True)
+            clock_msg = importlib.import_module("rosgraph_msgs.msg").Clock
+            node.create_subscription(
+                clock_msg,
+                CLOCK_TOPIC,
+                self._on_clock,
+                QoSProfile(depth=1, reliability=Reliability.BEST_EFFORT),
+            )
+
+    def _on_clock(self, msg: Any) -> None:
+        self._clock.set_ros_time_override(Time.from_msg(msg.clock))
 
     def get_clock(self) -> Clock:
-        """The node's ROS clock (system time; no ``use_sim_time`` yet)."""
+        """The node's ROS clock (system time, or ``/clock`` with ``use_sim_time``)."""
         return self._clock
 
     def create_timer(

@@ -18,7 +18,7 @@ from typing import Any
 from . import _core
 from ._entity import Entity, Work
 from .callback_groups import CallbackGroup
-from .clock import Clock
+from .clock import Clock, ROSClock
 from .clock_type import ClockType
 from .constants import S_TO_NS
 from .exceptions import InvalidHandle, ROSInterruptException
@@ -64,8 +64,9 @@ def _timer_info_parameter(callback: Callable[..., Any]) -> str | None:
 class Timer(Entity):
     """Calls ``callback()`` every ``timer_period_ns`` (missed periods are skipped, as in rcl).
 
-    Scheduled on the monotonic clock; the ``clock`` only stamps :class:`TimerInfo` (a timer
-    on simulated ROS time is not supported: it runs on wall time).
+    Scheduled on the monotonic clock, or on the ROS clock's simulated time while it is
+    active (``use_sim_time``): then the timer is due when ``/clock`` reaches its next call,
+    and switching between the two restarts the period.
     """
 
     def __init__(
@@ -83,10 +84,24 @@ class Timer(Entity):
         self.callback = callback
         self._clock = clock
         self._period_ns = int(timer_period_ns)
-        now = time.monotonic_ns()
+        self._sim = self._sim_active()
+        now = self._now_ns()
         self._last_call = now
         self._next = now + self._period_ns
         self._cancelled = not autostart
+
+    def _sim_active(self) -> bool:
+        return isinstance(self._clock, ROSClock) and self._clock.ros_time_is_active
+
+    def _now_ns(self) -> int:
+        """Now on the timer's time line (call with ``_lock`` held or from ``__init__``)."""
+        sim = self._sim_active()
+        if sim != self._sim:  # simulated time (de)activated: restart the period
+            self._sim = sim
+            now = self._clock.now().nanoseconds if sim else time.monotonic_ns()
+            self._last_call, self._next = now, now + self._period_ns
+            return now
+        return self._clock.now().nanoseconds if sim else time.monotonic_ns()
 
     @property
     def clock(self) -> Clock:
@@ -108,11 +123,13 @@ class Timer(Entity):
         _core.notify()
 
     def _deadline(self) -> float | None:
-        return None if self._cancelled or self._destroyed else self._next / S_TO_NS
+        if self._cancelled or self._destroyed or self._sim:
+            return None  # simulated time: checked whenever an executor wakes (each /clock message)
+        return self._next / S_TO_NS
 
     def _take(self, now: float) -> Work | None:
-        now_ns = time.monotonic_ns()
         with self._lock:
+            now_ns = self._now_ns()
             if self._cancelled or self._destroyed or now_ns < self._next:
                 return None
             expected = self._next
@@ -126,17 +143,18 @@ class Timer(Entity):
         name = _timer_info_parameter(callback)
         if name is None:
             return callback
-        wall = self._clock.now().nanoseconds
+        stamp = self._clock.now().nanoseconds
         info = TimerInfo(
-            expected_call_time=max(wall - (now_ns - expected), 0),
-            actual_call_time=wall,
+            expected_call_time=max(stamp - (now_ns - expected), 0),
+            actual_call_time=stamp,
             clock_type=self._clock.clock_type,
         )
         return partial(callback, **{name: info})
 
     def is_ready(self) -> bool:
         """Whether the timer is due (and not cancelled)."""
-        return not self._cancelled and not self._destroyed and time.monotonic_ns() >= self._next
+        with self._lock:
+            return not self._cancelled and not self._destroyed and self._now_ns() >= self._next
 
     def is_canceled(self) -> bool:
         return self._cancelled
@@ -148,20 +166,22 @@ class Timer(Entity):
     def reset(self) -> None:
         """(Re)start: the next call is one period from now."""
         with self._lock:
-            now = time.monotonic_ns()
+            now = self._now_ns()
             self._next = now + self._period_ns
             self._cancelled = False
         _core.notify()
 
     def time_since_last_call(self) -> int:
         """Nanoseconds since the last call (or since creation or :meth:`reset`)."""
-        return time.monotonic_ns() - self._last_call
+        with self._lock:
+            return self._now_ns() - self._last_call
 
     def time_until_next_call(self) -> int | None:
         """Nanoseconds until the next call (negative when overdue); ``None`` when cancelled."""
         if self._cancelled:
             return None
-        return self._next - time.monotonic_ns()
+        with self._lock:
+            return self._next - self._now_ns()
 
     def destroy(self) -> None:
         """Stop for good (use ``Node.destroy_timer``)."""
