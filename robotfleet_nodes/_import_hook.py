@@ -22,8 +22,11 @@ Decisions:
 
 Coexistence with a real ROS 2 (``RFOS_ROS2``, see docs/ros2-compat.md, "Coexistence"): a second
 finder, :class:`CompatFinder`, serves this package's ROS 2 client library
-(``robotfleet_nodes/compat/rclpy/``) as the top-level ``rclpy``; its submodules then load from
-that directory through the parent's ``__path__``.
+(``robotfleet_nodes/compat/rclpy/``) as the top-level ``rclpy`` and its ament index reader
+(``compat/ament_index_python/``) as ``ament_index_python``; their submodules then load from
+those directories through the parent's ``__path__``. A real ``ament_index_python`` on
+``sys.path`` wins in ``auto`` mode like a real ``rclpy`` (the path finder comes first); ours
+only reads files, so it also serves beside a real rclpy that lacks one.
 
 - ``auto`` (default): both finders at the end of ``sys.meta_path``, so an importable real
   ``rclpy`` wins; and when one is importable, the interface finder declines too (a real
@@ -96,7 +99,7 @@ ROS2_MODES = ("auto", "rfos", "off")
 _KINDS = ("msg", "srv", "action")
 _COMPAT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "compat")
 #: The top-level modules served from ``robotfleet_nodes/compat/``.
-_COMPAT_MODULES = frozenset({"rclpy"})
+_COMPAT_MODULES = frozenset({"rclpy", "ament_index_python"})
 _OWN_PACKAGE = "robotfleet_nodes"
 _BUNDLED_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "interfaces")
 _bundled: list[frozenset[str]] = []  # zero or one element, filled on the first candidate check
@@ -145,7 +148,8 @@ def _real_rclpy_importable() -> bool:
 
 
 class CompatFinder:
-    """A meta path finder serving ``robotfleet_nodes/compat/rclpy`` as the top-level ``rclpy``."""
+    """A meta path finder serving ``robotfleet_nodes/compat/<name>`` as the top-level ``<name>``
+    (``rclpy``, ``ament_index_python``)."""
 
     def find_spec(
         self,
@@ -153,7 +157,8 @@ class CompatFinder:
         path: Sequence[str] | None,
         target: ModuleType | None = None,
     ) -> ModuleSpec | None:
-        """The spec of our ``rclpy`` package, else ``None`` (submodules: the parent's ``__path__``)."""
+        """The spec of our ``rclpy`` or ``ament_index_python``, else ``None`` (submodules: the
+        parent's ``__path__``)."""
         if fullname not in _COMPAT_MODULES:
             return None
         from importlib.machinery import PathFinder

@@ -13,18 +13,23 @@ from . import _core
 from ._core import RclpyStateError
 from .executors import Executor, get_global_executor
 from .node import Node
+from .signals import SignalHandlerOptions, install_signal_handlers
 from .task import Future
+from .utilities import get_default_context, try_shutdown
 
 __all__ = [
     "InitContextManager",
     "RclpyStateError",
     "create_node",
+    "get_default_context",
+    "get_global_executor",
     "init",
     "ok",
     "shutdown",
     "spin",
     "spin_once",
     "spin_until_future_complete",
+    "try_shutdown",
 ]
 
 
@@ -40,8 +45,7 @@ class InitContextManager:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        if ok():
-            shutdown()
+        try_shutdown()
 
 
 def init(
@@ -49,21 +53,25 @@ def init(
     args: list[str] | None = None,
     context: object | None = None,
     domain_id: int | None = None,
-    signal_handler_options: object | None = None,
+    signal_handler_options: SignalHandlerOptions | None = None,
 ) -> InitContextManager:
     """Start the client library: the asyncio thread and its connection (``MESSAGING_URL``, else
-    the local broker). ``args`` takes ``--ros-args``; ``domain_id`` and
-    ``signal_handler_options`` are accepted and not used (use ``ROS_DOMAIN_ID``); only the
-    default context exists (``context`` must be ``None``)."""
-    if context is not None:
+    the local broker). ``args`` takes ``--ros-args``; ``domain_id`` is accepted and not used
+    (use ``ROS_DOMAIN_ID``); only the default context exists (``context`` must be ``None`` or
+    the default). ``signal_handler_options`` (default ``ALL``): on Ctrl-C ``ok()`` turns
+    false and ``KeyboardInterrupt`` is raised, as in rclpy; ``shutdown()`` then still works."""
+    if context is not None and context is not get_default_context():
         raise RclpyStateError("rclpy.init(context=...): only the default context is supported; omit context")
     _core.start(list(args) if args is not None else sys.argv[1:])
+    options = SignalHandlerOptions.ALL if signal_handler_options is None else signal_handler_options
+    install_signal_handlers(SignalHandlerOptions(options))
     return InitContextManager()
 
 
 def shutdown(*, context: object | None = None, uninstall_handlers: bool | None = None) -> None:
-    """Stop the client library (like ``rclpy.shutdown``); ``init`` may then be called again."""
-    _core.stop()
+    """Stop the client library (like ``rclpy.shutdown``); ``init`` may then be called again.
+    Works after Ctrl-C too; ``RuntimeError`` when not initialised (as rclpy's)."""
+    get_default_context().shutdown()
 
 
 def ok(*, context: object | None = None) -> bool:

@@ -7,14 +7,34 @@ response) into the entity's queue and wakes the executors through :data:`WAKE`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+import signal
 import threading
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from robotfleet_nodes.errors import RobotFleetError
 from robotfleet_nodes.node import Context
 
-__all__ = ["WAKE", "RclpyStateError", "is_running", "notify", "run", "start", "stop", "submit"]
+__all__ = [
+    "WAKE",
+    "RclpyStateError",
+    "install_sigint",
+    "interrupt",
+    "is_initialised",
+    "is_running",
+    "notify",
+    "on_shutdown",
+    "remove_on_shutdown",
+    "run",
+    "start",
+    "stop",
+    "submit",
+    "uninstall_sigint",
+]
+
+_log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -32,6 +52,9 @@ class _State:
         self.loop: asyncio.AbstractEventLoop | None = None
         self.thread: threading.Thread | None = None
         self.context: Context | None = None
+        self.interrupted = False  # Ctrl-C: not ok() any more; torn down by shutdown()
+        self.on_shutdown: list[Callable[[], None]] = []
+        self.previous_sigint: Any = None
 
 
 _state = _State()
@@ -44,7 +67,71 @@ def notify() -> None:
 
 
 def is_running() -> bool:
+    """Whether rclpy is initialised and neither shut down nor interrupted (``rclpy.ok()``)."""
+    return _state.context is not None and not _state.interrupted
+
+
+def is_initialised() -> bool:
+    """Whether ``init`` ran and ``shutdown`` not yet (true after Ctrl-C until ``shutdown``)."""
     return _state.context is not None
+
+
+def on_shutdown(callback: Callable[[], None]) -> None:
+    """Call ``callback()`` once when rclpy shuts down or is interrupted (Ctrl-C)."""
+    _state.on_shutdown.append(callback)
+
+
+def remove_on_shutdown(callback: Callable[[], None]) -> None:
+    """Forget a callback given to :func:`on_shutdown` (nothing if it ran or was never added)."""
+    with contextlib.suppress(ValueError):
+        _state.on_shutdown.remove(callback)
+
+
+def _run_shutdown_callbacks() -> None:
+    callbacks, _state.on_shutdown = _state.on_shutdown, []
+    for callback in callbacks:
+        try:
+            callback()
+        except Exception:  # one broken callback must not stop the others
+            _log.exception("rclpy on_shutdown callback %r failed", callback)
+
+
+def interrupt() -> None:
+    """Ctrl-C: ``ok()`` turns false, sleepers and executors wake (like rclpy's SIGINT handler)."""
+    if _state.context is None or _state.interrupted:
+        return
+    _state.interrupted = True
+    _run_shutdown_callbacks()
+    notify()
+
+
+def _on_sigint(signum: int, frame: Any) -> None:
+    previous = _state.previous_sigint
+    interrupt()
+    if callable(previous):
+        previous(signum, frame)
+    else:
+        raise KeyboardInterrupt
+
+
+def install_sigint() -> None:
+    """Install the SIGINT handler (main thread only; chains to the previous handler)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    current = signal.getsignal(signal.SIGINT)
+    if current is _on_sigint:
+        return
+    _state.previous_sigint = current
+    signal.signal(signal.SIGINT, _on_sigint)
+
+
+def uninstall_sigint() -> None:
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGINT) is _on_sigint:
+        previous = _state.previous_sigint
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
+    _state.previous_sigint = None
 
 
 def context() -> Context:
@@ -93,6 +180,10 @@ def stop() -> None:
         if ctx is None or loop_ is None or thread is None:
             raise RclpyStateError("rclpy.shutdown() without rclpy.init(): call rclpy.init() first")
         _state.context = None
+        interrupted, _state.interrupted = _state.interrupted, False
+        if not interrupted:
+            _run_shutdown_callbacks()
+        uninstall_sigint()
         try:
             asyncio.run_coroutine_threadsafe(ctx.close(), loop_).result(timeout=10)
         finally:

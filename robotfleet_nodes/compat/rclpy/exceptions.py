@@ -1,12 +1,13 @@
-"""``rclpy.exceptions``: rclpy's parameter exception names for our core's parameter errors.
+"""``rclpy.exceptions``: the exceptions programs commonly catch, under rclpy's names.
 
-Each name is the core's class itself (``robotfleet_nodes.node.parameters``), so an
-``except ParameterNotDeclaredException`` catches what the node's parameter store raises.
+The parameter exceptions are the core's classes themselves
+(``robotfleet_nodes.node.parameters``), so an ``except ParameterNotDeclaredException``
+catches what the node's parameter store raises.
 """
 
 from __future__ import annotations
 
-from robotfleet_nodes.errors import ParameterError
+from robotfleet_nodes.errors import ParameterError, RobotFleetError
 from robotfleet_nodes.node.parameters import (
     InvalidParameterTypeError,
     InvalidParameterValueError,
@@ -17,13 +18,16 @@ from robotfleet_nodes.node.parameters import (
 )
 
 __all__ = [
+    "InvalidHandle",
     "InvalidParameterTypeException",
     "InvalidParameterValueException",
+    "NotInitializedException",
     "ParameterAlreadyDeclaredException",
     "ParameterException",
     "ParameterImmutableException",
     "ParameterNotDeclaredException",
     "ParameterUninitializedException",
+    "ROSInterruptException",
 ]
 
 ParameterException = ParameterError
@@ -33,3 +37,21 @@ InvalidParameterTypeException = InvalidParameterTypeError
 InvalidParameterValueException = InvalidParameterValueError
 ParameterImmutableException = ParameterImmutableError
 ParameterUninitializedException = ParameterUninitializedError
+
+
+class NotInitializedException(RobotFleetError):
+    """rclpy used before ``rclpy.init()`` (or after ``rclpy.shutdown()``): call ``rclpy.init()`` first."""
+
+    def __init__(self, cause: str | None = None) -> None:
+        super().__init__("rclpy.init() has not been called" + (f" before {cause}" if cause else ""))
+
+
+class ROSInterruptException(RobotFleetError):
+    """rclpy was shut down (or interrupted with Ctrl-C) while waiting, e.g. in ``Rate.sleep()``."""
+
+    def __init__(self) -> None:
+        super().__init__("rclpy.shutdown() has been called")
+
+
+class InvalidHandle(RobotFleetError):
+    """The entity was destroyed: create a new one."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -19,22 +18,16 @@ from robotfleet_nodes.qos import QoSProfile, as_qos
 
 from . import _core
 from ._entity import Entity, Work
+from ._interfaces import refuse_rosidl as _check_ours
+from ._node_graph import _GraphMixin, subscription_count
 from ._node_params import ParametersMixin
+from ._node_time import _TimeMixin
 from .callback_groups import CallbackGroup, MutuallyExclusiveCallbackGroup
 from .logging import RcutilsLogger
 from .task import Future
+from .timer import Timer
 
 __all__ = ["Client", "Node", "Publisher", "Service", "Subscription", "Timer"]
-
-
-def _check_ours(cls: type[Any]) -> None:
-    """Refuse rosidl-generated classes (real ROS 2's), which our transport cannot carry."""
-    if hasattr(cls, "_TYPE_SUPPORT") or type(cls).__name__.startswith("Metaclass_"):
-        raise TypeError(
-            f"{cls.__module__}.{cls.__name__} is a rosidl-generated class of a real ROS 2: this rclpy "
-            "(RobotFleetOS) needs its own interface classes; run with RFOS_ROS2=rfos so that "
-            "`std_msgs.msg` etc. are ours, or use the real rclpy"
-        )
 
 
 class Publisher:
@@ -43,7 +36,11 @@ class Publisher:
     def __init__(self, core: Any, msg_type: type[Any], topic: str) -> None:
         self._core = core
         self.msg_type = msg_type
-        self.topic_name = topic
+        self.topic_name: str = core.topic_name  # fully qualified, as rclpy's
+
+    def get_subscription_count(self) -> int:
+        """Subscriptions on this topic in the graph, from any process (one graph query)."""
+        return subscription_count(self._core)
 
     def publish(self, msg: Any) -> None:
         """Send ``msg`` (an instance of the publisher's type)."""
@@ -79,46 +76,6 @@ class Subscription(Entity):
                 return None
             msg = self._queue.popleft()
         return lambda: self.callback(msg)
-
-
-class Timer(Entity):
-    """Calls ``callback()`` every ``timer_period_sec`` (missed periods are skipped, as in rcl)."""
-
-    def __init__(self, period: float, callback: Callable[[], Any], group: CallbackGroup) -> None:
-        super().__init__(group)
-        if period <= 0:
-            raise ValueError(f"timer period must be positive, got {period}")
-        self.timer_period_ns = int(period * 1e9)
-        self._period = period
-        self.callback = callback
-        self._next = time.monotonic() + period
-        self._cancelled = False
-
-    def _deadline(self) -> float | None:
-        return None if self._cancelled else self._next
-
-    def _take(self, now: float) -> Work | None:
-        with self._lock:
-            if self._cancelled or now < self._next:
-                return None
-            self._next += self._period
-            if self._next <= now:  # skip the periods missed while busy
-                self._next += ((now - self._next) // self._period + 1) * self._period
-        return self.callback
-
-    def cancel(self) -> None:
-        self._cancelled = True
-
-    def is_canceled(self) -> bool:
-        return self._cancelled
-
-    def reset(self) -> None:
-        self._cancelled = False
-        self._next = time.monotonic() + self._period
-        _core.notify()
-
-    def destroy(self) -> None:
-        self.cancel()
 
 
 class Service(Entity):
@@ -227,7 +184,7 @@ class Client(Entity):
         return True
 
 
-class Node(ParametersMixin):
+class Node(ParametersMixin, _TimeMixin, _GraphMixin):
     """A ROS 2 node (like ``rclpy.node.Node``), on the context ``rclpy.init()`` made."""
 
     def __init__(self, node_name: str, *, namespace: str | None = None, **options: Any) -> None:
@@ -242,6 +199,7 @@ class Node(ParametersMixin):
         self._logger = RcutilsLogger(self._core.get_fully_qualified_name().strip("/").replace("/", "."))
         self._executor: Any = None
         self._init_parameters(start_parameter_services=services, automatically_declare=declare)
+        self._init_time()
 
     # -- identity -------------------------------------------------------------------
     def get_name(self) -> str:
@@ -294,20 +252,9 @@ class Node(ParametersMixin):
         qos = as_qos(qos_profile)
         sub = Subscription(msg_type, topic, callback, qos, callback_group or self.default_callback_group)
         sub._core = _core.run(self._core.create_subscription(msg_type, topic, sub._receive, qos))
+        sub.topic_name = sub._core.topic_name  # fully qualified, as rclpy's
         self._add(sub)
         return sub
-
-    def create_timer(
-        self,
-        timer_period_sec: float,
-        callback: Callable[[], Any],
-        callback_group: CallbackGroup | None = None,
-        **_: Any,
-    ) -> Timer:
-        """Call ``callback()`` on an executor every ``timer_period_sec`` seconds."""
-        timer = Timer(timer_period_sec, callback, callback_group or self.default_callback_group)
-        self._add(timer)
-        return timer
 
     def create_service(
         self,
@@ -335,11 +282,11 @@ class Node(ParametersMixin):
         self._add(client)
         return client
 
-    def destroy_timer(self, timer: Timer) -> bool:
-        timer.cancel()
+    def _snapshot_remove(self, entity: Entity) -> bool:
         with self._entities_lock:
-            if timer in self._entities:
-                self._entities.remove(timer)
+            if entity not in self._entities:
+                return False
+            self._entities.remove(entity)
         return True
 
     def destroy_node(self) -> None:
