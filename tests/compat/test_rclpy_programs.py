@@ -229,3 +229,25 @@ def test_blocking_call_without_a_server_times_out_and_a_wrong_request_is_a_type_
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["TimeoutError", "TypeError"], result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("python", ["ours", "real"])
+def test_custom_executor_and_custom_callback_group(nats_url: str, domain: int, python: str) -> None:
+    """rclpy's extension points: a group deciding per entity (a bucket of three tokens) and an
+    executor built on ``wait_for_ready_callbacks`` running handlers on its own pool."""
+    interpreter, env = _interpreter(python, _env(nats_url, domain))
+    result = subprocess.run(
+        [interpreter, str(PROGRAMS / "custom_executor.py")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == {
+        "runs": 3,
+        "on_pool": True,
+        "nodes": ["throttled"],
+        "member": True,
+    }, result.stderr

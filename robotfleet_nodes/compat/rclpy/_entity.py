@@ -18,6 +18,7 @@ class Entity:
 
     def __init__(self, group: CallbackGroup) -> None:
         self.callback_group = group
+        group.add_entity(self)
         self._lock = threading.Lock()
         self._destroyed = False
 

@@ -7,9 +7,11 @@ one callback at a time; a timer that fell behind fires once, not once per missed
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -20,11 +22,31 @@ from ._entity import Entity, Work
 from .node import Node
 from .task import Future
 
-__all__ = ["Executor", "ExternalShutdownException", "MultiThreadedExecutor", "SingleThreadedExecutor"]
+__all__ = [
+    "ConditionReachedException",
+    "Executor",
+    "ExternalShutdownException",
+    "MultiThreadedExecutor",
+    "ShutdownException",
+    "SingleThreadedExecutor",
+    "TimeoutException",
+]
 
 
 class ExternalShutdownException(RobotFleetError):
     """``rclpy.shutdown()`` was called while spinning."""
+
+
+class TimeoutException(RobotFleetError):
+    """:meth:`Executor.wait_for_ready_callbacks` found nothing ready within its timeout."""
+
+
+class ShutdownException(RobotFleetError):
+    """The executor (or rclpy) was shut down while waiting for callbacks."""
+
+
+class ConditionReachedException(RobotFleetError):
+    """The condition an executor waited for was reached (rclpy's name; kept for imports)."""
 
 
 class Executor:
@@ -60,30 +82,30 @@ class Executor:
         _core.notify()
         return True
 
-    def _entities(self) -> list[Entity]:
-        return [entity for node in self.get_nodes() for entity in node._snapshot()]
+    def _entities(self) -> list[tuple[Entity, Node]]:
+        return [(entity, node) for node in self.get_nodes() for entity in node._snapshot()]
 
-    def _take(self) -> tuple[Work, Entity] | float | None:
-        """Ready work and its entity (its group claimed), else the next timer deadline."""
+    def _take(self) -> tuple[Work, Entity, Node] | float | None:
+        """Ready work, its entity (its group claimed) and node, else the next timer deadline."""
         now = time.monotonic()
         deadline: float | None = None
-        for entity in self._entities():
+        for entity, node in self._entities():
             group = entity.callback_group
-            if not group.can_execute():
+            if not group.can_execute(entity):
                 continue
             due = entity._deadline()
             if due is not None and due > now:
                 deadline = due if deadline is None else min(deadline, due)
                 continue
-            if not group.beginning_execution():
+            if not group.beginning_execution(entity):
                 continue
             work = entity._take(now)
             if work is not None:
-                return work, entity
-            group.ending_execution()
+                return work, entity, node
+            group.ending_execution(entity)
         return deadline
 
-    def _wait_for_work(self, timeout_sec: float | None) -> tuple[Work, Entity] | None:
+    def _wait_for_work(self, timeout_sec: float | None) -> tuple[Work, Entity, Node] | None:
         end = None if timeout_sec is None else time.monotonic() + timeout_sec
         with _core.WAKE:
             while True:
@@ -104,8 +126,24 @@ class Executor:
         try:
             work()
         finally:
-            entity.callback_group.ending_execution()
+            entity.callback_group.ending_execution(entity)
             _core.notify()
+
+    def wait_for_ready_callbacks(
+        self, timeout_sec: float | None = None, nodes: list[Node] | None = None, condition: Any = None
+    ) -> tuple[Callable[[], None], Entity, Node]:
+        """The next ready callback as ``(handler, entity, node)`` (rclpy's API for custom
+        executors): calling ``handler()`` runs the callback and releases its group. Raises
+        :class:`TimeoutException` after ``timeout_sec`` (None: wait forever) and
+        :class:`ShutdownException` once the executor or rclpy shut down. ``nodes`` and
+        ``condition`` are accepted and not used (every node of the executor is waited on)."""
+        found = self._wait_for_work(timeout_sec)
+        if found is None:
+            if self._shutdown or not _core.is_running():
+                raise ShutdownException()
+            raise TimeoutException()
+        work, entity, node = found
+        return functools.partial(self._run, work, entity), entity, node
 
     def spin_once(self, timeout_sec: float | None = None) -> None:
         """Run at most one callback, waiting up to ``timeout_sec`` (None: forever) for one."""
@@ -135,7 +173,7 @@ class SingleThreadedExecutor(Executor):
     def spin_once(self, timeout_sec: float | None = None) -> None:
         found = self._wait_for_work(timeout_sec)
         if found is not None:
-            self._run(*found)
+            self._run(found[0], found[1])
 
 
 class MultiThreadedExecutor(Executor):
@@ -154,7 +192,7 @@ class MultiThreadedExecutor(Executor):
         if found is None:
             self._free.release()
             return
-        work, entity = found
+        work, entity, _node = found
 
         def task() -> None:
             try:
