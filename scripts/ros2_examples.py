@@ -415,7 +415,13 @@ CASES: tuple[Case, ...] = (
     # topic_monitor
     Case(
         (
-            _de("topic_monitor/topic_monitor/scripts/data_publisher.py", _e(r'Publishing: "3"')),
+            _de(
+                "topic_monitor/topic_monitor/scripts/data_publisher.py",
+                _e(r'Publishing: "3"'),
+                _e(r'Publishing: "-1"'),
+                args=("--end-after", "8"),
+                exits=True,
+            ),
             _de("topic_monitor/topic_monitor/scripts/topic_monitor.py", _e(r"/topic1_data: Alive")),
         )
     ),
