@@ -719,6 +719,8 @@ class _Process:
                 self.popen.kill()
                 self.popen.wait()
         self._reader.join(timeout=5)
+        if self.popen.stdout is not None and not self._reader.is_alive():
+            self.popen.stdout.close()
         return Outcome(self.program, self.output(), self.popen.returncode, self.exited_alone)
 
 
