@@ -7,11 +7,15 @@ name, ``once``/``skip_first``/``throttle_duration_sec`` filters, ``remove_ros_ar
 
 from __future__ import annotations
 
+import json
+import subprocess
 import threading
 import uuid
 from typing import Any
 
 import pytest
+
+from tests.ros2_oracle import oracle
 
 
 def _name() -> str:
@@ -222,3 +226,62 @@ def test_logging_directory_follows_ros_variables(monkeypatch: pytest.MonkeyPatch
     assert get_logging_directory() == tmp_path / "log"
     monkeypatch.setenv("ROS_LOG_DIR", str(tmp_path / "elsewhere"))
     assert get_logging_directory() == tmp_path / "elsewhere"
+
+
+SERIALIZE = """
+import json, sys
+from rclpy.serialization import serialize_message
+from geometry_msgs.msg import Point
+from std_msgs.msg import String
+messages = [String(data='hello'), Point(x=1.0, y=-2.5, z=3.0)]
+print(json.dumps([serialize_message(m).hex() for m in messages]))
+"""
+
+
+def test_serialize_message_gives_real_rclpy_bytes() -> None:
+    from geometry_msgs.msg import Point
+    from rclpy.serialization import deserialize_message, serialize_message
+    from std_msgs.msg import String
+
+    python = oracle().venv / "bin" / "python"
+    real = subprocess.run(
+        [str(python), "-c", SERIALIZE], capture_output=True, text=True, timeout=60, check=True
+    )
+    expected = json.loads(real.stdout)
+    ours = [serialize_message(String(data="hello")), serialize_message(Point(x=1.0, y=-2.5, z=3.0))]
+    assert [b.hex() for b in ours] == expected
+    assert deserialize_message(ours[0], String).data == "hello"
+    assert deserialize_message(ours[1], Point).y == -2.5
+    with pytest.raises(TypeError, match="not a ROS message class"):
+        serialize_message(object())
+
+
+def test_event_handler_names_and_payloads() -> None:
+    from rclpy.event_handler import (
+        PublisherEventCallbacks,
+        QoSLivelinessChangedInfo,
+        QoSPublisherMatchedInfo,
+        QoSRequestedIncompatibleQoSInfo,
+        SubscriptionEventCallbacks,
+        UnsupportedEventTypeError,
+    )
+    from rclpy.qos import QoSPolicyKind
+
+    def matched(info: Any) -> None:
+        pass
+
+    callbacks = PublisherEventCallbacks(matched=matched)
+    assert callbacks.matched is matched and callbacks.deadline is None and callbacks.use_default_callbacks
+    assert SubscriptionEventCallbacks(message_lost=matched).message_lost is matched
+    with pytest.raises(TypeError):
+        PublisherEventCallbacks(matched)  # type: ignore[misc]  # keyword-only, as in rclpy
+    info = QoSPublisherMatchedInfo(
+        total_count=2, total_count_change=1, current_count=1, current_count_change=-1
+    )
+    assert (info.current_count, info.current_count_change) == (1, -1)
+    assert QoSRequestedIncompatibleQoSInfo().last_policy_kind is QoSPolicyKind.INVALID
+    assert QoSLivelinessChangedInfo(alive_count=1).not_alive_count == 0
+    assert issubclass(UnsupportedEventTypeError, RuntimeError)
+    with pytest.warns(UserWarning, match="import 'event_handler' instead"):
+        import rclpy.qos_event
+    assert rclpy.qos_event.PublisherEventCallbacks is PublisherEventCallbacks
