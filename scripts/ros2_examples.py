@@ -573,17 +573,23 @@ SHARE_FILES: dict[str, tuple[str, ...]] = {
 
 # -- judging ------------------------------------------------------------------------------
 _TRACEBACK = "Traceback (most recent call last):"
+#: How a program ends on SIGINT: rclpy's signal handler shuts the context down, so a thread
+#: spinning it may raise ExternalShutdownException instead of KeyboardInterrupt.
+_SHUTDOWN = re.compile(r"^(KeyboardInterrupt|(\w+\.)*ExternalShutdownException)\b")
+#: When a program crashed, its partners still get this long (seconds from the start) to show
+#: their own errors before the case is cut short.
+CRASH_GRACE = 5.0
 
 
 def first_error(output: str) -> str | None:
-    """The exception line of the first traceback that is not a KeyboardInterrupt, else None."""
+    """The exception line of the first traceback that is not the end of a SIGINT, else None."""
     lines = output.splitlines()
     for index, line in enumerate(lines):
         if _TRACEBACK not in line:
             continue
         for follow in lines[index + 1 :]:
             if follow and not follow[0].isspace():
-                if not follow.startswith("KeyboardInterrupt"):
+                if not _SHUTDOWN.match(follow):
                     return follow.strip()
                 break
     return None
@@ -733,12 +739,15 @@ class Runner:
         trees: dict[str, Path],
         workdir: Path,
         messaging_url: str | None,
+        *,
         first_domain: int | None = None,
+        crash_grace: float = CRASH_GRACE,
     ) -> None:
         self.python = python
         self.trees = trees
         self.workdir = workdir
         self.messaging_url = messaging_url
+        self.crash_grace = crash_grace
         start = random.randint(100, 230) if first_domain is None else first_domain
         self._domains = (100 + (start - 100 + i) % 131 for i in itertools.count())
         self._lock = threading.Lock()
@@ -802,7 +811,7 @@ class Runner:
                 command = [self.python, str(file), *program.args]
                 processes.append(_Process(program, command, self._env(domain, file), file.parent))
             while time.monotonic() - started < case.timeout and not all(p.done() for p in processes):
-                if any(p.crashed() for p in processes):
+                if time.monotonic() - started >= self.crash_grace and any(p.crashed() for p in processes):
                     break  # its partners would wait for it until the timeout
                 time.sleep(0.2)
         finally:

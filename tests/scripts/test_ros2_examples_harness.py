@@ -71,7 +71,9 @@ def trees(tmp_path: Path) -> dict[str, Path]:
 
 @pytest.fixture
 def runner(trees: dict[str, Path], tmp_path: Path) -> object:
-    return h.Runner(sys.executable, trees, tmp_path / "work", "nats://127.0.0.1:1", first_domain=150)
+    return h.Runner(
+        sys.executable, trees, tmp_path / "work", "nats://127.0.0.1:1", first_domain=150, crash_grace=0
+    )
 
 
 def _program(path: str, *expect: str, **kwargs: object) -> object:
@@ -151,6 +153,8 @@ def test_first_error_skips_keyboard_interrupts_and_takes_the_root_cause() -> Non
         " another exception occurred:\n\nTraceback (most recent call last):\n  File 'a.py'\nNameError: x\n"
     )
     assert h.first_error(interrupted) is None
+    shutdown = "Exception in thread Thread-1:\nTraceback (most recent call last):\n  File 'c.py'\n"
+    assert h.first_error(shutdown + "rclpy.executors.ExternalShutdownException\n") is None
     assert h.first_error("[INFO] [1.2] [talker]: fine\n") is None
     assert h.first_error(interrupted + chained) == "ModuleNotFoundError: No module named 'rclpy.action'"
     thread = (
