@@ -285,3 +285,21 @@ def test_event_handler_names_and_payloads() -> None:
     with pytest.warns(UserWarning, match="import 'event_handler' instead"):
         import rclpy.qos_event
     assert rclpy.qos_event.PublisherEventCallbacks is PublisherEventCallbacks
+
+
+@pytest.mark.parametrize(
+    ("module", "name"),
+    [
+        ("publisher", "Publisher"),
+        ("subscription", "Subscription"),
+        ("client", "Client"),
+        ("service", "Service"),
+    ],
+)
+def test_entity_classes_live_where_rclpy_keeps_them(module: str, name: str) -> None:
+    """``from rclpy.publisher import Publisher`` (demos' matched_event_detect) is the node's class."""
+    import importlib
+
+    import rclpy.node
+
+    assert getattr(importlib.import_module(f"rclpy.{module}"), name) is getattr(rclpy.node, name)
