@@ -864,6 +864,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for case in cases:
             print(json.dumps([p.label + (" " + " ".join(p.args) if p.args else "") for p in case.programs]))
         return 0
+    if not os.access(args.python, os.X_OK):
+        parser.error(f"--python {args.python} is not an executable interpreter (`make setup` builds .venv)")
     sources = {"examples": args.examples, "demos": args.demos}
     cases = [c for c in cases if all(p.source == "harness" or sources[p.source] for p in c.programs)]
     if not cases:

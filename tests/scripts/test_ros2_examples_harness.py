@@ -211,3 +211,6 @@ def test_list_needs_no_mirror(capsys: pytest.CaptureFixture[str]) -> None:
     assert row == ["demos:lifecycle_py/lifecycle_py/talker.py", "harness:lifecycle_driver"]
     with pytest.raises(SystemExit):
         h.main([])
+    with pytest.raises(SystemExit):
+        h.main(["--examples", ".", "--python", "/nonexistent/python"])
+    assert "is not an executable interpreter" in capsys.readouterr().err
