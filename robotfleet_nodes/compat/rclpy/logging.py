@@ -1,31 +1,77 @@
 """``rclpy.logging``: loggers printing rclpy's console format on stderr.
 
 ``[INFO] [1700000000.123456789] [talker]: Publishing: "Hello World: 1"``
+
+As in rcutils, a level belongs to a logger *name* (every ``get_logger('talker')`` shares it),
+an unset level is inherited from the dotted parent (``talker.child`` from ``talker``), and the
+default is INFO. ``once``, ``skip_first`` and ``throttle_duration_sec`` filter per call site.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
+from pathlib import Path
+from typing import Any
 
-__all__ = ["LoggingSeverity", "RcutilsLogger", "get_logger"]
+from .impl.logging_severity import LoggingSeverity
+
+__all__ = [
+    "LoggingSeverity",
+    "RcutilsLogger",
+    "clear_config",
+    "get_logger",
+    "get_logger_effective_level",
+    "get_logger_level",
+    "get_logging_directory",
+    "get_logging_severity_from_string",
+    "initialize",
+    "set_logger_level",
+    "shutdown",
+]
 
 _write_lock = threading.Lock()
+_levels_lock = threading.Lock()
+_levels: dict[str, LoggingSeverity] = {}
+_DEFAULT_LEVEL = LoggingSeverity.INFO
+_FILTERS = ("once", "skip_first", "throttle_duration_sec", "throttle_time_source_type")
 
 
-class LoggingSeverity:
-    """The severities, as ``rclpy.logging.LoggingSeverity`` numbers them."""
+def _effective_level(name: str) -> LoggingSeverity:
+    with _levels_lock:
+        while True:
+            level = _levels.get(name, LoggingSeverity.UNSET)
+            if level is not LoggingSeverity.UNSET:
+                return level
+            if not name:
+                return _levels.get("", _DEFAULT_LEVEL) or _DEFAULT_LEVEL
+            name = name.rpartition(".")[0]
 
-    UNSET = 0
-    DEBUG = 10
-    INFO = 20
-    WARN = 30
-    ERROR = 40
-    FATAL = 50
+
+def _severity(value: int | LoggingSeverity) -> LoggingSeverity:
+    try:
+        return LoggingSeverity(value)
+    except ValueError:
+        names = ", ".join(f"LoggingSeverity.{s.name}" for s in LoggingSeverity)
+        raise ValueError(f"{value!r} is not a logging severity: use one of {names}") from None
 
 
-_NAMES = {10: "DEBUG", 20: "INFO", 30: "WARN", 40: "ERROR", 50: "FATAL"}
+class _CallSite:
+    """What the filters remember about one line that logs."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.last_logged: float | None = None
+
+
+def _call_site() -> tuple[str, int]:
+    """The file and line that called the logger (the first frame outside this module)."""
+    frame = sys._getframe(1)
+    while frame.f_back is not None and frame.f_code.co_filename == __file__:
+        frame = frame.f_back
+    return frame.f_code.co_filename, frame.f_lineno
 
 
 class RcutilsLogger:
@@ -33,51 +79,140 @@ class RcutilsLogger:
 
     def __init__(self, name: str = "") -> None:
         self.name = name
-        self._level = LoggingSeverity.INFO
+        self._sites: dict[tuple[str, int], _CallSite] = {}
+        self._sites_lock = threading.Lock()
 
     def get_child(self, name: str) -> RcutilsLogger:
+        """The logger ``<this name>.<name>``."""
+        if not name:
+            raise ValueError("Child logger name must not be empty.")
         return RcutilsLogger(f"{self.name}.{name}" if self.name else name)
 
-    def set_level(self, level: int) -> None:
-        self._level = int(level)
+    def set_level(self, level: int | LoggingSeverity) -> None:
+        """Set the level of every logger of this name (``UNSET``: inherit the parent's)."""
+        set_logger_level(self.name, level)
 
-    def get_effective_level(self) -> int:
-        return self._level
+    def get_effective_level(self) -> LoggingSeverity:
+        return _effective_level(self.name)
 
-    def is_enabled_for(self, severity: int) -> bool:
-        return severity >= self._level
+    def is_enabled_for(self, severity: int | LoggingSeverity) -> bool:
+        return _severity(severity) >= self.get_effective_level()
 
-    def log(self, message: str, severity: int) -> bool:
-        """Print ``message`` at ``severity``; False if the level filtered it out."""
-        if not self.is_enabled_for(severity):
+    def _passes(self, site: tuple[str, int], filters: dict[str, Any]) -> bool:
+        unknown = set(filters) - set(_FILTERS)
+        if unknown:
+            raise TypeError(
+                f'parameter "{sorted(unknown)[0]}" is not one of the recognized logging options {_FILTERS}'
+            )
+        with self._sites_lock:
+            state = self._sites.setdefault(site, _CallSite())
+            state.calls += 1
+            if filters.get("once") and state.calls > 1:
+                return False
+            if filters.get("skip_first") and state.calls == 1:
+                return False
+            throttle = filters.get("throttle_duration_sec")
+            if throttle:
+                now = time.monotonic()
+                if state.last_logged is not None and now - state.last_logged < float(throttle):
+                    return False
+                state.last_logged = now
+        return True
+
+    def log(
+        self, message: str, severity: int | LoggingSeverity, name: str | None = None, **filters: Any
+    ) -> bool:
+        """Print ``message`` at ``severity``; False if the level or a filter held it back.
+
+        ``once=True``: only the first call from this line; ``skip_first=True``: all but the
+        first; ``throttle_duration_sec=s``: at most once every ``s`` seconds.
+        """
+        level = _severity(severity)
+        if not self.is_enabled_for(level):
             return False
-        stamp = time.time_ns()
-        seconds, nanoseconds = divmod(stamp, 1_000_000_000)
-        label = _NAMES.get(severity, str(severity))
-        line = f"[{label}] [{seconds}.{nanoseconds:09d}] [{self.name}]: {message}\n"
+        if filters and not self._passes(_call_site(), filters):
+            return False
+        seconds, nanoseconds = divmod(time.time_ns(), 1_000_000_000)
+        line = f"[{level.name}] [{seconds}.{nanoseconds:09d}] [{name or self.name}]: {message}\n"
         with _write_lock:
             sys.stderr.write(line)
             sys.stderr.flush()
         return True
 
-    def debug(self, message: str) -> bool:
-        return self.log(message, LoggingSeverity.DEBUG)
+    def debug(self, message: str, **filters: Any) -> bool:
+        return self.log(message, LoggingSeverity.DEBUG, **filters)
 
-    def info(self, message: str) -> bool:
-        return self.log(message, LoggingSeverity.INFO)
+    def info(self, message: str, **filters: Any) -> bool:
+        return self.log(message, LoggingSeverity.INFO, **filters)
 
-    def warning(self, message: str) -> bool:
-        return self.log(message, LoggingSeverity.WARN)
+    def warning(self, message: str, **filters: Any) -> bool:
+        return self.log(message, LoggingSeverity.WARN, **filters)
 
-    warn = warning
+    def warn(self, message: str, **filters: Any) -> bool:
+        """Same as :meth:`warning` (rclpy keeps it, deprecated)."""
+        return self.log(message, LoggingSeverity.WARN, **filters)
 
-    def error(self, message: str) -> bool:
-        return self.log(message, LoggingSeverity.ERROR)
+    def error(self, message: str, **filters: Any) -> bool:
+        return self.log(message, LoggingSeverity.ERROR, **filters)
 
-    def fatal(self, message: str) -> bool:
-        return self.log(message, LoggingSeverity.FATAL)
+    def fatal(self, message: str, **filters: Any) -> bool:
+        return self.log(message, LoggingSeverity.FATAL, **filters)
 
 
 def get_logger(name: str) -> RcutilsLogger:
-    """A logger named ``name``."""
+    """A logger named ``name`` (not empty)."""
+    if not name:
+        raise ValueError("Logger name must not be empty.")
     return RcutilsLogger(name)
+
+
+def initialize() -> None:
+    """Nothing to start: loggers print directly (kept for rclpy's API)."""
+
+
+def shutdown() -> None:
+    """Nothing to stop (kept for rclpy's API)."""
+
+
+def clear_config() -> None:
+    """Forget every logger level set so far."""
+    with _levels_lock:
+        _levels.clear()
+
+
+def set_logger_level(name: str, level: int | LoggingSeverity, detailed_error: bool = False) -> None:
+    """Set the level of the loggers named ``name`` (``''``: the default of all)."""
+    severity = _severity(level)
+    with _levels_lock:
+        _levels[name] = severity
+
+
+def get_logger_level(name: str) -> LoggingSeverity:
+    """The level set for ``name`` (``UNSET`` if none was)."""
+    with _levels_lock:
+        return _levels.get(name, LoggingSeverity.UNSET)
+
+
+def get_logger_effective_level(name: str) -> LoggingSeverity:
+    """The level that applies to ``name``: its own, else its nearest parent's, else INFO."""
+    return _effective_level(name)
+
+
+def get_logging_severity_from_string(log_severity: str) -> LoggingSeverity:
+    """``'debug'`` (any case, ``WARNING`` too) -> :attr:`LoggingSeverity.DEBUG`."""
+    name = log_severity.strip().upper()
+    name = "WARN" if name == "WARNING" else name
+    try:
+        return LoggingSeverity[name]
+    except KeyError:
+        raise ValueError(
+            f"{log_severity!r} is not a severity: use debug, info, warn, error or fatal"
+        ) from None
+
+
+def get_logging_directory() -> Path:
+    """Where ROS 2 would keep log files: ``$ROS_LOG_DIR``, else ``$ROS_HOME/log``, else ``~/.ros/log``."""
+    if os.environ.get("ROS_LOG_DIR"):
+        return Path(os.environ["ROS_LOG_DIR"]).expanduser()
+    home = os.environ.get("ROS_HOME") or os.path.join("~", ".ros")
+    return Path(home).expanduser() / "log"
