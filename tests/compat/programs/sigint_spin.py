@@ -7,8 +7,14 @@ from rclpy.executors import ExternalShutdownException
 def main():
     rclpy.init()
     node = rclpy.create_node("sigint_spin")
-    node.create_timer(0.05, lambda: None)
-    print("spinning", flush=True)
+    ticks = []
+
+    def tick():  # "spinning" once spin() runs callbacks, so Ctrl-C lands inside it
+        if not ticks:
+            print("spinning", flush=True)
+        ticks.append(1)
+
+    node.create_timer(0.05, tick)
     try:
         rclpy.spin(node)
         print("spin returned")
