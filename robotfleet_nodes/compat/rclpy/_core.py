@@ -87,6 +87,15 @@ def start(args: list[str] | None) -> None:
         _state.loop, _state.thread, _state.context = new_loop, thread, ctx
 
 
+async def _cancel_leftovers() -> None:
+    """Cancel the tasks entities left behind (an action server's status task...), as
+    ``asyncio.run`` does, so none is destroyed pending with the loop."""
+    tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
 def stop() -> None:
     with _state.lock:
         ctx, loop_, thread = _state.context, _state.loop, _state.thread
@@ -95,6 +104,7 @@ def stop() -> None:
         _state.context = None
         try:
             asyncio.run_coroutine_threadsafe(ctx.close(), loop_).result(timeout=10)
+            asyncio.run_coroutine_threadsafe(_cancel_leftovers(), loop_).result(timeout=10)
         finally:
             loop_.call_soon_threadsafe(loop_.stop)
             thread.join(timeout=10)

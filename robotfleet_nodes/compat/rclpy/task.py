@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from typing import Any
 
 __all__ = ["Future"]
@@ -45,6 +45,12 @@ class Future:
 
     def set_exception(self, exception: BaseException) -> None:
         self._finish(None, exception)
+
+    def __await__(self) -> Generator[Future, None, Any]:
+        """``await future`` in a coroutine callback: resumed (by the executor) once done."""
+        while not self._done:
+            yield self
+        return self.result()
 
     def add_done_callback(self, callback: Callable[[Future], None]) -> None:
         """Call ``callback(self)`` when done (at once if done already)."""
