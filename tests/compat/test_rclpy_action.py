@@ -333,3 +333,18 @@ def test_deferred_execution_and_an_async_execute_callback(rclpy_ours: Any) -> No
     assert response.status == GoalStatus.STATUS_SUCCEEDED
     assert list(response.result.sequence) == [42]
     assert awaited_on and ASYNCIO_THREAD not in awaited_on
+
+
+def test_an_rclpy_future_can_be_awaited_by_an_asyncio_task() -> None:
+    """Like rclpy's, ``Future.__await__`` yields bare while not done (client_asyncio.py does this)."""
+    import asyncio
+
+    from rclpy.task import Future
+
+    future = Future()
+
+    async def wait() -> Any:
+        threading.Timer(0.01, future.set_result, args=(5,)).start()
+        return await future
+
+    assert asyncio.run(asyncio.wait_for(wait(), 20)) == 5

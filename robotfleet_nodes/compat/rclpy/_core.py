@@ -61,12 +61,21 @@ def loop() -> asyncio.AbstractEventLoop:
 
 def submit(coro: Coroutine[Any, Any, T]) -> asyncio.Future[T]:
     """Schedule ``coro`` on the loop thread; a concurrent future of its result."""
-    return asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, loop()), loop=loop())
+    return asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, _loop_for(coro)), loop=loop())
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
     """Run ``coro`` on the loop thread and wait for its result (never call from the loop thread)."""
-    return asyncio.run_coroutine_threadsafe(coro, loop()).result()
+    return asyncio.run_coroutine_threadsafe(coro, _loop_for(coro)).result()
+
+
+def _loop_for(coro: Coroutine[Any, Any, Any]) -> asyncio.AbstractEventLoop:
+    """The loop, else close ``coro`` (no "never awaited" warning) and raise RclpyStateError."""
+    try:
+        return loop()
+    except RclpyStateError:
+        coro.close()
+        raise
 
 
 def start(args: list[str] | None) -> None:

@@ -36,10 +36,6 @@ def _check_ours(cls: type[Any]) -> None:
         )
 
 
-#: The check for ``rclpy.action`` and ``rclpy.lifecycle`` (sibling packages).
-check_ours = _check_ours
-
-
 class Publisher:
     """Publishes synchronously: ``publish`` returns once the message was handed to the broker."""
 

@@ -8,6 +8,9 @@ from typing import Any
 
 __all__ = ["Future"]
 
+#: Per thread: the future a coroutine's last step awaited (see ``Future.__await__``).
+_awaiting = threading.local()
+
 
 class Future:
     """The result of ``Client.call_async`` (like ``rclpy.task.Future``)."""
@@ -46,11 +49,21 @@ class Future:
     def set_exception(self, exception: BaseException) -> None:
         self._finish(None, exception)
 
-    def __await__(self) -> Generator[Future, None, Any]:
-        """``await future`` in a coroutine callback: resumed (by the executor) once done."""
+    def __await__(self) -> Generator[None, None, Any]:
+        """``await future``: a bare yield while not done, as rclpy's, so an asyncio task (which
+        polls) and our executors (which resume the coroutine once the future is done) both
+        can await it."""
         while not self._done:
-            yield self
+            _awaiting.future = self
+            yield
         return self.result()
+
+    @staticmethod
+    def _take_awaited() -> Future | None:
+        """The future a coroutine awaited in its last step on this thread (for executors)."""
+        future: Future | None = getattr(_awaiting, "future", None)
+        _awaiting.future = None
+        return future
 
     def add_done_callback(self, callback: Callable[[Future], None]) -> None:
         """Call ``callback(self)`` when done (at once if done already)."""

@@ -19,6 +19,7 @@ from typing import Any
 from .. import _core
 from .._entity import Entity, Work
 from ..callback_groups import CallbackGroup
+from ..task import Future
 
 __all__ = ["WorkQueue", "wait_done"]
 
@@ -84,22 +85,23 @@ class WorkQueue(Entity):
             finish(value, None)
 
     def _step(self, coro: Coroutine[Any, Any, Any], finish: Finish) -> None:
+        Future._take_awaited()
         try:
-            awaited = coro.send(None)
+            yielded = coro.send(None)
         except StopIteration as stop:
             finish(stop.value, None)
             return
         except Exception as exc:
             finish(None, exc)
             return
+        awaited = Future._take_awaited()
 
         def resume() -> None:
             self._step(coro, finish)
 
-        add_done_callback = getattr(awaited, "add_done_callback", None)
-        if add_done_callback is not None and not isinstance(awaited, asyncio.Future):
-            add_done_callback(lambda _f: self.put(resume))
-        elif isinstance(awaited, asyncio.Future):
+        if awaited is not None:
+            awaited.add_done_callback(lambda _f: self.put(resume))
+        elif isinstance(yielded, asyncio.Future):
             coro.close()
             finish(
                 None,

@@ -17,8 +17,9 @@ from robotfleet_nodes.action import ClientGoalHandle as _CoreGoalHandle
 from robotfleet_nodes.qos import QoSProfile
 
 from .. import _core
+from .. import node as _node
 from ..callback_groups import CallbackGroup
-from ..node import Node, check_ours
+from ..node import Node
 from ..qos import qos_profile_action_status_default, qos_profile_services_default
 from ..task import Future
 from ._bridge import WorkQueue, wait_done
@@ -97,7 +98,7 @@ class ActionClient:
     ) -> None:
         """Create the action's clients and subscriptions on ``node``. The service QoS profiles
         are accepted and not used (our services are always reliable)."""
-        check_ours(action_type)
+        _node._check_ours(action_type)  # rosidl classes refused, as for every entity
         self._node = node
         self._action_type = action_type
         self._action_name = action_name

@@ -24,8 +24,9 @@ from robotfleet_nodes.action import ServerGoalHandle as _CoreGoalHandle
 from robotfleet_nodes.qos import QoSProfile
 
 from .. import _core
+from .. import node as _node
 from ..callback_groups import CallbackGroup
-from ..node import Node, check_ours
+from ..node import Node
 from ..qos import qos_profile_action_status_default, qos_profile_services_default
 from ._bridge import WorkQueue
 
@@ -148,7 +149,7 @@ class ActionServer:
     ) -> None:
         """Create the action's services and topics on ``node``. The service QoS profiles are
         accepted and not used (our services are always reliable)."""
-        check_ours(action_type)
+        _node._check_ours(action_type)  # rosidl classes refused, as for every entity
         self._node = node
         self._action_type = action_type
         self._group = callback_group if callback_group is not None else node.default_callback_group

@@ -176,9 +176,12 @@ class LifecycleNodeMixin(ManagedEntity):
         return self.destroy_publisher(publisher)
 
     def destroy_publisher(self, publisher: Publisher) -> bool:
-        """Destroy ``publisher`` (a lifecycle one too); True if it was this node's."""
+        """Destroy ``publisher`` (a lifecycle one too)."""
         if isinstance(publisher, ManagedEntity):
             self._managed_entities.discard(publisher)
+        base = getattr(super(), "destroy_publisher", None)
+        if base is not None:
+            return bool(base(publisher))
         if _core.is_running():
             _core.run(publisher._core.destroy())
         return True
