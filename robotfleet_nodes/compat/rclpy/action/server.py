@@ -24,7 +24,7 @@ from robotfleet_nodes.action import ServerGoalHandle as _CoreGoalHandle
 from robotfleet_nodes.qos import QoSProfile
 
 from .. import _core
-from .. import node as _node
+from .._interfaces import refuse_rosidl
 from ..callback_groups import CallbackGroup
 from ..node import Node
 from ..qos import qos_profile_action_status_default, qos_profile_services_default
@@ -149,7 +149,7 @@ class ActionServer:
     ) -> None:
         """Create the action's services and topics on ``node``. The service QoS profiles are
         accepted and not used (our services are always reliable)."""
-        _node._check_ours(action_type)  # rosidl classes refused, as for every entity
+        refuse_rosidl(action_type)
         self._node = node
         self._action_type = action_type
         self._group = callback_group if callback_group is not None else node.default_callback_group
