@@ -91,8 +91,6 @@ class ServerGoalHandle:
         """Publish ``feedback`` (an ``Action.Feedback``); ``TypeError`` for another type."""
         if not isinstance(feedback, self._server._action_type.Feedback):
             raise TypeError()
-        if not self.is_active:
-            return
         _core.run(self._core.publish_feedback(feedback))
 
     def succeed(self) -> None:
