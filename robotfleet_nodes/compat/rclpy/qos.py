@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from robotfleet_nodes.action import QOS_ACTION_STATUS
 from robotfleet_nodes.qos import (
     QOS_DEFAULT,
     QOS_SENSOR_DATA,
@@ -20,7 +19,6 @@ __all__ = [
     "LivelinessPolicy",
     "QoSProfile",
     "ReliabilityPolicy",
-    "qos_profile_action_status_default",
     "qos_profile_sensor_data",
     "qos_profile_services_default",
     "qos_profile_system_default",
@@ -33,4 +31,3 @@ LivelinessPolicy = Liveliness
 qos_profile_sensor_data = QOS_SENSOR_DATA
 qos_profile_system_default = QOS_DEFAULT
 qos_profile_services_default = QOS_SERVICES
-qos_profile_action_status_default = QOS_ACTION_STATUS

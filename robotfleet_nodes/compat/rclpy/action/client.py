@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from robotfleet_nodes.action import QOS_ACTION_STATUS
 from robotfleet_nodes.action import ActionClient as _CoreActionClient
 from robotfleet_nodes.action import ClientGoalHandle as _CoreGoalHandle
 from robotfleet_nodes.qos import QoSProfile
@@ -20,7 +21,7 @@ from .. import _core
 from .._interfaces import refuse_rosidl
 from ..callback_groups import CallbackGroup
 from ..node import Node
-from ..qos import qos_profile_action_status_default, qos_profile_services_default
+from ..qos import qos_profile_services_default
 from ..task import Future
 from ._bridge import WorkQueue, wait_done
 
@@ -94,7 +95,7 @@ class ActionClient:
         result_service_qos_profile: QoSProfile = qos_profile_services_default,
         cancel_service_qos_profile: QoSProfile = qos_profile_services_default,
         feedback_sub_qos_profile: QoSProfile | None = None,
-        status_sub_qos_profile: QoSProfile = qos_profile_action_status_default,
+        status_sub_qos_profile: QoSProfile = QOS_ACTION_STATUS,
     ) -> None:
         """Create the action's clients and subscriptions on ``node``. The service QoS profiles
         are accepted and not used (our services are always reliable)."""

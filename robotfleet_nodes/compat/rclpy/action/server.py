@@ -18,8 +18,8 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
+from robotfleet_nodes.action import QOS_ACTION_STATUS, CancelResponse, GoalResponse, GoalStatus
 from robotfleet_nodes.action import ActionServer as _CoreActionServer
-from robotfleet_nodes.action import CancelResponse, GoalResponse, GoalStatus
 from robotfleet_nodes.action import ServerGoalHandle as _CoreGoalHandle
 from robotfleet_nodes.qos import QoSProfile
 
@@ -27,7 +27,7 @@ from .. import _core
 from .._interfaces import refuse_rosidl
 from ..callback_groups import CallbackGroup
 from ..node import Node
-from ..qos import qos_profile_action_status_default, qos_profile_services_default
+from ..qos import qos_profile_services_default
 from ._bridge import WorkQueue
 
 __all__ = [
@@ -142,7 +142,7 @@ class ActionServer:
         result_service_qos_profile: QoSProfile = qos_profile_services_default,
         cancel_service_qos_profile: QoSProfile = qos_profile_services_default,
         feedback_pub_qos_profile: QoSProfile | None = None,
-        status_pub_qos_profile: QoSProfile = qos_profile_action_status_default,
+        status_pub_qos_profile: QoSProfile = QOS_ACTION_STATUS,
         result_timeout: int = 10,
     ) -> None:
         """Create the action's services and topics on ``node``. The service QoS profiles are
