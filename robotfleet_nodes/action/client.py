@@ -223,20 +223,23 @@ class ActionClient:
         *,
         feedback_callback: FeedbackCallback | None = None,
         timeout: float = DEFAULT_TIMEOUT,
+        goal_id: Any | None = None,
     ) -> ClientGoalHandle:
         """Send ``goal`` (a ``Name.Goal``); returns its handle once the server accepted or rejected it.
 
         ``feedback_callback(feedback_message)`` (sync or async) gets each
         ``Name_FeedbackMessage`` of this goal (``.feedback`` is the ``Name.Feedback``).
         Raises ``TypeError`` for another goal type, ``ServiceUnavailable`` without a server,
-        ``ServiceTimeout`` if it does not answer within ``timeout`` seconds.
+        ``ServiceTimeout`` if it does not answer within ``timeout`` seconds. ``goal_id`` (a
+        ``unique_identifier_msgs/UUID``) defaults to a random one.
         """
         expected = self.types.action.Goal
         if not isinstance(goal, expected):
             got = getattr(type(goal), "__ros_type__", type(goal).__name__)
             raise TypeError(f"Expected {expected.__ros_type__}, got {got}")
         send_goal = self._clients()[0]
-        goal_id = self.types.uuid(uuid=new_goal_id())
+        if goal_id is None:
+            goal_id = self.types.uuid(uuid=new_goal_id())
         handle = ClientGoalHandle(self, goal_id, feedback_callback)
         # Registered before the request: feedback may overtake the response.
         self._handles[handle._key] = handle

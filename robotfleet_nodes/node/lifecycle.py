@@ -35,6 +35,7 @@ from robotfleet_nodes.qos import QoSProfile
 
 __all__ = [
     "LIFECYCLE_SERVICES",
+    "TRANSITIONS",
     "LifecycleNode",
     "LifecyclePublisher",
     "LifecycleState",
@@ -42,6 +43,8 @@ __all__ = [
     "TransitionCallbackReturn",
     "TransitionId",
     "TransitionResult",
+    "allowed_transitions",
+    "transition_outcome",
 ]
 
 log = logging.getLogger(__name__)
@@ -127,6 +130,10 @@ class TransitionCallbackReturn(enum.IntEnum):
     FAILURE = 98
     ERROR = 99
 
+    def to_label(self) -> str:
+        """The label of the transition this result takes (``"transition_success"`` ...)."""
+        return f"transition_{self.name.lower()}"
+
 
 #: What a transition callback may return: a result, ``None`` (SUCCESS), or an awaitable of either.
 TransitionResult: TypeAlias = TransitionCallbackReturn | Awaitable[TransitionCallbackReturn | None] | None
@@ -193,6 +200,18 @@ _OUTCOME_LABEL = {
 def _outcome(start: LifecycleState, result: TransitionCallbackReturn) -> _Transition:
     label = _OUTCOME_LABEL[result]
     return next(t for t in _BY_START[start] if t.label == label)
+
+
+#: rcl_lifecycle's default state machine, in its order (each has ``id``, ``label``, ``start``,
+#: ``goal`` and ``to_description()``).
+TRANSITIONS = _TRANSITIONS
+#: Where a transition state goes for a callback's result (``transition_outcome(CONFIGURING, SUCCESS)``).
+transition_outcome = _outcome
+
+
+def allowed_transitions(state: LifecycleState) -> list[_Transition]:
+    """The public transitions that may start from ``state`` (none from a transition state)."""
+    return list(_BY_START.get(state, [])) if state.is_primary else []
 
 
 class LifecyclePublisher(Generic[MsgT]):

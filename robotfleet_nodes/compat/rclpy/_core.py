@@ -148,12 +148,21 @@ def loop() -> asyncio.AbstractEventLoop:
 
 def submit(coro: Coroutine[Any, Any, T]) -> asyncio.Future[T]:
     """Schedule ``coro`` on the loop thread; a concurrent future of its result."""
-    return asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, loop()), loop=loop())
+    return asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, _loop_for(coro)), loop=loop())
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
     """Run ``coro`` on the loop thread and wait for its result (never call from the loop thread)."""
-    return asyncio.run_coroutine_threadsafe(coro, loop()).result()
+    return asyncio.run_coroutine_threadsafe(coro, _loop_for(coro)).result()
+
+
+def _loop_for(coro: Coroutine[Any, Any, Any]) -> asyncio.AbstractEventLoop:
+    """The loop, else close ``coro`` (no "never awaited" warning) and raise RclpyStateError."""
+    try:
+        return loop()
+    except RclpyStateError:
+        coro.close()
+        raise
 
 
 def start(args: list[str] | None) -> None:
@@ -174,6 +183,15 @@ def start(args: list[str] | None) -> None:
         _state.loop, _state.thread, _state.context = new_loop, thread, ctx
 
 
+async def _cancel_leftovers() -> None:
+    """Cancel the tasks entities left behind (an action server's status task...), as
+    ``asyncio.run`` does, so none is destroyed pending with the loop."""
+    tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
 def stop() -> None:
     with _state.lock:
         ctx, loop_, thread = _state.context, _state.loop, _state.thread
@@ -186,6 +204,7 @@ def stop() -> None:
         uninstall_sigint()
         try:
             asyncio.run_coroutine_threadsafe(ctx.close(), loop_).result(timeout=10)
+            asyncio.run_coroutine_threadsafe(_cancel_leftovers(), loop_).result(timeout=10)
         finally:
             loop_.call_soon_threadsafe(loop_.stop)
             thread.join(timeout=10)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from typing import Any
 
 __all__ = ["Future"]
+
+#: Per thread: the future a coroutine's last step awaited (see ``Future.__await__``).
+_awaiting = threading.local()
 
 
 class Future:
@@ -45,6 +48,22 @@ class Future:
 
     def set_exception(self, exception: BaseException) -> None:
         self._finish(None, exception)
+
+    def __await__(self) -> Generator[None, None, Any]:
+        """``await future``: a bare yield while not done, as rclpy's, so an asyncio task (which
+        polls) and our executors (which resume the coroutine once the future is done) both
+        can await it."""
+        while not self._done:
+            _awaiting.future = self
+            yield
+        return self.result()
+
+    @staticmethod
+    def _take_awaited() -> Future | None:
+        """The future a coroutine awaited in its last step on this thread (for executors)."""
+        future: Future | None = getattr(_awaiting, "future", None)
+        _awaiting.future = None
+        return future
 
     def add_done_callback(self, callback: Callable[[Future], None]) -> None:
         """Call ``callback(self)`` when done (at once if done already)."""
