@@ -251,3 +251,23 @@ def test_custom_executor_and_custom_callback_group(nats_url: str, domain: int, p
         "nodes": ["throttled"],
         "member": True,
     }, result.stderr
+
+
+@pytest.mark.parametrize("python", ["ours", "real"])
+def test_coroutine_callbacks_await_rclpy_futures(nats_url: str, domain: int, python: str) -> None:
+    interpreter, env = _interpreter(python, _env(nats_url, domain))
+    result = subprocess.run(
+        [interpreter, str(PROGRAMS / "async_callbacks.py")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "start",
+        "data=True success=True",
+        "data=False success=False",
+        "end",
+    ], result.stdout + result.stderr

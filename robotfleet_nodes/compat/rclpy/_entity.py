@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import Any
 
 from .callback_groups import CallbackGroup
 
 __all__ = ["Entity", "Work"]
 
-#: Work an executor runs: the user's callback with what it was given.
-Work = Callable[[], None]
+#: Work an executor runs: the user's callback with what it was given (its value: a coroutine
+#: of an ``async def`` callback is driven on, see ``Executor._run``).
+Work = Callable[[], Any]
 
 
 class Entity:

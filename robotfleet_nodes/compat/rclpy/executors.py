@@ -8,10 +8,12 @@ one callback at a time; a timer that fell behind fires once, not once per missed
 from __future__ import annotations
 
 import functools
+import inspect
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -56,6 +58,7 @@ class Executor:
         self._nodes: list[Node] = []
         self._lock = threading.Lock()
         self._shutdown = False
+        self._resumable: deque[tuple[Work, Entity, Node]] = deque()
 
     def add_node(self, node: Node) -> bool:
         """Spin ``node`` too; False if it was added already."""
@@ -86,7 +89,13 @@ class Executor:
         return [(entity, node) for node in self.get_nodes() for entity in node._snapshot()]
 
     def _take(self) -> tuple[Work, Entity, Node] | float | None:
-        """Ready work, its entity (its group claimed) and node, else the next timer deadline."""
+        """Ready work, its entity (its group claimed) and node, else the next timer deadline.
+
+        A coroutine callback whose awaited future is done comes first: its group is still
+        claimed for it (rclpy releases a group when the coroutine ends)."""
+        with self._lock:
+            if self._resumable:
+                return self._resumable.popleft()
         now = time.monotonic()
         deadline: float | None = None
         for entity, node in self._entities():
@@ -121,13 +130,47 @@ class Executor:
                     return None
                 _core.WAKE.wait(None if wait is None else max(wait, 0.0))
 
-    @staticmethod
-    def _run(work: Work, entity: Entity) -> None:
+    def _run(self, work: Work, entity: Entity, node: Node | None = None) -> None:
+        """Run ``work``; release the entity's group when it is done. A coroutine (an
+        ``async def`` callback) runs until it awaits an unfinished rclpy future and is
+        resumed on an executor thread once that future is done, holding its group."""
+        finished = True
         try:
-            work()
+            result: Any = work()
+            if inspect.iscoroutine(result):
+                finished = self._step(result, entity, node)
         finally:
-            entity.callback_group.ending_execution(entity)
+            if finished:
+                entity.callback_group.ending_execution(entity)
             _core.notify()
+
+    def _step(self, coro: Coroutine[Any, Any, Any], entity: Entity, node: Node | None) -> bool:
+        """One step of ``coro``; True when it ended (an exception propagates, as from a callback)."""
+        Future._take_awaited()
+        try:
+            yielded = coro.send(None)
+        except StopIteration:
+            return True
+        awaited = Future._take_awaited()
+        if awaited is None and yielded is not None:
+            coro.close()
+            raise TypeError(
+                "an rclpy coroutine callback awaited something other than an rclpy future "
+                f"({type(yielded).__name__}): rclpy runs coroutine callbacks on its executor, "
+                "not on asyncio; await rclpy futures (e.g. client.call_async(...)) instead"
+            )
+        entry: tuple[Work, Entity, Node] = (lambda: coro, entity, node)  # type: ignore[assignment]
+
+        def resume(_future: Any = None) -> None:
+            with self._lock:
+                self._resumable.append(entry)
+            _core.notify()
+
+        if awaited is not None:
+            awaited.add_done_callback(resume)
+        else:  # a bare yield: resume on a next turn
+            resume()
+        return False
 
     def wait_for_ready_callbacks(
         self, timeout_sec: float | None = None, nodes: list[Node] | None = None, condition: Any = None
@@ -143,7 +186,7 @@ class Executor:
                 raise ShutdownException()
             raise TimeoutException()
         work, entity, node = found
-        return functools.partial(self._run, work, entity), entity, node
+        return functools.partial(self._run, work, entity, node), entity, node
 
     def spin_once(self, timeout_sec: float | None = None) -> None:
         """Run at most one callback, waiting up to ``timeout_sec`` (None: forever) for one."""
@@ -173,7 +216,7 @@ class SingleThreadedExecutor(Executor):
     def spin_once(self, timeout_sec: float | None = None) -> None:
         found = self._wait_for_work(timeout_sec)
         if found is not None:
-            self._run(found[0], found[1])
+            self._run(*found)
 
 
 class MultiThreadedExecutor(Executor):
@@ -192,11 +235,11 @@ class MultiThreadedExecutor(Executor):
         if found is None:
             self._free.release()
             return
-        work, entity, _node = found
+        work, entity, node = found
 
         def task() -> None:
             try:
-                self._run(work, entity)
+                self._run(work, entity, node)
             finally:
                 self._free.release()
 
