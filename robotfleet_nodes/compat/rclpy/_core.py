@@ -7,6 +7,7 @@ response) into the entity's queue and wakes the executors through :data:`WAKE`.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import signal
@@ -28,6 +29,7 @@ __all__ = [
     "on_shutdown",
     "remove_on_shutdown",
     "run",
+    "run_query",
     "start",
     "stop",
     "submit",
@@ -154,6 +156,18 @@ def submit(coro: Coroutine[Any, Any, T]) -> asyncio.Future[T]:
 def run(coro: Coroutine[Any, Any, T]) -> T:
     """Run ``coro`` on the loop thread and wait for its result (never call from the loop thread)."""
     return asyncio.run_coroutine_threadsafe(coro, _loop_for(coro)).result()
+
+
+def run_query(coro: Coroutine[Any, Any, T], default: T) -> T:
+    """:func:`run` for a read-only query (the graph): ``default`` when ``rclpy.shutdown()``
+    (another thread's) cancels it midway, as a program tearing down expects no error from a
+    query it started while rclpy was up."""
+    try:
+        return run(coro)
+    except concurrent.futures.CancelledError:
+        if is_running():
+            raise
+        return default
 
 
 def _loop_for(coro: Coroutine[Any, Any, Any]) -> asyncio.AbstractEventLoop:

@@ -25,7 +25,7 @@ __all__ = ["subscription_count"]
 
 
 def _graph(core_node: Any) -> list[Any]:
-    participants: list[Any] = _core.run(core_node.context.transport.graph())
+    participants: list[Any] = _core.run_query(core_node.context.transport.graph(), [])
     return participants
 
 
@@ -71,7 +71,7 @@ class _GraphMixin:
 
     def get_node_names_and_namespaces(self) -> list[tuple[str, str]]:
         """``(name, namespace)`` of every node on the bus."""
-        pairs: list[tuple[str, str]] = _core.run(self._core.get_node_names_and_namespaces())
+        pairs: list[tuple[str, str]] = _core.run_query(self._core.get_node_names_and_namespaces(), [])
         return pairs
 
     def get_fully_qualified_node_names(self) -> list[str]:
@@ -80,12 +80,12 @@ class _GraphMixin:
 
     def get_topic_names_and_types(self, no_demangle: bool = False) -> list[tuple[str, list[str]]]:
         """Every topic with a publisher or subscription, with its types (``pkg/msg/Type``)."""
-        topics: list[tuple[str, list[str]]] = _core.run(self._core.get_topic_names_and_types())
+        topics: list[tuple[str, list[str]]] = _core.run_query(self._core.get_topic_names_and_types(), [])
         return topics
 
     def get_service_names_and_types(self) -> list[tuple[str, list[str]]]:
         """Every service with a server, with its types (``pkg/srv/Type``)."""
-        services: list[tuple[str, list[str]]] = _core.run(self._core.get_service_names_and_types())
+        services: list[tuple[str, list[str]]] = _core.run_query(self._core.get_service_names_and_types(), [])
         return services
 
     def wait_for_node(self, fully_qualified_node_name: str, timeout: float) -> bool:
