@@ -3,18 +3,12 @@ against real rclpy (the same program prints the same under both)."""
 
 from __future__ import annotations
 
-import random
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.compat._programs import PROGRAMS, env_for, interpreter, run
-
-
-@pytest.fixture
-def domain() -> int:
-    return random.randint(100, 230)
 
 
 @pytest.mark.parametrize("python", ["ours", "real"])

@@ -8,9 +8,6 @@ caused by a remote client run on an executor thread, never on the asyncio thread
 
 from __future__ import annotations
 
-import os
-import random
-import signal
 import subprocess
 import sys
 import threading
@@ -20,7 +17,10 @@ from typing import Any
 
 import pytest
 
-from tests.ros2_oracle import oracle
+from tests.compat._programs import env_for as _env
+from tests.compat._programs import interpreter as _interpreter
+from tests.compat._programs import start as _start
+from tests.compat._programs import stop as _stop
 
 PROGRAMS = Path(__file__).resolve().parent / "programs"
 
@@ -95,45 +95,6 @@ EXPECTED_SERVER_LOG = [
     "[INFO] [param_server]: post-set enabled = True (main thread: True)",
     "[INFO] [param_server]: post-set mode = None (main thread: True)",
 ]
-
-
-def _env(nats_url: str, domain: int) -> dict[str, str]:
-    environ = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "RFOS_ROS2")}
-    return {**environ, "MESSAGING_URL": nats_url, "ROS_DOMAIN_ID": str(domain)}
-
-
-@pytest.fixture
-def domain() -> int:
-    return random.randint(100, 230)
-
-
-def _interpreter(python: str, env: dict[str, str]) -> tuple[str, dict[str, str]]:
-    """Our venv's interpreter, or real rclpy's (the oracle, on loopback DDS)."""
-    if python == "ours":
-        return sys.executable, env
-    return str(oracle().venv / "bin" / "python"), {**env, "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST"}
-
-
-def _start(
-    program: str, env: dict[str, str], *args: str, python: str = sys.executable
-) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [python, str(PROGRAMS / program), *args],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def _stop(process: subprocess.Popen[str]) -> tuple[str, str]:
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-    try:
-        return process.communicate(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        return process.communicate()
 
 
 @pytest.mark.parametrize("python", ["ours", "real"])

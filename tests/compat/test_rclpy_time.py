@@ -6,18 +6,11 @@ oracle, loopback DDS) and must print the same (orders and counts, never times).
 
 from __future__ import annotations
 
-import random
-
 import pytest
 
 from tests.compat._programs import PROGRAMS, env_for, interpreter, run, start, stop
 
 BOTH = pytest.mark.parametrize("python", ["ours", "real"])
-
-
-@pytest.fixture
-def domain() -> int:
-    return random.randint(100, 230)
 
 
 @BOTH
