@@ -12,8 +12,9 @@ Foxglove and ``mcap_ros2`` read it):
   encapsulation header, as ROS 2 publishes it);
 * ``log_time`` and ``publish_time`` in nanoseconds since the epoch.
 
-A bag is a directory (``rosbag2_2026_01_31-12_00_00/``) holding ``<dir name>_0.mcap``, as
-``ros2 bag record -s mcap`` makes; every command also accepts the ``.mcap`` file itself.
+A bag is a directory (``rosbag2_2026_01_31-12_00_00/``) holding ``<dir name>_0.mcap`` and
+rosbag2's ``metadata.yaml`` (:mod:`._metadata`), as ``ros2 bag record -s mcap`` makes; every
+command also accepts the ``.mcap`` file itself. sqlite3 bags are read in :mod:`._storage`.
 """
 
 from __future__ import annotations
