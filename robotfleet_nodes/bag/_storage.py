@@ -52,7 +52,10 @@ def storage_of(path: str | Path) -> str:
 def _rosbag2_paths(bag: Path) -> list[Path]:
     """What to open with ``rosbags``: the directory (with metadata.yaml) or each ``.db3``."""
     if bag.is_dir() and not (bag / "metadata.yaml").exists():
-        return sorted(bag.glob(f"*{_DB3}"))
+        files = sorted(bag.glob(f"*{_DB3}"))
+        if not files:  # e.g. only compressed .db3.zstd files: rosbag2 needs metadata.yaml for them
+            raise BagError(f"{bag} holds no .mcap or .db3 file, and no metadata.yaml to read the rest")
+        return files
     return [bag]
 
 

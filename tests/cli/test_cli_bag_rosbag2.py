@@ -235,3 +235,32 @@ async def test_a_custom_type_plays_from_the_bags_definitions_into_topic_echo(
     text = err.decode()
     assert "Traceback" not in text, text
     assert "warning" not in text.lower(), text
+
+
+async def test_private_and_invalid_topic_names_never_abort_playback(
+    node: Node, nats_url: str, tmp_path: Path, capsys: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``~/x`` resolves against /rosbag2_player as rcl does; a name ROS 2 rejects is skipped."""
+    bag = tmp_path / "names"
+    with Writer(bag, version=9, storage_plugin=StoragePlugin.MCAP) as writer:
+        private = writer.add_connection("~/echo", "std_msgs/msg/String", typestore=STORE)
+        invalid = writer.add_connection("9 bad name", "std_msgs/msg/String", typestore=STORE)
+        for i in range(COUNT):
+            for connection in (private, invalid):
+                writer.write(
+                    connection,
+                    1_700_000_000 * 10**9 + i * 20_000_000,
+                    STORE.serialize_cdr(strings(i), "std_msgs/msg/String"),
+                )
+    got = await listen(node, "/rosbag2_player/echo")
+    with caplog.at_level(logging.WARNING):
+        assert await run_cli(["bag", "play", str(bag), "--rate", "5", "--url", nats_url]) == 0
+    await eventually(lambda: len(got) == COUNT, what="~/echo played")
+    assert got == [f"hello {i}" for i in range(COUNT)]
+    err = capsys.readouterr().err
+    assert (
+        f"published {COUNT} messages" in err
+        and f"skipped (not cdr, invalid topic name or undecodable): {COUNT}" in err
+    )
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "'9 bad name'" in warnings[0], warnings
