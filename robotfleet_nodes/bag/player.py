@@ -27,8 +27,10 @@ without any definition is still published as CDR, with ``rfos-type`` and ``rfos-
 Channels with another message encoding are skipped and counted.
 
 **Graph.** While it plays, the transport announces the node ``/rosbag2_player`` with one
-publisher per topic (``rfos node list``, ``rfos topic list/info`` show them); the node
-goes away when playback ends.
+publisher per topic (``rfos node list``, ``rfos topic list/info`` show them), besides the
+nodes it already announces; the node goes away when playback ends. (A :class:`Context` on
+the same transport announces only its own nodes when they change, which drops the player's
+until its next new topic: ``rfos bag play`` has a transport of its own.)
 """
 
 from __future__ import annotations
@@ -117,7 +119,6 @@ class Player:
         self._targets: dict[Channel, _Target | None] = {}
         self._names: dict[str, str | None] = {}
         self._filtered: set[Channel] = set()  #: not in ``topics``: neither played nor skipped
-        self._others: list[NodeInfo] = []
         self._node = NodeInfo(PLAYER_NODE, "/")
 
     def _messages(self) -> Iterator[tuple[Channel, int, bytes]]:
@@ -126,7 +127,6 @@ class Player:
 
     async def run(self) -> PlayerStats:
         """Play once (or forever with ``loop``); returns the counters."""
-        self._others = [n for n in self.transport.participant().nodes if n.fqn != self._node.fqn]
         try:
             for channel in read_channels(self.path):  # publishers up front, as ros2 bag play
                 if channel not in self._targets:
@@ -145,12 +145,16 @@ class Player:
             with contextlib.suppress(Exception):
                 await self.transport.flush(2.0)
             with contextlib.suppress(Exception):
-                await self.transport.announce(self._others)
+                await self.transport.announce(self._other_nodes())
         return self.stats
+
+    def _other_nodes(self) -> list[NodeInfo]:
+        """What the transport announces besides the player (nodes of a Context sharing it)."""
+        return [n for n in self.transport.participant().nodes if n.fqn != self._node.fqn]
 
     async def _announce(self) -> None:
         self._node.publishers = [t.endpoint for t in self._targets.values() if t and t.endpoint]
-        await self.transport.announce([*self._others, self._node])
+        await self.transport.announce([*self._other_nodes(), self._node])
 
     async def _play_once(self) -> None:
         first: int | None = None

@@ -264,3 +264,32 @@ async def test_private_and_invalid_topic_names_never_abort_playback(
     )
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and "'9 bad name'" in warnings[0], warnings
+
+
+async def test_the_player_node_leaves_the_graph_when_playback_ends(
+    node: Node, nats_url: str, tmp_path: Path, capsys: Any
+) -> None:
+    """A Player on a transport that also hosts other nodes: they stay, /rosbag2_player goes."""
+    from robotfleet_nodes.bag import Player
+
+    bag = tmp_path / "short"
+    write_bag(bag, StoragePlugin.SQLITE3, "/chatter", "std_msgs/msg/String", strings)
+    transport = node.context.transport
+    assert isinstance(transport, NatsTransport)
+
+    async def nodes() -> list[str]:
+        assert await run_cli(["node", "list", "--url", nats_url]) == 0
+        return str(capsys.readouterr().out).split()
+
+    async def listener_there() -> bool:
+        return "/listener" in await nodes()
+
+    await eventually(listener_there, what="the listener announced")
+    player = Player(transport, bag, rate=5)
+    assert (await player.run()).published == COUNT
+
+    async def player_gone() -> bool:
+        names = await nodes()
+        return "/listener" in names and "/rosbag2_player" not in names
+
+    await eventually(player_gone, what="/rosbag2_player gone, /listener still there")
