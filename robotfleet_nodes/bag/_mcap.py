@@ -12,8 +12,9 @@ Foxglove and ``mcap_ros2`` read it):
   encapsulation header, as ROS 2 publishes it);
 * ``log_time`` and ``publish_time`` in nanoseconds since the epoch.
 
-A bag is a directory (``rosbag2_2026_01_31-12_00_00/``) holding ``<dir name>_0.mcap``, as
-``ros2 bag record -s mcap`` makes; every command also accepts the ``.mcap`` file itself.
+A bag is a directory (``rosbag2_2026_01_31-12_00_00/``) holding ``<dir name>_0.mcap`` and
+rosbag2's ``metadata.yaml`` (:mod:`._metadata`), as ``ros2 bag record -s mcap`` makes; every
+command also accepts the ``.mcap`` file itself. sqlite3 bags are read in :mod:`._storage`.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ __all__ = [
     "bag_files",
     "default_bag_name",
     "schema_text",
-    "summarize",
+    "summarize_mcap",
 ]
 
 PROFILE = "ros2"
@@ -112,10 +113,10 @@ def bag_files(path: str | Path) -> list[Path]:
     if bag.is_file():
         return [bag]
     if not bag.is_dir():
-        raise BagError(f"no bag at {bag}: not a directory or an .mcap file")
+        raise BagError(f"no bag at {bag}: not a directory, an .mcap or a .db3 file")
     files = sorted(bag.glob("*.mcap"))
     if not files:
-        raise BagError(f"{bag} holds no .mcap file")
+        raise BagError(f"{bag} holds no .mcap or .db3 file")
     return files
 
 
@@ -134,6 +135,7 @@ class BagSummary:
     """What ``rfos bag info`` prints."""
 
     files: list[Path]
+    storage: str = "mcap"  #: rosbag2's storage id: ``mcap`` or ``sqlite3``
     size: int = 0
     start_ns: int = 0
     end_ns: int = 0
@@ -141,6 +143,18 @@ class BagSummary:
     compression: set[str] = field(default_factory=set)
     topics: dict[str, TopicSummary] = field(default_factory=dict)
     truncated: list[Path] = field(default_factory=list)  #: files cut off (not finalized)
+
+    def span(self, start: int, end: int) -> None:
+        """Widen the time range to ``start``..``end`` (call before adding to :attr:`count`)."""
+        self.start_ns = start if self.count == 0 else min(self.start_ns, start)
+        self.end_ns = max(self.end_ns, end)
+
+    def topic(self, name: str, type_name: str, encoding: str) -> TopicSummary:
+        """The entry of topic ``name``, created on first use."""
+        topic = self.topics.get(name)
+        if topic is None:
+            topic = self.topics[name] = TopicSummary(name, type_name, encoding)
+        return topic
 
     @property
     def duration(self) -> float:
@@ -159,7 +173,7 @@ class BagSummary:
         lines = [
             f"Files:             {', '.join(f.name for f in self.files)}",
             f"Bag size:          {_size(self.size)}",
-            "Storage id:        mcap",
+            f"Storage id:        {self.storage}",
             f"Duration:          {self.duration:.9f}s",
             f"Start:             {stamp(self.start_ns) if self.count else '-'}",
             f"End:               {stamp(self.end_ns) if self.count else '-'}",
@@ -191,8 +205,8 @@ def _size(size: int) -> str:
     return f"{size} B"  # pragma: no cover
 
 
-def summarize(path: str | Path) -> BagSummary:
-    """Counts, times and topics of a bag, from the files' summary sections (a scan if absent)."""
+def summarize_mcap(path: str | Path) -> BagSummary:
+    """Counts, times and topics of an MCAP bag, from the files' summary sections (a scan if absent)."""
     summary = BagSummary(bag_files(path))
     for file in summary.files:
         summary.size += file.stat().st_size
@@ -208,28 +222,14 @@ def summarize(path: str | Path) -> BagSummary:
                 continue
             stats = info.statistics
             if stats.message_count:
-                _span(summary, stats.message_start_time, stats.message_end_time)
+                summary.span(stats.message_start_time, stats.message_end_time)
             summary.count += stats.message_count
             summary.compression.update(c.compression for c in info.chunk_indexes if c.compression)
             for channel_id, channel in info.channels.items():
                 schema = info.schemas.get(channel.schema_id)
-                topic = _topic(
-                    summary, channel.topic, schema.name if schema else "", channel.message_encoding
-                )
+                topic = summary.topic(channel.topic, schema.name if schema else "", channel.message_encoding)
                 topic.count += stats.channel_message_counts.get(channel_id, 0)
     return summary
-
-
-def _span(summary: BagSummary, start: int, end: int) -> None:
-    summary.start_ns = start if summary.count == 0 else min(summary.start_ns, start)
-    summary.end_ns = max(summary.end_ns, end)
-
-
-def _topic(summary: BagSummary, name: str, type_name: str, encoding: str) -> TopicSummary:
-    topic = summary.topics.get(name)
-    if topic is None:
-        topic = summary.topics[name] = TopicSummary(name, type_name, encoding)
-    return topic
 
 
 def _scan(reader: NonSeekingReader, summary: BagSummary, file: Path) -> None:
@@ -237,11 +237,11 @@ def _scan(reader: NonSeekingReader, summary: BagSummary, file: Path) -> None:
     seen = 0
     try:
         for schema, channel, message in reader.iter_messages(log_time_order=False):
-            _span(summary, message.log_time, message.log_time)
+            summary.span(message.log_time, message.log_time)
             summary.count += 1
             seen += 1
             name = schema.name if schema else ""
-            _topic(summary, channel.topic, name, channel.message_encoding).count += 1
+            summary.topic(channel.topic, name, channel.message_encoding).count += 1
     except Exception as exc:
         if not seen:
             raise BagError(f"{file}: not a readable MCAP file ({exc})") from None

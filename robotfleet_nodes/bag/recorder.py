@@ -13,6 +13,10 @@ Skipped (and counted): liveliness heartbeats (empty payload), messages without a
 ``rfos-type`` header, of a type the registry does not know, or that do not decode.
 ``log_time`` and ``publish_time`` are both the time the recorder received the message
 (RobotFleetOS headers carry no send time).
+
+When the file is finalized, rosbag2's ``metadata.yaml`` is written next to it
+(:mod:`._metadata`), so the directory is a complete rosbag2 bag: ``ros2 bag info/play`` and
+``rosbags.rosbag2.Reader`` open the directory itself.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from robotfleet_nodes.bag._mcap import (
     default_bag_name,
     schema_text,
 )
+from robotfleet_nodes.bag._metadata import TopicEntry, write_metadata
 from robotfleet_nodes.errors import RobotFleetError
 from robotfleet_nodes.idl import default_registry
 from robotfleet_nodes.idl.codec import cdr_codec_of
@@ -109,8 +114,8 @@ class Recorder:
     """Writes every message on ``topics`` (or all topics) of ``transport`` to ``output``.
 
     ``output`` is the bag directory to create (it must not exist, like ``ros2 bag record``);
-    the file inside is ``<dir name>_0.mcap``. ``exclude`` is a regular expression on topic
-    names. Use :meth:`run` (records until ``max_duration`` or cancellation, always
+    the files inside are ``<dir name>_0.mcap`` and ``metadata.yaml``. ``exclude`` is a
+    regular expression on topic names. Use :meth:`run` (records until ``max_duration`` or cancellation, always
     finalizing the file) or :meth:`start` / :meth:`stop`.
     """
 
@@ -142,6 +147,9 @@ class Recorder:
         self._channels: dict[tuple[str, str], int] = {}
         self._converters: dict[tuple[str, str], Converter | None] = {}
         self._sequence = 0
+        self._counts: dict[tuple[str, str], int] = {}
+        self._first_ns: int | None = None
+        self._last_ns = 0
 
     # -- lifecycle ---------------------------------------------------------------------
     async def start(self) -> None:
@@ -182,6 +190,7 @@ class Recorder:
             await asyncio.to_thread(self._write, self._take())
             self._writer.finish()  # type: ignore[no-untyped-call]
             self._writer = None
+            self._write_metadata()
         if self._stream is not None:
             self._stream.close()
             self._stream = None
@@ -201,6 +210,17 @@ class Recorder:
         finally:
             await asyncio.shield(self.stop())
         return self.stats
+
+    def _write_metadata(self) -> None:
+        """rosbag2's ``metadata.yaml`` next to the finalized file (ros2 bag and rosbags read it)."""
+        registry = default_registry()
+        topics = [
+            TopicEntry(topic, type_name, registry.type_hash(type_name), count)
+            for (topic, type_name), count in sorted(self._counts.items())
+        ]
+        write_metadata(
+            self.directory, [self.path], topics, start_ns=self._first_ns or 0, end_ns=self._last_ns
+        )
 
     def _report(self, delta: int, seconds: float) -> None:
         if self.progress is None:
@@ -263,6 +283,9 @@ class Recorder:
                 channel = self._channel(writer, topic, type_name)
             self._sequence += 1
             writer.add_message(channel, log_time, payload, log_time, self._sequence)
+            self._counts[(topic, type_name)] = self._counts.get((topic, type_name), 0) + 1
+            self._first_ns = log_time if self._first_ns is None else min(self._first_ns, log_time)
+            self._last_ns = max(self._last_ns, log_time)
             stats.written += 1
             stats.topics[topic] = stats.topics.get(topic, 0) + 1
 

@@ -1,8 +1,10 @@
-"""``rfos bag record|play|info``: rosbag2-compatible MCAP recordings of topics.
+"""``rfos bag record|play|info``: rosbag2 bags of topics.
 
-Files are what ``ros2 bag record -s mcap`` writes (profile ``ros2``, ``ros2msg`` schemas,
-``cdr`` messages), so ``ros2 bag``, Foxglove Studio and the ``mcap`` tools read them, and
-``rfos bag play`` plays any ROS 2 MCAP bag. See :mod:`robotfleet_nodes.bag`.
+Recordings are what ``ros2 bag record -s mcap`` writes (a directory with rosbag2's
+``metadata.yaml`` and an MCAP file: profile ``ros2``, ``ros2msg`` schemas, ``cdr``
+messages), so ``ros2 bag``, ``rosbags``, Foxglove Studio and the ``mcap`` tools read them.
+``rfos bag info`` and ``rfos bag play`` read any rosbag2 bag, MCAP or sqlite3 (``.db3``), as
+a directory or one file. See :mod:`robotfleet_nodes.bag`.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from robotfleet_nodes.cli._verb import expose_verb
 
 @expose_verb("bag")
 class BagVerb(AsyncVerb):
-    help = "record topics to an MCAP bag, play one back, describe one"
+    help = "record topics to a rosbag2 bag (MCAP), play one back (MCAP or .db3), describe one"
     epilog = """examples:
   rfos bag record -a                              # every topic -> rosbag2_<date>-<time>/
   rfos bag record /chatter /robots/robot-1/status -o my_bag
@@ -26,6 +28,8 @@ class BagVerb(AsyncVerb):
   rfos bag info my_bag                            # duration, message count, topics and types
   rfos bag play my_bag                            # original timing
   rfos bag play my_bag --rate 2 --loop --topics /chatter
+  rfos bag play rosbag2_2024_05_01-10_00_00/      # a ros2 bag: .db3 (sqlite3) or .mcap
+  rfos bag info talker.db3                        # one storage file on its own
 """
 
     def configure(self, parser: argparse.ArgumentParser) -> None:
@@ -46,14 +50,22 @@ class BagVerb(AsyncVerb):
             "--max-duration", type=float, default=None, metavar="S", help="stop after S seconds"
         )
         add_common(record, graph=False)
-        play = sub.add_parser("play", help="publish a bag's messages with their original timing")
-        play.add_argument("bag", metavar="DIR", help="bag directory (or .mcap file)")
+        play = sub.add_parser(
+            "play",
+            help="publish a bag's messages with their original timing (as node /rosbag2_player)",
+            formatter_class=fmt,
+            epilog="Relative topic names in the bag play as /name (as ROS 2 resolves them). Types the\n"
+            "registry does not know come from the bag's stored definitions and are sent as JSON.",
+        )
+        play.add_argument("bag", metavar="DIR", help="bag directory (or .mcap / .db3 file)")
         play.add_argument("-r", "--rate", type=float, default=1.0, help="time scale (default %(default)s)")
         play.add_argument("-l", "--loop", action="store_true", help="play again and again until Ctrl-C")
-        play.add_argument("--topics", nargs="+", default=[], metavar="TOPIC", help="only these topics")
+        play.add_argument(
+            "--topics", nargs="+", default=[], metavar="TOPIC", help="only these topics (resolved names)"
+        )
         add_common(play, graph=False)
         info = sub.add_parser("info", help="print a bag's duration, message count and topics")
-        info.add_argument("bag", metavar="DIR", help="bag directory (or .mcap file)")
+        info.add_argument("bag", metavar="DIR", help="bag directory (or .mcap / .db3 file)")
 
     async def arun(self, args: argparse.Namespace) -> int:
         if args.action == "info":
@@ -96,5 +108,5 @@ class BagVerb(AsyncVerb):
         for topic, count in sorted(stats.topics.items()):
             print(f"  {topic}: {count}", file=sys.stderr)
         if stats.skipped:
-            print(f"  skipped (not cdr): {stats.skipped}", file=sys.stderr)
+            print(f"  skipped (not cdr, invalid topic name or undecodable): {stats.skipped}", file=sys.stderr)
         return EXIT_OK

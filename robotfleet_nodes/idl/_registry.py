@@ -31,7 +31,7 @@ import os
 import re
 import sys
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -214,6 +214,29 @@ class TypeRegistry:
             if validate:
                 self._validate_or_rollback(added)
         return spec
+
+    def add_texts(self, texts: Mapping[str, str], *, source: str = "") -> list[str]:
+        """Register several interfaces that may refer to each other, all or nothing.
+
+        ``texts`` maps full names to their ``.msg`` / ``.srv`` / ``.action`` text. All are
+        parsed, added, then checked together; on any error (syntax, unknown reference, a
+        definition that conflicts with a registered one) none of them stays registered.
+        Returns the message names added (an interface already registered identically adds
+        nothing).
+        """
+        parsed = [
+            parse_interface_with_lines(text, _normalize(name), source=source) for name, text in texts.items()
+        ]
+        with self._lock:
+            added: list[str] = []
+            try:
+                for spec, lines in parsed:
+                    added.extend(self._add(spec, lines))
+            except InterfaceError:
+                self._remove(added)
+                raise
+            self._validate_or_rollback(added)
+        return added
 
     def add_spec(self, spec: InterfaceSpec, *, validate: bool = True) -> None:
         """Register an already parsed spec (errors then point at line 1 of its source)."""

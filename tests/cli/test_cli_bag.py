@@ -335,3 +335,44 @@ def test_schema_text_is_rosbag2s_concatenated_format() -> None:
 async def test_info_of_a_missing_bag_fails(tmp_path: Path, capsys: Any) -> None:
     assert await run_cli(["bag", "info", str(tmp_path / "nope")]) == 1
     assert "no bag at" in capsys.readouterr().err
+
+
+async def test_record_is_a_rosbag2_directory_rosbags_reads(fleet: Fleet, tmp_path: Path, capsys: Any) -> None:
+    """metadata.yaml next to the .mcap: rosbags' rosbag2.Reader opens the directory itself."""
+    from rosbags.rosbag2 import Reader
+    from rosbags.typesys import Stores, get_types_from_msg, get_typestore
+
+    bag = tmp_path / "ros2dir"
+    await record(fleet, capsys, bag, "-a", "-e", "^/noise$")
+    assert sorted(p.name for p in bag.iterdir()) == ["metadata.yaml", "ros2dir_0.mcap"]
+    store = get_typestore(Stores.ROS2_JAZZY)
+    topics: dict[str, list[Any]] = {}
+    with Reader(bag) as reader:
+        assert reader.message_count == 3 * COUNT
+        assert reader.duration > 0
+        types = {c.topic: c.msgtype for c in reader.connections}
+        assert types == {
+            "/chatter": "std_msgs/msg/String",
+            "/pose": "geometry_msgs/msg/PoseStamped",
+            "/robots/robot-1/status": "robotfleet_nodes/msg/RobotStatus",
+        }
+        for connection in reader.connections:
+            assert connection.msgcount == COUNT
+            assert connection.digest == REG.type_hash(connection.msgtype)
+            if connection.msgtype not in store.types:  # our own type: from the bag's definition
+                store.register(get_types_from_msg(connection.msgdef.data, connection.msgtype))
+        for connection, _, data in reader.messages():
+            topics.setdefault(connection.topic, []).append(store.deserialize_cdr(data, connection.msgtype))
+    assert [m.data for m in topics["/chatter"]] == [f"hello {i}" for i in range(COUNT)]
+    assert [(p.header.frame_id, p.pose.position.x) for p in topics["/pose"]] == [
+        ("map", i * 0.5) for i in range(COUNT)
+    ]
+    statuses = topics["/robots/robot-1/status"]
+    assert [(s.seq, s.robot_id, s.pose.x, s.battery_percent) for s in statuses] == [
+        (i, "robot-1", float(i), 50.0 + i) for i in range(COUNT)
+    ]
+    assert [[e.description for e in s.errors] for s in statuses] == [
+        [f"low {i}"] if i % 3 == 0 else [] for i in range(COUNT)
+    ]
+    assert await run_cli(["bag", "info", str(bag)]) == 0  # still ours to read, of course
+    assert f"Messages:          {3 * COUNT}" in capsys.readouterr().out

@@ -190,3 +190,24 @@ def test_default_registry_leaves_out_a_bad_user_package_with_one_error(
         assert "std_msgs/msg/String" in fresh
     finally:
         registry_module._default[:] = previous
+
+
+def test_add_texts_registers_types_that_refer_to_each_other_all_or_nothing() -> None:
+    registry = TypeRegistry()
+    added = registry.add_texts(
+        {
+            "bag_msgs/msg/Outer": "bag_msgs/Inner inner\ngeometry_msgs/Point where\n",
+            "bag_msgs/msg/Inner": "string name\n",
+            "std_msgs/msg/String": "string data\n",  # identical to the known one: adds nothing
+        },
+        source="a.mcap",
+    )
+    assert sorted(added) == ["bag_msgs/msg/Inner", "bag_msgs/msg/Outer"]
+    assert registry.get_class("bag_msgs/msg/Outer")(inner={"name": "x"}).inner.name == "x"
+
+    with pytest.raises(InterfaceError, match="std_msgs/msg/Bool is already registered"):
+        registry.add_texts({"bag_msgs/msg/New": "int32 a\n", "std_msgs/msg/Bool": "int32 data\n"})
+    assert "bag_msgs/msg/New" not in registry  # rolled back with the conflicting one
+    with pytest.raises(InterfaceError, match="unknown type"):
+        registry.add_texts({"bag_msgs/msg/Dangling": "bag_msgs/Missing m\n"})
+    assert "bag_msgs/msg/Dangling" not in registry
