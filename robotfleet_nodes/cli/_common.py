@@ -419,14 +419,19 @@ async def query_graph(transport: Transport, args: argparse.Namespace | None = No
     if not is_dds(transport):
         participants = await transport.graph(timeout=wait)
         return Graph.build([p for p in participants if p.gid != getattr(transport, "gid", "")])
-    return await query_graph_until(transport, args, lambda graph: not _unnamed(graph))
+    return await query_graph_until(transport, args, lambda graph: True)
 
 
 async def query_graph_until(
-    transport: Transport, args: argparse.Namespace | None, done: Callable[[Graph], bool]
+    transport: Transport,
+    args: argparse.Namespace | None,
+    done: Callable[[Graph], bool],
+    *,
+    named: bool = True,
 ) -> Graph:
-    """:func:`query_graph`; on DDS, asked again until ``done(graph)`` (at most
-    :data:`DDS_DISCOVERY_PATIENCE` seconds after ``--graph-wait``)."""
+    """:func:`query_graph`; on DDS, asked again until ``done(graph)`` and, with ``named``,
+    every participant's node names are known (at most :data:`DDS_DISCOVERY_PATIENCE`
+    seconds after ``--graph-wait``)."""
     wait = _graph_wait(transport, args)
     own = getattr(transport, "gid", "")
     if not is_dds(transport):
@@ -436,7 +441,7 @@ async def query_graph_until(
     deadline = time.monotonic() + DDS_DISCOVERY_PATIENCE
     while True:
         graph = Graph.build([p for p in await transport.graph(timeout=0) if p.gid != own])
-        if done(graph) or time.monotonic() >= deadline:
+        if (done(graph) and not (named and _unnamed(graph))) or time.monotonic() >= deadline:
             return graph
         await asyncio.sleep(0.1)
 

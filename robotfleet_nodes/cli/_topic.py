@@ -265,7 +265,7 @@ class TopicVerb(AsyncVerb):
         if args.type is not None:
             fallback = default_registry().get_spec(args.type).full_name
         else:
-            graph, name = await _graph_with_topic(transport, args, name)
+            graph, name = await _graph_with_topic(transport, args, name, named=False)
             types = graph.topics(hidden=True)[name]
             fallback = types[0] if len(types) == 1 else None
         if args.raw and is_dds(transport):
@@ -307,7 +307,7 @@ class TopicVerb(AsyncVerb):
         return await self._measure(transport, args, bandwidth=True)
 
     async def _measure(self, transport: Transport, args: argparse.Namespace, *, bandwidth: bool) -> int:
-        graph, name = await _graph_with_topic(transport, args, args.name)
+        graph, name = await _graph_with_topic(transport, args, args.name, named=False)
         window = max(2, args.window)
         stamps: deque[float] = deque(maxlen=window)
         sizes: deque[int] = deque(maxlen=window)
@@ -378,10 +378,13 @@ class TopicVerb(AsyncVerb):
         return EXIT_OK
 
 
-async def _graph_with_topic(transport: Transport, args: argparse.Namespace, name: str) -> tuple[Graph, str]:
-    """The graph and the expanded ``name``, known in it (on DDS: once discovery shows it)."""
+async def _graph_with_topic(
+    transport: Transport, args: argparse.Namespace, name: str, *, named: bool = True
+) -> tuple[Graph, str]:
+    """The graph and the expanded ``name``, known in it (on DDS: once discovery shows it;
+    ``named``: and the names of the nodes, which echo and hz do not need)."""
     name = expand(name)
-    graph = await query_graph_until(transport, args, lambda g: name in g.topics(hidden=True))
+    graph = await query_graph_until(transport, args, lambda g: name in g.topics(hidden=True), named=named)
     return graph, _known_topic(graph, name)
 
 
