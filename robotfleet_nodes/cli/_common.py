@@ -187,7 +187,7 @@ def fastdds_participant(transport: Transport, gid: str) -> bool:
     requests (ROS 2 has no service calls across DDS vendors, ros2/rmw_cyclonedds#184)."""
     if not is_dds(transport):
         return False
-    from robotfleet_nodes.transport.dds._rosgraph import is_fastdds
+    from robotfleet_nodes.transport.dds import is_fastdds
 
     return is_fastdds(gid)
 
@@ -403,9 +403,9 @@ def _graph_wait(transport: Transport, args: argparse.Namespace | None) -> float:
 def _unnamed(graph: Graph) -> bool:
     """Whether a participant is known but not yet its nodes and their names (DDS: a Fast DDS
     participant's ``ros_discovery_info`` comes on its writer's 3 s heartbeat)."""
-    from robotfleet_nodes.transport.dds._rosgraph import UNKNOWN_NODE
+    from robotfleet_nodes.transport import UNKNOWN_NODE_NAME
 
-    return any(all(n.name == UNKNOWN_NODE for n in p.nodes) for p in graph.participants)
+    return any(all(n.name == UNKNOWN_NODE_NAME for n in p.nodes) for p in graph.participants)
 
 
 async def query_graph(transport: Transport, args: argparse.Namespace | None = None) -> Graph:

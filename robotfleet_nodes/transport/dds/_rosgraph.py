@@ -43,7 +43,17 @@ from robotfleet_nodes.errors import DecodeError
 from robotfleet_nodes.idl import default_registry
 from robotfleet_nodes.idl.codec import cdr_codec_of
 from robotfleet_nodes.qos import Durability, History, QoSProfile, Reliability
-from robotfleet_nodes.transport._base import EndpointInfo, NodeInfo, ParticipantInfo
+from robotfleet_nodes.transport._base import (
+    UNKNOWN_NODE_NAME as UNKNOWN_NODE,
+)
+from robotfleet_nodes.transport._base import (
+    UNKNOWN_NODE_NAMESPACE as UNKNOWN_NAMESPACE,
+)
+from robotfleet_nodes.transport._base import (
+    EndpointInfo,
+    NodeInfo,
+    ParticipantInfo,
+)
 
 __all__ = [
     "FASTDDS_VENDOR",
@@ -61,8 +71,6 @@ log = logging.getLogger(__name__)
 
 #: The first two bytes of a Fast DDS (eProsima) participant's GUID: its vendor id 1.15.
 FASTDDS_VENDOR = b"\x01\x0f"
-UNKNOWN_NODE = "_NODE_NAME_UNKNOWN_"
-UNKNOWN_NAMESPACE = "/_NODE_NAMESPACE_UNKNOWN_"
 _PARTICIPANT_INFO = "rmw_dds_common/msg/ParticipantEntitiesInfo"
 _TYPEHASH = re.compile(rb"typehash=(RIHS01_[0-9a-f]+);")
 _DDS_TYPE = re.compile(
