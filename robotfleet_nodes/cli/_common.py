@@ -235,9 +235,10 @@ async def connect(args: argparse.Namespace, *, timeout: float = 2.0) -> AsyncIte
     that call this one need NATS.
     """
     if transport_kind(args) == "dds":
+        hint = "" if getattr(args, "transport", None) else f" (or unset {ENV_TRANSPORT}=dds)"
         raise CliError(
             f"`{_command(args)}` is not available on DDS (it needs NATS: a broker, JetStream or "
-            f"the framework's NATS subjects): run it with --transport nats (unset {ENV_TRANSPORT}=dds)"
+            f"the framework's NATS subjects): run it with --transport nats{hint}"
         )
     url = getattr(args, "url", None) or messaging_url_from_env()
     local: LocalBroker | None = None
