@@ -5,8 +5,12 @@
   so the CLI can talk to nodes running on the caller's own event loop.
 - :func:`connect`: a :class:`NatsTransport` for ``--url`` / ``MESSAGING_URL``, else the
   local broker nodes share (``RFOS_LOCAL_PORT``); failing fast with "no broker: start one
-  with `rfos broker` or set MESSAGING_URL".
-- :func:`query_graph` and the :class:`Graph` view (topics, services, actions by name).
+  with `rfos broker` or set MESSAGING_URL". Verbs that need NATS use it: with
+  ``--transport dds`` (or ``RFOS_TRANSPORT=dds``) it fails naming ``--transport nats``.
+- :func:`open_bus`: the transport ``--transport`` / ``RFOS_TRANSPORT`` names: NATS as above,
+  or a :class:`DdsTransport` on ``ROS_DOMAIN_ID`` (no broker: the robot's own ROS 2 bus).
+- :func:`query_graph` and the :class:`Graph` view (topics, services, actions by name);
+  :func:`query_graph_until` keeps looking on DDS, where discovery takes its time.
 - :func:`not_found`: "unknown topic /chater; did you mean /chatter?" (exit 1).
 - :func:`to_yaml`: ROS 2 style YAML of a decoded message (PyYAML, as ``ros2 topic echo``).
 """
@@ -21,7 +25,8 @@ import logging
 import os
 import socket
 import sys
-from collections.abc import AsyncIterator, Iterable
+import time
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
@@ -34,7 +39,7 @@ from robotfleet_nodes.errors import ConfigError, RobotFleetError, TransportError
 from robotfleet_nodes.security import redact_url
 
 if TYPE_CHECKING:
-    from robotfleet_nodes.transport import EndpointInfo, NodeInfo, ParticipantInfo
+    from robotfleet_nodes.transport import EndpointInfo, NodeInfo, ParticipantInfo, Transport
     from robotfleet_nodes.transport.nats import NatsTransport
 
 __all__ = [
@@ -47,9 +52,13 @@ __all__ = [
     "add_common",
     "connect",
     "expand",
+    "fastdds_participant",
+    "is_dds",
     "message_from_yaml",
     "not_found",
+    "open_bus",
     "query_graph",
+    "query_graph_until",
     "to_yaml",
 ]
 
@@ -62,7 +71,18 @@ EXIT_INTERRUPTED = 130
 #: milliseconds even with 1000 robots running; 0.3 s keeps `rfos node list` under 1 s
 #: including Python's start-up.
 DEFAULT_GRAPH_WAIT = 0.3
+#: On DDS a fresh participant must first discover the others: the default ``--graph-wait``
+#: there (ros2cli's ``--spin-time`` is 0.5 s; a Fast DDS participant took 1.2 s to show up on
+#: a loaded 2-core machine).
+DDS_GRAPH_WAIT = 1.0
+#: On DDS, how long a verb naming a topic, service or node keeps looking for it after
+#: ``--graph-wait``, and how long ``query_graph`` waits for ROS 2 participants whose node
+#: names have not arrived yet (Fast DDS sends its transient-local ``ros_discovery_info`` to
+#: a Cyclone reader on its 3 s heartbeat).
+DDS_DISCOVERY_PATIENCE = 5.0
 NO_BROKER = f"start one with `rfos broker` or set {ENV_URL}"
+ENV_TRANSPORT = "RFOS_TRANSPORT"
+TRANSPORTS = ("nats", "dds")
 
 
 class CliError(RobotFleetError):
@@ -89,7 +109,16 @@ class AsyncVerb(Verb):
 
 
 def add_common(parser: argparse.ArgumentParser, *, graph: bool = True) -> None:
-    """``--url`` (and ``--graph-wait``) for one sub-command."""
+    """``--transport``, ``--url`` (and ``--graph-wait``) for one sub-command."""
+    parser.add_argument(
+        "--transport",
+        choices=TRANSPORTS,
+        default=None,
+        help=(
+            "nats (a broker) or dds (a robot's ROS 2 bus on $ROS_DOMAIN_ID, no broker; "
+            f"default: ${ENV_TRANSPORT}, else nats)"
+        ),
+    )
     parser.add_argument(
         "--url", default=None, help=f"NATS server URL(s), comma separated (default: ${ENV_URL})"
     )
@@ -97,9 +126,12 @@ def add_common(parser: argparse.ArgumentParser, *, graph: bool = True) -> None:
         parser.add_argument(
             "--graph-wait",
             type=float,
-            default=DEFAULT_GRAPH_WAIT,
+            default=None,
             metavar="SEC",
-            help="seconds to gather graph answers (default %(default)s)",
+            help=(
+                f"seconds to gather graph answers (default {DEFAULT_GRAPH_WAIT}; "
+                f"on DDS, for discovery: {DDS_GRAPH_WAIT})"
+            ),
         )
 
 
@@ -137,14 +169,77 @@ async def _reachable(server: str, timeout: float) -> bool:
     return await asyncio.to_thread(_tcp_probe, host, port, timeout)
 
 
+def transport_kind(args: argparse.Namespace) -> str:
+    """``--transport``, else ``RFOS_TRANSPORT``, else ``nats``."""
+    kind = (getattr(args, "transport", None) or os.environ.get(ENV_TRANSPORT) or "nats").strip().lower()
+    if kind not in TRANSPORTS:
+        raise CliError(f"{ENV_TRANSPORT}={kind!r}: use one of {', '.join(TRANSPORTS)}")
+    return kind
+
+
+def is_dds(transport: Transport) -> bool:
+    """Whether the CLI talks to a DDS bus (no broker, discovery-based graph)."""
+    return transport.kind == "dds"
+
+
+def fastdds_participant(transport: Transport, gid: str) -> bool:
+    """Whether ``gid`` is a Fast DDS participant on the DDS bus: it would not understand our
+    requests (ROS 2 has no service calls across DDS vendors, ros2/rmw_cyclonedds#184)."""
+    if not is_dds(transport):
+        return False
+    from robotfleet_nodes.transport.dds import is_fastdds
+
+    return is_fastdds(gid)
+
+
+def _command(args: argparse.Namespace) -> str:
+    words = [getattr(args, "verb", None), getattr(args, "action", None)]
+    return "rfos " + " ".join(str(w) for w in words if w)
+
+
+@contextlib.asynccontextmanager
+async def open_bus(args: argparse.Namespace, *, timeout: float = 2.0) -> AsyncIterator[Transport]:
+    """The transport of ``--transport`` / ``RFOS_TRANSPORT``, connected; closed on exit.
+
+    ``dds``: a :class:`~robotfleet_nodes.transport.dds.DdsTransport` on ``ROS_DOMAIN_ID``
+    (Cyclone's network setup from ``CYCLONEDDS_URI``); else :func:`connect`.
+    """
+    if transport_kind(args) != "dds":
+        async with connect(args, timeout=timeout) as nats:
+            yield nats
+        return
+    from robotfleet_nodes.transport.dds import DdsTransport
+
+    domain = os.environ.get("ROS_DOMAIN_ID", "").strip() or "0"
+    if not domain.isdigit():
+        raise CliError(f"ROS_DOMAIN_ID={domain!r}: a DDS domain is a number (0..232)")
+    transport = DdsTransport(int(domain))
+    try:
+        await transport.connect()
+    except (TransportError, ConfigError) as exc:
+        raise CliError(str(exc)) from None
+    try:
+        yield transport
+    finally:
+        with contextlib.suppress(Exception):
+            await transport.close()
+
+
 @contextlib.asynccontextmanager
 async def connect(args: argparse.Namespace, *, timeout: float = 2.0) -> AsyncIterator[NatsTransport]:
     """A connected transport for ``args.url`` or ``MESSAGING_URL``, else the local broker
     (``RFOS_LOCAL_PORT``, found or started as nodes do; ``0``: an error); closed on exit.
 
     Fails at once (``CliError``) when no server answers, instead of retrying forever as
-    nodes do.
+    nodes do, and when ``--transport dds`` / ``RFOS_TRANSPORT=dds`` asks for DDS: the verbs
+    that call this one need NATS.
     """
+    if transport_kind(args) == "dds":
+        hint = "" if getattr(args, "transport", None) else f" (or unset {ENV_TRANSPORT}=dds)"
+        raise CliError(
+            f"`{_command(args)}` is not available on DDS (it needs NATS: a broker, JetStream or "
+            f"the framework's NATS subjects): run it with --transport nats{hint}"
+        )
     url = getattr(args, "url", None) or messaging_url_from_env()
     local: LocalBroker | None = None
     if url is None:
@@ -237,6 +332,7 @@ class Graph:
 
     participants: list[ParticipantInfo]
     nodes: dict[str, NodeInfo] = field(default_factory=dict)
+    owners: dict[str, str] = field(default_factory=dict)  #: node fqn -> participant gid
     publishers: dict[str, list[Endpoint]] = field(default_factory=dict)
     subscribers: dict[str, list[Endpoint]] = field(default_factory=dict)
     servers: dict[str, list[Endpoint]] = field(default_factory=dict)
@@ -250,6 +346,7 @@ class Graph:
             for node in participant.nodes:
                 fqn = node.fqn
                 graph.nodes[fqn] = node
+                graph.owners[fqn] = participant.gid
                 for table, endpoints in (
                     (graph.publishers, node.publishers),
                     (graph.subscribers, node.subscriptions),
@@ -297,11 +394,57 @@ def action_of(service_name: str) -> str | None:
     return service_name[: -len(suffix)] if service_name.endswith(suffix) else None
 
 
-async def query_graph(transport: NatsTransport, args: argparse.Namespace | None = None) -> Graph:
-    """One graph query (every live participant but this CLI itself)."""
-    wait = getattr(args, "graph_wait", DEFAULT_GRAPH_WAIT) if args is not None else DEFAULT_GRAPH_WAIT
-    participants = await transport.graph(timeout=wait)
-    return Graph.build([p for p in participants if p.gid != transport.gid])
+def _graph_wait(transport: Transport, args: argparse.Namespace | None) -> float:
+    wait = getattr(args, "graph_wait", None) if args is not None else None
+    if wait is None:
+        return DDS_GRAPH_WAIT if is_dds(transport) else DEFAULT_GRAPH_WAIT
+    return float(wait)
+
+
+def _unnamed(graph: Graph) -> bool:
+    """Whether a participant is known but not yet its nodes and their names (DDS: a Fast DDS
+    participant's ``ros_discovery_info`` comes on its writer's 3 s heartbeat)."""
+    from robotfleet_nodes.transport import UNKNOWN_NODE_NAME
+
+    return any(all(n.name == UNKNOWN_NODE_NAME for n in p.nodes) for p in graph.participants)
+
+
+async def query_graph(transport: Transport, args: argparse.Namespace | None = None) -> Graph:
+    """One graph query (every live participant but this CLI itself).
+
+    NATS: answers gathered for ``--graph-wait`` seconds. DDS: discovery runs for
+    ``--graph-wait`` seconds from joining, then up to :data:`DDS_DISCOVERY_PATIENCE` more
+    while a participant's node names are still unknown.
+    """
+    wait = _graph_wait(transport, args)
+    if not is_dds(transport):
+        participants = await transport.graph(timeout=wait)
+        return Graph.build([p for p in participants if p.gid != getattr(transport, "gid", "")])
+    return await query_graph_until(transport, args, lambda graph: True)
+
+
+async def query_graph_until(
+    transport: Transport,
+    args: argparse.Namespace | None,
+    done: Callable[[Graph], bool],
+    *,
+    named: bool = True,
+) -> Graph:
+    """:func:`query_graph`; on DDS, asked again until ``done(graph)`` and, with ``named``,
+    every participant's node names are known (at most :data:`DDS_DISCOVERY_PATIENCE`
+    seconds after ``--graph-wait``)."""
+    wait = _graph_wait(transport, args)
+    own = getattr(transport, "gid", "")
+    if not is_dds(transport):
+        return Graph.build([p for p in await transport.graph(timeout=wait) if p.gid != own])
+    started = getattr(transport, "started_at", time.time())
+    await asyncio.sleep(max(0.0, started + wait - time.time()))
+    deadline = time.monotonic() + DDS_DISCOVERY_PATIENCE
+    while True:
+        graph = Graph.build([p for p in await transport.graph(timeout=0) if p.gid != own])
+        if (done(graph) and not (named and _unnamed(graph))) or time.monotonic() >= deadline:
+            return graph
+        await asyncio.sleep(0.1)
 
 
 def find_node(graph: Graph, name: str) -> NodeInfo:
@@ -386,7 +529,7 @@ def progress(text: str) -> None:
 
 
 async def call_service(
-    transport: NatsTransport, name: str, srv_type: str | type[Any], request: Any, *, timeout: float = 5.0
+    transport: Transport, name: str, srv_type: str | type[Any], request: Any, *, timeout: float = 5.0
 ) -> Any:
     """Call service ``name`` once (no node needed); returns the response message."""
     from robotfleet_nodes.idl.codec import type_hash_of
@@ -400,6 +543,8 @@ async def call_service(
     try:
         if isinstance(request, str):
             request = message_from_yaml(cls.Request, request, what="request")
+        if is_dds(transport):  # a fresh DDS client is matched with the servers first (discovery)
+            await client.wait_for_service(timeout=timeout)
         return await client.call(request, timeout=timeout)
     finally:
         await client.close()

@@ -10,9 +10,10 @@ from robotfleet_nodes.cli._common import (
     EXIT_OK,
     AsyncVerb,
     call_service,
-    connect,
+    fastdds_participant,
     find_node,
     is_hidden,
+    open_bus,
     query_graph,
     sub_parser,
 )
@@ -20,14 +21,16 @@ from robotfleet_nodes.cli._verb import expose_verb
 from robotfleet_nodes.errors import RobotFleetError
 
 if TYPE_CHECKING:
-    from robotfleet_nodes.transport import EndpointInfo, NodeInfo
-    from robotfleet_nodes.transport.nats import NatsTransport
+    from robotfleet_nodes.transport import EndpointInfo, NodeInfo, Transport
 
 __all__ = ["NodeVerb", "node_parameter_names"]
 
 log = logging.getLogger(__name__)
 
-_LIST_EXAMPLES = "examples:\n  rfos node list\n  rfos node list -c      # just the count\n"
+_LIST_EXAMPLES = (
+    "examples:\n  rfos node list\n  rfos node list -c      # just the count\n"
+    "  rfos node list --transport dds   # ROS 2 nodes on the robot's DDS bus (ROS_DOMAIN_ID)\n"
+)
 _INFO_EXAMPLES = "examples:\n  rfos node info /talker\n  rfos node info /robots/robot-1/edge --no-params\n"
 
 
@@ -51,7 +54,7 @@ class NodeVerb(AsyncVerb):
         p.add_argument("-a", "--include-hidden", action="store_true", help="also _action/... endpoints")
 
     async def arun(self, args: argparse.Namespace) -> int:
-        async with connect(args) as transport:
+        async with open_bus(args) as transport:
             graph = await query_graph(transport, args)
             if args.action == "list":
                 names = sorted(n for n in graph.nodes if args.all or not is_hidden(n))
@@ -62,13 +65,13 @@ class NodeVerb(AsyncVerb):
                 return EXIT_OK
             node = find_node(graph, args.name)
             params: list[str] | None = None
-            if not args.no_params:
+            if not args.no_params and not fastdds_participant(transport, graph.owners.get(node.fqn, "")):
                 params = await node_parameter_names(transport, node)
             _print_info(node, params, hidden=args.include_hidden)
             return EXIT_OK
 
 
-async def node_parameter_names(transport: NatsTransport, node: NodeInfo) -> list[str] | None:
+async def node_parameter_names(transport: Transport, node: NodeInfo) -> list[str] | None:
     """Names of ``node``'s parameters via its ``list_parameters`` service; None without one."""
     service = f"{node.fqn}/list_parameters"
     if not any(s.name == service for s in node.services):

@@ -5,25 +5,33 @@ from __future__ import annotations
 import argparse
 import logging
 import time
+from typing import TYPE_CHECKING
 
 from robotfleet_nodes.cli._common import (
     EXIT_OK,
     AsyncVerb,
+    CliError,
     Graph,
     call_service,
-    connect,
     dump,
     expand,
+    fastdds_participant,
     interface,
+    is_dds,
     message_from_yaml,
     not_found,
+    open_bus,
     query_graph,
+    query_graph_until,
     sub_parser,
     to_yaml,
 )
 from robotfleet_nodes.cli._verb import expose_verb
 from robotfleet_nodes.errors import ServiceUnavailable
 from robotfleet_nodes.idl import default_registry
+
+if TYPE_CHECKING:
+    from robotfleet_nodes.transport import Transport
 
 __all__ = ["ServiceVerb"]
 
@@ -32,7 +40,10 @@ log = logging.getLogger(__name__)
 _EXAMPLES = {
     "list": "  rfos service list -t",
     "type": "  rfos service type /add_two_ints",
-    "call": "  rfos service call /add_two_ints example_interfaces/srv/AddTwoInts '{a: 40, b: 2}'",
+    "call": (
+        "  rfos service call /add_two_ints example_interfaces/srv/AddTwoInts '{a: 40, b: 2}'\n"
+        "  rfos service call /add_two_ints example_interfaces/srv/AddTwoInts '{a: 1, b: 2}' --transport dds"
+    ),
     "find": "  rfos service find example_interfaces/srv/AddTwoInts",
 }
 
@@ -67,8 +78,10 @@ class ServiceVerb(AsyncVerb):
         if args.action == "call":  # validate the request before connecting
             cls = interface(args.type)
             request = message_from_yaml(getattr(cls, "Request", cls), args.values, what="request")
-        async with connect(args) as transport:
+        async with open_bus(args) as transport:
             if args.action == "call":
+                if is_dds(transport):
+                    await _refuse_fastdds_servers(transport, args, expand(args.name))
                 print(f"requester: making request: {to_yaml(dump(request)).replace(chr(10), ', ')}\n")
                 start = time.perf_counter()
                 try:
@@ -95,6 +108,18 @@ class ServiceVerb(AsyncVerb):
                     if wanted in types:
                         print(name)
             return EXIT_OK
+
+
+async def _refuse_fastdds_servers(transport: Transport, args: argparse.Namespace, name: str) -> None:
+    """On DDS: never send a request a Fast DDS server would receive (it cannot parse it)."""
+    graph = await query_graph_until(transport, args, lambda g: name in g.servers)
+    foreign = [e.node for e in graph.servers.get(name, []) if fastdds_participant(transport, e.participant)]
+    if foreign:
+        raise CliError(
+            f"service {name} is served by {', '.join(sorted(set(foreign)))} on Fast DDS: ROS 2 has no "
+            "service calls between DDS vendors (ros2/rmw_cyclonedds#184); call it with `ros2 service "
+            "call` on the robot, or run that node with RMW_IMPLEMENTATION=rmw_cyclonedds_cpp"
+        )
 
 
 def _known_service(graph: Graph, name: str) -> str:

@@ -4,6 +4,11 @@
 connection's reading task, no node, no per-message task): ``hz`` and ``bw`` only record a
 timestamp and a size per message; ``echo`` queues the raw payloads and decodes and prints
 them in batches, using each message's own ``rfos-type`` / ``rfos-enc`` headers.
+
+On DDS (``--transport dds``: a robot's ROS 2 bus, no broker) every verb but ``pub`` works the
+same way on undecoded CDR samples of a DDS reader whose type comes from the graph (or
+``TYPE``) and whose QoS is adapted to the publishers, as ``ros2 topic echo`` does: reliable
+when every publisher is, transient-local when every publisher is.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from robotfleet_nodes.cli._common import (
     EXIT_OK,
@@ -30,10 +35,13 @@ from robotfleet_nodes.cli._common import (
     connect,
     dump,
     expand,
+    is_dds,
     message_from_yaml,
     not_found,
+    open_bus,
     progress,
     query_graph,
+    query_graph_until,
     sub_parser,
     to_yaml,
 )
@@ -43,7 +51,11 @@ from robotfleet_nodes.idl import default_registry
 from robotfleet_nodes.idl.codec import deserialize, type_hash_of
 
 if TYPE_CHECKING:
+    from robotfleet_nodes.transport import Transport
     from robotfleet_nodes.transport.nats import NatsTransport
+
+#: ``on_message(reply, data, headers)`` of a raw subscription, as nats-py's inline handlers.
+RawHandler = Callable[[bytes, bytes, "dict[str, str] | None"], None]
 
 __all__ = ["TopicVerb"]
 
@@ -59,14 +71,20 @@ log = logging.getLogger(__name__)
 REPORT_PERIOD = 1.0
 
 _EXAMPLES = {
-    "list": "  rfos topic list -t\n  rfos topic list -v --include-hidden",
+    "list": (
+        "  rfos topic list -t\n  rfos topic list -v --include-hidden\n"
+        "  RFOS_TRANSPORT=dds rfos topic list -t     # a robot's ROS 2 bus (ROS_DOMAIN_ID), no broker"
+    ),
     "info": "  rfos topic info /chatter\n  rfos topic info /chatter -v     # QoS of every endpoint",
     "echo": (
         "  rfos topic echo /chatter\n  rfos topic echo /robots/robot-1/status --field pose.x --once\n"
         "  rfos topic echo /odom --csv --no-arr\n"
-        "  rfos topic echo /chatter --filter 'm.data.endswith(\"7\")'"
+        "  rfos topic echo /chatter --filter 'm.data.endswith(\"7\")'\n"
+        "  rfos topic echo /chatter --once --transport dds   # a ROS 2 talker on the robot's DDS bus"
     ),
-    "hz": "  rfos topic hz /chatter\n  rfos topic hz /scan --window 100",
+    "hz": (
+        "  rfos topic hz /chatter\n  rfos topic hz /scan --window 100\n  rfos topic hz /scan --transport dds"
+    ),
     "bw": "  rfos topic bw /scan",
     "pub": (
         "  rfos topic pub /chatter std_msgs/msg/String '{data: hello}' --once\n"
@@ -163,13 +181,16 @@ class TopicVerb(AsyncVerb):
         p.add_argument("type")
 
     async def arun(self, args: argparse.Namespace) -> int:
-        async with connect(args) as transport:
-            action: Callable[[NatsTransport, argparse.Namespace], Any] = getattr(self, "_" + args.action)
+        if args.action == "pub":  # publishing through a node: NATS only for now
+            async with connect(args) as nats:
+                return await self._pub(nats, args)
+        async with open_bus(args) as transport:
+            action: Callable[[Transport, argparse.Namespace], Any] = getattr(self, "_" + args.action)
             code: int = await action(transport, args)
             return code
 
     # -- graph views ---------------------------------------------------------------------
-    async def _list(self, transport: NatsTransport, args: argparse.Namespace) -> int:
+    async def _list(self, transport: Transport, args: argparse.Namespace) -> int:
         graph = await query_graph(transport, args)
         topics = graph.topics(hidden=args.include_hidden)
         if args.details:
@@ -189,9 +210,8 @@ class TopicVerb(AsyncVerb):
             print(f"{name} [{', '.join(types)}]" if args.show_types else name)
         return EXIT_OK
 
-    async def _info(self, transport: NatsTransport, args: argparse.Namespace) -> int:
-        graph = await query_graph(transport, args)
-        name = _known_topic(graph, args.name)
+    async def _info(self, transport: Transport, args: argparse.Namespace) -> int:
+        graph, name = await _graph_with_topic(transport, args, args.name)
         pubs, subs = graph.publishers.get(name, []), graph.subscribers.get(name, [])
         types = sorted({e.info.type_name for e in pubs + subs})
         hashes = sorted({e.info.type_hash for e in pubs + subs})
@@ -223,14 +243,13 @@ class TopicVerb(AsyncVerb):
                 print()
         return EXIT_OK
 
-    async def _type(self, transport: NatsTransport, args: argparse.Namespace) -> int:
-        graph = await query_graph(transport, args)
-        name = _known_topic(graph, args.name)
+    async def _type(self, transport: Transport, args: argparse.Namespace) -> int:
+        graph, name = await _graph_with_topic(transport, args, args.name)
         for type_name in graph.topics(hidden=True)[name]:
             print(type_name)
         return EXIT_OK
 
-    async def _find(self, transport: NatsTransport, args: argparse.Namespace) -> int:
+    async def _find(self, transport: Transport, args: argparse.Namespace) -> int:
         wanted = default_registry().get_spec(args.type).full_name
         graph = await query_graph(transport, args)
         for name, types in graph.topics(hidden=True).items():
@@ -239,16 +258,18 @@ class TopicVerb(AsyncVerb):
         return EXIT_OK
 
     # -- echo ----------------------------------------------------------------------------
-    async def _echo(self, transport: NatsTransport, args: argparse.Namespace) -> int:
+    async def _echo(self, transport: Transport, args: argparse.Namespace) -> int:
         name = expand(args.name)
         fallback: str | None = None
+        graph: Graph | None = None
         if args.type is not None:
             fallback = default_registry().get_spec(args.type).full_name
         else:
-            graph = await query_graph(transport, args)
-            name = _known_topic(graph, name)
+            graph, name = await _graph_with_topic(transport, args, name, named=False)
             types = graph.topics(hidden=True)[name]
             fallback = types[0] if len(types) == 1 else None
+        if args.raw and is_dds(transport):
+            raise CliError("--raw: DDS samples are shown decoded; for raw payloads use --transport nats")
         printer = _Printer(args, fallback)
         limit = 1 if args.once else max(0, args.count)
         pending: list[tuple[bytes, dict[str, str] | None]] = []
@@ -261,7 +282,7 @@ class TopicVerb(AsyncVerb):
                 wake.set()
             pending.append((data, headers))
 
-        sub = await transport.subscribe_inline(transport.mapper.topic(name), on_message)
+        close = await _subscribe_raw(transport, graph, name, fallback, on_message)
         if sys.stderr.isatty():
             progress(f"echoing {name} (Ctrl-C to stop)")
         try:
@@ -276,18 +297,17 @@ class TopicVerb(AsyncVerb):
         finally:
             printer.flush_remaining(pending, limit)
             with contextlib.suppress(Exception):
-                await sub.unsubscribe()
+                await close()
 
     # -- hz / bw -------------------------------------------------------------------------
-    async def _hz(self, transport: NatsTransport, args: argparse.Namespace) -> int:
+    async def _hz(self, transport: Transport, args: argparse.Namespace) -> int:
         return await self._measure(transport, args, bandwidth=False)
 
-    async def _bw(self, transport: NatsTransport, args: argparse.Namespace) -> int:
+    async def _bw(self, transport: Transport, args: argparse.Namespace) -> int:
         return await self._measure(transport, args, bandwidth=True)
 
-    async def _measure(self, transport: NatsTransport, args: argparse.Namespace, *, bandwidth: bool) -> int:
-        graph = await query_graph(transport, args)
-        name = _known_topic(graph, args.name)
+    async def _measure(self, transport: Transport, args: argparse.Namespace, *, bandwidth: bool) -> int:
+        graph, name = await _graph_with_topic(transport, args, args.name, named=False)
         window = max(2, args.window)
         stamps: deque[float] = deque(maxlen=window)
         sizes: deque[int] = deque(maxlen=window)
@@ -303,8 +323,9 @@ class TopicVerb(AsyncVerb):
                 add_stamp(clock())
                 add_size(len(data))
 
-        sub = await transport.subscribe_inline(
-            transport.mapper.topic(name), on_bytes if bandwidth else on_rate
+        types = graph.topics(hidden=True)[name]
+        close = await _subscribe_raw(
+            transport, graph, name, types[0] if types else None, on_bytes if bandwidth else on_rate
         )
         progress(f"subscribed to [{name}]")
         deadline = time.monotonic() + args.duration if args.duration > 0 else math.inf
@@ -317,7 +338,7 @@ class TopicVerb(AsyncVerb):
                     _report_hz(list(stamps))
         finally:
             with contextlib.suppress(Exception):
-                await sub.unsubscribe()
+                await close()
         return EXIT_OK
 
     # -- pub -----------------------------------------------------------------------------
@@ -355,6 +376,54 @@ class TopicVerb(AsyncVerb):
                 await asyncio.sleep(max(0.0, start + count * period - time.monotonic()))
             await transport.flush(2.0)
         return EXIT_OK
+
+
+async def _graph_with_topic(
+    transport: Transport, args: argparse.Namespace, name: str, *, named: bool = True
+) -> tuple[Graph, str]:
+    """The graph and the expanded ``name``, known in it (on DDS: once discovery shows it;
+    ``named``: and the names of the nodes, which echo and hz do not need)."""
+    name = expand(name)
+    graph = await query_graph_until(transport, args, lambda g: name in g.topics(hidden=True), named=named)
+    return graph, _known_topic(graph, name)
+
+
+def _subscriber_qos(graph: Graph | None, name: str) -> Any:
+    """A QoS matching every publisher of ``name``: reliable / transient-local only when they
+    all are (as ``ros2 topic echo`` adapts it); best effort and volatile match any writer."""
+    from robotfleet_nodes.qos import Durability, QoSProfile, Reliability
+
+    pubs = graph.publishers.get(name, []) if graph is not None else []
+    reliable = bool(pubs) and all(p.info.qos.reliability is Reliability.RELIABLE for p in pubs)
+    durable = bool(pubs) and all(p.info.qos.durability is Durability.TRANSIENT_LOCAL for p in pubs)
+    return QoSProfile(
+        depth=100,
+        reliability=Reliability.RELIABLE if reliable else Reliability.BEST_EFFORT,
+        durability=Durability.TRANSIENT_LOCAL if durable else Durability.VOLATILE,
+    )
+
+
+async def _subscribe_raw(
+    transport: Transport, graph: Graph | None, name: str, type_name: str | None, on_message: RawHandler
+) -> Callable[[], Any]:
+    """Subscribe ``on_message`` to the undecoded messages of topic ``name``; returns the
+    coroutine function that unsubscribes. DDS needs the type (CDR carries no type name)."""
+    if not is_dds(transport):
+        nats = cast("NatsTransport", transport)
+        sub = await nats.subscribe_inline(nats.mapper.topic(name), on_message)
+        return sub.unsubscribe
+    from robotfleet_nodes.transport import EndpointInfo
+    from robotfleet_nodes.transport.dds import DdsTransport
+
+    if type_name is None:
+        raise CliError(f"{name} has publishers of several types: pass TYPE")
+    cls = default_registry().get_class(type_name)
+    headers = {H_TYPE: type_name, H_ENC: "cdr"}
+    endpoint = EndpointInfo(name, type_name, type_hash_of(cls), _subscriber_qos(graph, name))
+    handle = await cast(DdsTransport, transport).create_raw_subscription(
+        endpoint, cls, lambda data: on_message(b"", data, headers)
+    )
+    return handle.close
 
 
 def _known_topic(graph: Graph, name: str) -> str:

@@ -41,7 +41,13 @@ from robotfleet_nodes.node.service import Client, Service, adapt_handler
 from robotfleet_nodes.node.subscription import Subscription
 from robotfleet_nodes.node.timer import Timer
 from robotfleet_nodes.qos import QOS_SERVICES, QoSProfile, as_qos
-from robotfleet_nodes.transport import EndpointInfo, MessageCallback, NodeInfo, ParticipantInfo
+from robotfleet_nodes.transport import (
+    UNKNOWN_NODE_NAME,
+    EndpointInfo,
+    MessageCallback,
+    NodeInfo,
+    ParticipantInfo,
+)
 
 __all__ = ["Node"]
 
@@ -361,8 +367,11 @@ class Node:
         return await self.context.transport.graph()
 
     async def get_node_names_and_namespaces(self) -> list[tuple[str, str]]:
-        """Every node on the bus as ``(name, namespace)``."""
-        return sorted((n.name, n.namespace) for p in await self._graph() for n in p.nodes)
+        """Every node on the bus as ``(name, namespace)`` (not ROS 2's placeholder for
+        endpoints no node claims, as in rcl)."""
+        return sorted(
+            (n.name, n.namespace) for p in await self._graph() for n in p.nodes if n.name != UNKNOWN_NODE_NAME
+        )
 
     async def get_topic_names_and_types(self) -> list[tuple[str, list[str]]]:
         """Every topic with a publisher or subscription, with the types seen on it."""

@@ -7,6 +7,8 @@ process without serialization and forwards everything to ``inner`` for remote pe
 from __future__ import annotations
 
 from robotfleet_nodes.transport._base import (
+    UNKNOWN_NODE_NAME,
+    UNKNOWN_NODE_NAMESPACE,
     ClientHandle,
     DeadlineCallback,
     EndpointInfo,
@@ -32,6 +34,8 @@ from robotfleet_nodes.transport.intra import IntraProcessTransport
 from robotfleet_nodes.transport.nats import NatsTransport
 
 __all__ = [
+    "UNKNOWN_NODE_NAME",
+    "UNKNOWN_NODE_NAMESPACE",
     "ClientHandle",
     "ConnectionEvents",
     "ConnectionListener",

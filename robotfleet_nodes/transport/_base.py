@@ -27,6 +27,8 @@ from robotfleet_nodes.transport._connection import (
 )
 
 __all__ = [
+    "UNKNOWN_NODE_NAME",
+    "UNKNOWN_NODE_NAMESPACE",
     "ClientHandle",
     "DeadlineCallback",
     "EndpointInfo",
@@ -41,6 +43,11 @@ __all__ = [
     "SubscriptionHandle",
     "Transport",
 ]
+
+#: ROS 2's placeholder node for endpoints no node claims (plain DDS programs, or a participant
+#: whose node list has not arrived yet); the DDS graph lists them there, ``node list`` hides it.
+UNKNOWN_NODE_NAME = "_NODE_NAME_UNKNOWN_"
+UNKNOWN_NODE_NAMESPACE = "/_NODE_NAMESPACE_UNKNOWN_"
 
 #: Called with each decoded message; may be a coroutine function.
 MessageCallback = Callable[[Any], Awaitable[None] | None]

@@ -59,6 +59,7 @@ except ImportError as exc:  # pragma: no cover - exercised without the extra ins
     raise DdsUnavailable(f"the DDS transport needs cyclonedds: {INSTALL_HINT}") from exc
 
 from robotfleet_nodes.transport.dds._domain import FASTDDS_COMPATIBILITY  # noqa: E402
+from robotfleet_nodes.transport.dds._rosgraph import is_fastdds  # noqa: E402
 from robotfleet_nodes.transport.dds._transport import (  # noqa: E402
     DdsTransport,
     reply_topic,
@@ -69,7 +70,7 @@ from robotfleet_nodes.transport.dds._transport import (  # noqa: E402
 if TYPE_CHECKING:
     from robotfleet_nodes.transport._base import Transport
 
-__all__ += ["reply_topic", "request_topic", "topic_name"]
+__all__ += ["is_fastdds", "reply_topic", "request_topic", "topic_name"]
 
 
 def transport_from_env(environ: dict[str, str] | None = None, **nats_options: Any) -> Transport:

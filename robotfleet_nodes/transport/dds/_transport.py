@@ -78,6 +78,7 @@ from robotfleet_nodes.transport._dispatch import CallbackFailures, run_queued_ca
 from robotfleet_nodes.transport._ratelimit import RateLimitedLog
 from robotfleet_nodes.transport.dds._domain import ensure_domain
 from robotfleet_nodes.transport.dds._qos import reader_qos, writer_qos
+from robotfleet_nodes.transport.dds._rosgraph import RosGraph
 from robotfleet_nodes.transport.dds._types import idl_struct_for, request_struct_for
 from robotfleet_nodes.transport.dds._waitset import WaitsetThread, dll
 
@@ -618,6 +619,7 @@ class DdsTransport(Transport):
         self._graph_reader: DataReader[Any] | None = None
         self._announced: Any = None
         self._ros_graph_writer: DataWriter[Any] | None = None
+        self._ros_graph: RosGraph | None = None
         self._waitset: WaitsetThread | None = None
         self._closed = False
 
@@ -670,9 +672,9 @@ class DdsTransport(Transport):
         self._graph_writer = DataWriter(participant.dp, graph_topic, graph_qos)
         self._graph_reader = DataReader(participant.dp, graph_topic, graph_qos)
         info_spec = default_registry().get_class(_PARTICIPANT_INFO).__ros_spec__
-        self._ros_graph_writer = DataWriter(
-            participant.dp, participant.topic(ROS_DISCOVERY_TOPIC, idl_struct_for(info_spec)), graph_qos
-        )
+        info_topic = participant.topic(ROS_DISCOVERY_TOPIC, idl_struct_for(info_spec))
+        self._ros_graph_writer = DataWriter(participant.dp, info_topic, graph_qos)
+        self._ros_graph = RosGraph(participant.dp, info_topic)
         log.debug("joined DDS domain %d as %s", self.domain_id, self.gid)
         self._connection.set(ConnectionState.CONNECTED)
 
@@ -687,6 +689,9 @@ class DdsTransport(Transport):
             self._waitset.close()
             self._waitset = None
         participant = self._participant
+        if self._ros_graph is not None:
+            self._ros_graph.close()
+            self._ros_graph = None
         if participant is not None:
             if self._graph_writer is not None and self._announced is not None:
                 with contextlib.suppress(Exception):
@@ -723,9 +728,27 @@ class DdsTransport(Transport):
         ignore_local: bool = False,
     ) -> SubscriptionHandle:
         """A DDS reader on ``rt/<name>``; ``ignore_local`` skips this participant's writers."""
+        return self._subscribe(endpoint, msg_type, cdr_codec_of(msg_type).decode, callback, ignore_local)
+
+    async def create_raw_subscription(
+        self, endpoint: EndpointInfo, msg_type: type[Any], callback: Callable[[bytes], None]
+    ) -> SubscriptionHandle:
+        """A DDS reader on ``rt/<name>`` handing ``callback`` each sample's CDR bytes undecoded
+        (tools: ``rfos topic echo|hz|bw``); writers of another type hash are dropped as by
+        :meth:`create_subscription`."""
+        return self._subscribe(endpoint, msg_type, bytes, callback, False)
+
+    def _subscribe(
+        self,
+        endpoint: EndpointInfo,
+        msg_type: type[Any],
+        decode: Callable[[Any], Any],
+        callback: MessageCallback,
+        ignore_local: bool,
+    ) -> SubscriptionHandle:
         participant = self._dp()
         topic = participant.topic(topic_name(endpoint.name), idl_struct_for(msg_type.__ros_spec__))
-        subscription = _Subscription(self, endpoint, cdr_codec_of(msg_type).decode, callback)
+        subscription = _Subscription(self, endpoint, decode, callback)
         subscription.type_hash = endpoint.type_hash or type_hash_of(msg_type)
         if ignore_local:
             # Dropped by writer handle, not with Cyclone's IgnoreLocal QoS: local writers
@@ -844,7 +867,9 @@ class DdsTransport(Transport):
             log.warning("%s: DDS write failed (%s)", ROS_DISCOVERY_TOPIC, DDSException(ret))
 
     async def graph(self, *, timeout: float = 0.5) -> list[ParticipantInfo]:
-        """Participants whose announcement is alive (their writer exists) on the domain.
+        """Participants whose announcement is alive (their writer exists) on the domain, then
+        every other participant with ROS 2 nodes (real ROS 2: from ``ros_discovery_info`` and
+        DDS discovery, see ``_rosgraph``; their ``host`` is empty and ``pid`` 0).
 
         Announcements are transient-local, so a fresh participant learns them at discovery;
         ``timeout`` is not waited out: what is known now is returned.
@@ -853,10 +878,8 @@ class DdsTransport(Transport):
             return []
         mask = SampleState.Any | ViewState.Any | InstanceState.Alive
         raw = ddspy_read(self._graph_reader._ref, mask, 4096)
-        if isinstance(raw, int):
-            return []
         result = []
-        for data, info in raw:
+        for data, info in [] if isinstance(raw, int) else raw:
             if not info.valid_data:
                 continue
             try:
@@ -874,6 +897,8 @@ class DdsTransport(Transport):
                     started_at=sample.started_at,
                 )
             )
+        if self._ros_graph is not None:
+            result.extend(self._ros_graph.participants({p.gid for p in result}))
         return result
 
     @property
