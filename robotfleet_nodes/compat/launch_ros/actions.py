@@ -187,16 +187,18 @@ class Node(ExecuteProcess):  # type: ignore[misc]
 
 
 class LifecycleNode(Node):
-    """A managed (lifecycle) node: ``name`` and ``namespace`` are required; it starts
-    unconfigured and is driven through its ``change_state`` service (``autostart`` is not
-    supported yet)."""
+    """A managed (lifecycle) node; ``name`` is required. It starts unconfigured and is driven
+    through its ``change_state`` service (``autostart`` and ``launch.events.lifecycle``
+    events are not supported yet)."""
 
-    def __init__(self, *, name: Any, namespace: Any, autostart: bool = False, **kwargs: Any) -> None:
+    def __init__(self, *, name: Any = None, autostart: bool = False, **kwargs: Any) -> None:
+        if name is None:
+            raise LaunchError("LifecycleNode needs name=")
         if autostart:
             raise LaunchError(
                 "LifecycleNode(autostart=True) is not supported yet: drive it with its change_state service"
             )
-        super().__init__(name=name, namespace=namespace, **kwargs)
+        super().__init__(name=name, **kwargs)
 
 
 class ComposableNodeContainer(Node):
