@@ -416,3 +416,47 @@ def test_timer_tag_in_yaml_and_xml() -> None:
     for desc in (yaml_desc, xml_desc):
         assert desc.describe() == {"launch": [{"timer": "1.5", "children": [{"log": "hi"}]}]}
         assert describe_launch(desc)["log"] == ["hi"]
+
+
+def test_shell_prefix_user_actions_and_launch_service(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    path = _launch_file(
+        tmp_path,
+        """
+        import sys
+        from launch import Action, LaunchDescription, LaunchService
+        from launch.actions import ExecuteProcess, LogInfo
+        from launch.substitutions import LaunchConfiguration
+
+        class Hello(Action):
+            def execute(self, context):
+                return [LogInfo(msg="hello from " + context.launch_configurations.get("who", "nobody"))]
+
+        def generate_launch_description():
+            return LaunchDescription([
+                Hello(),
+                ExecuteProcess(cmd=["echo", LaunchConfiguration("who", default="x"), "|", "tr", "a-z", "A-Z"],
+                               shell=True, name="shout", output="screen"),
+                ExecuteProcess(cmd=[sys.executable, "-c", "import sys; print('prefixed', sys.argv[1:])"],
+                               prefix="env RFOS_LP_PREFIX=1", name="pre", output="screen"),
+            ])
+
+        def run():
+            service = LaunchService(argv=["who:=ada"])
+            service.include_launch_description(generate_launch_description())
+            return service.run()
+        """,
+    )
+    processes = {p["name"]: p["cmd"] for p in _resolved(path, {"who": "ada"})["processes"]}
+    assert processes["shout"] == ["/bin/sh", "-c", "echo ada | tr a-z A-Z"]
+    assert processes["pre"][:2] == ["env", "RFOS_LP_PREFIX=1"]
+    # launch.LaunchService runs a description built in a script (after a launch file bound ours).
+    module: dict[str, Any] = {}
+    exec(compile(path.read_text(), str(path), "exec"), module)
+    assert module["run"]() == 0
+    out = capfd.readouterr()
+    text = out.out + out.err
+    assert "hello from ada" in text
+    assert "ADA" in text
+    assert "prefixed []" in text
