@@ -8,6 +8,7 @@ files that import only ``launch``/``launch_ros`` and check what they resolve to 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import random
@@ -460,3 +461,44 @@ def test_shell_prefix_user_actions_and_launch_service(
     assert "hello from ada" in text
     assert "ADA" in text
     assert "prefixed []" in text
+
+
+async def test_launch_ros_container_runs_python_components(
+    service: ServiceFactory, nats_url: str, unique: str, tmp_path: Path
+) -> None:
+    path = _launch_file(
+        tmp_path,
+        """
+        from launch import LaunchDescription
+        from launch.actions import RegisterEventHandler, SetEnvironmentVariable, Shutdown
+        from launch.event_handlers import OnProcessIO
+        from launch.substitutions import LaunchConfiguration
+        from launch_ros.actions import ComposableNodeContainer
+        from launch_ros.descriptions import ComposableNode
+
+        def generate_launch_description():
+            container = ComposableNodeContainer(
+                name="demo_container", namespace="/demo", package="rclcpp_components",
+                executable="component_container",
+                composable_node_descriptions=[
+                    ComposableNode(package="robotfleet_nodes",
+                                   plugin="robotfleet_nodes.examples.talker:Talker", name="talker"),
+                    ComposableNode(package="robotfleet_nodes",
+                                   plugin="robotfleet_nodes.examples.listener:Listener", name="listener"),
+                ])
+
+            def heard(event):
+                return Shutdown(reason="heard it") if b"I heard" in event.text else None
+
+            return LaunchDescription([
+                SetEnvironmentVariable("MESSAGING_URL", LaunchConfiguration("url")),
+                SetEnvironmentVariable("RFOS_SUBJECT_ROOT", LaunchConfiguration("root")),
+                container,
+                RegisterEventHandler(OnProcessIO(target_action=container, on_stdout=heard, on_stderr=heard)),
+            ])
+        """,
+    )
+    svc, out = service(load_launch_file(path), arguments={"url": nats_url, "root": unique}, source=path)
+    assert await asyncio.wait_for(svc.run_async(), RUN_TIMEOUT) == 0, out.getvalue()
+    assert "shutting down: heard it" in out.getvalue()
+    assert "[demo_container-1]" in out.getvalue()
