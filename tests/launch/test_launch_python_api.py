@@ -186,6 +186,9 @@ def test_substitutions_conditions_and_groups_resolve_like_ros2(tmp_path: Path) -
     assert proc["output"] == "screen"
     assert proc["env"] == {"RFOS_LP_VAR": "from-sim", "RFOS_LP_EXTRA": "sim"}
     assert resolved["arguments"] == {"count": "6", "mode": "sim"}
+    # --show-args shows a substitution default as written
+    defaults = {a.name: a.default for a in load_launch_file(path).declared_arguments()}
+    assert defaults == {"mode": "sim", "count": "PythonExpr('2 * ' + '3')"}
     # choices are checked, and an unknown configuration names the declared ones
     with pytest.raises(LaunchError, match="expected one of sim, real"):
         _resolved(path, {"mode": "moon"})

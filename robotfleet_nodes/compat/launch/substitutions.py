@@ -123,6 +123,9 @@ class EnvironmentVariable(Substitution):
             f"environment variable {name!r} does not exist: set it or give default_value="
         )
 
+    def describe(self) -> str:
+        return f"EnvVar({_describe(self.name)})"
+
 
 class PathJoinSubstitution(Substitution):
     """``os.path.join`` of the performed items (each item may itself be a list, concatenated)."""
@@ -165,6 +168,9 @@ class PythonExpression(Substitution):
             raise SubstitutionFailure(
                 f"PythonExpression {expression!r} failed: {type(exc).__name__}: {exc}"
             ) from exc
+
+    def describe(self) -> str:
+        return f"PythonExpr({_describe(self.expression)})"
 
 
 class Command(Substitution):
@@ -209,6 +215,9 @@ class Command(Substitution):
             if on_stderr == "warn":
                 log.warning("Command %r wrote to stderr: %s", text, result.stderr.strip())
         return result.stdout
+
+    def describe(self) -> str:
+        return f"Command({_describe(self.command)})"
 
 
 class FindExecutable(Substitution):
