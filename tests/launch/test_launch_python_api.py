@@ -296,6 +296,7 @@ def test_include_with_any_source_and_launch_arguments(tmp_path: Path) -> None:
         from launch.launch_description_sources import (AnyLaunchDescriptionSource,
                                                        PythonLaunchDescriptionSource)
         from launch.substitutions import PathJoinSubstitution, ThisLaunchFileDir
+        from pathlib import Path
 
         def generate_launch_description():
             return LaunchDescription([
@@ -303,8 +304,9 @@ def test_include_with_any_source_and_launch_arguments(tmp_path: Path) -> None:
                     PythonLaunchDescriptionSource(
                         PathJoinSubstitution([ThisLaunchFileDir(), "inner.launch.py"])),
                     launch_arguments=[("who", "python")]),
-                IncludeLaunchDescription(AnyLaunchDescriptionSource("inner.launch.yaml"),
-                                         launch_arguments={"who": "any"}.items()),
+                IncludeLaunchDescription(
+                    AnyLaunchDescriptionSource(Path(__file__).parent / "inner.launch.yaml"),  # a Path
+                    launch_arguments={"who": "any"}.items()),
                 IncludeLaunchDescription(LaunchDescription([LogInfo(msg="built in place")])),
             ])
         """,

@@ -82,6 +82,8 @@ def perform(value: SomeSubstitutionsType, context: CoreContext | LaunchContext) 
         return value
     if isinstance(value, Performable):
         return value.perform(ctx)
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)  # type: ignore[no-any-return]
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from typing import Any
 
@@ -18,8 +19,8 @@ def perform_substitutions(context: LaunchContext | Any, subs: SomeSubstitutionsT
 
 def normalize_to_list_of_substitutions(subs: SomeSubstitutionsType) -> list[Substitution]:
     """``subs`` as a list of substitutions (text becomes ``TextSubstitution``)."""
-    if isinstance(subs, str):
-        return [TextSubstitution(text=subs)]
+    if isinstance(subs, str | os.PathLike):
+        return [TextSubstitution(text=os.fspath(subs))]
     if isinstance(subs, Substitution):
         return [subs]
     if isinstance(subs, Iterable):
