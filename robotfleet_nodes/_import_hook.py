@@ -22,9 +22,15 @@ Decisions:
 
 Coexistence with a real ROS 2 (``RFOS_ROS2``, see docs/ros2-compat.md, "Coexistence"): a second
 finder, :class:`CompatFinder`, serves this package's ROS 2 client library
-(``robotfleet_nodes/compat/rclpy/``) as the top-level ``rclpy`` and its ament index reader
-(``compat/ament_index_python/``) as ``ament_index_python``; their submodules then load from
-those directories through the parent's ``__path__``. A real ``ament_index_python`` on
+(``robotfleet_nodes/compat/rclpy/``) as the top-level ``rclpy``, its ament index reader
+(``compat/ament_index_python/``) as ``ament_index_python`` and its launch adapters
+(``compat/launch/``, ``compat/launch_ros/``) as ``launch`` and ``launch_ros``; their
+submodules then load from those directories through the parent's ``__path__``. Loading a
+Python launch file binds our ``launch``/``launch_ros`` whatever the mode
+(:func:`bind_compat`): our launch runtime runs only our entities. (In ``auto`` mode a
+``launch/`` folder on ``sys.path``, e.g. the current directory of ``python -c``, is a
+namespace package the path finder would return: :class:`LaunchFolderGuard`, in front of it,
+serves ours then.) A real ``ament_index_python`` on
 ``sys.path`` wins in ``auto`` mode like a real ``rclpy`` (the path finder comes first); ours
 only reads files, so it also serves beside a real rclpy that lacks one.
 
@@ -52,7 +58,9 @@ __all__ = [
     "ROS2_MODES",
     "STANDARD_PACKAGES",
     "CompatFinder",
+    "LaunchFolderGuard",
     "LazyInterfaceFinder",
+    "bind_compat",
     "install",
     "ros2_mode",
     "uninstall",
@@ -99,7 +107,10 @@ ROS2_MODES = ("auto", "rfos", "off")
 _KINDS = ("msg", "srv", "action")
 _COMPAT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "compat")
 #: The top-level modules served from ``robotfleet_nodes/compat/``.
-_COMPAT_MODULES = frozenset({"rclpy", "ament_index_python"})
+_COMPAT_MODULES = frozenset({"rclpy", "ament_index_python", "launch", "launch_ros"})
+#: Compat modules whose name a plain folder (a namespace package) may take: every ROS package
+#: has a ``launch/`` folder of launch files.
+_SHADOWABLE = frozenset({"launch", "launch_ros"})
 _OWN_PACKAGE = "robotfleet_nodes"
 _BUNDLED_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "interfaces")
 _bundled: list[frozenset[str]] = []  # zero or one element, filled on the first candidate check
@@ -166,6 +177,28 @@ class CompatFinder:
         return PathFinder.find_spec(fullname, [_COMPAT_DIR])
 
 
+class LaunchFolderGuard:
+    """In ``auto`` mode, in front of the path finder: serves our ``launch``/``launch_ros`` when
+    the path finder would find only a namespace package (a ``launch/`` folder of launch files
+    in the current directory) or nothing; a real (regular) package of that name still wins."""
+
+    def find_spec(
+        self,
+        fullname: str,
+        path: Sequence[str] | None,
+        target: ModuleType | None = None,
+    ) -> ModuleSpec | None:
+        """Our spec for ``launch``/``launch_ros`` unless a real one is on ``sys.path``."""
+        if fullname not in _SHADOWABLE:
+            return None
+        from importlib.machinery import PathFinder
+
+        found = PathFinder.find_spec(fullname)
+        if found is not None and found.origin is not None:
+            return None  # a real module or package
+        return PathFinder.find_spec(fullname, [_COMPAT_DIR])
+
+
 class LazyInterfaceFinder:
     """A meta path finder that loads the interface machinery on its first real match."""
 
@@ -199,10 +232,12 @@ class LazyInterfaceFinder:
 def install() -> None:
     """Install the finders as ``RFOS_ROS2`` says (idempotent).
 
-    ``auto``: both appended to the end of ``sys.meta_path``; ``rfos``: both inserted first;
-    ``off``: only the interface finder, at the end.
+    ``auto``: both appended to the end of ``sys.meta_path`` (and :class:`LaunchFolderGuard`
+    first); ``rfos``: both inserted first; ``off``: only the interface finder, at the end.
     """
-    if any(isinstance(finder, (LazyInterfaceFinder, CompatFinder)) for finder in sys.meta_path):
+    if any(
+        isinstance(finder, (LazyInterfaceFinder, CompatFinder, LaunchFolderGuard)) for finder in sys.meta_path
+    ):
         return
     mode = ros2_mode()
     if mode == "off":
@@ -210,11 +245,47 @@ def install() -> None:
     elif mode == "rfos":
         sys.meta_path[:0] = [CompatFinder(), LazyInterfaceFinder(first=True)]
     else:
+        sys.meta_path.insert(0, LaunchFolderGuard())
         sys.meta_path.extend([LazyInterfaceFinder(), CompatFinder()])
 
 
 def uninstall() -> None:
     """Remove the finders again (modules they already served stay imported)."""
     sys.meta_path[:] = [
-        finder for finder in sys.meta_path if not isinstance(finder, (LazyInterfaceFinder, CompatFinder))
+        finder
+        for finder in sys.meta_path
+        if not isinstance(finder, (LazyInterfaceFinder, CompatFinder, LaunchFolderGuard))
     ]
+
+
+def _is_ours(module: ModuleType) -> bool:
+    file = getattr(module, "__file__", None) or ""
+    return os.path.abspath(file).startswith(_COMPAT_DIR + os.sep)
+
+
+def bind_compat(names: Sequence[str]) -> None:
+    """Import our ``robotfleet_nodes/compat/<name>`` as ``sys.modules[name]`` for each of
+    ``names`` (in order), unless it is bound already; a different module of that name (a real
+    ROS 2 one, a folder of launch files) and its submodules are dropped from ``sys.modules``
+    (objects already holding them keep them)."""
+    import importlib.util
+    from importlib.machinery import PathFinder
+
+    for name in names:
+        if name not in _COMPAT_MODULES:
+            raise ValueError(f"{name!r} is not one of the compat modules {sorted(_COMPAT_MODULES)}")
+        current = sys.modules.get(name)
+        if current is not None and _is_ours(current):
+            continue
+        for key in [k for k in sys.modules if k == name or k.startswith(name + ".")]:
+            del sys.modules[key]
+        spec = PathFinder.find_spec(name, [_COMPAT_DIR])
+        if spec is None or spec.loader is None:
+            raise ImportError(f"robotfleet_nodes/compat/{name} is missing")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[name]
+            raise

@@ -23,6 +23,7 @@ from robotfleet_nodes.launch.actions import (
     SetEnvironmentVariable,
     SetLaunchConfiguration,
     Shutdown,
+    TimerAction,
 )
 from robotfleet_nodes.launch.conditions import Condition, IfCondition, UnlessCondition
 from robotfleet_nodes.launch.context import LaunchContext
@@ -79,6 +80,7 @@ __all__ = [
     "SetLaunchConfiguration",
     "Shutdown",
     "ShutdownRequested",
+    "TimerAction",
     "UnlessCondition",
     "describe_launch",
     "load_launch_file",

@@ -1,7 +1,7 @@
 """Parsers of the YAML launch tags, each registered with ``@expose_tag``.
 
 ROS 2's YAML format: ``arg``, ``let``, ``set_env``, ``log``, ``node``, ``executable``,
-``group`` (with ``push-ros-namespace``), ``include``; ours: ``container``, ``for``,
+``group`` (with ``push-ros-namespace``), ``include``, ``timer``; ours: ``container``, ``for``,
 ``shutdown`` and the event handlers ``on_process_start``, ``on_process_exit``,
 ``on_process_io`` and ``on_shutdown``. See ``docs/launch.md`` for the keys of each. The
 XML front end (``xml_loader``) turns elements into the same mappings, so both formats
@@ -28,6 +28,7 @@ from robotfleet_nodes.launch.actions.register_event_handler import RegisterEvent
 from robotfleet_nodes.launch.actions.set_environment_variable import SetEnvironmentVariable
 from robotfleet_nodes.launch.actions.set_launch_configuration import SetLaunchConfiguration
 from robotfleet_nodes.launch.actions.shutdown import Shutdown
+from robotfleet_nodes.launch.actions.timer_action import TimerAction
 from robotfleet_nodes.launch.context import LaunchContext
 from robotfleet_nodes.launch.entity import LaunchEntity
 from robotfleet_nodes.launch.event_handlers import (
@@ -365,3 +366,11 @@ def _on_process_io(body: Any, where: Where) -> LaunchEntity:
 def _on_shutdown(body: Any, where: Where) -> LaunchEntity:
     b = _handler_body(where, body, target=False, keys=("children",))
     return _register(OnShutdown(on_shutdown=_scope(where, b, "children")))
+
+
+@expose_tag("timer")
+def _timer(body: Any, where: Where) -> LaunchEntity:
+    b = where.mapping(body, required=["period"], allowed=["children"])
+    return TimerAction(
+        where.text(b["period"], "period"), parse_entities(b.get("children"), where.at(b.get("children")))
+    )

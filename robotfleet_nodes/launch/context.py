@@ -11,7 +11,7 @@ what they set does not leak out. Everything a visit produces goes to the context
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -44,6 +44,9 @@ class LaunchSink(Protocol):
 
     def shutdown(self, reason: str) -> None:
         """Ask the launch to end."""
+
+    def schedule(self, delay: float, entities: Sequence[LaunchEntity], context: LaunchContext) -> None:
+        """Visit ``entities`` in ``context`` after ``delay`` seconds (``TimerAction``)."""
 
 
 def join_namespace(base: str, namespace: str | None) -> str:

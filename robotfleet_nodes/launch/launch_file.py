@@ -7,6 +7,7 @@ import importlib.util
 import sys
 from pathlib import Path
 
+from robotfleet_nodes import _import_hook
 from robotfleet_nodes.launch.errors import LaunchError
 from robotfleet_nodes.launch.launch_description import LaunchDescription
 
@@ -23,9 +24,23 @@ def read_launch_text(path: str | Path) -> str:
         raise LaunchError(f"cannot read launch file {str(path)!r}: {exc}") from exc
 
 
+#: The ROS 2 launch packages a Python launch file gets as ours while it loads.
+ROS_LAUNCH_MODULES = ("launch", "launch_ros")
+
+
 def load_python_launch_file(path: str | Path) -> LaunchDescription:
-    """Import ``path`` and call its ``generate_launch_description()``."""
-    path = Path(path)
+    """Import ``path`` and call its ``generate_launch_description()``.
+
+    ``launch`` and ``launch_ros`` are this package's adapters (``robotfleet_nodes/compat/``)
+    from then on in this process, even when a real ROS 2 ``launch`` is importable (or a
+    ``launch/`` folder of launch files shadows the name): what the file builds must be
+    entities our runtime runs, and they import from these modules again when visited.
+    """
+    _import_hook.bind_compat(ROS_LAUNCH_MODULES)
+    return _load_python_launch_file(Path(path))
+
+
+def _load_python_launch_file(path: Path) -> LaunchDescription:
     module_name = "_rfos_launch_" + hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:12]
     spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:

@@ -12,7 +12,8 @@
   more than ``quiet_threshold`` processes only warning/error lines reach the terminal,
   plus a summary every ``summary_interval`` seconds.
 - The launch ends on SIGINT/SIGTERM, a ``Shutdown`` action, a ``required`` process exiting,
-  or when nothing is left running. Shutdown sends SIGINT to every process group, SIGTERM
+  or when nothing is left running (no process, respawn or ``TimerAction`` pending).
+  Shutdown sends SIGINT to every process group, SIGTERM
   after ``sigterm_timeout``, SIGKILL after ``sigkill_timeout`` more, then kills whatever
   is left in the groups. A second SIGINT skips straight to SIGKILL.
 - Exit code: 0, or 1 when a ``required`` process exited with a non-zero code or an error
@@ -32,7 +33,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -44,6 +45,7 @@ from robotfleet_nodes.launch.errors import LaunchError
 from robotfleet_nodes.launch.events import Event, ProcessExited, ProcessIO, ProcessStarted, ShutdownRequested
 
 if TYPE_CHECKING:
+    from robotfleet_nodes.launch.entity import LaunchEntity
     from robotfleet_nodes.launch.event_handlers import EventHandler
     from robotfleet_nodes.launch.launch_description import LaunchDescription
     from robotfleet_nodes.launch.process_spec import ProcessSpec
@@ -100,6 +102,7 @@ class LaunchService:
         self._exited = 0
         self._failed = 0
         self._respawns: set[asyncio.TimerHandle] = set()
+        self._timers: set[asyncio.TimerHandle] = set()
         self._spawner: asyncio.Task[None] | None = None
         self._stop: asyncio.Event | None = None
         self._all_exited: asyncio.Event | None = None
@@ -197,6 +200,28 @@ class LaunchService:
         key = target if target is None or isinstance(target, str) else id(target)
         by_target = self._handlers.setdefault(handler.event_type, {})
         by_target.setdefault(key, []).append((handler, context))
+
+    def schedule(self, delay: float, entities: Sequence[LaunchEntity], context: LaunchContext) -> None:
+        """Visit ``entities`` in ``context`` after ``delay`` seconds, unless shutting down by then."""
+        if self._shutdown_reason is not None:
+            return
+        assert self._loop is not None
+        box: list[asyncio.TimerHandle] = []
+        box.append(self._loop.call_later(delay, self._timer_fired, entities, context, box))
+        self._timers.add(box[0])
+
+    def _timer_fired(
+        self, entities: Sequence[LaunchEntity], context: LaunchContext, box: list[asyncio.TimerHandle]
+    ) -> None:
+        self._timers.discard(box[0])
+        if self._shutdown_reason is None:
+            try:
+                context.visit(entities)
+            except LaunchError as exc:
+                self._say(f"timer action failed: {exc}", level="ERROR")
+                self.exit_code = 1
+                self.shutdown("error in a timer action")
+        self._check_done()
 
     # -- starting ---------------------------------------------------------------------------
     async def _spawn_queued(self) -> None:
@@ -331,7 +356,8 @@ class LaunchService:
         if self._shutdown_reason is not None or self._stop is None:
             return
         spawning = self._spawner is not None and not self._spawner.done() and bool(self._queue)
-        if self._live == 0 and not self._queue and not self._respawns and not spawning:
+        idle = not self._queue and not self._respawns and not self._timers and not spawning
+        if self._live == 0 and idle:
             self.shutdown("all processes exited")
 
     def _emit(self, event: Event, proc: ManagedProcess | None = None) -> None:
@@ -413,9 +439,10 @@ class LaunchService:
 
     async def _shutdown_processes(self) -> None:
         self._queue.clear()
-        for handle in self._respawns:
+        for handle in (*self._respawns, *self._timers):
             handle.cancel()
         self._respawns.clear()
+        self._timers.clear()
         steps = (
             (signal.SIGINT, self.sigterm_timeout),
             (signal.SIGTERM, self.sigkill_timeout),

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from robotfleet_nodes.launch.context import LaunchContext
 
 if TYPE_CHECKING:
+    from robotfleet_nodes.launch.entity import LaunchEntity
     from robotfleet_nodes.launch.event_handlers import EventHandler
     from robotfleet_nodes.launch.launch_description import LaunchDescription
     from robotfleet_nodes.launch.process_spec import ProcessSpec
@@ -36,6 +37,10 @@ class RecordingSink:
 
     def shutdown(self, reason: str) -> None:
         self.shutdown_reason = reason
+
+    def schedule(self, delay: float, entities: Sequence[LaunchEntity], context: LaunchContext) -> None:
+        """Visit a timer's entities at once: ``--print`` shows what it would start."""
+        context.visit(entities)
 
 
 def describe_launch(

@@ -16,6 +16,7 @@ from robotfleet_nodes.launch.actions.register_event_handler import RegisterEvent
 from robotfleet_nodes.launch.actions.set_environment_variable import SetEnvironmentVariable
 from robotfleet_nodes.launch.actions.set_launch_configuration import SetLaunchConfiguration
 from robotfleet_nodes.launch.actions.shutdown import Shutdown
+from robotfleet_nodes.launch.actions.timer_action import TimerAction
 
 __all__ = [
     "ComposableNode",
@@ -34,4 +35,5 @@ __all__ = [
     "SetEnvironmentVariable",
     "SetLaunchConfiguration",
     "Shutdown",
+    "TimerAction",
 ]
