@@ -38,6 +38,16 @@ with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
     a.get_package_share_directory("demo_noshare")
     out["warned"] = len(caught)
+from ament_index_python.packages import get_package_share_directory
+from ament_index_python.resources import has_resource
+from ament_index_python.search_paths import get_search_paths
+from ament_index_python.constants import AMENT_PREFIX_PATH_ENV_VAR
+out["submodules"] = [
+    get_package_share_directory("demo_pkg") == out["share"],
+    has_resource("packages", "demo_pkg") == out["has"],
+    out["prefix"] in get_search_paths(),
+    AMENT_PREFIX_PATH_ENV_VAR,
+]
 print(json.dumps(out))
 """
 
@@ -79,6 +89,7 @@ def test_the_index_of_ament_prefix_path(tmp_path: Path) -> None:
     assert out["missing"] == ["PackageNotFoundError", True]
     assert out["invalid"] == "'bad/name' is not a valid package name"
     assert out["warned"] == 1
+    assert out["submodules"] == [True, True, True, "AMENT_PREFIX_PATH"]  # ament's module layout
 
 
 def test_a_real_ament_index_python_wins_in_auto_mode(tmp_path: Path) -> None:

@@ -1,0 +1,21 @@
+"""``ament_index_python.resources``: resources of the ament index (as ament's module)."""
+
+from __future__ import annotations
+
+from ._index import (
+    InvalidResourceNameError,
+    InvalidResourceTypeNameError,
+    get_resource,
+    get_resource_types,
+    get_resources,
+    has_resource,
+)
+
+__all__ = [
+    "InvalidResourceNameError",
+    "InvalidResourceTypeNameError",
+    "get_resource",
+    "get_resource_types",
+    "get_resources",
+    "has_resource",
+]

@@ -1,0 +1,7 @@
+"""``ament_index_python.search_paths``: the prefixes searched (as ament's module)."""
+
+from __future__ import annotations
+
+from ._index import get_search_paths
+
+__all__ = ["get_search_paths"]
