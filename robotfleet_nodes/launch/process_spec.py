@@ -21,6 +21,10 @@ class ProcessSpec:
 
     ``entry`` (``module:function``) with ``entry_argv``: the Python callable the fork server
     runs instead of ``cmd`` (``forkserver: true``); ``cmd`` remains the fallback.
+
+    ``emulate_tty``: stdout and stderr are pseudo-terminals instead of pipes.
+    ``sigterm_timeout`` / ``sigkill_timeout``: this process's shutdown timeouts (None: the
+    launch service's).
     """
 
     name: str
@@ -35,6 +39,9 @@ class ProcessSpec:
     required: bool = False
     entry: str | None = None
     entry_argv: list[str] = field(default_factory=list)
+    emulate_tty: bool = False
+    sigterm_timeout: float | None = None
+    sigkill_timeout: float | None = None
 
     def describe(self) -> dict[str, Any]:
         """A JSON-able summary (what ``rfos launch --print`` shows)."""
@@ -50,4 +57,9 @@ class ProcessSpec:
             out["required"] = True
         if self.entry is not None:
             out["forkserver"] = {"entry": self.entry, "argv": list(self.entry_argv)}
+        if self.emulate_tty:
+            out["emulate_tty"] = True
+        for key in ("sigterm_timeout", "sigkill_timeout"):
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
         return out
