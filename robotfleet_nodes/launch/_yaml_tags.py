@@ -39,6 +39,7 @@ from robotfleet_nodes.launch.event_handlers import (
     OnShutdown,
 )
 from robotfleet_nodes.launch.events import Event
+from robotfleet_nodes.launch.process_spec import OUTPUTS
 from robotfleet_nodes.launch.substitutions import evaluate_bool
 from robotfleet_nodes.launch.yaml_loader import Where, parse_entities
 
@@ -59,10 +60,6 @@ _PROCESS_KEYS = (
     "sigterm_timeout",
     "sigkill_timeout",
 )
-
-
-#: ``output`` values -> ours: ROS 2's ``both`` shows everything, ``own_log`` logs to a file.
-_OUTPUTS = {"log": "log", "screen": "screen", "both": "screen", "own_log": "log"}
 
 
 def _seconds(where: Where, value: Any, key: str) -> float | str:
@@ -116,9 +113,9 @@ def _process_options(where: Where, body: dict[str, Any]) -> dict[str, Any]:
         opts["cwd"] = where.text(body["cwd"], "cwd")
     if "output" in body:
         output = where.text(body["output"], "output")
-        if output not in _OUTPUTS:
-            raise where.error(f"'output' must be one of {', '.join(_OUTPUTS)}, not {output!r}")
-        opts["output"] = _OUTPUTS[output]
+        if output not in OUTPUTS:
+            raise where.error(f"'output' must be one of {', '.join(OUTPUTS)}, not {output!r}")
+        opts["output"] = output
     if "respawn" in body:
         opts["respawn"] = where.text(body["respawn"], "respawn")
     for key in ("respawn_delay", "sigterm_timeout", "sigkill_timeout"):

@@ -7,9 +7,12 @@ from typing import Any, Literal
 
 from robotfleet_nodes.launch.entity import LaunchEntity
 
-__all__ = ["Output", "ProcessSpec"]
+__all__ = ["OUTPUTS", "Output", "ProcessSpec"]
 
 Output = Literal["log", "screen"]
+#: ``output`` values ROS 2 accepts -> ours: ``both`` shows everything (all output is also in
+#: the log file), ``own_log`` only logs.
+OUTPUTS: dict[str, Output] = {"log": "log", "screen": "screen", "both": "screen", "own_log": "log"}
 
 
 @dataclass(slots=True)

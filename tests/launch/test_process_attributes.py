@@ -170,3 +170,13 @@ def test_a_substituted_timeout_must_be_a_number(tmp_path: Path) -> None:
     )
     with pytest.raises(LaunchError, match=r"sigterm_timeout must be a number"):
         describe_launch(load_launch_file(path), {}, source=path)
+
+
+def test_python_actions_take_the_same_output_values() -> None:
+    from robotfleet_nodes.launch import ExecuteProcess, LaunchDescription
+
+    actions = [ExecuteProcess(["/bin/true"], name=o, output=o) for o in ("both", "own_log", "screen", "log")]
+    specs = describe_launch(LaunchDescription(actions))["processes"]
+    assert [s["output"] for s in specs] == ["screen", "log", "screen", "log"]
+    with pytest.raises(LaunchError, match="output must be one of log, screen, both, own_log, not 'loud'"):
+        ExecuteProcess(["/bin/true"], output="loud")

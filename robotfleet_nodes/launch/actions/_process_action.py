@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from robotfleet_nodes.launch.entity import LaunchEntity
 from robotfleet_nodes.launch.errors import LaunchError
-from robotfleet_nodes.launch.process_spec import Output, ProcessSpec
+from robotfleet_nodes.launch.process_spec import OUTPUTS, Output, ProcessSpec
 
 if TYPE_CHECKING:
     from robotfleet_nodes.launch.conditions import Condition
@@ -35,7 +35,7 @@ class ProcessAction(LaunchEntity):
         *,
         env: Mapping[str, str] | None = None,
         cwd: str | None = None,
-        output: Output = "log",
+        output: Output | str = "log",
         respawn: bool | str = False,
         respawn_delay: float | str = 0.0,
         respawn_max_retries: int = -1,
@@ -48,11 +48,11 @@ class ProcessAction(LaunchEntity):
         sigterm_timeout: float | str | None = None,
         sigkill_timeout: float | str | None = None,
     ) -> None:
-        if output not in ("log", "screen"):
-            raise LaunchError(f"output must be 'log' or 'screen', not {output!r}")
+        if output not in OUTPUTS:
+            raise LaunchError(f"output must be one of {', '.join(OUTPUTS)}, not {output!r}")
         self.env = {str(k): str(v) for k, v in (env or {}).items()}
         self.cwd = cwd
-        self.output: Output = output
+        self.output: Output = OUTPUTS[output]
         self.respawn = respawn
         self.respawn_delay = _check_number(respawn_delay, "respawn_delay")
         self.respawn_max_retries = int(respawn_max_retries)
