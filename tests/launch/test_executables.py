@@ -129,3 +129,13 @@ def test_rfos_run_takes_pkg_and_exec_like_ros2_run(
     assert "executable 'talker' of package 'demo_nodes_cpp' not found" in err
     assert main(["run", "demo_pkg", "talker"]) == 1
     assert "package 'demo_pkg'" in capfd.readouterr().err
+
+
+def test_an_indexed_executable_can_be_forked_by_the_fork_server(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        "fork.launch.yaml",
+        "launch:\n  - node: {pkg: robotfleet_nodes, exec: edge, forkserver: true}\n",
+    )
+    (spec,) = describe_launch(load_launch_file(path), {}, source=path)["processes"]
+    assert spec["forkserver"] == {"entry": "robotfleet_nodes.edge.main:main", "argv": []}
