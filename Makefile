@@ -16,7 +16,11 @@ CONTAINERS ?= 4
 ZONE_CONTAINERS ?= 0
 RUN_ARGS ?=
 
+# `pip install -e` installs none of setup.py's data_files: the script makes the venv an ament
+# prefix (share/ament_index, share/robotfleet_nodes, lib/robotfleet_nodes/<exec>), so
+# `pkg: robotfleet_nodes exec: talker` resolves like `ros2 run`. Idempotent, runs every time.
 setup: $(STAMP)
+	@$(PY) scripts/install_ament_package.py
 
 # The venv is rebuilt only when the dependency files change.
 $(STAMP): setup.py constraints.txt

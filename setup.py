@@ -68,7 +68,7 @@ setup(
         (f"share/{PACKAGE}/srv", glob("srv/*.srv")),
         (f"share/{PACKAGE}/action", glob("action/*.action")),
         (f"share/{PACKAGE}/config", glob("config/*.yaml")),
-        (f"share/{PACKAGE}/launch", glob("launch/*.py") + glob("launch/*.yaml")),
+        (f"share/{PACKAGE}/launch", glob("launch/*.py") + glob("launch/*.yaml") + glob("launch/*.xml")),
     ],
     install_requires=[
         "nats-py>=2.16,<2.17",  # the fast client hooks its internals: see transport/nats/_internals.py

@@ -9,6 +9,7 @@ import signal
 import subprocess
 from types import FrameType
 
+from robotfleet_nodes.ament_index import PackageNotFoundError, get_package_prefix
 from robotfleet_nodes.cli._verb import Verb, expose_verb
 from robotfleet_nodes.launch import (
     LaunchError,
@@ -104,24 +105,50 @@ every process, then SIGTERM and SIGKILL after --sigterm-timeout/--sigkill-timeou
 
 @expose_verb("run")
 class RunVerb(Verb):
-    help = "run one node executable in the foreground"
+    help = "run one node executable in the foreground (rfos run PKG EXEC, like ros2 run)"
     epilog = """examples:
-  rfos run talker                                  # robotfleet_nodes.examples.talker
-  rfos run listener --ros-args -r chatter:=/news
+  rfos run robotfleet_nodes talker                 # <prefix>/lib/robotfleet_nodes/talker
+  rfos run robotfleet_nodes listener --ros-args -r chatter:=/news
   EDGE_ROBOT_ID=robot-1 EDGE_ZONE_ID=zone-1 rfos run edge   # tiers read env / YAML, not -p
   rfos run ./my_node.py --ros-args -r __ns:=/robots/robot-1
 
-EXECUTABLE is looked up as: a path; a console script of this environment;
-robotfleet_nodes.examples.<name>; a module path (python -m). The exit code is the node's.
+PKG EXEC is looked up as ros2 run does: the package in the ament index ($AMENT_PREFIX_PATH,
+then this environment; `make setup` installs robotfleet_nodes there), the executable in
+<prefix>/lib/PKG/. A single EXECUTABLE is a path, a console script of this environment, a
+module path (python -m) or a program on PATH. The exit code is the node's.
 """
 
     def configure(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("executable", help="console script, example name, module path or file")
-        parser.add_argument("args", nargs=argparse.REMAINDER, help="arguments, including --ros-args ...")
+        parser.add_argument(
+            "executable", help="PKG (then EXEC), or an executable: path, console script, module path"
+        )
+        parser.add_argument(
+            "args", nargs=argparse.REMAINDER, help="[EXEC] then arguments, including --ros-args ..."
+        )
 
     def run(self, args: argparse.Namespace) -> int:
-        cmd = [*resolve_executable(args.executable), *args.args]
-        return run_foreground(cmd)
+        rest = list(args.args)
+        two_words = bool(rest) and not rest[0].startswith("-")
+        if two_words and _is_package(args.executable):
+            prefix = resolve_executable(rest.pop(0), args.executable)
+        else:
+            try:
+                prefix = resolve_executable(args.executable)
+            except LaunchError:
+                if not two_words:
+                    raise
+                # Neither a package nor an executable: report it as ros2 run would, naming both.
+                prefix = resolve_executable(rest.pop(0), args.executable)
+        return run_foreground([*prefix, *rest])
+
+
+def _is_package(name: str) -> bool:
+    """Whether ``name`` is a package of the ament index (``rfos run PKG EXEC``)."""
+    try:
+        get_package_prefix(name)
+    except (PackageNotFoundError, ValueError):
+        return False
+    return True
 
 
 def run_foreground(cmd: list[str]) -> int:

@@ -7,8 +7,11 @@ notifications arrive on the same socket and are dispatched from the event loop. 
 zygote cannot start or dies, :attr:`ForkServer.broken` is set and callers spawn normally.
 
 :func:`fork_entry` maps a command to the Python callable the zygote can run instead:
-a console script of this venv through its ``console_scripts`` entry point, or
-``python -m module`` to ``module:main``.
+a console script of this venv through its ``console_scripts`` entry point, an executable of
+an ament prefix (``<prefix>/lib/<pkg>/<exec>``, as ``ros2 run`` finds it) written as a
+console-script wrapper for this interpreter (``from M import F`` ... ``sys.exit(F())``, what
+pip and ``scripts/install_ament_package.py`` write), or ``python -m module`` to
+``module:main``.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import importlib.metadata
 import json
 import logging
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -54,7 +58,33 @@ def fork_entry(cmd: Sequence[str]) -> tuple[str, list[str]] | None:
         for ep in importlib.metadata.entry_points(group="console_scripts", name=script.name):
             if ":" in ep.value:
                 return ep.value.replace(" ", ""), list(cmd[1:])
+    if script.parent.parent.name == "lib":
+        entry = _wrapper_entry(script)
+        if entry is not None:
+            return entry, list(cmd[1:])
     return None
+
+
+_WRAPPER_IMPORT = re.compile(r"^from ([\w.]+) import (\w+)$", re.MULTILINE)
+_WRAPPER_MAX = 4096
+
+
+def _wrapper_entry(script: Path) -> str | None:
+    """``module:function`` of a console-script wrapper for this environment's Python, else None."""
+    try:
+        with script.open("rb") as handle:
+            text = handle.read(_WRAPPER_MAX + 1).decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    shebang = text.partition("\n")[0]
+    if len(text) > _WRAPPER_MAX or not shebang.startswith("#!/"):
+        return None
+    if Path(shebang[2:].strip()).parent != Path(sys.executable).parent:  # another environment
+        return None
+    match = _WRAPPER_IMPORT.search(text)
+    if match is None or f"sys.exit({match.group(2)}())" not in text:
+        return None
+    return f"{match.group(1)}:{match.group(2)}"
 
 
 class ForkServer:

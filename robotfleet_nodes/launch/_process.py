@@ -9,6 +9,8 @@ The death signal is set by ``setpriv --pdeathsig KILL`` (util-linux) when it is 
 a ``preexec_fn`` would force ``fork()`` instead of ``vfork()``, which costs ~13 ms per
 process for a 200 MB launcher against ~2 ms through ``setpriv`` (measured).
 
+With ``emulate_tty`` the child's stdout and stderr are pseudo-terminals (read the same way).
+
 A spec with ``entry`` set is forked by the fork server (``_forkserver``/``_zygote``) when
 one is given: same pipes, same process group handling; its exit code comes from the
 zygote's notification (the launcher is not its parent), and if the zygote dies the pidfd
@@ -109,8 +111,11 @@ class ManagedProcess:
         """
         self._loop, self._on_line, self._on_exit = loop, on_line, on_exit
         self.returncode = None
-        out_r, out_w = os.pipe()
-        err_r, err_w = os.pipe()
+        # emulate_tty: a pseudo-terminal each (the child's isatty() is true); reading the
+        # master side ends with EIO once every copy of the slave side is closed, like EOF.
+        channel = os.openpty if self.spec.emulate_tty else os.pipe
+        out_r, out_w = channel()
+        err_r, err_w = channel()
         fork = forkserver is not None and self.spec.entry is not None
         try:
             if fork:

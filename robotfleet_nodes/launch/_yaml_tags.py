@@ -31,6 +31,7 @@ from robotfleet_nodes.launch.actions.shutdown import Shutdown
 from robotfleet_nodes.launch.actions.timer_action import TimerAction
 from robotfleet_nodes.launch.context import LaunchContext
 from robotfleet_nodes.launch.entity import LaunchEntity
+from robotfleet_nodes.launch.errors import LaunchError
 from robotfleet_nodes.launch.event_handlers import (
     EventHandler,
     OnProcessExit,
@@ -39,6 +40,7 @@ from robotfleet_nodes.launch.event_handlers import (
     OnShutdown,
 )
 from robotfleet_nodes.launch.events import Event
+from robotfleet_nodes.launch.process_spec import OUTPUTS
 from robotfleet_nodes.launch.substitutions import evaluate_bool
 from robotfleet_nodes.launch.yaml_loader import Where, parse_entities
 
@@ -53,7 +55,22 @@ _PROCESS_KEYS = (
     "respawn_max_retries",
     "required",
     "forkserver",
+    "launch-prefix",
+    "shell",
+    "emulate_tty",
+    "sigterm_timeout",
+    "sigkill_timeout",
 )
+
+
+def _seconds(where: Where, value: Any, key: str) -> float | str:
+    """A non-negative number of seconds, or a substitution resolved when the launch runs."""
+    if isinstance(value, str) and "$(" in value:
+        return value
+    number = where.number(value, key)
+    if number < 0:
+        raise where.error(f"{key!r} must not be negative, got {value!r}")
+    return number
 
 
 def _name_values(where: Where, items: Any, key: str) -> list[tuple[str, Any]]:
@@ -97,13 +114,22 @@ def _process_options(where: Where, body: dict[str, Any]) -> dict[str, Any]:
         opts["cwd"] = where.text(body["cwd"], "cwd")
     if "output" in body:
         output = where.text(body["output"], "output")
-        if output not in ("log", "screen", "both"):
-            raise where.error(f"'output' must be 'log' or 'screen', not {output!r}")
-        opts["output"] = "screen" if output == "both" else output
+        if output not in OUTPUTS:
+            raise where.error(f"'output' must be one of {', '.join(OUTPUTS)}, not {output!r}")
+        opts["output"] = output
     if "respawn" in body:
         opts["respawn"] = where.text(body["respawn"], "respawn")
-    if "respawn_delay" in body:
-        opts["respawn_delay"] = where.number(body["respawn_delay"], "respawn_delay")
+    for key in ("respawn_delay", "sigterm_timeout", "sigkill_timeout"):
+        if key in body:
+            opts[key] = _seconds(where, body[key], key)
+    if "launch-prefix" in body:
+        opts["prefix"] = where.text(body["launch-prefix"], "launch-prefix")
+    for key in ("shell", "emulate_tty"):  # plain booleans, as in ROS 2
+        if key in body:
+            try:
+                opts[key] = evaluate_bool(where.text(body[key], key))
+            except LaunchError:
+                raise where.error(f"{key!r} must be true or false, got {body[key]!r}") from None
     if "respawn_max_retries" in body:
         opts["respawn_max_retries"] = int(where.number(body["respawn_max_retries"], "respawn_max_retries"))
     if "required" in body:

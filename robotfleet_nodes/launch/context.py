@@ -107,8 +107,8 @@ class LaunchContext:
         self.configurations[name] = value
 
     def substitute(self, text: str) -> str:
-        """``text`` with ``$(var ...)`` and ``$(env ...)`` resolved in this context."""
-        return substitute(text, self.arg, self.env)
+        """``text`` with its ``$(...)`` substitutions resolved in this context."""
+        return substitute(text, self.arg, self.env, source=self.source)
 
     def resolve_path(self, path: str) -> Path:
         """``path`` after substitution, relative paths taken from the current file's folder."""

@@ -13,8 +13,9 @@
   plus a summary every ``summary_interval`` seconds.
 - The launch ends on SIGINT/SIGTERM, a ``Shutdown`` action, a ``required`` process exiting,
   or when nothing is left running (no process, respawn or ``TimerAction`` pending).
-  Shutdown sends SIGINT to every process group, SIGTERM
-  after ``sigterm_timeout``, SIGKILL after ``sigkill_timeout`` more, then kills whatever
+  Shutdown sends SIGINT to every process group, SIGTERM after ``sigterm_timeout``, SIGKILL
+  after ``sigkill_timeout`` more (a process's own ``sigterm_timeout``/``sigkill_timeout``
+  replace the launch's), then kills whatever
   is left in the groups. A second SIGINT skips straight to SIGKILL.
 - Exit code: 0, or 1 when a ``required`` process exited with a non-zero code or an error
   happened while reacting to an event.
@@ -105,7 +106,8 @@ class LaunchService:
         self._timers: set[asyncio.TimerHandle] = set()
         self._spawner: asyncio.Task[None] | None = None
         self._stop: asyncio.Event | None = None
-        self._all_exited: asyncio.Event | None = None
+        #: (ids of processes still running, set when none is) for each shutdown wait
+        self._exit_waiters: list[tuple[set[int], asyncio.Event]] = []
         self._shutdown_reason: str | None = None
         self._signal_count = 0
         self._kill_now: asyncio.Event | None = None
@@ -135,7 +137,6 @@ class LaunchService:
         """Visit the description, supervise the processes, shut down; returns the exit code."""
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        self._all_exited = asyncio.Event()
         self._kill_now = asyncio.Event()
         # Python children write through pipes: unbuffered, so lines show up as they happen.
         self._env_base = {"PYTHONUNBUFFERED": "1", **os.environ}
@@ -262,7 +263,6 @@ class LaunchService:
                 self.shutdown(f"required process {proc.label} could not start")
             return
         self._live += 1
-        self._all_exited_clear()
         if len(self._processes) + len(self._queue) > self.quiet_threshold and not self.writer.quiet:
             self.writer.quiet = True
             self._say(
@@ -344,13 +344,11 @@ class LaunchService:
                 self._respawns.add(box[0])
             elif spec.respawn:
                 self._say(f"{proc.label}: giving up after {proc.restarts} restarts", level="WARN")
-        if self._live == 0 and self._all_exited is not None:
-            self._all_exited.set()
+        for remaining, done in self._exit_waiters:
+            remaining.discard(id(proc))
+            if not remaining:
+                done.set()
         self._check_done()
-
-    def _all_exited_clear(self) -> None:
-        if self._all_exited is not None:
-            self._all_exited.clear()
 
     def _check_done(self) -> None:
         if self._shutdown_reason is not None or self._stop is None:
@@ -422,20 +420,23 @@ class LaunchService:
             self._kill_now.set()
         self.shutdown(f"signal {signal.Signals(signum).name}")
 
-    async def _wait_all_exited(self, timeout: float) -> bool:
-        assert self._all_exited is not None and self._kill_now is not None
-        if self._live == 0:
+    async def _wait_exited(self, procs: list[ManagedProcess], timeout: float) -> bool:
+        """Wait until every one of ``procs`` exited (True), ``timeout`` passed or a second signal."""
+        assert self._kill_now is not None
+        remaining = {id(p) for p in procs if p.running}
+        if not remaining:
             return True
-        waiters = [
-            asyncio.ensure_future(self._all_exited.wait()),
-            asyncio.ensure_future(self._kill_now.wait()),
-        ]
+        done = asyncio.Event()
+        waiter = (remaining, done)
+        self._exit_waiters.append(waiter)
+        waits = [asyncio.ensure_future(done.wait()), asyncio.ensure_future(self._kill_now.wait())]
         try:
-            await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for waiter in waiters:
-                waiter.cancel()
-        return self._live == 0
+            for wait in waits:
+                wait.cancel()
+            self._exit_waiters.remove(waiter)
+        return not any(p.running for p in procs)
 
     async def _shutdown_processes(self) -> None:
         self._queue.clear()
@@ -443,26 +444,40 @@ class LaunchService:
             handle.cancel()
         self._respawns.clear()
         self._timers.clear()
+        # Processes with their own sigterm_timeout / sigkill_timeout escalate on their own clock.
+        groups: dict[tuple[float, float], list[ManagedProcess]] = {}
+        for proc in self._processes:
+            if proc.running:
+                spec = proc.spec
+                term = self.sigterm_timeout if spec.sigterm_timeout is None else spec.sigterm_timeout
+                kill = self.sigkill_timeout if spec.sigkill_timeout is None else spec.sigkill_timeout
+                groups.setdefault((term, kill), []).append(proc)
+        await asyncio.gather(*(self._stop_group(procs, term, kill) for (term, kill), procs in groups.items()))
+        self._sweep_groups()
+
+    async def _stop_group(
+        self, procs: list[ManagedProcess], sigterm_timeout: float, sigkill_timeout: float
+    ) -> None:
+        """SIGINT, SIGTERM after ``sigterm_timeout``, SIGKILL after ``sigkill_timeout`` more."""
         steps = (
-            (signal.SIGINT, self.sigterm_timeout),
-            (signal.SIGTERM, self.sigkill_timeout),
+            (signal.SIGINT, sigterm_timeout),
+            (signal.SIGTERM, sigkill_timeout),
             (signal.SIGKILL, 5.0),
         )
         for signum, timeout in steps:
-            live = [p for p in self._processes if p.running]
+            live = [p for p in procs if p.running]
             if not live:
-                break
+                return
             if signum != signal.SIGINT:
                 self._say(f"{len(live)} processes still running: sending {signum.name}", level="WARN")
             for proc in live:
                 proc.signal_group(signum)
-            if await self._wait_all_exited(timeout):
-                break
+            if await self._wait_exited(live, timeout):
+                return
             if self._kill_now is not None and self._kill_now.is_set() and signum != signal.SIGKILL:
-                for proc in self._processes:
+                for proc in procs:
                     if proc.running:
                         proc.signal_group(signal.SIGKILL)
-        self._sweep_groups()
 
     def _sweep_groups(self) -> None:
         """Kill processes left in our process groups after their leaders exited (grandchildren)."""

@@ -7,9 +7,12 @@ from typing import Any, Literal
 
 from robotfleet_nodes.launch.entity import LaunchEntity
 
-__all__ = ["Output", "ProcessSpec"]
+__all__ = ["OUTPUTS", "Output", "ProcessSpec"]
 
 Output = Literal["log", "screen"]
+#: ``output`` values ROS 2 accepts -> ours: ``both`` shows everything (all output is also in
+#: the log file), ``own_log`` only logs.
+OUTPUTS: dict[str, Output] = {"log": "log", "screen": "screen", "both": "screen", "own_log": "log"}
 
 
 @dataclass(slots=True)
@@ -21,6 +24,10 @@ class ProcessSpec:
 
     ``entry`` (``module:function``) with ``entry_argv``: the Python callable the fork server
     runs instead of ``cmd`` (``forkserver: true``); ``cmd`` remains the fallback.
+
+    ``emulate_tty``: stdout and stderr are pseudo-terminals instead of pipes.
+    ``sigterm_timeout`` / ``sigkill_timeout``: this process's shutdown timeouts (None: the
+    launch service's).
     """
 
     name: str
@@ -35,6 +42,9 @@ class ProcessSpec:
     required: bool = False
     entry: str | None = None
     entry_argv: list[str] = field(default_factory=list)
+    emulate_tty: bool = False
+    sigterm_timeout: float | None = None
+    sigkill_timeout: float | None = None
 
     def describe(self) -> dict[str, Any]:
         """A JSON-able summary (what ``rfos launch --print`` shows)."""
@@ -50,4 +60,9 @@ class ProcessSpec:
             out["required"] = True
         if self.entry is not None:
             out["forkserver"] = {"entry": self.entry, "argv": list(self.entry_argv)}
+        if self.emulate_tty:
+            out["emulate_tty"] = True
+        for key in ("sigterm_timeout", "sigkill_timeout"):
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
         return out

@@ -102,6 +102,26 @@ def test_fork_entry_maps_console_scripts_and_modules() -> None:
     assert fork_entry(["/bin/true"]) is None
 
 
+def test_fork_entry_maps_executables_of_an_ament_prefix(tmp_path: Path) -> None:
+    # `pkg: robotfleet_nodes, exec: edge, forkserver: true`: the venv's lib/<pkg>/ wrappers.
+    from robotfleet_nodes.launch import resolve_executable
+
+    assert fork_entry([*resolve_executable("edge", "robotfleet_nodes"), "x"]) == (
+        "robotfleet_nodes.edge.main:main",
+        ["x"],
+    )
+    lib = tmp_path / "lib" / "demo_pkg"
+    lib.mkdir(parents=True)
+    wrapper = "import sys\nfrom demo_pkg.main import run\nif __name__ == '__main__':\n    sys.exit(run())\n"
+    ours, other, plain = lib / "ours", lib / "other", lib / "plain"
+    ours.write_text(f"#!{sys.executable}\n{wrapper}")
+    other.write_text(f"#!/opt/elsewhere/bin/python3\n{wrapper}")  # another environment's Python
+    plain.write_text(f"#!{sys.executable}\nprint('no entry point')\n")
+    assert fork_entry([str(ours)]) == ("demo_pkg.main:run", [])
+    assert fork_entry([str(other)]) is None
+    assert fork_entry([str(plain)]) is None
+
+
 async def test_forked_child_runs_entry_with_argv_env_cwd(
     fsmod: Path, tmp_path: Path, service: ServiceFactory
 ) -> None:

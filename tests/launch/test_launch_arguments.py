@@ -80,4 +80,4 @@ def test_unset_env_without_default_and_unknown_substitution() -> None:
     with pytest.raises(LaunchError, match="'RFOS_SURELY_UNSET' is not set"):
         describe_launch(LaunchDescription([LogInfo("$(env RFOS_SURELY_UNSET)")]))
     with pytest.raises(LaunchError, match="unsupported substitution"):
-        describe_launch(LaunchDescription([LogInfo("$(find-pkg-share x)")]))
+        describe_launch(LaunchDescription([LogInfo("$(no-such-substitution x)")]))

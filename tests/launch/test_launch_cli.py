@@ -24,7 +24,11 @@ launch:
       from: 1
       to: $(var robots)
       children:
-        - node: {exec: talker, name: "talker_$(var i)", namespace: "/robots/robot-$(var i)"}
+        - node:
+            pkg: robotfleet_nodes
+            exec: talker
+            name: "talker_$(var i)"
+            namespace: "/robots/robot-$(var i)"
 """
 
 

@@ -60,8 +60,9 @@ def test_full_file_resolves_to_ros_command_lines(tmp_path: Path) -> None:
     procs = out["processes"]
     assert [p["name"] for p in procs] == ["chatty", "robot_1", "robot_2", "robot_3"]
     talker = procs[0]
-    assert talker["cmd"][:3] == [sys.executable, "-m", "robotfleet_nodes.examples.talker"]
-    assert talker["cmd"][3:] == [
+    # pkg/exec resolve like ros2 run: the venv's ament index (`make setup` installs it).
+    assert talker["cmd"][:1] == [str(Path(sys.prefix) / "lib" / "robotfleet_nodes" / "talker")]
+    assert talker["cmd"][1:] == [
         "--verbose", "--count", "3",
         "--ros-args",
         "-r", "__node:=chatty",
@@ -94,7 +95,7 @@ def test_include_passes_arguments_and_stays_scoped(tmp_path: Path) -> None:
         def generate_launch_description():
             return LaunchDescription([
                 DeclareLaunchArgument("robot_id"),
-                Node("talker", name="edge", namespace="$(var robot_id)"),
+                Node("talker", package="robotfleet_nodes", name="edge", namespace="$(var robot_id)"),
             ])
         """,
     )

@@ -7,7 +7,7 @@ ament's, an unset ``AMENT_PREFIX_PATH`` is no error: ``sys.prefix`` is still sea
 
 from __future__ import annotations
 
-from ._index import (
+from robotfleet_nodes.ament_index import (
     RESOURCE_INDEX_SUBFOLDER,
     InvalidResourceNameError,
     InvalidResourceTypeNameError,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._index import RESOURCE_INDEX_SUBFOLDER
+from robotfleet_nodes.ament_index import RESOURCE_INDEX_SUBFOLDER
 
 __all__ = ["AMENT_PREFIX_PATH_ENV_VAR", "RESOURCE_INDEX_SUBFOLDER"]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._index import (
+from robotfleet_nodes.ament_index import (
     PackageNotFoundError,
     get_package_prefix,
     get_package_share_directory,

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from ._index import get_search_paths
+from robotfleet_nodes.ament_index import get_search_paths
 
 __all__ = ["get_search_paths"]

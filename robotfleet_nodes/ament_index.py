@@ -1,4 +1,11 @@
-"""The ament resource index: ``<prefix>/share/ament_index/resource_index/<type>/<name>`` files."""
+"""The ament resource index: ``<prefix>/share/ament_index/resource_index/<type>/<name>`` files.
+
+What ``ament_index_python`` (served by ``compat/``), ``ros2 run``-style executable lookup
+(``launch/``) and ``$(find-pkg-share ...)`` read. Search order: the existing prefixes of
+``$AMENT_PREFIX_PATH``, then ``sys.prefix`` (the venv; ``make setup`` installs this
+package's index, share files and executables there). A package is a
+``packages/<name>`` marker file; its executables are ``<prefix>/lib/<name>/<exec>``.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +19,11 @@ from robotfleet_nodes.errors import RobotFleetError
 
 __all__ = [
     "RESOURCE_INDEX_SUBFOLDER",
+    "ExecutableNotFoundError",
     "InvalidResourceNameError",
     "InvalidResourceTypeNameError",
     "PackageNotFoundError",
+    "find_executable",
     "get_package_prefix",
     "get_package_share_directory",
     "get_package_share_path",
@@ -34,6 +43,10 @@ _PACKAGE_NAME = re.compile("[a-zA-Z0-9][a-zA-Z0-9_-]+", re.ASCII)
 
 class PackageNotFoundError(RobotFleetError, KeyError):
     """No prefix has the package: install it there or add its prefix to ``AMENT_PREFIX_PATH``."""
+
+
+class ExecutableNotFoundError(RobotFleetError, LookupError):
+    """The package is installed but has no such executable in ``<prefix>/lib/<package>``."""
 
 
 class InvalidResourceTypeNameError(RobotFleetError, ValueError):
@@ -125,7 +138,9 @@ def get_package_prefix(package_name: str) -> str:
         _content, prefix = get_resource("packages", package_name)
     except LookupError:
         raise PackageNotFoundError(
-            f"package '{package_name}' not found, searching: {get_search_paths()}"
+            f"package '{package_name}' not found, searching: {get_search_paths()} "
+            f"(each prefix's {RESOURCE_INDEX_SUBFOLDER}/packages); install it there or add its "
+            f"prefix to {_PREFIX_ENV}"
         ) from None
     return prefix
 
@@ -144,3 +159,28 @@ def get_package_share_path(package_name: str, print_warning: bool = True) -> pat
     if print_warning and not path.exists():
         warnings.warn(f"Share path for {package_name} ({path}) does not exist.", stacklevel=2)
     return path
+
+
+def find_executable(package_name: str, executable: str) -> str:
+    """The path of ``executable`` of package ``package_name``, as ``ros2 run`` finds it.
+
+    That is ``<prefix>/lib/<package>/<executable>`` (a file with execute permission) in the
+    prefix that holds the package. :class:`PackageNotFoundError` names the prefixes
+    searched; :class:`ExecutableNotFoundError` names the folder and the executables it has.
+    """
+    if not executable or "/" in executable or executable in (".", ".."):
+        raise ExecutableNotFoundError(f"'{executable}' is not an executable name (a file name, no '/')")
+    prefix = get_package_prefix(package_name)
+    folder = os.path.join(prefix, "lib", package_name)
+    path = os.path.join(folder, executable)
+    if os.path.isfile(path) and os.access(path, os.X_OK):
+        return path
+    have = (
+        sorted(n for n in os.listdir(folder) if os.access(os.path.join(folder, n), os.X_OK))
+        if os.path.isdir(folder)
+        else []
+    )
+    raise ExecutableNotFoundError(
+        f"package '{package_name}' (prefix {prefix}) has no executable '{executable}' in {folder} "
+        f"(it has: {', '.join(have) or 'none'})"
+    )
