@@ -24,7 +24,10 @@ def main():
         print("ExternalShutdownException")
     print("ok:", rclpy.ok())
     node.destroy_node()
-    rclpy.shutdown()
+    # try_shutdown, as ros2/examples do: real rclpy's signal handler may have shut the
+    # context down already (then spin raised ExternalShutdownException and shutdown() would
+    # raise "already shut down"); ours shuts down here.
+    rclpy.try_shutdown()
     print("shutdown: fine")
     rclpy.init()
     print("init again, ok:", rclpy.ok())
