@@ -24,6 +24,7 @@ from ._node_params import ParametersMixin
 from ._node_time import _TimeMixin
 from .callback_groups import CallbackGroup, MutuallyExclusiveCallbackGroup
 from .logging import RcutilsLogger
+from .serialization import deserialize_message, serialize_message
 from .task import Future
 from .timer import Timer
 
@@ -43,7 +44,9 @@ class Publisher:
         return subscription_count(self._core)
 
     def publish(self, msg: Any) -> None:
-        """Send ``msg`` (an instance of the publisher's type)."""
+        """Send ``msg`` (an instance of the publisher's type, or its serialized ``bytes``)."""
+        if isinstance(msg, bytes):
+            msg = deserialize_message(msg, self.msg_type)
         _core.run(self._core.publish(msg))
 
 
@@ -64,6 +67,7 @@ class Subscription(Entity):
         self.callback = callback
         self._queue: deque[Any] = deque(maxlen=max(qos.depth, 1))
         self._core: Any = None
+        self.raw = False  # True: the callback gets serialize_message(msg) (rclpy's raw=True)
 
     def _receive(self, msg: Any) -> None:  # on the asyncio thread
         with self._lock:
@@ -75,6 +79,8 @@ class Subscription(Entity):
             if not self._queue:
                 return None
             msg = self._queue.popleft()
+        if self.raw:
+            msg = serialize_message(msg)
         return lambda: self.callback(msg)
 
 
@@ -245,12 +251,14 @@ class Node(ParametersMixin, _TimeMixin, _GraphMixin):
         qos_profile: QoSProfile | int,
         *,
         callback_group: CallbackGroup | None = None,
+        raw: bool = False,
         **_: Any,
     ) -> Subscription:
         """Call ``callback(msg)`` on an executor for each message on ``topic``."""
         _check_ours(msg_type)
         qos = as_qos(qos_profile)
         sub = Subscription(msg_type, topic, callback, qos, callback_group or self.default_callback_group)
+        sub.raw = raw
         sub._core = _core.run(self._core.create_subscription(msg_type, topic, sub._receive, qos))
         sub.topic_name = sub._core.topic_name  # fully qualified, as rclpy's
         self._add(sub)
