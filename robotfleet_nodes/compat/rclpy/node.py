@@ -20,6 +20,7 @@ from . import _core
 from ._entity import Entity, Work
 from ._interfaces import refuse_rosidl as _check_ours
 from ._node_graph import _GraphMixin, subscription_count
+from ._node_logging import LoggingMixin, pop_logging_options
 from ._node_params import ParametersMixin
 from ._node_time import _TimeMixin
 from .callback_groups import CallbackGroup, MutuallyExclusiveCallbackGroup
@@ -190,13 +191,14 @@ class Client(Entity):
         return True
 
 
-class Node(ParametersMixin, _TimeMixin, _GraphMixin):
+class Node(ParametersMixin, _TimeMixin, _GraphMixin, LoggingMixin):
     """A ROS 2 node (like ``rclpy.node.Node``), on the context ``rclpy.init()`` made."""
 
     def __init__(self, node_name: str, *, namespace: str | None = None, **options: Any) -> None:
         services = options.pop("start_parameter_services", True)
         declare = options.pop("automatically_declare_parameters_from_overrides", False)
         options["start_parameter_services"] = False  # ours answer them on an executor
+        logging_options = pop_logging_options(options)
         self._core = _CoreNode(node_name, context=_core.context(), namespace=namespace or "", **options)
         _core.run(self._core.start())
         self.default_callback_group: CallbackGroup = MutuallyExclusiveCallbackGroup()
@@ -206,6 +208,7 @@ class Node(ParametersMixin, _TimeMixin, _GraphMixin):
         self._executor: Any = None
         self._init_parameters(start_parameter_services=services, automatically_declare=declare)
         self._init_time()
+        self._init_logging(self._logger.name, logging_options)
 
     # -- identity -------------------------------------------------------------------
     def get_name(self) -> str:
@@ -299,6 +302,7 @@ class Node(ParametersMixin, _TimeMixin, _GraphMixin):
 
     def destroy_node(self) -> None:
         """Destroy every entity and leave the graph."""
+        self._stop_logging()
         with self._entities_lock:
             self._entities.clear()
         if self._executor is not None:
