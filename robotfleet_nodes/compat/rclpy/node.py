@@ -25,6 +25,7 @@ from ._node_params import ParametersMixin
 from ._node_time import _TimeMixin
 from .callback_groups import CallbackGroup, MutuallyExclusiveCallbackGroup
 from .logging import RcutilsLogger
+from .qos_overriding_options import QoSOverridingOptions, declare_qos_overrides
 from .serialization import deserialize_message, serialize_message
 from .task import Future
 from .timer import Timer
@@ -239,10 +240,19 @@ class Node(ParametersMixin, _TimeMixin, _GraphMixin, LoggingMixin):
 
     # -- entities -------------------------------------------------------------------
     def create_publisher(
-        self, msg_type: type[Any], topic: str, qos_profile: QoSProfile | int, **_: Any
+        self,
+        msg_type: type[Any],
+        topic: str,
+        qos_profile: QoSProfile | int,
+        *,
+        qos_overriding_options: QoSOverridingOptions | None = None,
+        **_: Any,
     ) -> Publisher:
         """A publisher of ``msg_type`` on ``topic`` (an int QoS is a KEEP_LAST depth)."""
         _check_ours(msg_type)
+        qos_profile = declare_qos_overrides(
+            self, "publisher", self._core.resolve_name(topic), qos_profile, qos_overriding_options
+        )
         core = _core.run(self._core.create_publisher(msg_type, topic, qos_profile))
         return Publisher(core, msg_type, topic)
 
@@ -255,10 +265,14 @@ class Node(ParametersMixin, _TimeMixin, _GraphMixin, LoggingMixin):
         *,
         callback_group: CallbackGroup | None = None,
         raw: bool = False,
+        qos_overriding_options: QoSOverridingOptions | None = None,
         **_: Any,
     ) -> Subscription:
         """Call ``callback(msg)`` on an executor for each message on ``topic``."""
         _check_ours(msg_type)
+        qos_profile = declare_qos_overrides(
+            self, "subscription", self._core.resolve_name(topic), qos_profile, qos_overriding_options
+        )
         qos = as_qos(qos_profile)
         sub = Subscription(msg_type, topic, callback, qos, callback_group or self.default_callback_group)
         sub.raw = raw
