@@ -19,6 +19,14 @@ from robotfleet_nodes.qos import QoSProfile, as_qos
 from . import _core
 from ._entity import Entity, Work
 from ._interfaces import refuse_rosidl as _check_ours
+from ._introspection import (
+    REQUEST_RECEIVED,
+    REQUEST_SENT,
+    RESPONSE_RECEIVED,
+    RESPONSE_SENT,
+    ClientIntrospectionMixin,
+    IntrospectionMixin,
+)
 from ._node_graph import _GraphMixin, subscription_count
 from ._node_logging import LoggingMixin, pop_logging_options
 from ._node_params import ParametersMixin
@@ -86,7 +94,7 @@ class Subscription(Entity):
         return lambda: self.callback(msg)
 
 
-class Service(Entity):
+class Service(IntrospectionMixin, Entity):
     """Answers requests with ``callback(request, response)`` run on an executor."""
 
     def __init__(
@@ -100,11 +108,15 @@ class Service(Entity):
         self._core: Any = None
 
     async def _handle(self, request: Any) -> Any:  # on the asyncio thread
+        sequence_number = self._next_sequence_number()
+        await self._event(REQUEST_RECEIVED, sequence_number, request=request)
         answer: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         with self._lock:
             self._queue.append((request, answer))
         _core.notify()
-        return await answer
+        response = await answer
+        await self._event(RESPONSE_SENT, sequence_number, response=response)
+        return response
 
     def _take(self, now: float) -> Work | None:
         with self._lock:
@@ -124,7 +136,7 @@ class Service(Entity):
         return work
 
 
-class Client(Entity):
+class Client(ClientIntrospectionMixin, Entity):
     """Calls a service: ``call_async`` returns a :class:`Future` completed on an executor."""
 
     def __init__(self, srv_type: type[Any], name: str, group: CallbackGroup) -> None:
@@ -142,11 +154,14 @@ class Client(Entity):
         future = Future()
 
         async def call() -> None:
+            sequence_number = self._next_sequence_number()
             try:
+                await self._event(REQUEST_SENT, sequence_number, request=request)
                 response = await self._core.call(request)
             except Exception as exc:
                 self._answer(future, None, exc)
             else:
+                await self._event(RESPONSE_RECEIVED, sequence_number, response=response)
                 self._answer(future, response, None)
 
         _core.submit(call())
