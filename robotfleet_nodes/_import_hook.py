@@ -23,10 +23,12 @@ Decisions:
 Coexistence with a real ROS 2 (``RFOS_ROS2``, see docs/ros2-compat.md, "Coexistence"): a second
 finder, :class:`CompatFinder`, serves this package's ROS 2 client library
 (``robotfleet_nodes/compat/rclpy/``) as the top-level ``rclpy`` and its ament index reader
-(``compat/ament_index_python/``) as ``ament_index_python``; their submodules then load from
+(``compat/ament_index_python/``) as ``ament_index_python`` and ``sensor_msgs``' Python
+companion (``compat/sensor_msgs_py/``) as ``sensor_msgs_py``; their submodules then load from
 those directories through the parent's ``__path__``. A real ``ament_index_python`` on
 ``sys.path`` wins in ``auto`` mode like a real ``rclpy`` (the path finder comes first); ours
-only reads files, so it also serves beside a real rclpy that lacks one.
+only reads files, so it also serves beside a real rclpy that lacks one. Our ``sensor_msgs_py``
+builds our message classes, so in ``auto`` mode it is not served beside a real rclpy.
 
 - ``auto`` (default): both finders at the end of ``sys.meta_path``, so an importable real
   ``rclpy`` wins; and when one is importable, the interface finder declines too (a real
@@ -99,7 +101,9 @@ ROS2_MODES = ("auto", "rfos", "off")
 _KINDS = ("msg", "srv", "action")
 _COMPAT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "compat")
 #: The top-level modules served from ``robotfleet_nodes/compat/``.
-_COMPAT_MODULES = frozenset({"rclpy", "ament_index_python"})
+_COMPAT_MODULES = frozenset({"rclpy", "ament_index_python", "sensor_msgs_py"})
+#: Those of them that build our interface classes: not served beside a real rclpy in ``auto``.
+_NEEDS_OUR_INTERFACES = frozenset({"sensor_msgs_py"})
 _OWN_PACKAGE = "robotfleet_nodes"
 _BUNDLED_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "interfaces")
 _bundled: list[frozenset[str]] = []  # zero or one element, filled on the first candidate check
@@ -149,7 +153,7 @@ def _real_rclpy_importable() -> bool:
 
 class CompatFinder:
     """A meta path finder serving ``robotfleet_nodes/compat/<name>`` as the top-level ``<name>``
-    (``rclpy``, ``ament_index_python``)."""
+    (``rclpy``, ``ament_index_python``, ``sensor_msgs_py``)."""
 
     def find_spec(
         self,
@@ -161,6 +165,8 @@ class CompatFinder:
         parent's ``__path__``)."""
         if fullname not in _COMPAT_MODULES:
             return None
+        if fullname in _NEEDS_OUR_INTERFACES and ros2_mode() == "auto" and _real_rclpy_importable():
+            return None  # it would hand our message classes to a real rclpy
         from importlib.machinery import PathFinder
 
         return PathFinder.find_spec(fullname, [_COMPAT_DIR])
