@@ -23,7 +23,8 @@ Decisions:
 Coexistence with a real ROS 2 (``RFOS_ROS2``, see docs/ros2-compat.md, "Coexistence"): a second
 finder, :class:`CompatFinder`, serves this package's ROS 2 client library
 (``robotfleet_nodes/compat/rclpy/``) as the top-level ``rclpy``, its ament index reader
-(``compat/ament_index_python/``) as ``ament_index_python`` and its launch adapters
+(``compat/ament_index_python/``) as ``ament_index_python``, ``sensor_msgs``' Python companion
+(``compat/sensor_msgs_py/``) as ``sensor_msgs_py`` and its launch adapters
 (``compat/launch/``, ``compat/launch_ros/``) as ``launch`` and ``launch_ros``; their
 submodules then load from those directories through the parent's ``__path__``. Loading a
 Python launch file binds our ``launch``/``launch_ros`` whatever the mode
@@ -32,7 +33,8 @@ Python launch file binds our ``launch``/``launch_ros`` whatever the mode
 namespace package the path finder would return: :class:`LaunchFolderGuard`, in front of it,
 serves ours then.) A real ``ament_index_python`` on
 ``sys.path`` wins in ``auto`` mode like a real ``rclpy`` (the path finder comes first); ours
-only reads files, so it also serves beside a real rclpy that lacks one.
+only reads files, so it also serves beside a real rclpy that lacks one. Our ``sensor_msgs_py``
+builds our message classes, so in ``auto`` mode it is not served beside a real rclpy.
 
 - ``auto`` (default): both finders at the end of ``sys.meta_path``, so an importable real
   ``rclpy`` wins; and when one is importable, the interface finder declines too (a real
@@ -107,10 +109,12 @@ ROS2_MODES = ("auto", "rfos", "off")
 _KINDS = ("msg", "srv", "action")
 _COMPAT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "compat")
 #: The top-level modules served from ``robotfleet_nodes/compat/``.
-_COMPAT_MODULES = frozenset({"rclpy", "ament_index_python", "launch", "launch_ros"})
+_COMPAT_MODULES = frozenset({"rclpy", "ament_index_python", "launch", "launch_ros", "sensor_msgs_py"})
 #: Compat modules whose name a plain folder (a namespace package) may take: every ROS package
 #: has a ``launch/`` folder of launch files.
 _SHADOWABLE = frozenset({"launch", "launch_ros"})
+#: Those of them that build our interface classes: not served beside a real rclpy in ``auto``.
+_NEEDS_OUR_INTERFACES = frozenset({"sensor_msgs_py"})
 _OWN_PACKAGE = "robotfleet_nodes"
 _BUNDLED_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "interfaces")
 _bundled: list[frozenset[str]] = []  # zero or one element, filled on the first candidate check
@@ -160,7 +164,7 @@ def _real_rclpy_importable() -> bool:
 
 class CompatFinder:
     """A meta path finder serving ``robotfleet_nodes/compat/<name>`` as the top-level ``<name>``
-    (``rclpy``, ``ament_index_python``)."""
+    (``rclpy``, ``ament_index_python``, ``sensor_msgs_py``)."""
 
     def find_spec(
         self,
@@ -172,6 +176,8 @@ class CompatFinder:
         parent's ``__path__``)."""
         if fullname not in _COMPAT_MODULES:
             return None
+        if fullname in _NEEDS_OUR_INTERFACES and ros2_mode() == "auto" and _real_rclpy_importable():
+            return None  # it would hand our message classes to a real rclpy
         from importlib.machinery import PathFinder
 
         return PathFinder.find_spec(fullname, [_COMPAT_DIR])

@@ -191,7 +191,6 @@ _RESERVED: frozenset[str] = frozenset(
         "schema_json",
         "construct",
         "validate",
-        "fields",
         "from_orm",
         "parse_obj",
         "parse_raw",

@@ -34,7 +34,8 @@ __all__ = ["LOG_LEVELS", "ParameterOverride", "RosArgs", "parse_ros_args"]
 #: The log levels ``--log-level`` accepts (case-insensitive; ``WARNING`` means ``WARN``).
 LOG_LEVELS = ("DEBUG", "INFO", "WARN", "ERROR", "FATAL", "UNSET")
 
-_PARAM_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
+#: rcl's parameter names: tokens separated by '.', '/' or './' (``qos_overrides./chatter.publisher.depth``).
+_PARAM_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:(?:\.|/|\./)[A-Za-z_][A-Za-z0-9_]*)*")
 _VALUE_FLAGS = {
     "-r": "remap",
     "--remap": "remap",
@@ -115,7 +116,7 @@ def _parse_param(text: str, flag: str) -> ParameterOverride:
     if not _PARAM_NAME.fullmatch(left):
         raise ParameterError(
             f"{flag} {text!r}: invalid parameter name {left!r}"
-            " (tokens of letters, digits and '_' separated by '.', not starting with a digit)"
+            " (tokens of letters, digits and '_' separated by '.' or '/', not starting with a digit)"
         )
     return ParameterOverride(name=left, value=parse_parameter_value(right, where=f"{flag} {text}"), node=node)
 

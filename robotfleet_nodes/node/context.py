@@ -127,6 +127,13 @@ class Context:
         return self._enable_rosout
 
     @property
+    def rosout_handler(self) -> logging.Handler | None:
+        """The ``logging`` handler that publishes records on ``/rosout`` (``None`` while the
+        context is not started or rosout is disabled). ``handler.handle(record)`` publishes a
+        record named ``rfos.<logger name>`` from any thread, never blocking."""
+        return self._rosout
+
+    @property
     def transport(self) -> Transport:
         if self._transport is None:
             raise RuntimeError("the context is not started: `await ctx.start()` or `async with Context()`")

@@ -55,7 +55,10 @@ def test_ctrl_c_during_spin_behaves_as_rclpy(nats_url: str, domain: int, python:
     assert process.returncode == 0, err
     lines = out.splitlines()
     assert lines[0] in ("KeyboardInterrupt", "ExternalShutdownException"), out
-    assert lines[1:] == ["ok: False", "shutdown: fine", "init again, ok: True"], out
+    # Real rclpy's C signal handler shuts its context down on its own thread: seen on a loaded
+    # machine, ok() may still be True right after the interrupt there. Ours is False at once.
+    assert lines[1] in (("ok: False", "ok: True") if python == "real" else ("ok: False",)), out
+    assert lines[2:] == ["shutdown: fine", "init again, ok: True"], out
 
 
 @BOTH

@@ -73,6 +73,14 @@ def test_several_sections_and_section_to_the_end() -> None:
     assert [(p.name, p.value) for p in args.parameters] == [("x", 1), ("y", "two")]
 
 
+def test_parameter_names_may_hold_slashes_as_qos_overrides_do() -> None:
+    """rcl accepts '/' between tokens: ``qos_overrides./chatter.publisher.depth``."""
+    args = parse_ros_args(["--ros-args", "-p", "qos_overrides./ns/chatter.publisher.depth:=5"])
+    assert [(p.name, p.value) for p in args.parameters] == [("qos_overrides./ns/chatter.publisher.depth", 5)]
+    with pytest.raises(ParameterError, match="invalid parameter name"):
+        parse_ros_args(["--ros-args", "-p", "a.//b:=1"])
+
+
 def test_double_dash_outside_a_section_is_kept() -> None:
     assert parse_ros_args(["--", "x"]).non_ros_args == ["--", "x"]
 

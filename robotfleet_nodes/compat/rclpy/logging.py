@@ -9,10 +9,12 @@ default is INFO. ``once``, ``skip_first`` and ``throttle_duration_sec`` filter p
 
 from __future__ import annotations
 
+import logging as _logging
 import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +39,33 @@ _levels_lock = threading.Lock()
 _levels: dict[str, LoggingSeverity] = {}
 _DEFAULT_LEVEL = LoggingSeverity.INFO
 _FILTERS = ("once", "skip_first", "throttle_duration_sec", "throttle_time_source_type")
+#: Node logger name -> where its records (and its children's) go besides stderr: ``/rosout``.
+_rosout_lock = threading.Lock()
+_rosout_sinks: dict[str, Callable[[_logging.LogRecord], object]] = {}
+
+
+def _attach_rosout(name: str, sink: Callable[[_logging.LogRecord], object]) -> None:
+    """Hand the records of logger ``name`` and its children to ``sink`` (a node's ``/rosout``)."""
+    with _rosout_lock:
+        _rosout_sinks[name] = sink
+
+
+def _detach_rosout(name: str) -> None:
+    with _rosout_lock:
+        _rosout_sinks.pop(name, None)
+
+
+def _rosout_sink(name: str) -> Callable[[_logging.LogRecord], object] | None:
+    """The sink of ``name`` or of its nearest dotted parent, as rcl's rosout sublogger."""
+    with _rosout_lock:
+        if not _rosout_sinks:
+            return None
+        while name:
+            sink = _rosout_sinks.get(name)
+            if sink is not None:
+                return sink
+            name = name.rpartition(".")[0]
+    return None
 
 
 def _effective_level(name: str) -> LoggingSeverity:
@@ -66,11 +95,17 @@ class _CallSite:
         self.last_logged: float | None = None
 
 
-def _call_site() -> tuple[str, int]:
-    """The file and line that called the logger (the first frame outside this module)."""
+def _caller() -> Any:
+    """The frame that called the logger (the first one outside this module)."""
     frame = sys._getframe(1)
     while frame.f_back is not None and frame.f_code.co_filename == __file__:
         frame = frame.f_back
+    return frame
+
+
+def _call_site() -> tuple[str, int]:
+    """The file and line that called the logger."""
+    frame = _caller()
     return frame.f_code.co_filename, frame.f_lineno
 
 
@@ -137,6 +172,15 @@ class RcutilsLogger:
         with _write_lock:
             sys.stderr.write(line)
             sys.stderr.flush()
+        sink = _rosout_sink(name or self.name)
+        if sink is not None:
+            frame = _caller()
+            code = frame.f_code
+            record = _logging.LogRecord(
+                f"rfos.{name or self.name}", int(level), code.co_filename, frame.f_lineno, message, None, None
+            )
+            record.funcName = code.co_name
+            sink(record)
         return True
 
     def debug(self, message: str, **filters: Any) -> bool:

@@ -19,11 +19,22 @@ from robotfleet_nodes.qos import QoSProfile, as_qos
 from . import _core
 from ._entity import Entity, Work
 from ._interfaces import refuse_rosidl as _check_ours
+from ._introspection import (
+    REQUEST_RECEIVED,
+    REQUEST_SENT,
+    RESPONSE_RECEIVED,
+    RESPONSE_SENT,
+    ClientIntrospectionMixin,
+    IntrospectionMixin,
+)
 from ._node_graph import _GraphMixin, subscription_count
+from ._node_logging import LoggingMixin, pop_logging_options
 from ._node_params import ParametersMixin
 from ._node_time import _TimeMixin
 from .callback_groups import CallbackGroup, MutuallyExclusiveCallbackGroup
 from .logging import RcutilsLogger
+from .qos_overriding_options import QoSOverridingOptions, declare_qos_overrides
+from .serialization import deserialize_message, serialize_message
 from .task import Future
 from .timer import Timer
 
@@ -43,7 +54,9 @@ class Publisher:
         return subscription_count(self._core)
 
     def publish(self, msg: Any) -> None:
-        """Send ``msg`` (an instance of the publisher's type)."""
+        """Send ``msg`` (an instance of the publisher's type, or its serialized ``bytes``)."""
+        if isinstance(msg, bytes):
+            msg = deserialize_message(msg, self.msg_type)
         _core.run(self._core.publish(msg))
 
 
@@ -64,6 +77,7 @@ class Subscription(Entity):
         self.callback = callback
         self._queue: deque[Any] = deque(maxlen=max(qos.depth, 1))
         self._core: Any = None
+        self.raw = False  # True: the callback gets serialize_message(msg) (rclpy's raw=True)
 
     def _receive(self, msg: Any) -> None:  # on the asyncio thread
         with self._lock:
@@ -75,10 +89,12 @@ class Subscription(Entity):
             if not self._queue:
                 return None
             msg = self._queue.popleft()
+        if self.raw:
+            msg = serialize_message(msg)
         return lambda: self.callback(msg)
 
 
-class Service(Entity):
+class Service(IntrospectionMixin, Entity):
     """Answers requests with ``callback(request, response)`` run on an executor."""
 
     def __init__(
@@ -92,11 +108,15 @@ class Service(Entity):
         self._core: Any = None
 
     async def _handle(self, request: Any) -> Any:  # on the asyncio thread
+        sequence_number = self._next_sequence_number()
+        await self._event(REQUEST_RECEIVED, sequence_number, request=request)
         answer: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         with self._lock:
             self._queue.append((request, answer))
         _core.notify()
-        return await answer
+        response = await answer
+        await self._event(RESPONSE_SENT, sequence_number, response=response)
+        return response
 
     def _take(self, now: float) -> Work | None:
         with self._lock:
@@ -116,7 +136,7 @@ class Service(Entity):
         return work
 
 
-class Client(Entity):
+class Client(ClientIntrospectionMixin, Entity):
     """Calls a service: ``call_async`` returns a :class:`Future` completed on an executor."""
 
     def __init__(self, srv_type: type[Any], name: str, group: CallbackGroup) -> None:
@@ -134,11 +154,14 @@ class Client(Entity):
         future = Future()
 
         async def call() -> None:
+            sequence_number = self._next_sequence_number()
             try:
+                await self._event(REQUEST_SENT, sequence_number, request=request)
                 response = await self._core.call(request)
             except Exception as exc:
                 self._answer(future, None, exc)
             else:
+                await self._event(RESPONSE_RECEIVED, sequence_number, response=response)
                 self._answer(future, response, None)
 
         _core.submit(call())
@@ -184,13 +207,14 @@ class Client(Entity):
         return True
 
 
-class Node(ParametersMixin, _TimeMixin, _GraphMixin):
+class Node(ParametersMixin, _TimeMixin, _GraphMixin, LoggingMixin):
     """A ROS 2 node (like ``rclpy.node.Node``), on the context ``rclpy.init()`` made."""
 
     def __init__(self, node_name: str, *, namespace: str | None = None, **options: Any) -> None:
         services = options.pop("start_parameter_services", True)
         declare = options.pop("automatically_declare_parameters_from_overrides", False)
         options["start_parameter_services"] = False  # ours answer them on an executor
+        logging_options = pop_logging_options(options)
         self._core = _CoreNode(node_name, context=_core.context(), namespace=namespace or "", **options)
         _core.run(self._core.start())
         self.default_callback_group: CallbackGroup = MutuallyExclusiveCallbackGroup()
@@ -200,6 +224,7 @@ class Node(ParametersMixin, _TimeMixin, _GraphMixin):
         self._executor: Any = None
         self._init_parameters(start_parameter_services=services, automatically_declare=declare)
         self._init_time()
+        self._init_logging(self._logger.name, logging_options)
 
     # -- identity -------------------------------------------------------------------
     def get_name(self) -> str:
@@ -230,10 +255,19 @@ class Node(ParametersMixin, _TimeMixin, _GraphMixin):
 
     # -- entities -------------------------------------------------------------------
     def create_publisher(
-        self, msg_type: type[Any], topic: str, qos_profile: QoSProfile | int, **_: Any
+        self,
+        msg_type: type[Any],
+        topic: str,
+        qos_profile: QoSProfile | int,
+        *,
+        qos_overriding_options: QoSOverridingOptions | None = None,
+        **_: Any,
     ) -> Publisher:
         """A publisher of ``msg_type`` on ``topic`` (an int QoS is a KEEP_LAST depth)."""
         _check_ours(msg_type)
+        qos_profile = declare_qos_overrides(
+            self, "publisher", self._core.resolve_name(topic), qos_profile, qos_overriding_options
+        )
         core = _core.run(self._core.create_publisher(msg_type, topic, qos_profile))
         return Publisher(core, msg_type, topic)
 
@@ -245,12 +279,18 @@ class Node(ParametersMixin, _TimeMixin, _GraphMixin):
         qos_profile: QoSProfile | int,
         *,
         callback_group: CallbackGroup | None = None,
+        raw: bool = False,
+        qos_overriding_options: QoSOverridingOptions | None = None,
         **_: Any,
     ) -> Subscription:
         """Call ``callback(msg)`` on an executor for each message on ``topic``."""
         _check_ours(msg_type)
+        qos_profile = declare_qos_overrides(
+            self, "subscription", self._core.resolve_name(topic), qos_profile, qos_overriding_options
+        )
         qos = as_qos(qos_profile)
         sub = Subscription(msg_type, topic, callback, qos, callback_group or self.default_callback_group)
+        sub.raw = raw
         sub._core = _core.run(self._core.create_subscription(msg_type, topic, sub._receive, qos))
         sub.topic_name = sub._core.topic_name  # fully qualified, as rclpy's
         self._add(sub)
@@ -291,6 +331,7 @@ class Node(ParametersMixin, _TimeMixin, _GraphMixin):
 
     def destroy_node(self) -> None:
         """Destroy every entity and leave the graph."""
+        self._stop_logging()
         with self._entities_lock:
             self._entities.clear()
         if self._executor is not None:

@@ -455,7 +455,7 @@ class PointCloud2(_Message):
     header: _std_msgs_msg.Header
     height: int
     width: int
-    fields_: list[PointField]
+    fields: list[PointField]
     is_bigendian: bool
     point_step: int
     row_step: int
@@ -468,7 +468,7 @@ class PointCloud2(_Message):
         header: _std_msgs_msg.Header = ...,
         height: int = ...,
         width: int = ...,
-        fields_: _Items[PointField] = ...,
+        fields: _Items[PointField] = ...,
         is_bigendian: bool = ...,
         point_step: int = ...,
         row_step: int = ...,
