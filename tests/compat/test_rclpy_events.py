@@ -122,3 +122,13 @@ def test_incompatible_type_reported_to_both_sides(nats_url: str, domain: int) ->
         "publisher incompatible type: total 1 change 1",
         "subscription incompatible type: total 1 change 1",
     ]
+
+
+@BOTH
+def test_lifespan_drops_expired_messages_for_a_late_subscription(
+    nats_url: str, domain: int, python: str
+) -> None:
+    """lifespan.py's point: a late-joining transient-local subscription gets the stored
+    messages still within the publisher's lifespan only."""
+    exe, env = interpreter(python, env_for(nats_url, domain))
+    assert run("events_lifespan.py", exe, env).splitlines() == ["heard: fresh"]

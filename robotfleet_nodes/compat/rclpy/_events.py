@@ -21,8 +21,9 @@ What our NATS transport can tell, and how:
 * ``message_lost``: messages our KEEP_LAST subscription queue dropped because the executor
   did not take them in time (Fast DDS counts only samples lost in transport, not a KEEP_LAST
   queue's overwritten ones).
-* ``lifespan`` (a QoS policy, not an event) is not enforced: our messages carry no source
-  timestamp. A publisher with a lifespan logs a warning saying so, once per topic.
+* ``lifespan`` (a QoS policy, not an event) is applied by the transport to the stored
+  messages a late-joining transient-local subscription reads (by JetStream's store time);
+  a message already in a subscription's queue is delivered whatever its age.
 """
 
 from __future__ import annotations
@@ -279,7 +280,6 @@ class _GraphPoller:
 
 
 _POLLER = _GraphPoller()
-_LIFESPAN_WARNED: set[str] = set()
 
 
 class EntityEvents:
@@ -341,18 +341,9 @@ def publisher_events(
     node: Any, core: Any, callbacks: PublisherEventCallbacks | None, group: CallbackGroup
 ) -> EntityEvents | None:
     """The handlers of ``callbacks`` for a core publisher (None without any callback)."""
-    qos = core.endpoint.qos
-    if qos.lifespan is not None and core.endpoint.name not in _LIFESPAN_WARNED:
-        _LIFESPAN_WARNED.add(core.endpoint.name)
-        log.warning(
-            "%s: the QoS lifespan (%g s) is not enforced: RobotFleetOS messages carry no source "
-            "timestamp, so subscriptions (late-joining transient-local ones included) get messages "
-            "of any age; leave lifespan unset or filter on a header stamp in the callback",
-            core.endpoint.name,
-            qos.lifespan,
-        )
     if callbacks is None:
         return None
+    qos = core.endpoint.qos
     handlers = _handlers(
         {
             "incompatible_qos": (callbacks.incompatible_qos, QoSOfferedIncompatibleQoSInfo, _TOTAL),
