@@ -29,6 +29,7 @@ What our NATS transport can tell, and how:
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
 import threading
 import time
@@ -147,21 +148,38 @@ class _TimedHandler(EventHandler):
         return super()._take(now)
 
 
-def _incompatible_kinds(offered: QoSProfile, requested: QoSProfile) -> list[QoSPolicyKind]:
+class _RmwPolicyKind(enum.IntEnum):
+    """What real rclpy hands an incompatible QoS callback as ``last_policy_kind``: rmw's enum
+    (the numbers of :class:`QoSPolicyKind`), printed as ``rmw_qos_policy_kind_t.RMW_QOS_POLICY_X``."""
+
+    RMW_QOS_POLICY_INVALID = QoSPolicyKind.INVALID
+    RMW_QOS_POLICY_DURABILITY = QoSPolicyKind.DURABILITY
+    RMW_QOS_POLICY_DEADLINE = QoSPolicyKind.DEADLINE
+    RMW_QOS_POLICY_LIVELINESS = QoSPolicyKind.LIVELINESS
+    RMW_QOS_POLICY_RELIABILITY = QoSPolicyKind.RELIABILITY
+
+    def __str__(self) -> str:
+        return f"rmw_qos_policy_kind_t.{self.name}"
+
+    def __format__(self, spec: str) -> str:
+        return str(self) if not spec else format(int(self), spec)
+
+
+def _incompatible_kinds(offered: QoSProfile, requested: QoSProfile) -> list[_RmwPolicyKind]:
     """The policies (rclpy's kinds) at fault, in the order rmw checks them (a lease too long
     is LIVELINESS, as DDS and real rclpy report it)."""
-    kinds: list[QoSPolicyKind] = []
+    kinds: list[_RmwPolicyKind] = []
     if requested.reliability is Reliability.RELIABLE and offered.reliability is Reliability.BEST_EFFORT:
-        kinds.append(QoSPolicyKind.RELIABILITY)
+        kinds.append(_RmwPolicyKind.RMW_QOS_POLICY_RELIABILITY)
     if requested.durability is Durability.TRANSIENT_LOCAL and offered.durability is Durability.VOLATILE:
-        kinds.append(QoSPolicyKind.DURABILITY)
+        kinds.append(_RmwPolicyKind.RMW_QOS_POLICY_DURABILITY)
     if requested.deadline is not None and (offered.deadline is None or offered.deadline > requested.deadline):
-        kinds.append(QoSPolicyKind.DEADLINE)
+        kinds.append(_RmwPolicyKind.RMW_QOS_POLICY_DEADLINE)
     if requested.liveliness is Liveliness.MANUAL_BY_TOPIC and offered.liveliness is Liveliness.AUTOMATIC:
-        kinds.append(QoSPolicyKind.LIVELINESS)
+        kinds.append(_RmwPolicyKind.RMW_QOS_POLICY_LIVELINESS)
     lease, offered_lease = requested.liveliness_lease_duration, offered.liveliness_lease_duration
     if lease is not None and (offered_lease is None or offered_lease > lease):
-        kinds.append(QoSPolicyKind.LIVELINESS)  # as DDS: one liveliness policy, kind and lease
+        kinds.append(_RmwPolicyKind.RMW_QOS_POLICY_LIVELINESS)  # DDS: one policy, kind and lease
     return kinds
 
 
@@ -193,7 +211,7 @@ class _GraphWatch:
         endpoint = self.core.endpoint
         kind = "subscriptions" if self._publisher else "publishers"
         matched = incompatible = wrong_type = 0
-        last_kind = QoSPolicyKind.INVALID
+        last_kind = _RmwPolicyKind.RMW_QOS_POLICY_INVALID
         for participant in participants:
             for node in participant.nodes:
                 for peer in getattr(node, kind):

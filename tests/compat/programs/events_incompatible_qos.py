@@ -50,7 +50,11 @@ def main():
     def remember(who):
         def callback(info):
             kind = QoSPolicyKind(info.last_policy_kind).name
-            events.setdefault(who, f"total {info.total_count} change {info.total_count_change} policy {kind}")
+            events.setdefault(
+                who,
+                f"total {info.total_count} change {info.total_count_change} "
+                f"policy {kind} ({info.last_policy_kind})",
+            )
 
         return callback
 
