@@ -80,7 +80,8 @@ class _Topic:
 
     def __init__(self) -> None:
         self.subscriptions: list[_LocalSubscription] = []
-        self.history: deque[tuple[str, Any]] | None = None  #: (type hash, message)
+        #: (type hash, message, expiry on the monotonic clock: its publisher's QoS lifespan)
+        self.history: deque[tuple[str, Any, float | None]] | None = None
         self.version = 0  #: bumped when subscriptions change: publishers re-match
 
 
@@ -302,7 +303,9 @@ class _LocalPublisher(PublisherHandle):
         for subscription in self._incompatible:
             subscription.stats.qos_incompatible += 1
         if self._latched and self._topic.history is not None:
-            self._topic.history.append((self._hash, msg))
+            lifespan = self.endpoint.qos.lifespan
+            expires = None if lifespan is None else time.monotonic() + lifespan
+            self._topic.history.append((self._hash, msg, expires))
         if self._inner is not None:
             await self._inner.publish(msg)
 
@@ -458,7 +461,12 @@ class IntraProcessTransport(Transport):
         subscription.start(inner)
         if not ignore_local:
             if endpoint.qos.durability is Durability.TRANSIENT_LOCAL and topic.history:
-                stored = [msg for type_hash, msg in topic.history if type_hash == subscription.type_hash]
+                now = time.monotonic()
+                stored = [
+                    msg
+                    for type_hash, msg, expires in topic.history
+                    if type_hash == subscription.type_hash and (expires is None or expires > now)
+                ]
                 for msg in stored[-endpoint.qos.depth :]:
                     subscription.deliver(msg)
             topic.subscriptions.append(subscription)

@@ -253,6 +253,21 @@ async def test_transient_local_late_joiner_gets_last_n(bus: Bus) -> None:
     assert got.empty()
 
 
+async def test_transient_local_late_joiner_skips_expired_messages(bus: Bus) -> None:
+    """The publisher's QoS lifespan: stored messages older than it are not delivered."""
+    a, b = await bus.new(), await bus.new()
+    latched = QoSProfile(depth=5, durability=Durability.TRANSIENT_LOCAL, lifespan=1.0)
+    pub = await a.create_publisher(endpoint("/lifespan", String, latched), String)
+    for i in range(3):
+        await pub.publish(String(data=f"old{i}"))
+    await asyncio.sleep(2.0)  # the scenario, not a synchronisation: the stored messages expire
+    await pub.publish(String(data="fresh"))
+    got: asyncio.Queue[Any] = asyncio.Queue()
+    ep = endpoint("/lifespan", String, latched)
+    await b.create_subscription(ep, String, lambda m: got.put_nowait(m.data))
+    assert (await get(got)) == "fresh"  # delivered in order: nothing older can follow
+
+
 async def test_transient_local_same_participant(bus: Bus) -> None:
     t = await bus.new()
     latched = QoSProfile(depth=2, durability=Durability.TRANSIENT_LOCAL)

@@ -162,6 +162,8 @@ class _GraphMixin:
         """Remove ``publisher`` from the graph; False if it was not this node's."""
         if publisher._core.node is not self._core:
             return False
+        if publisher._events is not None:
+            publisher._events.destroy()
         _core.run(self._core.destroy_publisher(publisher._core))
         return True
 
@@ -169,6 +171,8 @@ class _GraphMixin:
         """Stop ``subscription``; False if it was not this node's."""
         if not self._snapshot_remove(subscription):
             return False
+        if subscription._events is not None:
+            subscription._events.destroy()
         _core.run(self._core.destroy_subscription(subscription._core))
         return True
 

@@ -1,8 +1,13 @@
 """``rclpy.event_handler``: the containers of QoS event callbacks and the events' payloads.
 
 rclpy's names and fields, so programs such as ROS 2's quality-of-service demos import and
-build their callbacks. Whether a publisher or subscription reports the events is up to
-``Node.create_publisher`` / ``create_subscription`` (``event_callbacks=``).
+build their callbacks. ``Node.create_publisher`` / ``create_subscription``
+(``event_callbacks=``) run them on executors, in the entity's callback group: matched,
+incompatible QoS and type, a subscription's liveliness (from the graph), deadline, a
+MANUAL_BY_TOPIC publisher's liveliness lost and message lost (a full KEEP_LAST queue). What
+each means over NATS, and what it cannot tell, is in ``_events.py``. With
+``use_default_callbacks`` no extra handler is made: a subscription's transport logs an
+incompatible QoS or type when such messages arrive (rclpy's default callbacks warn on discovery).
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ from robotfleet_nodes.qos import QoSProfile, as_qos
 
 from . import _core
 from ._entity import Entity, Work
+from ._events import EntityEvents, publisher_events, subscription_events
 from ._interfaces import refuse_rosidl as _check_ours
 from ._introspection import (
     REQUEST_RECEIVED,
@@ -48,6 +49,7 @@ class Publisher:
         self._core = core
         self.msg_type = msg_type
         self.topic_name: str = core.topic_name  # fully qualified, as rclpy's
+        self._events: EntityEvents | None = None  # QoS event callbacks (_events.py)
 
     def get_subscription_count(self) -> int:
         """Subscriptions on this topic in the graph, from any process (one graph query)."""
@@ -58,6 +60,13 @@ class Publisher:
         if isinstance(msg, bytes):
             msg = deserialize_message(msg, self.msg_type)
         _core.run(self._core.publish(msg))
+        if self._events is not None:
+            self._events.published()
+
+    def assert_liveliness(self) -> None:
+        """Assert this publisher's liveliness (MANUAL_BY_TOPIC: renews its lease, as ``publish``)."""
+        if self._events is not None:
+            self._events.asserted()
 
 
 class Subscription(Entity):
@@ -78,10 +87,14 @@ class Subscription(Entity):
         self._queue: deque[Any] = deque(maxlen=max(qos.depth, 1))
         self._core: Any = None
         self.raw = False  # True: the callback gets serialize_message(msg) (rclpy's raw=True)
+        self._events: EntityEvents | None = None  # QoS event callbacks (_events.py)
 
     def _receive(self, msg: Any) -> None:  # on the asyncio thread
         with self._lock:
+            dropped = len(self._queue) == self._queue.maxlen
             self._queue.append(msg)
+        if self._events is not None:
+            self._events.received(dropped)
         _core.notify()
 
     def _take(self, now: float) -> Work | None:
@@ -269,7 +282,10 @@ class Node(ParametersMixin, _TimeMixin, _GraphMixin, LoggingMixin):
             self, "publisher", self._core.resolve_name(topic), qos_profile, qos_overriding_options
         )
         core = _core.run(self._core.create_publisher(msg_type, topic, qos_profile))
-        return Publisher(core, msg_type, topic)
+        pub = Publisher(core, msg_type, topic)
+        group = _.get("callback_group") or self.default_callback_group
+        pub._events = publisher_events(self, core, _.get("event_callbacks"), group)
+        return pub
 
     def create_subscription(
         self,
@@ -294,6 +310,7 @@ class Node(ParametersMixin, _TimeMixin, _GraphMixin, LoggingMixin):
         sub._core = _core.run(self._core.create_subscription(msg_type, topic, sub._receive, qos))
         sub.topic_name = sub._core.topic_name  # fully qualified, as rclpy's
         self._add(sub)
+        sub._events = subscription_events(self, sub._core, _.get("event_callbacks"), sub.callback_group)
         return sub
 
     def create_service(

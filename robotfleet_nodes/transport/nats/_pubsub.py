@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import time
 from typing import TYPE_CHECKING, Any
 
 from nats import errors as nats_errors
@@ -214,7 +215,20 @@ class NatsSubscription(SubscriptionHandle):
         if self._skip:
             self._skip -= 1
             return
+        if self._expired(msg):
+            return
         await self._on_msg(msg)
+
+    def _expired(self, msg: Msg) -> bool:
+        """A stored message older than its publisher's QoS lifespan (by JetStream's store time)."""
+        code = msg.headers.get(H_QOS) if msg.headers else None
+        if code is None or ",s" not in code:
+            return False
+        try:
+            lifespan = decode_qos(code).lifespan
+        except ValueError:
+            return False
+        return lifespan is not None and time.time() - msg.metadata.timestamp.timestamp() > lifespan
 
     async def _on_msg(self, msg: Msg) -> None:
         """Path for coroutine callbacks and JetStream: one nats-py task per subscription."""

@@ -1,7 +1,8 @@
 """QoS on the wire: a compact code in the ``rfos-qos`` header, and the subscriber's check.
 
 The code is built once per publisher (``r,v,a`` = reliable, volatile, automatic
-liveliness; ``d0.5`` deadline; ``l2`` lease). A subscription checks each distinct code it
+liveliness; ``d0.5`` deadline; ``l2`` lease; ``s1`` lifespan, which transient-local
+subscriptions apply to stored messages). A subscription checks each distinct code it
 sees once against its own profile with :func:`incompatibilities` and caches the answer,
 so the per-message cost is one dict lookup.
 """
@@ -24,6 +25,8 @@ def encode_qos(qos: QoSProfile) -> str:
         parts.append(f"d{qos.deadline:g}")
     if qos.liveliness_lease_duration is not None:
         parts.append(f"l{qos.liveliness_lease_duration:g}")
+    if qos.lifespan is not None:
+        parts.append(f"s{qos.lifespan:g}")
     return ",".join(parts)
 
 
@@ -34,15 +37,19 @@ def decode_qos(code: str) -> QoSProfile:
         raise ValueError(f"malformed QoS code {code!r}")
     deadline: float | None = None
     lease: float | None = None
+    lifespan: float | None = None
     for token in tokens[3:]:
         if token.startswith("d"):
             deadline = float(token[1:])
         elif token.startswith("l"):
             lease = float(token[1:])
+        elif token.startswith("s"):
+            lifespan = float(token[1:])
     return QoSProfile(
         reliability=Reliability.RELIABLE if tokens[0] == "r" else Reliability.BEST_EFFORT,
         durability=Durability.TRANSIENT_LOCAL if tokens[1] == "t" else Durability.VOLATILE,
         liveliness=Liveliness.AUTOMATIC if tokens[2] == "a" else Liveliness.MANUAL_BY_TOPIC,
         deadline=deadline,
         liveliness_lease_duration=lease,
+        lifespan=lifespan,
     )
