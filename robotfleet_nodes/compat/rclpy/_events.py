@@ -18,9 +18,9 @@ What our NATS transport can tell, and how:
   deadline period, counted when an executor looks.
 * a publisher's ``liveliness`` (lost): MANUAL_BY_TOPIC publishers whose lease passes
   without ``publish`` or ``assert_liveliness``; an AUTOMATIC one is alive while its process is.
-* ``message_lost``: messages our KEEP_LAST subscription queue dropped because the executor
-  did not take them in time (Fast DDS counts only samples lost in transport, not a KEEP_LAST
-  queue's overwritten ones).
+* ``message_lost``: accepted, never fires. As in DDS (and real rclpy), a KEEP_LAST queue
+  replacing its oldest message is no loss; our NATS transport reports no loss in transport
+  yet.
 * ``lifespan`` (a QoS policy, not an event) is applied by the transport to the stored
   messages a late-joining transient-local subscription reads (by JetStream's store time);
   a message already in a subscription's queue is delivered whatever its age.
@@ -310,8 +310,9 @@ class EntityEvents:
         self._deadline = handlers.get("deadline")
         lease = handlers.get("liveliness")
         self._lease = lease if isinstance(lease, _TimedHandler) else None
-        self._lost: EventHandler | None = handlers.get("message_lost")
-        self._lost_count = 0
+        # ``message_lost`` is accepted and never fires: a full KEEP_LAST queue replacing its
+        # oldest message is DDS history at work, which DDS does not report as lost (nor does
+        # real rclpy), and our NATS transport reports no loss in transport yet.
         for handler in handlers.values():
             node._add(handler)
         if watch is not None:
@@ -328,13 +329,10 @@ class EntityEvents:
         if self._lease is not None:
             self._lease.activity()
 
-    def received(self, dropped: bool) -> None:
-        """The subscription received a message; ``dropped``: its full queue lost the oldest."""
+    def received(self) -> None:
+        """The subscription received a message."""
         if isinstance(self._deadline, _TimedHandler):
             self._deadline.activity()
-        if dropped and self._lost is not None:
-            self._lost_count += 1
-            self._lost._update(total_count=self._lost_count)
 
     def destroy(self) -> None:
         """Stop reporting: the publisher or subscription is destroyed."""

@@ -91,10 +91,9 @@ class Subscription(Entity):
 
     def _receive(self, msg: Any) -> None:  # on the asyncio thread
         with self._lock:
-            dropped = len(self._queue) == self._queue.maxlen
             self._queue.append(msg)
         if self._events is not None:
-            self._events.received(dropped)
+            self._events.received()
         _core.notify()
 
     def _take(self, now: float) -> Work | None:

@@ -1,8 +1,9 @@
 """Message lost events, in the style of quality_of_service_demo's message_lost_listener.py.
 
 A subscription with a KEEP_LAST depth of 1 and a ``message_lost`` callback is not spun while
-20 messages are published; then the program spins until it heard the last one and prints how
-many messages it heard and how many the ``message_lost`` events counted.
+20 messages are published; then the program spins until it heard the last one. A KEEP_LAST
+queue replacing its oldest sample is DDS history at work, not a lost message: real rclpy
+reports no event for it, and neither does ours.
 """
 
 import rclpy
@@ -34,12 +35,12 @@ def main():
         publisher.publish(String(data=f"msg {index}"))
     executor = SingleThreadedExecutor()
     executor.add_node(listener)
-    while not heard or heard[-1] != "msg 19" or sum(change for _total, change in lost) + len(heard) < 20:
+    while not heard or heard[-1] != "msg 19":
         executor.spin_once(timeout_sec=1.0)
-    total = lost[-1][0]
+    for _ in range(5):  # an event would be ready by now: give it a few turns
+        executor.spin_once(timeout_sec=0.1)
     print(f"last heard: {heard[-1]}")
-    print(f"heard + lost: {len(heard) + total}")
-    print(f"changes add up: {sum(change for _total, change in lost) == total}")
+    print(f"message_lost events: {len(lost)}")
     rclpy.shutdown()
 
 
