@@ -6,9 +6,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import yaml
 from launch.substitutions import Substitution
 from launch.utilities import perform_substitutions
+
+from robotfleet_nodes._yaml import load_yaml
 
 __all__ = ["Parameter", "ParameterFile", "ParameterValue"]
 
@@ -44,7 +45,7 @@ class ParameterValue:
             text = perform_substitutions(context, value)
             if self.value_type is str:
                 return text
-            value = yaml.safe_load(text) if text.strip() else text
+            value = load_yaml(text, "a launch parameter value") if text.strip() else text
         if self.value_type is None or value is None:
             return value
         try:
