@@ -23,7 +23,7 @@ from robotfleet_nodes.idl import default_registry  # noqa: E402
 from robotfleet_nodes.idl.codec import cdr_codec_of, serialize, type_hash_of  # noqa: E402
 from robotfleet_nodes.transport import EndpointInfo  # noqa: E402
 from robotfleet_nodes.transport.dds import DdsTransport, reply_topic, request_topic, topic_name  # noqa: E402
-from robotfleet_nodes.transport.dds._transport import _HEADER  # noqa: E402
+from robotfleet_nodes.transport.dds._entities import _HEADER  # noqa: E402
 from robotfleet_nodes.transport.dds._types import idl_struct_for, request_struct_for  # noqa: E402
 
 PEER = Path(__file__).with_name("dds_peer.py")
