@@ -88,15 +88,18 @@ def get_seq(msg):
     return int(msg.data[:10])
 
 
-def _stdin_watch(go, closed):
+def _stdin_watch(go, lat, closed):
     for line in sys.stdin:
         if line.strip() == "go":
             go.set()
+        elif line.strip() == "lat":
+            lat.set()
     closed.set()
     go.set()
+    lat.set()
 
 
-def publish(node, kind, args, qos, go):
+def publish(node, kind, args, qos, *, go, lat):
     seconds, max_n, lat_n, lat_gap = float(args[0]), int(args[1]), int(args[2]), float(args[3])
     from rclpy.serialization import serialize_message
 
@@ -124,7 +127,7 @@ def publish(node, kind, args, qos, go):
         set_seq(msg, count)
         count += send()
     _say(event="sent", count=count, start=start, end=time.monotonic(), bytes=size)
-    time.sleep(0.2)
+    lat.wait(60)
     times = {}
     for k in range(lat_n):
         set_seq(msg, LAT + k)
@@ -163,13 +166,13 @@ def main():
     )
     rclpy.init()
     node = rclpy.create_node(f"sensors_bench_{role}")
-    go, closed = threading.Event(), threading.Event()
-    threading.Thread(target=_stdin_watch, args=(go, closed), daemon=True).start()
+    go, lat, closed = threading.Event(), threading.Event(), threading.Event()
+    threading.Thread(target=_stdin_watch, args=(go, lat, closed), daemon=True).start()
     state = {"ready": False, "count": 0, "last": 0.0, "lat": {}}
     if role in ("sub", "both"):
         subscribe(node, kind, qos, state)
     if role == "pub":
-        publish(node, kind, sys.argv[3:7], qos, go)
+        publish(node, kind, sys.argv[3:7], qos, go=go, lat=lat)
         closed.wait()
     elif role == "sub":
         while not closed.is_set():
@@ -179,9 +182,12 @@ def main():
         executor.add_node(node)
         spinner = threading.Thread(target=executor.spin, daemon=True)
         spinner.start()
-        auto_go = threading.Event()
+        auto_go, auto_lat = threading.Event(), threading.Event()
         threading.Thread(target=lambda: (time.sleep(0.3), auto_go.set()), daemon=True).start()
-        publish(node, kind, sys.argv[3:7], qos, auto_go)
+        threading.Thread(
+            target=lambda: (auto_go.wait(), time.sleep(0.3 + float(sys.argv[3])), auto_lat.set()), daemon=True
+        ).start()
+        publish(node, kind, sys.argv[3:7], qos, go=auto_go, lat=auto_lat)
         time.sleep(0.5)
         executor.shutdown(timeout_sec=1.0)
     if role != "pub":

@@ -149,9 +149,16 @@ Send = Callable[[int], Awaitable[None]]
 
 
 async def publish_loop(
-    send: Send, go: asyncio.Event, seconds: float, kind: Kind, say: Callable[..., None]
+    send: Send,
+    seconds: float,
+    kind: Kind,
+    say: Callable[..., None],
+    *,
+    go: asyncio.Event,
+    go_lat: asyncio.Event,
 ) -> None:
-    """Warm-up until ``go``, then back to back for ``seconds``, then paced latency messages."""
+    """Warm-up until ``go``, then back to back for ``seconds``; once ``go_lat`` (the subscriber
+    has drained its backlog), paced latency messages."""
     try:
         while not go.is_set():
             await send(WARM)
@@ -165,7 +172,8 @@ async def publish_loop(
             if count % 64 == 0:
                 await asyncio.sleep(0)
         say(event="sent", count=count, start=start, end=time.monotonic())
-        await asyncio.sleep(0.2)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(go_lat.wait(), 60)
         times: dict[int, float] = {}
         for k in range(kind.lat_n):
             times[k] = time.monotonic()
@@ -184,6 +192,7 @@ def zenoh_config(listen: int | None, connect: int | None) -> Any:
     conf.insert_json5("mode", '"peer"')
     conf.insert_json5("scouting/multicast/enabled", "false")
     conf.insert_json5("scouting/gossip/enabled", "false")
+    conf.insert_json5("transport/shared_memory/enabled", "false")  # TCP only, like NATS
     conf.insert_json5("listen/endpoints", json.dumps([f"tcp/127.0.0.1:{listen}"] if listen else []))
     conf.insert_json5("connect/endpoints", json.dumps([f"tcp/127.0.0.1:{connect}"] if connect else []))
     return conf
@@ -265,7 +274,7 @@ async def child(args: list[str]) -> None:
     contender, kind_name, url, subject, port, payload_file, seconds = args
     kind = MEMORY_KIND if kind_name == "memory" else next(k for k in KINDS if k.name == kind_name)
     loop = asyncio.get_running_loop()
-    go = asyncio.Event()
+    go, go_lat = asyncio.Event(), asyncio.Event()
 
     def say(**event: Any) -> None:
         print(json.dumps(event), flush=True)
@@ -274,13 +283,16 @@ async def child(args: list[str]) -> None:
         for line in sys.stdin:
             if line.strip() == "go":
                 loop.call_soon_threadsafe(go.set)
+            elif line.strip() == "lat":
+                loop.call_soon_threadsafe(go_lat.set)
         loop.call_soon_threadsafe(go.set)
+        loop.call_soon_threadsafe(go_lat.set)
 
     threading.Thread(target=watch_stdin, daemon=True).start()
     closers: list[Any] = []
     try:
         send = await make_sender(contender, kind, Endpoint(url, subject, int(port), payload_file), closers)
-        await publish_loop(send, go, float(seconds), kind, say)
+        await publish_loop(send, float(seconds), kind, say, go=go, go_lat=go_lat)
     except Exception as exc:  # the row reports what failed
         say(event="error", error=f"{type(exc).__name__}: {exc}".strip())
     finally:
@@ -413,25 +425,28 @@ async def cell_nats_zenoh(
         await make_subscriber(contender, kind, ep, sink, closers)
         if mode == "intra":
             events: dict[str, dict[str, Any]] = {}
-            go = asyncio.Event()
+            go, go_lat, phase_done = asyncio.Event(), asyncio.Event(), asyncio.Event()
 
             def say(**event: Any) -> None:
                 events[event["event"]] = event
+                phase_done.set()
 
             send = await make_sender(contender, kind, ep, closers)
-            task = asyncio.create_task(publish_loop(send, go, seconds, kind, say))
-            await asyncio.wait(
-                [task, asyncio.create_task(sink.ready.wait())],
-                timeout=READY,
-                return_when=asyncio.FIRST_COMPLETED,
-            )
+            task = asyncio.create_task(publish_loop(send, seconds, kind, say, go=go, go_lat=go_lat))
+            waiter = asyncio.create_task(sink.ready.wait())
+            await asyncio.wait([task, waiter], timeout=READY, return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
             go.set()
+            await asyncio.wait_for(phase_done.wait(), 120)
+            if "sent" in events:
+                await wait_quiet(sink, events["sent"]["count"])
+            go_lat.set()
             await asyncio.wait_for(task, 120)
             if "error" in events:
                 return {"bytes": size, "error": events["error"]["error"]}
             if not sink.ready.is_set():
                 return {"bytes": size, "error": "the subscriber never got the warm-up message"}
-            await wait_quiet(sink, events["sent"]["count"])
+            await asyncio.sleep(0.1)
             return row(
                 events["sent"], events["lat_sent"], count=sink.count, last=sink.last, lat=sink.lat, size=size
             )
@@ -467,6 +482,8 @@ async def cell_nats_zenoh(
             if sent is None or sent["event"] != "sent":
                 return {"bytes": size, "error": (sent or {}).get("error", "no 'sent' from the publisher")}
             await wait_quiet(sink, sent["count"])
+            proc.stdin.write(b"lat\n")
+            await proc.stdin.drain()
             lat_sent = await read_event(proc.stdout, 60) or {}
             if "error" in lat_sent:
                 return {"bytes": size, "error": lat_sent["error"]}
@@ -537,6 +554,9 @@ async def cell_rclpy(kind: Kind, mode: str, seconds: float, domain: int) -> dict
         pub.stdin.write(b"go\n")
         await pub.stdin.drain()
         sent = await read_event(pub.stdout, 60)
+        await asyncio.sleep(QUIET)  # the subscriber's backlog drains (it prints nothing until the end)
+        pub.stdin.write(b"lat\n")
+        await pub.stdin.drain()
         lat_sent = await read_event(pub.stdout, 60)
         if sent is None or lat_sent is None:
             return {"error": "no result from the rclpy publisher"}
