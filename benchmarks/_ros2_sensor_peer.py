@@ -190,6 +190,7 @@ def main():
         publish(node, kind, sys.argv[3:7], qos, go=auto_go, lat=auto_lat)
         time.sleep(0.5)
         executor.shutdown(timeout_sec=1.0)
+        spinner.join(timeout=2.0)
     if role != "pub":
         _say(event="received", count=state["count"], last=state["last"], lat=state["lat"])
     node.destroy_node()
