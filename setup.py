@@ -92,7 +92,7 @@ setup(
     extras_require={
         "dds": ["cyclonedds>=11,<12"],
         # Peers the benchmarks compare against (never needed to run or test).
-        "bench": ["faststream[nats]>=0.7"],
+        "bench": ["faststream[nats]>=0.7", "eclipse-zenoh>=1.10"],
         "dev": [
             "cyclonedds>=11,<12",
             "pytest>=9",

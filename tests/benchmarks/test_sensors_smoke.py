@@ -1,0 +1,39 @@
+"""``benchmarks/sensors.py`` in its smallest mode: one type, two contenders, the JSON's shape.
+
+The figures are the benchmark's business; this only proves the script runs end to end on a
+real (embedded) nats-server and prints one JSON line with a row per mode, each contender's
+cell carrying either figures or an error, and the ratios.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+_SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "sensors.py"
+
+
+def test_quick_string_prints_one_row_per_mode() -> None:
+    done = subprocess.run(
+        [sys.executable, str(_SCRIPT), "--quick", "--only", "^String$", "--contenders", "ours,raw_typed"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    lines = done.stdout.strip().splitlines()
+    assert len(lines) == 1, done.stdout
+    result = json.loads(lines[0])
+    assert result["benchmark"] == "sensors"
+    assert "memory" not in result  # --only selects it by name only
+    assert [(r["type"], r["mode"]) for r in result["rows"]] == [("String", "cross"), ("String", "intra")]
+    for row in result["rows"]:
+        assert row["ros_type"] == "std_msgs/msg/String"
+        for contender in ("ours", "raw_typed"):
+            cell = row[contender]
+            assert "error" in cell or {"msg_per_s", "mb_per_s", "drops", "p50_ms", "p99_ms"} <= cell.keys(), (
+                cell
+            )
+        assert set(row["ratios"]) == {"ours_vs_raw_typed_msg_per_s", "ours_vs_raw_typed_mb_per_s"}
