@@ -30,7 +30,14 @@ from types import TracebackType
 
 from robotfleet_nodes.errors import BrokerError
 
-__all__ = ["DEFAULT_URL", "ENV_URL", "EmbeddedBroker", "find_nats_server", "messaging_url_from_env"]
+__all__ = [
+    "DEFAULT_URL",
+    "ENV_URL",
+    "MAX_PAYLOAD",
+    "EmbeddedBroker",
+    "find_nats_server",
+    "messaging_url_from_env",
+]
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +45,10 @@ log = logging.getLogger(__name__)
 ENV_URL = "MESSAGING_URL"
 #: Where a foreground ``rfos broker`` listens by default (the seed's URL).
 DEFAULT_URL = "nats://localhost:4222"
+#: The largest message every broker we start or configure accepts (``max_payload``): 8 MiB,
+#: as nats-server's own guidance caps it (it warns above 8 MB) and as issue "Sensor-scale
+#: data" sets for every generated configuration; nats-server's default is 1 MiB.
+MAX_PAYLOAD = 8 * 1024 * 1024
 
 _CLIENT_RE = re.compile(r"Listening for client connections on (\S+):(\d+)")
 _MONITOR_RE = re.compile(r"Starting http monitor on (\S+):(\d+)")
@@ -125,6 +136,7 @@ class EmbeddedBroker:
         self._bound: tuple[str, int] | None = None
         self._monitor: tuple[str, int] | None = None
         self._tail: deque[str] = deque(maxlen=40)
+        self._limits_file: Path | None = None  # max_payload, when no config file sets it
 
     # -- properties ----------------------------------------------------------------
     @property
@@ -166,6 +178,8 @@ class EmbeddedBroker:
         cmd = [find_nats_server()]
         if self.config_file is not None:
             cmd += ["-c", str(self.config_file)]
+        elif self._limits_file is not None:
+            cmd += ["-c", str(self._limits_file)]
         if self.host is not None:
             cmd += ["-a", self.host]
         if self.port is not None:
@@ -193,6 +207,11 @@ class EmbeddedBroker:
             self._owns_store = True
         if self._store_dir is not None:
             self._store_dir.mkdir(parents=True, exist_ok=True)
+        if self.config_file is None and self._limits_file is None:
+            fd, name = tempfile.mkstemp(prefix="rfos-nats-limits-", suffix=".conf")
+            with os.fdopen(fd, "w", encoding="utf-8") as limits:
+                limits.write(f"max_payload: {MAX_PAYLOAD}\n")
+            self._limits_file = Path(name)
         cmd = self.command()
         log.debug("starting %s", " ".join(cmd))
         self._ready.clear()
@@ -297,6 +316,9 @@ class EmbeddedBroker:
         return self.start(timeout)
 
     def _cleanup_tmp(self) -> None:
+        if self._limits_file is not None:
+            self._limits_file.unlink(missing_ok=True)
+            self._limits_file = None
         if self._owns_store and self._store_dir is not None:
             shutil.rmtree(self._store_dir, ignore_errors=True)
             self._store_dir = None

@@ -8,7 +8,7 @@ from pathlib import Path
 import nats
 import pytest
 
-from robotfleet_nodes.broker import EmbeddedBroker, find_nats_server
+from robotfleet_nodes.broker import MAX_PAYLOAD, EmbeddedBroker, find_nats_server
 from robotfleet_nodes.errors import BrokerError
 
 
@@ -30,9 +30,11 @@ def test_start_stop_leaves_no_process_and_no_store() -> None:
     store = broker.store_dir
     assert pid is not None and _alive(pid)
     assert url.startswith("nats://127.0.0.1:") and not url.endswith(":4222")
+    limits = broker.command()[broker.command().index("-c") + 1]
     broker.stop()
     assert not _alive(pid)
     assert store is not None and not store.exists(), "temporary JetStream store left behind"
+    assert not Path(limits).exists(), "temporary limits file left behind"
 
 
 async def test_serves_clients_with_jetstream(unique: str) -> None:
@@ -45,6 +47,21 @@ async def test_serves_clients_with_jetstream(unique: str) -> None:
             assert ack.seq == 1
             msg = await js.get_last_msg(unique, f"{unique}.x")
             assert msg.data == b"hello"
+        finally:
+            await nc.close()
+
+
+async def test_messages_up_to_8_mib_pass(unique: str) -> None:
+    """max_payload 8 MiB (nats-server's default is 1 MiB): a 3 MB message arrives intact."""
+    payload = os.urandom(3 * 1024 * 1024)
+    async with EmbeddedBroker() as broker:
+        nc = await nats.connect(broker.url)
+        try:
+            assert nc.max_payload == MAX_PAYLOAD == 8 * 1024 * 1024
+            sub = await nc.subscribe(f"{unique}.big")
+            await nc.publish(f"{unique}.big", payload)
+            msg = await sub.next_msg(timeout=10)
+            assert msg.data == payload
         finally:
             await nc.close()
 

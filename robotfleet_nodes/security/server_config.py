@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from robotfleet_nodes.broker import MAX_PAYLOAD
 from robotfleet_nodes.security._files import write_secret
 
 __all__ = ["CONFIG_NAME", "control_line_for", "write_server_config"]
@@ -59,6 +60,7 @@ def write_server_config(
         *[f"  {key}: {_q(token)}" for key, token in accounts.items()],
         "}",
         f"max_control_line: {control_line_for(largest_user_jwt)}",
+        f"max_payload: {MAX_PAYLOAD}",
     ]
     if tls:
         lines += [

@@ -40,6 +40,26 @@ async def test_talker_listener_across_two_processes(make_context: ContextFactory
         assert received == [f"hello {i}" for i in range(5)]
 
 
+async def test_a_640x480_camera_image_crosses_contexts_intact(make_context: ContextFactory) -> None:
+    """0.9 MB of pixels (1.2 MB as JSON): over nats-server's 1 MiB default, within our
+    brokers' 8 MiB ``max_payload`` (issue "Sensor-scale data": larger ones need chunking)."""
+    image_cls: Any = default_registry().get_class("sensor_msgs/msg/Image")
+    pixels = bytes(range(256)) * (640 * 480 * 3 // 256)
+    got: asyncio.Queue[Any] = asyncio.Queue()
+    async with make_context() as ctx_a, make_context() as ctx_b:
+        camera = Node("camera", context=ctx_a)
+        viewer = Node("viewer", context=ctx_b)
+        await camera.start()
+        await viewer.start()
+        await viewer.create_subscription(image_cls, "image_raw", got.put_nowait, 1)
+        pub = await camera.create_publisher(image_cls, "image_raw", 1)
+        image = image_cls(height=480, width=640, encoding="rgb8", step=640 * 3, data=pixels)
+        await pub.publish(image)
+        received = await asyncio.wait_for(got.get(), TIMEOUT)
+        assert (received.width, received.height, received.encoding) == (640, 480, "rgb8")
+        assert bytes(received.data) == pixels
+
+
 async def test_publishing_the_wrong_type_is_a_type_error(make_context: ContextFactory) -> None:
     async with make_context() as ctx:
         node = Node("typed", context=ctx)
