@@ -47,7 +47,6 @@ from .event_handler import (
     PublisherEventCallbacks,
     QoSLivelinessChangedInfo,
     QoSLivelinessLostInfo,
-    QoSMessageLostInfo,
     QoSOfferedDeadlineMissedInfo,
     QoSOfferedIncompatibleQoSInfo,
     QoSPublisherMatchedInfo,
@@ -310,9 +309,10 @@ class EntityEvents:
         self._deadline = handlers.get("deadline")
         lease = handlers.get("liveliness")
         self._lease = lease if isinstance(lease, _TimedHandler) else None
-        # ``message_lost`` is accepted and never fires: a full KEEP_LAST queue replacing its
-        # oldest message is DDS history at work, which DDS does not report as lost (nor does
-        # real rclpy), and our NATS transport reports no loss in transport yet.
+        # ``message_lost`` gets no handler (subscription_events): it never fires. A full
+        # KEEP_LAST queue replacing its oldest message is DDS history at work, which DDS does
+        # not report as lost (nor does real rclpy); our NATS transport reports no loss in
+        # transport yet.
         for handler in handlers.values():
             node._add(handler)
         if watch is not None:
@@ -394,7 +394,6 @@ def subscription_events(
             "incompatible_type": (callbacks.incompatible_type, IncompatibleTypeInfo, _TOTAL),
             "matched": (callbacks.matched, QoSSubscriptionMatchedInfo, _MATCHED),
             "liveliness": (callbacks.liveliness, QoSLivelinessChangedInfo, _ALIVE),
-            "message_lost": (callbacks.message_lost, QoSMessageLostInfo, _TOTAL),
         },
         group,
     )

@@ -93,9 +93,10 @@ class Executor:
 
         A coroutine callback whose awaited future is done comes first: its group is still
         claimed for it (rclpy releases a group when the coroutine ends)."""
-        with self._lock:
-            if self._resumable:
-                return self._resumable.popleft()
+        if self._resumable:  # unlocked peek: the common case (nothing to resume) takes no lock
+            with self._lock:
+                if self._resumable:
+                    return self._resumable.popleft()
         now = time.monotonic()
         deadline: float | None = None
         for entity, node in self._entities():

@@ -4,40 +4,9 @@ from __future__ import annotations
 
 import warnings
 
-from .event_handler import (
-    IncompatibleTypeInfo,
-    PublisherEventCallbacks,
-    QoSLivelinessChangedInfo,
-    QoSLivelinessLostInfo,
-    QoSMessageLostInfo,
-    QoSOfferedDeadlineMissedInfo,
-    QoSOfferedIncompatibleQoSInfo,
-    QoSPublisherEventType,
-    QoSPublisherMatchedInfo,
-    QoSRequestedDeadlineMissedInfo,
-    QoSRequestedIncompatibleQoSInfo,
-    QoSSubscriptionEventType,
-    QoSSubscriptionMatchedInfo,
-    SubscriptionEventCallbacks,
-    UnsupportedEventTypeError,
-)
+from . import event_handler as _event_handler
+from .event_handler import *  # noqa: F403 - the same names, under the old module
 
-__all__ = [
-    "IncompatibleTypeInfo",
-    "PublisherEventCallbacks",
-    "QoSLivelinessChangedInfo",
-    "QoSLivelinessLostInfo",
-    "QoSMessageLostInfo",
-    "QoSOfferedDeadlineMissedInfo",
-    "QoSOfferedIncompatibleQoSInfo",
-    "QoSPublisherEventType",
-    "QoSPublisherMatchedInfo",
-    "QoSRequestedDeadlineMissedInfo",
-    "QoSRequestedIncompatibleQoSInfo",
-    "QoSSubscriptionEventType",
-    "QoSSubscriptionMatchedInfo",
-    "SubscriptionEventCallbacks",
-    "UnsupportedEventTypeError",
-]
+__all__ = list(_event_handler.__all__)
 
 warnings.warn("importing 'qos_event' is deprecated; import 'event_handler' instead", stacklevel=2)
