@@ -52,10 +52,12 @@ def stop(process: subprocess.Popen[str]) -> tuple[str, str]:
         return process.communicate()
 
 
-def run(program: str, python: str, env: dict[str, str], timeout: float = 120) -> str:
-    """Run ``programs/<program>`` to its end; its stdout (fails the test on a non-zero exit)."""
+def run(program: str | Path, python: str, env: dict[str, str], *args: str, timeout: float = 120) -> str:
+    """Run ``programs/<program>`` (or a path) with ``args`` to its end; its stdout (fails the
+    test on a non-zero exit, with both outputs)."""
+    path = program if isinstance(program, Path) else PROGRAMS / program
     result = subprocess.run(
-        [python, str(PROGRAMS / program)],
+        [python, str(path), *args],
         env=env,
         capture_output=True,
         text=True,

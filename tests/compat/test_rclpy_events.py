@@ -9,17 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.compat._programs import env_for, interpreter, run, start
+from tests.compat._programs import env_for, interpreter, run
 
 BOTH = pytest.mark.parametrize("python", ["ours", "real"])
-
-
-def _run(program: str, exe: str, env: dict[str, str], *args: str) -> str:
-    """``run`` with command-line arguments: the program's stdout; fails on a non-zero exit."""
-    process = start(program, env, *args, python=exe)
-    stdout, stderr = process.communicate(timeout=50)
-    assert process.returncode == 0, f"{program} exited with {process.returncode}:\n{stdout}\n{stderr}"
-    return stdout
 
 
 @BOTH
@@ -69,7 +61,7 @@ def test_incompatible_qos_reported_to_publisher_and_subscription(
     """incompatible_qos.py's five cases: both sides get one event naming the policy at fault
     (``last_policy_kind`` prints as real rclpy's rmw enum; a lease too long is LIVELINESS)."""
     exe, env = interpreter(python, env_for(nats_url, domain))
-    output = _run("events_incompatible_qos.py", exe, env, policy)
+    output = run("events_incompatible_qos.py", exe, env, policy)
     event = f"total 1 change 1 policy {kind} (rmw_qos_policy_kind_t.RMW_QOS_POLICY_{kind})"
     assert output.splitlines() == [f"{side} incompatible qos: {event}" for side in ("offered", "requested")]
 
@@ -79,7 +71,7 @@ def test_liveliness_changes_as_the_publisher_comes_and_goes(nats_url: str, domai
     """AUTOMATIC liveliness: the talker's publisher is alive once matched; destroying its node
     takes it out of the alive count (a removal, not a not-alive publisher)."""
     exe, env = interpreter(python, env_for(nats_url, domain))
-    assert _run("events_liveliness.py", exe, env, "automatic").splitlines() == [
+    assert run("events_liveliness.py", exe, env, "automatic").splitlines() == [
         "liveliness changed: alive 1 (+1) not alive 0 (+0)",
         "liveliness changed: alive 0 (-1) not alive 0 (+0)",
     ]
@@ -89,7 +81,7 @@ def test_liveliness_changes_as_the_publisher_comes_and_goes(nats_url: str, domai
 def test_manual_liveliness_lost_when_the_publisher_is_silent(nats_url: str, domain: int, python: str) -> None:
     """MANUAL_BY_TOPIC with a 0.3 s lease: one publish, then silence: liveliness lost once."""
     exe, env = interpreter(python, env_for(nats_url, domain))
-    assert _run("events_liveliness.py", exe, env, "manual").splitlines() == [
+    assert run("events_liveliness.py", exe, env, "manual").splitlines() == [
         "liveliness lost: total 1 change 1",
     ]
 

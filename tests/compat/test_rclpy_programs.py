@@ -9,7 +9,6 @@ the oracle (``.venv-ros2``) is built.
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import pytest
 
 from tests.compat._programs import env_for as _env
 from tests.compat._programs import interpreter as _interpreter
+from tests.compat._programs import run as _run
 from tests.compat._programs import start as _start
 from tests.compat._programs import stop as _stop
 
@@ -53,16 +53,8 @@ def test_minimal_service_and_client_call_async(nats_url: str, domain: int) -> No
     try:
         assert server.stdout is not None
         assert server.stdout.readline().strip() == "ready"
-        client = subprocess.run(
-            [sys.executable, str(PROGRAMS / "add_two_ints_client.py"), "41", "1"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        assert client.returncode == 0, client.stderr
-        assert client.stdout.strip() == "Result of add_two_ints: for 41 + 1 = 42"
+        out = _run("add_two_ints_client.py", sys.executable, env, "41", "1", timeout=60)
+        assert out.strip() == "Result of add_two_ints: for 41 + 1 = 42"
     finally:
         _, err = _stop(server)
     assert "Incoming request\na: 41 b: 1" in err
@@ -80,20 +72,12 @@ def test_service_call_async_and_blocking_call_from_another_thread(
     try:
         assert server.stdout is not None
         assert server.stdout.readline().strip() == "ready"
-        client = subprocess.run(
-            [interpreter, str(PROGRAMS / "set_bool_client.py"), "on"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=90,
-            check=False,
-        )
-        assert client.returncode == 0, client.stderr
-        assert client.stdout.splitlines() == [
+        out = _run("set_bool_client.py", interpreter, env, "on", timeout=90)
+        assert out.splitlines() == [
             "data=True success=True message=enabled=True",
             "data=True success=False message=unchanged",
             "data=False success=True message=enabled=False",
-        ], client.stdout + client.stderr
+        ], out
     finally:
         _, err = _stop(server)
     requests = [line.rsplit(": ", 1)[1] for line in err.splitlines() if "Incoming request" in line]
@@ -101,16 +85,8 @@ def test_service_call_async_and_blocking_call_from_another_thread(
 
 
 def _counts(python: str, mode: str, env: dict[str, str]) -> dict[str, object]:
-    result = subprocess.run(
-        [python, str(PROGRAMS / "executor_counts.py"), mode],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    counts: dict[str, object] = json.loads(result.stdout.strip().splitlines()[-1])
+    out = _run("executor_counts.py", python, env, mode, timeout=60)
+    counts: dict[str, object] = json.loads(out.strip().splitlines()[-1])
     return counts
 
 
@@ -150,17 +126,9 @@ def test_rosidl_classes_are_refused_with_a_clear_error(nats_url: str, domain: in
         "rclpy.shutdown()\n",
         encoding="utf-8",
     )
-    result = subprocess.run(
-        [sys.executable, str(program)],
-        env=_env(nats_url, domain),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    assert "rosidl-generated class" in result.stdout
-    assert "RFOS_ROS2=rfos" in result.stdout
+    out = _run(program, sys.executable, _env(nats_url, domain), timeout=60)
+    assert "rosidl-generated class" in out
+    assert "RFOS_ROS2=rfos" in out
 
 
 @pytest.mark.parametrize("python", ["ours", "real"])
@@ -185,11 +153,8 @@ def test_blocking_call_without_a_server_times_out_and_a_wrong_request_is_a_type_
         encoding="utf-8",
     )
     interpreter, env = _interpreter(python, _env(nats_url, domain))
-    result = subprocess.run(
-        [interpreter, str(program)], env=env, capture_output=True, text=True, timeout=60, check=False
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["TimeoutError", "TypeError"], result.stdout + result.stderr
+    out = _run(program, interpreter, env, timeout=60)
+    assert out.split() == ["TimeoutError", "TypeError"], out
 
 
 @pytest.mark.parametrize("python", ["ours", "real"])
@@ -197,38 +162,22 @@ def test_custom_executor_and_custom_callback_group(nats_url: str, domain: int, p
     """rclpy's extension points: a group deciding per entity (a bucket of three tokens) and an
     executor built on ``wait_for_ready_callbacks`` running handlers on its own pool."""
     interpreter, env = _interpreter(python, _env(nats_url, domain))
-    result = subprocess.run(
-        [interpreter, str(PROGRAMS / "custom_executor.py")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout.strip().splitlines()[-1]) == {
+    out = _run("custom_executor.py", interpreter, env, timeout=60)
+    assert json.loads(out.strip().splitlines()[-1]) == {
         "runs": 3,
         "on_pool": True,
         "nodes": ["throttled"],
         "member": True,
-    }, result.stderr
+    }, out
 
 
 @pytest.mark.parametrize("python", ["ours", "real"])
 def test_coroutine_callbacks_await_rclpy_futures(nats_url: str, domain: int, python: str) -> None:
     interpreter, env = _interpreter(python, _env(nats_url, domain))
-    result = subprocess.run(
-        [interpreter, str(PROGRAMS / "async_callbacks.py")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == [
+    out = _run("async_callbacks.py", interpreter, env, timeout=60)
+    assert out.splitlines() == [
         "start",
         "data=True success=True",
         "data=False success=False",
         "end",
-    ], result.stdout + result.stderr
+    ], out
