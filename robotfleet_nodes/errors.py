@@ -16,6 +16,7 @@ __all__ = [
     "InterfaceError",
     "JetStreamUnavailable",
     "LifecycleError",
+    "MessageTooLarge",
     "MsgSyntaxError",
     "NameValidationError",
     "ParameterError",
@@ -85,6 +86,10 @@ class JetStreamUnavailable(TransportError):
 
     The message names the server and the fix: ``nats-server -js`` or ``rfos broker``.
     """
+
+
+class MessageTooLarge(TransportError, ValueError):
+    """An encoded message exceeds what may be sent; the message names the limit and how to raise it."""
 
 
 class ServiceUnavailable(TransportError):

@@ -51,6 +51,8 @@ def _no_messaging_url(monkeypatch: pytest.MonkeyPatch) -> None:
         "MESSAGING_TLS_CA",
         "MESSAGING_TLS_CERT",
         "MESSAGING_TLS_KEY",
+        "MESSAGING_ENCODING",
+        "MESSAGING_MAX_MESSAGE_SIZE",
         "RFOS_INSECURE",
     ):
         monkeypatch.delenv(name, raising=False)

@@ -49,6 +49,8 @@ from robotfleet_nodes.errors import RobotFleetError
 from robotfleet_nodes.idl import default_registry
 from robotfleet_nodes.idl.codec import cdr_codec_of
 from robotfleet_nodes.transport.nats import H_ENC, H_TYPE, NatsTransport
+from robotfleet_nodes.transport.nats._chunks import ChunkAssembler
+from robotfleet_nodes.transport.nats._headers import H_CHUNK
 
 __all__ = ["FLUSH_INTERVAL", "Recorder", "RecorderStats", "best_compression", "print_summary"]
 
@@ -148,6 +150,7 @@ class Recorder:
         self._converters: dict[tuple[str, str], Converter | None] = {}
         self._sequence = 0
         self._counts: dict[tuple[str, str], int] = {}
+        self._chunks = ChunkAssembler(transport.max_message_size, lambda: self.stats.skip("chunks lost"))
         self._first_ns: int | None = None
         self._last_ns = 0
 
@@ -236,7 +239,16 @@ class Recorder:
 
     # -- receiving ---------------------------------------------------------------------
     async def _on_msg(self, msg: Msg) -> None:
-        self._pending.append((time.time_ns(), msg.subject, msg.headers, msg.data))
+        headers, data = msg.headers, msg.data
+        chunk = headers.get(H_CHUNK) if headers else None
+        if chunk is not None:  # one chunk of a message over max_payload: record it whole
+            assert headers is not None
+            whole = self._chunks.feed(headers, chunk, data, where=msg.subject)
+            if whole is None:
+                return
+            data = whole
+            headers = {k: v for k, v in headers.items() if k != H_CHUNK}
+        self._pending.append((time.time_ns(), msg.subject, headers, data))
 
     def _take(self) -> list[Entry]:
         batch, self._pending = self._pending, []

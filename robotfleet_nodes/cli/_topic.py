@@ -409,8 +409,11 @@ async def _subscribe_raw(
     """Subscribe ``on_message`` to the undecoded messages of topic ``name``; returns the
     coroutine function that unsubscribes. DDS needs the type (CDR carries no type name)."""
     if not is_dds(transport):
+        from robotfleet_nodes.transport.nats._chunks import reassembling
+
         nats = cast("NatsTransport", transport)
-        sub = await nats.subscribe_inline(nats.mapper.topic(name), on_message)
+        whole = reassembling(on_message, nats.max_message_size)  # messages over max_payload come in chunks
+        sub = await nats.subscribe_inline(nats.mapper.topic(name), whole)
         return sub.unsubscribe
     from robotfleet_nodes.transport import EndpointInfo
     from robotfleet_nodes.transport.dds import DdsTransport

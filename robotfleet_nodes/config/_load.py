@@ -2,7 +2,8 @@
 
 Order: the file (named by the argument, else by ``<TIER>_CONFIG``; no file: defaults), then
 the environment (``MESSAGING_URL``, ``MESSAGING_CREDS``, ``MESSAGING_TLS_CA``,
-``MESSAGING_TLS_CERT``, ``MESSAGING_TLS_KEY``, ``FLEET_HTTP_PORT``, ``EDGE_ROBOT_ID``,
+``MESSAGING_TLS_CERT``, ``MESSAGING_TLS_KEY``, ``MESSAGING_ENCODING``,
+``MESSAGING_MAX_MESSAGE_SIZE``, ``FLEET_HTTP_PORT``, ``EDGE_ROBOT_ID``,
 ``EDGE_ZONE_ID``, ``EDGE_DRIVER``, ``EDGE_DDS_DOMAIN_ID``), then validation. File paths
 under ``messaging`` (``credentials``, ``tls_ca``, ``tls_cert``, ``tls_key``) are relative to
 the YAML file's directory. Every failure
@@ -53,6 +54,8 @@ _MESSAGING: Final[dict[str, tuple[str, ...]]] = {
     "MESSAGING_TLS_CA": ("messaging", "tls_ca"),
     "MESSAGING_TLS_CERT": ("messaging", "tls_cert"),
     "MESSAGING_TLS_KEY": ("messaging", "tls_key"),
+    "MESSAGING_ENCODING": ("messaging", "encoding"),
+    "MESSAGING_MAX_MESSAGE_SIZE": ("messaging", "max_message_size"),
 }
 
 #: ``messaging`` keys holding file paths: relative to the YAML file's directory.
@@ -117,6 +120,8 @@ def load_config(
         The validated model, with ``MESSAGING_URL`` (``messaging.broker``),
         ``MESSAGING_CREDS`` (``messaging.credentials``), ``MESSAGING_TLS_CA`` /
         ``MESSAGING_TLS_CERT`` / ``MESSAGING_TLS_KEY`` (``messaging.tls_*``),
+        ``MESSAGING_ENCODING`` / ``MESSAGING_MAX_MESSAGE_SIZE`` (``messaging.encoding`` /
+        ``messaging.max_message_size``),
         ``FLEET_HTTP_PORT`` (``http.port``), ``EDGE_ROBOT_ID`` (``robot_id``),
         ``EDGE_ZONE_ID`` (``zone_id``), ``EDGE_DRIVER`` (``driver``) and
         ``EDGE_DDS_DOMAIN_ID`` (``dds.domain_id``), ``EDGE_JOURNAL_DIR`` (``journal_dir``) applied.

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 from pydantic import (
     AfterValidator,
     BaseModel,
+    ByteSize,
     ConfigDict,
     Field,
     ValidationInfo,
@@ -158,7 +159,8 @@ class MessagingConfig(_Section):
 
     File paths are relative to the YAML file's directory. Each key has an environment
     override (``MESSAGING_URL``, ``MESSAGING_CREDS``, ``MESSAGING_TLS_CA``,
-    ``MESSAGING_TLS_CERT``, ``MESSAGING_TLS_KEY``); ``RFOS_INSECURE=1`` ignores the
+    ``MESSAGING_TLS_CERT``, ``MESSAGING_TLS_KEY``, ``MESSAGING_ENCODING``,
+    ``MESSAGING_MAX_MESSAGE_SIZE``); ``RFOS_INSECURE=1`` ignores the
     credentials and TLS keys (development against an open broker, with a warning).
     """
 
@@ -173,6 +175,12 @@ class MessagingConfig(_Section):
     """Client certificate (PEM) for a broker that requires mutual TLS (with ``tls_key``)."""
     tls_key: _Path = None
     """Private key (PEM) of ``tls_cert``."""
+    encoding: Literal["auto", "json", "cdr"] = "auto"
+    """Wire encoding of messages and service calls: ``auto`` (per type: CDR for bulk numeric
+    data such as images, point clouds, maps; JSON otherwise), ``json`` or ``cdr`` for all."""
+    max_message_size: ByteSize = Field(default=ByteSize(256 * 1024 * 1024), gt=0)
+    """Largest encoded message this process publishes (bytes, or ``64MiB``); a bigger one
+    raises ``MessageTooLarge``. Messages above the server's ``max_payload`` are sent in chunks."""
 
     @model_validator(mode="after")
     def _cert_with_key(self) -> MessagingConfig:

@@ -43,6 +43,8 @@ async def _run(config: Any, starter: Starter, args: Sequence[str]) -> None:
         tls_ca=messaging.tls_ca,
         tls_cert=messaging.tls_cert,
         tls_key=messaging.tls_key,
+        encoding=messaging.encoding,
+        max_message_size=messaging.max_message_size,
     ) as context:
         await serve(context, starter(config, context))
 

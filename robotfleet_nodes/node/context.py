@@ -86,6 +86,8 @@ class Context:
         tls_ca: str | os.PathLike[str] | None = None,
         tls_cert: str | os.PathLike[str] | None = None,
         tls_key: str | os.PathLike[str] | None = None,
+        encoding: str | None = None,
+        max_message_size: int | None = None,
     ) -> None:
         """``connect_wait``: seconds to keep retrying the first connection (a broker that is
         still starting, as in a launch file or a Kubernetes pod); default ``RFOS_CONNECT_WAIT``
@@ -94,7 +96,11 @@ class Context:
         ``credentials`` (a NATS ``.creds`` file), ``tls_ca``, ``tls_cert``, ``tls_key``: the
         identity and TLS files of the NATS connection this context makes (a tier passes its
         ``messaging`` section); each defaults to ``MESSAGING_CREDS``, ``MESSAGING_TLS_CA``,
-        ``MESSAGING_TLS_CERT``, ``MESSAGING_TLS_KEY`` (see :class:`NatsTransport`)."""
+        ``MESSAGING_TLS_CERT``, ``MESSAGING_TLS_KEY`` (see :class:`NatsTransport`).
+
+        ``encoding`` (``auto``, ``json``, ``cdr``) and ``max_message_size`` (bytes): the NATS
+        transport's (``messaging.encoding`` / ``messaging.max_message_size``); default
+        ``MESSAGING_ENCODING`` / ``MESSAGING_MAX_MESSAGE_SIZE``, else ``auto`` and 256 MiB."""
         from robotfleet_nodes.node.arguments import parse_ros_args
 
         self._connect_wait = connect_wait if connect_wait is not None else _env_seconds(CONNECT_WAIT_ENV)
@@ -104,6 +110,8 @@ class Context:
         self._url = url
         self._credentials = credentials
         self._tls_files = (tls_ca, tls_cert, tls_key)
+        self._encoding = encoding
+        self._max_message_size = max_message_size
         self._intra_process = intra_process
         self.ros_args: RosArgs = parse_ros_args(list(args or []))
         self._broker: EmbeddedBroker | None = None
@@ -244,7 +252,13 @@ class Context:
         self._url = url
         tls_ca, tls_cert, tls_key = self._tls_files
         return NatsTransport(
-            url, credentials=self._credentials, tls_ca=tls_ca, tls_cert=tls_cert, tls_key=tls_key
+            url,
+            credentials=self._credentials,
+            tls_ca=tls_ca,
+            tls_cert=tls_cert,
+            tls_key=tls_key,
+            encoding=self._encoding,
+            max_message_size=self._max_message_size,
         )
 
     async def close(self) -> None:

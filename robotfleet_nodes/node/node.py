@@ -48,6 +48,7 @@ from robotfleet_nodes.transport import (
     NodeInfo,
     ParticipantInfo,
 )
+from robotfleet_nodes.transport._encoding import EncodingOption
 
 __all__ = ["Node"]
 
@@ -232,12 +233,21 @@ class Node:
             )
 
     async def create_publisher(
-        self, msg_type: type[MsgT], topic: str, qos_profile: QoSProfile | int = 10
+        self,
+        msg_type: type[MsgT],
+        topic: str,
+        qos_profile: QoSProfile | int = 10,
+        *,
+        encoding: EncodingOption | None = None,
     ) -> Publisher[MsgT]:
-        """A publisher of ``msg_type`` on ``topic`` (an int QoS is a KEEP_LAST depth)."""
+        """A publisher of ``msg_type`` on ``topic`` (an int QoS is a KEEP_LAST depth).
+
+        ``encoding``: ``"auto"``, ``Encoding.JSON`` or ``Encoding.CDR`` on the wire for this
+        publisher; ``None`` (default): the transport's (``messaging.encoding``, ``auto``).
+        """
         self._check_alive()
         endpoint = self._endpoint(msg_type, topic, as_qos(qos_profile))
-        handle = await self.context.transport.create_publisher(endpoint, msg_type)
+        handle = await self.context.transport.create_publisher(endpoint, msg_type, encoding=encoding)
         pub: Publisher[MsgT] = Publisher(self, msg_type, endpoint, handle)
         self._publishers.append(pub)
         self._graph_changed()

@@ -17,7 +17,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from robotfleet_nodes.qos import QoSProfile
 from robotfleet_nodes.transport._connection import (
@@ -25,6 +25,9 @@ from robotfleet_nodes.transport._connection import (
     ConnectionListenerHandle,
     ConnectionState,
 )
+
+if TYPE_CHECKING:
+    from robotfleet_nodes.transport._encoding import EncodingOption
 
 __all__ = [
     "UNKNOWN_NODE_NAME",
@@ -105,6 +108,7 @@ class EntityStats:
     type_mismatch: int = 0  #: messages whose type hash differs from ours: dropped
     qos_incompatible: int = 0
     deadline_missed: int = 0  #: deadline periods that passed without a message
+    incomplete: int = 0  #: chunked messages dropped because chunks were lost (never delivered)
 
 
 class PublisherHandle(abc.ABC):
@@ -187,8 +191,14 @@ class Transport(abc.ABC):
         """Close every entity and the connection; idempotent."""
 
     @abc.abstractmethod
-    async def create_publisher(self, endpoint: EndpointInfo, msg_type: type[Any]) -> PublisherHandle:
-        """Start publishing ``msg_type`` on ``endpoint.name``."""
+    async def create_publisher(
+        self, endpoint: EndpointInfo, msg_type: type[Any], *, encoding: EncodingOption | None = None
+    ) -> PublisherHandle:
+        """Start publishing ``msg_type`` on ``endpoint.name``.
+
+        ``encoding``: ``"auto"``, ``json`` or ``cdr`` for this publisher; ``None``: the
+        transport's default. Transports with one wire format (DDS: CDR) ignore it.
+        """
 
     @abc.abstractmethod
     async def create_subscription(

@@ -60,6 +60,7 @@ from robotfleet_nodes.transport._connection import (
     ConnectionState,
 )
 from robotfleet_nodes.transport._dispatch import CallbackFailures, run_queued_callbacks
+from robotfleet_nodes.transport._encoding import EncodingOption
 from robotfleet_nodes.transport._errors import RemoteServiceError
 from robotfleet_nodes.transport._ratelimit import OnceLogger, RateLimitedLog
 from robotfleet_nodes.transport._watchdog import Watchdog
@@ -426,14 +427,20 @@ class IntraProcessTransport(Transport):
         else:
             self._connection.set(ConnectionState.CLOSED)
 
-    async def create_publisher(self, endpoint: EndpointInfo, msg_type: type[Any]) -> PublisherHandle:
-        """Publish locally (same object) and on ``inner``."""
+    async def create_publisher(
+        self, endpoint: EndpointInfo, msg_type: type[Any], *, encoding: EncodingOption | None = None
+    ) -> PublisherHandle:
+        """Publish locally (same object) and on ``inner`` (in ``encoding`` there)."""
         topic = self._topic(endpoint.name)
         if endpoint.qos.durability is Durability.TRANSIENT_LOCAL:
             depth = endpoint.qos.depth
             if topic.history is None or (topic.history.maxlen or 0) < depth:
                 topic.history = deque(topic.history or (), maxlen=depth)
-        inner = await self.inner.create_publisher(endpoint, msg_type) if self.inner is not None else None
+        inner = (
+            await self.inner.create_publisher(endpoint, msg_type, encoding=encoding)
+            if self.inner is not None
+            else None
+        )
         publisher = _LocalPublisher(self, endpoint, type_hash_of(msg_type), topic, inner)
         self._entities.add(publisher)
         return publisher

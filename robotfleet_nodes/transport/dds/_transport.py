@@ -62,6 +62,7 @@ from robotfleet_nodes.transport._connection import (
     ConnectionListenerHandle,
     ConnectionState,
 )
+from robotfleet_nodes.transport._encoding import EncodingOption
 from robotfleet_nodes.transport.dds._domain import ensure_domain
 from robotfleet_nodes.transport.dds._entities import (
     _ENCLAVE,
@@ -210,8 +211,10 @@ class DdsTransport(Transport):
             self._participant = None
         self._connection.set(ConnectionState.CLOSED)
 
-    async def create_publisher(self, endpoint: EndpointInfo, msg_type: type[Any]) -> PublisherHandle:
-        """A DDS writer on ``rt/<name>`` with the endpoint's QoS."""
+    async def create_publisher(
+        self, endpoint: EndpointInfo, msg_type: type[Any], *, encoding: EncodingOption | None = None
+    ) -> PublisherHandle:
+        """A DDS writer on ``rt/<name>`` with the endpoint's QoS (always CDR: ``encoding`` is ignored)."""
         participant = self._dp()
         spec = msg_type.__ros_spec__
         topic = participant.topic(topic_name(endpoint.name), idl_struct_for(spec))

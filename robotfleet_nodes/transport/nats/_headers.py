@@ -10,6 +10,7 @@ rfos-gid   participant (transport instance) that sent it; topics only
 rfos-qos   what the publisher offers (see ``_qos.py``); topics only
 rfos-error a service handler failed: ``ExceptionType: message`` (empty payload)
 rfos-probe a ``wait_for_service`` probe; answered without calling the handler
+rfos-chunk ``<msgid> <index>/<count>``: one chunk of a message over ``max_payload`` (``_chunks.py``)
 ========== ==================================================================
 
 A message with an empty payload and headers on a topic is a liveliness heartbeat. Each
@@ -20,6 +21,7 @@ publisher, server and client encodes its header block once (``encode_block``); s
 from __future__ import annotations
 
 __all__ = [
+    "H_CHUNK",
     "H_ENC",
     "H_ERROR",
     "H_GID",
@@ -38,6 +40,7 @@ H_GID = "rfos-gid"
 H_QOS = "rfos-qos"
 H_ERROR = "rfos-error"
 H_PROBE = "rfos-probe"
+H_CHUNK = "rfos-chunk"
 
 
 def encode_block(headers: dict[str, str]) -> bytes:

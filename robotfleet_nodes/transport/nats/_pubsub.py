@@ -27,11 +27,22 @@ from robotfleet_nodes.transport._base import (
     PublisherHandle,
     SubscriptionHandle,
 )
+from robotfleet_nodes.transport._encoding import EncodingOption, resolve_encoding
+from robotfleet_nodes.transport._limits import too_large
 from robotfleet_nodes.transport._ratelimit import OnceLogger, RateLimitedLog
 from robotfleet_nodes.transport._watchdog import Watchdog
+from robotfleet_nodes.transport.nats._chunks import ChunkAssembler, chunk_blocks
 from robotfleet_nodes.transport.nats._client import hpub_prefix
 from robotfleet_nodes.transport.nats._fastcodec import decoder_for, encoder_for
-from robotfleet_nodes.transport.nats._headers import H_ENC, H_GID, H_HASH, H_QOS, H_TYPE, encode_block
+from robotfleet_nodes.transport.nats._headers import (
+    H_CHUNK,
+    H_ENC,
+    H_GID,
+    H_HASH,
+    H_QOS,
+    H_TYPE,
+    encode_block,
+)
 from robotfleet_nodes.transport.nats._qos import decode_qos, encode_qos
 
 if TYPE_CHECKING:
@@ -62,16 +73,28 @@ def message_headers(
 class NatsPublisher(PublisherHandle):
     """Publishes on one subject with a header block encoded once."""
 
-    def __init__(self, transport: NatsTransport, endpoint: EndpointInfo, msg_type: type[Any]) -> None:
+    def __init__(
+        self,
+        transport: NatsTransport,
+        endpoint: EndpointInfo,
+        msg_type: type[Any],
+        *,
+        encoding: EncodingOption | None = None,
+    ) -> None:
         self._transport = transport
         self._nc = transport.client
         self.endpoint = endpoint
         self.subject = transport.mapper.topic(endpoint.name)
-        self._encoding = transport.encoding
+        self._encoding = resolve_encoding(transport.encoding if encoding is None else encoding, msg_type)
         self._encode = encoder_for(msg_type, self._encoding)
         self.headers = message_headers(msg_type, self._encoding, transport.gid, endpoint.qos)
         self._block = encode_block(self.headers)
         self._prefix = hpub_prefix(self.subject, self._block)
+        #: Larger payloads take the slow path (:meth:`_publish_large`); see :meth:`refresh_limits`.
+        self._threshold = 0
+        self.refresh_limits()
+        #: Test hook: ``(index, count) -> bool``; a chunk it refuses is not sent (chunk loss).
+        self._chunk_filter: Any = None
         self._best_effort = endpoint.qos.reliability is Reliability.BEST_EFFORT
         #: Set by the transport once the latched stream stores this subject.
         self.latched = False
@@ -92,6 +115,9 @@ class NatsPublisher(PublisherHandle):
         message, so a subscription created after ``publish`` returns gets it.
         """
         payload = self._encode(msg)
+        if len(payload) > self._threshold:
+            await self._publish_large(payload)
+            return
         try:
             if self.latched and self._nc.is_connected:
                 await self._publish_stored(payload)
@@ -106,6 +132,37 @@ class NatsPublisher(PublisherHandle):
             raise TransportError(
                 f"{self.endpoint.name}: not connected and the reconnect buffer is full; "
                 "raise reconnect_buffer_bytes or check the broker"
+            ) from None
+        except nats_errors.ConnectionClosedError:
+            raise TransportError(f"{self.endpoint.name}: the transport is closed") from None
+
+    def refresh_limits(self) -> None:
+        """Re-read the server's ``max_payload`` (after connecting or reconnecting)."""
+        room = int(self._nc.max_payload or 0) - len(self._block)
+        self._threshold = max(0, min(room, self._transport.max_message_size))
+
+    async def _publish_large(self, payload: bytes) -> None:
+        """Over ``max_message_size``: refuse; else over ``max_payload``: send in chunks."""
+        limit = self._transport.max_message_size
+        if len(payload) > limit:
+            raise too_large(self.endpoint.name, len(payload), limit)
+        if len(payload) + len(self._block) <= int(self._nc.max_payload or 0):
+            self._threshold = max(self._threshold, len(payload))  # limits changed: fits again
+            await self._nc.publish_encoded(self._prefix, self._block, payload)
+            return
+        msgid = self._transport.chunk_ids.next_id()
+        chunk_filter = self._chunk_filter
+        try:
+            for index, (block, piece) in enumerate(
+                chunk_blocks(self.headers, payload, int(self._nc.max_payload), msgid)
+            ):
+                if chunk_filter is not None and not chunk_filter(index):
+                    continue
+                await self._nc.publish_encoded(hpub_prefix(self.subject, block), block, piece)  # type: ignore[arg-type]
+        except nats_errors.OutboundBufferLimitError:
+            raise TransportError(
+                f"{self.endpoint.name}: not connected and the reconnect buffer cannot hold a "
+                f"{len(payload)}-byte message; raise reconnect_buffer_bytes or check the broker"
             ) from None
         except nats_errors.ConnectionClosedError:
             raise TransportError(f"{self.endpoint.name}: the transport is closed") from None
@@ -172,6 +229,7 @@ class NatsSubscription(SubscriptionHandle):
         self._malformed_log = RateLimitedLog(log)
         self._callback_log = RateLimitedLog(log)
         self._skip = 0
+        self._chunks: ChunkAssembler | None = None  # made at the first chunk
         self._sub: Any = None
         self._closed = False
         qos = endpoint.qos
@@ -289,6 +347,12 @@ class NatsSubscription(SubscriptionHandle):
                 if self._watchdog is not None:
                     self._watchdog.heartbeat()
                 return _DROPPED
+            chunk = hdr.get(H_CHUNK)
+            if chunk is not None:
+                whole = self._reassemble(hdr, chunk, data)
+                if whole is None:
+                    return _DROPPED
+                data = whole
             enc_name = hdr.get(H_ENC)
             if enc_name is not None and enc_name != "json":
                 found = ENCODINGS.get(enc_name)
@@ -305,6 +369,21 @@ class NatsSubscription(SubscriptionHandle):
         if self._watchdog is not None:
             self._watchdog.data()
         return message
+
+    def _reassemble(self, hdr: dict[str, str], chunk: str, data: bytes) -> bytes | None:
+        chunks = self._chunks
+        if chunks is None:
+            chunks = self._chunks = ChunkAssembler(self._transport.max_message_size, self._incomplete)
+        return chunks.feed(hdr, chunk, data)
+
+    def _incomplete(self) -> None:
+        self.stats.incomplete += 1
+        self._malformed_log.log(
+            logging.WARNING,
+            "%s: dropped a chunked message whose chunks were lost (%d so far)",
+            self.endpoint.name,
+            self.stats.incomplete,
+        )
 
     def _malformed(self, reason: str) -> None:
         self.stats.malformed += 1

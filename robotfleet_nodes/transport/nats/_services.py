@@ -26,6 +26,7 @@ from robotfleet_nodes.transport._base import (
     RequestHandler,
     ServiceHandle,
 )
+from robotfleet_nodes.transport._encoding import resolve_encoding
 from robotfleet_nodes.transport._errors import RemoteServiceError
 from robotfleet_nodes.transport._ratelimit import RateLimitedLog
 from robotfleet_nodes.transport.nats._fastcodec import decoder_for, encoder_for
@@ -62,7 +63,7 @@ class NatsService(ServiceHandle):
         self._request_type = srv_type.Request
         self._request_hash = type_hash_of(srv_type.Request)
         self._handler = handler
-        self._encoding = transport.encoding
+        self._encoding = resolve_encoding(transport.encoding, srv_type.Response)
         self._decoders = {encoding: decoder_for(srv_type.Request, encoding) for encoding in Encoding}
         self._decode_json = self._decoders[Encoding.JSON]
         self._encode = encoder_for(srv_type.Response, self._encoding)
@@ -177,7 +178,7 @@ class NatsClient(ClientHandle):
         self.subject = transport.mapper.service(endpoint.name)
         self._response_type = srv_type.Response
         self._response_hash = type_hash_of(srv_type.Response)
-        self._encoding = transport.encoding
+        self._encoding = resolve_encoding(transport.encoding, srv_type.Request)
         self._encode = encoder_for(srv_type.Request, self._encoding)
         self._decoders = {encoding: decoder_for(srv_type.Response, encoding) for encoding in Encoding}
         self._block = encode_block(message_headers(srv_type.Request, self._encoding, None, None))

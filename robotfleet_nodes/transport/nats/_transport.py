@@ -23,7 +23,6 @@ from nats.js import errors as js_errors
 
 from robotfleet_nodes.broker import ENV_URL, messaging_url_from_env
 from robotfleet_nodes.errors import BrokerUnavailable, JetStreamUnavailable, TransportError
-from robotfleet_nodes.idl.codec import Encoding
 from robotfleet_nodes.qos import Durability
 from robotfleet_nodes.security.creds import ClientSecurity, Credentials, client_security, redact_url
 from robotfleet_nodes.transport._base import (
@@ -44,7 +43,10 @@ from robotfleet_nodes.transport._connection import (
     ConnectionListenerHandle,
     ConnectionState,
 )
+from robotfleet_nodes.transport._encoding import AUTO, EncodingOption, parse_encoding
+from robotfleet_nodes.transport._limits import ENV_ENCODING, max_message_size_from
 from robotfleet_nodes.transport._ratelimit import RateLimitedLog
+from robotfleet_nodes.transport.nats._chunks import ChunkCounter
 from robotfleet_nodes.transport.nats._client import InlineHandler, RfosClient, is_refusal
 from robotfleet_nodes.transport.nats._fastclient import new_client
 from robotfleet_nodes.transport.nats._graph import participant_from_json, participant_to_json_chunks
@@ -75,6 +77,17 @@ class NatsTransport(Transport):
     up to 5 s, with jitter; publishes made while disconnected are buffered up to
     ``reconnect_buffer_bytes`` and nats-py restores subscriptions.
 
+    ``encoding`` (default ``MESSAGING_ENCODING``, else ``"auto"``): ``"auto"`` (per message
+    type, CDR for types with bulk numeric data such as images, point clouds and maps, JSON
+    otherwise; see :mod:`robotfleet_nodes.transport._encoding`), or ``json`` / ``cdr`` for every message
+    and service call. A publisher may choose its own (``create_publisher(encoding=...)``);
+    readers decode by each message's ``rfos-enc`` header whatever the choice.
+
+    ``max_message_size`` (bytes or ``"64MiB"``; default ``MESSAGING_MAX_MESSAGE_SIZE``, else
+    256 MiB): a bigger encoded message raises :class:`~robotfleet_nodes.errors.MessageTooLarge`
+    on publish. Messages above the server's ``max_payload`` travel in chunks
+    (``docs/subjects.md``).
+
     ``fast_path=False`` keeps the connection on nats-py's public API (slower; to rule the
     fast client out when diagnosing). It is also what happens, with a warning, when the
     installed nats-py lacks an internal the fast client needs (see ``docs/architecture.md``).
@@ -96,7 +109,8 @@ class NatsTransport(Transport):
         url: str | None = None,
         *,
         mapper: SubjectMapper | None = None,
-        encoding: Encoding = Encoding.JSON,
+        encoding: EncodingOption | str | None = None,
+        max_message_size: int | str | None = None,
         name: str = "",
         reconnect_buffer_bytes: int = DEFAULT_RECONNECT_BUFFER,
         reconnect_wait: float = 1.0,
@@ -115,7 +129,13 @@ class NatsTransport(Transport):
         self._tls = tls
         self._credentials: Credentials | None = None
         self.mapper = mapper if mapper is not None else SubjectMapper()
-        self.encoding = encoding
+        self.encoding: EncodingOption = parse_encoding(
+            encoding if encoding is not None else os.environ.get(ENV_ENCODING, "").strip() or AUTO
+        )
+        #: Largest encoded message publish accepts (``MessageTooLarge`` beyond it).
+        self.max_message_size = max_message_size_from(max_message_size)
+        #: Message ids of chunked messages (``_chunks.py``).
+        self.chunk_ids = ChunkCounter()
         self.name = name or f"rfos-{os.getpid()}"
         self.gid = uuid.uuid4().hex
         self.started_at = time.time()
@@ -348,6 +368,9 @@ class NatsTransport(Transport):
 
     async def _on_reconnected(self) -> None:
         self._attempts = 0
+        for entity in list(self._entities):  # the new server may allow another max_payload
+            if isinstance(entity, NatsPublisher):
+                entity.refresh_limits()
         url = self._nc.connected_url if self._nc is not None else None
         log.info("reconnected to NATS at %s", redact_url(url.geturl()) if url is not None else "?")
         self._connection.set(ConnectionState.RECONNECTED)
@@ -391,10 +414,15 @@ class NatsTransport(Transport):
             await self.connect()
         return self.client
 
-    async def create_publisher(self, endpoint: EndpointInfo, msg_type: type[Any]) -> PublisherHandle:
-        """Publish ``msg_type`` on ``endpoint.name`` (transient local: also stored in JetStream)."""
+    async def create_publisher(
+        self, endpoint: EndpointInfo, msg_type: type[Any], *, encoding: EncodingOption | None = None
+    ) -> PublisherHandle:
+        """Publish ``msg_type`` on ``endpoint.name`` (transient local: also stored in JetStream).
+
+        ``encoding``: this publisher's, instead of the transport's (see :class:`NatsTransport`).
+        """
         await self._connected_client()
-        publisher = NatsPublisher(self, endpoint, msg_type)
+        publisher = NatsPublisher(self, endpoint, msg_type, encoding=encoding)
         qos = endpoint.qos
         if (
             qos.durability is Durability.TRANSIENT_LOCAL
