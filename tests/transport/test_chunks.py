@@ -254,3 +254,43 @@ async def test_rfos_topic_echo_shows_a_chunked_message(
         assert capsys.readouterr().out == "3000\n---\n"
     finally:
         await a.close()
+
+
+# -- services ------------------------------------------------------------------------------------
+default_registry().add_text("rfos_chunk_test/srv/Blob", "uint32 size\nuint8[] data\n---\nuint8[] data\n")
+Blob: Any = default_registry().get_interface("rfos_chunk_test/srv/Blob")
+
+
+async def test_a_large_reply_arrives_whole(pair: tuple[NatsTransport, NatsTransport]) -> None:
+    """Replies over max_payload come in chunks; the client (fast and public) collects them all."""
+    a, b = pair
+    pattern = bytes(range(256))
+
+    def handle(request: Any) -> Any:
+        return Blob.Response(data=pattern * (request.size // 256))
+
+    async def handle_async(request: Any) -> Any:
+        return handle(request)
+
+    await a.create_service(endpoint("/blob", Blob), Blob, handle)
+    await a.create_service(endpoint("/blob_async", Blob), Blob, handle_async)
+    for name in ("/blob", "/blob_async"):
+        client = await b.create_client(endpoint(name, Blob), Blob)
+        for size in (20 * MIB, 256, 3 * MIB):
+            response = await client.call(Blob.Request(size=size), timeout=TIMEOUT)
+            assert bytes(response.data) == pattern * (size // 256), (name, size)
+
+
+async def test_an_oversized_request_is_refused_naming_max_payload(
+    small_broker: EmbeddedBroker, unique: str
+) -> None:
+    a = NatsTransport(small_broker.url, mapper=SubjectMapper(root=unique))
+    await a.connect()
+    try:
+        await a.create_service(endpoint("/upload", Blob), Blob, lambda r: Blob.Response())
+        client = await a.create_client(endpoint("/upload", Blob), Blob)
+        await client.call(Blob.Request(data=b"\x00" * 1000), timeout=TIMEOUT)
+        with pytest.raises(MessageTooLarge, match=rf"max_payload of {MIB} bytes.*never chunked"):
+            await client.call(Blob.Request(data=b"\x00" * (2 * MIB)), timeout=TIMEOUT)
+    finally:
+        await a.close()

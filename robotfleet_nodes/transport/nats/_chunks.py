@@ -18,17 +18,20 @@ progress for :data:`STALE_AFTER` seconds is dropped when the next chunk arrives.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, Final
 
+from robotfleet_nodes.errors import TransportError
 from robotfleet_nodes.transport.nats._headers import H_CHUNK, H_GID, encode_block
 
 __all__ = [
     "STALE_AFTER",
     "ChunkAssembler",
     "ChunkCounter",
+    "ReplyCollector",
     "chunk_blocks",
     "parse_chunk",
     "reassembling",
@@ -199,3 +202,38 @@ class ChunkAssembler:
     def describe(self) -> dict[str, Any]:
         """Partial messages now: senders and bytes (for diagnostics)."""
         return {"partial": len(self._partials), "bytes": self._total}
+
+
+class ReplyCollector:
+    """Stands in for a request's future in nats-py's reply map: completes ``future`` with the
+    reply, once all its chunks arrived when it comes in chunks (a reply that lost chunks
+    fails the request with ``TransportError``). nats-py calls ``done()`` and ``set_result()``.
+    """
+
+    __slots__ = ("_assembler", "_max_bytes", "future")
+
+    def __init__(self, future: asyncio.Future[Any], max_bytes: int) -> None:
+        self.future = future
+        self._assembler: ChunkAssembler | None = None
+        self._max_bytes = max_bytes
+
+    def done(self) -> bool:
+        return self.future.done()
+
+    def set_result(self, msg: Any) -> None:
+        hdr = msg.headers
+        chunk = hdr.get(H_CHUNK) if hdr else None
+        if chunk is None:
+            self.future.set_result(msg)
+            return
+        if self._assembler is None:
+            self._assembler = ChunkAssembler(self._max_bytes, self._lost)
+        whole = self._assembler.feed(hdr, chunk, msg.data)
+        if whole is not None and not self.future.done():
+            msg.data = whole
+            msg.headers = {k: v for k, v in hdr.items() if k != H_CHUNK}
+            self.future.set_result(msg)
+
+    def _lost(self) -> None:
+        if not self.future.done():
+            self.future.set_exception(TransportError("a chunked reply lost chunks on the way; try again"))

@@ -29,6 +29,8 @@ from nats import errors as nats_errors
 from nats.aio import client as _nats_client
 from nats.aio.msg import Msg
 
+from robotfleet_nodes.transport._limits import DEFAULT_MAX_MESSAGE_SIZE
+from robotfleet_nodes.transport.nats._chunks import ReplyCollector
 from robotfleet_nodes.transport.nats._headers import decode_block
 
 __all__ = ["CredentialsRefused", "InlineHandler", "RfosClient", "check_subject", "hpub_prefix", "is_refusal"]
@@ -95,6 +97,8 @@ class RfosClient(_nats_client.Client):
 
     def __init__(self) -> None:
         super().__init__()
+        #: Largest reply :meth:`request_prebuilt` reassembles from chunks (the transport sets it).
+        self.rfos_max_message_size = DEFAULT_MAX_MESSAGE_SIZE
         self._rfos_blocks: dict[bytes, dict[str, str]] = {}
         self._rfos_prefixes: dict[bytes, tuple[str, str]] = {}
         self._rfos_sends: set[asyncio.Future[None]] = set()
@@ -176,6 +180,28 @@ class RfosClient(_nats_client.Client):
     ) -> Any:
         """``request()`` with an already encoded header block; returns nats-py's ``Msg``.
 
-        Raises nats-py's ``NoRespondersError`` and ``TimeoutError`` like ``request()``.
+        A reply sent in chunks (over ``max_payload``) is returned whole. Raises nats-py's
+        ``NoRespondersError`` and ``TimeoutError`` like ``request()``.
         """
-        return await self.request(subject, payload, timeout=timeout, headers=self._headers_of(header_block))
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        collector = ReplyCollector(future, self.rfos_max_message_size)
+
+        async def collect(msg: Msg) -> None:
+            if not collector.done():
+                collector.set_result(msg)
+
+        inbox = self.new_inbox()
+        sub = await self.subscribe(inbox, cb=collect)
+        try:
+            await self.publish(subject, payload, reply=inbox, headers=self._headers_of(header_block))
+            async with asyncio.timeout(timeout):
+                msg = await future
+        except TimeoutError:
+            raise nats_errors.TimeoutError from None
+        finally:
+            with contextlib.suppress(nats_errors.Error):
+                await sub.unsubscribe()
+        headers = msg.headers
+        if headers and not msg.data and headers.get("Status") == "503":
+            raise nats_errors.NoRespondersError
+        return msg

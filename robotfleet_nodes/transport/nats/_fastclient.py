@@ -43,6 +43,7 @@ from typing import Any
 from nats import errors as nats_errors
 from nats.aio import client as _nats_client
 
+from robotfleet_nodes.transport.nats._chunks import ReplyCollector
 from robotfleet_nodes.transport.nats._client import (
     CredentialsRefused,
     InlineHandler,
@@ -256,7 +257,8 @@ class FastRfosClient(RfosClient):
         key = token.decode()
         inbox = (prefix + token).decode()
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._resp_map[key] = future
+        collector = ReplyCollector(future, self.rfos_max_message_size)  # chunked replies too
+        self._resp_map[key] = collector  # type: ignore[assignment]
         try:
             await self.publish_encoded(
                 f"HPUB {subject} {inbox} {len(header_block)} ".encode(), header_block, payload

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from nats import errors as nats_errors
 
-from robotfleet_nodes.errors import ServiceTimeout, ServiceUnavailable, TransportError
+from robotfleet_nodes.errors import MessageTooLarge, ServiceTimeout, ServiceUnavailable, TransportError
 from robotfleet_nodes.idl.codec import Encoding, type_hash_of
 from robotfleet_nodes.transport._base import (
     ClientHandle,
@@ -28,7 +28,9 @@ from robotfleet_nodes.transport._base import (
 )
 from robotfleet_nodes.transport._encoding import resolve_encoding
 from robotfleet_nodes.transport._errors import RemoteServiceError
+from robotfleet_nodes.transport._limits import too_large
 from robotfleet_nodes.transport._ratelimit import RateLimitedLog
+from robotfleet_nodes.transport.nats._chunks import chunk_blocks
 from robotfleet_nodes.transport.nats._fastcodec import decoder_for, encoder_for
 from robotfleet_nodes.transport.nats._headers import H_ENC, H_ERROR, H_HASH, H_PROBE, encode_block
 from robotfleet_nodes.transport.nats._pubsub import ENCODINGS, message_headers
@@ -68,7 +70,8 @@ class NatsService(ServiceHandle):
         self._decode_json = self._decoders[Encoding.JSON]
         self._encode = encoder_for(srv_type.Response, self._encoding)
         self._pending_tasks: set[asyncio.Future[None]] = set()
-        self._block = encode_block(message_headers(srv_type.Response, self._encoding, None, None))
+        self._headers = message_headers(srv_type.Response, self._encoding, None, None)
+        self._block = encode_block(self._headers)
         self._log = RateLimitedLog(log)
         self._sub: Any = None
         self._closed = False
@@ -142,6 +145,10 @@ class NatsService(ServiceHandle):
             task.add_done_callback(self._pending_tasks.discard)
             return
         try:
+            if len(out[1]) > self._nc.max_payload - len(out[0]):
+                for block, payload in self._chunked(out[1]):
+                    self._nc.publish_nowait(reply.decode(), block, payload)
+                return
             self._nc.publish_nowait(reply.decode(), *out)
         except nats_errors.Error as exc:
             self._log.log(logging.WARNING, "%s: could not send the reply: %s", self.endpoint.name, exc)
@@ -150,9 +157,27 @@ class NatsService(ServiceHandle):
         async with self._slots:
             out = await self._finish(pending)
         try:
+            if len(out[1]) > self._nc.max_payload - len(out[0]):
+                for block, payload in self._chunked(out[1]):
+                    await self._nc.publish_prebuilt(reply, block, payload)
+                return
             await self._nc.publish_prebuilt(reply, *out)
         except nats_errors.Error as exc:
             self._log.log(logging.WARNING, "%s: could not send the reply: %s", self.endpoint.name, exc)
+
+    def _chunked(self, payload: bytes) -> list[tuple[bytes, bytes]]:
+        """A reply over ``max_payload`` as chunks (``_chunks.py``), or an error reply over
+        ``max_message_size``."""
+        limit = self._transport.max_message_size
+        if len(payload) > limit:
+            error = too_large(f"{self.endpoint.name} reply", len(payload), limit)
+            self._log.log(logging.ERROR, "%s", error)
+            return [(_error_block(f"MessageTooLarge: {error}"), b"")]
+        msgid = self._transport.chunk_ids.next_id()
+        return [
+            (block, bytes(piece))
+            for block, piece in chunk_blocks(self._headers, payload, int(self._nc.max_payload), msgid)
+        ]
 
     async def close(self) -> None:
         """Leave the queue group; idempotent."""
@@ -185,8 +210,18 @@ class NatsClient(ClientHandle):
         self._closed = False
 
     async def call(self, request: Any, *, timeout: float) -> Any:
-        """Send ``request``; return the decoded response (see :class:`ClientHandle`)."""
+        """Send ``request``; return the decoded response (see :class:`ClientHandle`).
+
+        A request must fit the server's ``max_payload`` (replicas in a queue group would
+        each get some chunks): a bigger one raises ``MessageTooLarge``. Replies may be larger.
+        """
         payload = self._encode(request)
+        if len(payload) > self._nc.max_payload - len(self._block):
+            raise MessageTooLarge(
+                f"{self.endpoint.name}: the encoded request is {len(payload)} bytes, over the NATS "
+                f"server's max_payload of {self._nc.max_payload} bytes (service requests are never "
+                "chunked); send less per call, or raise max_payload in nats-server's configuration"
+            )
         try:
             msg = await self._nc.request_prebuilt(self.subject, self._block, payload, timeout)
         except nats_errors.NoRespondersError:

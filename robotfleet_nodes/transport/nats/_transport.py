@@ -242,6 +242,7 @@ class NatsTransport(Transport):
             if tls is not None:
                 auth["tls"] = tls
             nc = new_client(fast=self._fast_path)
+            nc.rfos_max_message_size = self.max_message_size
             self._connect_errors = []
             servers = [u.strip() for u in url.split(",") if u.strip()]
             # nats-py hangs closing a socket whose TLS handshake failed (an unknown CA, say):
