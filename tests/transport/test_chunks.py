@@ -294,3 +294,70 @@ async def test_an_oversized_request_is_refused_naming_max_payload(
             await client.call(Blob.Request(data=b"\x00" * (2 * MIB)), timeout=TIMEOUT)
     finally:
         await a.close()
+
+
+# -- transient local (latched) -------------------------------------------------------------------
+OccupancyGrid: Any = default_registry().get_class("nav_msgs/msg/OccupancyGrid")
+
+
+def _latched(depth: int = 1) -> Any:
+    from robotfleet_nodes.node.qos import Durability, QoSProfile, Reliability
+
+    return QoSProfile(depth=depth, durability=Durability.TRANSIENT_LOCAL, reliability=Reliability.RELIABLE)
+
+
+def _map(side: int, value: int) -> Any:
+    grid = OccupancyGrid(data=[(i + value) % 100 for i in range(side * side)])
+    grid.info.width = grid.info.height = side
+    return grid
+
+
+async def test_a_late_subscriber_gets_a_20_mb_map_from_the_object_store(
+    small_broker: EmbeddedBroker, unique: str
+) -> None:
+    url, mapper = small_broker.url, SubjectMapper(root=unique)
+    a, b, c, d = (NatsTransport(url, mapper=mapper) for _ in range(4))
+    for t in (a, b, c, d):
+        await t.connect()
+    try:
+        name, qos = "/map", _latched()
+        live: asyncio.Queue[Any] = asyncio.Queue()
+        live_sub = await b.create_subscription(
+            endpoint(name, OccupancyGrid, qos), OccupancyGrid, live.put_nowait
+        )
+        pub = await a.create_publisher(endpoint(name, OccupancyGrid, qos), OccupancyGrid)
+        big = _map(4472, 0)  # 20 MB of cells
+        await pub.publish(big)
+        assert list((await asyncio.wait_for(live.get(), TIMEOUT)).data) == big.data
+
+        late: asyncio.Queue[Any] = asyncio.Queue()
+        await c.create_subscription(endpoint(name, OccupancyGrid, qos), OccupancyGrid, late.put_nowait)
+        got = await asyncio.wait_for(late.get(), TIMEOUT)
+        assert (got.info.width, len(got.data)) == (4472, 4472 * 4472)
+        assert list(got.data) == big.data
+
+        smaller = _map(1500, 7)  # 2.25 MB: still chunked on this server; replaces the stored one
+        await pub.publish(smaller)
+        assert list((await asyncio.wait_for(live.get(), TIMEOUT)).data) == smaller.data  # no duplicate
+        assert list((await asyncio.wait_for(late.get(), TIMEOUT)).data) == smaller.data
+        later: asyncio.Queue[Any] = asyncio.Queue()
+        await d.create_subscription(endpoint(name, OccupancyGrid, qos), OccupancyGrid, later.put_nowait)
+        assert list((await asyncio.wait_for(later.get(), TIMEOUT)).data) == smaller.data
+        assert live_sub.stats.received == 2
+    finally:
+        for t in (a, b, c, d):
+            await t.close()
+
+
+async def test_oversized_latched_data_with_depth_over_1_is_refused(
+    small_broker: EmbeddedBroker, unique: str
+) -> None:
+    a = NatsTransport(small_broker.url, mapper=SubjectMapper(root=unique))
+    await a.connect()
+    try:
+        pub = await a.create_publisher(endpoint("/maps", OccupancyGrid, _latched(5)), OccupancyGrid)
+        await pub.publish(_map(10, 0))  # small: stored in the latched stream as usual
+        with pytest.raises(MessageTooLarge, match="KEEP_LAST 1"):
+            await pub.publish(_map(1500, 0))
+    finally:
+        await a.close()

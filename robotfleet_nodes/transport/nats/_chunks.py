@@ -29,6 +29,7 @@ from robotfleet_nodes.transport.nats._headers import H_CHUNK, H_GID, encode_bloc
 
 __all__ = [
     "STALE_AFTER",
+    "STORED",
     "ChunkAssembler",
     "ChunkCounter",
     "ReplyCollector",
@@ -39,6 +40,11 @@ __all__ = [
 
 #: Seconds a partial message may go without a new chunk before it is dropped.
 STALE_AFTER: Final = 10.0
+#: The second word of a marker's ``rfos-chunk`` value, ``<msgid> stored``: the message is in
+#: the Object Store (``_objects.py``); assemblers ignore markers.
+STORED: Final = "stored"
+#: Senders whose last completed message id is remembered (beyond: forgotten, all at once).
+_SENDERS_REMEMBERED: Final = 1024
 #: The longest ``rfos-chunk`` value: what each chunk's header block is sized for.
 _WIDEST: Final = f"{'f' * 16} {'9' * 10}/{'9' * 10}"
 
@@ -129,6 +135,7 @@ class ChunkAssembler:
         self._stale_after = stale_after
         self._clock = clock
         self._partials: dict[str, _Partial] = {}
+        self._done: dict[str, str] = {}  # sender -> msgid of the last message completed
         self._total = 0
 
     @property
@@ -140,6 +147,8 @@ class ChunkAssembler:
         """Add one chunk (its headers, ``rfos-chunk`` value and payload); the whole message
         once its last chunk arrived, else ``None``. ``where``: the subject, for an assembler
         fed from several subjects (a wildcard subscription)."""
+        if value.endswith(STORED):
+            return None
         try:
             msgid, index, count = parse_chunk(value)
         except ValueError:
@@ -184,7 +193,21 @@ class ChunkAssembler:
             return None
         del self._partials[sender]
         self._total -= partial.size
+        self._remember(sender, msgid)
         return b"".join(parts)
+
+    def delivered(self, hdr: dict[str, str], msgid: str, *, where: str = "") -> bool:
+        """Whether message ``msgid`` of this sender was the last one completed here."""
+        return self._done.get(f"{hdr.get(H_GID, '')} {where}") == msgid
+
+    def mark_delivered(self, hdr: dict[str, str], msgid: str, *, where: str = "") -> None:
+        """Remember ``msgid`` as delivered (got whole another way: the Object Store)."""
+        self._remember(f"{hdr.get(H_GID, '')} {where}", msgid)
+
+    def _remember(self, sender: str, msgid: str) -> None:
+        if len(self._done) >= _SENDERS_REMEMBERED and sender not in self._done:
+            self._done.clear()
+        self._done[sender] = msgid
 
     def _discard(self, partial: _Partial) -> None:
         self._total -= partial.size

@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 from nats import errors as nats_errors
 from nats.aio.msg import Msg
 
-from robotfleet_nodes.errors import TransportError
+from robotfleet_nodes.errors import MessageTooLarge, TransportError
 from robotfleet_nodes.idl.codec import Encoding, type_hash_of
-from robotfleet_nodes.qos import Durability, Liveliness, QoSProfile, Reliability, incompatibilities
+from robotfleet_nodes.qos import Durability, History, Liveliness, QoSProfile, Reliability, incompatibilities
 from robotfleet_nodes.transport._base import (
     EndpointInfo,
     EntityStats,
@@ -31,7 +31,7 @@ from robotfleet_nodes.transport._encoding import EncodingOption, resolve_encodin
 from robotfleet_nodes.transport._limits import too_large
 from robotfleet_nodes.transport._ratelimit import OnceLogger, RateLimitedLog
 from robotfleet_nodes.transport._watchdog import Watchdog
-from robotfleet_nodes.transport.nats._chunks import ChunkAssembler, chunk_blocks
+from robotfleet_nodes.transport.nats._chunks import STORED, ChunkAssembler, chunk_blocks
 from robotfleet_nodes.transport.nats._client import hpub_prefix
 from robotfleet_nodes.transport.nats._fastcodec import decoder_for, encoder_for
 from robotfleet_nodes.transport.nats._headers import (
@@ -43,6 +43,7 @@ from robotfleet_nodes.transport.nats._headers import (
     H_TYPE,
     encode_block,
 )
+from robotfleet_nodes.transport.nats._objects import H_MSGID
 from robotfleet_nodes.transport.nats._qos import decode_qos, encode_qos
 
 if TYPE_CHECKING:
@@ -151,6 +152,7 @@ class NatsPublisher(PublisherHandle):
             await self._nc.publish_encoded(self._prefix, self._block, payload)
             return
         msgid = self._transport.chunk_ids.next_id()
+        stored = self.latched and await self._store_large(msgid, payload)
         chunk_filter = self._chunk_filter
         try:
             for index, (block, piece) in enumerate(
@@ -166,10 +168,29 @@ class NatsPublisher(PublisherHandle):
             ) from None
         except nats_errors.ConnectionClosedError:
             raise TransportError(f"{self.endpoint.name}: the transport is closed") from None
+        if stored:  # after the chunks: what the latched stream keeps, pointing at the object
+            await self._publish_stored(b"\x00", {**self.headers, H_CHUNK: f"{msgid} {STORED}"})
 
-    async def _publish_stored(self, payload: bytes) -> None:
+    async def _store_large(self, msgid: str, payload: bytes) -> bool:
+        """Transient local: keep an oversized message in the Object Store (``_objects.py``)."""
+        qos = self.endpoint.qos
+        if qos.history is not History.KEEP_LAST or qos.depth > 1:
+            raise MessageTooLarge(
+                f"{self.endpoint.name}: a {len(payload)}-byte message is over the NATS server's "
+                f"max_payload ({self._nc.max_payload} bytes), and transient-local messages that large "
+                "are kept for late subscribers with depth 1 only: use KEEP_LAST 1 for this publisher, "
+                "or raise max_payload in nats-server's configuration"
+            )
+        large = self._transport.large
+        if large is None or not self._nc.is_connected:
+            return False
+        return await large.put(self.subject, {**self.headers, H_MSGID: msgid}, payload)
+
+    async def _publish_stored(self, payload: bytes, headers: dict[str, str] | None = None) -> None:
         try:
-            ack = await self._nc.request(self.subject, payload, timeout=_STORE_TIMEOUT, headers=self.headers)
+            ack = await self._nc.request(
+                self.subject, payload, timeout=_STORE_TIMEOUT, headers=headers or self.headers
+            )
         except (nats_errors.TimeoutError, nats_errors.NoRespondersError) as exc:
             self._drops.log(
                 logging.WARNING,
@@ -230,6 +251,7 @@ class NatsSubscription(SubscriptionHandle):
         self._callback_log = RateLimitedLog(log)
         self._skip = 0
         self._chunks: ChunkAssembler | None = None  # made at the first chunk
+        self._fetches: set[asyncio.Future[None]] = set()
         self._sub: Any = None
         self._closed = False
         qos = endpoint.qos
@@ -374,7 +396,36 @@ class NatsSubscription(SubscriptionHandle):
         chunks = self._chunks
         if chunks is None:
             chunks = self._chunks = ChunkAssembler(self._transport.max_message_size, self._incomplete)
+        if chunk.endswith(STORED):  # the latched stream's pointer to an oversized message
+            if not chunks.delivered(hdr, chunk.partition(" ")[0]):
+                task = asyncio.ensure_future(self._fetch_stored())
+                self._fetches.add(task)
+                task.add_done_callback(self._fetches.discard)
+            return None
         return chunks.feed(hdr, chunk, data)
+
+    async def _fetch_stored(self) -> None:
+        """Deliver the oversized transient-local message kept in the Object Store."""
+        large = self._transport.large
+        found = await large.get(self.subject) if large is not None else None
+        if found is None:
+            return
+        hdr, data = found
+        chunks = self._chunks
+        msgid = hdr.pop(H_MSGID, "")
+        if chunks is not None and msgid:
+            if chunks.delivered(hdr, msgid):
+                return  # its live chunks got here first
+            chunks.mark_delivered(hdr, msgid)
+        message = self._decode(data, hdr)
+        if message is _DROPPED:
+            return
+        try:
+            result = self._callback(message)
+            if result is not None and inspect.isawaitable(result):
+                await result
+        except Exception as exc:
+            self._callback_failed(exc)
 
     def _incomplete(self) -> None:
         self.stats.incomplete += 1
@@ -432,6 +483,8 @@ class NatsSubscription(SubscriptionHandle):
         if self._closed:
             return
         self._closed = True
+        for task in list(self._fetches):
+            task.cancel()
         if self._watchdog is not None:
             self._watchdog.cancel()
         sub, self._sub = self._sub, None

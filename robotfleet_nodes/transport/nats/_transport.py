@@ -51,6 +51,7 @@ from robotfleet_nodes.transport.nats._client import InlineHandler, RfosClient, i
 from robotfleet_nodes.transport.nats._fastclient import new_client
 from robotfleet_nodes.transport.nats._graph import participant_from_json, participant_to_json_chunks
 from robotfleet_nodes.transport.nats._latched import LatchedStore, fleet_latched_patterns
+from robotfleet_nodes.transport.nats._objects import LargeLatched
 from robotfleet_nodes.transport.nats._pubsub import NatsPublisher, NatsSubscription
 from robotfleet_nodes.transport.nats._raw import RawPublisher, ServerInfo
 from robotfleet_nodes.transport.nats._refusals import Refusals, is_permission_violation
@@ -155,6 +156,8 @@ class NatsTransport(Transport):
         self._errors = RateLimitedLog(log)
         self._refusals = Refusals(log)
         self.latched: LatchedStore | None = None
+        #: Oversized transient-local messages (``_objects.py``).
+        self.large: LargeLatched | None = None
         self._closed = False
         self._attempts = 0
         self._settling: asyncio.Future[None] | None = None  # the round trip callers may still join
@@ -273,6 +276,7 @@ class NatsTransport(Transport):
             self._credentials = creds
             self._nc = nc
             self.latched = LatchedStore(nc, self.mapper.root, self.mapper.domain)
+            self.large = LargeLatched(nc, self.mapper.root, self.mapper.domain)
             self._self_chunks = self._participant_chunks()
             self._graph_sub = await nc.subscribe(self.mapper.graph("query"), cb=self._on_graph_query)
             log.info(
