@@ -236,12 +236,7 @@ class Player:
         cls = default_registry().get_class(type_name)
         endpoint = EndpointInfo(topic, type_name, type_hash_of(cls), QoSProfile())
         encoding = Encoding.JSON if origin is Origin.BAG else Encoding.CDR
-        previous = self.transport.encoding
-        self.transport.encoding = encoding
-        try:
-            handle = await self.transport.create_publisher(endpoint, cls)
-        finally:
-            self.transport.encoding = previous
+        handle = await self.transport.create_publisher(endpoint, cls, encoding=encoding)
         subject: str = handle.subject  # type: ignore[attr-defined]
         headers: dict[str, str] = handle.headers  # type: ignore[attr-defined]
         convert: Callable[[bytes], bytes] | None = None

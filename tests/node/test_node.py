@@ -42,7 +42,7 @@ async def test_talker_listener_across_two_processes(make_context: ContextFactory
 
 async def test_a_640x480_camera_image_crosses_contexts_intact(make_context: ContextFactory) -> None:
     """0.9 MB of pixels (1.2 MB as JSON): over nats-server's 1 MiB default, within our
-    brokers' 8 MiB ``max_payload`` (issue "Sensor-scale data": larger ones need chunking)."""
+    brokers' 8 MiB ``max_payload`` (larger ones travel in chunks: ``tests/transport/test_chunks.py``)."""
     image_cls: Any = default_registry().get_class("sensor_msgs/msg/Image")
     pixels = bytes(range(256)) * (640 * 480 * 3 // 256)
     got: asyncio.Queue[Any] = asyncio.Queue()

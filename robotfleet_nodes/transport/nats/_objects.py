@@ -30,7 +30,6 @@ from nats.js import api
 from nats.js import errors as js_errors
 
 from robotfleet_nodes.transport._ratelimit import OnceLogger
-from robotfleet_nodes.transport.nats._chunks import STORED
 
 __all__ = ["H_MSGID", "LargeLatched", "bucket_name"]
 
