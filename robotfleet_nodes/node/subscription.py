@@ -56,4 +56,5 @@ class Subscription(Generic[MsgT]):
             "received": stats.received,
             "malformed": stats.malformed,
             "type_mismatch": stats.type_mismatch,
+            "incomplete": stats.incomplete,
         }

@@ -361,3 +361,33 @@ async def test_oversized_latched_data_with_depth_over_1_is_refused(
             await pub.publish(_map(1500, 0))
     finally:
         await a.close()
+
+
+async def test_bag_record_writes_a_chunked_message_whole(
+    small_broker: EmbeddedBroker, unique: str, tmp_path: Path
+) -> None:
+    from mcap.reader import make_reader
+
+    from robotfleet_nodes.bag.recorder import Recorder
+    from robotfleet_nodes.idl.codec import Encoding, deserialize
+
+    a = NatsTransport(small_broker.url, mapper=SubjectMapper(root=unique))
+    b = NatsTransport(small_broker.url, mapper=SubjectMapper(root=unique))
+    await a.connect()
+    await b.connect()
+    try:
+        recorder = Recorder(b, tmp_path / "bag", topics=["/camera/big"])
+        await recorder.start()
+        pub = await a.create_publisher(endpoint("/camera/big", Image), Image)
+        pixels = bytes(range(256)) * (1000 * 1000 * 3 // 256)
+        await pub.publish(Image(height=1000, width=1000, encoding="rgb8", step=3000, data=pixels))
+        await a.flush()
+        await b.flush()  # the chunks reached the recorder's connection
+        await recorder.stop()
+        with recorder.path.open("rb") as stream:
+            messages = [message.data for _s, _c, message in make_reader(stream).iter_messages()]
+        assert len(messages) == 1
+        assert bytes(deserialize(Image, messages[0], Encoding.CDR).data) == pixels
+    finally:
+        await a.close()
+        await b.close()

@@ -43,6 +43,8 @@ STALE_AFTER: Final = 10.0
 #: The second word of a marker's ``rfos-chunk`` value, ``<msgid> stored``: the message is in
 #: the Object Store (``_objects.py``); assemblers ignore markers.
 STORED: Final = "stored"
+#: Seconds between two looks for stale partial messages (at an arrival).
+_SWEEP_EVERY: Final = 1.0
 #: Senders whose last completed message id is remembered (beyond: forgotten, all at once).
 _SENDERS_REMEMBERED: Final = 1024
 #: The longest ``rfos-chunk`` value: what each chunk's header block is sized for.
@@ -137,6 +139,7 @@ class ChunkAssembler:
         self._partials: dict[str, _Partial] = {}
         self._done: dict[str, str] = {}  # sender -> msgid of the last message completed
         self._total = 0
+        self._swept = clock()
 
     @property
     def pending_bytes(self) -> int:
@@ -156,7 +159,7 @@ class ChunkAssembler:
             return None
         sender = f"{hdr.get(H_GID, '')} {where}"
         now = self._clock()
-        if index == 0:
+        if now - self._swept > _SWEEP_EVERY:
             self._drop_stale(now)
         partial = self._partials.get(sender)
         if partial is not None and (partial.msgid, partial.next, partial.count) != (msgid, index, count):
@@ -215,6 +218,7 @@ class ChunkAssembler:
         partial.parts = None
 
     def _drop_stale(self, now: float) -> None:
+        self._swept = now
         for sender, partial in list(self._partials.items()):
             if now - partial.touched > self._stale_after:
                 if partial.parts is not None:

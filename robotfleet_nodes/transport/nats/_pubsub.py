@@ -162,6 +162,11 @@ class NatsPublisher(PublisherHandle):
                     continue
                 await self._nc.publish_encoded(hpub_prefix(self.subject, block), block, piece)  # type: ignore[arg-type]
         except nats_errors.OutboundBufferLimitError:
+            if self._best_effort:
+                self._drops.log(
+                    logging.WARNING, "%s: disconnected, best-effort message dropped", self.endpoint.name
+                )
+                return
             raise TransportError(
                 f"{self.endpoint.name}: not connected and the reconnect buffer cannot hold a "
                 f"{len(payload)}-byte message; raise reconnect_buffer_bytes or check the broker"
