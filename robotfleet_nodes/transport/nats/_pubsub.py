@@ -94,7 +94,7 @@ class NatsPublisher(PublisherHandle):
         #: Larger payloads take the slow path (:meth:`_publish_large`); see :meth:`refresh_limits`.
         self._threshold = 0
         self.refresh_limits()
-        #: Test hook: ``(index, count) -> bool``; a chunk it refuses is not sent (chunk loss).
+        #: Test hook: ``chunk index -> bool``; a chunk it refuses is not sent (chunk loss).
         self._chunk_filter: Any = None
         self._best_effort = endpoint.qos.reliability is Reliability.BEST_EFFORT
         #: Set by the transport once the latched stream stores this subject.
@@ -147,17 +147,19 @@ class NatsPublisher(PublisherHandle):
         limit = self._transport.max_message_size
         if len(payload) > limit:
             raise too_large(self.endpoint.name, len(payload), limit)
-        if len(payload) + len(self._block) <= int(self._nc.max_payload or 0):
-            self._threshold = max(self._threshold, len(payload))  # limits changed: fits again
-            await self._nc.publish_encoded(self._prefix, self._block, payload)
-            return
-        msgid = self._transport.chunk_ids.next_id()
-        stored = self.latched and await self._store_large(msgid, payload)
-        chunk_filter = self._chunk_filter
+        max_payload = int(self._nc.max_payload or 0)
         try:
-            for index, (block, piece) in enumerate(
-                chunk_blocks(self.headers, payload, int(self._nc.max_payload), msgid)
-            ):
+            if len(payload) + len(self._block) <= max_payload:  # the server's limit grew: fits
+                self.refresh_limits()
+                if self.latched and self._nc.is_connected:
+                    await self._publish_stored(payload)
+                else:
+                    await self._nc.publish_encoded(self._prefix, self._block, payload)
+                return
+            msgid = self._transport.chunk_ids.next_id()
+            stored = self.latched and await self._store_large(msgid, payload)
+            chunk_filter = self._chunk_filter
+            for index, (block, piece) in enumerate(chunk_blocks(self.headers, payload, max_payload, msgid)):
                 if chunk_filter is not None and not chunk_filter(index):
                     continue
                 await self._nc.publish_encoded(hpub_prefix(self.subject, block), block, piece)  # type: ignore[arg-type]
