@@ -48,9 +48,7 @@ from robotfleet_nodes.bag._metadata import TopicEntry, write_metadata
 from robotfleet_nodes.errors import RobotFleetError
 from robotfleet_nodes.idl import default_registry
 from robotfleet_nodes.idl.codec import cdr_codec_of
-from robotfleet_nodes.transport.nats import H_ENC, H_TYPE, NatsTransport
-from robotfleet_nodes.transport.nats._chunks import ChunkAssembler
-from robotfleet_nodes.transport.nats._headers import H_CHUNK
+from robotfleet_nodes.transport.nats import H_CHUNK, H_ENC, H_TYPE, ChunkAssembler, NatsTransport
 
 __all__ = ["FLUSH_INTERVAL", "Recorder", "RecorderStats", "best_compression", "print_summary"]
 

@@ -409,7 +409,7 @@ async def _subscribe_raw(
     """Subscribe ``on_message`` to the undecoded messages of topic ``name``; returns the
     coroutine function that unsubscribes. DDS needs the type (CDR carries no type name)."""
     if not is_dds(transport):
-        from robotfleet_nodes.transport.nats._chunks import reassembling
+        from robotfleet_nodes.transport.nats import reassembling
 
         nats = cast("NatsTransport", transport)
         whole = reassembling(on_message, nats.max_message_size)  # messages over max_payload come in chunks

@@ -43,12 +43,12 @@ from robotfleet_nodes.node.timer import Timer
 from robotfleet_nodes.qos import QOS_SERVICES, QoSProfile, as_qos
 from robotfleet_nodes.transport import (
     UNKNOWN_NODE_NAME,
+    EncodingOption,
     EndpointInfo,
     MessageCallback,
     NodeInfo,
     ParticipantInfo,
 )
-from robotfleet_nodes.transport._encoding import EncodingOption
 
 __all__ = ["Node"]
 

@@ -29,11 +29,13 @@ from robotfleet_nodes.transport._connection import (
     ConnectionListenerHandle,
     ConnectionState,
 )
+from robotfleet_nodes.transport._encoding import AUTO, EncodingOption
 from robotfleet_nodes.transport._errors import RemoteServiceError
 from robotfleet_nodes.transport.intra import IntraProcessTransport
 from robotfleet_nodes.transport.nats import NatsTransport
 
 __all__ = [
+    "AUTO",
     "UNKNOWN_NODE_NAME",
     "UNKNOWN_NODE_NAMESPACE",
     "ClientHandle",
@@ -42,6 +44,7 @@ __all__ = [
     "ConnectionListenerHandle",
     "ConnectionState",
     "DeadlineCallback",
+    "EncodingOption",
     "EndpointInfo",
     "EntityStats",
     "IntraProcessTransport",

@@ -21,8 +21,7 @@ import contextlib
 from typing import Any, Final, Literal
 
 from robotfleet_nodes.errors import ConfigError
-from robotfleet_nodes.idl import default_registry
-from robotfleet_nodes.idl._spec import ArrayKind, MessageSpec
+from robotfleet_nodes.idl import ArrayKind, MessageSpec, default_registry
 from robotfleet_nodes.idl.codec import Encoding
 
 __all__ = [
