@@ -14,6 +14,7 @@ when every publisher is, transient-local when every publisher is.
 from __future__ import annotations
 
 import argparse
+import array
 import asyncio
 import contextlib
 import itertools
@@ -508,7 +509,7 @@ def _flatten(value: Any, out: list[str]) -> None:
     elif isinstance(value, list | tuple):
         for item in value:
             _flatten(item, out)
-    elif isinstance(value, bytes | bytearray):
+    elif isinstance(value, bytes | bytearray | array.array):
         out.extend(str(b) for b in value)
     else:
         out.append(str(value))
@@ -586,7 +587,7 @@ class _Printer:
                 return None
         for part in self._field:
             try:
-                value = value[int(part)] if isinstance(value, list) else value[part]
+                value = value[int(part)] if isinstance(value, list | array.array | bytes) else value[part]
             except (KeyError, IndexError, ValueError, TypeError):
                 fields = ", ".join(value) if isinstance(value, dict) else "none"
                 raise CliError(f"--field {args.field}: no field {part!r} (fields here: {fields})") from None

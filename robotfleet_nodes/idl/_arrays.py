@@ -112,6 +112,8 @@ class NumericArray:
     def _to_list(self, value: Any) -> list[Any]:
         if value.__class__ is not array.array or value.typecode != self.code:
             value = self.coerce(value)  # a value assigned without validation
+        elif self.max_length is not None and len(value) > self.max_length:
+            raise ValueError(f"holds at most {self.max_length} elements, got {len(value)}")
         return value.tolist()  # type: ignore[no-any-return]
 
     # ------------------------------------------------------------------ conversion
