@@ -23,8 +23,9 @@ element, so a 4000x4000 ``OccupancyGrid`` is built, encoded and decoded with a h
 from __future__ import annotations
 
 import array
+import functools
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from pydantic import GetCoreSchemaHandler
@@ -60,6 +61,8 @@ for _base, _code in TYPECODES.items():
         raise ImportError(f"array typecode {_code!r} is not the size of {_base} on this platform")
 
 _FLOAT32_MAX = 3.4028234663852886e38
+_INF = math.inf
+_SMALL = 64  #: float32 arrays up to this length are checked for overflow without numpy
 _RAW_FORMATS = frozenset({"B", "b", "c"})
 
 
@@ -76,7 +79,7 @@ class NumericArray:
     """The pydantic annotation (``Annotated[array.array, NumericArray("int8")]``) of a numeric
     sequence of ``base`` elements holding at most ``max_length`` of them."""
 
-    __slots__ = ("base", "code", "high", "low", "max_length")
+    __slots__ = ("base", "code", "coerce", "high", "low", "max_length")
 
     def __init__(self, base: str, max_length: int | None = None) -> None:
         self.base = base
@@ -84,6 +87,7 @@ class NumericArray:
         self.max_length = max_length
         bounds: tuple[int | None, int | None] = INTEGER_RANGES.get(base, (None, None))
         self.low, self.high = bounds
+        self.coerce = self._make_coerce()
 
     # ------------------------------------------------------------------ pydantic
 
@@ -95,8 +99,10 @@ class NumericArray:
             element = core_schema.float_schema(strict=True)
         else:
             element = core_schema.int_schema(strict=True, ge=self.low, le=self.high)
+        # The list is validated by pydantic-core; array.array itself converts it (in C).
+        to_array = self._from_list if self.code == "f" else functools.partial(array.array, self.code)
         from_json = core_schema.no_info_after_validator_function(
-            self._from_list, core_schema.list_schema(element, max_length=self.max_length)
+            to_array, core_schema.list_schema(element, max_length=self.max_length)
         )
         return core_schema.json_or_python_schema(
             json_schema=from_json,
@@ -118,7 +124,34 @@ class NumericArray:
 
     # ------------------------------------------------------------------ conversion
 
-    def coerce(self, value: Any) -> array.array[Any]:
+    def _make_coerce(self) -> Callable[[Any], array.array[Any]]:
+        """The Python-input validator: lists and right-typecode arrays inline (the common, small
+        case: one call, no attribute lookups), everything else through :meth:`convert`."""
+        code, max_length, convert = self.code, self.max_length, self.convert
+        new_array, array_type = array.array, array.array
+        float32 = code == "f"  # a finite value beyond float32's range becomes inf in C: checked
+        check_float32 = self._check_float32
+
+        def coerce(value: Any) -> array.array[Any]:
+            cls = value.__class__
+            if cls is array_type and value.typecode == code:
+                result: array.array[Any] = value
+            elif (cls is list or cls is tuple) and bool not in set(map(type, value)):
+                try:
+                    result = new_array(code, value)
+                except (OverflowError, TypeError, ValueError):
+                    return convert(value)  # raises, naming the first bad element
+                if float32:
+                    result = check_float32(result, value)
+            else:
+                return convert(value)
+            if max_length is not None and len(result) > max_length:
+                return convert(value)  # raises
+            return result
+
+        return coerce
+
+    def convert(self, value: Any) -> array.array[Any]:
         """``value`` as an ``array.array`` of this field's typecode (see the module docstring);
         raises pydantic's ``PydanticCustomError`` (a ``ValidationError`` for the caller)."""
         if value.__class__ is array.array and value.typecode == self.code:
@@ -157,17 +190,20 @@ class NumericArray:
         """A finite value beyond float32's range became ``inf`` in ``result``: refuse it."""
         if self.code != "f" or (isinstance(values, array.array) and values.typecode == "f") or not result:
             return result
-        import numpy as np
+        if len(result) <= _SMALL:  # comparing in C beats numpy's call overhead here
+            if _INF not in result and -_INF not in result:
+                return result
+        else:
+            import numpy as np
 
-        rounded = np.frombuffer(result, dtype=np.float32)
-        if np.isinf(rounded).any():
-            for index in np.flatnonzero(np.isinf(rounded)).tolist():
-                if math.isfinite(values[index]):
-                    raise _error(
-                        "float32_range",
-                        f"element {index} ({values[index]!r}) is beyond float32's range "
-                        f"(+-{_FLOAT32_MAX:.7g})",
-                    )
+            if not np.isinf(np.frombuffer(result, dtype=np.float32)).any():
+                return result
+        for index, (got, given) in enumerate(zip(result, values, strict=False)):
+            if math.isinf(got) and math.isfinite(given):
+                raise _error(
+                    "float32_range",
+                    f"element {index} ({given!r}) is beyond float32's range (+-{_FLOAT32_MAX:.7g})",
+                )
         return result
 
     def _raise_first_bad(self, values: Any) -> None:

@@ -149,7 +149,6 @@ class _Gen:
             "pack": struct.pack,
             "unpack_from": struct.unpack_from,
             "ARR": array.array,
-            "MV": memoryview,
             "SWAPPED": _swapped,
         }
         self.indent = 1
@@ -492,8 +491,7 @@ class _Decoder(_Gen):
                         self.emit(f"    {end} = p + {count_expr} * {size}")
                         self.emit(f"    if {end} > L:")
                         self.emit(f"        bad_count(p, {count_expr}, {what!r})")
-                        self.emit(f"    {name} = ARR({code!r})")
-                        self.emit(f"    {name}.frombytes(MV(d)[p:{end}])")
+                        self.emit(f"    {name} = ARR({code!r}, d[p:{end}])")  # frombytes of the slice
                         if self.endian != _NATIVE:
                             self.emit(f"    {name}.byteswap()")
                         self.emit(f"    p = {end}")
