@@ -366,7 +366,7 @@ class TopicVerb(AsyncVerb):
             period = 1.0 / args.rate
             start = time.monotonic()
             count = 0
-            text = json.dumps(dump(msg), default=str)
+            text = json.dumps(dump(msg), default=_json_default)
             while times == 0 or count < times:
                 await publisher.publish(msg)
                 count += 1
@@ -620,6 +620,11 @@ class _Printer:
         if batch and not (limit and self._printed >= limit):
             with contextlib.suppress(Exception):
                 self.write(batch, limit)
+
+
+def _json_default(value: Any) -> Any:
+    """Numeric arrays as lists in ``rfos topic pub``'s echo of what it sends; the rest as text."""
+    return value.tolist() if isinstance(value, array.array) else str(value)
 
 
 def _plain_json(data: bytes) -> Any:

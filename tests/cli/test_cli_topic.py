@@ -323,14 +323,15 @@ async def test_numeric_arrays_go_in_as_yaml_lists_and_echo_as_lists(
         assert await rfos(nats_url, *argv) == 0
         received = await asyncio.wait_for(got.get(), 5.0)
         assert received.data.typecode == "f" and received.data.tolist() == [1.5, -2.0, 4.0]
-        capsys.readouterr()
-        assert await rfos(nats_url, "topic", "echo", "/out", "--once", "--graph-wait", "0.2") == 0
+        assert '"data": [1.5, -2.0, 4.0]' in capsys.readouterr().out  # "publishing #1: ..." line
+        echo = ["topic", "echo", "/out", "std_msgs/msg/Float32MultiArray", "--once"]  # no graph wait
+        assert await rfos(nats_url, *echo) == 0
         assert "data:\n- 0.5\n- -2.0\n- 3.25\n---\n" in capsys.readouterr().out
-        assert await rfos(nats_url, "topic", "echo", "/out", "--once", "--field", "data.1") == 0
+        assert await rfos(nats_url, *echo, "--field", "data.1") == 0
         assert capsys.readouterr().out == "-2.0\n---\n"
-        assert await rfos(nats_url, "topic", "echo", "/out", "--once", "--csv") == 0
+        assert await rfos(nats_url, *echo, "--csv") == 0
         assert capsys.readouterr().out.endswith(",0.5,-2.0,3.25\n")
-        assert await rfos(nats_url, "topic", "echo", "/out", "--once", "--no-arr") == 0
+        assert await rfos(nats_url, *echo, "--no-arr") == 0
         assert "data: '<sequence length: 3>'" in capsys.readouterr().out
     finally:
         task.cancel()
