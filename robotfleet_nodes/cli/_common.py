@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import argparse
+import array
 import asyncio
 import contextlib
 import difflib
@@ -488,9 +489,11 @@ def _plain(value: Any, no_arr: bool) -> Any:
     """``value`` with what YAML should show as a list made a list (and hidden with ``no_arr``)."""
     if isinstance(value, dict):
         return {key: _plain(item, no_arr) for key, item in value.items()}
-    if isinstance(value, list | tuple | bytes | bytearray):
+    if isinstance(value, list | tuple | bytes | bytearray | array.array):
         if no_arr:
             return f"<sequence length: {len(value)}>"
+        if isinstance(value, array.array):  # numeric sequences: numbers already
+            return value.tolist()
         return [_plain(item, no_arr) for item in value]
     if value is None or isinstance(value, bool | int | float | str):
         return value
@@ -500,7 +503,8 @@ def _plain(value: Any, no_arr: bool) -> Any:
 def to_yaml(value: Any, *, no_arr: bool = False) -> str:
     """ROS 2 echo style YAML (PyYAML block style, one field a line) of a dumped message or a value.
 
-    ``uint8[]`` values (``bytes``) show as lists of numbers; with ``no_arr`` every sequence
+    ``uint8[]`` values (``bytes``) and numeric sequences (``array.array``) show as lists of
+    numbers, as ``ros2 topic echo`` prints them; with ``no_arr`` every sequence
     shows as ``'<sequence length: N>'``. No trailing newline.
     """
     from robotfleet_nodes._yaml import dump_yaml

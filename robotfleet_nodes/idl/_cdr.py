@@ -17,18 +17,26 @@ writes 4-byte wide characters): avoid ``wstring`` in messages that must cross to
 :func:`compile_codec` turns a :class:`MessageSpec` into the source of one encoder and one
 decoder function (nested types inlined, runs of fixed-layout primitives merged into a single
 precompiled :class:`struct.Struct`) and ``exec``s it once; :class:`CdrCodec` holds the result.
+
+Numeric sequences (``idl/_arrays.py``) are ``array.array`` s: encoding appends the array's
+memory (values of another kind, e.g. a list assigned without validation, are packed with
+``struct`` as before, so the bytes are the same), decoding is one ``frombytes`` of the slice
+(and a ``byteswap`` for big-endian data): O(1) Python operations whatever the length.
 """
 
 from __future__ import annotations
 
+import array
 import logging
 import struct
+import sys
 from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel
 
 from robotfleet_nodes.errors import DecodeError, EncodeError
+from robotfleet_nodes.idl._arrays import TYPECODES
 from robotfleet_nodes.idl._spec import ArrayKind, FieldType, MessageSpec, python_name
 
 __all__ = ["CdrCodec", "compile_codec"]
@@ -61,6 +69,14 @@ HEADER_LE = b"\x00\x01\x00\x00"
 HEADER_BE = b"\x00\x00\x00\x00"
 
 _ZERO_PADS = tuple(bytes(n) for n in range(8))
+_NATIVE = "<" if sys.byteorder == "little" else ">"
+
+
+def _swapped(values: array.array[Any]) -> array.array[Any]:
+    """A byte-swapped copy of ``values`` (little-endian CDR written on a big-endian host)."""
+    copy = array.array(values.typecode, values)
+    copy.byteswap()
+    return copy
 
 
 class CdrCodec:
@@ -132,6 +148,8 @@ class _Gen:
             "struct_error": struct.error,
             "pack": struct.pack,
             "unpack_from": struct.unpack_from,
+            "ARR": array.array,
+            "SWAPPED": _swapped,
         }
         self.indent = 1
         self.counter = 0
@@ -295,7 +313,15 @@ class _Encoder(_Gen):
                     self.indent += 1
                     if size > 4:  # the count leaves the position 4-aligned
                         self.emit(f"b += ZP[(4 - len(b)) & {size - 1}]")
-                    self.emit(f"b += pack(f'<{{{count}}}{char}', *{seq})")
+                    packed = f"pack(f'<{{{count}}}{char}', *{seq})"
+                    if base in TYPECODES:  # array.array of the field's typecode: its memory
+                        code = TYPECODES[base]
+                        self.emit(f"if {seq}.__class__ is ARR and {seq}.typecode == {code!r}:")
+                        self.emit(f"    b += {seq}" if _NATIVE == "<" else f"    b += SWAPPED({seq})")
+                        self.emit("else:")
+                        self.emit(f"    b += {packed}")
+                    else:
+                        self.emit(f"b += {packed}")
                     self.indent -= 1
                 self.a, self.r = (min(size, 4), 0)
                 return
@@ -459,10 +485,24 @@ class _Decoder(_Gen):
                     self.emit(f"if {count_expr}:")
                     if size > 4:
                         self.emit(f"    p += (4 - p) & {size - 1}")
-                    self.emit(f"    {name} = list(unpack_from(f'{self.endian}{{{count_expr}}}{char}', d, p))")
-                    self.emit(f"    p += {count_expr} * {size}")
-                    self.emit("else:")
-                    self.emit(f"    {name} = []")
+                    if base in TYPECODES:  # one copy of the slice into an array.array
+                        code = TYPECODES[base]
+                        end = self.var("e")
+                        self.emit(f"    {end} = p + {count_expr} * {size}")
+                        self.emit(f"    if {end} > L:")
+                        self.emit(f"        bad_count(p, {count_expr}, {what!r})")
+                        self.emit(f"    {name} = ARR({code!r}, d[p:{end}])")  # frombytes of the slice
+                        if self.endian != _NATIVE:
+                            self.emit(f"    {name}.byteswap()")
+                        self.emit(f"    p = {end}")
+                        self.emit("else:")
+                        self.emit(f"    {name} = ARR({code!r})")
+                    else:
+                        fmt = f"f'{self.endian}{{{count_expr}}}{char}'"
+                        self.emit(f"    {name} = list(unpack_from({fmt}, d, p))")
+                        self.emit(f"    p += {count_expr} * {size}")
+                        self.emit("else:")
+                        self.emit(f"    {name} = []")
                 self.a, self.r = (min(size, 4), 0)
                 return name
             self.emit(f"if {count_expr} > L - p:")

@@ -7,25 +7,35 @@ Python-level validator is one ``BeforeValidator`` for array coercion):
   ``int`` with their range (``byte`` and ``char`` are numbers 0..255, as in ROS 2 C++ and
   in CDR; ``char`` is *not* a one-letter string). ``bool`` and ``float`` are rejected.
 - ``float32`` / ``float64``: ``float`` (ints accepted and converted; strings and bools are
-  rejected). ``float32`` values are stored as Python floats, not rounded.
+  rejected). A ``float32`` *scalar* is stored as a Python float, not rounded; the elements of a
+  ``float32`` sequence are rounded to float32, as in rclpy (they live in an ``array.array('f')``).
 - ``bool``: strict ``bool``. ``string`` / ``wstring``: strict ``str`` (``max_length`` for
   ``string<=N``).
 - ``uint8`` / ``byte`` arrays of any kind: ``bytes`` (``bytes``, ``bytearray``,
   ``memoryview`` or a sequence of ints 0..255 are accepted and converted); JSON carries them
   as base64.
+- sequences (``T[]``, ``T[<=N]``) of the other numeric primitives (``int8`` .. ``uint64``,
+  ``float32``, ``float64``): ``array.array`` with rclpy's typecodes (``b h i q H I Q f d``),
+  see ``idl/_arrays.py`` for what is accepted and how (numpy arrays, ``bytes`` as raw memory,
+  lists ...). Defaults are fresh empty arrays. ``array.array('d', [1.0]) == [1.0]`` is False:
+  compare with ``.tolist()`` or with another array.
 - other arrays: ``list`` of the element type (tuples and numpy arrays are converted);
-  ``T[N]`` must have exactly N elements, ``T[<=N]`` at most N.
+  ``T[N]`` must have exactly N elements, ``T[<=N]`` at most N. Fixed-size numeric arrays
+  (``float64[9] covariance``) stay lists: they are small, and rclpy's numpy arrays for them
+  would make ``==`` elementwise.
 - nested messages: the nested class; defaults are fresh instances (``default_factory``).
 """
 
 from __future__ import annotations
 
+import array
 from collections.abc import Callable
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Strict, create_model
 from pydantic import Field as PydanticField
 
+from robotfleet_nodes.idl._arrays import TYPECODES, NumericArray
 from robotfleet_nodes.idl._message import Message
 from robotfleet_nodes.idl._spec import INTEGER_RANGES, ArrayKind, Field, FieldType, MessageSpec, python_name
 
@@ -85,6 +95,8 @@ def zero_value(ftype: FieldType, resolve_class: Callable[[str], type[Message]]) 
     if ftype.is_array:
         if ftype.array is ArrayKind.FIXED:
             return [zero_value(element, resolve_class) for _ in range(ftype.array_size or 0)]
+        if ftype.base in TYPECODES:
+            return array.array(TYPECODES[ftype.base])
         return []
     if ftype.is_primitive:
         return _ZERO.get(ftype.base, 0)
@@ -104,6 +116,15 @@ def _field_definition(field: Field, resolve_class: Callable[[str], type[Message]
         ]
         default_bytes = bytes(field.default) if field.has_default else zero_value(ftype, resolve_class)
         return annotation, PydanticField(default=default_bytes, alias=alias)
+    if ftype.is_array and not fixed and ftype.base in TYPECODES:
+        code = TYPECODES[ftype.base]
+        annotation = Annotated[array.array, NumericArray(ftype.base, max_length)]
+        values = list(field.default) if field.has_default else []
+
+        def new_array() -> array.array[Any]:
+            return array.array(code, values)
+
+        return annotation, PydanticField(default_factory=new_array, alias=alias)
     element = _scalar_annotation(ftype.element, resolve_class)
     if ftype.is_array:
         annotation = Annotated[

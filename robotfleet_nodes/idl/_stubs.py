@@ -7,7 +7,8 @@ the runtime class exposes:
 
 - messages: one ``Message`` subclass per type, the fields as attributes with the types
   the pydantic model stores (``int`` / ``float`` / ``bool`` / ``str``, ``bytes`` for
-  ``uint8`` and ``byte`` arrays, ``list[T]`` for other arrays, the nested class),
+  ``uint8`` and ``byte`` arrays, ``array.array[int]`` / ``array.array[float]`` for the
+  other numeric sequences, ``list[T]`` for other arrays, the nested class),
   constants as ``Final`` with their value, and a keyword-only ``__init__`` whose
   parameters accept what the model converts (tuples, numpy arrays, ``bytearray`` ...);
   every parameter has a default, as every field has one at run time;
@@ -33,10 +34,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from robotfleet_nodes.errors import InterfaceError
+from robotfleet_nodes.idl._arrays import numeric_array_of
 from robotfleet_nodes.idl._registry import TypeRegistry
 from robotfleet_nodes.idl._spec import (
     INTEGER_RANGES,
     ActionSpec,
+    ArrayKind,
     Constant,
     FieldType,
     MessageSpec,
@@ -92,6 +95,7 @@ class _Module:
     typing_names: set[str] = field(default_factory=set)  #: names imported from typing
     bases: set[str] = field(default_factory=set)  #: ``Message``, ``Service``, ``Action``
     builtins: bool = False  #: ``import builtins as _builtins`` needed
+    array: bool = False  #: ``import array as _array`` needed
 
     def class_ref(self, full_name: str) -> str:
         package, kind, name = full_name.split("/")
@@ -116,9 +120,16 @@ class _Names:
         return name
 
 
+def _is_numeric_array(ftype: FieldType) -> bool:
+    return ftype.array in (ArrayKind.UNBOUNDED, ArrayKind.BOUNDED) and numeric_array_of(ftype.base)
+
+
 def _attribute_type(ftype: FieldType, module: _Module, names: _Names) -> str:
     if ftype.is_array and ftype.base in _BYTE_ARRAYS:
         return names("bytes")
+    if _is_numeric_array(ftype):
+        module.array = True
+        return f"_array.array[{_scalar_python_type(ftype.base)}]"
     element = _scalar_python_type(ftype.base) if ftype.is_primitive else module.class_ref(ftype.base)
     if ftype.is_primitive:
         element = names(element)
@@ -132,6 +143,10 @@ def _parameter_type(ftype: FieldType, module: _Module, names: _Names) -> str:
     if not ftype.is_array:
         return _attribute_type(ftype, module, names)
     element = _attribute_type(ftype.element, module, names)
+    if _is_numeric_array(ftype):
+        module.array = True
+        module.helpers.add("_Array")
+        return f"_Array[{element}]"
     helper = "_Numbers" if ftype.base in _NUMERIC else "_Items"
     module.helpers.add(helper)
     return f"{helper}[{element}]"
@@ -188,6 +203,7 @@ _HELPERS = {
     " | _NDArray[_Any]",
     "_Numbers": "_Numbers: _TypeAlias = list[_T] | tuple[_T, ...] | _NDArray[_Any]",
     "_Items": "_Items: _TypeAlias = list[_T] | tuple[_T, ...]",
+    "_Array": "_Array: _TypeAlias = list[_T] | tuple[_T, ...] | _array.array[_Any] | _NDArray[_Any] | bytes",
 }
 
 
@@ -232,14 +248,16 @@ def module_reexports(source: str, module_name: str) -> list[tuple[str, str]]:
 def _import_lines(module: _Module, reexports: Sequence[tuple[str, str]]) -> list[str]:
     """Imports in the order ruff's isort wants: stdlib, third party, first party."""
     stdlib: list[str] = []
+    if module.array:
+        stdlib.append("import array as _array")
     if module.builtins:
         stdlib.append("import builtins as _builtins")
     typing = set(module.typing_names)
     if module.helpers:
         typing.add("TypeAlias")
-    if module.helpers & {"_Numbers", "_Items"}:
+    if module.helpers & {"_Numbers", "_Items", "_Array"}:
         typing.add("TypeVar")
-    if module.helpers & {"_Numbers", "_Bytes"}:
+    if module.helpers & {"_Numbers", "_Bytes", "_Array"}:
         typing.add("Any")
     stdlib.extend(f"from typing import {name} as _{name}" for name in sorted(typing))
 
@@ -248,7 +266,7 @@ def _import_lines(module: _Module, reexports: Sequence[tuple[str, str]]) -> list
     for imported in sorted(module.imports):
         alias = "_" + imported.replace(".", "_")
         (first if imported.split(".")[0] == _OWN_PACKAGE else third).append(f"import {imported} as {alias}")
-    if module.helpers & {"_Numbers", "_Bytes"}:
+    if module.helpers & {"_Numbers", "_Bytes", "_Array"}:
         third.append("from numpy.typing import NDArray as _NDArray")
     first.extend(f"from robotfleet_nodes.idl import {base} as _{base}" for base in sorted(module.bases))
     first.extend(f"from {origin} import {name} as {name}" for origin, name in sorted(reexports))
@@ -291,7 +309,7 @@ def render_stub(
             classes.append(_namespace_class(spec, module, registry))
     lines = [STUB_HEADER, f'"""Types of the ``{package}/{kind}`` interfaces."""', ""]
     lines.extend(_import_lines(module, reexports))
-    if module.helpers & {"_Numbers", "_Items"}:
+    if module.helpers & {"_Numbers", "_Items", "_Array"}:
         lines.extend(['_T = _TypeVar("_T")', ""])
     if module.helpers:
         lines.extend([_HELPERS[name] for name in sorted(module.helpers)])

@@ -4,6 +4,7 @@ store itself is :mod:`robotfleet_nodes.node.parameters`)."""
 
 from __future__ import annotations
 
+import array
 import enum
 import math
 from collections.abc import Iterable, Mapping
@@ -88,10 +89,13 @@ class _Type(enum.IntEnum):
         """The type of a Python value; raises :class:`InvalidParameterTypeError` if none fits.
 
         An empty list is a ``STRING_ARRAY`` here; assigning it to a declared array
-        parameter of another array type keeps that type.
+        parameter of another array type keeps that type. An ``array.array`` (a numeric
+        sequence of a message, as rclpy allows) counts as the list of its values.
         """
         if value is None:
             return cls.NOT_SET
+        if isinstance(value, array.array):
+            value = value.tolist()
         if isinstance(value, bool):
             return cls.BOOL
         if isinstance(value, int):
@@ -126,7 +130,7 @@ class _Type(enum.IntEnum):
             return value is None
         if value is None:
             return False
-        if self.is_array and isinstance(value, list | tuple) and not value:
+        if self.is_array and isinstance(value, list | tuple | array.array) and not value:
             return True
         try:
             return _Type.from_parameter_value(value) is self
@@ -159,6 +163,8 @@ class Parameter:
     def __init__(self, name: str, type_: _Type | None = None, value: Any = None) -> None:
         if not isinstance(name, str) or not name:
             raise ParameterError(f"a parameter name must be a non-empty string, got {name!r}")
+        if isinstance(value, array.array):
+            value = value.tolist()
         try:
             inferred = _Type.from_parameter_value(value)
         except InvalidParameterTypeError as exc:

@@ -118,7 +118,7 @@ async def test_goal_succeeds_with_feedback_in_order(pair: Pair, fibonacci: Any) 
     assert handle.accepted
     response = await handle.get_result(timeout=TIMEOUT)
     assert response.status == GoalStatus.SUCCEEDED
-    assert response.result.sequence == [0, 1, 1, 2, 3, 5, 8]
+    assert response.result.sequence.tolist() == [0, 1, 1, 2, 3, 5, 8]
     await _wait(all_feedback)
     assert received == [[0, 1, 1], [0, 1, 1, 2], [0, 1, 1, 2, 3], [0, 1, 1, 2, 3, 5], [0, 1, 1, 2, 3, 5, 8]]
     assert handle.status is GoalStatus.SUCCEEDED
@@ -173,7 +173,7 @@ async def test_cancel_while_executing(pair: Pair, fibonacci: Any) -> None:
     assert [bytes(g.goal_id.uuid) for g in cancel.goals_canceling] == [bytes(handle.goal_id.uuid)]
     response = await handle.get_result(timeout=TIMEOUT)
     assert response.status == GoalStatus.CANCELED
-    assert response.result.sequence == [0, 1]
+    assert response.result.sequence.tolist() == [0, 1]
     assert seen == [True]
     # The goal is over: cancelling it again says so.
     again = await handle.cancel_goal(timeout=TIMEOUT)
@@ -214,7 +214,7 @@ async def test_execute_raising_aborts_the_goal(
         handle = await client.send_goal(fibonacci.Goal(order=3), timeout=TIMEOUT)
         response = await handle.get_result(timeout=TIMEOUT)
     assert response.status == GoalStatus.ABORTED
-    assert response.result.sequence == []
+    assert response.result.sequence.tolist() == []
     assert any("execute callback raised" in r.getMessage() and r.exc_info for r in caplog.records)
     await server.destroy()
 
@@ -227,7 +227,7 @@ async def test_goal_left_active_is_aborted(pair: Pair, fibonacci: Any) -> None:
     handle = await client.send_goal(fibonacci.Goal(order=3), timeout=TIMEOUT)
     response = await handle.get_result(timeout=TIMEOUT)
     assert response.status == GoalStatus.ABORTED
-    assert response.result.sequence == [7]
+    assert response.result.sequence.tolist() == [7]
     await server.destroy()
 
 
@@ -303,10 +303,10 @@ async def test_two_goals_concurrently(pair: Pair, fibonacci: Any) -> None:
     first_result = asyncio.ensure_future(first.get_result(timeout=TIMEOUT))
     # The second goal finishes while the first still runs.
     gates[2].set()
-    assert (await second.get_result(timeout=TIMEOUT)).result.sequence == [2]
+    assert (await second.get_result(timeout=TIMEOUT)).result.sequence.tolist() == [2]
     assert not first_result.done()
     gates[1].set()
-    assert (await first_result).result.sequence == [1]
+    assert (await first_result).result.sequence.tolist() == [1]
     await server.destroy()
 
 
@@ -361,7 +361,7 @@ async def test_deferred_execution(pair: Pair, fibonacci: Any) -> None:
     accepted[0].execute()
     response = await handle.get_result(timeout=TIMEOUT)
     assert response.status == GoalStatus.SUCCEEDED
-    assert response.result.sequence == [0, 1, 1]
+    assert response.result.sequence.tolist() == [0, 1, 1]
     await server.destroy()
 
 

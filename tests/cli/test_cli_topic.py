@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import array
 import asyncio
 import contextlib
 import math
@@ -135,6 +136,8 @@ def test_to_yaml_is_ros_style() -> None:
     assert to_yaml(data, no_arr=True).splitlines()[2] == "  c: '<sequence length: 2>'"
     assert to_yaml({}) == "{}" and to_yaml([]) == "[]" and to_yaml(3) == "3" and to_yaml("no") == "'no'"
     assert to_yaml({"data": b"\x01\x02"}) == "data:\n- 1\n- 2"
+    assert to_yaml({"data": array.array("d", [1.5, -2])}) == "data:\n- 1.5\n- -2.0"
+    assert to_yaml({"data": array.array("b", [1, 2])}, no_arr=True) == "data: '<sequence length: 2>'"
     assert to_yaml([1, 2], no_arr=True) == "'<sequence length: 2>'"
 
 
@@ -292,3 +295,47 @@ async def test_echo_decodes_cdr_and_headerless_json(
         assert await _echo_while_publishing(argv, send_plain) == 0
         assert capsys.readouterr().out == "data: no headers\n---\n"
     await cdr.close()
+
+
+async def test_numeric_arrays_go_in_as_yaml_lists_and_echo_as_lists(
+    nats_url: str, unique: str, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    from std_msgs.msg import Float32MultiArray  # type: ignore[import-not-found]
+
+    monkeypatch.setenv("RFOS_SUBJECT_ROOT", unique)
+    transport = NatsTransport(nats_url, mapper=SubjectMapper(root=unique))
+    context = Context(transport=transport, enable_rosout=False)
+    await context.start()
+    got: asyncio.Queue[Any] = asyncio.Queue()
+    node = Node("arrays", context=context)
+    await node.start()
+    await node.create_subscription(Float32MultiArray, "/in", got.put_nowait, 10)
+    pub = await node.create_publisher(Float32MultiArray, "/out", 10)
+
+    async def talk() -> None:
+        while True:
+            await pub.publish(Float32MultiArray(data=[0.5, -2, 3.25]))
+            await asyncio.sleep(0.02)
+
+    task = asyncio.create_task(talk())
+    try:
+        argv = ["topic", "pub", "/in", "std_msgs/msg/Float32MultiArray", "{data: [1.5, -2, 4]}", "--once"]
+        assert await rfos(nats_url, *argv) == 0
+        received = await asyncio.wait_for(got.get(), 5.0)
+        assert received.data.typecode == "f" and received.data.tolist() == [1.5, -2.0, 4.0]
+        assert '"data": [1.5, -2.0, 4.0]' in capsys.readouterr().out  # "publishing #1: ..." line
+        echo = ["topic", "echo", "/out", "std_msgs/msg/Float32MultiArray", "--once"]  # no graph wait
+        assert await rfos(nats_url, *echo) == 0
+        assert "data:\n- 0.5\n- -2.0\n- 3.25\n---\n" in capsys.readouterr().out
+        assert await rfos(nats_url, *echo, "--field", "data.1") == 0
+        assert capsys.readouterr().out == "-2.0\n---\n"
+        assert await rfos(nats_url, *echo, "--csv") == 0
+        assert capsys.readouterr().out.endswith(",0.5,-2.0,3.25\n")
+        assert await rfos(nats_url, *echo, "--no-arr") == 0
+        assert "data: '<sequence length: 3>'" in capsys.readouterr().out
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await context.close()
+        await transport.close()

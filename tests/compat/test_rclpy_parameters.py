@@ -8,6 +8,7 @@ caused by a remote client run on an executor thread, never on the asyncio thread
 
 from __future__ import annotations
 
+import array
 import subprocess
 import sys
 import threading
@@ -224,6 +225,8 @@ def test_parameter_constructor_follows_rclpy() -> None:
     assert Parameter("x").type_ is Parameter.Type.NOT_SET
     assert Parameter("x", value=(1, 2)).value == (1, 2)  # kept as given
     assert Parameter("x", value=[]).type_ is Parameter.Type.BYTE_ARRAY  # rclpy's inference
+    assert Parameter("x", value=array.array("q", [1, 2])).type_ is Parameter.Type.INTEGER_ARRAY
+    assert Parameter("x", value=array.array("d", [0.5])).type_ is Parameter.Type.DOUBLE_ARRAY
     with pytest.raises(ValueError, match="do not agree"):
         Parameter("x", Parameter.Type.INTEGER, "1")
     with pytest.raises(TypeError, match="type must be an instance"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import array
 import json
 from pathlib import Path
 
@@ -68,14 +69,14 @@ def test_battery_state_constants() -> None:
 
     assert BatteryState.POWER_SUPPLY_STATUS_CHARGING == 1
     assert BatteryState.POWER_SUPPLY_TECHNOLOGY_LION == 2
-    assert BatteryState(percentage=0.5).cell_voltage == []
+    assert BatteryState(percentage=0.5).cell_voltage == array.array("f")
 
 
 def test_zero_values_and_declared_defaults(everything: type[Message]) -> None:
     msg = everything()
     assert (msg.b, msg.by, msg.ch, msg.f64, msg.u64, msg.s, msg.ws) == (False, 0, 0, 0.0, 0, "", "")
     assert msg.fixed_ints == [0, 0, 0]
-    assert msg.bounded_floats == []
+    assert msg.bounded_floats == array.array("d")
     assert msg.flags == []
     assert msg.blob == b""
     assert msg.magic == b"\0\0\0\0"
@@ -88,7 +89,7 @@ def test_zero_values_and_declared_defaults(everything: type[Message]) -> None:
         "keep # going",
         "ab",
     )
-    assert msg.weights == [1.0, 2.5]
+    assert msg.weights == array.array("d", [1.0, 2.5])
     assert msg.labels == ["a", "b,c"]
     assert msg.offsets == [-1, 1]
     assert msg.inner.label == "inner"
@@ -101,7 +102,7 @@ def test_defaults_are_not_shared(everything: type[Message]) -> None:
     first, second = everything(), everything()
     first.weights.append(9.0)
     first.inner.value = 5
-    assert second.weights == [1.0, 2.5]
+    assert second.weights == array.array("d", [1.0, 2.5])
     assert second.inner.value == 0
 
 
@@ -170,9 +171,9 @@ def test_coercions(everything: type[Message]) -> None:
     assert msg.blob == b"\x01\x02\xff"
     assert msg.magic == b"RFOS"
     assert msg.small_blob == b"\x00\x01\x02"
-    assert msg.bounded_floats == [1.0, 2.0]
+    assert msg.bounded_floats == array.array("d", [1.0, 2.0])
     assert msg.flags == [True, False]
-    assert msg.weights == [0.0, 0.5, 1.0]
+    assert msg.weights == array.array("d", [0.0, 0.5, 1.0])
     assert msg.inner.value == 3
 
 

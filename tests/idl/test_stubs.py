@@ -10,6 +10,7 @@ runtime module serves has a class in the stub, and the committed files are exact
 
 from __future__ import annotations
 
+import array
 import ast
 import importlib
 import types
@@ -21,6 +22,7 @@ import pytest
 import robotfleet_nodes
 from robotfleet_nodes.errors import InterfaceError
 from robotfleet_nodes.idl import Action, Message, Service, default_registry
+from robotfleet_nodes.idl._arrays import NumericArray
 from robotfleet_nodes.idl._stubs import module_reexports, package_dependencies, render_stub, write_stubs
 
 PACKAGE_DIR = Path(robotfleet_nodes.__file__).resolve().parent
@@ -55,7 +57,11 @@ def _expected_type(annotation: object, module: tuple[str, str]) -> str:
     """The stub's attribute type for a pydantic field annotation, derived independently."""
     origin = typing.get_origin(annotation)
     if origin is typing.Annotated:
-        return _expected_type(typing.get_args(annotation)[0], module)
+        base, *metadata = typing.get_args(annotation)
+        if base is array.array:  # numeric sequences: the element type is in NumericArray
+            (numeric,) = [m for m in metadata if isinstance(m, NumericArray)]
+            return f"_array.array[{'float' if numeric.base.startswith('float') else 'int'}]"
+        return _expected_type(base, module)
     if origin is list:
         (element,) = typing.get_args(annotation)
         return f"list[{_expected_type(element, module)}]"
@@ -94,7 +100,11 @@ def _class_mismatches(node: ast.ClassDef, runtime: object, where: tuple[str, str
             problems.append(f"{name}: stub fields {[f for f, _ in fields]} != runtime {list(model_fields)}")
         for field, annotation in fields:
             if field in model_fields:
-                expected = _expected_type(model_fields[field].annotation, where)
+                info = model_fields[field]
+                annotation_of = info.annotation
+                if info.metadata:
+                    annotation_of = typing.Annotated[(info.annotation, *info.metadata)]
+                expected = _expected_type(annotation_of, where)
                 if annotation != expected:
                     problems.append(f"{name}.{field}: stub type {annotation} != runtime {expected}")
         runtime_constants = {c.name: getattr(runtime, c.name) for c in runtime.__ros_spec__.constants}
@@ -247,8 +257,8 @@ def test_generated_stub_types_arrays_bytes_nested_and_constants() -> None:
     assert "        data: _Bytes = ...,\n" in image
     battery = text[text.index("class BatteryState(_Message):") :]
     assert "    POWER_SUPPLY_STATUS_CHARGING: _Final = 1\n" in battery
-    assert "    cell_voltage: list[float]\n" in battery
-    assert "        cell_voltage: _Numbers[float] = ...,\n" in battery
+    assert "    cell_voltage: _array.array[float]\n" in battery
+    assert "        cell_voltage: _Array[float] = ...,\n" in battery
     assert "import std_msgs.msg as _std_msgs_msg\n" in text
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import array
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Sequence
@@ -98,6 +99,18 @@ def test_declare_infers_types_and_get_returns_values(store: ParameterStore) -> N
     assert not store.has_parameter("nope")
     with pytest.raises(ParameterAlreadyDeclaredError, match="'p0' is already declared"):
         store.declare_parameter("p0", False)
+
+
+def test_numeric_arrays_of_messages_are_list_values(store: ParameterStore) -> None:
+    ranges = store.declare_parameter("ranges", array.array("f", [0.5, 1.5]))
+    assert (ranges.type_, ranges.value) == (T.DOUBLE_ARRAY, [0.5, 1.5])
+    assert type(ranges.value) is list
+    ids = Parameter("ids", value=array.array("q", [1, -2]))
+    assert (ids.type_, ids.value) == (T.INTEGER_ARRAY, [1, -2])
+    assert Parameter.from_parameter_msg(ids.to_parameter_msg()) == ids  # the message holds an array
+    assert T.DOUBLE_ARRAY.check(array.array("d"))
+    with pytest.raises(InvalidParameterValueError, match="does not fit in 64 bits"):
+        Parameter("big", value=array.array("Q", [2**63]))
 
 
 def test_wrong_type_is_refused_with_a_clear_reason(store: ParameterStore) -> None:

@@ -16,6 +16,7 @@ of them, once each, in order, every field equal to what was sent.
 
 from __future__ import annotations
 
+import array
 import asyncio
 import contextlib
 import json
@@ -123,6 +124,8 @@ def _plain(value: Any) -> Any:
         return {key: _plain(item) for key, item in value.items()}
     if isinstance(value, bytes):
         return list(value)
+    if isinstance(value, array.array):  # numeric sequences, as real rclpy stores them
+        return value.tolist()
     if isinstance(value, (list, tuple)):
         return [_plain(item) for item in value]
     return value

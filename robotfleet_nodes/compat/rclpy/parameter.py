@@ -9,6 +9,7 @@ kept as given (a tuple stays a tuple). ``Parameter.Type`` is the core's enum (th
 
 from __future__ import annotations
 
+import array
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,8 @@ _ParameterType = _CoreParameter.Type
 
 def _rclpy_type_of(value: Any) -> _ParameterType:
     """rclpy's inference: an empty list is a ``BYTE_ARRAY``; a bool list of ints is ints."""
+    if isinstance(value, array.array):
+        value = value.tolist()
     if isinstance(value, list | tuple):
         for element_type, array_type in (
             (bytes, _ParameterType.BYTE_ARRAY),
