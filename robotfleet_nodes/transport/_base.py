@@ -35,6 +35,7 @@ __all__ = [
     "EntityStats",
     "LivelinessCallback",
     "MessageCallback",
+    "MessageLostCallback",
     "NodeInfo",
     "ParticipantInfo",
     "PublisherHandle",
@@ -105,6 +106,8 @@ class EntityStats:
     type_mismatch: int = 0  #: messages whose type hash differs from ours: dropped
     qos_incompatible: int = 0
     deadline_missed: int = 0  #: deadline periods that passed without a message
+    #: messages the subscription's bounded queue dropped because its callback fell behind
+    dropped: int = 0
 
 
 class PublisherHandle(abc.ABC):
@@ -123,6 +126,8 @@ class PublisherHandle(abc.ABC):
 DeadlineCallback = Callable[[int], None]
 #: Called with ``True`` when a publisher becomes alive, ``False`` when its lease expires.
 LivelinessCallback = Callable[[bool], None]
+#: Called with the total number of messages lost so far (a full KEEP_ALL queue dropped them).
+MessageLostCallback = Callable[[int], None]
 
 
 class SubscriptionHandle(abc.ABC):
@@ -130,12 +135,15 @@ class SubscriptionHandle(abc.ABC):
 
     With a QoS deadline, :attr:`on_deadline_missed` is called each time a deadline period
     passes without a message; with a liveliness lease, :attr:`on_liveliness_changed` is
-    called when the publishers' liveliness changes. Both may be set at any time.
+    called when the publishers' liveliness changes; :attr:`on_message_lost` is called when a
+    KEEP_ALL subscription whose callback falls behind loses messages (transports that bound
+    their queues). All may be set at any time.
     """
 
     stats: EntityStats
     on_deadline_missed: DeadlineCallback | None = None
     on_liveliness_changed: LivelinessCallback | None = None
+    on_message_lost: MessageLostCallback | None = None
 
     @abc.abstractmethod
     async def close(self) -> None:

@@ -19,7 +19,7 @@ nats-py's subscriptions), so a slow one delays only itself; plain-function callb
 which block the loop wherever they run, share one dispatcher task. The queue keeps the
 last ``depth`` messages for best effort subscriptions and up to
 :data:`RELIABLE_QUEUE_LIMIT` for reliable ones; when full the oldest message is dropped,
-counted in the handle's ``dropped`` and logged (rate-limited).
+counted in the handle's ``dropped`` (and ``stats.dropped``) and logged (rate-limited).
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ from robotfleet_nodes.transport._base import (
     EntityStats,
     LivelinessCallback,
     MessageCallback,
+    MessageLostCallback,
     NodeInfo,
     ParticipantInfo,
     PublisherHandle,
@@ -148,6 +149,7 @@ class _LocalSubscription(CallbackFailures, SubscriptionHandle):
         self.dropped = 0
         self.inner: SubscriptionHandle | None = None
         self._liveliness_cb: LivelinessCallback | None = None
+        self._lost_cb: MessageLostCallback | None = None
         self._watchdog: Watchdog | None = None
         self._task: asyncio.Task[None] | None = None
         self._closed = False
@@ -158,6 +160,7 @@ class _LocalSubscription(CallbackFailures, SubscriptionHandle):
         if inner is not None:
             self.stats = inner.stats
             inner.on_liveliness_changed = self._liveliness_cb
+            inner.on_message_lost = self._lost_cb
         qos = self.endpoint.qos
         if qos.deadline is not None:
             self._watchdog = Watchdog(
@@ -181,6 +184,17 @@ class _LocalSubscription(CallbackFailures, SubscriptionHandle):
         if self.inner is not None:
             self.inner.on_liveliness_changed = callback
 
+    @property
+    def on_message_lost(self) -> MessageLostCallback | None:
+        """Messages from other processes lost by the inner subscription's bounded queue."""
+        return self._lost_cb
+
+    @on_message_lost.setter
+    def on_message_lost(self, callback: MessageLostCallback | None) -> None:
+        self._lost_cb = callback
+        if self.inner is not None:
+            self.inner.on_message_lost = callback
+
     def deliver(self, msg: Any) -> None:
         self.stats.received += 1
         self.enqueue(msg)
@@ -188,6 +202,7 @@ class _LocalSubscription(CallbackFailures, SubscriptionHandle):
     def enqueue(self, msg: Any) -> None:
         if len(self._queue) == self._queue.maxlen:
             self.dropped += 1
+            self.stats.dropped += 1
             self._log.log(
                 logging.WARNING, "%s: local queue full, dropped the oldest message", self.endpoint.name
             )
