@@ -22,6 +22,7 @@ from robotfleet_nodes.transport._base import (
     RequestHandler,
     ServiceHandle,
     SubscriptionHandle,
+    SubscriptionStats,
     Transport,
 )
 from robotfleet_nodes.transport._connection import (
@@ -57,5 +58,6 @@ __all__ = [
     "RequestHandler",
     "ServiceHandle",
     "SubscriptionHandle",
+    "SubscriptionStats",
     "Transport",
 ]

@@ -42,6 +42,7 @@ __all__ = [
     "RequestHandler",
     "ServiceHandle",
     "SubscriptionHandle",
+    "SubscriptionStats",
     "Transport",
 ]
 
@@ -95,6 +96,9 @@ class ParticipantInfo:
     pid: int
     nodes: list[NodeInfo] = field(default_factory=list)
     started_at: float = 0.0
+    #: Subscriptions with dropped, malformed, mismatched or QoS-incompatible messages
+    #: (healthy ones are left out to keep graph answers small).
+    troubled: list[SubscriptionStats] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -108,6 +112,21 @@ class EntityStats:
     deadline_missed: int = 0  #: deadline periods that passed without a message
     #: messages the subscription's bounded queue dropped because its callback fell behind
     dropped: int = 0
+
+
+@dataclass(slots=True)
+class SubscriptionStats:
+    """One subscription's counters as the graph carries them (``rfos doctor``, ``topic info -v``)."""
+
+    node: str  #: fully qualified name of the node that owns it
+    topic: str
+    stats: EntityStats
+
+    @property
+    def troubled(self) -> bool:
+        """Whether any message was dropped (queue, decoding, type or QoS)."""
+        s = self.stats
+        return bool(s.dropped or s.malformed or s.type_mismatch or s.qos_incompatible)
 
 
 class PublisherHandle(abc.ABC):
