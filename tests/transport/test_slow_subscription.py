@@ -16,11 +16,20 @@ import time
 import urllib.request
 from typing import Any
 
+import pytest
+
 from robotfleet_nodes.broker import EmbeddedBroker
 from robotfleet_nodes.idl import default_registry
 from robotfleet_nodes.idl.codec import Encoding, type_hash_of
 from robotfleet_nodes.qos import History, QoSProfile, Reliability
-from robotfleet_nodes.transport import ConnectionState, EndpointInfo, NatsTransport, SubscriptionHandle
+from robotfleet_nodes.transport import (
+    ConnectionState,
+    EndpointInfo,
+    IntraProcessTransport,
+    NatsTransport,
+    SubscriptionHandle,
+    Transport,
+)
 from robotfleet_nodes.transport.nats._subjects import SubjectMapper
 
 TIMEOUT = 30.0
@@ -88,7 +97,7 @@ class _Slow:
 
 
 async def _run(
-    unique: str, qos: QoSProfile, lost: list[int] | None = None
+    unique: str, stack: str, qos: QoSProfile, lost: list[int] | None = None
 ) -> tuple[_Slow, list[int], list[str]]:
     """Publish COUNT big and small messages to a slow subscription and a fast one on one connection.
 
@@ -108,7 +117,9 @@ async def _run(
     states: list[str] = []
     with EmbeddedBroker(monitor_port=-1) as broker:
         assert broker.monitor_url is not None
-        transport = NatsTransport(broker.url, mapper=SubjectMapper(root=root), encoding=Encoding.CDR)
+        nats = NatsTransport(broker.url, mapper=SubjectMapper(root=root), encoding=Encoding.CDR)
+        # A node's default: the in-process transport in front (remote messages pass through).
+        transport: Transport = IntraProcessTransport(nats) if stack == "intra+nats" else nats
         transport.add_connection_listener(lambda state: states.append(str(state)))
         await transport.connect()
         try:
@@ -131,13 +142,18 @@ async def _run(
             assert int(_varz(broker.monitor_url)["slow_consumers"]) == 0
         finally:
             await transport.close()
+            await nats.close()
     return slow, small, states
 
 
+STACKS = pytest.mark.parametrize("stack", ["nats", "intra+nats"])
+
+
+@STACKS
 async def test_a_slow_keep_last_subscription_keeps_the_newest_and_the_connection_stays_up(
-    unique: str,
+    unique: str, stack: str
 ) -> None:
-    slow, small, states = await _run(unique, QoSProfile(depth=5, reliability=Reliability.BEST_EFFORT))
+    slow, small, states = await _run(unique, stack, QoSProfile(depth=5, reliability=Reliability.BEST_EFFORT))
     assert ConnectionState.DISCONNECTED.value not in states, states
     assert small == list(range(COUNT))  # the fast subscription on the same connection: all, in order
     stats = slow.handle.stats if slow.handle is not None else None
@@ -148,12 +164,15 @@ async def test_a_slow_keep_last_subscription_keeps_the_newest_and_the_connection
     assert slow.got[-1] == COUNT - 1  # the newest is always kept: the last published comes last
 
 
-async def test_a_slow_keep_all_subscription_reports_what_it_loses(unique: str, monkeypatch: Any) -> None:
+@STACKS
+async def test_a_slow_keep_all_subscription_reports_what_it_loses(
+    unique: str, stack: str, monkeypatch: Any
+) -> None:
     from robotfleet_nodes.transport.nats import _delivery
 
     monkeypatch.setattr(_delivery, "KEEP_ALL_LIMIT", 10)  # a bound the publisher overruns
     lost: list[int] = []
-    slow, small, states = await _run(unique, QoSProfile(history=History.KEEP_ALL, depth=1), lost)
+    slow, small, states = await _run(unique, stack, QoSProfile(history=History.KEEP_ALL, depth=1), lost)
     assert ConnectionState.DISCONNECTED.value not in states, states
     assert small == list(range(COUNT))
     dropped = slow.handle.stats.dropped if slow.handle is not None else 0
