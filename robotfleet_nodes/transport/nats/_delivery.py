@@ -12,8 +12,12 @@ So a subscription that falls behind drops messages here, by its QoS, before the 
   goes on reading; a drainer task (one per queued subscription) runs the callbacks, in
   order (coroutines awaited one at a time). A plain callback's subscription returns to the
   fast path once its queue is empty and its last callback was fast again.
-* **Bounds.** KEEP_LAST depth N keeps the newest N messages (a new message pushes out the
-  oldest, as DDS history does; no loss is reported, as in DDS). KEEP_ALL keeps up to
+* **Bounds.** KEEP_LAST depth N keeps the newest N messages while the subscription is
+  behind (a new message pushes out the oldest, as DDS history does; no loss is reported, as
+  in DDS). It is behind once a callback ran longer than :data:`SLOW_CALLBACK`, or the one
+  running now has: a fast coroutine callback is not behind just because one read brought a
+  burst of messages before the drainer's turn, so its queue may then hold up to the KEEP_ALL
+  bound (it is trimmed to the newest N if a callback turns out slow). KEEP_ALL keeps up to
   ``max(depth, 10000)`` messages; beyond that a new message is dropped and reported as lost
   (:attr:`SubscriptionHandle.on_message_lost` with the total, rclpy's ``message_lost``).
   Both also keep at most :data:`MAX_QUEUED_BYTES` (64 MiB, counted as wire sizes; at least
@@ -85,7 +89,10 @@ class Delivery:
         self._failed = failed
         self._is_async = inspect.iscoroutinefunction(callback)
         self._keep_last = qos.history is History.KEEP_LAST
-        self._limit = max(qos.depth, 1) if self._keep_last else max(qos.depth, KEEP_ALL_LIMIT)
+        self._burst = max(qos.depth, KEEP_ALL_LIMIT)
+        self._limit = max(qos.depth, 1) if self._keep_last else self._burst
+        self._slow = False  # the last callback ran longer than SLOW_CALLBACK
+        self._since: float | None = None  # when the running callback (drainer) started
         self._queue: deque[tuple[Any, int]] = deque()
         self._bytes = 0
         self._lost = 0
@@ -118,14 +125,15 @@ class Delivery:
         except Exception as exc:
             self._failed(exc)
         if _perf() - start > SLOW_CALLBACK:
-            self.queued = True  # the next messages wait in the queue; the reader goes on
+            self.queued = self._slow = True  # the next messages wait in the queue; the reader goes on
 
     def _enqueue(self, message: Any, size: int) -> None:
         if self._closed:
             return
         queue = self._queue
         if self._keep_last:
-            while queue and (len(queue) >= self._limit or self._bytes + size > MAX_QUEUED_BYTES):
+            limit = self._limit if self._behind() else self._burst
+            while queue and (len(queue) >= limit or self._bytes + size > MAX_QUEUED_BYTES):
                 self._bytes -= queue.popleft()[1]
                 self._dropped("the oldest")
         elif queue and (len(queue) >= self._limit or self._bytes + size > MAX_QUEUED_BYTES):
@@ -138,6 +146,17 @@ class Delivery:
             loop = asyncio.get_running_loop()
             self._task = loop.create_task(self._drain(), name=f"rfos-delivery {self._name}")
         self._wakeup.set()
+
+    def _behind(self) -> bool:
+        since = self._since
+        return self._slow or (since is not None and _perf() - since > SLOW_CALLBACK)
+
+    def _trim(self) -> None:
+        """KEEP_LAST, once behind: only the newest ``depth`` messages stay."""
+        queue = self._queue
+        while len(queue) > self._limit:
+            self._bytes -= queue.popleft()[1]
+            self._dropped("the oldest")
 
     def _dropped(self, which: str) -> None:
         stats = self._stats
@@ -173,9 +192,13 @@ class Delivery:
             while queue and not self._closed:
                 message, size = queue.popleft()
                 self._bytes -= size
-                began = _perf()
+                began = self._since = _perf()
                 await self._run(message)
                 took = _perf() - began
+                self._since = None
+                self._slow = took > SLOW_CALLBACK
+                if self._slow and self._keep_last:
+                    self._trim()
                 if began + took - started >= TURN:
                     break
             self._owed = _perf() - started
