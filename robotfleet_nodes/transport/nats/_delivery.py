@@ -5,7 +5,7 @@ more than its ``max_pending`` (64 MiB) waits for it, and nats-py reads the socke
 that also runs inline callbacks: a callback that stops that task stops the whole connection.
 So a subscription that falls behind drops messages here, by its QoS, before the server does:
 
-* **Fast path.** While the callback returns within :data:`SLOW_CALLBACK` (1 ms), it runs
+* **Fast path.** While the callback returns within :data:`SLOW_CALLBACK` (5 ms), it runs
   right in the reading task, as before: no queue, no task switch.
 * **Queued.** A plain callback that ran longer, and every coroutine callback, switch the
   subscription to a bounded queue: the reading task only appends the decoded message and
@@ -14,10 +14,11 @@ So a subscription that falls behind drops messages here, by its QoS, before the 
   fast path once its queue is empty and its last callback was fast again.
 * **Bounds.** KEEP_LAST depth N keeps the newest N messages while the subscription is
   behind (a new message pushes out the oldest, as DDS history does; no loss is reported, as
-  in DDS). It is behind once a callback ran longer than :data:`SLOW_CALLBACK`, or the one
-  running now has: a fast coroutine callback is not behind just because one read brought a
-  burst of messages before the drainer's turn, so its queue may then hold up to the KEEP_ALL
-  bound (it is trimmed to the newest N if a callback turns out slow). KEEP_ALL keeps up to
+  in DDS). It is behind once two callbacks in a row ran longer than :data:`SLOW_CALLBACK`,
+  or the one running now has: a fast callback is not behind just because one read brought
+  a burst of messages before the drainer's turn, or because the process was descheduled
+  once, so its queue may then hold up to the KEEP_ALL bound (it is trimmed to the newest N
+  as soon as the subscription is behind). KEEP_ALL keeps up to
   ``max(depth, 10000)`` messages; beyond that a new message is dropped and reported as lost
   (:attr:`SubscriptionHandle.on_message_lost` with the total, rclpy's ``message_lost``).
   Both also keep at most :data:`MAX_QUEUED_BYTES` (64 MiB, counted as wire sizes; at least
@@ -49,7 +50,7 @@ __all__ = ["KEEP_ALL_LIMIT", "MAX_QUEUED_BYTES", "QUIET_ITERATIONS", "SLOW_CALLB
 log = logging.getLogger(__name__)
 
 #: A plain callback that runs longer than this (seconds) moves its subscription to the queue.
-SLOW_CALLBACK = 0.001
+SLOW_CALLBACK = 0.005
 #: Longest run of callbacks (seconds) the drainer makes before giving the reader its turn.
 TURN = 0.005
 #: Loop iterations without a new byte after which the reader counts as caught up.
@@ -91,7 +92,7 @@ class Delivery:
         self._keep_last = qos.history is History.KEEP_LAST
         self._burst = max(qos.depth, KEEP_ALL_LIMIT)
         self._limit = max(qos.depth, 1) if self._keep_last else self._burst
-        self._slow = False  # the last callback ran longer than SLOW_CALLBACK
+        self._slow_runs = 0  # callbacks in a row that ran longer than SLOW_CALLBACK
         self._since: float | None = None  # when the running callback (drainer) started
         self._queue: deque[tuple[Any, int]] = deque()
         self._bytes = 0
@@ -125,7 +126,10 @@ class Delivery:
         except Exception as exc:
             self._failed(exc)
         if _perf() - start > SLOW_CALLBACK:
-            self.queued = self._slow = True  # the next messages wait in the queue; the reader goes on
+            self.queued = True  # the next messages wait in the queue; the reader goes on
+            self._slow_runs += 1
+        elif self._slow_runs:
+            self._slow_runs = 0
 
     def _enqueue(self, message: Any, size: int) -> None:
         if self._closed:
@@ -149,7 +153,7 @@ class Delivery:
 
     def _behind(self) -> bool:
         since = self._since
-        return self._slow or (since is not None and _perf() - since > SLOW_CALLBACK)
+        return self._slow_runs >= 2 or (since is not None and _perf() - since > SLOW_CALLBACK)
 
     def _trim(self) -> None:
         """KEEP_LAST, once behind: only the newest ``depth`` messages stay."""
@@ -196,8 +200,8 @@ class Delivery:
                 await self._run(message)
                 took = _perf() - began
                 self._since = None
-                self._slow = took > SLOW_CALLBACK
-                if self._slow and self._keep_last:
+                self._slow_runs = self._slow_runs + 1 if took > SLOW_CALLBACK else 0
+                if self._slow_runs >= 2 and self._keep_last:
                     self._trim()
                 if began + took - started >= TURN:
                     break
