@@ -179,3 +179,25 @@ async def test_a_slow_keep_all_subscription_reports_what_it_loses(
     assert dropped > 0
     assert lost == list(range(1, dropped + 1))  # rclpy's total_count, one call per loss
     assert slow.got == sorted(slow.got) and slow.got[0] == 0  # KEEP_ALL keeps the oldest
+
+
+async def test_a_coroutine_callback_may_close_its_own_subscription(nats_url: str, unique: str) -> None:
+    """The drainer awaiting the callback is not cancelled by the close it makes."""
+    transport = NatsTransport(nats_url, mapper=SubjectMapper(root=unique))
+    await transport.connect()
+    closed = asyncio.Event()
+    handle: SubscriptionHandle | None = None
+
+    async def once(message: Any) -> None:
+        assert handle is not None
+        await handle.close()
+        await asyncio.sleep(0)  # any await after closing (a pending cancellation would land here)
+        closed.set()
+
+    try:
+        handle = await transport.create_subscription(_endpoint("/once", STRING, QoSProfile()), STRING, once)
+        publisher = await transport.create_publisher(_endpoint("/once", STRING, QoSProfile()), STRING)
+        await publisher.publish(STRING(data="bye"))
+        await asyncio.wait_for(closed.wait(), TIMEOUT)
+    finally:
+        await transport.close()

@@ -247,6 +247,6 @@ class Delivery:
         self._closed = True
         self._queue.clear()
         self._bytes = 0
-        if self._task is not None:
-            self._task.cancel()
-            self._task = None
+        task, self._task = self._task, None
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()  # (closed from its own callback: the drainer stops after it)
