@@ -20,7 +20,12 @@ Per row: ``msg_per_s`` (received / seconds from the first publish to the last re
 latency ``p50_ms``/``p99_ms`` (paced messages, ``time.monotonic`` on both sides), or ``error``
 (the publisher's exception text; today messages over the server's 1 MiB max_payload fail).
 ``ratios`` divide ours by raw_typed (the issue's target is >= 0.9), raw_bytes, zenoh, rclpy.
-``memory``: a depth-5 subscriber 10x slower than its publisher of 1920x1080 images, RSS growth.
+``memory``: a depth-5 subscriber 10x slower than its publisher of 1920x1080 images, RSS growth,
+and what its bounded queue dropped (``dropped``) and whether the connection was cut
+(``disconnects``): ``ours`` with a coroutine callback that awaits 0.5 s per message (the reader
+keeps reading; the queue keeps the newest 5), ``ours_blocking`` with a plain callback that blocks
+the loop 0.5 s per message (nothing reads the socket meanwhile: ~80 MB of JSON images arrive
+per block, over nats-server's 64 MiB max_pending, so the server may still cut that connection).
 
 One JSON line on stdout, progress on stderr. ``--quick`` (~30 s subset), ``--only REGEX``
 (type names and ``memory``), ``--contenders a,b``. Internally ``--child ...`` is the publisher.
@@ -308,6 +313,9 @@ class Sink:
     def __init__(self, loop: asyncio.AbstractEventLoop, delay: float = 0.0) -> None:
         self.loop = loop
         self.delay = delay  # seconds of (blocking) work per message: a slow subscriber
+        self.cooperative = False  # ours: wait ``delay`` in a coroutine callback instead of blocking
+        self.subscription: Any = None  # ours: the node subscription (its stats)
+        self.disconnects = 0  # ours: connection losses seen by the subscriber's transport
         self.ready = asyncio.Event()
         self.count = 0
         self.last = 0.0
@@ -323,8 +331,14 @@ class Sink:
         else:
             self.count += 1
             self.last = now
-        if self.delay and seq != WARM:
+        if self.delay and seq != WARM and not self.cooperative:
             time.sleep(self.delay)
+
+    async def record_async(self, seq: int) -> None:
+        """A slow subscriber that waits instead of blocking the loop (ours, cooperative)."""
+        self.record(seq)
+        if self.delay and seq != WARM:
+            await asyncio.sleep(self.delay)
 
 
 async def make_subscriber(contender: str, kind: Kind, ep: Endpoint, sink: Sink, closers: list[Any]) -> None:
@@ -336,9 +350,18 @@ async def make_subscriber(contender: str, kind: Kind, ep: Endpoint, sink: Sink, 
         closers.append(ctx)
         node = Node("sensors_sub", context=ctx, start_parameter_services=False)
         await node.start()
-        await node.create_subscription(
-            type(build(kind)), ep.subject, lambda m: sink.record(seq_of(m)), kind.depth
-        )
+
+        def lost(state: Any) -> None:
+            sink.disconnects += str(state) == "disconnected"
+
+        ctx.transport.add_connection_listener(lost)
+
+        async def cooperative(m: Any) -> None:
+            await sink.record_async(seq_of(m))
+
+        callback: Any = cooperative if sink.cooperative else (lambda m: sink.record(seq_of(m)))
+        msg_type = type(build(kind))
+        sink.subscription = await node.create_subscription(msg_type, ep.subject, callback, kind.depth)
         await asyncio.sleep(0.1)
         return
     if contender in ("raw_typed", "raw_bytes"):
@@ -414,11 +437,18 @@ async def wait_quiet(sink: Sink, sent: int) -> None:
 
 
 async def cell_nats_zenoh(
-    contender: str, kind: Kind, mode: str, ep: Endpoint, seconds: float, *, delay: float = 0.0
+    contender: str,
+    kind: Kind,
+    mode: str,
+    ep: Endpoint,
+    seconds: float,
+    *,
+    delay: float = 0.0,
+    sink: Sink | None = None,
 ) -> dict[str, Any]:
     """One row for ours / raw_typed / raw_bytes / zenoh."""
     loop = asyncio.get_running_loop()
-    sink = Sink(loop, delay)
+    sink = sink if sink is not None else Sink(loop, delay)
     closers: list[Any] = []
     size = len(_read(ep.payload_file)) + (SEQ.size if contender in ("raw_bytes", "zenoh") else 0)
     try:
@@ -455,7 +485,7 @@ async def cell_nats_zenoh(
             __file__,
             "--child",
             contender,
-            "memory" if delay else kind.name,
+            "memory" if sink.delay else kind.name,
             ep.url,
             ep.subject,
             str(ep.zenoh_port),
@@ -623,8 +653,12 @@ async def memory_check(url: str, payload_file: str, contenders: list[str]) -> di
         "depth": MEMORY_KIND.depth,
         "target_growth_mib": 80,
     }
-    for contender in [c for c in ("ours", "zenoh") if c in contenders]:
-        progress(f"sensors: memory: {contender}")
+    variants = [v for v in ("ours", "ours_blocking", "zenoh") if v.removesuffix("_blocking") in contenders]
+    for variant in variants:
+        contender = variant.removesuffix("_blocking")
+        progress(f"sensors: memory: {variant}")
+        sink = Sink(asyncio.get_running_loop(), SLOW_CALLBACK)
+        sink.cooperative = variant == "ours"
         idle = rss_mib()
         peak = [idle]
         stop = threading.Event()
@@ -632,7 +666,7 @@ async def memory_check(url: str, payload_file: str, contenders: list[str]) -> di
         sampler.start()
         ep = Endpoint(url, f"mem_{uuid.uuid4().hex[:8]}", free_port(), payload_file)
         try:
-            result = await cell_nats_zenoh(contender, MEMORY_KIND, "cross", ep, 0.0, delay=SLOW_CALLBACK)
+            result = await cell_nats_zenoh(contender, MEMORY_KIND, "cross", ep, 0.0, sink=sink)
         finally:
             stop.set()
             sampler.join()
@@ -640,13 +674,16 @@ async def memory_check(url: str, payload_file: str, contenders: list[str]) -> di
         if "lat_lost" in result:  # the paced phase is the whole run here; the rest still queued
             keep["sent"] = MEMORY_KIND.lat_n
             keep["received_when_publisher_done"] = MEMORY_KIND.lat_n - result["lat_lost"]
-        out[contender] = {
+        if sink.subscription is not None:
+            keep["dropped"] = sink.subscription.stats.dropped
+            keep["disconnects"] = sink.disconnects
+        out[variant] = {
             **keep,
             "idle_rss_mib": round(idle, 1),
             "peak_rss_mib": round(peak[0], 1),
             "growth_mib": round(peak[0] - idle, 1),
         }
-        progress(f"sensors: memory: {contender}: {out[contender]}")
+        progress(f"sensors: memory: {variant}: {out[variant]}")
     return out
 
 

@@ -40,7 +40,7 @@ from robotfleet_nodes.errors import ConfigError, RobotFleetError, TransportError
 from robotfleet_nodes.security import redact_url
 
 if TYPE_CHECKING:
-    from robotfleet_nodes.transport import EndpointInfo, NodeInfo, ParticipantInfo, Transport
+    from robotfleet_nodes.transport import EndpointInfo, EntityStats, NodeInfo, ParticipantInfo, Transport
     from robotfleet_nodes.transport.nats import NatsTransport
 
 __all__ = [
@@ -338,6 +338,8 @@ class Graph:
     subscribers: dict[str, list[Endpoint]] = field(default_factory=dict)
     servers: dict[str, list[Endpoint]] = field(default_factory=dict)
     clients: dict[str, list[Endpoint]] = field(default_factory=dict)
+    #: (node fqn, topic) -> counters of subscriptions that dropped messages (others are absent)
+    troubled: dict[tuple[str, str], EntityStats] = field(default_factory=dict)
 
     @classmethod
     def build(cls, participants: list[ParticipantInfo]) -> Graph:
@@ -356,6 +358,8 @@ class Graph:
                 ):
                     for info in endpoints:
                         table.setdefault(info.name, []).append(Endpoint(fqn, info, participant.gid))
+            for entry in participant.troubled:
+                graph.troubled[(entry.node, entry.topic)] = entry.stats
         return graph
 
     def topics(self, *, hidden: bool = False) -> dict[str, list[str]]:

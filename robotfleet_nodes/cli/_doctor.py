@@ -1,5 +1,9 @@
 """``rfos doctor``: is the installation healthy? Broker, JetStream, clocks, types, QoS, consumers.
 
+``dropping subscriptions`` names the subscriptions (node, topic) whose bounded queue dropped
+messages because their callback falls behind its publishers: each participant reports them
+in its graph answer (``EntityStats.dropped``).
+
 Each check prints one line, ``[ok]``, ``[FAIL]`` or ``[skip]`` (a check that cannot run here
 says why and does not fail the run), then a one-line summary. Exit 0 when nothing failed.
 """
@@ -62,7 +66,7 @@ class Report:
 class DoctorVerb(AsyncVerb):
     """``rfos doctor``: health checks of the broker and the graph."""
 
-    help = "check the broker, JetStream, clocks, type hashes, QoS and slow consumers"
+    help = "check the broker, JetStream, clocks, type hashes, QoS, slow consumers and dropping subscriptions"
     epilog = """examples:
   rfos doctor
   rfos doctor --url nats://broker:4222 && echo healthy
@@ -85,6 +89,7 @@ class DoctorVerb(AsyncVerb):
                 _check_hashes(graph, report, verbose=args.report)
                 _check_qos(graph, report)
                 _check_slow_consumers(varz, report)
+                _check_dropping(graph, report)
         except CliError as exc:
             report.add("FAIL", "broker", str(exc))
         failed, ok, skipped = report.count("FAIL"), report.count("ok"), report.count("skip")
@@ -200,3 +205,22 @@ def _check_slow_consumers(varz: dict[str, Any] | None, report: Report) -> None:
         return
     slow = int(varz.get("slow_consumers", 0))
     report.add("ok" if slow == 0 else "FAIL", "slow consumers", f"{slow} since the server started")
+
+
+def _check_dropping(graph: Graph, report: Report) -> None:
+    dropping = sorted(
+        (node, topic, stats) for (node, topic), stats in graph.troubled.items() if stats.dropped
+    )
+    if not dropping:
+        report.add("ok", "dropping subscriptions", "no subscription's queue dropped messages")
+        return
+    detail = " | ".join(
+        f"{node or '?'} {topic}: {stats.dropped} dropped of {stats.received} received"
+        for node, topic, stats in dropping
+    )
+    report.add(
+        "FAIL",
+        "dropping subscriptions",
+        f"{len(dropping)} fall behind their publishers (callback too slow; KEEP_LAST keeps the newest): "
+        + detail,
+    )

@@ -52,7 +52,7 @@ from robotfleet_nodes.idl import default_registry
 from robotfleet_nodes.idl.codec import deserialize, type_hash_of
 
 if TYPE_CHECKING:
-    from robotfleet_nodes.transport import Transport
+    from robotfleet_nodes.transport import EntityStats, Transport
     from robotfleet_nodes.transport.nats import NatsTransport
 
 #: ``on_message(reply, data, headers)`` of a raw subscription, as nats-py's inline handlers.
@@ -224,9 +224,11 @@ class TopicVerb(AsyncVerb):
             if not args.details:
                 for ep in eps:
                     qos = ep.info.qos
+                    stats = graph.troubled.get((ep.node, name)) if kind == "SUBSCRIPTION" else None
+                    dropped = f", dropped {stats.dropped}" if stats is not None and stats.dropped else ""
                     print(
                         f"  {title.lower()}: {ep.node} "
-                        f"({qos.reliability.value}, {qos.durability.value}, depth {qos.depth})"
+                        f"({qos.reliability.value}, {qos.durability.value}, depth {qos.depth}{dropped})"
                     )
                 continue
             print()
@@ -241,6 +243,8 @@ class TopicVerb(AsyncVerb):
                 print("QoS profile:")
                 for key, value in ep.info.qos.describe().items():
                     print(f"  {key}: {'infinite' if value is None else value}")
+                if kind == "SUBSCRIPTION":
+                    print(_dropped_line(graph.troubled.get((ep.node, name))))
                 print()
         return EXIT_OK
 
@@ -635,3 +639,21 @@ def _plain_json(data: bytes) -> Any:
         return json.loads(data)
     except ValueError:
         return data.decode("utf-8", "backslashreplace")
+
+
+def _dropped_line(stats: EntityStats | None) -> str:
+    """``topic info -v``'s line for a subscription's dropped messages (none reported: 0)."""
+    if stats is None:
+        return "Dropped messages: 0"
+    detail = ", ".join(
+        f"{count} {what}"
+        for count, what in (
+            (stats.dropped, "queue full (callback too slow)"),
+            (stats.malformed, "malformed"),
+            (stats.type_mismatch, "other type"),
+            (stats.qos_incompatible, "incompatible QoS"),
+        )
+        if count
+    )
+    total = stats.dropped + stats.malformed + stats.type_mismatch + stats.qos_incompatible
+    return f"Dropped messages: {total} ({detail}; {stats.received} received)"

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from robotfleet_nodes.transport import EndpointInfo, EntityStats, MessageCallback, SubscriptionHandle
+from robotfleet_nodes.transport import (
+    EndpointInfo,
+    EntityStats,
+    MessageCallback,
+    MessageLostCallback,
+    SubscriptionHandle,
+)
 
 if TYPE_CHECKING:
     from robotfleet_nodes.node.node import Node
@@ -39,8 +45,21 @@ class Subscription(Generic[MsgT]):
 
     @property
     def stats(self) -> EntityStats:
-        """Received / malformed / type-mismatch / QoS-incompatible counters."""
+        """Received / malformed / type-mismatch / QoS-incompatible / dropped counters."""
         return self._handle.stats
+
+    @property
+    def on_message_lost(self) -> MessageLostCallback | None:
+        """Called with the total lost so far when a KEEP_ALL queue overflows (callback too slow).
+
+        A KEEP_LAST subscription that falls behind keeps its newest ``depth`` messages; the
+        older ones it drops count in ``stats.dropped`` only (as DDS, no loss is reported).
+        """
+        return self._handle.on_message_lost
+
+    @on_message_lost.setter
+    def on_message_lost(self, callback: MessageLostCallback | None) -> None:
+        self._handle.on_message_lost = callback
 
     async def destroy(self) -> None:
         """Stop receiving and remove the subscription from its node."""
@@ -57,4 +76,5 @@ class Subscription(Generic[MsgT]):
             "malformed": stats.malformed,
             "type_mismatch": stats.type_mismatch,
             "incomplete": stats.incomplete,
+            "dropped": stats.dropped,
         }

@@ -15,12 +15,14 @@ from robotfleet_nodes.transport._base import (
     EntityStats,
     LivelinessCallback,
     MessageCallback,
+    MessageLostCallback,
     NodeInfo,
     ParticipantInfo,
     PublisherHandle,
     RequestHandler,
     ServiceHandle,
     SubscriptionHandle,
+    SubscriptionStats,
     Transport,
 )
 from robotfleet_nodes.transport._connection import (
@@ -50,6 +52,7 @@ __all__ = [
     "IntraProcessTransport",
     "LivelinessCallback",
     "MessageCallback",
+    "MessageLostCallback",
     "NatsTransport",
     "NodeInfo",
     "ParticipantInfo",
@@ -58,5 +61,6 @@ __all__ = [
     "RequestHandler",
     "ServiceHandle",
     "SubscriptionHandle",
+    "SubscriptionStats",
     "Transport",
 ]

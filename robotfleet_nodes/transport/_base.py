@@ -38,12 +38,14 @@ __all__ = [
     "EntityStats",
     "LivelinessCallback",
     "MessageCallback",
+    "MessageLostCallback",
     "NodeInfo",
     "ParticipantInfo",
     "PublisherHandle",
     "RequestHandler",
     "ServiceHandle",
     "SubscriptionHandle",
+    "SubscriptionStats",
     "Transport",
 ]
 
@@ -97,6 +99,9 @@ class ParticipantInfo:
     pid: int
     nodes: list[NodeInfo] = field(default_factory=list)
     started_at: float = 0.0
+    #: Subscriptions with dropped, malformed, mismatched or QoS-incompatible messages
+    #: (healthy ones are left out to keep graph answers small).
+    troubled: list[SubscriptionStats] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -109,6 +114,23 @@ class EntityStats:
     qos_incompatible: int = 0
     deadline_missed: int = 0  #: deadline periods that passed without a message
     incomplete: int = 0  #: chunked messages dropped because chunks were lost (never delivered)
+    #: messages the subscription's bounded queue dropped because its callback fell behind
+    dropped: int = 0
+
+
+@dataclass(slots=True)
+class SubscriptionStats:
+    """One subscription's counters as the graph carries them (``rfos doctor``, ``topic info -v``)."""
+
+    node: str  #: fully qualified name of the node that owns it
+    topic: str
+    stats: EntityStats
+
+    @property
+    def troubled(self) -> bool:
+        """Whether any message was dropped (queue, lost chunks, decoding, type or QoS)."""
+        s = self.stats
+        return bool(s.dropped or s.incomplete or s.malformed or s.type_mismatch or s.qos_incompatible)
 
 
 class PublisherHandle(abc.ABC):
@@ -127,6 +149,8 @@ class PublisherHandle(abc.ABC):
 DeadlineCallback = Callable[[int], None]
 #: Called with ``True`` when a publisher becomes alive, ``False`` when its lease expires.
 LivelinessCallback = Callable[[bool], None]
+#: Called with the total number of messages lost so far (a full KEEP_ALL queue dropped them).
+MessageLostCallback = Callable[[int], None]
 
 
 class SubscriptionHandle(abc.ABC):
@@ -134,12 +158,15 @@ class SubscriptionHandle(abc.ABC):
 
     With a QoS deadline, :attr:`on_deadline_missed` is called each time a deadline period
     passes without a message; with a liveliness lease, :attr:`on_liveliness_changed` is
-    called when the publishers' liveliness changes. Both may be set at any time.
+    called when the publishers' liveliness changes; :attr:`on_message_lost` is called when a
+    KEEP_ALL subscription whose callback falls behind loses messages (transports that bound
+    their queues). All may be set at any time.
     """
 
     stats: EntityStats
     on_deadline_missed: DeadlineCallback | None = None
     on_liveliness_changed: LivelinessCallback | None = None
+    on_message_lost: MessageLostCallback | None = None
 
     @abc.abstractmethod
     async def close(self) -> None:

@@ -19,7 +19,10 @@ nats-py's subscriptions), so a slow one delays only itself; plain-function callb
 which block the loop wherever they run, share one dispatcher task. The queue keeps the
 last ``depth`` messages for best effort subscriptions and up to
 :data:`RELIABLE_QUEUE_LIMIT` for reliable ones; when full the oldest message is dropped,
-counted in the handle's ``dropped`` and logged (rate-limited).
+counted in the handle's ``dropped`` (and ``stats.dropped``) and logged (rate-limited).
+Messages from other processes are not queued here: the inner transport's subscription
+delivers them (NATS: bounded by the subscription's QoS, the socket kept read while a
+callback is slow, ``transport/nats/_delivery.py``), see :meth:`_LocalSubscription.remote_callback`.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from robotfleet_nodes.transport._base import (
     EntityStats,
     LivelinessCallback,
     MessageCallback,
+    MessageLostCallback,
     NodeInfo,
     ParticipantInfo,
     PublisherHandle,
@@ -144,11 +148,14 @@ class _LocalSubscription(CallbackFailures, SubscriptionHandle):
         self._queue: deque[Any] = deque(maxlen=limit)
         self._is_async = inspect.iscoroutinefunction(callback)
         self._wakeup: asyncio.Event | None = asyncio.Event() if self._is_async else None
+        #: Coroutine callbacks: held while one runs, so local and remote ones never overlap.
+        self._turn = asyncio.Lock()
         self._scheduled = False
         self._log = RateLimitedLog(log)
         self.dropped = 0
         self.inner: SubscriptionHandle | None = None
         self._liveliness_cb: LivelinessCallback | None = None
+        self._lost_cb: MessageLostCallback | None = None
         self._watchdog: Watchdog | None = None
         self._task: asyncio.Task[None] | None = None
         self._closed = False
@@ -159,6 +166,7 @@ class _LocalSubscription(CallbackFailures, SubscriptionHandle):
         if inner is not None:
             self.stats = inner.stats
             inner.on_liveliness_changed = self._liveliness_cb
+            inner.on_message_lost = self._lost_cb
         qos = self.endpoint.qos
         if qos.deadline is not None:
             self._watchdog = Watchdog(
@@ -182,6 +190,17 @@ class _LocalSubscription(CallbackFailures, SubscriptionHandle):
         if self.inner is not None:
             self.inner.on_liveliness_changed = callback
 
+    @property
+    def on_message_lost(self) -> MessageLostCallback | None:
+        """Messages from other processes lost by the inner subscription's bounded queue."""
+        return self._lost_cb
+
+    @on_message_lost.setter
+    def on_message_lost(self, callback: MessageLostCallback | None) -> None:
+        self._lost_cb = callback
+        if self.inner is not None:
+            self.inner.on_message_lost = callback
+
     def deliver(self, msg: Any) -> None:
         self.stats.received += 1
         self.enqueue(msg)
@@ -189,6 +208,7 @@ class _LocalSubscription(CallbackFailures, SubscriptionHandle):
     def enqueue(self, msg: Any) -> None:
         if len(self._queue) == self._queue.maxlen:
             self.dropped += 1
+            self.stats.dropped += 1
             self._log.log(
                 logging.WARNING, "%s: local queue full, dropped the oldest message", self.endpoint.name
             )
@@ -199,16 +219,39 @@ class _LocalSubscription(CallbackFailures, SubscriptionHandle):
             self._scheduled = True
             self._owner._dispatcher.schedule(self)
 
-    def from_inner(self, msg: Any) -> None:
-        self.enqueue(msg)  # the inner subscription counted it
+    def remote_callback(self) -> MessageCallback:
+        """What the inner subscription delivers remote messages to (it counted them).
 
-    def run_one(self) -> bool:
-        """Run the callback on the next queued message; True if more are queued."""
-        queue = self._queue
-        if not queue or self._closed:
-            self._scheduled = False
-            return False
-        msg = queue.popleft()
+        The inner transport bounds its own queue and keeps reading while a callback is slow
+        (NATS: ``transport/nats/_delivery.py``), so remote messages are handed over there, not
+        queued here: a plain callback runs right away unless local messages wait before it;
+        a coroutine callback is awaited by the inner delivery, one at a time with the local
+        ones (:attr:`_turn`).
+        """
+        return self._from_inner_async if self._is_async else self._from_inner
+
+    def _from_inner(self, msg: Any) -> None:
+        if self._queue or self._closed:
+            self.enqueue(msg)  # behind the local messages waiting
+            return
+        self._call(msg)
+
+    async def _from_inner_async(self, msg: Any) -> None:
+        if self._closed:
+            return
+        async with self._turn:
+            if self._watchdog is not None:
+                self._watchdog.data()
+            try:
+                await self._callback(msg)  # type: ignore[misc]
+            except Exception as exc:
+                self._failed(exc)
+
+    async def _local_turn(self, msg: Any) -> None:
+        async with self._turn:
+            await self._callback(msg)  # type: ignore[misc]
+
+    def _call(self, msg: Any) -> None:
         if self._watchdog is not None:
             self._watchdog.data()
         try:
@@ -218,6 +261,14 @@ class _LocalSubscription(CallbackFailures, SubscriptionHandle):
                 task.add_done_callback(self._check_task)
         except Exception as exc:
             self._failed(exc)
+
+    def run_one(self) -> bool:
+        """Run the callback on the next queued message; True if more are queued."""
+        queue = self._queue
+        if not queue or self._closed:
+            self._scheduled = False
+            return False
+        self._call(queue.popleft())
         if queue:
             return True
         self._scheduled = False
@@ -228,7 +279,8 @@ class _LocalSubscription(CallbackFailures, SubscriptionHandle):
         if self._wakeup is None:
             return
         on_message = self._watchdog.data if self._watchdog is not None else None
-        await run_queued_callbacks(self._queue, self._wakeup, self._callback, self._failed, on_message)
+        callback = self._local_turn if self.inner is not None else self._callback
+        await run_queued_callbacks(self._queue, self._wakeup, callback, self._failed, on_message)
 
     async def close(self) -> None:
         if self._closed:
@@ -463,7 +515,7 @@ class IntraProcessTransport(Transport):
         inner = None
         if self.inner is not None:
             inner = await self.inner.create_subscription(
-                endpoint, msg_type, subscription.from_inner, ignore_local=True
+                endpoint, msg_type, subscription.remote_callback(), ignore_local=True
             )
         subscription.start(inner)
         if not ignore_local:

@@ -43,7 +43,58 @@ async def test_healthy(context: Context, nats_url: str, capsys: Any) -> None:
     assert "[ok]   jetstream: enabled" in out
     assert "[skip] clock skew: unknown" in out
     assert "[ok]   qos: 1 publisher/subscription pairs compatible" in out
+    assert "[ok]   dropping subscriptions: no subscription's queue dropped messages" in out
     assert out.splitlines()[-1].startswith("summary: healthy: ")
+
+
+async def test_a_subscription_dropping_messages_is_named_by_doctor_and_topic_info(
+    nats_url: str, unique: str, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """A depth-1 subscription whose (coroutine) callback is stuck on the first of 5 messages:
+    of the 4 queued after it, the newest is kept and 3 are dropped; every process sees that
+    through the graph."""
+    monkeypatch.setenv("RFOS_SUBJECT_ROOT", unique)
+    transport = NatsTransport(nats_url, mapper=SubjectMapper(root=unique))
+    ctx = Context(transport=transport, enable_rosout=False)
+    await ctx.start()
+    entered, gate = asyncio.Event(), asyncio.Event()
+
+    async def stuck(msg: Any) -> None:
+        entered.set()
+        await gate.wait()
+
+    try:
+        node = Node("viewer", context=ctx)
+        await node.start()
+        sub = await node.create_subscription(String, "camera", stuck, 1)
+        pub = await node.create_publisher(String, "camera", 10)
+        await pub.publish(String(data="0"))
+        await asyncio.wait_for(entered.wait(), 10)
+        # Until the (coalesced, delayed) announcement lists the subscription; each query's
+        # window also leaves the stuck callback running well past SLOW_CALLBACK: behind.
+        for _ in range(50):
+            graph = await transport.graph(timeout=0.1)
+            if any(n.subscriptions for p in graph for n in p.nodes if n.name == "viewer"):
+                break
+        for index in range(1, 5):
+            await pub.publish(String(data=str(index)))
+        for _ in range(200):  # received counts in the reading task: poll, with a bound
+            if sub.stats.received == 5:
+                break
+            await asyncio.sleep(0.02)
+        assert (sub.stats.received, sub.stats.dropped) == (5, 3)
+        assert await rfos(nats_url, "doctor") == 1
+        assert await rfos(nats_url, "topic", "info", "/camera") == 0
+        assert await rfos(nats_url, "topic", "info", "-v", "/camera") == 0
+    finally:
+        gate.set()
+        await ctx.close()
+        await transport.close()
+    out = capsys.readouterr().out
+    assert "[FAIL] dropping subscriptions: 1 fall behind their publishers" in out
+    assert "/viewer /camera: 3 dropped of 5 received" in out
+    assert "  subscription: /viewer (reliable, volatile, depth 1, dropped 3)" in out
+    assert "Dropped messages: 3 (3 queue full (callback too slow); 5 received)" in out
 
 
 async def test_hash_mismatch_and_qos_incompatibility_fail(

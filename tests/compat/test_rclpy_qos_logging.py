@@ -132,6 +132,40 @@ def test_a_mutated_profile_carries_messages(nats_url: str, monkeypatch: pytest.M
     assert heard and heard[0].startswith("hello ")
 
 
+def test_message_lost_reports_the_transports_total(nats_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A KEEP_ALL subscription's ``message_lost`` callback hears each total the transport reports
+    through the core subscription's ``on_message_lost`` (the NATS transport calls it when the
+    bounded queue drops: tests/transport/test_slow_subscription.py), with rclpy's change."""
+    import rclpy
+    from rclpy.event_handler import SubscriptionEventCallbacks
+    from rclpy.qos import QoSHistoryPolicy, QoSProfile
+    from std_msgs.msg import String
+
+    monkeypatch.setenv("MESSAGING_URL", nats_url)
+    lost: list[tuple[int, int]] = []
+    with rclpy.init():
+        node = rclpy.create_node("message_lost_listener")
+        sub = node.create_subscription(
+            String,
+            "lost_" + uuid.uuid4().hex[:8],
+            lambda msg: None,
+            QoSProfile(history=QoSHistoryPolicy.KEEP_ALL, depth=1),
+            event_callbacks=SubscriptionEventCallbacks(
+                message_lost=lambda info: lost.append((info.total_count, info.total_count_change))
+            ),
+        )
+        report = sub._core.on_message_lost
+        assert report is not None
+        for total, events in ((3, 1), (5, 2)):
+            report(total)
+            for _ in range(50):
+                rclpy.spin_once(node, timeout_sec=0.1)
+                if len(lost) == events:
+                    break
+        node.destroy_node()
+    assert lost == [(3, 3), (5, 2)]
+
+
 def test_levels_belong_to_names_and_are_inherited(capsys: pytest.CaptureFixture[str]) -> None:
     from rclpy.impl.logging_severity import LoggingSeverity
     from rclpy.impl.rcutils_logger import RcutilsLogger

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from robotfleet_nodes.node.qos import QoSProfile
-from robotfleet_nodes.transport import EndpointInfo, NodeInfo, ParticipantInfo
-from robotfleet_nodes.transport.nats._graph import participant_from_json, participant_to_json_chunks
+from robotfleet_nodes.transport import EndpointInfo, EntityStats, NodeInfo, ParticipantInfo, SubscriptionStats
+from robotfleet_nodes.transport.nats._graph import (
+    participant_from_json,
+    participant_to_json_chunks,
+    troubled_to_json,
+)
 
 
 def _participant(n: int) -> ParticipantInfo:
@@ -37,3 +41,12 @@ def test_a_participant_without_nodes_still_answers() -> None:
     chunks = participant_to_json_chunks(_participant(0), max_bytes=4096)
     assert len(chunks) == 1
     assert participant_from_json(chunks[0]).nodes == []
+
+
+def test_troubled_subscriptions_travel_in_their_own_chunk() -> None:
+    info = _participant(1)
+    info.troubled = [SubscriptionStats("/viewer", "/camera", EntityStats(received=9, dropped=4, malformed=1))]
+    back = participant_from_json(troubled_to_json(info))
+    assert (back.gid, back.nodes) == ("g1", [])
+    assert back.troubled == info.troubled
+    assert participant_from_json(participant_to_json_chunks(info, max_bytes=8 * 1024)[0]).troubled == []

@@ -18,9 +18,11 @@ What our NATS transport can tell, and how:
   deadline period, counted when an executor looks.
 * a publisher's ``liveliness`` (lost): MANUAL_BY_TOPIC publishers whose lease passes
   without ``publish`` or ``assert_liveliness``; an AUTOMATIC one is alive while its process is.
-* ``message_lost``: accepted, never fires. As in DDS (and real rclpy), a KEEP_LAST queue
-  replacing its oldest message is no loss; our NATS transport reports no loss in transport
-  yet.
+* ``message_lost``: messages a KEEP_ALL subscription lost because its transport queue was
+  full (its callback fell behind: the NATS transport bounds each subscription's queue, see
+  ``transport/nats/_delivery.py``); ``total_count`` is the transport's running total. As in
+  DDS (and real rclpy), a KEEP_LAST queue replacing its oldest message is no loss (it counts
+  in the subscription's ``stats.dropped`` only).
 * ``lifespan`` (a QoS policy, not an event) is applied by the transport to the stored
   messages a late-joining transient-local subscription reads (by JetStream's store time);
   a message already in a subscription's queue is delivered whatever its age.
@@ -47,6 +49,7 @@ from .event_handler import (
     PublisherEventCallbacks,
     QoSLivelinessChangedInfo,
     QoSLivelinessLostInfo,
+    QoSMessageLostInfo,
     QoSOfferedDeadlineMissedInfo,
     QoSOfferedIncompatibleQoSInfo,
     QoSPublisherMatchedInfo,
@@ -309,10 +312,9 @@ class EntityEvents:
         self._deadline = handlers.get("deadline")
         lease = handlers.get("liveliness")
         self._lease = lease if isinstance(lease, _TimedHandler) else None
-        # ``message_lost`` gets no handler (subscription_events): it never fires. A full
-        # KEEP_LAST queue replacing its oldest message is DDS history at work, which DDS does
-        # not report as lost (nor does real rclpy); our NATS transport reports no loss in
-        # transport yet.
+        # ``message_lost`` is fed by the core subscription's ``on_message_lost`` (KEEP_ALL
+        # losses only: a KEEP_LAST queue replacing its oldest message is DDS history at work,
+        # which DDS does not report as lost, nor does real rclpy).
         for handler in handlers.values():
             node._add(handler)
         if watch is not None:
@@ -401,6 +403,11 @@ def subscription_events(
         handlers["deadline"] = _TimedHandler(
             group, callbacks.deadline, QoSRequestedDeadlineMissedInfo, qos.deadline, repeat=True
         )
+    if callbacks.message_lost is not None:
+        lost = handlers["message_lost"] = EventHandler(
+            group, callbacks.message_lost, QoSMessageLostInfo, _TOTAL
+        )
+        core.on_message_lost = lambda total: lost._update(total_count=total)
     return _events(node, core, handlers, publisher=False)
 
 

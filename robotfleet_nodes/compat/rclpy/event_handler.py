@@ -3,9 +3,10 @@
 rclpy's names and fields, so programs such as ROS 2's quality-of-service demos import and
 build their callbacks. ``Node.create_publisher`` / ``create_subscription``
 (``event_callbacks=``) run them on executors, in the entity's callback group: matched,
-incompatible QoS and type, a subscription's liveliness (from the graph), deadline and a
-MANUAL_BY_TOPIC publisher's liveliness lost; ``message_lost`` is accepted and never fires. What
-each means over NATS, and what it cannot tell, is in ``_events.py``. With
+incompatible QoS and type, a subscription's liveliness (from the graph), deadline, a
+MANUAL_BY_TOPIC publisher's liveliness lost and ``message_lost`` (a KEEP_ALL subscription
+whose transport queue overflowed). What each means over NATS, and what it cannot tell, is
+in ``_events.py``. With
 ``use_default_callbacks`` no extra handler is made: a subscription's transport logs an
 incompatible QoS or type when such messages arrive (rclpy's default callbacks warn on discovery).
 """

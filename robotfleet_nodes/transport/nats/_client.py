@@ -123,6 +123,15 @@ class RfosClient(_nats_client.Client):
 
         return await self.subscribe(subject, queue=queue, cb=deliver)
 
+    def read_progress(self) -> object:
+        """A value that changes whenever the connection's reader makes progress.
+
+        Here (public API only): messages and payload bytes received, so bytes of a large
+        message still being read do not count; the fast client also sees them.
+        """
+        stats = self.stats
+        return (stats["in_msgs"], stats["in_bytes"])
+
     async def roundtrip(self, timeout: float) -> None:
         """Return once the server has processed everything sent so far.
 

@@ -122,6 +122,14 @@ class FastRfosClient(RfosClient):
         sub._message_iterator = None
         return sub
 
+    def read_progress(self) -> object:
+        """Messages received and the parser's unparsed bytes: moves with every read.
+
+        A delivery drainer compares it across loop iterations to tell whether the reader has
+        caught up (no new byte arrived) before running slow callbacks (:mod:`._delivery`).
+        """
+        return (self.stats["in_msgs"], len(self._ps.buf))
+
     async def roundtrip(self, timeout: float) -> None:
         """Return once the server has processed everything sent so far.
 

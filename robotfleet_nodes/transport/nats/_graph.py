@@ -5,17 +5,31 @@ Every transport subscribes to ``<root>.<domain>.g.query`` and answers a query wi
 collects replies on a private inbox until its timeout: a dead process simply does not
 answer, so the result is exact, and nothing is sent while nobody asks. ``announce``
 publishes a small event on ``<root>.<domain>.g.changed`` so watchers know to ask again.
+
+Counters change with every message, so they are not part of the (cached) node chunks: a
+participant with troubled subscriptions (:class:`SubscriptionStats`: messages dropped by a
+full queue, malformed, of another type or incompatible QoS) adds one more chunk, made when
+it answers (:func:`troubled_to_json`), with no nodes and a ``troubled`` list.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import asdict, fields
 from typing import Any
 
 from robotfleet_nodes.qos import QoSProfile
-from robotfleet_nodes.transport._base import EndpointInfo, NodeInfo, ParticipantInfo
+from robotfleet_nodes.transport._base import (
+    EndpointInfo,
+    EntityStats,
+    NodeInfo,
+    ParticipantInfo,
+    SubscriptionStats,
+)
 
-__all__ = ["participant_from_json", "participant_to_json", "participant_to_json_chunks"]
+__all__ = ["participant_from_json", "participant_to_json", "participant_to_json_chunks", "troubled_to_json"]
+
+_COUNTERS = frozenset(f.name for f in fields(EntityStats))
 
 _KINDS = ("publishers", "subscriptions", "services", "clients")
 
@@ -82,6 +96,17 @@ def participant_to_json_chunks(
     return chunks
 
 
+def troubled_to_json(info: ParticipantInfo) -> bytes:
+    """The chunk carrying ``info.troubled`` (no nodes): sent after the node chunks."""
+    troubled = [{"node": t.node, "topic": t.topic, **asdict(t.stats)} for t in info.troubled]
+    return json.dumps({**_head(info), "nodes": [], "troubled": troubled}, separators=(",", ":")).encode()
+
+
+def _troubled(data: dict[str, Any]) -> SubscriptionStats:
+    counters = {key: int(value) for key, value in data.items() if key in _COUNTERS}
+    return SubscriptionStats(node=str(data["node"]), topic=str(data["topic"]), stats=EntityStats(**counters))
+
+
 def _endpoint(data: dict[str, Any]) -> EndpointInfo:
     return EndpointInfo(
         name=str(data["name"]),
@@ -108,4 +133,5 @@ def participant_from_json(raw: bytes) -> ParticipantInfo:
         pid=int(data.get("pid", 0)),
         nodes=nodes,
         started_at=float(data.get("started_at", 0.0)),
+        troubled=[_troubled(entry) for entry in data.get("troubled", [])],
     )

@@ -24,10 +24,12 @@ from nats.aio import client as _nats_client
 from nats.aio import subscription as _nats_subscription
 from nats.aio import transport as _nats_transport
 from nats.nuid import NUID
+from nats.protocol.parser import Parser
 
 __all__ = [
     "CLIENT_NAMES",
     "FAST_PATH",
+    "PARSER_NAMES",
     "PROBLEMS",
     "SUBSCRIPTION_NAMES",
     "TRANSPORT_NAMES",
@@ -89,6 +91,12 @@ CLIENT_NAMES: tuple[Internal, ...] = (
     Internal("_resp_map", ATTRIBUTE, "reply token -> future of requests", types=(dict,)),
     Internal("_resp_sub_prefix", ATTRIBUTE, "the shared reply inbox prefix", types=(type(None), bytearray)),
     Internal("_nuid", ATTRIBUTE, "unique reply tokens", types=(NUID,)),
+    Internal("_ps", ATTRIBUTE, "the protocol parser (read progress)", types=(Parser,)),
+)
+
+#: Names on ``nats.protocol.parser.Parser`` instances (``Client._ps``).
+PARSER_NAMES: tuple[Internal, ...] = (
+    Internal("buf", ATTRIBUTE, "bytes read but not yet parsed (read progress)", types=(bytearray,)),
 )
 
 #: Names on ``nats.aio.subscription.Subscription`` instances (inline subscriptions).
@@ -154,6 +162,10 @@ def check(
             problems.append(problem)
     for internal in SUBSCRIPTION_NAMES:
         problem = _check_one(subscription_cls, subscription, internal)
+        if problem is not None:
+            problems.append(problem)
+    for internal in PARSER_NAMES:
+        problem = _check_one(Parser, getattr(client, "_ps", None), internal)
         if problem is not None:
             problems.append(problem)
     for internal in TRANSPORT_NAMES:

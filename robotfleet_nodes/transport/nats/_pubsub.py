@@ -2,8 +2,9 @@
 
 Hot paths: publish is ``serialize`` + one pre-encoded ``HPUB``; receive is a header
 check (hash, origin, QoS code: dict lookups on a cached header dict) + ``deserialize`` +
-the callback. nats-py runs each subscription in its own task with its own queue, so a
-slow callback delays only its own subscription.
+the callback, run inline in the connection's reading task while it keeps up. A slow or
+coroutine callback gets a bounded queue that drops by the subscription's QoS and a drainer
+that yields to the reader (:mod:`._delivery`), so it never holds up the connection.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from robotfleet_nodes.transport._ratelimit import OnceLogger, RateLimitedLog
 from robotfleet_nodes.transport._watchdog import Watchdog
 from robotfleet_nodes.transport.nats._chunks import STORED, ChunkAssembler, chunk_blocks
 from robotfleet_nodes.transport.nats._client import hpub_prefix
+from robotfleet_nodes.transport.nats._delivery import Delivery
 from robotfleet_nodes.transport.nats._fastcodec import decoder_for, encoder_for
 from robotfleet_nodes.transport.nats._headers import (
     H_CHUNK,
@@ -258,9 +260,20 @@ class NatsSubscription(SubscriptionHandle):
         self._callback_log = RateLimitedLog(log)
         self._skip = 0
         self._chunks: ChunkAssembler | None = None  # made at the first chunk
+        self._assembled = 0  # size of the message the last chunk just completed
         self._fetches: set[asyncio.Future[None]] = set()
         self._sub: Any = None
         self._closed = False
+        self._delivery = Delivery(
+            endpoint.name,
+            endpoint.qos,
+            callback,
+            self.stats,
+            progress=transport.client.read_progress,
+            lost=lambda: self.on_message_lost,
+            failed=self._callback_failed,
+        )
+        self._deliver = self._delivery.deliver
         qos = endpoint.qos
         if ignore_local:
             # Whoever delivers the local messages sees every message: it tracks the deadline.
@@ -293,10 +306,9 @@ class NatsSubscription(SubscriptionHandle):
                 self._sub = await latched.subscribe(self.subject, self._on_stored)
                 return
             # not stored (the stream may not be extended by this identity): live messages only
-        if inspect.iscoroutinefunction(self._callback):
-            self._sub = await nc.subscribe(self.subject, cb=self._on_msg)
-        else:
-            self._sub = await nc.subscribe_inline(self.subject, self._on_inline)
+        # Plain and coroutine callbacks alike: decoded in the reading task, then run inline
+        # or queued by self._delivery (coroutines always queued, awaited in order).
+        self._sub = await nc.subscribe_inline(self.subject, self._on_inline)
 
     async def _on_stored(self, msg: Msg) -> None:
         if self._skip:
@@ -318,8 +330,9 @@ class NatsSubscription(SubscriptionHandle):
         return lifespan is not None and time.time() - msg.metadata.timestamp.timestamp() > lifespan
 
     async def _on_msg(self, msg: Msg) -> None:
-        """Path for coroutine callbacks and JetStream: one nats-py task per subscription."""
+        """Path for transient local (JetStream ordered consumer): nats-py's task and queue."""
         message = self._decode(msg.data, msg.headers)
+        self._assembled = 0
         if message is _DROPPED:
             return
         try:
@@ -330,22 +343,16 @@ class NatsSubscription(SubscriptionHandle):
             self._callback_failed(exc)
 
     def _on_inline(self, reply: bytes, data: bytes, hdr: dict[str, str] | None) -> None:
-        """Path for plain callbacks: called from the connection's reading task."""
+        """Core subscriptions: called from the connection's reading task."""
         message = self._decode(data, hdr)
         if message is _DROPPED:
             return
-        try:
-            result = self._callback(message)
-            if result is not None and inspect.isawaitable(result):
-                # A plain function returned an awaitable (e.g. a lambda around a coroutine).
-                task = asyncio.ensure_future(result)
-                task.add_done_callback(self._check_task)
-        except Exception as exc:
-            self._callback_failed(exc)
-
-    def _check_task(self, task: asyncio.Future[Any]) -> None:
-        if not task.cancelled() and task.exception() is not None:
-            self._callback_failed(task.exception())  # type: ignore[arg-type]
+        size = self._assembled
+        if size:  # the last chunk of a reassembled message: the queue bounds count it whole
+            self._assembled = 0
+            self._deliver(message, size)
+            return
+        self._deliver(message, len(data))
 
     def _callback_failed(self, exc: BaseException) -> None:
         self._callback_log.log(
@@ -409,7 +416,10 @@ class NatsSubscription(SubscriptionHandle):
                 self._fetches.add(task)
                 task.add_done_callback(self._fetches.discard)
             return None
-        return chunks.feed(hdr, chunk, data)
+        whole = chunks.feed(hdr, chunk, data)
+        if whole is not None:
+            self._assembled = len(whole)
+        return whole
 
     async def _fetch_stored(self) -> None:
         """Deliver the oversized transient-local message kept in the Object Store."""
@@ -425,14 +435,9 @@ class NatsSubscription(SubscriptionHandle):
                 return  # its live chunks got here first
             chunks.mark_delivered(hdr, msgid)
         message = self._decode(data, hdr)
-        if message is _DROPPED:
-            return
-        try:
-            result = self._callback(message)
-            if result is not None and inspect.isawaitable(result):
-                await result
-        except Exception as exc:
-            self._callback_failed(exc)
+        self._assembled = 0
+        if message is not _DROPPED:
+            self._deliver(message, len(data))
 
     def _incomplete(self) -> None:
         self.stats.incomplete += 1
@@ -492,6 +497,7 @@ class NatsSubscription(SubscriptionHandle):
         self._closed = True
         for task in list(self._fetches):
             task.cancel()
+        self._delivery.close()
         if self._watchdog is not None:
             self._watchdog.cancel()
         sub, self._sub = self._sub, None

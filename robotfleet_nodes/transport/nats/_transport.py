@@ -35,6 +35,7 @@ from robotfleet_nodes.transport._base import (
     RequestHandler,
     ServiceHandle,
     SubscriptionHandle,
+    SubscriptionStats,
     Transport,
 )
 from robotfleet_nodes.transport._connection import (
@@ -49,7 +50,11 @@ from robotfleet_nodes.transport._ratelimit import RateLimitedLog
 from robotfleet_nodes.transport.nats._chunks import ChunkCounter
 from robotfleet_nodes.transport.nats._client import InlineHandler, RfosClient, is_refusal
 from robotfleet_nodes.transport.nats._fastclient import new_client
-from robotfleet_nodes.transport.nats._graph import participant_from_json, participant_to_json_chunks
+from robotfleet_nodes.transport.nats._graph import (
+    participant_from_json,
+    participant_to_json_chunks,
+    troubled_to_json,
+)
 from robotfleet_nodes.transport.nats._latched import LatchedStore, fleet_latched_patterns
 from robotfleet_nodes.transport.nats._objects import LargeLatched
 from robotfleet_nodes.transport.nats._pubsub import NatsPublisher, NatsSubscription
@@ -635,11 +640,26 @@ class NatsTransport(Transport):
             self.mapper.graph("changed"), json.dumps({"gid": self.gid, "event": "announce"}).encode()
         )
 
+    def troubled(self) -> list[SubscriptionStats]:
+        """This transport's subscriptions that dropped messages (by their node and topic)."""
+        owners = {id(ep): node.fqn for node in self._nodes for ep in node.subscriptions}
+        found = []
+        for sub in self._entities:
+            if isinstance(sub, NatsSubscription):
+                entry = SubscriptionStats(owners.get(id(sub.endpoint), ""), sub.endpoint.name, sub.stats)
+                if entry.troubled:
+                    found.append(entry)
+        return found
+
     async def _on_graph_query(self, msg: Msg) -> None:
         if msg.reply:
             try:
                 for chunk in self._self_chunks:
                     await self.client.publish(msg.reply, chunk)
+                troubled = self.troubled()
+                if troubled:
+                    head = ParticipantInfo(self.gid, "", 0, started_at=self.started_at, troubled=troubled)
+                    await self.client.publish(msg.reply, troubled_to_json(head))
             except nats_errors.Error as exc:
                 self._errors.log(logging.WARNING, "could not answer a graph query: %s", exc)
 
@@ -657,8 +677,9 @@ class NatsTransport(Transport):
             known = found.get(info.gid)
             if known is None:
                 found[info.gid] = info
-            else:  # another chunk of a large participant
+            else:  # another chunk of a large participant, or its troubled subscriptions
                 known.nodes.extend(info.nodes)
+                known.troubled.extend(info.troubled)
 
         inbox = nc.new_inbox()
         sub = await nc.subscribe(inbox, cb=collect)
