@@ -364,11 +364,12 @@ async def test_oversized_latched_data_with_depth_over_1_is_refused(
         await a.close()
 
 
-async def test_bag_record_writes_a_chunked_message_whole(
+async def test_bag_record_writes_a_chunked_message_whole_and_play_chunks_it_again(
     small_broker: EmbeddedBroker, unique: str, tmp_path: Path
 ) -> None:
     from mcap.reader import make_reader
 
+    from robotfleet_nodes.bag.player import Player
     from robotfleet_nodes.bag.recorder import Recorder
     from robotfleet_nodes.idl.codec import Encoding, deserialize
 
@@ -389,6 +390,13 @@ async def test_bag_record_writes_a_chunked_message_whole(
             messages = [message.data for _s, _c, message in make_reader(stream).iter_messages()]
         assert len(messages) == 1
         assert bytes(deserialize(Image, messages[0], Encoding.CDR).data) == pixels
+
+        # played back: the player's raw publisher chunks it again for this 1 MiB server
+        played: asyncio.Queue[Any] = asyncio.Queue()
+        await a.create_subscription(endpoint("/camera/big", Image), Image, played.put_nowait)
+        stats = await Player(b, recorder.path, rate=100.0).run()
+        assert stats.published == 1
+        assert bytes((await asyncio.wait_for(played.get(), TIMEOUT)).data) == pixels
     finally:
         await a.close()
         await b.close()

@@ -610,9 +610,10 @@ class NatsTransport(Transport):
         return sub
 
     async def raw_publisher(self, subject: str, headers: Mapping[str, str] | None = None) -> RawPublisher:
-        """A :class:`RawPublisher` of bytes on ``subject`` with ``headers`` on every message."""
+        """A :class:`RawPublisher` of bytes on ``subject`` with ``headers`` on every message
+        (chunked when over the server's ``max_payload``)."""
         nc = await self._connected_client()
-        return RawPublisher(nc, subject, headers or {})
+        return RawPublisher(nc, subject, headers or {}, self.chunk_ids)
 
     # -- graph -----------------------------------------------------------------------
     def participant(self) -> ParticipantInfo:
