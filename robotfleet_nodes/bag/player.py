@@ -19,7 +19,7 @@ known type is ignored (the known one wins, one warning line).
 opened are published unchanged as CDR, with ``rfos-enc: cdr``: every RobotFleetOS
 subscription decodes CDR as well as JSON, so nothing is decoded or re-encoded (cheap, and
 byte-exact with what was recorded). Messages of a type known only from the bag are decoded
-and sent as JSON, the self-describing default encoding, so a subscriber that has never seen
+and sent as JSON, the self-describing encoding, so a subscriber that has never seen
 the type (``rfos topic echo`` in another process) still reads them. The headers are those of
 a :class:`NatsPublisher` created through the transport for the type: ``rfos-type``,
 ``rfos-hash`` (so mismatches are still caught), ``rfos-gid`` and ``rfos-qos``. A type

@@ -1,7 +1,9 @@
 """Turning messages into bytes and back, and naming their types: the public codec API.
 
-Two encodings: :attr:`Encoding.JSON` (the default on NATS, readable by any client) and
-:attr:`Encoding.CDR` (XCDR1 as ROS 2 / DDS and rosbag2 use it). :func:`type_hash_of` gives
+Two encodings: :attr:`Encoding.JSON` (readable by any client) and :attr:`Encoding.CDR`
+(XCDR1 as ROS 2 / DDS and rosbag2 use it). On NATS the transport's ``auto`` default picks
+CDR for types carrying bulk numeric data (images, point clouds, maps) and JSON for the
+rest (``robotfleet_nodes.transport``, ``docs/subjects.md`` "Encodings"). :func:`type_hash_of` gives
 the REP-2011 ``RIHS01_`` hash ROS 2 computes for the same definition.
 
 Types are resolved through the process-wide registry (``default_registry()``); the compiled
