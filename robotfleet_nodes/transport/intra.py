@@ -16,7 +16,10 @@ in-process bus.
 
 Each local subscription has its own queue. Coroutine callbacks get a task each (like
 nats-py's subscriptions), so a slow one delays only itself; plain-function callbacks,
-which block the loop wherever they run, share one dispatcher task. The queue keeps the
+which block the loop wherever they run, share one dispatcher task; a remote message for a
+plain-function callback with nothing local queued is handed over right where ``inner``
+decoded it (queued, a socket read's worth of decoded messages would stay alive, and nested
+types' objects keep the garbage collector busy). The queue keeps the
 last ``depth`` messages for best effort subscriptions and up to
 :data:`RELIABLE_QUEUE_LIMIT` for reliable ones; when full the oldest message is dropped,
 counted in the handle's ``dropped`` and logged (rate-limited).
@@ -199,7 +202,19 @@ class _LocalSubscription(CallbackFailures, SubscriptionHandle):
             self._owner._dispatcher.schedule(self)
 
     def from_inner(self, msg: Any) -> None:
-        self.enqueue(msg)  # the inner subscription counted it
+        """A remote message (the inner subscription counted it).
+
+        A plain-function callback with nothing local queued runs right here: queued, the
+        decoded messages of a whole socket read would stay alive until the dispatcher ran,
+        and a nested type's dozens of objects each trigger the garbage collector's
+        collections (measured on ``nav_msgs/Odometry``: 15 % of the time).
+        """
+        if self._wakeup is None and not self._queue and not self._closed:
+            if self._watchdog is not None:
+                self._watchdog.data()
+            self._call(msg)
+        else:
+            self.enqueue(msg)
 
     def run_one(self) -> bool:
         """Run the callback on the next queued message; True if more are queued."""
@@ -210,6 +225,14 @@ class _LocalSubscription(CallbackFailures, SubscriptionHandle):
         msg = queue.popleft()
         if self._watchdog is not None:
             self._watchdog.data()
+        self._call(msg)
+        if queue:
+            return True
+        self._scheduled = False
+        return False
+
+    def _call(self, msg: Any) -> None:
+        """Run the plain-function callback on ``msg``; what it raises is logged."""
         try:
             result = self._callback(msg)
             if result is not None and inspect.isawaitable(result):
@@ -217,10 +240,6 @@ class _LocalSubscription(CallbackFailures, SubscriptionHandle):
                 task.add_done_callback(self._check_task)
         except Exception as exc:
             self._failed(exc)
-        if queue:
-            return True
-        self._scheduled = False
-        return False
 
     async def _run(self) -> None:
         """Coroutine callbacks: one task per subscription, so a slow one delays only itself."""
