@@ -45,3 +45,19 @@ def test_quick_string_prints_one_row_per_mode() -> None:
             assert "error" in row["ours"] or row["ours"]["zero_copy"] is True, row["ours"]
         else:
             assert set(row["ratios"]) == {"ours_vs_raw_typed_msg_per_s", "ours_vs_raw_typed_mb_per_s"}
+
+
+def test_the_64_mib_row_reports_figures_or_the_publishers_error() -> None:
+    """Over every broker's max_payload until chunking lands: the row says why, the run goes on."""
+    done = subprocess.run(
+        [sys.executable, str(_SCRIPT), "--only", "^Blob64MiB$", "--contenders", "ours"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    rows = json.loads(done.stdout)["rows"]
+    assert [(r["type"], r["mode"], r["encoding"]) for r in rows] == [("Blob64MiB", "cross", "cdr")]
+    cell = rows[0]["ours"]
+    assert cell["bytes"] > 64 << 20
+    assert cell.get("error", "").startswith("MaxPayloadError") or cell["received"] == cell["sent"], cell
