@@ -226,6 +226,9 @@ class Sink:
     def __init__(self, loop: asyncio.AbstractEventLoop, delay: float = 0.0) -> None:
         self.loop = loop
         self.delay = delay  # seconds of (blocking) work per message: a slow subscriber
+        self.cooperative = False  # ours: wait ``delay`` in a coroutine callback instead of blocking
+        self.subscription: Any = None  # ours: the node subscription (its stats)
+        self.disconnects = 0  # ours: connection losses seen by the subscriber's transport
         self.ready = asyncio.Event()
         self.count = 0
         self.last = 0.0
@@ -245,8 +248,14 @@ class Sink:
         else:
             self.count += 1
             self.last = now
-        if self.delay and seq != WARM:
+        if self.delay and seq != WARM and not self.cooperative:
             time.sleep(self.delay)
+
+    async def record_async(self, seq: int, msg: Any = None) -> None:
+        """A slow subscriber that waits instead of blocking the loop (ours, cooperative)."""
+        self.record(seq, msg)
+        if self.delay and seq != WARM:
+            await asyncio.sleep(self.delay)
 
 
 async def make_subscriber(contender: str, kind: Kind, ep: Endpoint, sink: Sink, closers: list[Any]) -> None:
@@ -256,9 +265,18 @@ async def make_subscriber(contender: str, kind: Kind, ep: Endpoint, sink: Sink, 
         ctx = await our_context(ep, closers)
         node = Node("sensors_sub", context=ctx, start_parameter_services=False)
         await node.start()
-        await node.create_subscription(
-            type(build(kind)), ep.subject, lambda m: sink.record(seq_of(m), m), kind.depth
-        )
+
+        def lost(state: Any) -> None:
+            sink.disconnects += str(state) == "disconnected"
+
+        ctx.transport.add_connection_listener(lost)
+
+        async def cooperative(m: Any) -> None:
+            await sink.record_async(seq_of(m), m)
+
+        callback: Any = cooperative if sink.cooperative else (lambda m: sink.record(seq_of(m), m))
+        msg_type = type(build(kind))
+        sink.subscription = await node.create_subscription(msg_type, ep.subject, callback, kind.depth)
         await asyncio.sleep(0.1)
         return
     if contender in ("raw_typed", "raw_bytes"):
@@ -334,7 +352,14 @@ async def wait_quiet(sink: Sink, sent: int) -> None:
 
 
 async def cell_nats_zenoh(
-    contender: str, kind: Kind, mode: str, ep: Endpoint, seconds: float, *, delay: float = 0.0
+    contender: str,
+    kind: Kind,
+    mode: str,
+    ep: Endpoint,
+    seconds: float,
+    *,
+    delay: float = 0.0,
+    sink: Sink | None = None,
 ) -> dict[str, Any]:
     """One cell for ours / raw_typed / raw_bytes / zenoh.
 
@@ -344,7 +369,7 @@ async def cell_nats_zenoh(
     the very object published, ``zero_copy`` is all of them).
     """
     loop = asyncio.get_running_loop()
-    sink = Sink(loop, delay)
+    sink = sink if sink is not None else Sink(loop, delay)
     closers: list[Any] = []
     size = len(_read(ep.payload_file)) + (SEQ.size if contender in ("raw_bytes", "zenoh") else 0)
     try:
@@ -390,7 +415,7 @@ async def cell_nats_zenoh(
             str(SENSORS),
             "--child",
             contender,
-            "memory" if delay else kind.name,
+            "memory" if sink.delay else kind.name,
             ep.url,
             ep.subject,
             str(ep.zenoh_port),

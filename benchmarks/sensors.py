@@ -31,8 +31,12 @@ latency ``p50_ms``/``p99_ms`` (paced messages, ``time.monotonic`` on both sides)
 (the publisher's exception text). ``ratios`` divide ours by raw_typed (the issue's target is
 >= 0.9), raw_bytes, zenoh, rclpy. The machine is shared and one 1-second cell is noisy (+-20 %
 seen): ours and raw_typed run ``--rounds`` times (default 2) interleaved, each keeping its
-best; compare ratios over several runs all the same. ``memory``: a depth-5 subscriber 10x slower than its
-publisher of 1920x1080 images (CDR), RSS growth.
+best; compare ratios over several runs all the same. ``memory``: a depth-5 subscriber 10x slower than
+its publisher of 1920x1080 images (CDR), RSS growth, and what its bounded queue dropped
+(``dropped``) and whether the connection was cut (``disconnects``): ``ours`` with a coroutine
+callback that awaits 0.5 s per message (the reader keeps reading; the queue keeps the newest
+5), ``ours_blocking`` with a plain callback that blocks the loop 0.5 s per message (nothing
+reads the socket meanwhile, so nats-server may cut that connection as a slow consumer).
 
 One JSON line on stdout, progress on stderr. ``--quick`` (String and Image640, 0.5 s per
 cell), ``--only REGEX`` (type names, ``Blob64MiB``, ``Image1080@1MiB`` and ``memory``),
@@ -57,7 +61,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from _common import emit, progress
 from _proc import free_port, rss_mib
-from _sensor_cells import Endpoint, cell_nats_zenoh, cell_rclpy, child
+from _sensor_cells import Endpoint, Sink, cell_nats_zenoh, cell_rclpy, child
 from _sensor_kinds import BLOB, BLOB_BYTES, KINDS, MEMORY_KIND, Kind, build
 
 from robotfleet_nodes.idl.codec import serialize
@@ -101,8 +105,12 @@ async def memory_check(url: str, payload_file: str, contenders: list[str]) -> di
         "depth": MEMORY_KIND.depth,
         "target_growth_mib": 80,
     }
-    for contender in [c for c in ("ours", "zenoh") if c in contenders]:
-        progress(f"sensors: memory: {contender}")
+    variants = [v for v in ("ours", "ours_blocking", "zenoh") if v.removesuffix("_blocking") in contenders]
+    for variant in variants:
+        contender = variant.removesuffix("_blocking")
+        progress(f"sensors: memory: {variant}")
+        sink = Sink(asyncio.get_running_loop(), SLOW_CALLBACK)
+        sink.cooperative = variant == "ours"
         idle = rss_mib()
         peak = [idle]
         stop = threading.Event()
@@ -110,7 +118,7 @@ async def memory_check(url: str, payload_file: str, contenders: list[str]) -> di
         sampler.start()
         ep = Endpoint(url, f"mem_{uuid.uuid4().hex[:8]}", free_port(), payload_file, "cdr")
         try:
-            result = await cell_nats_zenoh(contender, MEMORY_KIND, "cross", ep, 0.0, delay=SLOW_CALLBACK)
+            result = await cell_nats_zenoh(contender, MEMORY_KIND, "cross", ep, 0.0, sink=sink)
         finally:
             stop.set()
             sampler.join()
@@ -118,13 +126,16 @@ async def memory_check(url: str, payload_file: str, contenders: list[str]) -> di
         if "lat_lost" in result:  # the paced phase is the whole run here; the rest still queued
             keep["sent"] = MEMORY_KIND.lat_n
             keep["received_when_publisher_done"] = MEMORY_KIND.lat_n - result["lat_lost"]
-        out[contender] = {
+        if sink.subscription is not None:
+            keep["dropped"] = getattr(sink.subscription.stats, "dropped", None)
+            keep["disconnects"] = sink.disconnects
+        out[variant] = {
             **keep,
             "idle_rss_mib": round(idle, 1),
             "peak_rss_mib": round(peak[0], 1),
             "growth_mib": round(peak[0] - idle, 1),
         }
-        progress(f"sensors: memory: {contender}: {out[contender]}")
+        progress(f"sensors: memory: {variant}: {out[variant]}")
     return out
 
 
