@@ -60,4 +60,8 @@ def test_the_64_mib_row_reports_figures_or_the_publishers_error() -> None:
     assert [(r["type"], r["mode"], r["encoding"]) for r in rows] == [("Blob64MiB", "cross", "cdr")]
     cell = rows[0]["ours"]
     assert cell["bytes"] > 64 << 20
-    assert cell.get("error", "").startswith("MaxPayloadError") or cell["received"] == cell["sent"], cell
+    # without chunking nats-py's MaxPayloadError; with it, figures (back to back into KEEP_LAST 2:
+    # some dropped, how many depends on the machine's load)
+    assert (
+        cell.get("error", "").startswith("MaxPayloadError") or {"sent", "received", "drops"} <= cell.keys()
+    ), cell
