@@ -59,6 +59,13 @@ __all__ = ["FastRfosClient", "new_client"]
 log = logging.getLogger(__name__)
 
 _CACHE_LIMIT = 4096
+#: While connected, a publish that leaves more than this pending waits for it to be written
+#: out: nats-py's own default (it flushes at its reconnect buffer size, 2 MiB unless set; ours
+#: is 8 MiB so one 6 MB image fits). At 8 MiB a fast same-process publisher of 1 MB messages
+#: pushed 8 MiB bursts between yields and starved a subscriber connection on the same loop
+#: until nats-server cut it (benchmarks/sensors.py PointCloud2 intra CDR: 192-306 msg/s with
+#: 300-370 lost of ~500, and 885-1000 msg/s with none at 2 MiB).
+FLUSH_THRESHOLD = 2 * 1024 * 1024
 _CACHEABLE_MAX = 1024
 _CRLF = b"\r\n"
 # Read with defaults: this module must import even when _internals finds them missing.
@@ -158,6 +165,23 @@ class FastRfosClient(RfosClient):
             return
         await super()._process_err(err_msg)
 
+    async def _send_command(self, cmd: bytes, priority: bool = False) -> None:
+        """nats-py's, with :data:`FLUSH_THRESHOLD` as the flush point while connected."""
+        if priority:
+            self._pending.insert(0, cmd)
+        else:
+            self._pending.append(cmd)
+        self._pending_data_size += len(cmd)
+        if self._pending_data_size > self._rfos_flush_limit():
+            await self._flush_pending(force_flush=True)
+
+    def _rfos_flush_limit(self) -> float:
+        """Pending bytes over which a command is written out before the caller goes on."""
+        limit = self._max_pending_size
+        if self._status == _CONNECTED:
+            return FLUSH_THRESHOLD if limit <= 0 else min(limit, FLUSH_THRESHOLD)
+        return limit if limit > 0 else float("inf")
+
     def _remove_sub(self, sid: int, max_msgs: int = 0) -> None:
         self._rfos_inline.pop(sid, None)
         super()._remove_sub(sid, max_msgs)
@@ -234,8 +258,7 @@ class FastRfosClient(RfosClient):
         self._pending_data_size += len(cmd)
         if self._status not in (_CONNECTED, _DRAINING_SUBS):
             return  # kept in the reconnect buffer
-        limit = self._max_pending_size
-        if limit > 0 and self._pending_data_size > limit and self._transport is not None:
+        if self._pending_data_size > self._rfos_flush_limit() and self._transport is not None:
             self._transport.writelines(self._pending[:])
             self._pending = []
             self._pending_data_size = 0
