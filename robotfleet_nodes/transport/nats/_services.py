@@ -33,7 +33,8 @@ from robotfleet_nodes.transport._ratelimit import RateLimitedLog
 from robotfleet_nodes.transport.nats._chunks import chunk_blocks
 from robotfleet_nodes.transport.nats._fastcodec import decoder_for, encoder_for
 from robotfleet_nodes.transport.nats._headers import H_ENC, H_ERROR, H_HASH, H_PROBE, encode_block
-from robotfleet_nodes.transport.nats._pubsub import ENCODINGS, message_headers
+from robotfleet_nodes.transport.nats._publisher import message_headers
+from robotfleet_nodes.transport.nats._subscription import ENCODINGS
 
 if TYPE_CHECKING:
     from robotfleet_nodes.transport.nats._transport import NatsTransport

@@ -57,11 +57,12 @@ from robotfleet_nodes.transport.nats._graph import (
 )
 from robotfleet_nodes.transport.nats._latched import LatchedStore, fleet_latched_patterns
 from robotfleet_nodes.transport.nats._objects import LargeLatched
-from robotfleet_nodes.transport.nats._pubsub import NatsPublisher, NatsSubscription
+from robotfleet_nodes.transport.nats._publisher import NatsPublisher
 from robotfleet_nodes.transport.nats._raw import RawPublisher, ServerInfo
 from robotfleet_nodes.transport.nats._refusals import Refusals, is_permission_violation
 from robotfleet_nodes.transport.nats._services import NatsClient, NatsService
 from robotfleet_nodes.transport.nats._subjects import SubjectMapper
+from robotfleet_nodes.transport.nats._subscription import NatsSubscription
 
 __all__ = ["DEFAULT_RECONNECT_BUFFER", "NatsTransport"]
 
