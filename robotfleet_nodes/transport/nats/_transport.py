@@ -1,4 +1,8 @@
-"""The NATS transport: one nats-py connection shared by every node of a process."""
+"""The NATS transport: one nats-py connection shared by every node of a process.
+
+This module holds the connection; :class:`NatsTransport`'s entity, raw and graph methods
+are mixins in ``_transport_entities.py``, ``_transport_raw.py`` and ``_transport_graph.py``.
+"""
 
 from __future__ import annotations
 
@@ -8,34 +12,19 @@ import json
 import logging
 import os
 import random
-import socket
 import ssl
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, ClassVar
 
 from nats import errors as nats_errors
-from nats.aio.msg import Msg
-from nats.aio.subscription import Subscription
-from nats.js import JetStreamContext
 from nats.js import errors as js_errors
 
 from robotfleet_nodes.broker import ENV_URL, messaging_url_from_env
 from robotfleet_nodes.errors import BrokerUnavailable, JetStreamUnavailable, TransportError
-from robotfleet_nodes.qos import Durability
 from robotfleet_nodes.security.creds import ClientSecurity, Credentials, client_security, redact_url
 from robotfleet_nodes.transport._base import (
-    ClientHandle,
-    EndpointInfo,
-    MessageCallback,
     NodeInfo,
-    ParticipantInfo,
-    PublisherHandle,
-    RequestHandler,
-    ServiceHandle,
-    SubscriptionHandle,
-    SubscriptionStats,
     Transport,
 )
 from robotfleet_nodes.transport._connection import (
@@ -48,21 +37,16 @@ from robotfleet_nodes.transport._encoding import AUTO, EncodingOption, parse_enc
 from robotfleet_nodes.transport._limits import ENV_ENCODING, max_message_size_from
 from robotfleet_nodes.transport._ratelimit import RateLimitedLog
 from robotfleet_nodes.transport.nats._chunks import ChunkCounter
-from robotfleet_nodes.transport.nats._client import InlineHandler, RfosClient, is_refusal
+from robotfleet_nodes.transport.nats._client import RfosClient, is_refusal
 from robotfleet_nodes.transport.nats._fastclient import new_client
-from robotfleet_nodes.transport.nats._graph import (
-    participant_from_json,
-    participant_to_json_chunks,
-    troubled_to_json,
-)
-from robotfleet_nodes.transport.nats._latched import LatchedStore, fleet_latched_patterns
+from robotfleet_nodes.transport.nats._latched import LatchedStore
 from robotfleet_nodes.transport.nats._objects import LargeLatched
 from robotfleet_nodes.transport.nats._publisher import NatsPublisher
-from robotfleet_nodes.transport.nats._raw import RawPublisher, ServerInfo
 from robotfleet_nodes.transport.nats._refusals import Refusals, is_permission_violation
-from robotfleet_nodes.transport.nats._services import NatsClient, NatsService
 from robotfleet_nodes.transport.nats._subjects import SubjectMapper
-from robotfleet_nodes.transport.nats._subscription import NatsSubscription
+from robotfleet_nodes.transport.nats._transport_entities import NatsEntityMethods
+from robotfleet_nodes.transport.nats._transport_graph import NatsGraphMethods
+from robotfleet_nodes.transport.nats._transport_raw import NatsRawMethods
 
 __all__ = ["DEFAULT_RECONNECT_BUFFER", "NatsTransport"]
 
@@ -70,13 +54,11 @@ log = logging.getLogger(__name__)
 
 #: Bytes of outgoing messages kept while reconnecting (beyond it, publish fails or drops).
 DEFAULT_RECONNECT_BUFFER = 8 * 1024 * 1024
-#: Largest graph reply; bigger participants answer in several chunks.
-_GRAPH_CHUNK_BYTES = 256 * 1024
 #: Longest wait between two reconnection attempts (seconds).
 _MAX_RECONNECT_WAIT = 5.0
 
 
-class NatsTransport(Transport):
+class NatsTransport(NatsEntityMethods, NatsRawMethods, NatsGraphMethods, Transport):
     """Nodes on a NATS server: core NATS for topics and services, JetStream for latched topics.
 
     ``url`` defaults to ``MESSAGING_URL`` (several comma-separated URLs form a pool). The
@@ -415,283 +397,6 @@ class NatsTransport(Transport):
             self._refusals.credentials(creds.path if creds is not None else None, self.identity)
         else:
             self._errors.log(logging.WARNING, "NATS error: %s", exc or type(exc).__name__)
-
-    # -- entities --------------------------------------------------------------------
-    def _forget(self, entity: Any) -> None:
-        self._entities.discard(entity)
-
-    async def _connected_client(self) -> RfosClient:
-        if self._nc is None:
-            await self.connect()
-        return self.client
-
-    async def create_publisher(
-        self, endpoint: EndpointInfo, msg_type: type[Any], *, encoding: EncodingOption | None = None
-    ) -> PublisherHandle:
-        """Publish ``msg_type`` on ``endpoint.name`` (transient local: also stored in JetStream).
-
-        ``encoding``: this publisher's, instead of the transport's (see :class:`NatsTransport`).
-        """
-        await self._connected_client()
-        publisher = NatsPublisher(self, endpoint, msg_type, encoding=encoding)
-        qos = endpoint.qos
-        if (
-            qos.durability is Durability.TRANSIENT_LOCAL
-            and self.latched is not None
-            and await self.latched.available()
-        ):
-            try:
-                publisher.latched = await self.latched.ensure(publisher.subject, qos.depth)
-            except (nats_errors.Error, RuntimeError) as exc:
-                raise TransportError(
-                    f"{endpoint.name}: cannot keep transient-local messages in JetStream stream "
-                    f"{self.latched.name}: {exc}"
-                ) from exc
-        self._entities.add(publisher)
-        return publisher
-
-    async def create_subscription(
-        self,
-        endpoint: EndpointInfo,
-        msg_type: type[Any],
-        callback: MessageCallback,
-        *,
-        ignore_local: bool = False,
-    ) -> SubscriptionHandle:
-        """Deliver decoded messages on ``endpoint.name`` to ``callback`` (see :class:`Transport`)."""
-        await self._connected_client()
-        subscription = NatsSubscription(self, endpoint, msg_type, callback, ignore_local=ignore_local)
-        await subscription.start()
-        await self._settle()
-        self._entities.add(subscription)
-        return subscription
-
-    async def create_service(
-        self, endpoint: EndpointInfo, srv_type: type[Any], handler: RequestHandler
-    ) -> ServiceHandle:
-        """Answer requests to ``endpoint.name`` in its queue group."""
-        await self._connected_client()
-        service = NatsService(self, endpoint, srv_type, handler)
-        await service.start()
-        await self._settle()
-        self._entities.add(service)
-        return service
-
-    async def create_client(self, endpoint: EndpointInfo, srv_type: type[Any]) -> ClientHandle:
-        """A client for the service ``endpoint.name``."""
-        await self._connected_client()
-        client = NatsClient(self, endpoint, srv_type)
-        self._entities.add(client)
-        return client
-
-    async def _settle(self) -> None:
-        """One round trip, so the server knows a new subscription before we return.
-
-        Callers in the same loop turn share one round trip (a node creating its six
-        parameter services together waits for one PONG, not six): the round trip starts on
-        the next turn, after every subscription queued until then.
-        """
-        if not self.connected:
-            return
-        waiter = self._settling
-        if waiter is None:
-            loop = asyncio.get_running_loop()
-            waiter = self._settling = loop.create_future()
-            loop.call_soon(self._start_settle, waiter)
-        await asyncio.shield(waiter)
-
-    def _start_settle(self, waiter: asyncio.Future[None]) -> None:
-        if self._settling is waiter:
-            self._settling = None  # later callers start the next round trip
-        task = asyncio.ensure_future(self._roundtrip(waiter))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _roundtrip(self, waiter: asyncio.Future[None]) -> None:
-        try:
-            if self.connected:
-                with contextlib.suppress(nats_errors.Error, TimeoutError):
-                    await self.client.roundtrip(self._connect_timeout)
-        finally:
-            if not waiter.done():
-                waiter.set_result(None)
-
-    async def cover_latched(self, patterns: Iterable[str] | None = None, *, depth: int = 1) -> None:
-        """Create or extend the latched-topics stream so it stores ``patterns`` (NATS wildcards).
-
-        Default: :func:`fleet_latched_patterns` (every robot action's status). The fleet calls
-        this at start: with NATS accounts only it may manage streams, and publishers or
-        subscribers of covered subjects never need to. Raises ``TransportError`` when
-        JetStream is off or the request is refused.
-        """
-        nc = await self._connected_client()
-        wanted = list(patterns) if patterns is not None else fleet_latched_patterns(self.mapper.prefix)
-        store = (
-            self.latched
-            if self.latched is not None
-            else LatchedStore(nc, self.mapper.root, self.mapper.domain)
-        )
-        try:
-            await store.cover(wanted, depth)
-        except (nats_errors.Error, js_errors.Error, RuntimeError) as exc:
-            raise TransportError(
-                f"cannot have JetStream stream {store.name} store {wanted}: {exc or type(exc).__name__} "
-                "(this identity must be allowed to manage streams: the fleet or operator)"
-            ) from exc
-
-    # -- raw NATS (tools, bags, the fleet's JetStream parts) ----------------------------
-    def jetstream(self) -> JetStreamContext:
-        """nats-py's JetStream context on this connection (streams, key-value buckets, consumers)."""
-        return self.client.jetstream()
-
-    def server_info(self) -> ServerInfo:
-        """The server this transport is connected to (``TransportError`` before ``connect()``)."""
-        nc = self.client
-        url = nc.connected_url
-        version = nc.connected_server_version
-        return ServerInfo(
-            url=url.netloc.rsplit("@", 1)[-1] if url is not None else redact_url(self.url or ""),
-            version=f"{version.major}.{version.minor}.{version.patch}",
-            max_payload=nc.max_payload,
-        )
-
-    async def flush(self, timeout: float = 2.0) -> None:
-        """Return once the server has processed everything this transport sent so far.
-
-        One round trip; raises nats-py's ``TimeoutError`` / ``FlushTimeoutError`` after
-        ``timeout`` seconds.
-        """
-        nc = await self._connected_client()
-        await nc.roundtrip(timeout)
-
-    async def request(self, subject: str, payload: bytes = b"", *, timeout: float) -> Msg:
-        """A plain NATS request on ``subject`` (any NATS service; no RobotFleetOS headers).
-
-        Raises nats-py's ``NoRespondersError`` and ``TimeoutError``.
-        """
-        nc = await self._connected_client()
-        return await nc.request(subject, payload, timeout=timeout)
-
-    async def subscribe_raw(
-        self,
-        subject: str,
-        callback: Callable[[Msg], Awaitable[None]],
-        *,
-        queue: str = "",
-        pending_msgs_limit: int | None = None,
-        pending_bytes_limit: int | None = None,
-    ) -> Subscription:
-        """Call ``callback`` with each nats-py ``Msg`` on ``subject`` (a NATS pattern may use ``*``/``>``).
-
-        The subscription is known to the server when this returns; ``unsubscribe()`` or
-        ``drain()`` it when done. The limits bound what nats-py queues for a slow callback.
-        """
-        nc = await self._connected_client()
-        limits: dict[str, int] = {}
-        if pending_msgs_limit is not None:
-            limits["pending_msgs_limit"] = pending_msgs_limit
-        if pending_bytes_limit is not None:
-            limits["pending_bytes_limit"] = pending_bytes_limit
-        sub = await nc.subscribe(subject, queue=queue, cb=callback, **limits)  # type: ignore[arg-type]
-        await self._settle()
-        return sub
-
-    async def subscribe_inline(
-        self, subject: str, handler: InlineHandler, *, queue: str = ""
-    ) -> Subscription:
-        """Call the plain function ``handler(reply, data, headers)`` for each message on ``subject``.
-
-        The fastest way in: no message object and, on the fast client, no queue or task
-        hop (``headers`` dicts are shared: read-only). The subscription is known to the
-        server when this returns; ``unsubscribe()`` it when done.
-        """
-        nc = await self._connected_client()
-        sub: Subscription = await nc.subscribe_inline(subject, handler, queue=queue)
-        await self._settle()
-        return sub
-
-    async def raw_publisher(self, subject: str, headers: Mapping[str, str] | None = None) -> RawPublisher:
-        """A :class:`RawPublisher` of bytes on ``subject`` with ``headers`` on every message
-        (chunked when over the server's ``max_payload``)."""
-        nc = await self._connected_client()
-        return RawPublisher(nc, subject, headers or {}, self.chunk_ids)
-
-    # -- graph -----------------------------------------------------------------------
-    def participant(self) -> ParticipantInfo:
-        """This transport as the graph shows it."""
-        return ParticipantInfo(
-            gid=self.gid,
-            host=socket.gethostname(),
-            pid=os.getpid(),
-            nodes=list(self._nodes),
-            started_at=self.started_at,
-        )
-
-    def _participant_chunks(self) -> list[bytes]:
-        max_payload = getattr(self.client, "max_payload", 0) or _GRAPH_CHUNK_BYTES
-        return participant_to_json_chunks(
-            self.participant(), min(max_payload // 2, _GRAPH_CHUNK_BYTES), self._node_json_cache
-        )
-
-    async def announce(self, nodes: list[NodeInfo]) -> None:
-        """Store ``nodes`` (answered to graph queries) and tell watchers the graph changed."""
-        self._nodes = list(nodes)
-        self._self_chunks = self._participant_chunks()
-        nc = await self._connected_client()
-        await nc.publish(
-            self.mapper.graph("changed"), json.dumps({"gid": self.gid, "event": "announce"}).encode()
-        )
-
-    def troubled(self) -> list[SubscriptionStats]:
-        """This transport's subscriptions that dropped messages (by their node and topic)."""
-        owners = {id(ep): node.fqn for node in self._nodes for ep in node.subscriptions}
-        found = []
-        for sub in self._entities:
-            if isinstance(sub, NatsSubscription):
-                entry = SubscriptionStats(owners.get(id(sub.endpoint), ""), sub.endpoint.name, sub.stats)
-                if entry.troubled:
-                    found.append(entry)
-        return found
-
-    async def _on_graph_query(self, msg: Msg) -> None:
-        if msg.reply:
-            try:
-                for chunk in self._self_chunks:
-                    await self.client.publish(msg.reply, chunk)
-                troubled = self.troubled()
-                if troubled:
-                    head = ParticipantInfo(self.gid, "", 0, started_at=self.started_at, troubled=troubled)
-                    await self.client.publish(msg.reply, troubled_to_json(head))
-            except nats_errors.Error as exc:
-                self._errors.log(logging.WARNING, "could not answer a graph query: %s", exc)
-
-    async def graph(self, *, timeout: float = 0.5) -> list[ParticipantInfo]:
-        """Ask every participant for its nodes; gather answers for ``timeout`` seconds."""
-        nc = await self._connected_client()
-        found: dict[str, ParticipantInfo] = {}
-
-        async def collect(msg: Msg) -> None:
-            try:
-                info = participant_from_json(msg.data)
-            except (ValueError, KeyError, TypeError) as exc:
-                self._errors.log(logging.WARNING, "ignoring a malformed graph reply: %s", exc)
-                return
-            known = found.get(info.gid)
-            if known is None:
-                found[info.gid] = info
-            else:  # another chunk of a large participant, or its troubled subscriptions
-                known.nodes.extend(info.nodes)
-                known.troubled.extend(info.troubled)
-
-        inbox = nc.new_inbox()
-        sub = await nc.subscribe(inbox, cb=collect)
-        try:
-            await nc.publish(self.mapper.graph("query"), b"", reply=inbox)
-            await asyncio.sleep(timeout)  # the collection window: everyone alive answers within it
-        finally:
-            with contextlib.suppress(nats_errors.Error):
-                await sub.unsubscribe()
-        return sorted(found.values(), key=lambda p: p.started_at)
 
 
 def _describe(exc: BaseException) -> str:
