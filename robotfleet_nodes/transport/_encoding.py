@@ -21,7 +21,7 @@ import contextlib
 from typing import Any, Final, Literal
 
 from robotfleet_nodes.errors import ConfigError
-from robotfleet_nodes.idl import ArrayKind, MessageSpec, default_registry
+from robotfleet_nodes.idl import PRIMITIVE_TYPES, ArrayKind, MessageSpec, default_registry
 from robotfleet_nodes.idl.codec import Encoding
 
 __all__ = [
@@ -40,23 +40,8 @@ EncodingOption = Encoding | Literal["auto"]
 BULK_FIXED_BYTES: Final = 64
 
 _BYTES: Final = frozenset({"uint8", "byte", "char", "int8"})
-_NUMERIC: Final = frozenset(
-    {
-        "bool",
-        "byte",
-        "char",
-        "float32",
-        "float64",
-        "int8",
-        "uint8",
-        "int16",
-        "uint16",
-        "int32",
-        "uint32",
-        "int64",
-        "uint64",
-    }
-)
+#: Primitives whose sequences are bulk data (strings are not).
+_NUMERIC: Final = PRIMITIVE_TYPES - {"string", "wstring"}
 _CACHE_ATTR: Final = "__rfos_auto_encoding__"
 
 
