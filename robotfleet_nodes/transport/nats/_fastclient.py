@@ -171,8 +171,10 @@ class FastRfosClient(RfosClient):
             self._pending.insert(0, cmd)
         else:
             self._pending.append(cmd)
-        self._pending_data_size += len(cmd)
-        if self._pending_data_size > self._rfos_flush_limit():
+        size = self._pending_data_size = self._pending_data_size + len(cmd)
+        # one comparison in the common case: no flush point is below FLUSH_THRESHOLD unless
+        # the reconnect buffer is
+        if (size > FLUSH_THRESHOLD or 0 < self._max_pending_size < size) and size > self._rfos_flush_limit():
             await self._flush_pending(force_flush=True)
 
     def _rfos_flush_limit(self) -> float:
@@ -258,7 +260,12 @@ class FastRfosClient(RfosClient):
         self._pending_data_size += len(cmd)
         if self._status not in (_CONNECTED, _DRAINING_SUBS):
             return  # kept in the reconnect buffer
-        if self._pending_data_size > self._rfos_flush_limit() and self._transport is not None:
+        size = self._pending_data_size
+        if (
+            (size > FLUSH_THRESHOLD or 0 < self._max_pending_size < size)
+            and size > self._rfos_flush_limit()
+            and self._transport is not None
+        ):
             self._transport.writelines(self._pending[:])
             self._pending = []
             self._pending_data_size = 0
