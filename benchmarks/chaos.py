@@ -68,12 +68,12 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from _chaos_count import FINAL_STATES, Execution, count, first_after, parse_edge_log, parse_journal
+from _chaos_http import Submitter, get_json, request
 from _common import progress
 from _proc import free_port
 from _tierproc import TierProcess
@@ -85,7 +85,6 @@ AREA = "area-1"
 ZONES = ("zone-1", "zone-2")
 RESTART_AFTER_S = 5.0
 STARTUP_TIMEOUT_S = 240.0
-GIVE_UP_S = 180.0  # a submission retried this long is given up (counted)
 TASK = "pick"
 ROBOT_LEASE_S = 2.0  # shorter than most tasks: a zone down long leaves orders to move
 ZONE_LEASE_S = 6.0
@@ -160,132 +159,6 @@ def sizes(scenario: str, quick: bool) -> Sizes:
         zone_long_down_s=long_down,
         stop_s=stop,
     )
-
-
-# -- HTTP ------------------------------------------------------------------------------------
-def _request(
-    port: int, method: str, path: str, body: Any = None, timeout: float = 10.0
-) -> tuple[int, dict[str, str], bytes]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        data = json.dumps(body).encode() if body is not None else None
-        headers = {"Content-Type": "application/json"} if data is not None else {}
-        conn.request(method, path, body=data, headers=headers)
-        response = conn.getresponse()
-        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
-    finally:
-        conn.close()
-
-
-def _get_json(port: int, path: str) -> Any:
-    status, _, body = _request(port, "GET", path)
-    if status != 200:
-        raise OSError(f"GET {path}: HTTP {status}")
-    return json.loads(body)
-
-
-@dataclass
-class Submitter:
-    """Submits orders ``<prefix>-<k>`` at ``rate``/s from a thread pool, retrying with the same id."""
-
-    port: int
-    rate: float
-    prefix: str
-    submitted: int = 0
-    accepted: dict[str, int] = field(default_factory=dict)  # id -> the 2xx status
-    http_503: int = 0
-    other_5xx: list[dict[str, Any]] = field(default_factory=list)
-    http_4xx: list[dict[str, Any]] = field(default_factory=list)
-    connection_errors: int = 0
-    timeouts: int = 0
-    given_up: list[str] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _pool: ThreadPoolExecutor = field(
-        default_factory=lambda: ThreadPoolExecutor(96, thread_name_prefix="submit")
-    )
-    _thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._schedule, name="schedule", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop submitting new orders and wait for the retries under way (each up to GIVE_UP_S)."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-        self._pool.shutdown(wait=True)
-
-    def _schedule(self) -> None:
-        began = time.monotonic()
-        k = 0
-        while not self._stop.is_set():
-            delay = began + k / self.rate - time.monotonic()
-            if delay > 0 and self._stop.wait(delay):
-                break
-            k += 1
-            with self._lock:
-                self.submitted += 1
-            self._pool.submit(self._submit, f"{self.prefix}-{k:05d}")
-
-    def _submit(self, order_id: str) -> None:
-        body = {"id": order_id, "area_id": AREA, "task": TASK}
-        deadline = time.monotonic() + GIVE_UP_S
-        while time.monotonic() < deadline:
-            try:
-                status, headers, text = _request(self.port, "POST", "/api/work-orders", body)
-            except TimeoutError:
-                with self._lock:
-                    self.timeouts += 1
-                time.sleep(0.5)
-                continue
-            except (OSError, http.client.HTTPException):
-                with self._lock:
-                    self.connection_errors += 1
-                time.sleep(0.5)
-                continue
-            if 200 <= status < 300:
-                with self._lock:
-                    self.accepted[order_id] = status
-                return
-            if status == 503:
-                with self._lock:
-                    self.http_503 += 1
-                try:
-                    wait = float(headers.get("retry-after", "1"))
-                except ValueError:
-                    wait = 1.0
-                time.sleep(min(max(wait, 0.1), 10.0))
-                continue
-            record = {
-                "id": order_id,
-                "status": status,
-                "t": round(time.time(), 3),
-                "body": text[:200].decode("utf-8", "replace"),
-            }
-            with self._lock:
-                (self.other_5xx if status >= 500 else self.http_4xx).append(record)
-            if status < 500:
-                return
-            time.sleep(0.5)
-        with self._lock:
-            self.given_up.append(order_id)
-
-    def summary(self) -> dict[str, Any]:
-        return {
-            "orders_submitted": self.submitted,
-            "orders_accepted": len(self.accepted),
-            "accepted_as_200_resubmission": sum(1 for s in self.accepted.values() if s == 200),
-            "http_503": self.http_503,
-            "http_5xx_other_than_503": len(self.other_5xx),
-            "http_5xx_other_than_503_samples": self.other_5xx[:5],
-            "http_4xx": len(self.http_4xx),
-            "http_4xx_samples": self.http_4xx[:5],
-            "connection_errors_retried": self.connection_errors,
-            "timeouts_retried": self.timeouts,
-            "given_up": len(self.given_up),
-        }
 
 
 # -- the deployment --------------------------------------------------------------------------
@@ -453,7 +326,7 @@ class Deployment:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with contextlib.suppress(OSError, http.client.HTTPException):
-                if _request(self.http_port, "GET", "/healthz", timeout=2.0)[0] == 200:
+                if request(self.http_port, "GET", "/healthz", timeout=2.0)[0] == 200:
                     return time.time()
             time.sleep(0.1)
         return None
@@ -476,7 +349,7 @@ class Deployment:
         online = 0
         while time.monotonic() < deadline:
             with contextlib.suppress(OSError, ValueError, KeyError):
-                online = int(_get_json(self.http_port, "/api/fleet")["robots_online"])
+                online = int(get_json(self.http_port, "/api/fleet")["robots_online"])
             if online >= robots:
                 progress(f"chaos {self.size.name}: {online}/{robots} robots online")
                 return
@@ -492,7 +365,7 @@ class Deployment:
     def executing_robots(self) -> list[str]:
         """Robots the fleet says are executing now (to pick victims that are mid-task)."""
         with contextlib.suppress(OSError, ValueError):
-            return [r["id"] for r in _get_json(self.http_port, "/api/robots?state=EXECUTING")]
+            return [r["id"] for r in get_json(self.http_port, "/api/robots?state=EXECUTING")]
         return []
 
 
@@ -717,7 +590,7 @@ def fetch_orders(dep: Deployment, ids: list[str]) -> dict[str, dict[str, Any] | 
     for order_id in ids:
         for _ in range(5):
             try:
-                status, _, body = _request(dep.http_port, "GET", f"/api/work-orders/{order_id}")
+                status, _, body = request(dep.http_port, "GET", f"/api/work-orders/{order_id}")
             except (OSError, http.client.HTTPException):
                 time.sleep(0.5)
                 continue
@@ -733,7 +606,7 @@ def drain(dep: Deployment, accepted: list[str], timeout: float) -> float:
     began = time.monotonic()
     while time.monotonic() - began < timeout:
         with contextlib.suppress(OSError, ValueError, KeyError):
-            counts = _get_json(dep.http_port, "/api/fleet")["work_orders"]
+            counts = get_json(dep.http_port, "/api/fleet")["work_orders"]
             open_ = sum(v for k, v in counts.items() if k not in FINAL_STATES)
             if open_ == 0:
                 break
@@ -752,7 +625,7 @@ def run_scenario(size: Sizes, work: Path) -> dict[str, Any]:
         "work_dir": str(work),
     }
     down_at: dict[str, list[float]] = {}
-    submitter = Submitter(dep.http_port, size.rate, f"chaos{size.name}{int(time.time()) % 100000}")
+    submitter = Submitter([dep.http_port], size.rate, f"chaos{size.name}{int(time.time()) % 100000}")
     try:
         dep.start()
         began = time.time()
