@@ -24,6 +24,9 @@ Every transition it makes is a ``WorkOrderUpdate`` on the order-event stream
   requeues any a robot may hold, asks the robot's journal (``/robots/<id>/journal``).
 - A zone that lost its own broker connection declares no robot OFFLINE: heartbeats are timed
   again from the reconnection, plus ``reconnect_grace_s``.
+- At an edge site (``site:``, docs/fleet.md "Edge sites") the zone talks to its site's leaf
+  server: its order events go to the site's own stream (the hub sources them), the order
+  bucket is read in the hub's domain, and an area grant holds ``site.site_offline_grace_s``.
 
 :class:`ZoneNode` here is the facade: start-up, status subscriptions, heartbeats,
 assignment passes, lease renewals and summaries. The machinery behind it is private to the
