@@ -25,9 +25,12 @@ import tempfile
 import threading
 import time
 from collections import deque
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 
+from robotfleet_nodes._broker_leaf import LeafOptions
 from robotfleet_nodes.errors import BrokerError
 
 __all__ = [
@@ -35,6 +38,7 @@ __all__ = [
     "ENV_URL",
     "MAX_PAYLOAD",
     "EmbeddedBroker",
+    "LeafOptions",
     "find_nats_server",
     "messaging_url_from_env",
 ]
@@ -51,6 +55,7 @@ DEFAULT_URL = "nats://localhost:4222"
 MAX_PAYLOAD = 8 * 1024 * 1024
 
 _CLIENT_RE = re.compile(r"Listening for client connections on (\S+):(\d+)")
+_LEAFNODE_RE = re.compile(r"Listening for leafnode connections on (\S+):(\d+)")
 _MONITOR_RE = re.compile(r"Starting http monitor on (\S+):(\d+)")
 _READY = "Server is ready"
 _SERVER_ERROR = " [ERR] "
@@ -103,6 +108,14 @@ class EmbeddedBroker:
     ``monitor_port``: serve nats-server's HTTP monitoring (``/varz``, ``/connz``) on the
     listen address, ``-1`` on a free port (:attr:`monitor_url` tells it); ``None`` (the
     default) serves none.
+
+    Edge sites (docs/fleet.md, "Edge sites"), without ``config_file`` (a file says it itself):
+    ``jetstream_domain`` gives this server's JetStream its own domain (the hub's ``hub``, a
+    site's its zone id); ``leafnode_port`` opens a listener for sites' leaf nodes (``-1``: a
+    free port, :attr:`leafnode_url` tells it); ``leaf_remotes`` makes this server a leaf node
+    dialling those hub URLs (``leaf_credentials``: the ``.creds`` file of the site's
+    identity; ``leaf_tls_ca``: the CA the hub's certificate must chain to);
+    ``leafnode_no_advertise``: leaf nodes learn no other URL of the hub than the one they dial.
     """
 
     def __init__(
@@ -116,8 +129,27 @@ class EmbeddedBroker:
         extra_args: tuple[str, ...] = (),
         config_file: str | os.PathLike[str] | None = None,
         monitor_port: int | None = None,
+        jetstream_domain: str | None = None,
+        leafnode_port: int | None = None,
+        leaf_remotes: Sequence[str] = (),
+        leaf_credentials: str | os.PathLike[str] | None = None,
+        leaf_tls_ca: str | os.PathLike[str] | None = None,
+        leafnode_no_advertise: bool = False,
     ) -> None:
         self.monitor_port = monitor_port
+        self.leaf = LeafOptions(
+            jetstream_domain=jetstream_domain,
+            leafnode_port=leafnode_port,
+            remotes=tuple(leaf_remotes),
+            credentials=str(leaf_credentials) if leaf_credentials is not None else None,
+            tls_ca=str(leaf_tls_ca) if leaf_tls_ca is not None else None,
+            no_advertise=leafnode_no_advertise,
+        )
+        if config_file is not None and self.leaf.any:
+            raise BrokerError(
+                "jetstream_domain / leafnode_port / leaf_remotes go into the configuration file "
+                f"{config_file} (`rfos fleet gen-config --site-zones` writes them), not beside it"
+            )
         self.config_file = Path(config_file) if config_file is not None else None
         if self.config_file is None:
             host = "127.0.0.1" if host is None else host
@@ -135,6 +167,7 @@ class EmbeddedBroker:
         self._exited = threading.Event()
         self._bound: tuple[str, int] | None = None
         self._monitor: tuple[str, int] | None = None
+        self._leafnode: tuple[str, int] | None = None
         self._tail: deque[str] = deque(maxlen=40)
         self._limits_file: Path | None = None  # max_payload, when no config file sets it
 
@@ -158,6 +191,16 @@ class EmbeddedBroker:
         if host in ("0.0.0.0", "::"):
             host = "127.0.0.1"
         return f"http://{host}:{port}"
+
+    @property
+    def leafnode_url(self) -> str | None:
+        """``nats://host:port`` of the leaf-node listener, if ``leafnode_port`` asked for one."""
+        if self._leafnode is None:
+            return None
+        host, port = self._leafnode
+        if host in ("0.0.0.0", "::"):
+            host = "127.0.0.1"
+        return f"nats://{host}:{port}"
 
     @property
     def pid(self) -> int | None:
@@ -211,6 +254,7 @@ class EmbeddedBroker:
             fd, name = tempfile.mkstemp(prefix="rfos-nats-limits-", suffix=".conf")
             with os.fdopen(fd, "w", encoding="utf-8") as limits:
                 limits.write(f"max_payload: {MAX_PAYLOAD}\n")
+                limits.write(self.leaf.config_text(self.host or "127.0.0.1"))
             self._limits_file = Path(name)
         cmd = self.command()
         log.debug("starting %s", " ".join(cmd))
@@ -218,6 +262,7 @@ class EmbeddedBroker:
         self._exited.clear()
         self._bound = None
         self._monitor = None
+        self._leafnode = None
         self._proc = subprocess.Popen(
             cmd,
             stdin=subprocess.DEVNULL,
@@ -267,6 +312,10 @@ class EmbeddedBroker:
                 found = _MONITOR_RE.search(line)
                 if found:
                     self._monitor = (found.group(1), int(found.group(2)))
+            if self._leafnode is None:
+                leaf = _LEAFNODE_RE.search(line)
+                if leaf:
+                    self._leafnode = (leaf.group(1), int(leaf.group(2)))
             if self._bound is None:
                 match = _CLIENT_RE.search(line)
                 if match:
@@ -312,6 +361,11 @@ class EmbeddedBroker:
         """Stop and start again on the same port and store: JetStream data survives."""
         if self._bound is not None:
             self.port = self._bound[1]
+        if self._leafnode is not None:  # the same leaf-node port too: sites dial it
+            self.leaf = replace(self.leaf, leafnode_port=self._leafnode[1])
+            if self._limits_file is not None:
+                self._limits_file.unlink(missing_ok=True)
+                self._limits_file = None
         self._terminate(timeout)
         return self.start(timeout)
 

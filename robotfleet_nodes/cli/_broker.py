@@ -24,6 +24,8 @@ class BrokerVerb(Verb):
   rfos broker --port 4333 --store ./state/nats
   rfos broker --config deploy/1000/secrets/nats-server.conf --port 4222 --store state/nats
   MESSAGING_URL=nats://localhost:4222 rfos interface list   # tools then use it
+  rfos broker --jetstream-domain hub --leafnode-port 7422             # a hub for edge sites
+  rfos broker --port 4222 --jetstream-domain zone-3 --leaf-remote nats://hub:7422   # a site
 
 With --config, the file (accounts, TLS: `rfos fleet gen-config` writes it) sets what the
 flags do not; --host, --port and --store override it.
@@ -51,6 +53,33 @@ flags do not; --host, --port and --store override it.
             help="JetStream store directory (default: a temp dir, or the --config file's)",
         )
         parser.add_argument("--no-jetstream", action="store_true", help="core NATS only")
+        site = parser.add_argument_group('edge sites (docs/fleet.md, "Edge sites"; not with --config)')
+        site.add_argument(
+            "--jetstream-domain",
+            default=None,
+            metavar="NAME",
+            help="JetStream domain (hub: hub; a site: its zone id)",
+        )
+        site.add_argument(
+            "--leafnode-port",
+            type=int,
+            default=None,
+            metavar="PORT",
+            help="hub: listen for sites' leaf nodes (-1: any free)",
+        )
+        site.add_argument(
+            "--leaf-remote",
+            action="append",
+            default=[],
+            metavar="URL",
+            help="site: be a leaf node of the hub at URL (nats://hub:7422; repeatable)",
+        )
+        site.add_argument(
+            "--leaf-credentials", default=None, metavar="FILE", help="site: .creds for the leaf link"
+        )
+        site.add_argument(
+            "--leaf-tls-ca", default=None, metavar="FILE", help="site: CA of the hub's certificate"
+        )
 
     def run(self, args: argparse.Namespace) -> int:
         host, port = args.host, args.port
@@ -63,6 +92,11 @@ flags do not; --host, --port and --store override it.
             store_dir=args.store,
             jetstream=not args.no_jetstream,
             config_file=args.config,
+            jetstream_domain=args.jetstream_domain,
+            leafnode_port=args.leafnode_port,
+            leaf_remotes=args.leaf_remote,
+            leaf_credentials=args.leaf_credentials,
+            leaf_tls_ca=args.leaf_tls_ca,
         )
         stop = threading.Event()
 
@@ -74,6 +108,8 @@ flags do not; --host, --port and --store override it.
             broker.start()  # a BrokerError (no such file, refused) is printed as `rfos: <message>`
             store = broker.store_dir if broker.store_dir is not None else "as the config file says"
             print(f"nats-server ready at {broker.url} (store: {store}); Ctrl-C to stop", flush=True)
+            if broker.leafnode_url is not None:
+                print(f"leaf nodes of edge sites dial {broker.leafnode_url}", flush=True)
             while not stop.wait(0.5):
                 if not broker.running:
                     print("rfos: nats-server exited unexpectedly", file=sys.stderr)

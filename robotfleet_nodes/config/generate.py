@@ -47,6 +47,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from robotfleet_nodes.config._sites import SITES_DIR, check_site_zones, site_files, site_port
 from robotfleet_nodes.config.models import DEFAULT_BROKER, HttpConfig, MessagingConfig, check_broker_url
 from robotfleet_nodes.errors import ConfigError
 
@@ -145,6 +146,12 @@ class DeploymentSummary:
             f"  {len(robots)} edge configs (robot_id, zone_id)"
         )
         lines.append(f"  {out / 'robots.csv'}  robot_id,zone_id for {len(robots)} robots")
+        sites = [f for f in self.files if f.parent.name == SITES_DIR]
+        if sites:
+            lines.append(
+                f"  {out / SITES_DIR}/  nats-server configs of the hub for edge sites and of "
+                f"{len(sites) - 1} site(s) (leaf nodes)"
+            )
         if self.removed:
             lines.append(f"Removed {len(self.removed)} stale file(s) of an earlier generation.")
         if self.secrets is not None:
@@ -153,7 +160,8 @@ class DeploymentSummary:
                 f"  {self.secrets}/  NATS identities (<name>.creds), TLS CA and certificate,"
                 f" nats-server.conf{', admin API token (api-admin.token)' if token.exists() else ''}"
             )
-        lines.append(f"All configs set messaging.broker to {self.broker} (override with MESSAGING_URL).")
+        but = " except the site zones' and their robots' (their site's server)" if sites else ""
+        lines.append(f"All configs set messaging.broker to {self.broker}{but} (override with MESSAGING_URL).")
         return "\n".join(lines)
 
 
@@ -211,13 +219,15 @@ def generate_deployment(
     zone_containers: int = 0,
     tls_hosts: Sequence[str] = (),
     mutual_tls: bool = False,
+    site_zones: Sequence[str] = (),
 ) -> DeploymentSummary:
     """Write the config files of a deployment of ``robots`` robots into ``out_dir``.
 
     ``status_period_s`` sets the robots' heartbeat period (default: chosen by fleet size,
     see :func:`heartbeat_for`). ``secure`` writes ``secrets/`` (see the module docstring);
     ``tls_hosts`` are extra names of the server certificate, ``mutual_tls`` adds a client
-    certificate and makes the server ask for one.
+    certificate and makes the server ask for one. ``site_zones`` run at edge sites behind
+    leaf nats-servers (:mod:`robotfleet_nodes.config._sites`; insecure only for now).
 
     Robot ``robot-<n>`` (1-based) goes to the zones in order (zone-1 gets the first
     ``robots // zones`` robots, plus one if there is a remainder ...); zones go to areas the
@@ -253,9 +263,11 @@ def generate_deployment(
     zone_area = {zone: area for area, members in area_zones.items() for zone in members}
     containers = _count("containers", containers)
     zone_containers = _count("zone containers", zone_containers, minimum=0)
+    sites = check_site_zones(site_zones, zone_ids, secure=secure)
+    site_broker = {zone: f"nats://localhost:{site_port(i)}" for i, zone in enumerate(sites)}
 
-    def messaging_for(name: str, up: str = "") -> str:
-        text = f"messaging:\n  broker: {_scalar(broker)}\n"
+    def messaging_for(name: str, up: str = "", zone: str = "") -> str:
+        text = f"messaging:\n  broker: {_scalar(site_broker.get(zone, broker))}\n"
         if secure:
             for key, value in _security_keys(name, up, mutual_tls).items():
                 text += f"  {key}: {_scalar(value)}\n"
@@ -273,6 +285,10 @@ def generate_deployment(
         f"fleet_id: fleet\n{messaging_for('fleet')}http:\n  host: 0.0.0.0\n  port: 8080\n"
         f"{_tokens_file(secure)}areas:\n{_id_list(area_ids)}"
     )
+    if sites:
+        files[out / "fleet.yaml"] += "site_domains:  # edge sites: zone -> JetStream domain\n" + "".join(
+            f"  {_scalar(zone)}: {_scalar(zone)}\n" for zone in sites
+        )
     for i, (area, members) in enumerate(area_zones.items()):
         text = (
             f"{_HEADER}# {area}: dispatches work orders to {len(members)} zone(s).\n"
@@ -285,8 +301,13 @@ def generate_deployment(
     for zone, members in zone_robots.items():
         files[out / f"{zone}.yaml"] = (
             f"{_HEADER}# {zone} of {zone_area[zone]}: {_span(members)} ({len(members)} robots).\n"
-            f"zone_id: {_scalar(zone)}\narea_id: {_scalar(zone_area[zone])}\n{messaging_for(zone)}"
+            f"zone_id: {_scalar(zone)}\narea_id: {_scalar(zone_area[zone])}\n{messaging_for(zone, zone=zone)}"
             f"{zone_timeout}robots:\n{_id_list(members)}"
+            + (
+                f"site:  # behind its site's leaf server\n  jetstream_domain: {_scalar(zone)}\n"
+                if zone in site_broker
+                else ""
+            )
         )
     csv_rows = ["robot_id,zone_id\n"]
     edge_dir = out / "edge"
@@ -294,13 +315,17 @@ def generate_deployment(
         zone_line = f"zone_id: {_scalar(zone)}\n"
         for robot in members:
             files[edge_dir / f"{robot}.yaml"] = (
-                f"{_HEADER}robot_id: {_scalar(robot)}\n{zone_line}{messaging_for(robot, '../')}{edge_rate}"
+                f"{_HEADER}robot_id: {_scalar(robot)}\n{zone_line}"
+                f"{messaging_for(robot, '../', zone)}{edge_rate}"
             )
             csv_rows.append(f"{robot},{zone}\n")
     files[out / "robots.csv"] = "".join(csv_rows)
+    files.update(site_files(out, sites, broker))
 
     try:
         edge_dir.mkdir(parents=True, exist_ok=True)
+        if sites:
+            (out / SITES_DIR).mkdir(exist_ok=True)
         removed = _remove_stale(out, set(files))
         for path, text in files.items():
             with open(path, "w", encoding="utf-8", newline="\n") as f:
@@ -387,6 +412,8 @@ def _remove_stale(out: Path, keep: set[Path]) -> list[Path]:
     candidates = [p for p in out.iterdir() if p.is_file() and any(r.fullmatch(p.name) for r in _GENERATED)]
     edge = out / "edge"
     candidates += [p for p in edge.iterdir() if p.is_file() and _GENERATED_EDGE.fullmatch(p.name)]
+    if (out / SITES_DIR).is_dir():
+        candidates += [p for p in (out / SITES_DIR).iterdir() if p.is_file() and p.suffix == ".conf"]
     removed = [p for p in candidates if p not in keep]
     for path in removed:
         path.unlink()
@@ -435,6 +462,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="also a client certificate (secrets/client-cert.pem); the server requires one",
     )
     parser.add_argument(
+        "--site-zones",
+        default="",
+        metavar="ZONES",
+        help="zones at edge sites behind leaf nats-servers, comma-separated (zone-3,zone-4): "
+        "writes sites/hub.conf and sites/<zone>.conf (with --insecure for now)",
+    )
+    parser.add_argument(
         "--status-period",
         type=float,
         default=None,
@@ -459,6 +493,7 @@ def generate_from_args(args: argparse.Namespace) -> DeploymentSummary:
         zone_containers=args.zone_containers,
         tls_hosts=args.tls_hosts,
         mutual_tls=args.mutual_tls,
+        site_zones=args.site_zones.split(","),
     )
 
 

@@ -48,6 +48,7 @@ __all__ = [
     "RobotId",
     "SchedulerConfig",
     "SimDriverConfig",
+    "SiteConfig",
     "StateConfig",
     "TierConfig",
     "ZoneConfig",
@@ -307,6 +308,20 @@ class FleetConfig(_TierConfig):
     scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
     summary_period_s: _Seconds = 1.0
     """How often the fleet publishes its FleetSummary [s]."""
+    site_domains: dict[ZoneId, str] = Field(default_factory=dict)
+    """Zones at edge sites -> their JetStream domain: the order-event stream sources each
+    site's events from there (docs/fleet.md, "Edge sites")."""
+
+    @field_validator("site_domains")
+    @classmethod
+    def _site_domain_tokens(cls, value: dict[str, str]) -> dict[str, str]:
+        for zone_id, domain in value.items():
+            if not re.fullmatch(r"[A-Za-z0-9_-]+", domain):
+                raise ValueError(
+                    f"{zone_id}: a JetStream domain is one subject token (letters, digits, - and _), "
+                    f"got {domain!r}"
+                )
+        return value
 
 
 class AreaConfig(_TierConfig):
@@ -368,6 +383,27 @@ class LeaseConfig(_Section):
         return self
 
 
+class SiteConfig(_Section):
+    """``site:``: the zone runs at an edge site behind a NATS leaf node (docs/fleet.md, "Edge sites")."""
+
+    jetstream_domain: str | None = None
+    """The site's JetStream domain (its leaf nats-server's); ``null``: the zone id."""
+    hub_domain: str = "hub"
+    """The hub's JetStream domain (the order bucket the zone reads at a restart lives there)."""
+    site_offline_grace_s: float = Field(120.0, gt=0, allow_inf_nan=False)
+    """The zone holds its lease this long after the area's last grant (instead of
+    ``leases.zone_lease_s``): a cut uplink stops nothing for this long [s]."""
+
+    @field_validator("jetstream_domain", "hub_domain")
+    @classmethod
+    def _domain_token(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9_-]+", value):
+            raise ValueError(
+                f"a JetStream domain is one subject token (letters, digits, - and _), got {value!r}"
+            )
+        return value
+
+
 def _check_bounds(value: list[float] | None) -> list[float] | None:
     if value is None:
         return None
@@ -400,6 +436,15 @@ class ZoneConfig(_TierConfig):
     summary_period_s: _Seconds = 1.0
     """How often the zone publishes its ZoneSummary [s]."""
     assignment: AssignmentConfig = Field(default_factory=AssignmentConfig)
+    site: SiteConfig | None = None
+    """Set when the zone runs behind a site's leaf node; ``null``: on the hub's servers."""
+
+    @property
+    def jetstream_domain(self) -> str | None:
+        """The site's JetStream domain (``site.jetstream_domain`` or the zone id); None off-site."""
+        if self.site is None:
+            return None
+        return self.site.jetstream_domain or self.zone_id
 
 
 class Pose2DConfig(_Section):

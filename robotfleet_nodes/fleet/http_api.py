@@ -172,6 +172,8 @@ class ZoneOut(BaseModel):
     queued: int
     active: int
     battery_mean: float
+    state: Literal["CONNECTED", "DISCONNECTED"] = "CONNECTED"
+    """DISCONNECTED: no summary for the area's ``zone_silence_timeout_s`` (the last one is shown)."""
 
 
 class RobotOut(BaseModel):
@@ -186,6 +188,8 @@ class RobotOut(BaseModel):
     state: RobotState
     order_id: str
     progress: float
+    stale: bool = False
+    """True while the robot's zone is DISCONNECTED: the last known state, not offline."""
 
 
 class Health(BaseModel):

@@ -355,18 +355,26 @@ async def _create_or_wait(
 
 
 class OrderStore:
-    """Work orders in a JetStream key-value bucket: key = order id, value = WorkOrder JSON."""
+    """Work orders in a JetStream key-value bucket: key = order id, value = WorkOrder JSON.
 
-    def __init__(self, transport: NatsTransport) -> None:
+    ``jetstream_domain``: the domain the bucket lives in when it is not the connected
+    server's own (a zone at an edge site reads the hub's, docs/fleet.md "Edge sites").
+    """
+
+    def __init__(self, transport: NatsTransport, *, jetstream_domain: str | None = None) -> None:
         mapper = transport.mapper
         self.bucket = f"RFOS_{_safe(mapper.root)}_{_safe(mapper.domain)}_ORDERS"
         self._transport = transport
+        self._domain = jetstream_domain
         self._kv: Any = None
+
+    def _jetstream(self) -> JetStreamContext:
+        return self._transport.jetstream(self._domain)
 
     async def ensure(self, *, create: bool | None = None) -> None:
         """Open the bucket, creating it if missing; ``JetStreamUnavailable`` without JetStream."""
         await self._transport.require_jetstream(_NEEDS_JETSTREAM)
-        js = self._transport.jetstream()
+        js = self._jetstream()
         try:
             self._kv = await js.key_value(self.bucket)
         except (NotFoundError, BadRequestError):
@@ -440,7 +448,7 @@ class OrderStore:
         orders: list[WorkOrder] = []
         for _ in range(LOAD_TRIES):
             orders = await self._read_all()
-            info = await self._transport.jetstream().stream_info(f"KV_{self.bucket}")
+            info = await self._jetstream().stream_info(f"KV_{self.bucket}")
             if len(orders) >= int(info.state.messages):
                 return orders
             log.warning(

@@ -66,6 +66,7 @@ from robotfleet_nodes.fleet.protocol import (
     zone_name,
 )
 from robotfleet_nodes.fleet.scheduler import MAX_BACKOFF_S
+from robotfleet_nodes.fleet.sites import add_site_sources
 from robotfleet_nodes.fleet.views import (
     ROBOT_STATE_NAMES,
     RobotEvents,
@@ -183,6 +184,7 @@ class FleetService:
         self._submissions.store = self._store
         self._events = OrderEvents(nats, self.config.fleet_id)
         await self._events.ensure(create=True)
+        await add_site_sources(self._events, self.config.site_domains)  # docs/fleet.md "Edge sites"
         try:  # set-up of the latched-topics stream: secured robots may not change it
             await nats.cover_latched()
         except TransportError as exc:
@@ -483,7 +485,11 @@ class FleetService:
     # -- views (built by fleet/views.py) -------------------------------------------------------
     def zones(self, area_id: str | None = None) -> list[dict[str, Any]]:
         """The ``/api/zones`` body."""
-        return zones_view(self._zones, self._zone_area, area_id)
+        return zones_view(self._zones, self._zone_area, area_id, silent=self._silent_zones())
+
+    def _silent_zones(self) -> set[str]:
+        """Zones the areas' latest summaries call silent (shown DISCONNECTED)."""
+        return silent_zones(a.summary for a in self._dispatcher.areas.values())
 
     def areas(self) -> list[dict[str, Any]]:
         """The ``/api/areas`` body (configured areas, reported or not)."""
@@ -491,7 +497,7 @@ class FleetService:
 
     def robots(self, *, zone_id: str | None = None, state: str | None = None) -> list[dict[str, Any]]:
         """The ``/api/robots`` body."""
-        return robots_view(self._robots, zone_id=zone_id, state=state)
+        return robots_view(self._robots, zone_id=zone_id, state=state, stale_zones=self._silent_zones())
 
     def fleet(self) -> dict[str, Any]:
         """The ``/api/fleet`` body."""

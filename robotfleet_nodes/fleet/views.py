@@ -19,6 +19,8 @@ from robotfleet_nodes.web import Broadcaster, ServerSentEvent
 
 __all__ = [
     "ROBOT_STATE_NAMES",
+    "ZONE_CONNECTED",
+    "ZONE_DISCONNECTED",
     "RobotEvents",
     "SentRows",
     "areas_view",
@@ -58,10 +60,21 @@ def silent_zones(summaries: Iterable[Any]) -> set[str]:
     return silent
 
 
+#: ``state`` of a zone in ``/api/zones``: its summaries arrive / its area calls it silent.
+ZONE_CONNECTED = "CONNECTED"
+ZONE_DISCONNECTED = "DISCONNECTED"
+
+
 def zones_view(
-    zones: Mapping[str, Any], zone_area: Mapping[str, str], area_id: str | None = None
+    zones: Mapping[str, Any],
+    zone_area: Mapping[str, str],
+    area_id: str | None = None,
+    *,
+    silent: Collection[str] = (),
 ) -> list[dict[str, Any]]:
-    """The ``/api/zones`` body: zone id -> latest ``ZoneSummary``, zone id -> area id seen."""
+    """The ``/api/zones`` body: zone id -> latest ``ZoneSummary``, zone id -> area id seen;
+    a zone in ``silent`` (no summary for the area's ``zone_silence_timeout_s``) is
+    ``DISCONNECTED`` and shows its last summary."""
     out = []
     for zone_id in sorted(zones, key=natural_key):
         z = zones[zone_id]
@@ -81,6 +94,7 @@ def zones_view(
                 "queued": int(z.orders_queued),
                 "active": int(z.orders_active),
                 "battery_mean": round(float(z.battery_mean_percent), 2),
+                "state": ZONE_DISCONNECTED if zone_id in silent else ZONE_CONNECTED,
             }
         )
     return out
@@ -109,9 +123,14 @@ def areas_view(summaries: Mapping[str, Any], zone_area: Mapping[str, str]) -> li
 
 
 def robots_view(
-    tables: Mapping[str, Any], *, zone_id: str | None = None, state: str | None = None
+    tables: Mapping[str, Any],
+    *,
+    zone_id: str | None = None,
+    state: str | None = None,
+    stale_zones: Collection[str] = (),
 ) -> list[dict[str, Any]]:
-    """The ``/api/robots`` body: zone id -> latest ``RobotTable``."""
+    """The ``/api/robots`` body: zone id -> latest ``RobotTable``; the robots of a zone in
+    ``stale_zones`` (DISCONNECTED) keep their last known state with ``stale: true``."""
     names = robot_state_names()
     out: list[dict[str, Any]] = []
     if zone_id is None:
@@ -119,7 +138,8 @@ def robots_view(
     else:
         selected = [tables[zone_id]] if zone_id in tables else []
     for table in selected:
-        out.extend(table_rows(table, names, state))
+        stale = table.zone_id in stale_zones
+        out.extend({**row, "stale": stale} for row in table_rows(table, names, state))
     return out
 
 

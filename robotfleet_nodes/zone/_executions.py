@@ -26,7 +26,7 @@ from robotfleet_nodes.fleet.protocol import FINAL_STATES, now_stamp, robot_name
 from robotfleet_nodes.msg import ExecutionRecord, WorkOrder, WorkOrderUpdate
 from robotfleet_nodes.node.node import Node
 from robotfleet_nodes.zone._journal import journal_record
-from robotfleet_nodes.zone._leases import ZoneLeases
+from robotfleet_nodes.zone._leases import ZoneLeases, zone_lease_hold_s
 from robotfleet_nodes.zone._reports import LEASE_LOSS
 from robotfleet_nodes.zone._slots import OrderSlot, RobotSlot, printable, remember
 
@@ -67,7 +67,7 @@ class Executions:
         self.zone_id = config.zone_id
         self.log = node.get_logger()
         self.max_attempts = max_attempts
-        self.leases = ZoneLeases(config.zone_id, config.leases)
+        self.leases = ZoneLeases(config.zone_id, config.leases, hold_s=zone_lease_hold_s(config))
         self.lease_loss = LEASE_LOSS[config.leases.on_lease_loss]
         self.robots: dict[str, RobotSlot] = {rid: RobotSlot(rid) for rid in config.robots}
         self.orders: dict[str, OrderSlot] = {}

@@ -13,14 +13,28 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from robotfleet_nodes.config import LeaseConfig
+from robotfleet_nodes.config import LeaseConfig, ZoneConfig
 
-__all__ = ["REVOCATION_TTL_S", "Grant", "ZoneLeases"]
+__all__ = ["REVOCATION_TTL_S", "Grant", "ZoneLeases", "zone_lease_hold_s"]
 
 #: Seconds a revocation stays in the renewals after the robot last reported the order.
 REVOCATION_TTL_S = 60.0
 #: Revocations kept at most (oldest dropped first).
 MAX_REVOCATIONS = 10_000
+
+
+def zone_lease_hold_s(config: ZoneConfig) -> float:
+    """How long the zone holds its lease after the area's last grant [s].
+
+    ``leases.zone_lease_s``; for a zone at an edge site (``site:``) ``site.site_offline_grace_s``
+    (its uplink may be cut: the zone keeps working that long). 0 stays 0 (no lease needed).
+    The zone announces this value as ``zone_lease_s`` in its ``ZoneSummary``, so its area
+    takes its orders back only after it plus ``robot_lease_s`` and ``margin_s``.
+    """
+    lease_s = config.leases.zone_lease_s
+    if config.site is None or not lease_s:
+        return lease_s
+    return config.site.site_offline_grace_s
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,9 +50,11 @@ class Grant:
 class ZoneLeases:
     """The zone's own lease (from its area's grants) and the revocations it sends its robots."""
 
-    def __init__(self, zone_id: str, config: LeaseConfig) -> None:
+    def __init__(self, zone_id: str, config: LeaseConfig, *, hold_s: float | None = None) -> None:
         self.zone_id = zone_id
         self.config = config
+        #: How long an area's grant holds (:func:`zone_lease_hold_s`) [s].
+        self.hold_s = config.zone_lease_s if hold_s is None else hold_s
         self._zone_lease_until = -math.inf
         self._seq = 0
         # (robot id, order id) -> (revoked attempt, monotonic time it may be forgotten)
@@ -57,7 +73,7 @@ class ZoneLeases:
     def on_area_grant(self, msg: Any, now: float) -> list[tuple[str, int]]:
         """Apply the area's ``LeaseRenewal``; the (order id, attempt) pairs it revokes from this zone."""
         if self.zone_id in msg.holders:
-            self._zone_lease_until = now + self.config.zone_lease_s
+            self._zone_lease_until = now + self.hold_s
         return [
             (str(order_id), int(attempt))
             for holder, order_id, attempt in zip(

@@ -11,19 +11,46 @@ once at start.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterator
+
+from nats import errors as nats_errors
 
 from robotfleet_nodes.fleet.protocol import OrderStore
 from robotfleet_nodes.msg import WorkOrder
 from robotfleet_nodes.zone._executions import Executions
 from robotfleet_nodes.zone._slots import OrderSlot
 
-__all__ = ["recover_orders"]
+__all__ = ["open_store", "recover_orders"]
 
 log = logging.getLogger(__name__)
 
+#: Longest pause between two tries to reach the hub's order bucket from a site [s].
+MAX_HUB_RETRY_S = 2.0
+
 _LIVE_STATES = (WorkOrder.STATE_DISPATCHED, WorkOrder.STATE_ASSIGNED, WorkOrder.STATE_EXECUTING)
+
+
+async def open_store(store: OrderStore, zone_id: str, *, at_site: bool) -> None:
+    """Open the order bucket; a zone at an edge site waits until the hub answers.
+
+    The bucket lives in the hub's JetStream domain: a site zone that (re)starts while its
+    uplink is cut takes no order until the link is back (its robots' leases lapse meanwhile,
+    so they pause; nothing runs twice), as docs/fleet.md "Edge sites" says.
+    """
+    if not at_site:
+        await store.ensure()
+        return
+    delay = 0.25
+    while True:
+        try:
+            await store.ensure(create=False)
+            return
+        except (nats_errors.NoRespondersError, nats_errors.TimeoutError, TimeoutError) as exc:
+            log.warning("%s: the hub's order bucket does not answer (%s): is the uplink up?", zone_id, exc)
+        await asyncio.sleep(delay)
+        delay = min(MAX_HUB_RETRY_S, delay * 2)
 
 
 async def recover_orders(store: OrderStore, executions: Executions, *, seq: Iterator[int]) -> None:

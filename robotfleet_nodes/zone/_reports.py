@@ -11,6 +11,7 @@ from typing import Any
 from robotfleet_nodes.action import ExecuteTask
 from robotfleet_nodes.config import ZoneConfig
 from robotfleet_nodes.fleet.protocol import now_stamp
+from robotfleet_nodes.zone._leases import zone_lease_hold_s
 
 __all__ = ["LEASE_LOSS", "robot_table", "zone_summary"]
 
@@ -64,7 +65,7 @@ def zone_summary(
         orders_active=active,
         battery_mean_percent=sum(batteries) / len(batteries) if batteries else 0.0,
         capacity=capacity,
-        zone_lease_s=leases.zone_lease_s,
+        zone_lease_s=zone_lease_hold_s(config),
         robot_lease_s=leases.robot_lease_s,
         lease_margin_s=leases.margin_s,
         on_lease_loss=LEASE_LOSS[leases.on_lease_loss],

@@ -24,6 +24,9 @@ Every transition it makes is a ``WorkOrderUpdate`` on the order-event stream
   requeues any a robot may hold, asks the robot's journal (``/robots/<id>/journal``).
 - A zone that lost its own broker connection declares no robot OFFLINE: heartbeats are timed
   again from the reconnection, plus ``reconnect_grace_s``.
+- At an edge site (``site:``, docs/fleet.md "Edge sites") the zone talks to its site's leaf
+  server: its order events go to the site's own stream (the hub sources them), the order
+  bucket is read in the hub's domain, and an area grant holds ``site.site_offline_grace_s``.
 
 :class:`ZoneNode` here is the facade: start-up, status subscriptions, heartbeats,
 assignment passes, lease renewals and summaries. The machinery behind it is private to the
@@ -55,6 +58,7 @@ from robotfleet_nodes.fleet.protocol import (
     robot_name,
     zone_name,
 )
+from robotfleet_nodes.fleet.sites import SiteOrderEvents
 from robotfleet_nodes.msg import LeaseRenewal, RobotStatus, RobotTable, ZoneSummary
 from robotfleet_nodes.node.context import Context
 from robotfleet_nodes.node.node import Node
@@ -65,7 +69,7 @@ from robotfleet_nodes.zone._events import EventPublisher
 from robotfleet_nodes.zone._executions import GOAL_TIMEOUT_S, MISMATCH_GRACE_S, REFUSAL_COOLDOWN_S, Executions
 from robotfleet_nodes.zone._intake import MAX_TARGET_M, Intake
 from robotfleet_nodes.zone._leases import Grant
-from robotfleet_nodes.zone._recovery import recover_orders
+from robotfleet_nodes.zone._recovery import open_store, recover_orders
 from robotfleet_nodes.zone._reports import robot_table, zone_summary
 from robotfleet_nodes.zone._slots import OrderSlot, RobotSlot
 from robotfleet_nodes.zone.choice import OrderTarget, RobotSnapshot, candidates, plan
@@ -142,10 +146,14 @@ class ZoneNode(Node):
     async def on_start(self) -> None:
         """Connect to the order stream and bucket, subscribe, serve, recover, start timers."""
         transport = nats_transport_of(self.context.transport)
-        events = OrderEvents(transport, self.zone_id)
+        site = self.config.site
+        # At an edge site the events go to the site's own stream; the hub sources them.
+        events = (
+            OrderEvents(transport, self.zone_id) if site is None else SiteOrderEvents(transport, self.zone_id)
+        )
         await events.ensure()
-        self._store = OrderStore(transport)
-        await self._store.ensure()
+        self._store = OrderStore(transport, jetstream_domain=site.hub_domain if site is not None else None)
+        await open_store(self._store, self.zone_id, at_site=site is not None)
         self._events_out.start(events)
         self.context.add_connection_listener(self._on_connection)
         for robot in self._ex.robots.values():

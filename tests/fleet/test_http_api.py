@@ -178,7 +178,9 @@ async def test_views_health_metrics_openapi_and_dashboard(nats_url: str, unique:
             "queued",
             "active",
             "battery_mean",
+            "state",
         }
+        assert zones[0]["state"] == "CONNECTED"
         status, zones = await http_call(base, "GET", "/api/zones?area_id=area-2")
         assert status == 200 and zones == []
         status, robots = await http_call(base, "GET", "/api/robots?zone_id=zone-1&state=IDLE")

@@ -147,7 +147,7 @@ function setZones(list, replace = false) {
   }
   if (unknownArea) loadAreas().catch(() => {}); // a new area appeared: refresh the list
   fillZoneFilter();
-  invalidate("zones", "areas");
+  invalidate("zones", "areas", "robots"); // a DISCONNECTED zone's robots show as stale
 }
 
 /**
@@ -280,7 +280,7 @@ function fillAreaSelect() {
 // ---------------------------------------------------------------- Zones
 
 const zoneRows = new Map(); // zone id -> <tr>
-const ZONE_COLS = ["id", "area_id", "robots", "robots_online", "idle", "busy", "charging", "error", "queued", "active", "battery_mean"];
+const ZONE_COLS = ["id", "area_id", "robots", "robots_online", "idle", "busy", "charging", "error", "queued", "active", "battery_mean", "state"];
 
 function renderZones() {
   const body = $("zones-body");
@@ -294,6 +294,7 @@ function renderZones() {
     }
     if (body.children[i] !== tr) body.insertBefore(tr, body.children[i] ?? null);
     const z = state.zones.get(id);
+    tr.classList.toggle("disconnected", z.state === "DISCONNECTED"); // no summary: last known counts
     ZONE_COLS.forEach((c, j) => setText(tr.children[j], c === "battery_mean" ? fmtPercent(z[c]) : z[c] ?? "–"));
   });
 }
@@ -357,7 +358,13 @@ function fillRobotRow(tr, r) {
   if (last.prog !== prog) setText(c[5], prog);
   const pos = `${fmtNum(r.x)}, ${fmtNum(r.y)}`;
   if (last.pos !== pos) setText(c[6], pos);
-  tr._last = { id: r.id, zone: r.zone_id, state: r.state, pct, order: r.order_id, prog, pos };
+  // A DISCONNECTED zone's robots keep their last known state, marked stale (not OFFLINE).
+  const stale = state.zones.get(r.zone_id)?.state === "DISCONNECTED";
+  if (last.stale !== stale) {
+    tr.classList.toggle("stale", stale);
+    tr.title = stale ? "zone DISCONNECTED: last known state" : "";
+  }
+  tr._last = { id: r.id, zone: r.zone_id, state: r.state, pct, order: r.order_id, prog, pos, stale };
 }
 
 function filteredRobots() {

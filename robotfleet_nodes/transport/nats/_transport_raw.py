@@ -37,9 +37,12 @@ class NatsRawMethods:
 
         async def _settle(self) -> None: ...
 
-    def jetstream(self) -> JetStreamContext:
-        """nats-py's JetStream context on this connection (streams, key-value buckets, consumers)."""
-        return self.client.jetstream()
+    def jetstream(self, domain: str | None = None) -> JetStreamContext:
+        """nats-py's JetStream context on this connection (streams, key-value buckets, consumers);
+        ``domain``: another JetStream domain's (a hub's, seen from a leaf node)."""
+        if domain is None:
+            return self.client.jetstream()
+        return self.client.jetstream(domain=domain)
 
     def server_info(self) -> ServerInfo:
         """The server this transport is connected to (``TransportError`` before ``connect()``)."""
