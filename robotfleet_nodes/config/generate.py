@@ -211,13 +211,15 @@ def generate_deployment(
     zone_containers: int = 0,
     tls_hosts: Sequence[str] = (),
     mutual_tls: bool = False,
+    http_allowed_hosts: Sequence[str] = (),
 ) -> DeploymentSummary:
     """Write the config files of a deployment of ``robots`` robots into ``out_dir``.
 
     ``status_period_s`` sets the robots' heartbeat period (default: chosen by fleet size,
     see :func:`heartbeat_for`). ``secure`` writes ``secrets/`` (see the module docstring);
     ``tls_hosts`` are extra names of the server certificate, ``mutual_tls`` adds a client
-    certificate and makes the server ask for one.
+    certificate and makes the server ask for one. ``http_allowed_hosts`` go into fleet.yaml's
+    ``http.allowed_hosts`` (names the dashboard is reached by, e.g. a Kubernetes Service).
 
     Robot ``robot-<n>`` (1-based) goes to the zones in order (zone-1 gets the first
     ``robots // zones`` robots, plus one if there is a remainder ...); zones go to areas the
@@ -271,7 +273,7 @@ def generate_deployment(
     files[out / "fleet.yaml"] = (
         f"{_HEADER}# The fleet: HTTP API and dashboard on :8080, scheduler, global state.\n"
         f"fleet_id: fleet\n{messaging_for('fleet')}http:\n  host: 0.0.0.0\n  port: 8080\n"
-        f"{_tokens_file(secure)}areas:\n{_id_list(area_ids)}"
+        f"{_tokens_file(secure)}{_allowed_hosts(http_allowed_hosts)}areas:\n{_id_list(area_ids)}"
     )
     for i, (area, members) in enumerate(area_zones.items()):
         text = (
@@ -349,6 +351,12 @@ def _tokens_file(secure: bool) -> str:
     if secure and "tokens_file" in HttpConfig.model_fields:
         return "  tokens_file: secrets/api-tokens.json\n"
     return ""
+
+
+def _allowed_hosts(hosts: Sequence[str]) -> str:
+    if not hosts:
+        return ""
+    return "  allowed_hosts:\n" + "".join(f"    - {_scalar(h)}\n" for h in hosts)
 
 
 def _write_secrets(
