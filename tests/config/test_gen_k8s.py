@@ -10,19 +10,18 @@ from __future__ import annotations
 
 import base64
 import csv
-import re
 import subprocess
-from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
 import pytest
 import yaml
+from k8s_pods import Objects, by_kind_and_name, load_documents, pod_env, start_pod
 
 from robotfleet_nodes.broker import find_nats_server
 from robotfleet_nodes.cli.main import main as rfos_main
-from robotfleet_nodes.config import EdgeConfig, TierConfig, load_config
+from robotfleet_nodes.config import EdgeConfig, load_config
 from robotfleet_nodes.config._k8s import generate_k8s
 from robotfleet_nodes.config._k8s_nats import nats_urls
 from robotfleet_nodes.errors import ConfigError
@@ -31,13 +30,6 @@ from robotfleet_nodes.errors import ConfigError
 K8S_VERSION = kubernetes_validate.latest_version()
 ROBOTS, ZONES, AREAS = 50, 3, 2
 _ONE_MIB = 1024 * 1024
-_VAR = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
-
-Objects = dict[tuple[str, str], dict[str, Any]]
-
-
-def _load(k8s: Path) -> list[dict[str, Any]]:
-    return [doc for path in sorted(k8s.glob("*.yaml")) for doc in yaml.safe_load_all(path.read_text()) if doc]
 
 
 @pytest.fixture(scope="module")
@@ -51,94 +43,18 @@ def out(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def documents(out: Path) -> list[dict[str, Any]]:
-    return _load(out / "k8s")
+    return load_documents(out / "k8s")
 
 
 @pytest.fixture(scope="module")
 def objects(documents: list[dict[str, Any]]) -> Objects:
-    found: Objects = {}
-    for doc in documents:
-        key = (doc["kind"], doc["metadata"]["name"])
-        assert key not in found, f"{key} twice"
-        found[key] = doc
-    return found
+    return by_kind_and_name(documents)
 
 
 @pytest.fixture(scope="module")
 def robots_csv(out: Path) -> dict[str, str]:
     with open(out / "robots.csv", newline="") as f:
         return {row["robot_id"]: row["zone_id"] for row in csv.DictReader(f)}
-
-
-# -- the kubelet, simulated -------------------------------------------------------------------
-def _expand(value: str, env: Mapping[str, str]) -> str:
-    """Kubernetes' ``$(VAR)``: variables defined earlier in the list; unknown ones stay as written."""
-    return _VAR.sub(lambda m: env.get(m[1], m[0]), value)
-
-
-def _pod_env(container: dict[str, Any], pod_name: str) -> dict[str, str]:
-    env: dict[str, str] = {}
-    for var in container["env"]:
-        if "value" in var:
-            env[var["name"]] = _expand(var["value"], env)
-        else:
-            field = var["valueFrom"]["fieldRef"]["fieldPath"]
-            assert field == "metadata.name", f"{var['name']}: only the pod name is simulated"
-            env[var["name"]] = pod_name
-    return env
-
-
-def _source_files(kind: str, source: dict[str, Any], objects: Objects) -> Iterator[tuple[str, bytes]]:
-    """(path in the volume, content) of one ConfigMap or Secret source; a missing object fails."""
-    obj = objects[("ConfigMap" if kind == "configMap" else "Secret", source["name"])]
-    data = {
-        key: (value.encode() if kind == "configMap" else base64.b64decode(value))
-        for key, value in obj["data"].items()
-    }
-    if "items" in source:
-        for item in source["items"]:
-            yield item["path"], data[item["key"]]
-    else:
-        yield from data.items()
-
-
-def _materialise(workload: dict[str, Any], container: dict[str, Any], objects: Objects, root: Path) -> None:
-    """Write each mounted volume's files under ``root`` + its mount path (PVCs: empty)."""
-    volumes = {v["name"]: v for v in workload["template"]["spec"]["volumes"]}
-    volumes |= {c["metadata"]["name"]: {"emptyDir": {}} for c in workload.get("volumeClaimTemplates", [])}
-    for mount in container["volumeMounts"]:
-        where = root / mount["mountPath"].lstrip("/")
-        where.mkdir(parents=True)
-        volume = volumes[mount["name"]]
-        if "projected" in volume:
-            sources = [(kind, s[kind]) for s in volume["projected"]["sources"] for kind in s]
-        elif "configMap" in volume:
-            sources = [("configMap", volume["configMap"])]
-        else:
-            assert "emptyDir" in volume, volume
-            sources = []
-        for kind, source in sources:
-            for path, content in _source_files(kind, source, objects):
-                target = where / path
-                assert not target.exists(), f"{target} projected twice"
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(content)
-
-
-def _start(
-    objects: Objects, workload: tuple[str, str], pod_name: str, root: Path
-) -> tuple[dict[str, str], Path]:
-    """Simulate starting ``pod_name`` of ``workload``: its env (paths moved under ``root``)."""
-    spec = objects[workload]["spec"]
-    (container,) = spec["template"]["spec"]["containers"]
-    _materialise(spec, container, objects, root)
-    env = _pod_env(container, pod_name)
-    moved = {k: (str(root / v.lstrip("/")) if v.startswith("/") else v) for k, v in env.items()}
-    return moved, root
-
-
-def _tier_config(kind: str, env: Mapping[str, str]) -> TierConfig:
-    return load_config(kind, environ=env)
 
 
 # -- schema validation ------------------------------------------------------------------------
@@ -157,7 +73,7 @@ def test_the_validator_rejects_a_wrong_manifest(objects: Objects) -> None:
 
 def test_1000_robots_validate_and_every_object_fits_in_etcd(tmp_path: Path) -> None:
     summary = generate_k8s(tmp_path / "d", robots=1000, zones=5)
-    docs = _load(tmp_path / "d" / "k8s")
+    docs = load_documents(tmp_path / "d" / "k8s")
     for doc in docs:
         kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
         size = len(yaml.safe_dump(doc))
@@ -236,7 +152,7 @@ def test_fleet_has_two_replicas_probes_and_instance_ids(objects: Objects) -> Non
     spec = objects[("Deployment", "fleet")]["spec"]
     assert spec["replicas"] == 2
     (container,) = spec["template"]["spec"]["containers"]
-    env = _pod_env(container, "fleet-7c9d-abcde")
+    env = pod_env(container, "fleet-7c9d-abcde")
     assert env["FLEET_INSTANCE_ID"] == "fleet-7c9d-abcde"
     assert env["MESSAGING_URL"] == nats_urls() == ",".join(f"nats://nats-{i}.nats:4222" for i in range(3))
     for probe in ("readinessProbe", "livenessProbe"):
@@ -313,7 +229,7 @@ def test_robot_pod_resolves_its_identity_zone_and_config(
     out: Path, objects: Objects, robots_csv: dict[str, str], tmp_path: Path, ordinal: int
 ) -> None:
     pod_name = f"robot-{ordinal}"
-    env, _ = _start(objects, ("StatefulSet", "robot"), pod_name, tmp_path)
+    env, _ = start_pod(objects, ("StatefulSet", "robot"), pod_name, tmp_path)
     config = load_config("edge", environ=env)
     assert isinstance(config, EdgeConfig)
     assert config.robot_id == pod_name
@@ -334,8 +250,8 @@ def test_tier_pods_load_their_config_and_identity(
     out: Path, objects: Objects, tmp_path: Path, kind: str, identity: str
 ) -> None:
     workload = ("Deployment", identity)
-    env, _ = _start(objects, workload, f"{workload[1]}-5d8f-x2x9q", tmp_path)
-    config = _tier_config(kind, env)
+    env, _ = start_pod(objects, workload, f"{workload[1]}-5d8f-x2x9q", tmp_path)
+    config = load_config(kind, environ=env)
     name_of = {"fleet": "fleet.yaml", "area": f"{identity}.yaml", "zone": f"{identity}.yaml"}
     own = load_config(kind, out / name_of[kind], environ={})
     assert config.messaging.broker == nats_urls()
@@ -353,7 +269,7 @@ def test_tier_pods_load_their_config_and_identity(
 
 def test_nats_server_accepts_the_generated_config(objects: Objects, tmp_path: Path) -> None:
     """nats-server itself parses the ConfigMap's file with the Secrets beside it (``-t``)."""
-    env, root = _start(objects, ("StatefulSet", "nats"), "nats-1", tmp_path)
+    env, root = start_pod(objects, ("StatefulSet", "nats"), "nats-1", tmp_path)
     conf_path = root / "etc" / "nats" / "nats-server.conf"
     text = conf_path.read_text().replace('"/etc/nats/', f'"{root}/etc/nats/')
     text = text.replace('"/data/', f'"{root}/data/')
