@@ -6,8 +6,8 @@ from __future__ import annotations
 import argparse
 
 from robotfleet_nodes.cli._verb import Verb, expose_verb
-from robotfleet_nodes.config._k8s import add_k8s_arguments, generate_k8s_from_args
 from robotfleet_nodes.config.generate import add_arguments, generate_from_args
+from robotfleet_nodes.config.k8s import add_k8s_arguments, generate_k8s_from_args
 
 
 @expose_verb("fleet")

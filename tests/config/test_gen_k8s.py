@@ -23,8 +23,7 @@ from k8s_pods import Objects, by_kind_and_name, load_documents, pod_env, start_p
 from robotfleet_nodes.broker import find_nats_server
 from robotfleet_nodes.cli.main import main as rfos_main
 from robotfleet_nodes.config import EdgeConfig, load_config
-from robotfleet_nodes.config._k8s import generate_k8s
-from robotfleet_nodes.config._k8s_nats import nats_urls
+from robotfleet_nodes.config.k8s import generate_k8s, nats_urls
 from robotfleet_nodes.errors import ConfigError
 
 #: The newest Kubernetes schema kubernetes-validate ships (1.37 with the pinned 1.37.0).

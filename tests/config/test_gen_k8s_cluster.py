@@ -25,7 +25,7 @@ from shared_helpers import eventually, free_port, get_json, poll_until
 
 from robotfleet_nodes.broker import find_nats_server
 from robotfleet_nodes.config import load_config
-from robotfleet_nodes.config._k8s import generate_k8s
+from robotfleet_nodes.config.k8s import generate_k8s
 
 pytestmark = pytest.mark.timeout(120)
 

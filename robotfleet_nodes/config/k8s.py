@@ -48,9 +48,8 @@ from robotfleet_nodes.config._k8s_objects import (
 )
 from robotfleet_nodes.config.generate import DeploymentSummary, generate_deployment
 from robotfleet_nodes.errors import ConfigError
-from robotfleet_nodes.security._files import write_secret
 
-__all__ = ["K8sSummary", "add_k8s_arguments", "generate_k8s", "generate_k8s_from_args"]
+__all__ = ["K8sSummary", "add_k8s_arguments", "generate_k8s", "generate_k8s_from_args", "nats_urls"]
 
 logger = logging.getLogger(__name__)
 
@@ -229,16 +228,22 @@ def generate_k8s(
         for name, docs in documents.items():
             path = k8s / name
             text = dump_documents(docs, _HEADER)
-            if name == "10-secrets.yaml":
-                write_secret(path, text)
-            else:
-                path.write_text(text, encoding="utf-8")
+            _write(path, text, private=name == "10-secrets.yaml")
             files.append(path)
     except OSError as exc:
         raise ConfigError(f"{k8s}: cannot write the manifests: {exc}") from None
     count = sum(len(docs) for docs in documents.values())
     logger.info("wrote %d Kubernetes objects in %s", count, k8s)
     return K8sSummary(deployment=summary, namespace=namespace, image=image, files=files, objects=count)
+
+
+def _write(path: Path, text: str, *, private: bool) -> None:
+    """Write ``text`` to ``path``; ``private``: mode 0600 from the start (it holds credentials)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if private else 0o644)
+    with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+        f.write(text)
+    if private:
+        os.chmod(path, 0o600)  # an existing file keeps its mode through O_CREAT
 
 
 def _build(
