@@ -104,6 +104,8 @@ setup(
             "types-PyYAML",
             "playwright>=1.50",
             "mcap-ros2-support>=0.6,<0.7",
+            # gen-k8s manifests validated against the Kubernetes schemas it ships (offline).
+            "kubernetes-validate>=1.37,<2",
         ],
     },
     entry_points={

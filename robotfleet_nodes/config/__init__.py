@@ -3,7 +3,8 @@
 ``load_config("zone")`` reads the file named by ``ZONE_CONFIG`` (defaults when unset),
 applies ``MESSAGING_URL``, and returns a validated :class:`ZoneConfig`; any mistake is a
 :class:`~robotfleet_nodes.errors.ConfigError` naming the file and key. The generator of
-whole deployments (``deploy/1000/...``) is :mod:`robotfleet_nodes.config.generate`.
+whole deployments (``deploy/1000/...``) is :mod:`robotfleet_nodes.config.generate`; their
+Kubernetes manifests (``rfos fleet gen-k8s``) come from :mod:`robotfleet_nodes.config.k8s`.
 """
 
 from __future__ import annotations

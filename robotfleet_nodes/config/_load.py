@@ -4,9 +4,10 @@ Order: the file (named by the argument, else by ``<TIER>_CONFIG``; no file: defa
 the environment (``MESSAGING_URL``, ``MESSAGING_CREDS``, ``MESSAGING_TLS_CA``,
 ``MESSAGING_TLS_CERT``, ``MESSAGING_TLS_KEY``, ``MESSAGING_ENCODING``,
 ``MESSAGING_MAX_MESSAGE_SIZE``, ``FLEET_HTTP_PORT``, ``EDGE_ROBOT_ID``,
-``EDGE_ZONE_ID``, ``EDGE_DRIVER``, ``EDGE_DDS_DOMAIN_ID``), then validation. File paths
-under ``messaging`` (``credentials``, ``tls_ca``, ``tls_cert``, ``tls_key``) are relative to
-the YAML file's directory. Every failure
+``EDGE_ZONE_ID``, ``EDGE_ZONE_MAP``, ``EDGE_DRIVER``, ``EDGE_DDS_DOMAIN_ID``), then
+validation, then an edge's zone from its zone map (``zone_map``) unless ``EDGE_ZONE_ID``
+names it. File paths under ``messaging`` (``credentials``, ``tls_ca``, ``tls_cert``,
+``tls_key``) and an edge's ``zone_map`` are relative to the YAML file's directory. Every failure
 is one :class:`ConfigError` whose lines read ``<source>: <key path>: <what is wrong>``,
 where the source is the file as the user named it, or the environment variable a value
 came from.
@@ -23,7 +24,15 @@ from typing import Any, Final, Literal, overload
 from pydantic import ValidationError
 
 from robotfleet_nodes._yaml import YamlError, load_yaml
-from robotfleet_nodes.config.models import AreaConfig, EdgeConfig, FleetConfig, TierConfig, ZoneConfig
+from robotfleet_nodes.config._zone_map import zone_from_map
+from robotfleet_nodes.config.models import (
+    AreaConfig,
+    EdgeConfig,
+    FleetConfig,
+    TierConfig,
+    ZoneConfig,
+    check_id,
+)
 from robotfleet_nodes.errors import ConfigError
 
 __all__ = ["CONFIG_ENV_VARS", "ENV_OVERRIDES", "ConfigKind", "load_config"]
@@ -72,6 +81,7 @@ ENV_OVERRIDES: Final[dict[str, dict[str, tuple[str, ...]]]] = {
         **_MESSAGING,
         "EDGE_ROBOT_ID": ("robot_id",),
         "EDGE_ZONE_ID": ("zone_id",),
+        "EDGE_ZONE_MAP": ("zone_map",),
         "EDGE_DRIVER": ("driver",),
         "EDGE_DDS_DOMAIN_ID": ("dds", "domain_id"),
         "EDGE_JOURNAL_DIR": ("journal_dir",),
@@ -124,7 +134,9 @@ def load_config(
         ``messaging.max_message_size``),
         ``FLEET_HTTP_PORT`` (``http.port``), ``EDGE_ROBOT_ID`` (``robot_id``),
         ``EDGE_ZONE_ID`` (``zone_id``), ``EDGE_DRIVER`` (``driver``) and
-        ``EDGE_DDS_DOMAIN_ID`` (``dds.domain_id``), ``EDGE_JOURNAL_DIR`` (``journal_dir``) applied.
+        ``EDGE_DDS_DOMAIN_ID`` (``dds.domain_id``), ``EDGE_JOURNAL_DIR`` (``journal_dir``),
+        ``EDGE_ZONE_MAP`` (``zone_map``) applied; an edge with a zone map has the zone the
+        map gives its robot id, unless ``EDGE_ZONE_ID`` is set.
 
     Raises:
         ConfigError: naming the file (or variable), the key path and what is expected.
@@ -148,8 +160,35 @@ def load_config(
         config = model.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_describe(exc, source, origins)) from None
+    if isinstance(config, EdgeConfig) and config.zone_map is not None:
+        config = _zone_from_map(config, config.zone_map, data, origins, source)
     logger.debug("loaded %s config from %s", kind, source)
     return config
+
+
+def _zone_from_map(
+    config: EdgeConfig,
+    zone_map: str,
+    data: Mapping[str, Any],
+    origins: Mapping[tuple[str, ...], str],
+    source: str,
+) -> EdgeConfig:
+    """``config`` with the zone ``zone_map`` gives its robot (``EDGE_ZONE_ID`` wins)."""
+    map_source = origins.get(("zone_map",), f"{source}: zone_map")
+    if ("zone_id",) in origins:
+        logger.debug("%s names the zone: zone map %s not read", origins[("zone_id",)], zone_map)
+        return config
+    if "zone_id" in data and ("zone_map",) not in origins:
+        raise ConfigError(
+            f"{source}: zone_id and zone_map are both set: keep one (the map gives each robot its zone)"
+        )
+    zone = zone_from_map(zone_map, config.robot_id, source=map_source)
+    try:
+        check_id(zone, "zone id")
+    except ValueError as exc:
+        raise ConfigError(f"{map_source}: {zone_map}: {config.robot_id}: {exc}") from None
+    logger.debug("%s is in %s (zone map %s)", config.robot_id, zone, zone_map)
+    return config.model_copy(update={"zone_id": zone})
 
 
 def _read_yaml(path: Path, source: str, named_by: str | None) -> dict[str, Any]:
@@ -175,8 +214,8 @@ def _read_yaml(path: Path, source: str, named_by: str | None) -> dict[str, Any]:
 
 
 def _resolve_paths(data: dict[str, Any], base: Path) -> None:
-    """Make the file paths of ``messaging`` and ``http`` relative to ``base`` (the YAML
-    file's directory).
+    """Make the file paths of ``messaging``, ``http`` and an edge's ``zone_map`` relative to
+    ``base`` (the YAML file's directory).
 
     Paths from the environment stay relative to the working directory, as a shell user expects.
     """
@@ -189,6 +228,10 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> None:
             if isinstance(value, str) and value.strip():
                 expanded = Path(value).expanduser()
                 section[key] = str(expanded if expanded.is_absolute() else base / expanded)
+    zone_map = data.get("zone_map")
+    if isinstance(zone_map, str) and zone_map.strip():
+        expanded = Path(zone_map).expanduser()
+        data["zone_map"] = str(expanded if expanded.is_absolute() else base / expanded)
 
 
 def _apply_env(kind: str, data: dict[str, Any], env: Mapping[str, str]) -> dict[tuple[str, ...], str]:

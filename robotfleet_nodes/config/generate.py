@@ -220,6 +220,7 @@ def generate_deployment(
     tls_hosts: Sequence[str] = (),
     mutual_tls: bool = False,
     site_zones: Sequence[str] = (),
+    http_allowed_hosts: Sequence[str] = (),
 ) -> DeploymentSummary:
     """Write the config files of a deployment of ``robots`` robots into ``out_dir``.
 
@@ -228,6 +229,8 @@ def generate_deployment(
     ``tls_hosts`` are extra names of the server certificate, ``mutual_tls`` adds a client
     certificate and makes the server ask for one. ``site_zones`` run at edge sites behind
     leaf nats-servers (:mod:`robotfleet_nodes.config._sites`; insecure only for now).
+    ``http_allowed_hosts`` go into fleet.yaml's ``http.allowed_hosts`` (names the dashboard
+    is reached by, e.g. a Kubernetes Service).
 
     Robot ``robot-<n>`` (1-based) goes to the zones in order (zone-1 gets the first
     ``robots // zones`` robots, plus one if there is a remainder ...); zones go to areas the
@@ -283,7 +286,7 @@ def generate_deployment(
     files[out / "fleet.yaml"] = (
         f"{_HEADER}# The fleet: HTTP API and dashboard on :8080, scheduler, global state.\n"
         f"fleet_id: fleet\n{messaging_for('fleet')}http:\n  host: 0.0.0.0\n  port: 8080\n"
-        f"{_tokens_file(secure)}areas:\n{_id_list(area_ids)}"
+        f"{_tokens_file(secure)}{_allowed_hosts(http_allowed_hosts)}areas:\n{_id_list(area_ids)}"
     )
     if sites:
         files[out / "fleet.yaml"] += "site_domains:  # edge sites: zone -> JetStream domain\n" + "".join(
@@ -374,6 +377,12 @@ def _tokens_file(secure: bool) -> str:
     if secure and "tokens_file" in HttpConfig.model_fields:
         return "  tokens_file: secrets/api-tokens.json\n"
     return ""
+
+
+def _allowed_hosts(hosts: Sequence[str]) -> str:
+    if not hosts:
+        return ""
+    return "  allowed_hosts:\n" + "".join(f"    - {_scalar(h)}\n" for h in hosts)
 
 
 def _write_secrets(

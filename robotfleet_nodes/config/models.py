@@ -596,12 +596,19 @@ class DdsDriverConfig(_Section):
 class EdgeConfig(_TierConfig):
     """An edge's file (``EDGE_CONFIG``): one robot, its zone and its driver.
 
-    ``EDGE_ROBOT_ID`` and ``EDGE_ZONE_ID`` override ``robot_id`` and ``zone_id``.
+    ``EDGE_ROBOT_ID`` and ``EDGE_ZONE_ID`` override ``robot_id`` and ``zone_id``; with a
+    ``zone_map`` (``EDGE_ZONE_MAP``) the loader takes ``zone_id`` from the map by robot id.
     """
 
     KIND: ClassVar[str] = "edge"
     robot_id: RobotId = "robot-1"
     zone_id: ZoneId = "zone-1"
+    zone_map: _Path = None
+    """Where ``zone_id`` comes from, looked up by ``robot_id``: a ``robot_id,zone_id`` CSV file
+    (``robots.csv``) or a directory with one file per robot id holding its zone id (a mounted
+    ConfigMap, ``robot-zone-map``). ``EDGE_ZONE_ID`` wins over the map, ``EDGE_ZONE_MAP``
+    over this file's ``zone_id``; ``zone_id`` and ``zone_map`` both in one file is an error.
+    ``null``: ``zone_id`` as given."""
     driver: Literal["sim", "dds"] = "sim"
     """``sim``: the built-in simulated robot; ``dds``: bridge to a ROS 2 robot."""
     status_rate_hz: float = Field(1.0, gt=0, le=100)
