@@ -217,6 +217,8 @@ class LeaderLease:
             async with asyncio.timeout(max(0.01, self._valid_until - started)):
                 revision = await self._kv.update(LEADER_KEY, record.encode(), last=self._revision)
         except KeyWrongLastSequenceError:
+            if await self._own_renewal_landed(record):
+                return
             log.warning("fleet %s: another instance took the leader lease; standing by", self.instance)
             self._depose()
             return
@@ -233,6 +235,18 @@ class LeaderLease:
         self._revision = int(revision)
         self.record = record
         self._valid_until = started + self.lease_s - self.period_s
+
+    async def _own_renewal_landed(self, record: LeaderRecord) -> bool:
+        """After a lost compare-and-set: True when the stored lease is this instance's own
+        (an earlier renewal was stored but its answer lost); its revision is taken then."""
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(max(0.01, self._valid_until - time.monotonic())):
+                entry = await self._kv.get(LEADER_KEY)
+            stored = LeaderRecord.decode(entry.value)
+            if stored is not None and (stored.instance, stored.epoch) == (record.instance, record.epoch):
+                self._revision = int(entry.revision)  # renewed at the next turn
+                return True
+        return False
 
     def _depose(self) -> None:
         self._valid_until = 0.0
