@@ -25,8 +25,9 @@ from typing import Any
 
 import pytest
 from shared_helpers import free_port, http_call
-from topology import eventually, small_fleet
+from topology import FakeZone, eventually, fast_area_config, nats_context, small_fleet
 
+from robotfleet_nodes.area.node import AreaNode
 from robotfleet_nodes.config import SimDriverConfig
 
 log = logging.getLogger(__name__)
@@ -283,3 +284,56 @@ async def test_the_standby_takes_over_after_kill_9_and_nothing_runs_twice(
         assert states.count("COMPLETED") == 1, (order_id, states)
         runs = ran.get(order_id, [])
         assert len(runs) == 1 and runs[0][2] == "SUCCEEDED", (order_id, runs)  # ran once, on one robot
+
+
+class GatedZone(FakeZone):
+    """A zone that holds every assignment until ``gate`` opens (``held``: one is waiting)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.gate = asyncio.Event()
+        self.held = asyncio.Event()
+
+    async def _assign(self, request: Any) -> Any:  # type: ignore[override]
+        self.held.set()
+        await self.gate.wait()
+        return super()._assign(request)
+
+
+@pytest.mark.timeout(60)
+async def test_a_dispatch_in_flight_at_the_kill_is_not_made_twice(
+    nats_url: str, unique: str, fleets: list[FleetProcess]
+) -> None:
+    """The leader dies while its area is still placing an order: the new leader finds it
+    PENDING and dispatches it again with the same idempotency key (``<id>/<attempts>``); the
+    area answers from its cache, so the zone is asked once."""
+    a, b = fleets
+    async with nats_context(nats_url, unique) as ctx:
+        zone = GatedZone("zone-1", context=ctx, capacity=5)
+        area = AreaNode(fast_area_config("area-1", ["zone-1"]), context=ctx)
+        await zone.start()
+        await area.start()
+        try:
+            a.start()
+            await eventually(lambda: role_is(a, "leader"), timeout=30, what="fleet-a leading")
+            b.start()
+            await eventually(lambda: role_is(b, "standby"), timeout=30, what="fleet-b standing by")
+            status, _, body = await submit(a, "in-flight")
+            assert status == 201, (status, body)
+            await asyncio.wait_for(zone.held.wait(), 20)  # fleet-a -> area-1 -> zone-1, unanswered
+            a.kill()
+            zone.gate.set()  # the zone accepts; the dead leader never hears it
+
+            async def dispatched() -> dict[str, Any] | None:
+                order = (await orders(b)).get("in-flight")
+                return order if order is not None and order["state"] == "DISPATCHED" else None
+
+            order = await eventually(dispatched, timeout=20, what="the order dispatched by fleet-b")
+        finally:
+            await area.destroy_node()
+            await zone.destroy_node()
+    assert order["zone_id"] == "zone-1"
+    asked = [c.idempotency_key for c in zone.calls if c.order.id == "in-flight"]
+    assert asked == ["in-flight/0"], asked  # the repeat was answered by the area, not sent on
+    states = [e["state"] for e in order["history"]]
+    assert states == ["PENDING", "DISPATCHED"], states
