@@ -5,8 +5,9 @@ The lease is the key ``leader`` of the JetStream key-value bucket
 
 - **Acquire**: create the key (none yet), or compare-and-set on the revision last seen when
   that revision is older than ``lease_s`` on this instance's own monotonic clock, names
-  this instance (a restart takes its own lease back at once) or is vacant (a leader
-  stopped cleanly). Each take-over writes ``epoch + 1``: the epoch is the fencing token.
+  this instance (a restart, or a leader that stood down for want of the broker, takes its
+  own lease back at once: the compare-and-set proves nobody took over meanwhile) or is
+  vacant (a leader stopped cleanly). Each take-over writes ``epoch + 1``: the epoch is the fencing token.
 - **Renew**: the leader writes the same record every ``renew_period_s`` by compare-and-set
   on its own last revision. A lost compare-and-set (another instance took over) deposes
   it at once; failed renewals (broker unreachable) depose it once
@@ -114,6 +115,7 @@ class LeaderLease:
         self._epoch = 0
         self._since = 0.0
         self._revision = 0  # the revision last written (leader) or seen (standby)
+        self._written = -1  # the revision this instance wrote last
         self._seen_at = 0.0  # monotonic: when ``_revision`` was first seen
         self._valid_until = 0.0  # monotonic: the leader stops dispatching at this time
         self._first_look = True
@@ -232,7 +234,7 @@ class LeaderLease:
                 )
                 self._depose()
             return
-        self._revision = int(revision)
+        self._revision = self._written = int(revision)
         self.record = record
         self._valid_until = started + self.lease_s - self.period_s
 
@@ -276,7 +278,9 @@ class LeaderLease:
         epoch = (record.epoch if record is not None else 0) + 1
         if record is None or not record.instance:
             await self._acquire(revision, epoch=epoch)
-        elif record.instance == self.instance and first:
+        elif record.instance == self.instance and (first or revision == self._written):
+            # at start (a restart), or nobody wrote since this instance's last renewal (it
+            # stood down for want of the broker): the compare-and-set proves no one took over
             log.info(
                 "fleet %s: taking back this instance's own lease (epoch %d)", self.instance, record.epoch
             )
@@ -303,6 +307,7 @@ class LeaderLease:
         except KeyWrongLastSequenceError:
             return  # another instance was faster: the next look sees it
         self._revision, self._epoch, self._since = int(written), epoch, since
+        self._written = self._revision
         self.record = record
         self._valid_until = started + self.lease_s - self.period_s
         log.info("fleet %s: leading (epoch %d)", self.instance, epoch)

@@ -159,7 +159,7 @@ class FleetService:
             self._dispatcher,
             admit=self._admit,
             connected=lambda: self.connected,
-            started=lambda: self._started,
+            started=lambda: self._started and self._leading,  # a standby adopts nothing
         )
         self._started = False
         self._leading = False  # the role this instance runs now (the lease may be ahead)
