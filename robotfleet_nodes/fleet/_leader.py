@@ -55,6 +55,9 @@ def leader_bucket(root: str, domain: str) -> str:
 class NotLeader(RobotFleetError, RuntimeError):
     """A write reached a standby instance: send it to the leader (``leader``, ``leader_url``)."""
 
+    #: the HTTP status it is answered with (and audited as)
+    status = 503
+
     def __init__(self, message: str, *, leader: str | None, leader_url: str | None) -> None:
         super().__init__(message)
         self.leader = leader
