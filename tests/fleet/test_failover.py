@@ -153,6 +153,18 @@ def executions() -> dict[str, list[tuple[str, int, str | None]]]:
     return out
 
 
+async def read_all_along(fleet: FleetProcess, out: list[tuple[int, float]]) -> None:
+    """``GET /api/work-orders`` on ``fleet`` back to back until cancelled: (status, seconds)."""
+    while True:
+        started = time.monotonic()
+        try:
+            status, _ = await http_call(fleet.base, "GET", "/api/work-orders?limit=20")
+        except OSError:
+            status = 0
+        out.append((status, time.monotonic() - started))
+        await asyncio.sleep(0.05)
+
+
 def _stamp(iso: str | None) -> float:
     return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() if iso else 0.0
 
@@ -237,6 +249,8 @@ async def test_the_standby_takes_over_after_kill_9_and_nothing_runs_twice(
 
         await eventually(some_running, timeout=20, what="orders assigned to robots")
         before = {o["id"]: o["state"] for o in (await orders(a)).values()}
+        reads: list[tuple[int, float]] = []  # the standby's answers to reads around the kill
+        reading = asyncio.create_task(read_all_along(b, reads))
         killed_at, killed_wall = time.monotonic(), time.time()
         a.kill()
 
@@ -252,6 +266,9 @@ async def test_the_standby_takes_over_after_kill_9_and_nothing_runs_twice(
                 assert status == 503, (status, body)
                 await asyncio.sleep(0.05)
         leader = await eventually(lambda: role_is(b, "leader"), timeout=5, what="fleet-b leading")
+        reading.cancel()
+        await asyncio.gather(reading, return_exceptions=True)
+        assert reads and all(status == 200 for status, _ in reads), reads  # reads never stopped
         assert leader["leader"] == "fleet-b"
         everything = [*ids, "after-kill"]
 
@@ -272,7 +289,8 @@ async def test_the_standby_takes_over_after_kill_9_and_nothing_runs_twice(
     print(
         f"\nfailover: kill -9 -> first accepted write {written_at - killed_at:.2f} s, "
         f"-> first dispatch {first_dispatch if first_dispatch is None else round(first_dispatch, 2)} s; "
-        f"states at the kill: {sorted(before.values())}"
+        f"states at the kill: {sorted(before.values())}; reads at the standby meanwhile: {len(reads)}, "
+        f"slowest {max(t for _, t in reads) * 1000:.0f} ms"
     )
 
     ran = executions()
