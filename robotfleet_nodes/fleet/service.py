@@ -315,6 +315,7 @@ class FleetService:
         """Stop leading (if it did): no dispatch, no consumer, no node; follow the order bucket."""
         was_leading, self._leading = self._leading, False
         await self._stop_leading_work()
+        await self._stop_watching()  # one watch at a time (a failed take-over stands by again)
         self._watch_task = asyncio.create_task(self._watch_orders(), name="fleet order watch")
         log.info(
             "fleet %s: %s (instance %s); the leader is %s",

@@ -233,7 +233,7 @@ async def test_the_standby_takes_over_after_kill_9_and_nothing_runs_twice(
             body = await health(b)
             return body is not None and body["leader_url"] == a.base
 
-        await eventually(leader_url_known, timeout=5, what="the leader's URL at the standby")
+        await eventually(leader_url_known, timeout=10, what="the leader's URL at the standby")
         status, headers, body = await submit(b, "refused-1")
         assert status == 503, (status, body)
         assert headers["retry-after"] == "1"

@@ -7,7 +7,6 @@ Each lease runs on a NATS connection of its own, like an instance in its own pro
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
@@ -21,8 +20,8 @@ from robotfleet_nodes.fleet._leader import LEADER_KEY, LeaderLease, LeaderRecord
 from robotfleet_nodes.fleet.protocol import OrderEvents, nats_transport_of, now_stamp
 from robotfleet_nodes.msg import WorkOrder, WorkOrderUpdate
 
-LEASE_S = 0.8
-PERIOD_S = 0.1
+LEASE_S = 1.5
+PERIOD_S = 0.15
 
 
 @asynccontextmanager
@@ -43,12 +42,23 @@ async def leases(nats_url: str, root: str, *instances: str) -> AsyncIterator[lis
 
 
 async def crash(lease: LeaderLease) -> None:
-    """Stop ``lease`` as ``kill -9`` would: no renewal, no release."""
+    """Stop ``lease`` as ``kill -9`` (or a stall) would: no renewal, no release. Its
+    :meth:`~LeaderLease.holds` still says what the dead instance would have believed."""
     assert lease._task is not None
     lease._task.cancel()
     await asyncio.gather(lease._task, return_exceptions=True)
     lease._task = None
-    lease._leading = False  # nothing of the dead process runs any more
+
+
+async def renewals_seen(standby: LeaderLease, count: int) -> None:
+    """Wait until ``standby`` has seen ``count`` more revisions of the lease, never leading."""
+    start = standby._revision
+
+    def seen() -> bool:
+        assert not standby.is_leader, "the standby took over a lease that was being renewed"
+        return standby._revision >= start + count
+
+    await eventually(seen, timeout=30, what=f"{count} renewals seen by the standby")
 
 
 async def test_one_leads_the_other_takes_over_only_after_the_lease(nats_url: str, unique: str) -> None:
@@ -60,19 +70,21 @@ async def test_one_leads_the_other_takes_over_only_after_the_lease(nats_url: str
         error = b.not_leader("work order not submitted")
         assert (error.leader, error.leader_url) == ("fleet-a", "http://fleet-a")
         assert "fleet-a (http://fleet-a): send writes there" in str(error)
-        await asyncio.sleep(LEASE_S * 2)  # renewed all along: the standby never takes over
-        assert a.is_leader and not b.is_leader
-        crashed = time.monotonic()
+        await renewals_seen(b, round(2 * LEASE_S / PERIOD_S))  # renewed all along: b waits
+        assert a.is_leader
         await crash(a)
-        await eventually(lambda: b.is_leader, timeout=5, what="b takes over")
-        assert time.monotonic() - crashed >= LEASE_S - PERIOD_S  # not before the lease (own clock)
+        await eventually(lambda: b.is_leader, timeout=10, what="b takes over")
+        # never two leaders: by its own clock, the dead leader had stopped already
+        assert not a.holds()
         assert b.epoch == 2  # a take-over: the fencing token grows
 
 
 async def test_a_clean_stop_hands_over_at_once(nats_url: str, unique: str) -> None:
     async with leases(nats_url, unique, "fleet-a", "fleet-b") as (a, b):
-        await a.stop()  # writes the lease vacant
-        await eventually(lambda: b.is_leader, timeout=PERIOD_S * 5, what="b takes over a vacant lease")
+        await a.stop()  # writes the lease vacant: a standby takes it at its next look
+        vacant = LeaderRecord.decode((await b._kv.get(LEADER_KEY)).value)
+        assert vacant is not None and (vacant.instance, vacant.epoch) == ("", 1)
+        await eventually(lambda: b.is_leader, timeout=10, what="b takes over a vacant lease")
         assert b.epoch == 2
 
 
@@ -81,8 +93,8 @@ async def test_the_same_instance_takes_its_own_lease_back_on_restart(nats_url: s
         await crash(a)
         async with leases(nats_url, unique, "fleet-a") as (again,):
             assert again.is_leader and again.epoch == 2  # at its start, not a lease later
-            await asyncio.sleep(LEASE_S * 1.5)
-            assert not b.is_leader
+            await renewals_seen(b, 3)
+            assert b.leader == "fleet-a" and b.record is not None and b.record.epoch == 2
 
 
 async def test_a_leader_that_lost_its_lease_stands_down_at_once(nats_url: str, unique: str) -> None:
@@ -92,11 +104,11 @@ async def test_a_leader_that_lost_its_lease_stands_down_at_once(nats_url: str, u
         kv = a._kv
         entry = await kv.get(LEADER_KEY)
         await kv.update(LEADER_KEY, LeaderRecord("fleet-x", 7, "", 0.0).encode(), last=entry.revision)
-        await eventually(lambda: not a.is_leader, timeout=PERIOD_S * 5, what="a stands down")
+        await eventually(lambda: not a.is_leader, timeout=10, what="a stands down")
         assert not a.holds()
-        await eventually(lambda: a.leader == "fleet-x", timeout=PERIOD_S * 5, what="a sees fleet-x")
+        await eventually(lambda: a.leader == "fleet-x", timeout=10, what="a sees fleet-x")
         # fleet-x never renews: a takes over after a whole lease
-        await eventually(lambda: a.is_leader, timeout=LEASE_S * 3, what="a takes the lapsed lease")
+        await eventually(lambda: a.is_leader, timeout=10, what="a takes the lapsed lease")
         assert a.epoch == 8
 
 
