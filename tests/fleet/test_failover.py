@@ -119,6 +119,25 @@ def post(base: str, path: str, body: Any) -> tuple[int, dict[str, str], Any]:
         conn.close()
 
 
+def first_event(base: str, name: str) -> Any:
+    """Blocking: the data of the first ``name`` event of ``GET /api/events`` (the dashboard's stream)."""
+    conn = http.client.HTTPConnection(base.removeprefix("http://"), timeout=10)
+    try:
+        conn.request("GET", "/api/events")
+        response = conn.getresponse()
+        assert response.status == 200, response.status
+        event = ""
+        while line := response.fp.readline():
+            text = line.decode().rstrip("\r\n")
+            if text.startswith("event:"):
+                event = text.removeprefix("event:").strip()
+            elif text.startswith("data:") and event == name:
+                return json.loads(text.removeprefix("data:"))
+        raise AssertionError(f"the stream ended without a {name!r} event")
+    finally:
+        conn.close()
+
+
 async def submit(fleet: FleetProcess, order_id: str) -> tuple[int, dict[str, str], Any]:
     order = {"area_id": "area-1", "task": "pick", "id": order_id}
     return await asyncio.to_thread(post, fleet.base, "/api/work-orders", order)
@@ -228,6 +247,12 @@ async def test_the_standby_takes_over_after_kill_9_and_nothing_runs_twice(
 
         await eventually(listed_on_standby, timeout=10, what="the orders listed by the standby")
         await eventually(lambda: robots_online(b), timeout=10, what="robots at the standby (summaries)")
+        fleet_event = await asyncio.to_thread(first_event, b.base, "fleet")  # the dashboard's stream
+        assert (fleet_event["role"], fleet_event["leader"], fleet_event["robots_online"]) == (
+            "standby",
+            "fleet-a",
+            3,
+        )
 
         async def leader_url_known() -> bool:  # advertised at the leader's next renewal
             body = await health(b)
