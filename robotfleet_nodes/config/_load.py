@@ -3,11 +3,12 @@
 Order: the file (named by the argument, else by ``<TIER>_CONFIG``; no file: defaults), then
 the environment (``MESSAGING_URL``, ``MESSAGING_CREDS``, ``MESSAGING_TLS_CA``,
 ``MESSAGING_TLS_CERT``, ``MESSAGING_TLS_KEY``, ``MESSAGING_ENCODING``,
-``MESSAGING_MAX_MESSAGE_SIZE``, ``FLEET_HTTP_PORT``, ``EDGE_ROBOT_ID``,
-``EDGE_ZONE_ID``, ``EDGE_ZONE_MAP``, ``EDGE_DRIVER``, ``EDGE_DDS_DOMAIN_ID``), then
-validation, then an edge's zone from its zone map (``zone_map``) unless ``EDGE_ZONE_ID``
-names it. File paths under ``messaging`` (``credentials``, ``tls_ca``, ``tls_cert``,
-``tls_key``) and an edge's ``zone_map`` are relative to the YAML file's directory. Every failure
+``MESSAGING_MAX_MESSAGE_SIZE``, ``FLEET_HTTP_PORT``, ``FLEET_INSTANCE_ID``,
+``FLEET_ADVERTISE_URL``, ``EDGE_ROBOT_ID``, ``EDGE_ZONE_ID``, ``EDGE_ZONE_MAP``,
+``EDGE_DRIVER``, ``EDGE_DDS_DOMAIN_ID``), then validation, then an edge's zone from its zone
+map (``zone_map``) unless ``EDGE_ZONE_ID`` names it. File paths under ``messaging``
+(``credentials``, ``tls_ca``, ``tls_cert``, ``tls_key``) and an edge's ``zone_map`` are
+relative to the YAML file's directory. Every failure
 is one :class:`ConfigError` whose lines read ``<source>: <key path>: <what is wrong>``,
 where the source is the file as the user named it, or the environment variable a value
 came from.
@@ -74,7 +75,12 @@ _HTTP_PATH_KEYS: Final = ("tokens_file", "tls_cert", "tls_key")
 
 #: Per tier: environment variable -> key path it overrides.
 ENV_OVERRIDES: Final[dict[str, dict[str, tuple[str, ...]]]] = {
-    "fleet": {**_MESSAGING, "FLEET_HTTP_PORT": ("http", "port")},
+    "fleet": {
+        **_MESSAGING,
+        "FLEET_HTTP_PORT": ("http", "port"),
+        "FLEET_INSTANCE_ID": ("failover", "instance_id"),
+        "FLEET_ADVERTISE_URL": ("failover", "advertise_url"),
+    },
     "area": dict(_MESSAGING),
     "zone": dict(_MESSAGING),
     "edge": {
@@ -132,7 +138,9 @@ def load_config(
         ``MESSAGING_TLS_CERT`` / ``MESSAGING_TLS_KEY`` (``messaging.tls_*``),
         ``MESSAGING_ENCODING`` / ``MESSAGING_MAX_MESSAGE_SIZE`` (``messaging.encoding`` /
         ``messaging.max_message_size``),
-        ``FLEET_HTTP_PORT`` (``http.port``), ``EDGE_ROBOT_ID`` (``robot_id``),
+        ``FLEET_HTTP_PORT`` (``http.port``), ``FLEET_INSTANCE_ID`` /
+        ``FLEET_ADVERTISE_URL`` (``failover.instance_id`` / ``failover.advertise_url``),
+        ``EDGE_ROBOT_ID`` (``robot_id``),
         ``EDGE_ZONE_ID`` (``zone_id``), ``EDGE_DRIVER`` (``driver``) and
         ``EDGE_DDS_DOMAIN_ID`` (``dds.domain_id``), ``EDGE_JOURNAL_DIR`` (``journal_dir``),
         ``EDGE_ZONE_MAP`` (``zone_map``) applied; an edge with a zone map has the zone the

@@ -39,6 +39,7 @@ __all__ = [
     "AssignmentConfig",
     "DdsDriverConfig",
     "EdgeConfig",
+    "FailoverConfig",
     "FleetConfig",
     "FleetId",
     "HttpConfig",
@@ -294,6 +295,37 @@ class SchedulerConfig(_Section):
     """An area that has not reported for this long is offered one order at a time (a probe) [s]."""
 
 
+class FailoverConfig(_Section):
+    """``failover:``: several fleet instances, one leader (docs/fleet.md, "Fleet failover").
+
+    The leader holds a lease in a JetStream key-value bucket and renews it every
+    ``renew_period_s``; a standby takes over when it has seen no renewal for ``lease_s`` (on
+    its own clock), and a leader that could not renew for ``lease_s - renew_period_s``
+    stops dispatching at once, before any standby may take over.
+    """
+
+    instance_id: FleetId = "fleet"
+    """This instance's name among the fleet's instances (env ``FLEET_INSTANCE_ID``), e.g.
+    the pod name; a restarted instance with the same name takes its own lease back at once."""
+    advertise_url: str = ""
+    """Where clients reach this instance's HTTP API (env ``FLEET_ADVERTISE_URL``), named by
+    standbys when they refuse a write; empty: ``http://<http.host>:<port>`` unless the host
+    is a wildcard address (then unknown)."""
+    lease_s: _Seconds = 3.0
+    """A standby takes over after seeing no renewal of the leader's lease for this long [s]."""
+    renew_period_s: _Seconds = 0.5
+    """How often the leader renews its lease (must be below half ``lease_s``) [s]."""
+
+    @model_validator(mode="after")
+    def _renew_in_time(self) -> FailoverConfig:
+        if not self.renew_period_s * 2 < self.lease_s:
+            raise ValueError(
+                f"renew_period_s ({self.renew_period_s:g}) must be below half lease_s ({self.lease_s:g}): "
+                "the leader must renew its lease more than twice per lease"
+            )
+        return self
+
+
 class FleetConfig(_TierConfig):
     """The fleet's file (``FLEET_CONFIG``): API, scheduler and global state."""
 
@@ -308,6 +340,8 @@ class FleetConfig(_TierConfig):
     scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
     summary_period_s: _Seconds = 1.0
     """How often the fleet publishes its FleetSummary [s]."""
+    failover: FailoverConfig = Field(default_factory=FailoverConfig)
+    """Leader election among several fleet instances (one instance: it simply leads)."""
     site_domains: dict[ZoneId, str] = Field(default_factory=dict)
     """Zones at edge sites -> their JetStream domain: the order-event stream sources each
     site's events from there (docs/fleet.md, "Edge sites")."""

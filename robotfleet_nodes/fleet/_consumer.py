@@ -20,6 +20,8 @@ from typing import Any
 
 import prometheus_client as prometheus
 from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js import api as js_api
+from nats.js.errors import NotFoundError
 
 from robotfleet_nodes.fleet.protocol import OrderEvents
 from robotfleet_nodes.msg import WorkOrderUpdate
@@ -59,11 +61,41 @@ class OrderEventConsumer:
         self._apply_all = apply_all
         self._received = received
 
-    async def subscribe(self) -> Any:
-        """Bind (or create) the durable pull consumer; the subscription to pass to :meth:`run`."""
+    async def subscribe(self, *, take_over: bool = False) -> Any:
+        """Bind (or create) the durable pull consumer; the subscription to pass to :meth:`run`.
+
+        ``take_over``: events another fleet instance fetched and never acked (it died or was
+        deposed) are delivered again now rather than after the consumer's ack wait (30 s):
+        the consumer is recreated from its ack floor. Events applied already are ignored
+        when they come again (:func:`~robotfleet_nodes.fleet.protocol.advances`).
+        """
         js = self._events.js
         durable = f"{DURABLE_PREFIX}_{self._fleet_id}"
+        if take_over:
+            await self._redeliver_unacked(durable)
         return await js.pull_subscribe(self._events.wildcard, durable=durable, stream=self._events.stream)
+
+    async def _redeliver_unacked(self, durable: str) -> None:
+        js = self._events.js
+        stream = self._events.stream
+        try:
+            info = await js.consumer_info(stream, durable)
+        except NotFoundError:
+            return
+        if not info.num_ack_pending:
+            return
+        start = int(info.ack_floor.stream_seq if info.ack_floor is not None else 0) + 1
+        config = info.config
+        config.deliver_policy = js_api.DeliverPolicy.BY_START_SEQUENCE
+        config.opt_start_seq = start
+        config.opt_start_time = None
+        log.info(
+            "order events: %d events fetched by the previous leader were not acked: again from #%d",
+            info.num_ack_pending,
+            start,
+        )
+        await js.delete_consumer(stream, durable)
+        await js.add_consumer(stream, config=config)
 
     async def run(self, consumer: Any, running: Callable[[], bool]) -> None:
         """Pull batches of events; keep up to :data:`EVENT_WINDOW` of them being applied."""

@@ -62,12 +62,22 @@ class Dispatcher:
         self._apply = apply
         self._sent = sent
         self._seq = itertools.count()
+        #: checked right before each dispatch call: False (the fleet leader lease lapsed)
+        #: leaves the order PENDING in its queue
+        self.allowed: Callable[[], bool] = lambda: True
 
     def enqueue(self, order: Any) -> None:
         """Queue a PENDING ``order`` for its area (once) and start a pass."""
         area = self.areas.get(order.area_id)
         if area is not None and area.enqueue(order.id, order.priority, next(self._seq)):
             self.wake.set()
+
+    def forget_queues(self) -> None:
+        """Empty every queue (a standby dispatches nothing; a new leader queues from the store)."""
+        for area in self.areas.values():
+            area.queue.clear()
+            area.queued.clear()
+            area.in_flight = 0
 
     def queued(self, area_id: str) -> list[str]:
         """Order ids waiting for ``area_id``, in dispatch order (for tests and views)."""
@@ -103,6 +113,9 @@ class Dispatcher:
         key = f"{order.id}/{order.attempts}"
         accepted = released = False
         try:
+            if not self.allowed():
+                log.info("not dispatching %r: this fleet instance no longer holds the leader lease", order.id)
+                return
             request = AssignWorkOrder.Request(
                 idempotency_key=key, by=self.config.fleet_id, target_id=area_id, order=order
             )

@@ -18,6 +18,7 @@ from robotfleet_nodes.fleet._http_access import (
     caller_of,
     security_from_config,
 )
+from robotfleet_nodes.fleet._leader import NotLeader
 from robotfleet_nodes.fleet.orders import MAX_COORDINATE, TASK_RE
 from robotfleet_nodes.fleet.protocol import ORDER_ID_RE, STATE_VALUES
 from robotfleet_nodes.fleet.service import RETRY_AFTER_S, FleetService, SubmitError, order_json
@@ -137,6 +138,9 @@ class OrderList(BaseModel):
     total: int
 
 
+Role = Literal["leader", "standby"]
+
+
 class FleetOut(BaseModel):
     """``GET /api/fleet`` answer."""
 
@@ -145,6 +149,10 @@ class FleetOut(BaseModel):
     robots: int
     robots_online: int
     work_orders: dict[str, int]
+    instance: str = Field(description="This fleet instance's id (failover.instance_id)")
+    role: Role = Field(description="leader: dispatches and takes writes; standby: reads only")
+    leader: str | None = Field(description="The leading instance's id (null: none known)")
+    leader_url: str | None = Field(description="Its HTTP API, as it advertises it (null: unknown)")
 
 
 class AreaOut(BaseModel):
@@ -197,6 +205,10 @@ class Health(BaseModel):
 
     status: str
     broker: str
+    instance: str
+    role: Role
+    leader: str | None
+    leader_url: str | None
 
 
 def _order_or_404(service: FleetService, order_id: str) -> Any:
@@ -208,6 +220,19 @@ def _order_or_404(service: FleetService, order_id: str) -> Any:
 
 def _unavailable(exc: BaseException) -> HttpError:
     return HttpError(503, str(exc), headers={"Retry-After": str(RETRY_AFTER_S)}, retry_after_s=RETRY_AFTER_S)
+
+
+def _standby(exc: BaseException) -> HttpError:
+    """A write on a standby instance: 503, naming the leader (``leader``, ``leader_url``)."""
+    assert isinstance(exc, NotLeader)
+    return HttpError(
+        503,
+        str(exc),
+        headers={"Retry-After": str(RETRY_AFTER_S)},
+        retry_after_s=RETRY_AFTER_S,
+        leader=exc.leader,
+        leader_url=exc.leader_url,
+    )
 
 
 def build_app(
@@ -230,6 +255,7 @@ def build_app(
     if http.tls_cert is not None and http.tls_key is not None:
         app.tls = (http.tls_cert, http.tls_key)
     app.map_error(BrokerUnavailable, _unavailable)  # any route: 503, never a 500
+    app.map_error(NotLeader, _standby)  # a write on a standby: 503 naming the leader
     audit = service.audit
     tags = ["work orders"]
 
@@ -241,7 +267,10 @@ def build_app(
         responses={
             201: "Created",
             200: "Already submitted: the stored order",
-            503: "Queue full or the broker unreachable: retry after Retry-After seconds, with the same id",
+            503: (
+                "Queue full, the broker unreachable, or this instance is a standby (the body names "
+                "the leader: `leader`, `leader_url`): retry after Retry-After seconds, with the same id"
+            ),
         },
         tags=tags,
         access="operator",
@@ -302,7 +331,7 @@ def build_app(
             200: "Cancelled",
             404: "Unknown id",
             409: "Already final",
-            503: "Broker unreachable: retry after Retry-After seconds",
+            503: "Broker unreachable, or a standby (the body names the leader): retry after Retry-After s",
         },
         tags=tags,
         access="operator",
@@ -412,10 +441,11 @@ def build_app(
         access="public",
     )
     async def healthz(req: Request) -> Response:
+        role = service.role_json()  # a standby is healthy too (it serves reads)
         if service.connected:
-            return json_response({"status": "ok", "broker": "connected"})
+            return json_response({"status": "ok", "broker": "connected", **role})
         return json_response(
-            {"status": "degraded", "broker": "disconnected"},
+            {"status": "degraded", "broker": "disconnected", **role},
             503,
             headers={"Retry-After": str(RETRY_AFTER_S)},
         )

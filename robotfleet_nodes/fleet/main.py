@@ -37,7 +37,11 @@ async def fleet_started(config: FleetConfig, context: Context) -> AsyncIterator[
         except HttpPortInUse as exc:
             raise HttpPortInUse(f"{exc} (http.port in FLEET_CONFIG, or FLEET_HTTP_PORT)") from None
         try:
-            shown = "localhost" if config.http.host in ("0.0.0.0", "::", "") else config.http.host
+            wildcard = config.http.host in ("0.0.0.0", "::", "")
+            if not service.http_url and not wildcard:  # what the leader lease advertises
+                scheme = "https" if app.tls is not None else "http"
+                service.http_url = f"{scheme}://{config.http.host}:{server.port}"
+            shown = "localhost" if wildcard else config.http.host
             log.info("dashboard at http://%s:%d/", shown, server.port)
             yield
         finally:

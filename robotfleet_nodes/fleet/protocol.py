@@ -438,6 +438,11 @@ class OrderStore:
             return False
         return True
 
+    async def watch(self) -> Any:
+        """A watcher of every order: the stored ones, then ``None``, then each change (nats-py's
+        ``KeyWatcher``; ``await watcher.stop()`` when done)."""
+        return await self._kv.watchall(ignore_deletes=True)
+
     async def load_all(self) -> list[WorkOrder]:
         """Every stored order (one ordered read of the bucket, not one request per key).
 

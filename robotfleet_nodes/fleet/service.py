@@ -19,7 +19,12 @@
   the SSE ``robots`` deltas (:mod:`~robotfleet_nodes.fleet.views`), a :class:`Broadcaster`
   of SSE events and the metrics (:class:`~robotfleet_nodes.fleet._metrics.FleetMetrics`);
 - :class:`~robotfleet_nodes.fleet.node.FleetNode` (``/fleet/fleet``): ``FleetSummary`` at
-  1 Hz and the services ``/fleet/submit``, ``/fleet/cancel``, ``/fleet/get``.
+  1 Hz and the services ``/fleet/submit``, ``/fleet/cancel``, ``/fleet/get``;
+- the leader lease (:class:`~robotfleet_nodes.fleet._leader.LeaderLease`, docs/fleet.md
+  "Fleet failover"): only the leading instance runs the dispatch loop, the consumer and
+  the FleetNode, and writes orders; a standby keeps its index current by watching the
+  order bucket, receives the summaries as the leader does, and refuses writes
+  (:class:`~robotfleet_nodes.fleet._leader.NotLeader`, naming the leader).
 
 The names other modules import from here (``order_json``, ``SubmitError``, ...) are
 re-exported from the modules that define them.
@@ -28,6 +33,7 @@ re-exported from the modules that define them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from typing import Any
@@ -38,6 +44,7 @@ from robotfleet_nodes.errors import BrokerUnavailable, TransportError
 from robotfleet_nodes.fleet._audit import AuditLog
 from robotfleet_nodes.fleet._consumer import OrderEventConsumer
 from robotfleet_nodes.fleet._dispatcher import Dispatcher
+from robotfleet_nodes.fleet._leader import LeaderLease, NotLeader
 from robotfleet_nodes.fleet._metrics import FleetMetrics
 from robotfleet_nodes.fleet._submissions import RETRY_AFTER_S, Submissions, broker_call
 from robotfleet_nodes.fleet.node import FleetNode
@@ -84,7 +91,7 @@ from robotfleet_nodes.msg import (
     WorkOrderUpdate,
     ZoneSummary,
 )
-from robotfleet_nodes.node import Context
+from robotfleet_nodes.node import Context, Node
 from robotfleet_nodes.srv import AssignWorkOrder, CancelWorkOrder
 from robotfleet_nodes.web import Broadcaster, ServerSentEvent
 
@@ -97,6 +104,7 @@ __all__ = [
     "CancelResult",
     "FleetNode",
     "FleetService",
+    "NotLeader",
     "OrderIndex",
     "SubmitError",
     "order_json",
@@ -152,9 +160,17 @@ class FleetService:
             self._dispatcher,
             admit=self._admit,
             connected=lambda: self.connected,
-            started=lambda: self._started,
+            started=lambda: self._started and self._leading,  # a standby adopts nothing
         )
         self._started = False
+        self._leading = False  # the role this instance runs now (the lease may be ahead)
+        self._lease: LeaderLease | None = None
+        self._view: Node | None = None  # summaries in, on leader and standby alike
+        self._role_task: asyncio.Task[None] | None = None
+        self._watch_task: asyncio.Task[None] | None = None
+        self._dispatcher.allowed = self._holds_lease
+        #: this instance's HTTP URL, as the leader lease advertises it ("" while unknown)
+        self.http_url = config.failover.advertise_url
 
     @property
     def max_in_flight(self) -> int:
@@ -190,6 +206,87 @@ class FleetService:
         except TransportError as exc:
             log.warning("fleet %s: latched topics are not stored: %s", self.config.fleet_id, exc)
         await self.audit.start(nats)
+        self._view = _ViewNode(self, context=self.context, **self._node_options)
+        await self._view.start()
+        for area_id in self.config.areas:
+            await self._view.create_subscription(
+                AreaSummary, area_name(area_id, "summary"), self._on_area_summary, 10
+            )
+        self._lease = LeaderLease(nats, self.config.failover, url=lambda: self.http_url)
+        await self._lease.start()
+        self._started = True
+        if self._lease.is_leader:
+            await self._lead()
+        else:
+            await self._stand_by()
+        self._role_task = asyncio.create_task(self._follow_lease(), name="fleet role")
+
+    # -- leader or standby (fleet/_leader.py) ----------------------------------------------
+    @property
+    def role(self) -> str:
+        """``"leader"`` or ``"standby"``: what this instance does now."""
+        return "leader" if self._leading else "standby"
+
+    @property
+    def instance(self) -> str:
+        """This instance's id (``failover.instance_id``)."""
+        return self.config.failover.instance_id
+
+    @property
+    def leader(self) -> str | None:
+        """The leading instance's id as last seen (None: none known)."""
+        if self._leading:
+            return self.instance
+        return self._lease.leader if self._lease is not None else None
+
+    @property
+    def leader_url(self) -> str | None:
+        """The leading instance's HTTP URL as it advertises it (None: unknown)."""
+        if self._leading:
+            return self.http_url or None
+        return self._lease.leader_url if self._lease is not None else None
+
+    def role_json(self) -> dict[str, Any]:
+        """``instance``, ``role``, ``leader`` and ``leader_url``: in /healthz and /api/fleet."""
+        return {
+            "instance": self.instance,
+            "role": self.role,
+            "leader": self.leader,
+            "leader_url": self.leader_url,
+        }
+
+    def _holds_lease(self) -> bool:
+        return self._lease is None or self._lease.holds()
+
+    def _require_leader(self, what: str) -> None:
+        """Raise :class:`NotLeader` unless this instance leads with a valid lease."""
+        if self._lease is not None and not (self._leading and self._lease.holds()):
+            raise self._lease.not_leader(what)
+
+    async def _follow_lease(self) -> None:
+        """Run as the lease says: lead when it is held, stand by when it is not."""
+        assert self._lease is not None
+        while self._started:
+            await self._lease.changed.wait()
+            self._lease.changed.clear()
+            try:
+                if self._lease.is_leader and not self._leading:
+                    await self._lead()
+                elif not self._lease.is_leader and self._leading:
+                    await self._stand_by()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("fleet %s: could not take over; standing by and trying again", self.instance)
+                await self._stand_by()
+                await asyncio.sleep(1.0)
+                self._lease.changed.set()
+
+    async def _lead(self) -> None:
+        """Take over: reload the index from the store, start the node, consumer and dispatch."""
+        took_over = self._role_task is not None  # not at start: an instance ran before
+        self._leading = True
+        await self._stop_watching()
         await self.load_all()
         self.node = FleetNode(self, context=self.context, **self._node_options)
         await self.node.start()
@@ -200,24 +297,37 @@ class FleetService:
             self._dispatcher.cancel_clients[area_id] = await self.node.create_client(
                 CancelWorkOrder, area_name(area_id, "cancel")
             )
-            await self.node.create_subscription(
-                AreaSummary, area_name(area_id, "summary"), self._on_area_summary, 10
-            )
         consumer = await self._subscribe_events()
-        self._started = True
         self._loops = [
             asyncio.create_task(self._dispatch_loop(), name="fleet dispatch"),
             asyncio.create_task(self._consume_loop(consumer), name="fleet events"),
         ]
+        epoch = self._lease.epoch if self._lease is not None else 0
         log.info(
-            "fleet %s: %d orders loaded, areas %s", self.config.fleet_id, len(self.orders), self.config.areas
+            "fleet %s: %s (instance %s, epoch %d): %d orders loaded, areas %s",
+            self.config.fleet_id,
+            "took over as leader" if took_over else "leading",
+            self.instance,
+            epoch,
+            len(self.orders),
+            self.config.areas,
         )
 
-    async def stop(self) -> None:
-        """Stop the loops and the node (the context stays open; its owner closes it)."""
-        if not self._started:
-            return
-        self._started = False  # the loops end at their next turn even if a cancel is swallowed
+    async def _stand_by(self) -> None:
+        """Stop leading (if it did): no dispatch, no consumer, no node; follow the order bucket."""
+        was_leading, self._leading = self._leading, False
+        await self._stop_leading_work()
+        await self._stop_watching()  # one watch at a time (a failed take-over stands by again)
+        self._watch_task = asyncio.create_task(self._watch_orders(), name="fleet order watch")
+        log.info(
+            "fleet %s: %s (instance %s); the leader is %s",
+            self.config.fleet_id,
+            "stepped down to standby" if was_leading else "standby",
+            self.instance,
+            self.leader or "not known yet",
+        )
+
+    async def _stop_leading_work(self) -> None:
         self._dispatcher.wake.set()
         adopting = list(self._submissions.adopting.values())
         for task in [*self._loops, *self._dispatcher.tasks, *adopting]:
@@ -226,13 +336,69 @@ class FleetService:
         self._submissions.adopting.clear()
         self._loops.clear()
         self._dispatcher.tasks.clear()
+        self._dispatcher.forget_queues()
         if self.node is not None:
-            await self.node.destroy_node()
+            node, self.node = self.node, None
+            self._dispatcher.dispatch_clients.clear()
+            self._dispatcher.cancel_clients.clear()
+            await node.destroy_node()
+
+    async def _stop_watching(self) -> None:
+        if self._watch_task is not None:
+            self._watch_task.cancel()
+            await asyncio.gather(self._watch_task, return_exceptions=True)
+            self._watch_task = None
+
+    async def _watch_orders(self) -> None:
+        """A standby's index: every order of the bucket, then every change (KV watch)."""
+        from robotfleet_nodes.idl.codec import deserialize
+
+        assert self._store is not None
+        while not self._leading and self._started:
+            watcher: Any = None
+            try:
+                watcher = await self._store.watch()
+                initial = True
+                async for entry in watcher:  # ends only if the watcher is stopped
+                    if entry is None:  # the stored orders are in: changes follow
+                        initial = False
+                    elif entry.value:
+                        self._set(deserialize(WorkOrder, entry.value), publish=not initial)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self._refusals(
+                    logging.WARNING, "fleet %s: order bucket watch failed (%r); again", self.instance, exc
+                )
+                await asyncio.sleep(1.0)
+            finally:
+                if watcher is not None:
+                    with contextlib.suppress(Exception):
+                        await watcher.stop()
+
+    async def stop(self) -> None:
+        """Stop the loops and the nodes and release the lease (the context stays open; its
+        owner closes it)."""
+        if not self._started:
+            return
+        self._started = False  # the loops end at their next turn even if a cancel is swallowed
+        if self._role_task is not None:
+            self._role_task.cancel()
+            await asyncio.gather(self._role_task, return_exceptions=True)
+            self._role_task = None
+        self._leading = False
+        await self._stop_leading_work()  # before the release: nothing dispatches once a standby may
+        await self._stop_watching()
+        if self._lease is not None:
+            await self._lease.stop()
+        if self._view is not None:
+            await self._view.destroy_node()
+            self._view = None
         await self.audit.stop()
         self.events.close()
 
     async def load_all(self) -> None:
-        """(Re)build the index and the queues from the store."""
+        """(Re)build the index and the queues from the store (queues only while leading)."""
         assert self._store is not None
         orders = await self._store.load_all()
         orders.sort(key=lambda o: (stamp_seconds(o.created), o.id))
@@ -241,7 +407,7 @@ class FleetService:
         for order in orders:
             self.orders[order.id] = order
             self._count(None, order)
-            if order.state == WorkOrder.STATE_PENDING:
+            if order.state == WorkOrder.STATE_PENDING and self._leading:
                 self._enqueue(order)
 
     @property
@@ -279,6 +445,7 @@ class FleetService:
         full queue, and :class:`BrokerUnavailable` when the store cannot be written or did not
         answer: the order may or may not be stored, and a retry with the same id tells which.
         """
+        self._require_leader("work order not submitted")
         return await self._submissions.submit(
             area_id=area_id, task=task, priority=priority, order_id=order_id, target=target
         )
@@ -288,9 +455,9 @@ class FleetService:
         self._submissions.adopt_later(order_id)
 
     def _admit(self, order: Any) -> None:
-        """Index a stored order the index did not know; queue it while PENDING."""
+        """Index a stored order the index did not know; queue it while PENDING (and leading)."""
         self._set(order)
-        if order.state == WorkOrder.STATE_PENDING:
+        if order.state == WorkOrder.STATE_PENDING and self._leading:
             self._enqueue(order)
 
     def _set(self, order: Any, *, publish: bool = True) -> None:
@@ -339,6 +506,7 @@ class FleetService:
                         steps.append(order)
             if not steps:
                 return None
+            self._require_leader(f"work order {order_id} not stored")  # fenced: never after the lease
             with broker_call(f"work order {order_id} could not be stored"):
                 await self._store.put(order)
             for moved in steps:  # every transition counted (metrics), one SSE event
@@ -372,6 +540,7 @@ class FleetService:
 
         Raises :class:`BrokerUnavailable` when the cancel cannot be stored now (retry it).
         """
+        self._require_leader(f"work order {order_id} not cancelled")
         order = self.orders.get(order_id)
         if order is None:
             return CancelResult(False, None, f"unknown work order {order_id!r}")
@@ -422,7 +591,7 @@ class FleetService:
         return self._dispatcher.queued(area_id)
 
     async def _dispatch_loop(self) -> None:
-        await self._dispatcher.run(lambda: self._started)
+        await self._dispatcher.run(lambda: self._started and self._leading)
 
     # -- events consumer (fleet/_consumer.py) -----------------------------------------------
     async def _subscribe_events(self) -> Any:
@@ -433,11 +602,11 @@ class FleetService:
             apply_all=self._apply_all,
             received=self.m_in.labels("order_event"),
         )
-        return await self._consumer.subscribe()
+        return await self._consumer.subscribe(take_over=True)
 
     async def _consume_loop(self, consumer: Any) -> None:
         assert self._consumer is not None
-        await self._consumer.run(consumer, lambda: self._started)
+        await self._consumer.run(consumer, lambda: self._started and self._leading)
 
     # -- summaries --------------------------------------------------------------------------
     async def _on_area_summary(self, msg: Any) -> None:
@@ -450,12 +619,12 @@ class FleetService:
             self._note_zone(zone)
         for zone_id in [*(z.zone_id for z in msg.zones), *msg.silent_zones]:
             self._zone_area.setdefault(zone_id, msg.area_id)
-            if zone_id not in self._subscribed_zones and self.node is not None:
+            if zone_id not in self._subscribed_zones and self._view is not None:
                 self._subscribed_zones.add(zone_id)
-                await self.node.create_subscription(
+                await self._view.create_subscription(
                     ZoneSummary, zone_name(zone_id, "summary"), self._on_zone_summary, 10
                 )
-                await self.node.create_subscription(
+                await self._view.create_subscription(
                     RobotTable, zone_name(zone_id, "robots"), self._on_robot_table, 10
                 )
         if area.queue:
@@ -501,12 +670,13 @@ class FleetService:
 
     def fleet(self) -> dict[str, Any]:
         """The ``/api/fleet`` body."""
-        return fleet_view(
+        view = fleet_view(
             areas=len(self._dispatcher.areas),
             zones=list(self._zones.values()),
             silent=silent_zones(a.summary for a in self._dispatcher.areas.values()),
             work_orders=self.counts(),
         )
+        return {**view, **self.role_json()}
 
     def fleet_summary(self) -> Any:
         """The ``FleetSummary`` message published at 1 Hz."""
@@ -526,3 +696,21 @@ class FleetService:
         self._metrics.m_robots_online.set(fleet["robots_online"])
         self.events.publish(ServerSentEvent(fleet, event="fleet"), key="fleet")
         self.events.publish(ServerSentEvent(self.zones(), event="zones"), key="zones")
+
+
+class _ViewNode(Node):
+    """``/fleet/view_<instance>``: the summaries every instance receives (leader or standby),
+    and the SSE ``fleet``/``zones`` tick of a standby (the leader's FleetNode ticks)."""
+
+    def __init__(self, service: FleetService, *, context: Context, **options: Any) -> None:
+        name = "view_" + service.instance.replace("-", "_")
+        super().__init__(name, context=context, namespace="/fleet", **options)
+        self.service = service
+
+    async def on_start(self) -> None:
+        """The standby's tick."""
+        self.create_timer(self.service.config.summary_period_s, self._tick)
+
+    def _tick(self) -> None:
+        if self.service.role == "standby":
+            self.service.tick()

@@ -39,6 +39,7 @@ def js_names(root: str, domain: str) -> dict[str, str]:
         "order_events": f"{stem}_ORDER_EVENTS",
         "latched": _SAFE.sub("_", f"RFOS_{root}_{domain}_LATCHED"),
         "audit": f"{stem}_AUDIT",
+        "fleet_leader_bucket": f"{stem}_FLEET_LEADER",
     }
 
 
@@ -231,6 +232,7 @@ class PermissionTables:
                 f"{p}.w.>",
                 f"{_JS}.>",
                 f"$KV.{self.js['orders_bucket']}.>",
+                f"$KV.{self.js['fleet_leader_bucket']}.>",
                 "$JS.ACK.>",
                 "$JS.FC.>",
             ),

@@ -129,6 +129,41 @@ def test_fleet_http_port(tmp_path: Path) -> None:
     assert load_config("fleet", path, environ={"FLEET_HTTP_PORT": "8181"}).http.port == 8181
 
 
+def test_fleet_failover_instance_and_url_from_the_environment(tmp_path: Path) -> None:
+    path = _write(tmp_path / "f.yaml", "failover:\n  instance_id: fleet-a\n  lease_s: 2.0\n")
+    assert load_config("fleet", path, environ={}).failover.instance_id == "fleet-a"
+    env = {"FLEET_INSTANCE_ID": "fleet-7d9f-x2k", "FLEET_ADVERTISE_URL": "http://10.0.0.5:8080"}
+    failover = load_config("fleet", path, environ=env).failover
+    assert (failover.instance_id, failover.advertise_url, failover.lease_s) == (
+        "fleet-7d9f-x2k",
+        "http://10.0.0.5:8080",
+        2.0,
+    )
+    assert load_config("fleet", environ={}).failover.instance_id == "fleet"  # one instance: the default
+
+
+@pytest.mark.parametrize(
+    ("text", "env", "expected"),
+    [
+        (
+            "",
+            {"FLEET_INSTANCE_ID": "9a"},
+            r"^FLEET_INSTANCE_ID: failover\.instance_id: .*not a valid fleet id",
+        ),
+        (
+            "failover:\n  lease_s: 1.0\n  renew_period_s: 0.5\n",
+            {},
+            r"failover: .*renew_period_s .*below half",
+        ),
+        ("failover:\n  lease_s: 0\n", {}, r"failover\.lease_s"),
+    ],
+)
+def test_bad_fleet_failover(tmp_path: Path, text: str, env: dict[str, str], expected: str) -> None:
+    path = _write(tmp_path / "f.yaml", text)
+    with pytest.raises(ConfigError, match=expected):
+        load_config("fleet", path, environ=env)
+
+
 def test_empty_env_values_are_ignored() -> None:
     config = load_config("edge", environ={"EDGE_ROBOT_ID": "", "MESSAGING_URL": "", "EDGE_CONFIG": ""})
     assert config == EdgeConfig()

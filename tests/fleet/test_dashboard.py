@@ -181,6 +181,7 @@ async def _check_live_state(page: Page) -> None:
     await expect(page.get_by_test_id("fleet-robots")).to_have_text("10")
     await expect(page.get_by_test_id("fleet-robots-online")).to_have_text("10")
     await expect(page.get_by_test_id("fleet-areas")).to_have_text("1")
+    await expect(page.get_by_test_id("fleet-role")).to_have_text("fleet · leader")  # one instance
     await expect(page.get_by_test_id("fleet-zones")).to_have_text("2")
     area = page.get_by_test_id("area-area-1")
     await expect(area).to_be_visible()

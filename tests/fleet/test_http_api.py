@@ -150,7 +150,19 @@ async def test_views_health_metrics_openapi_and_dashboard(nats_url: str, unique:
         await eventually(fleet.service.zones, what="zone summaries at the fleet")
 
         status, body = await http_call(base, "GET", "/api/fleet")
-        assert status == 200 and set(body) == {"areas", "zones", "robots", "robots_online", "work_orders"}
+        assert status == 200 and set(body) == {
+            "areas",
+            "zones",
+            "robots",
+            "robots_online",
+            "work_orders",
+            "instance",
+            "role",
+            "leader",
+            "leader_url",
+        }
+        # one instance (failover.instance_id "fleet"): it leads at once
+        assert (body["instance"], body["role"], body["leader"]) == ("fleet", "leader", "fleet")
         assert body["areas"] == 1 and body["zones"] == 1 and body["robots"] == 10
         assert set(body["work_orders"]) == {
             "PENDING",
@@ -187,7 +199,14 @@ async def test_views_health_metrics_openapi_and_dashboard(nats_url: str, unique:
         assert status == 200 and robots == []  # the fake zone sends no robot table
 
         status, health = await http_call(base, "GET", "/healthz")
-        assert status == 200 and health == {"status": "ok", "broker": "connected"}
+        assert status == 200 and health == {
+            "status": "ok",
+            "broker": "connected",
+            "instance": "fleet",
+            "role": "leader",
+            "leader": "fleet",
+            "leader_url": None,  # fleet_service() does not advertise one
+        }
 
         await http_call(base, "POST", "/api/work-orders", {"area_id": "area-1", "task": "pick"})
         status, text, content_type = await asyncio.to_thread(http_request, base, "GET", "/metrics")

@@ -408,7 +408,11 @@ async def test_submission_stored_but_unanswered_is_503_then_its_real_state(
         assert "retry" in strict_json(payload)["error"]
 
         await eventually(lambda: "frozen-1" in fleet.service.orders, timeout=20, what="frozen-1 adopted")
-        assert fleet.service.queued("area-1") == ["frozen-1"]
+        # the freeze outlasted the leader lease: the fleet stood down, and leads again (and
+        # queues its PENDING orders) once the broker answers (docs/fleet.md, "Fleet failover")
+        await eventually(
+            lambda: fleet.service.queued("area-1") == ["frozen-1"], timeout=10, what="frozen-1 queued"
+        )
         status, _, payload = await call(base, "POST", "/api/work-orders", order_body(id='"frozen-1"'))
         order = strict_json(payload)
         assert status == 200 and order["id"] == "frozen-1" and order["state"] == "PENDING", order

@@ -372,6 +372,7 @@ async def small_fleet(
     sim: Any = None,
     leases: LeaseConfig | None = None,
     urls: dict[str, str] | None = None,
+    fleet: bool = True,
 ) -> AsyncIterator[Topology]:
     """Fleet (+HTTP on port 0), ``areas`` areas of ``zones`` zones each, ``robots`` edges in all.
 
@@ -382,6 +383,7 @@ async def small_fleet(
     ``sim``: a ``SimDriverConfig`` for every robot instead of the one ``fast`` implies.
     ``leases``: every zone's ``leases:`` (default :data:`FAST_LEASES` with ``fast``).
     ``urls``: node id -> the broker URL of its own connection (with ``isolate``).
+    ``fleet``: False leaves the fleet out (a test runs its own, e.g. as processes).
     """
     from robotfleet_nodes.config import AssignmentConfig, SimDriverConfig
 
@@ -439,7 +441,8 @@ async def small_fleet(
                 await topo.start_zone(zone_id)
             for area_id in area_ids:
                 await topo.start_area(area_id)
-            await topo.start_fleet()
+            if fleet:
+                await topo.start_fleet()
             yield topo
         finally:
             await topo.stop_fleet()

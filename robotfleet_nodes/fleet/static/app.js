@@ -211,6 +211,19 @@ function upsertOrder(o) {
 
 // ---------------------------------------------------------------- Fleet state
 
+/** Which fleet instance this is, and who leads (docs/fleet.md, "Fleet failover"): a standby
+ * serves every read; writes go to the leader (the form shows the 503 naming it). */
+function renderRole(f) {
+  const el = $("fleet-role");
+  if (!f.role) return;
+  el.hidden = false;
+  el.dataset.role = f.role;
+  const text =
+    f.role === "leader" ? `${f.instance} · leader` : `${f.instance} · standby, leader: ${f.leader ?? "unknown"}`;
+  setText(el, text);
+  el.title = f.role === "leader" ? "This instance dispatches and takes writes" : `Writes go to ${f.leader_url ?? f.leader ?? "the leader"}`;
+}
+
 function renderFleet() {
   const f = state.fleet;
   if (!f) return;
@@ -218,6 +231,7 @@ function renderFleet() {
   setText($("fleet-zones"), f.zones ?? "–");
   setText($("fleet-robots"), f.robots ?? "–");
   setText($("fleet-robots-online"), f.robots_online ?? "–");
+  renderRole(f);
   const ul = $("fleet-orders");
   const counts = f.work_orders ?? {};
   if (ul.children.length !== STATES.length) {
