@@ -22,7 +22,7 @@ from k8s_pods import Objects, by_kind_and_name, load_documents, pod_env, start_p
 
 from robotfleet_nodes.broker import find_nats_server
 from robotfleet_nodes.cli.main import main as rfos_main
-from robotfleet_nodes.config import EdgeConfig, load_config
+from robotfleet_nodes.config import EdgeConfig, FleetConfig, load_config
 from robotfleet_nodes.config.k8s import generate_k8s, nats_urls
 from robotfleet_nodes.errors import ConfigError
 
@@ -250,7 +250,8 @@ def test_tier_pods_load_their_config_and_identity(
     out: Path, objects: Objects, tmp_path: Path, kind: str, identity: str
 ) -> None:
     workload = ("Deployment", identity)
-    env, _ = start_pod(objects, workload, f"{workload[1]}-5d8f-x2x9q", tmp_path)
+    pod_name = f"{workload[1]}-5d8f-x2x9q"
+    env, _ = start_pod(objects, workload, pod_name, tmp_path)
     config = load_config(kind, environ=env)
     name_of = {"fleet": "fleet.yaml", "area": f"{identity}.yaml", "zone": f"{identity}.yaml"}
     own = load_config(kind, out / name_of[kind], environ={})
@@ -258,9 +259,11 @@ def test_tier_pods_load_their_config_and_identity(
     assert config.messaging.credentials is not None
     secrets = out / "secrets"
     assert Path(config.messaging.credentials).read_bytes() == (secrets / f"{identity}.creds").read_bytes()
-    paths = {"messaging": {"credentials", "tls_ca"}, "http": {"tokens_file"}}
+    # each fleet replica is its own instance in the leader election (FLEET_INSTANCE_ID)
+    paths = {"messaging": {"credentials", "tls_ca"}, "http": {"tokens_file"}, "failover": {"instance_id"}}
     assert config.model_dump(exclude=paths) == own.model_dump(exclude=paths)
     if kind == "fleet":
+        assert isinstance(config, FleetConfig) and config.failover.instance_id == pod_name
         assert config.http.tokens_file is not None
         tokens = Path(config.http.tokens_file).read_bytes()
         assert tokens == (secrets / "api-tokens.json").read_bytes()
