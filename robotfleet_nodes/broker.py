@@ -8,12 +8,16 @@ Readiness is read from the server's own log ("Server is ready"), never guessed w
 sleep; the port is the one the server reports it bound, so there is no race on a port
 picked in advance. The child gets ``PR_SET_PDEATHSIG`` so it dies with its parent even
 when the parent is killed with SIGKILL.
+
+A broker given a ``cluster_port`` joins a NATS cluster (routes to its peers, JetStream
+clustered); :class:`EmbeddedCluster` starts several on this machine.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import json
 import logging
 import os
 import re
@@ -35,6 +39,7 @@ __all__ = [
     "ENV_URL",
     "MAX_PAYLOAD",
     "EmbeddedBroker",
+    "EmbeddedCluster",
     "find_nats_server",
     "messaging_url_from_env",
 ]
@@ -53,6 +58,14 @@ MAX_PAYLOAD = 8 * 1024 * 1024
 _CLIENT_RE = re.compile(r"Listening for client connections on (\S+):(\d+)")
 _MONITOR_RE = re.compile(r"Starting http monitor on (\S+):(\d+)")
 _READY = "Server is ready"
+#: Every member of a JetStream cluster logs one of these once it knows the meta leader.
+_META_LEADER_RE = re.compile(
+    r"JetStream cluster new metadata leader: (\S+?)/|(Self is new JetStream cluster metadata leader)"
+)
+#: A route to a peer that is not up yet: normal while a cluster starts or a peer restarts.
+_ROUTE_RETRY = "Error trying to connect to route"
+#: The cluster name of :class:`EmbeddedBroker` / ``rfos broker`` when none is given.
+DEFAULT_CLUSTER_NAME = "rfos"
 _SERVER_ERROR = " [ERR] "
 _PR_SET_PDEATHSIG = 1
 
@@ -103,6 +116,14 @@ class EmbeddedBroker:
     ``monitor_port``: serve nats-server's HTTP monitoring (``/varz``, ``/connz``) on the
     listen address, ``-1`` on a free port (:attr:`monitor_url` tells it); ``None`` (the
     default) serves none.
+
+    Cluster: ``cluster_port`` (route listen port on ``host``) makes the server a member of
+    cluster ``cluster_name`` (default ``rfos``) with ``routes`` (``nats-route://host:port``
+    of every peer; its own is ignored by nats-server). ``cluster_config`` is a file with
+    what goes inside the ``cluster {}`` block besides name, listen and routes: route TLS
+    and its pinned certificate (``rfos fleet gen-config`` writes
+    ``secrets/nats-cluster.conf``). The cluster block is written into a small generated
+    configuration that includes ``config_file``.
     """
 
     def __init__(
@@ -116,8 +137,18 @@ class EmbeddedBroker:
         extra_args: tuple[str, ...] = (),
         config_file: str | os.PathLike[str] | None = None,
         monitor_port: int | None = None,
+        cluster_port: int | None = None,
+        cluster_name: str | None = None,
+        routes: tuple[str, ...] = (),
+        cluster_config: str | os.PathLike[str] | None = None,
     ) -> None:
         self.monitor_port = monitor_port
+        self.cluster_port = cluster_port
+        self.cluster_name = cluster_name or DEFAULT_CLUSTER_NAME
+        self.routes = tuple(routes)
+        self.cluster_config = Path(cluster_config) if cluster_config is not None else None
+        if (self.routes or self.cluster_config is not None) and cluster_port is None:
+            raise BrokerError("routes and cluster_config need a cluster_port (the port routes listen on)")
         self.config_file = Path(config_file) if config_file is not None else None
         if self.config_file is None:
             host = "127.0.0.1" if host is None else host
@@ -136,7 +167,10 @@ class EmbeddedBroker:
         self._bound: tuple[str, int] | None = None
         self._monitor: tuple[str, int] | None = None
         self._tail: deque[str] = deque(maxlen=40)
-        self._limits_file: Path | None = None  # max_payload, when no config file sets it
+        self._limits_file: Path | None = None  # generated: max_payload and/or the cluster block
+        self._meta_leader = threading.Event()
+        #: The JetStream meta leader's server name, as this server last logged it.
+        self.meta_leader: str | None = None
 
     # -- properties ----------------------------------------------------------------
     @property
@@ -176,10 +210,10 @@ class EmbeddedBroker:
     def command(self) -> list[str]:
         """The command line the server is started with."""
         cmd = [find_nats_server()]
-        if self.config_file is not None:
-            cmd += ["-c", str(self.config_file)]
-        elif self._limits_file is not None:
+        if self._limits_file is not None:  # includes config_file, if any
             cmd += ["-c", str(self._limits_file)]
+        elif self.config_file is not None:
+            cmd += ["-c", str(self.config_file)]
         if self.host is not None:
             cmd += ["-a", self.host]
         if self.port is not None:
@@ -207,10 +241,12 @@ class EmbeddedBroker:
             self._owns_store = True
         if self._store_dir is not None:
             self._store_dir.mkdir(parents=True, exist_ok=True)
-        if self.config_file is None and self._limits_file is None:
-            fd, name = tempfile.mkstemp(prefix="rfos-nats-limits-", suffix=".conf")
+        if self.cluster_config is not None:
+            self._check_config_file(self.cluster_config)
+        if (self.config_file is None or self.cluster_port is not None) and self._limits_file is None:
+            fd, name = tempfile.mkstemp(prefix="rfos-nats-", suffix=".conf")
             with os.fdopen(fd, "w", encoding="utf-8") as limits:
-                limits.write(f"max_payload: {MAX_PAYLOAD}\n")
+                limits.write(self._generated_config(Path(name).parent))
             self._limits_file = Path(name)
         cmd = self.command()
         log.debug("starting %s", " ".join(cmd))
@@ -218,6 +254,8 @@ class EmbeddedBroker:
         self._exited.clear()
         self._bound = None
         self._monitor = None
+        self._meta_leader.clear()
+        self.meta_leader = None
         self._proc = subprocess.Popen(
             cmd,
             stdin=subprocess.DEVNULL,
@@ -244,6 +282,42 @@ class EmbeddedBroker:
                 raise BrokerError(f"nats-server not ready within {timeout:.1f}s: {' '.join(cmd)}")
         log.info("nats-server ready at %s (JetStream %s)", self.url, "on" if self.jetstream else "off")
         return self.url
+
+    def _generated_config(self, where: Path) -> str:
+        """The configuration written for the server: max_payload (or an ``include`` of
+        ``config_file``) and the ``cluster {}`` block. nats-server resolves an ``include``
+        relative to the including file, so the paths are made relative to ``where``."""
+
+        def include(path: Path) -> str:
+            return f"include {json.dumps(os.path.relpath(path.resolve(), where.resolve()))}"
+
+        lines = [include(self.config_file) if self.config_file is not None else f"max_payload: {MAX_PAYLOAD}"]
+        if self.cluster_port is not None:
+            listen = f"{self.host or '0.0.0.0'}:{self.cluster_port or -1}"
+            lines += [
+                "cluster {",
+                f"  name: {json.dumps(self.cluster_name)}",
+                f"  listen: {json.dumps(listen)}",
+                f"  routes: [{', '.join(json.dumps(r) for r in self.routes)}]",
+            ]
+            if self.cluster_config is not None:
+                lines.append(f"  {include(self.cluster_config)}")
+            lines.append("}")
+        return "\n".join(lines) + "\n"
+
+    def wait_meta_leader(self, timeout: float) -> str:
+        """Block until this cluster member knows the JetStream meta leader; return its name.
+
+        Read from the server's log ("JetStream cluster new metadata leader"), so only for a
+        member of a cluster (``cluster_port``). Raises :class:`BrokerError` after ``timeout``.
+        """
+        if not self._meta_leader.wait(timeout):
+            tail = "\n".join(self._tail)
+            raise BrokerError(
+                f"nats-server {self.server_name or self.url} found no JetStream meta leader within "
+                f"{timeout:.1f}s (are a majority of the cluster's servers up and routed?):\n{tail}"
+            )
+        return self.meta_leader or "?"
 
     @staticmethod
     def _check_config_file(path: Path) -> None:
@@ -273,9 +347,14 @@ class EmbeddedBroker:
                     self._bound = (match.group(1), int(match.group(2)))
             if _READY in line and self._bound is not None:
                 self._ready.set()
+            leader = _META_LEADER_RE.search(line)
+            if leader:
+                self.meta_leader = leader.group(1) or self.server_name
+                self._meta_leader.set()
             # The server's errors (permission violations, refused credentials, TLS failures)
-            # are news for whoever runs the broker: `rfos broker` shows them.
-            level = logging.WARNING if _SERVER_ERROR in line else logging.DEBUG
+            # are news for whoever runs the broker: `rfos broker` shows them; a peer that is
+            # not up yet is not.
+            level = logging.WARNING if _SERVER_ERROR in line and _ROUTE_RETRY not in line else logging.DEBUG
             log.log(level, "nats-server: %s", line)
         self._exited.set()
 
@@ -309,7 +388,8 @@ class EmbeddedBroker:
             self._proc.wait()
 
     def restart(self, timeout: float = 10.0) -> str:
-        """Stop and start again on the same port and store: JetStream data survives."""
+        """Stop (if running; also after :meth:`kill`) and start again on the same port and
+        store: JetStream data survives, a cluster member rejoins its cluster."""
         if self._bound is not None:
             self.port = self._bound[1]
         self._terminate(timeout)
@@ -346,3 +426,6 @@ class EmbeddedBroker:
         import asyncio
 
         await asyncio.to_thread(self.stop)
+
+
+from robotfleet_nodes._cluster import EmbeddedCluster  # noqa: E402 - it builds on EmbeddedBroker
