@@ -352,7 +352,7 @@ class EmbeddedBroker:
                 self._ready.set()
             leader = _META_LEADER_RE.search(line)
             if leader:
-                self.meta_leader = leader.group(1) or self.server_name
+                self.meta_leader = leader.group(1) or self.server_name or "(this server)"
                 self._meta_leader.set()
             # The server's errors (permission violations, refused credentials, TLS failures)
             # are news for whoever runs the broker: `rfos broker` shows them; a peer that is
