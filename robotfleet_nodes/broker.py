@@ -441,8 +441,9 @@ class EmbeddedCluster:
     """``size`` (default 3) nats-servers with JetStream, clustered on ``host`` (loopback).
 
     Each server is an :class:`EmbeddedBroker` named ``nats-1`` .. ``nats-<size>``, with its
-    own store directory under ``store_dir`` (a temporary directory unless given), a route
-    port picked free at construction and routes to every peer. :meth:`start` returns once
+    own store directory (``<store_dir>/nats-<i>``, else a temporary one, removed by
+    :meth:`stop`), a client port it picks itself, a route port picked free at construction
+    and routes to every peer. :meth:`start` returns once
     every server is ready and knows the JetStream meta leader (read from the servers'
     logs), so streams and buckets can be created at once. ``config_file`` /
     ``cluster_config``: a secured deployment's ``nats-server.conf`` and
@@ -466,18 +467,15 @@ class EmbeddedCluster:
             raise BrokerError(f"a cluster needs at least one server, got size={size}")
         #: The cluster's name (``rfos`` unless given).
         self.name = name or DEFAULT_CLUSTER_NAME
-        self._root = Path(store_dir) if store_dir is not None else None
-        self._owns_root = store_dir is None
-        if self._root is None:
-            self._root = Path(tempfile.mkdtemp(prefix="rfos-cluster-"))
+        root = Path(store_dir) if store_dir is not None else None
         route_ports = [_free_port(host) for _ in range(size)]
         routes = tuple(f"nats-route://{host}:{port}" for port in route_ports)
         #: The servers, ``nats-1`` first.
         self.servers: list[EmbeddedBroker] = [
             EmbeddedBroker(
                 host=host,
-                port=_free_port(host),
-                store_dir=self._root / f"nats-{i + 1}",
+                port=0,
+                store_dir=root / f"nats-{i + 1}" if root is not None else None,
                 server_name=f"nats-{i + 1}",
                 config_file=config_file,
                 cluster_port=route_ports[i],
@@ -531,11 +529,9 @@ class EmbeddedCluster:
         raise BrokerError(f"{url} is not a server of this cluster ({', '.join(self.urls)})")
 
     def stop(self) -> None:
-        """Stop every server and remove a temporary store."""
+        """Stop every server (and remove temporary stores)."""
         for server in self.servers:
             server.stop()
-        if self._owns_root and self._root is not None:
-            shutil.rmtree(self._root, ignore_errors=True)
 
     def __enter__(self) -> EmbeddedCluster:
         self.start()

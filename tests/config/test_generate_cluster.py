@@ -3,6 +3,7 @@ route TLS, certificates naming the hosts; the generated cluster starts and repli
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import socket
 from pathlib import Path
@@ -12,7 +13,7 @@ import yaml
 from cryptography import x509
 from shared_helpers import eventually
 
-from robotfleet_nodes.broker import EmbeddedBroker
+from robotfleet_nodes.broker import EmbeddedBroker, EmbeddedCluster
 from robotfleet_nodes.config.generate import generate_deployment, main
 from robotfleet_nodes.errors import ConfigError
 from robotfleet_nodes.fleet.protocol import OrderEvents, OrderStore
@@ -129,3 +130,32 @@ async def test_the_generated_cluster_starts_secured_and_replicates(tmp_path: Pat
     finally:
         for server in servers:
             server.stop()
+
+
+@pytest.mark.timeout(60)
+async def test_embedded_cluster_with_a_secured_deployment(tmp_path: Path) -> None:
+    """What `make run RUN_ARGS="nats_cluster:=3"` starts: the deployment's nats-server.conf
+    and nats-cluster.conf (route TLS, pinned route certificate) on every server."""
+    out = tmp_path / "d"
+    generate_deployment(out, robots=2, zones=1)  # no --nats-cluster: as `make run` writes it
+    secrets = out / "secrets"
+    cluster = EmbeddedCluster(
+        3,
+        store_dir=tmp_path / "nats",
+        config_file=secrets / "nats-server.conf",
+        cluster_config=secrets / "nats-cluster.conf",
+    )
+    async with cluster:
+        transport = NatsTransport(cluster.url, credentials=secrets / "fleet.creds", tls_ca=secrets / "ca.pem")
+        await transport.connect()
+        try:
+            events = OrderEvents(transport)
+            await events.ensure(create=True)
+            info = await transport.jetstream().stream_info(events.stream)
+            assert info.config.num_replicas == 3
+        finally:
+            await transport.close()
+        # the killed server comes back into the cluster with its store
+        cluster.kill(1)
+        await asyncio.to_thread(cluster.restart, 1)
+        assert cluster.servers[1].meta_leader is not None
