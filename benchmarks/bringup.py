@@ -14,7 +14,10 @@ before the next size. ``--secure on,off`` runs each size secured (the default `m
 credentials per tier, TLS, API tokens) and open, in turn, and compares them. Prints one JSON
 line; progress on stderr. Targets (issue #5): 1000 robots visible in <= 20 s, <= 60% of one
 core and <= 1.5 GiB in steady state; 10000 robots all visible with the dashboard responsive.
-Security's target (issue 14): within 10 % of the open run.
+Security's target (issue 14): within 10 % of the open run. ``--nats-cluster 1,3`` runs each
+size on one nats-server and on a 3-node cluster (launch argument ``nats_cluster:=3``:
+JetStream at R3, the three servers on the same cores), in turn, and compares them; issue
+18's target: the cluster's visible time within 1.5x the single server's.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import http.client
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -140,6 +144,7 @@ def run(
     *,
     leases: bool = True,
     secure: bool = True,
+    nats_cluster: int = 1,
 ) -> dict[str, Any]:
     containers = max(1, round(robots / per_container))
     zone_containers = round(zones / zones_per_container) if zones_per_container else 0
@@ -190,7 +195,9 @@ def run(
                 f"containers:={containers}",
                 f"zone_containers:={zone_containers}",
                 f"config_dir:={deploy}",
-                f"nats_port:={free_port()}",
+                f"nats_port:={_free_ports(nats_cluster)}",
+                f"cluster_port:={_free_ports(nats_cluster)}",
+                f"nats_cluster:={nats_cluster}",
                 f"http_port:={http}",
                 f"state_dir:={Path(tmp) / 'nats'}",
                 f"journal_dir:={Path(tmp) / 'journal'}",
@@ -242,6 +249,7 @@ def run(
         "robots": robots,
         "leases": "on" if leases else "off",
         "secure": "on" if secure else "off",
+        "nats_servers": nats_cluster,
         "gen_config_s": round(gen_config_s, 2),
         "zones": zones,
         "edge_containers": containers,
@@ -256,6 +264,26 @@ def run(
         "api_latency_ms": api,
         "with_dashboard_open": dashboard,
     }
+
+
+def _free_ports(count: int) -> int:
+    """The first of ``count`` consecutive TCP ports free on 127.0.0.1 right now."""
+    while True:
+        first = free_port()
+        if first + count > 65535:
+            continue
+        socks = []
+        try:
+            for port in range(first, first + count):
+                sock = socket.socket()
+                socks.append(sock)
+                sock.bind(("127.0.0.1", port))
+            return first
+        except OSError:
+            continue
+        finally:
+            for sock in socks:
+                sock.close()
 
 
 def _mean_ratio(on: list[Any], off: list[Any]) -> float | None:
@@ -293,7 +321,13 @@ def main() -> int:
         default="on",
         help="security per run of each size, in turn: on,off,on,off compares secured and open (default: on)",
     )
+    parser.add_argument(
+        "--nats-cluster",
+        default="1",
+        help="NATS servers per run of each size, in turn: 1,3 compares one server with a 3-node cluster",
+    )
     args = parser.parse_args()
+    clusters = [int(n) for n in args.nats_cluster.split(",") if n.strip()]
     modes = [mode.strip() == "on" for mode in args.leases.split(",") if mode.strip()]
     secure_modes = [mode.strip() == "on" for mode in args.secure.split(",") if mode.strip()]
     results = []
@@ -307,18 +341,20 @@ def main() -> int:
         )
         for leases in modes:
             for secure in secure_modes:
-                results.append(
-                    run(
-                        robots,
-                        zones,
-                        args.timeout,
-                        per_container,
-                        zones_per_container,
-                        leases=leases,
-                        secure=secure,
+                for servers in clusters:
+                    results.append(
+                        run(
+                            robots,
+                            zones,
+                            args.timeout,
+                            per_container,
+                            zones_per_container,
+                            leases=leases,
+                            secure=secure,
+                            nats_cluster=servers,
+                        )
                     )
-                )
-                progress(f"bringup: {results[-1]}")
+                    progress(f"bringup: {results[-1]}")
     lease_cpu: dict[str, Any] = {}
     for robots in args.robots:
         on = [
@@ -345,6 +381,19 @@ def main() -> int:
                 }
                 for key in ("visible_s", "steady_cpu_fraction_of_core", "total_pss_mib")
             }
+    cluster: dict[str, Any] = {}
+    for robots in args.robots:
+        many = [r for r in results if r["robots"] == robots and r["nats_servers"] > 1]
+        one = [r for r in results if r["robots"] == robots and r["nats_servers"] == 1]
+        if many and one:
+            cluster[str(robots)] = {
+                key: {
+                    "cluster": [r[key] for r in many],
+                    "single": [r[key] for r in one],
+                    "cluster_over_single": _mean_ratio([r[key] for r in many], [r[key] for r in one]),
+                }
+                for key in ("visible_s", "steady_cpu_fraction_of_core", "total_pss_mib")
+            }
     emit(
         {
             "benchmark": "bringup",
@@ -352,6 +401,7 @@ def main() -> int:
             "runs": results,
             "lease_steady_cpu": lease_cpu or None,
             "security_on_over_off": security or None,
+            "cluster_over_single": cluster or None,
             "targets": {"1000": {"visible_s": 20, "steady_cpu_fraction_of_core": 0.6, "total_pss_mib": 1536}},
         }
     )

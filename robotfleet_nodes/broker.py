@@ -8,17 +8,24 @@ Readiness is read from the server's own log ("Server is ready"), never guessed w
 sleep; the port is the one the server reports it bound, so there is no race on a port
 picked in advance. The child gets ``PR_SET_PDEATHSIG`` so it dies with its parent even
 when the parent is killed with SIGKILL.
+
+A broker given a ``cluster_port`` joins a NATS cluster (routes to its peers, JetStream
+clustered); :class:`EmbeddedCluster` starts several on this machine (tests and benchmarks
+run the fleet on a 3-node JetStream cluster with it; ``rfos launch ... nats_cluster:=3``
+starts the same topology from ``rfos broker`` processes).
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import json
 import logging
 import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -38,6 +45,7 @@ __all__ = [
     "ENV_URL",
     "MAX_PAYLOAD",
     "EmbeddedBroker",
+    "EmbeddedCluster",
     "LeafOptions",
     "find_nats_server",
     "messaging_url_from_env",
@@ -58,6 +66,14 @@ _CLIENT_RE = re.compile(r"Listening for client connections on (\S+):(\d+)")
 _LEAFNODE_RE = re.compile(r"Listening for leafnode connections on (\S+):(\d+)")
 _MONITOR_RE = re.compile(r"Starting http monitor on (\S+):(\d+)")
 _READY = "Server is ready"
+#: Every member of a JetStream cluster logs one of these once it knows the meta leader.
+_META_LEADER_RE = re.compile(
+    r"JetStream cluster new metadata leader: (\S+?)/|(Self is new JetStream cluster metadata leader)"
+)
+#: A route to a peer that is not up yet: normal while a cluster starts or a peer restarts.
+_ROUTE_RETRY = "Error trying to connect to route"
+#: The cluster name of :class:`EmbeddedBroker` / ``rfos broker`` when none is given.
+DEFAULT_CLUSTER_NAME = "rfos"
 _SERVER_ERROR = " [ERR] "
 _PR_SET_PDEATHSIG = 1
 
@@ -116,6 +132,14 @@ class EmbeddedBroker:
     dialling those hub URLs (``leaf_credentials``: the ``.creds`` file of the site's
     identity; ``leaf_tls_ca``: the CA the hub's certificate must chain to);
     ``leafnode_no_advertise``: leaf nodes learn no other URL of the hub than the one they dial.
+
+    Cluster: ``cluster_port`` (route listen port on ``host``) makes the server a member of
+    cluster ``cluster_name`` (default ``rfos``) with ``routes`` (``nats-route://host:port``
+    of every peer; its own is ignored by nats-server). ``cluster_config`` is a file with
+    what goes inside the ``cluster {}`` block besides name, listen and routes: route TLS
+    and its pinned certificate (``rfos fleet gen-config`` writes
+    ``secrets/nats-cluster.conf``). The cluster block is written into a small generated
+    configuration that includes ``config_file``.
     """
 
     def __init__(
@@ -129,6 +153,10 @@ class EmbeddedBroker:
         extra_args: tuple[str, ...] = (),
         config_file: str | os.PathLike[str] | None = None,
         monitor_port: int | None = None,
+        cluster_port: int | None = None,
+        cluster_name: str | None = None,
+        routes: tuple[str, ...] = (),
+        cluster_config: str | os.PathLike[str] | None = None,
         jetstream_domain: str | None = None,
         leafnode_port: int | None = None,
         leaf_remotes: Sequence[str] = (),
@@ -137,6 +165,12 @@ class EmbeddedBroker:
         leafnode_no_advertise: bool = False,
     ) -> None:
         self.monitor_port = monitor_port
+        self.cluster_port = cluster_port
+        self.cluster_name = cluster_name or DEFAULT_CLUSTER_NAME
+        self.routes = tuple(routes)
+        self.cluster_config = Path(cluster_config) if cluster_config is not None else None
+        if (self.routes or self.cluster_config is not None) and cluster_port is None:
+            raise BrokerError("routes and cluster_config need a cluster_port (the port routes listen on)")
         self.leaf = LeafOptions(
             jetstream_domain=jetstream_domain,
             leafnode_port=leafnode_port,
@@ -169,7 +203,10 @@ class EmbeddedBroker:
         self._monitor: tuple[str, int] | None = None
         self._leafnode: tuple[str, int] | None = None
         self._tail: deque[str] = deque(maxlen=40)
-        self._limits_file: Path | None = None  # max_payload, when no config file sets it
+        self._limits_file: Path | None = None  # generated: max_payload and/or the cluster block
+        self._meta_leader = threading.Event()
+        #: The JetStream meta leader's server name, as this server last logged it.
+        self.meta_leader: str | None = None
 
     # -- properties ----------------------------------------------------------------
     @property
@@ -219,10 +256,10 @@ class EmbeddedBroker:
     def command(self) -> list[str]:
         """The command line the server is started with."""
         cmd = [find_nats_server()]
-        if self.config_file is not None:
-            cmd += ["-c", str(self.config_file)]
-        elif self._limits_file is not None:
+        if self._limits_file is not None:  # includes config_file, if any
             cmd += ["-c", str(self._limits_file)]
+        elif self.config_file is not None:
+            cmd += ["-c", str(self.config_file)]
         if self.host is not None:
             cmd += ["-a", self.host]
         if self.port is not None:
@@ -250,11 +287,14 @@ class EmbeddedBroker:
             self._owns_store = True
         if self._store_dir is not None:
             self._store_dir.mkdir(parents=True, exist_ok=True)
-        if self.config_file is None and self._limits_file is None:
-            fd, name = tempfile.mkstemp(prefix="rfos-nats-limits-", suffix=".conf")
+        if self.cluster_config is not None:
+            self._check_config_file(self.cluster_config)
+        if (self.config_file is None or self.cluster_port is not None) and self._limits_file is None:
+            fd, name = tempfile.mkstemp(prefix="rfos-nats-", suffix=".conf")
             with os.fdopen(fd, "w", encoding="utf-8") as limits:
-                limits.write(f"max_payload: {MAX_PAYLOAD}\n")
-                limits.write(self.leaf.config_text(self.host or "127.0.0.1"))
+                limits.write(self._generated_config(Path(name).parent))
+                if self.config_file is None:
+                    limits.write(self.leaf.config_text(self.host or "127.0.0.1"))
             self._limits_file = Path(name)
         cmd = self.command()
         log.debug("starting %s", " ".join(cmd))
@@ -263,6 +303,8 @@ class EmbeddedBroker:
         self._bound = None
         self._monitor = None
         self._leafnode = None
+        self._meta_leader.clear()
+        self.meta_leader = None
         self._proc = subprocess.Popen(
             cmd,
             stdin=subprocess.DEVNULL,
@@ -289,6 +331,42 @@ class EmbeddedBroker:
                 raise BrokerError(f"nats-server not ready within {timeout:.1f}s: {' '.join(cmd)}")
         log.info("nats-server ready at %s (JetStream %s)", self.url, "on" if self.jetstream else "off")
         return self.url
+
+    def _generated_config(self, where: Path) -> str:
+        """The configuration written for the server: max_payload (or an ``include`` of
+        ``config_file``) and the ``cluster {}`` block. nats-server resolves an ``include``
+        relative to the including file, so the paths are made relative to ``where``."""
+
+        def include(path: Path) -> str:
+            return f"include {json.dumps(os.path.relpath(path.resolve(), where.resolve()))}"
+
+        lines = [include(self.config_file) if self.config_file is not None else f"max_payload: {MAX_PAYLOAD}"]
+        if self.cluster_port is not None:
+            listen = f"{self.host or '0.0.0.0'}:{self.cluster_port or -1}"
+            lines += [
+                "cluster {",
+                f"  name: {json.dumps(self.cluster_name)}",
+                f"  listen: {json.dumps(listen)}",
+                f"  routes: [{', '.join(json.dumps(r) for r in self.routes)}]",
+            ]
+            if self.cluster_config is not None:
+                lines.append(f"  {include(self.cluster_config)}")
+            lines.append("}")
+        return "\n".join(lines) + "\n"
+
+    def wait_meta_leader(self, timeout: float) -> str:
+        """Block until this cluster member knows the JetStream meta leader; return its name.
+
+        Read from the server's log ("JetStream cluster new metadata leader"), so only for a
+        member of a cluster (``cluster_port``). Raises :class:`BrokerError` after ``timeout``.
+        """
+        if not self._meta_leader.wait(timeout):
+            tail = "\n".join(self._tail)
+            raise BrokerError(
+                f"nats-server {self.server_name or self.url} found no JetStream meta leader within "
+                f"{timeout:.1f}s (are a majority of the cluster's servers up and routed?):\n{tail}"
+            )
+        return self.meta_leader or "?"
 
     @staticmethod
     def _check_config_file(path: Path) -> None:
@@ -322,9 +400,14 @@ class EmbeddedBroker:
                     self._bound = (match.group(1), int(match.group(2)))
             if _READY in line and self._bound is not None:
                 self._ready.set()
+            leader = _META_LEADER_RE.search(line)
+            if leader:
+                self.meta_leader = leader.group(1) or self.server_name or "(this server)"
+                self._meta_leader.set()
             # The server's errors (permission violations, refused credentials, TLS failures)
-            # are news for whoever runs the broker: `rfos broker` shows them.
-            level = logging.WARNING if _SERVER_ERROR in line else logging.DEBUG
+            # are news for whoever runs the broker: `rfos broker` shows them; a peer that is
+            # not up yet is not.
+            level = logging.WARNING if _SERVER_ERROR in line and _ROUTE_RETRY not in line else logging.DEBUG
             log.log(level, "nats-server: %s", line)
         self._exited.set()
 
@@ -358,7 +441,8 @@ class EmbeddedBroker:
             self._proc.wait()
 
     def restart(self, timeout: float = 10.0) -> str:
-        """Stop and start again on the same port and store: JetStream data survives."""
+        """Stop (if running; also after :meth:`kill`) and start again on the same port and
+        store: JetStream data survives, a cluster member rejoins its cluster."""
         if self._bound is not None:
             self.port = self._bound[1]
         if self._leafnode is not None:  # the same leaf-node port too: sites dial it
@@ -389,6 +473,131 @@ class EmbeddedBroker:
         self.stop()
 
     async def __aenter__(self) -> EmbeddedBroker:
+        import asyncio
+
+        await asyncio.to_thread(self.start)
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        import asyncio
+
+        await asyncio.to_thread(self.stop)
+
+
+def _free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+class EmbeddedCluster:
+    """``size`` (default 3) nats-servers with JetStream, clustered on ``host`` (loopback).
+
+    Each server is an :class:`EmbeddedBroker` named ``nats-1`` .. ``nats-<size>``, with its
+    own store directory (``<store_dir>/nats-<i>``, else a temporary one, removed by
+    :meth:`stop`), a client port it picks itself, a route port picked free at construction
+    and routes to every peer. :meth:`start` returns once
+    every server is ready and knows the JetStream meta leader (read from the servers'
+    logs), so streams and buckets can be created at once. ``config_file`` /
+    ``cluster_config``: a secured deployment's ``nats-server.conf`` and
+    ``nats-cluster.conf`` (route TLS), given to every server.
+
+    Use as a context manager (sync or async). :meth:`kill` (SIGKILL) and :meth:`restart`
+    (same ports, same store) of one server are for failure tests.
+    """
+
+    def __init__(
+        self,
+        size: int = 3,
+        *,
+        host: str = "127.0.0.1",
+        store_dir: str | os.PathLike[str] | None = None,
+        name: str | None = None,
+        config_file: str | os.PathLike[str] | None = None,
+        cluster_config: str | os.PathLike[str] | None = None,
+    ) -> None:
+        if size < 1:
+            raise BrokerError(f"a cluster needs at least one server, got size={size}")
+        #: The cluster's name (``rfos`` unless given).
+        self.name = name or DEFAULT_CLUSTER_NAME
+        root = Path(store_dir) if store_dir is not None else None
+        route_ports = [_free_port(host) for _ in range(size)]
+        routes = tuple(f"nats-route://{host}:{port}" for port in route_ports)
+        #: The servers, ``nats-1`` first.
+        self.servers: list[EmbeddedBroker] = [
+            EmbeddedBroker(
+                host=host,
+                port=0,
+                store_dir=root / f"nats-{i + 1}" if root is not None else None,
+                server_name=f"nats-{i + 1}",
+                config_file=config_file,
+                cluster_port=route_ports[i],
+                cluster_name=self.name,
+                routes=routes,
+                cluster_config=cluster_config,
+            )
+            for i in range(size)
+        ]
+
+    @property
+    def urls(self) -> list[str]:
+        """The client URL of every server (``nats://127.0.0.1:<port>``), ``nats-1`` first."""
+        return [server.url for server in self.servers]
+
+    @property
+    def url(self) -> str:
+        """:attr:`urls` comma-joined: what ``MESSAGING_URL`` / ``messaging.broker`` take."""
+        return ",".join(self.urls)
+
+    def start(self, timeout: float = 30.0) -> str:
+        """Start every server; return :attr:`url` once each knows the JetStream meta leader."""
+        try:
+            for server in self.servers:
+                server.start(timeout)
+            for server in self.servers:
+                server.wait_meta_leader(timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self.url
+
+    def kill(self, index: int) -> None:
+        """SIGKILL server ``index`` (0-based: ``servers[index]``) without a clean shutdown."""
+        self.servers[index].kill()
+
+    def restart(self, index: int, timeout: float = 30.0) -> str:
+        """Start server ``index`` again (after :meth:`kill`, or stopping it first) on the same
+        ports and store; returns its URL once it knows the meta leader again."""
+        server = self.servers[index]
+        url = server.restart(timeout)
+        server.wait_meta_leader(timeout)
+        return url
+
+    def index_of(self, url: str) -> int:
+        """Which server serves client URL ``url`` (as :attr:`urls` spells it)."""
+        for i, server in enumerate(self.servers):
+            with contextlib.suppress(BrokerError):
+                if server.url == url:
+                    return i
+        raise BrokerError(f"{url} is not a server of this cluster ({', '.join(self.urls)})")
+
+    def stop(self) -> None:
+        """Stop every server (and remove temporary stores)."""
+        for server in self.servers:
+            server.stop()
+
+    def __enter__(self) -> EmbeddedCluster:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    async def __aenter__(self) -> EmbeddedCluster:
         import asyncio
 
         await asyncio.to_thread(self.start)

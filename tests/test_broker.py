@@ -113,3 +113,32 @@ def test_failed_start_reports_server_output(tmp_path: Path) -> None:
 def test_url_before_start_is_an_error() -> None:
     with pytest.raises(BrokerError, match="start"):
         _ = EmbeddedBroker().url
+
+
+def test_cluster_member_config_includes_the_given_files(tmp_path: Path) -> None:
+    base = tmp_path / "secrets" / "nats-server.conf"
+    base.parent.mkdir()
+    base.write_text("max_payload: 1048576\n")
+    routes_tls = tmp_path / "secrets" / "nats-cluster.conf"
+    routes_tls.write_text("")
+    broker = EmbeddedBroker(
+        host="127.0.0.1",
+        config_file=base,
+        cluster_port=6222,
+        routes=("nats-route://127.0.0.1:6222", "nats-route://127.0.0.1:6223"),
+        cluster_config=routes_tls,
+    )
+    where = tmp_path / "elsewhere"
+    where.mkdir()
+    text = broker._generated_config(where)
+    # nats-server resolves an include relative to the including file
+    assert 'include "../secrets/nats-server.conf"' in text
+    assert 'listen: "127.0.0.1:6222"' in text
+    assert 'routes: ["nats-route://127.0.0.1:6222", "nats-route://127.0.0.1:6223"]' in text
+    assert '  include "../secrets/nats-cluster.conf"' in text
+    assert 'name: "rfos"' in text
+
+
+def test_routes_need_a_cluster_port() -> None:
+    with pytest.raises(BrokerError, match="cluster_port"):
+        EmbeddedBroker(routes=("nats-route://127.0.0.1:6222",))

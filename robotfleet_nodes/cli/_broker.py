@@ -9,7 +9,7 @@ import threading
 from types import FrameType
 from typing import Final
 
-from robotfleet_nodes.broker import EmbeddedBroker
+from robotfleet_nodes.broker import DEFAULT_CLUSTER_NAME, EmbeddedBroker
 from robotfleet_nodes.cli._verb import Verb, expose_verb
 
 #: Where ``rfos broker`` listens without --port or --config (the seed's URL).
@@ -27,8 +27,13 @@ class BrokerVerb(Verb):
   rfos broker --jetstream-domain hub --leafnode-port 7422             # a hub for edge sites
   rfos broker --port 4222 --jetstream-domain zone-3 --leaf-remote nats://hub:7422   # a site
 
+  # one server of a 3-node cluster on this machine (start nats-2, nats-3 likewise):
+  rfos broker --port 4222 --store state/nats-1 --server-name nats-1 --cluster-port 6222 \
+      --routes nats-route://127.0.0.1:6222,nats-route://127.0.0.1:6223,nats-route://127.0.0.1:6224
+
 With --config, the file (accounts, TLS: `rfos fleet gen-config` writes it) sets what the
-flags do not; --host, --port and --store override it.
+flags do not; --host, --port and --store override it. A secured cluster also needs the
+deployment's route TLS: --cluster-config <deploy>/secrets/nats-cluster.conf.
 """
 
     def configure(self, parser: argparse.ArgumentParser) -> None:
@@ -53,6 +58,31 @@ flags do not; --host, --port and --store override it.
             help="JetStream store directory (default: a temp dir, or the --config file's)",
         )
         parser.add_argument("--no-jetstream", action="store_true", help="core NATS only")
+        parser.add_argument(
+            "--server-name", default=None, help="this server's name (a cluster's must differ)"
+        )
+        parser.add_argument(
+            "--cluster-port",
+            type=int,
+            default=None,
+            metavar="PORT",
+            help="join a NATS cluster: listen for routes on PORT (on --host)",
+        )
+        parser.add_argument(
+            "--routes",
+            default="",
+            metavar="URL,URL",
+            help="route URLs of every server, e.g. nats-route://127.0.0.1:6222,... (its own is ignored)",
+        )
+        parser.add_argument(
+            "--cluster-name", default=None, help=f"the cluster's name (default {DEFAULT_CLUSTER_NAME})"
+        )
+        parser.add_argument(
+            "--cluster-config",
+            default=None,
+            metavar="FILE",
+            help="route TLS for the cluster block (<deploy>/secrets/nats-cluster.conf of gen-config)",
+        )
         site = parser.add_argument_group('edge sites (docs/fleet.md, "Edge sites"; not with --config)')
         site.add_argument(
             "--jetstream-domain",
@@ -97,6 +127,11 @@ flags do not; --host, --port and --store override it.
             leaf_remotes=args.leaf_remote,
             leaf_credentials=args.leaf_credentials,
             leaf_tls_ca=args.leaf_tls_ca,
+            server_name=args.server_name,
+            cluster_port=args.cluster_port,
+            cluster_name=args.cluster_name,
+            routes=tuple(r.strip() for r in args.routes.split(",") if r.strip()),
+            cluster_config=args.cluster_config,
         )
         stop = threading.Event()
 

@@ -66,6 +66,7 @@ _MESSAGING: Final[dict[str, tuple[str, ...]]] = {
     "MESSAGING_TLS_KEY": ("messaging", "tls_key"),
     "MESSAGING_ENCODING": ("messaging", "encoding"),
     "MESSAGING_MAX_MESSAGE_SIZE": ("messaging", "max_message_size"),
+    "MESSAGING_JETSTREAM_REPLICAS": ("messaging", "jetstream_replicas"),
 }
 
 #: ``messaging`` keys holding file paths: relative to the YAML file's directory.
@@ -98,6 +99,7 @@ ENV_OVERRIDES: Final[dict[str, dict[str, tuple[str, ...]]]] = {
 _INT_KEYS: Final = {
     ("http", "port"): "a port number 1..65535",
     ("dds", "domain_id"): "a DDS domain id 0..232",
+    ("messaging", "jetstream_replicas"): "a number of replicas 1..5",
 }
 
 
@@ -137,7 +139,8 @@ def load_config(
         ``MESSAGING_CREDS`` (``messaging.credentials``), ``MESSAGING_TLS_CA`` /
         ``MESSAGING_TLS_CERT`` / ``MESSAGING_TLS_KEY`` (``messaging.tls_*``),
         ``MESSAGING_ENCODING`` / ``MESSAGING_MAX_MESSAGE_SIZE`` (``messaging.encoding`` /
-        ``messaging.max_message_size``),
+        ``messaging.max_message_size``), ``MESSAGING_JETSTREAM_REPLICAS``
+        (``messaging.jetstream_replicas``),
         ``FLEET_HTTP_PORT`` (``http.port``), ``FLEET_INSTANCE_ID`` /
         ``FLEET_ADVERTISE_URL`` (``failover.instance_id`` / ``failover.advertise_url``),
         ``EDGE_ROBOT_ID`` (``robot_id``),

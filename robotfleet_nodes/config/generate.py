@@ -31,6 +31,11 @@ and server certificate, ``nats-server.conf`` and the admin API token
 ``messaging.tls_ca``; fleet.yaml ``http.tokens_file``. Existing keys and identities are
 kept: regenerating rotates nothing that did not change.
 
+NATS cluster (``nats_cluster`` / ``--nats-cluster host1,host2,host3``): every YAML's
+``messaging.broker`` lists the three servers (unless ``broker`` is given), the TLS
+certificates name those hosts, and ``nats/nats-<i>.conf`` configures the server of each
+host (:mod:`._nats_cluster`; route TLS: ``secrets/nats-cluster.conf``).
+
 Run as ``python -m robotfleet_nodes.config.generate --robots 1000 --zones 5 --areas 1
 --out deploy/1000`` (what ``scripts/generate-1000-robot-config.sh`` does).
 """
@@ -47,6 +52,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from robotfleet_nodes.config._nats_cluster import NATS_DIR, node_config, parse_cluster
 from robotfleet_nodes.config._sites import SITES_DIR, check_site_zones, site_files, site_port
 from robotfleet_nodes.config.models import DEFAULT_BROKER, HttpConfig, MessagingConfig, check_broker_url
 from robotfleet_nodes.errors import ConfigError
@@ -75,6 +81,7 @@ _GENERATED = (
     re.compile(r"robots\.csv"),
 )
 _GENERATED_EDGE = re.compile(r"robot-\d+\.yaml")
+_GENERATED_NATS = re.compile(r"nats-\d+\.conf")
 
 #: Status messages per second the whole fleet sends at most while idle (heartbeats).
 BUS_STATUS_RATE = 2000
@@ -152,6 +159,12 @@ class DeploymentSummary:
                 f"  {out / SITES_DIR}/  nats-server configs of the hub for edge sites and of "
                 f"{len(sites) - 1} site(s) (leaf nodes)"
             )
+        servers = sorted(p for p in self.files if p.parent == out / NATS_DIR)
+        if servers:
+            lines.append(
+                f"  {servers[0]} ... {servers[-1].name}  nats-server config of each host of the NATS cluster"
+                f" (start: rfos broker --config {NATS_DIR}/nats-<i>.conf --store state/nats-<i>)"
+            )
         if self.removed:
             lines.append(f"Removed {len(self.removed)} stale file(s) of an earlier generation.")
         if self.secrets is not None:
@@ -221,6 +234,7 @@ def generate_deployment(
     mutual_tls: bool = False,
     site_zones: Sequence[str] = (),
     http_allowed_hosts: Sequence[str] = (),
+    nats_cluster: str | Sequence[str] = (),
 ) -> DeploymentSummary:
     """Write the config files of a deployment of ``robots`` robots into ``out_dir``.
 
@@ -230,7 +244,8 @@ def generate_deployment(
     certificate and makes the server ask for one. ``site_zones`` run at edge sites behind
     leaf nats-servers (:mod:`robotfleet_nodes.config._sites`; insecure only for now).
     ``http_allowed_hosts`` go into fleet.yaml's ``http.allowed_hosts`` (names the dashboard
-    is reached by, e.g. a Kubernetes Service).
+    is reached by, e.g. a Kubernetes Service). ``nats_cluster``: the hosts of a NATS cluster
+    (``host[:port[:route_port]]``, comma-separated or a list; see the module docstring).
 
     Robot ``robot-<n>`` (1-based) goes to the zones in order (zone-1 gets the first
     ``robots // zones`` robots, plus one if there is a remainder ...); zones go to areas the
@@ -248,6 +263,13 @@ def generate_deployment(
         raise ConfigError(f"cannot split {robots} robot(s) into {zones} zones: every zone needs a robot")
     if areas > zones:
         raise ConfigError(f"cannot split {zones} zone(s) into {areas} areas: every area needs a zone")
+    cluster = (
+        parse_cluster(nats_cluster if isinstance(nats_cluster, str) else list(nats_cluster))
+        if nats_cluster
+        else []
+    )
+    if cluster and broker == DEFAULT_BROKER:
+        broker = ",".join(node.url for node in cluster)
     try:
         broker = check_broker_url(broker)
     except ValueError as exc:
@@ -324,11 +346,15 @@ def generate_deployment(
             csv_rows.append(f"{robot},{zone}\n")
     files[out / "robots.csv"] = "".join(csv_rows)
     files.update(site_files(out, sites, broker))
+    for node in cluster:
+        files[out / NATS_DIR / f"{node.name}.conf"] = node_config(node, cluster, secure=secure)
 
     try:
         edge_dir.mkdir(parents=True, exist_ok=True)
         if sites:
             (out / SITES_DIR).mkdir(exist_ok=True)
+        if cluster:
+            (out / NATS_DIR).mkdir(exist_ok=True)
         removed = _remove_stale(out, set(files))
         for path, text in files.items():
             with open(path, "w", encoding="utf-8", newline="\n") as f:
@@ -344,7 +370,7 @@ def generate_deployment(
             area_zones,
             containers=containers,
             zone_containers=zone_containers,
-            tls_hosts=tls_hosts,
+            tls_hosts=[*tls_hosts, *(node.host for node in cluster)],
             mutual_tls=mutual_tls,
         )
     return DeploymentSummary(
@@ -423,6 +449,9 @@ def _remove_stale(out: Path, keep: set[Path]) -> list[Path]:
     candidates += [p for p in edge.iterdir() if p.is_file() and _GENERATED_EDGE.fullmatch(p.name)]
     if (out / SITES_DIR).is_dir():
         candidates += [p for p in (out / SITES_DIR).iterdir() if p.is_file() and p.suffix == ".conf"]
+    nats = out / NATS_DIR
+    if nats.is_dir():
+        candidates += [p for p in nats.iterdir() if p.is_file() and _GENERATED_NATS.fullmatch(p.name)]
     removed = [p for p in candidates if p not in keep]
     for path in removed:
         path.unlink()
@@ -478,6 +507,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "writes sites/hub.conf and sites/<zone>.conf (with --insecure for now)",
     )
     parser.add_argument(
+        "--nats-cluster",
+        default="",
+        metavar="HOST,HOST,HOST",
+        help="a NATS cluster on these hosts (host[:port[:route_port]]): messaging.broker lists them, "
+        "nats/nats-<i>.conf configures each host's server, the TLS certificates name them",
+    )
+    parser.add_argument(
         "--status-period",
         type=float,
         default=None,
@@ -503,6 +539,7 @@ def generate_from_args(args: argparse.Namespace) -> DeploymentSummary:
         tls_hosts=args.tls_hosts,
         mutual_tls=args.mutual_tls,
         site_zones=args.site_zones.split(","),
+        nats_cluster=args.nats_cluster,
     )
 
 

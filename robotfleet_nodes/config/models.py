@@ -168,6 +168,12 @@ class MessagingConfig(_Section):
 
     broker: Annotated[str, AfterValidator(check_broker_url)] = DEFAULT_BROKER
     """NATS URL(s), e.g. ``nats://localhost:4222``; several servers separated by ``,``."""
+    servers: list[Annotated[str, AfterValidator(check_broker_url)]] = Field(default_factory=list)
+    """More NATS URLs of the same cluster, one per item (merged with ``broker``: see
+    :attr:`urls`); the connection fails over between all of them."""
+    jetstream_replicas: int | None = Field(None, ge=1, le=5)
+    """Replicas of the JetStream streams and buckets this process creates; ``null``
+    (default): 3 when the server is in a cluster of 3 or more, else 1."""
     credentials: _Path = None
     """NATS ``.creds`` file of this process's identity, e.g. ``secrets/zone-1.creds``;
     ``null``: connect without credentials (an open broker)."""
@@ -183,6 +189,18 @@ class MessagingConfig(_Section):
     max_message_size: ByteSize = Field(default=ByteSize(256 * 1024 * 1024), gt=0)
     """Largest encoded message this process publishes (bytes, or ``64MiB``); a bigger one
     raises ``MessageTooLarge``. Messages above the server's ``max_payload`` are sent in chunks."""
+
+    @property
+    def urls(self) -> list[str]:
+        """Every server to connect to: ``broker``'s URLs (unless left at the default while
+        ``servers`` is given), then ``servers``, without repeats."""
+        given = [] if self.servers and "broker" not in self.model_fields_set else self.broker.split(",")
+        return list(dict.fromkeys([*given, *(u for item in self.servers for u in item.split(","))]))
+
+    @property
+    def url(self) -> str:
+        """:attr:`urls` comma-joined (what ``MESSAGING_URL`` holds)."""
+        return ",".join(self.urls)
 
     @model_validator(mode="after")
     def _cert_with_key(self) -> MessagingConfig:

@@ -160,7 +160,12 @@ class AuditLog:
         self.stream = audit_stream(mapper.root, mapper.domain)
         self.prefix = mapper.prefix
         try:
-            await ensure_stream(transport.jetstream(), self.stream, f"{self.prefix}.w.{AUDIT_TOKEN}.>")
+            await ensure_stream(
+                transport.jetstream(),
+                self.stream,
+                f"{self.prefix}.w.{AUDIT_TOKEN}.>",
+                replicas=transport.stream_replicas(),
+            )
         except Exception as exc:  # the fleet runs without its audit trail rather than not at all
             log.error("audit stream %s could not be created (%r): records are dropped", self.stream, exc)  # noqa: TRY400
         self._client = transport.client
@@ -288,8 +293,8 @@ class AuditLog:
         log.warning("%s%s", message, more)
 
 
-async def ensure_stream(js: JetStreamContext, stream: str, subjects: str) -> None:
-    """Create the append-only audit stream ``stream`` unless it exists."""
+async def ensure_stream(js: JetStreamContext, stream: str, subjects: str, *, replicas: int = 1) -> None:
+    """Create the append-only audit stream ``stream`` (``replicas`` copies) unless it exists."""
     config = js_api.StreamConfig(
         name=stream,
         subjects=[subjects],
@@ -298,6 +303,7 @@ async def ensure_stream(js: JetStreamContext, stream: str, subjects: str) -> Non
         discard=js_api.DiscardPolicy.OLD,
         deny_delete=True,
         deny_purge=True,
+        num_replicas=replicas,
     )
     try:
         await js.stream_info(stream)

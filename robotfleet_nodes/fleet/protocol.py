@@ -251,6 +251,7 @@ class OrderEvents:
             max_age=7 * 24 * 3600.0,
         )
         await self._transport.require_jetstream(_NEEDS_JETSTREAM)
+        config.num_replicas = self._transport.stream_replicas()
         try:
             await self.js.stream_info(self.stream)
         except NotFoundError:
@@ -382,7 +383,12 @@ class OrderStore:
             async def add() -> Any:
                 try:
                     return await js.create_key_value(
-                        js_api.KeyValueConfig(bucket=self.bucket, history=1, storage=js_api.StorageType.FILE)
+                        js_api.KeyValueConfig(
+                            bucket=self.bucket,
+                            history=1,
+                            storage=js_api.StorageType.FILE,
+                            replicas=self._transport.stream_replicas(),
+                        )
                     )
                 except BadRequestError:
                     return await js.key_value(self.bucket)

@@ -37,7 +37,7 @@ Starter = Callable[[Any, Context], AbstractAsyncContextManager[Any]]
 async def _run(config: Any, starter: Starter, args: Sequence[str]) -> None:
     messaging = config.messaging
     async with Context(
-        url=messaging.broker,
+        url=messaging.url,
         args=args,
         credentials=messaging.credentials,
         tls_ca=messaging.tls_ca,
@@ -45,6 +45,7 @@ async def _run(config: Any, starter: Starter, args: Sequence[str]) -> None:
         tls_key=messaging.tls_key,
         encoding=messaging.encoding,
         max_message_size=messaging.max_message_size,
+        jetstream_replicas=messaging.jetstream_replicas,
     ) as context:
         await serve(context, starter(config, context))
 

@@ -88,6 +88,7 @@ class Context:
         tls_key: str | os.PathLike[str] | None = None,
         encoding: str | None = None,
         max_message_size: int | None = None,
+        jetstream_replicas: int | None = None,
     ) -> None:
         """``connect_wait``: seconds to keep retrying the first connection (a broker that is
         still starting, as in a launch file or a Kubernetes pod); default ``RFOS_CONNECT_WAIT``
@@ -100,7 +101,11 @@ class Context:
 
         ``encoding`` (``auto``, ``json``, ``cdr``) and ``max_message_size`` (bytes): the NATS
         transport's (``messaging.encoding`` / ``messaging.max_message_size``); default
-        ``MESSAGING_ENCODING`` / ``MESSAGING_MAX_MESSAGE_SIZE``, else ``auto`` and 256 MiB."""
+        ``MESSAGING_ENCODING`` / ``MESSAGING_MAX_MESSAGE_SIZE``, else ``auto`` and 256 MiB.
+
+        ``jetstream_replicas``: replicas of the JetStream streams and buckets created on the
+        connection (``messaging.jetstream_replicas``); ``None``: 3 on a cluster of 3 or more
+        servers, else 1."""
         from robotfleet_nodes.node.arguments import parse_ros_args
 
         self._connect_wait = connect_wait if connect_wait is not None else _env_seconds(CONNECT_WAIT_ENV)
@@ -112,6 +117,7 @@ class Context:
         self._tls_files = (tls_ca, tls_cert, tls_key)
         self._encoding = encoding
         self._max_message_size = max_message_size
+        self._jetstream_replicas = jetstream_replicas
         self._intra_process = intra_process
         self.ros_args: RosArgs = parse_ros_args(list(args or []))
         self._broker: EmbeddedBroker | None = None
@@ -259,6 +265,7 @@ class Context:
             tls_key=tls_key,
             encoding=self._encoding,
             max_message_size=self._max_message_size,
+            jetstream_replicas=self._jetstream_replicas,
         )
 
     async def close(self) -> None:

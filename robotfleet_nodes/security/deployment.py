@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from robotfleet_nodes.security._files import write_secret
+from robotfleet_nodes.security.cluster_config import write_cluster_config
 from robotfleet_nodes.security.identities import IdentityStore
 from robotfleet_nodes.security.server_config import write_server_config
 from robotfleet_nodes.security.tls import ensure_ca, issue_certificate, server_hosts
@@ -83,7 +84,8 @@ def write_secrets(
     containers ``robots-<a>-<b>`` (``containers`` parts of robots.csv) and zone containers
     ``zones-<a>-<b>`` (``zone_containers`` parts), user nodes added earlier. TLS: a CA and
     a server certificate for localhost and ``hosts`` (and a client certificate when
-    ``mutual_tls``). The server configuration ``nats-server.conf``.
+    ``mutual_tls``). The server configuration ``nats-server.conf``, and the route TLS of a
+    NATS cluster of these hosts, ``nats-cluster.conf`` (with its route certificate).
     """
     secrets = Path(out_dir) / SECRETS_DIR
     store = IdentityStore(secrets).open()
@@ -94,6 +96,7 @@ def write_secrets(
     if mutual_tls:
         issue_certificate(secrets, "client", common_name="rfos-client", client=True)
     config = refresh_server_config(store, mutual_tls=mutual_tls)
+    write_cluster_config(secrets, hosts=hosts)
     log.info("secrets: %d identities (%d written) in %s", len(store.identities), written, secrets)
     return SecretsSummary(
         secrets=secrets, server_config=config, identities=len(store.identities), written=written

@@ -101,11 +101,14 @@ def issue_certificate(
     common_name: str,
     hosts: Sequence[str] = (),
     client: bool = False,
+    route: bool = False,
 ) -> tuple[Path, Path]:
     """Write ``<stem>-cert.pem`` / ``<stem>-key.pem`` signed by the CA; return their paths.
 
     A server certificate (``client=False``) names ``hosts``; a client certificate is for
-    mutual TLS. An existing pair naming the same hosts is kept.
+    mutual TLS; a route certificate (``route=True``: a NATS cluster's servers dial each
+    other with mutual TLS) names ``hosts`` and serves both as server and as client. An
+    existing pair naming the same hosts is kept.
     """
     cert_path, key_path = secrets / f"{stem}-cert.pem", secrets / f"{stem}-key.pem"
     if cert_path.exists() and key_path.exists() and not client:
@@ -130,7 +133,9 @@ def issue_certificate(
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
             x509.ExtendedKeyUsage(
-                [ExtendedKeyUsageOID.CLIENT_AUTH if client else ExtendedKeyUsageOID.SERVER_AUTH]
+                [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
+                if route
+                else [ExtendedKeyUsageOID.CLIENT_AUTH if client else ExtendedKeyUsageOID.SERVER_AUTH]
             ),
             critical=False,
         )

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from robotfleet_nodes.config import (
     DEFAULT_BROKER,
     AreaConfig,
     EdgeConfig,
     FleetConfig,
+    MessagingConfig,
     ZoneConfig,
     check_id,
     load_config,
@@ -343,3 +346,37 @@ def test_sim_section_builds_the_simulator_config() -> None:
     kwargs = load_config("edge", environ={}).sim.sim_kwargs()
     kwargs["dock"] = Pose2D(**kwargs["dock"])  # type: ignore[arg-type]
     assert SimConfig(**kwargs) == SimConfig()  # type: ignore[arg-type]
+
+
+# -- messaging: a cluster's servers -------------------------------------------------------
+@pytest.mark.parametrize(
+    ("data", "urls"),
+    [
+        ({}, ["nats://localhost:4222"]),
+        ({"broker": "nats://a:4222,nats://b:4222"}, ["nats://a:4222", "nats://b:4222"]),
+        ({"servers": ["nats://a:4222", "nats://b:4222"]}, ["nats://a:4222", "nats://b:4222"]),
+        (
+            {"broker": "nats://a:4222", "servers": ["nats://a:4222", "nats://c:4222"]},
+            ["nats://a:4222", "nats://c:4222"],
+        ),
+    ],
+)
+def test_messaging_urls_merge_broker_and_servers(data: dict[str, Any], urls: list[str]) -> None:
+    messaging = MessagingConfig.model_validate(data)
+    assert messaging.urls == urls
+    assert messaging.url == ",".join(urls)
+
+
+def test_messaging_servers_and_replicas_are_checked() -> None:
+    with pytest.raises(ValidationError, match="not a NATS URL"):
+        MessagingConfig.model_validate({"servers": ["http://a:4222"]})
+    with pytest.raises(ValidationError):
+        MessagingConfig.model_validate({"jetstream_replicas": 0})
+    assert MessagingConfig.model_validate({"jetstream_replicas": 3}).jetstream_replicas == 3
+
+
+def test_jetstream_replicas_from_the_environment() -> None:
+    config = load_config("fleet", environ={"MESSAGING_JETSTREAM_REPLICAS": "3"})
+    assert config.messaging.jetstream_replicas == 3
+    with pytest.raises(ConfigError, match="MESSAGING_JETSTREAM_REPLICAS: expected a number of replicas"):
+        load_config("fleet", environ={"MESSAGING_JETSTREAM_REPLICAS": "three"})

@@ -99,6 +99,10 @@ class RfosClient(_nats_client.Client):
         super().__init__()
         #: Largest reply :meth:`request_prebuilt` reassembles from chunks (the transport sets it).
         self.rfos_max_message_size = DEFAULT_MAX_MESSAGE_SIZE
+        #: Replicas of the streams and buckets created on this connection (``None``: decided
+        #: from the server, kept in ``rfos_auto_replicas``; see :mod:`._replicas`).
+        self.rfos_jetstream_replicas: int | None = None
+        self.rfos_auto_replicas: int | None = None
         self._rfos_blocks: dict[bytes, dict[str, str]] = {}
         self._rfos_prefixes: dict[bytes, tuple[str, str]] = {}
         self._rfos_sends: set[asyncio.Future[None]] = set()

@@ -40,6 +40,7 @@ from nats.js import api
 from nats.js import errors as js_errors
 
 from robotfleet_nodes.transport._ratelimit import OnceLogger
+from robotfleet_nodes.transport.nats._replicas import stream_replicas
 
 __all__ = [
     "API_TIMEOUT",
@@ -188,6 +189,7 @@ class LatchedStore:
             max_msgs_per_subject=max(depth, 1),
             storage=api.StorageType.FILE,
             discard=api.DiscardPolicy.OLD,
+            num_replicas=stream_replicas(self._nc),
         )
         with contextlib.suppress(js_errors.BadRequestError):  # created concurrently: read it again
             await self._request(self._api.add_stream(config))
@@ -247,6 +249,7 @@ class LatchedStore:
                         max_msgs_per_subject=max(depth, 1),
                         storage=api.StorageType.FILE,
                         discard=api.DiscardPolicy.OLD,
+                        num_replicas=stream_replicas(self._nc),
                     )
                     with contextlib.suppress(js_errors.BadRequestError):  # created concurrently
                         await self._js.add_stream(config)

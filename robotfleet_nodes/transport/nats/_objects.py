@@ -30,6 +30,7 @@ from nats.js import api
 from nats.js import errors as js_errors
 
 from robotfleet_nodes.transport._ratelimit import OnceLogger
+from robotfleet_nodes.transport.nats._replicas import stream_replicas
 
 __all__ = ["H_MSGID", "LargeLatched", "bucket_name"]
 
@@ -68,7 +69,9 @@ class LargeLatched:
                 except (js_errors.NotFoundError, js_errors.BucketNotFoundError):
                     if not create:
                         return None
-                    config = api.ObjectStoreConfig(bucket=self.name, storage=api.StorageType.FILE)
+                    config = api.ObjectStoreConfig(
+                        bucket=self.name, storage=api.StorageType.FILE, replicas=stream_replicas(self._nc)
+                    )
                     self._store = await self._js.create_object_store(self.name, config=config)
         return self._store
 

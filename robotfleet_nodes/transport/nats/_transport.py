@@ -43,6 +43,7 @@ from robotfleet_nodes.transport.nats._latched import LatchedStore
 from robotfleet_nodes.transport.nats._objects import LargeLatched
 from robotfleet_nodes.transport.nats._publisher import NatsPublisher
 from robotfleet_nodes.transport.nats._refusals import Refusals, is_permission_violation
+from robotfleet_nodes.transport.nats._replicas import in_cluster
 from robotfleet_nodes.transport.nats._subjects import SubjectMapper
 from robotfleet_nodes.transport.nats._transport_entities import NatsEntityMethods
 from robotfleet_nodes.transport.nats._transport_graph import NatsGraphMethods
@@ -56,6 +57,10 @@ log = logging.getLogger(__name__)
 DEFAULT_RECONNECT_BUFFER = 8 * 1024 * 1024
 #: Longest wait between two reconnection attempts (seconds).
 _MAX_RECONNECT_WAIT = 5.0
+#: Seconds :meth:`NatsTransport.require_jetstream` waits for a cluster's JetStream leader.
+CLUSTER_JETSTREAM_WAIT_S = 30.0
+#: JetStream's "JetStream system temporarily unavailable" (a cluster without a meta leader).
+_JS_CLUSTER_NOT_AVAILABLE = 10008
 
 
 class NatsTransport(NatsEntityMethods, NatsRawMethods, NatsGraphMethods, Transport):
@@ -89,6 +94,10 @@ class NatsTransport(NatsEntityMethods, NatsRawMethods, NatsGraphMethods, Transpo
     used from the next attempt. With credentials, every inbox (request replies, graph
     queries, JetStream consumers) is under ``_INBOX.<identity>``, the identity being the
     JWT's ``name``: the only inbox that identity may subscribe to.
+
+    ``jetstream_replicas``: replicas of the streams and buckets this connection creates
+    (``messaging.jetstream_replicas``); ``None``: 3 on a cluster of 3 or more servers, else 1
+    (:meth:`stream_replicas`).
     """
 
     kind: ClassVar[str] = "nats"
@@ -110,8 +119,10 @@ class NatsTransport(NatsEntityMethods, NatsRawMethods, NatsGraphMethods, Transpo
         tls_cert: str | os.PathLike[str] | None = None,
         tls_key: str | os.PathLike[str] | None = None,
         tls: ssl.SSLContext | None = None,
+        jetstream_replicas: int | None = None,
     ) -> None:
         self.url = url
+        self._jetstream_replicas = jetstream_replicas
         self.security: ClientSecurity = client_security(
             credentials=credentials, tls_ca=tls_ca, tls_cert=tls_cert, tls_key=tls_key
         )
@@ -234,6 +245,7 @@ class NatsTransport(NatsEntityMethods, NatsRawMethods, NatsGraphMethods, Transpo
                 auth["tls"] = tls
             nc = new_client(fast=self._fast_path)
             nc.rfos_max_message_size = self.max_message_size
+            nc.rfos_jetstream_replicas = self._jetstream_replicas
             self._connect_errors = []
             servers = [u.strip() for u in url.split(",") if u.strip()]
             # nats-py hangs closing a socket whose TLS handshake failed (an unknown CA, say):
@@ -318,13 +330,15 @@ class NatsTransport(NatsEntityMethods, NatsRawMethods, NatsGraphMethods, Transpo
         """Raise :class:`JetStreamUnavailable` unless the server offers JetStream to us.
 
         ``purpose`` says what needs it (``"the work orders"``); it ends up in the
-        message. One ``$JS.API.INFO`` round trip, only until it first succeeds.
+        message. One ``$JS.API.INFO`` round trip, only until it first succeeds. On a
+        cluster still electing its JetStream leader (servers starting together), it waits
+        up to :data:`CLUSTER_JETSTREAM_WAIT_S` for the election.
         """
         if self._jetstream_checked:
             return
         nc = await self._connected_client()
         try:
-            await nc.jetstream(timeout=self._connect_timeout).account_info()
+            await self._cluster_jetstream(nc)
         except (js_errors.ServiceUnavailableError, nats_errors.NoRespondersError):
             raise JetStreamUnavailable(
                 f"the NATS server at {self.server_url} has JetStream off, and {purpose} need it: "
@@ -343,6 +357,24 @@ class NatsTransport(NatsEntityMethods, NatsRawMethods, NatsGraphMethods, Transpo
                 "(is it started with `-js`?)"
             ) from None
         self._jetstream_checked = True
+
+    async def _cluster_jetstream(self, nc: RfosClient) -> None:
+        """``$JS.API.INFO``; while a cluster's JetStream has no leader yet (error 10008, or no
+        answer from a server in a cluster), ask again for up to :data:`CLUSTER_JETSTREAM_WAIT_S`."""
+        js = nc.jetstream(timeout=self._connect_timeout)
+        deadline = time.monotonic() + CLUSTER_JETSTREAM_WAIT_S
+        while True:
+            try:
+                await js.account_info()
+                return
+            except (js_errors.ServiceUnavailableError, nats_errors.TimeoutError, TimeoutError) as exc:
+                electing = getattr(exc, "err_code", None) == _JS_CLUSTER_NOT_AVAILABLE or (
+                    not isinstance(exc, js_errors.APIError) and in_cluster(nc)
+                )
+                if not electing or time.monotonic() > deadline:
+                    raise
+                log.info("JetStream of the NATS cluster at %s has no leader yet; waiting", self.server_url)
+                await asyncio.sleep(0.25)
 
     def _next_server(self, servers: list[Any], info: dict[str, Any]) -> tuple[Any, float]:
         """Reconnect policy: round-robin over the pool, exponential backoff with jitter."""

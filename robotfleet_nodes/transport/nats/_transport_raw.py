@@ -18,6 +18,7 @@ from robotfleet_nodes.security.creds import redact_url
 from robotfleet_nodes.transport.nats._chunks import ChunkCounter
 from robotfleet_nodes.transport.nats._client import InlineHandler, RfosClient
 from robotfleet_nodes.transport.nats._raw import RawPublisher, ServerInfo
+from robotfleet_nodes.transport.nats._replicas import stream_replicas
 
 __all__ = ["NatsRawMethods"]
 
@@ -43,6 +44,12 @@ class NatsRawMethods:
         if domain is None:
             return self.client.jetstream()
         return self.client.jetstream(domain=domain)
+
+    def stream_replicas(self) -> int:
+        """``num_replicas`` for a JetStream stream or bucket created on this connection:
+        ``messaging.jetstream_replicas``, else 3 on a cluster of 3 or more servers, else 1
+        (see :mod:`~._replicas`)."""
+        return stream_replicas(self.client)
 
     def server_info(self) -> ServerInfo:
         """The server this transport is connected to (``TransportError`` before ``connect()``)."""
