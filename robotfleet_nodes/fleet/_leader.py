@@ -172,7 +172,12 @@ class LeaderLease:
         except (NotFoundError, BadRequestError):
             try:
                 self._kv = await js.create_key_value(
-                    js_api.KeyValueConfig(bucket=self.bucket, history=1, storage=js_api.StorageType.FILE)
+                    js_api.KeyValueConfig(
+                        bucket=self.bucket,
+                        history=1,
+                        storage=js_api.StorageType.FILE,
+                        replicas=self._transport.stream_replicas(),  # R3 on a cluster
+                    )
                 )
             except BadRequestError:  # created by another instance meanwhile
                 self._kv = await js.key_value(self.bucket)

@@ -19,8 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import nats
+import nats.errors
 import pytest
 from k8s_pods import by_kind_and_name, load_documents, start_pod
+from nats.js.errors import ServiceUnavailableError
 from shared_helpers import eventually, free_port, get_json, poll_until
 
 from robotfleet_nodes.broker import find_nats_server
@@ -122,7 +124,15 @@ async def test_nats_pods_form_a_jetstream_cluster_robots_can_join(
     )
     try:
         js = operator.jetstream(timeout=10)
-        await js.add_stream(name="K8S_R3", subjects=["k8s.r3.>"], num_replicas=3)
+
+        async def created() -> bool:  # JetStream answers once the cluster elected its meta leader
+            try:
+                await js.add_stream(name="K8S_R3", subjects=["k8s.r3.>"], num_replicas=3)
+            except (ServiceUnavailableError, nats.errors.TimeoutError):
+                return False
+            return True
+
+        await eventually(created, timeout=30, what="JetStream to answer (a meta leader elected)")
         info = await asyncio.wait_for(js.stream_info("K8S_R3"), 10)
         assert info.cluster is not None and info.cluster.leader in names
         assert len(info.cluster.replicas or []) == 2  # the leader plus two followers

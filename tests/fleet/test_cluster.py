@@ -74,6 +74,7 @@ async def test_fleet_survives_the_loss_of_its_nats_server(tmp_path: Path, unique
         replicas = await _stream_replicas(topo)
         assert any(name.startswith("KV_") for name in replicas), replicas
         assert any(name.endswith("_ORDER_EVENTS") for name in replicas), replicas
+        assert any(name.endswith("_FLEET_LEADER") for name in replicas), replicas  # the leader lease
         assert set(replicas.values()) == {3}, replicas
 
         deadline = time.monotonic() + 30
