@@ -73,7 +73,7 @@ from robotfleet_nodes.fleet.protocol import (
     zone_name,
 )
 from robotfleet_nodes.fleet.scheduler import MAX_BACKOFF_S
-from robotfleet_nodes.fleet.sites import add_site_sources
+from robotfleet_nodes.fleet.sites import SiteSourceWatch, add_site_sources
 from robotfleet_nodes.fleet.views import (
     ROBOT_STATE_NAMES,
     RobotEvents,
@@ -285,9 +285,11 @@ class FleetService:
     async def _lead(self) -> None:
         """Take over: reload the index from the store, start the node, consumer and dispatch."""
         took_over = self._role_task is not None  # not at start: an instance ran before
-        self._leading = True
         await self._stop_watching()
-        await self.load_all()
+        # Load before taking writes: an order submitted while the bucket is being read would
+        # be dropped from the index (and its queue) by the snapshot that replaces it.
+        await self.load_all(queue=True)
+        self._leading = True
         self.node = FleetNode(self, context=self.context, **self._node_options)
         await self.node.start()
         for area_id in self.config.areas:
@@ -302,6 +304,11 @@ class FleetService:
             asyncio.create_task(self._dispatch_loop(), name="fleet dispatch"),
             asyncio.create_task(self._consume_loop(consumer), name="fleet events"),
         ]
+        if self.config.site_domains and self._events is not None:  # docs/fleet.md "Edge sites"
+            watch = SiteSourceWatch(
+                self._events, nats_transport_of(self.context.transport), self.config.site_domains
+            )
+            self._loops.append(asyncio.create_task(watch.run(), name="fleet site sources"))
         epoch = self._lease.epoch if self._lease is not None else 0
         log.info(
             "fleet %s: %s (instance %s, epoch %d): %d orders loaded, areas %s",
@@ -397,9 +404,11 @@ class FleetService:
         await self.audit.stop()
         self.events.close()
 
-    async def load_all(self) -> None:
-        """(Re)build the index and the queues from the store (queues only while leading)."""
+    async def load_all(self, *, queue: bool | None = None) -> None:
+        """(Re)build the index, and the dispatch queues when ``queue`` (default: while
+        leading), from the store."""
         assert self._store is not None
+        queue = self._leading if queue is None else queue
         orders = await self._store.load_all()
         orders.sort(key=lambda o: (stamp_seconds(o.created), o.id))
         self.orders.clear()
@@ -407,7 +416,7 @@ class FleetService:
         for order in orders:
             self.orders[order.id] = order
             self._count(None, order)
-            if order.state == WorkOrder.STATE_PENDING and self._leading:
+            if order.state == WorkOrder.STATE_PENDING and queue:
                 self._enqueue(order)
 
     @property

@@ -14,10 +14,11 @@ import prometheus_client as prometheus
 import pytest
 from topology import eventually, nats_context
 
-from robotfleet_nodes.config import FailoverConfig
+from robotfleet_nodes.config import FailoverConfig, FleetConfig
 from robotfleet_nodes.fleet._consumer import OrderEventConsumer
 from robotfleet_nodes.fleet._leader import LEADER_KEY, LeaderLease, LeaderRecord
-from robotfleet_nodes.fleet.protocol import OrderEvents, nats_transport_of, now_stamp
+from robotfleet_nodes.fleet.protocol import OrderEvents, OrderStore, nats_transport_of, now_stamp
+from robotfleet_nodes.fleet.service import FleetService, NotLeader
 from robotfleet_nodes.msg import WorkOrder, WorkOrderUpdate
 
 LEASE_S = 1.5
@@ -149,3 +150,40 @@ async def test_a_new_leader_gets_the_events_the_old_one_fetched_and_never_acked(
         finally:
             running = False
             await asyncio.wait_for(task, 5)
+
+
+async def test_a_new_leader_takes_no_write_until_it_has_loaded_the_bucket(
+    nats_url: str, unique: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An order accepted while the bucket is read would be lost from the index (and from the
+    dispatch queue) when the snapshot replaces it: writes wait for the load (found by
+    benchmarks/cluster.py: 5 orders accepted at a take-over were never dispatched)."""
+    loading, release = asyncio.Event(), asyncio.Event()
+    read_all = OrderStore.load_all
+
+    async def slow_load_all(self: OrderStore) -> list[WorkOrder]:
+        orders = await read_all(self)
+        loading.set()
+        await release.wait()
+        return orders
+
+    monkeypatch.setattr(OrderStore, "load_all", slow_load_all)
+    async with nats_context(nats_url, unique) as context:
+        config = FleetConfig(
+            failover=FailoverConfig(instance_id="fleet-a", lease_s=LEASE_S, renew_period_s=PERIOD_S)
+        )
+        service = FleetService(config, context)
+        starting = asyncio.create_task(service.start())
+        try:
+            await asyncio.wait_for(loading.wait(), 10)
+            with pytest.raises(NotLeader):
+                await service.submit(area_id="area-1", task="pick", order_id="during-load")
+            release.set()
+            await asyncio.wait_for(starting, 10)
+            order, created = await service.submit(area_id="area-1", task="pick", order_id="after-load")
+            assert created and service.get(order.id) is not None
+            assert service.queued("area-1") == ["after-load"]
+        finally:
+            release.set()
+            await asyncio.gather(starting, return_exceptions=True)
+            await service.stop()
