@@ -5,7 +5,7 @@ client-chosen ids; a 503 is retried with the same id after its ``Retry-After``, 
 connection errors and every other 5xx (each counted). Given several fleet instances
 (``ports``), it sends to the one that last accepted, and moves to the next one on a 503 or a
 connection error: a standby answers writes 503 naming the leader, a killed leader answers
-nothing. Every acceptance is time-stamped (``accepted_at``), so a benchmark can tell how long
+nothing. Every acceptance is time-stamped (``accepted_when``), so a benchmark can tell how long
 writes were unavailable around a fault (:func:`longest_gap`).
 """
 
@@ -68,7 +68,7 @@ class Submitter:
     threads: int = 96
     submitted: int = 0
     accepted: dict[str, int] = field(default_factory=dict)  # id -> the 2xx status
-    accepted_at: list[float] = field(default_factory=list)
+    accepted_when: dict[str, float] = field(default_factory=dict)  # id -> when it was accepted
     http_503: int = 0
     other_5xx: list[dict[str, Any]] = field(default_factory=list)
     http_4xx: list[dict[str, Any]] = field(default_factory=list)
@@ -140,7 +140,7 @@ class Submitter:
             if 200 <= status < 300:
                 with self._lock:
                     self.accepted[order_id] = status
-                    self.accepted_at.append(time.time())
+                    self.accepted_when[order_id] = time.time()
                 return
             if status == 503:
                 with self._lock:
