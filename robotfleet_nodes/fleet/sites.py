@@ -123,6 +123,9 @@ STALLED_S = 5.0
 #: re-creations of one site's source [s].
 WATCH_PERIOD_S = 2.0
 RESET_GAP_S = 10.0
+#: How long the site's JetStream may take to answer the check that it is reachable [s]
+#: (generous: a loaded hub answers slowly, and a missed answer waits for the next look).
+SITE_ANSWER_TIMEOUT_S = 3.0
 
 
 class SiteSourceWatch:
@@ -149,6 +152,7 @@ class SiteSourceWatch:
             site_stream_name(events._mapper, zone): (zone, domain) for zone, domain in site_domains.items()
         }
         self._last_reset: dict[str, float] = {}
+        self._stalled: set[str] = set()  # zones whose source is stalled (logged once per stall)
         self.resets = 0
 
     async def run(self) -> None:
@@ -157,8 +161,8 @@ class SiteSourceWatch:
             await asyncio.sleep(WATCH_PERIOD_S)
             try:
                 await self.check()
-            except Exception as exc:
-                log.debug("site sources: check failed: %s", exc)
+            except Exception as exc:  # a failed look is retried at the next
+                log.info("site sources: could not check the order-event stream's sources: %r", exc)
 
     async def check(self) -> list[str]:
         """One look; the zone ids whose source was re-created."""
@@ -166,9 +170,15 @@ class SiteSourceWatch:
         reset: list[str] = []
         for source in info.sources or []:
             site = self._sites.get(source.name)
-            if site is None or (source.active is not None and 0 <= source.active < STALLED_S * 1e9):
+            if site is None:
                 continue
             zone, domain = site
+            if source.active is not None and 0 <= source.active < STALLED_S * 1e9:
+                self._stalled.discard(zone)
+                continue
+            if zone not in self._stalled:
+                self._stalled.add(zone)
+                log.info("site %s: the hub's source of its events is stalled (site cut off?)", zone)
             now = time.monotonic()
             if now - self._last_reset.get(zone, -RESET_GAP_S) < RESET_GAP_S:
                 continue
@@ -176,20 +186,18 @@ class SiteSourceWatch:
                 continue  # still cut off: nats-server's own retries go on
             self._last_reset[zone] = now
             await self._recreate(source.name)
+            self._stalled.discard(zone)
             self.resets += 1
             reset.append(zone)
-            log.info(
-                "site %s: its events' source was stalled (%.1f s) while the site answers: re-created",
-                zone,
-                (source.active or 0) / 1e9,
-            )
+            log.info("site %s: the site answers again: its events' source re-created", zone)
         return reset
 
     async def _site_answers(self, stream: str, domain: str) -> bool:
         try:
             js = self._transport.jetstream(domain=domain)
-            await asyncio.wait_for(js.stream_info(stream), 1.0)
-        except Exception:
+            await asyncio.wait_for(js.stream_info(stream), SITE_ANSWER_TIMEOUT_S)
+        except Exception as exc:  # no answer of any kind: the site is not reachable
+            log.debug("site stream %s in domain %s does not answer: %r", stream, domain, exc)
             return False
         return True
 
