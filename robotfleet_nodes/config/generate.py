@@ -23,7 +23,8 @@ still publish at once on every change. Non-default values are written into the e
 (``status_rate_hz``) and zone (``heartbeat_timeout_s``) files.
 
 Security (the default; ``secure=False`` / ``--insecure`` leaves it out): ``secrets/``
-holds one NATS identity per robot, zone, area, the fleet, ``operator`` and ``viewer``,
+holds one NATS identity per robot, zone, area, the fleet, ``operator`` and ``viewer``
+(and ``site-<zone>`` for each site zone's leaf link),
 container identities ``robots-<a>-<b>`` (``containers`` parts of robots.csv, cut as the
 launch file's ``split_chunks``) and ``zones-<a>-<b>`` (``zone_containers``), the TLS CA
 and server certificate, ``nats-server.conf`` and the admin API token

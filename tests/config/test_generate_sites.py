@@ -12,6 +12,7 @@ from robotfleet_nodes.config import load_config
 from robotfleet_nodes.config.generate import generate_deployment
 from robotfleet_nodes.errors import ConfigError
 from robotfleet_nodes.security.identities import IdentityStore
+from robotfleet_nodes.security.topology import Topology
 
 
 def test_site_zones_get_a_leaf_server_and_point_their_robots_at_it(tmp_path: Path) -> None:
@@ -81,6 +82,8 @@ def test_secured_sites_include_the_server_config_and_link_with_their_own_identit
     assert robot.messaging.credentials is not None and robot.messaging.tls_ca is not None
     for conf in (out / "sites").glob("*.conf"):
         _nats_server_accepts(conf)
+    # `rfos security` re-reads the deployment: the site keeps its link identity
+    assert Topology.from_deployment(out).site_zones == ("zone-3",)
 
     generate_deployment(out, robots=6, zones=3, broker="nats://hub.example:4222")  # no sites any more
     assert not (secrets / "site-zone-3.creds").exists() and not list((out / "sites").glob("*.conf"))

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import re
 import ssl
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -166,7 +167,9 @@ async def test_secured_site_from_gen_config(
             assert topo.zones[_ZONE].holds_lease()
 
             await link.heal()
+            healed_at = time.monotonic()
             done = await wait_states(topo, ids, {"COMPLETED"}, timeout=20)
+            print(f"secured edge site: converged {time.monotonic() - healed_at:.2f} s after the restore")
             for order in done.values():
                 states = [e["state"] for e in order["history"]]
                 assert states.count("COMPLETED") == 1 and order["attempts"] == 1, (order["id"], states)
