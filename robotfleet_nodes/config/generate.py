@@ -23,7 +23,8 @@ still publish at once on every change. Non-default values are written into the e
 (``status_rate_hz``) and zone (``heartbeat_timeout_s``) files.
 
 Security (the default; ``secure=False`` / ``--insecure`` leaves it out): ``secrets/``
-holds one NATS identity per robot, zone, area, the fleet, ``operator`` and ``viewer``,
+holds one NATS identity per robot, zone, area, the fleet, ``operator`` and ``viewer``
+(and ``site-<zone>`` for each site zone's leaf link),
 container identities ``robots-<a>-<b>`` (``containers`` parts of robots.csv, cut as the
 launch file's ``split_chunks``) and ``zones-<a>-<b>`` (``zone_containers``), the TLS CA
 and server certificate, ``nats-server.conf`` and the admin API token
@@ -53,7 +54,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from robotfleet_nodes.config._nats_cluster import NATS_DIR, node_config, parse_cluster
-from robotfleet_nodes.config._sites import SITES_DIR, check_site_zones, site_files, site_port
+from robotfleet_nodes.config._sites import SITES_DIR, SiteSecurity, check_site_zones, site_files, site_port
 from robotfleet_nodes.config.models import DEFAULT_BROKER, HttpConfig, MessagingConfig, check_broker_url
 from robotfleet_nodes.errors import ConfigError
 
@@ -242,7 +243,8 @@ def generate_deployment(
     see :func:`heartbeat_for`). ``secure`` writes ``secrets/`` (see the module docstring);
     ``tls_hosts`` are extra names of the server certificate, ``mutual_tls`` adds a client
     certificate and makes the server ask for one. ``site_zones`` run at edge sites behind
-    leaf nats-servers (:mod:`robotfleet_nodes.config._sites`; insecure only for now).
+    leaf nats-servers (:mod:`robotfleet_nodes.config._sites`; secured, each site's leaf
+    link with its own identity ``site-<zone>``).
     ``http_allowed_hosts`` go into fleet.yaml's ``http.allowed_hosts`` (names the dashboard
     is reached by, e.g. a Kubernetes Service). ``nats_cluster``: the hosts of a NATS cluster
     (``host[:port[:route_port]]``, comma-separated or a list; see the module docstring).
@@ -288,7 +290,7 @@ def generate_deployment(
     zone_area = {zone: area for area, members in area_zones.items() for zone in members}
     containers = _count("containers", containers)
     zone_containers = _count("zone containers", zone_containers, minimum=0)
-    sites = check_site_zones(site_zones, zone_ids, secure=secure)
+    sites = check_site_zones(site_zones, zone_ids)
     site_broker = {zone: f"nats://localhost:{site_port(i)}" for i, zone in enumerate(sites)}
 
     def messaging_for(name: str, up: str = "", zone: str = "") -> str:
@@ -345,7 +347,10 @@ def generate_deployment(
             )
             csv_rows.append(f"{robot},{zone}\n")
     files[out / "robots.csv"] = "".join(csv_rows)
-    files.update(site_files(out, sites, broker))
+    # secured: written below, once the secrets (the account key, site-<zone>.creds) exist
+    site_paths = set(site_files(out, sites, broker))
+    if not secure:
+        files.update(site_files(out, sites, broker))
     for node in cluster:
         files[out / NATS_DIR / f"{node.name}.conf"] = node_config(node, cluster, secure=secure)
 
@@ -355,7 +360,7 @@ def generate_deployment(
             (out / SITES_DIR).mkdir(exist_ok=True)
         if cluster:
             (out / NATS_DIR).mkdir(exist_ok=True)
-        removed = _remove_stale(out, set(files))
+        removed = _remove_stale(out, set(files) | site_paths)
         for path, text in files.items():
             with open(path, "w", encoding="utf-8", newline="\n") as f:
                 f.write(text)
@@ -364,7 +369,7 @@ def generate_deployment(
     logger.info("generated %d files for %d robots in %s", len(files), robots, out)
     secrets = None
     if secure:
-        secrets = _write_secrets(
+        secrets, account = _write_secrets(
             out,
             zone_robots,
             area_zones,
@@ -372,7 +377,15 @@ def generate_deployment(
             zone_containers=zone_containers,
             tls_hosts=[*tls_hosts, *(node.host for node in cluster)],
             mutual_tls=mutual_tls,
+            site_zones=sites,
         )
+        secured = site_files(out, sites, broker, SiteSecurity(secrets, account, mutual_tls=mutual_tls))
+        try:
+            for path, text in secured.items():
+                path.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"{out}: cannot write the deployment: {exc}") from None
+        files.update(secured)
     return DeploymentSummary(
         out_dir=out,
         broker=broker,
@@ -420,13 +433,17 @@ def _write_secrets(
     zone_containers: int,
     tls_hosts: Sequence[str],
     mutual_tls: bool,
-) -> Path:
-    """``<out>/secrets``: identities, TLS, server config, admin API token."""
+    site_zones: Sequence[str] = (),
+) -> tuple[Path, str]:
+    """``<out>/secrets``: identities, TLS, server config, admin API token; with the
+    application account's public key."""
     from robotfleet_nodes.security.deployment import ensure_admin_token, write_secrets
     from robotfleet_nodes.security.topology import Topology, root_and_domain_from_env
 
     root, domain = root_and_domain_from_env()  # RFOS_SUBJECT_ROOT / ROS_DOMAIN_ID, as the tiers
-    topology = Topology(zone_robots=zone_robots, area_zones=area_zones, root=root, domain=domain)
+    topology = Topology(
+        zone_robots=zone_robots, area_zones=area_zones, root=root, domain=domain, site_zones=tuple(site_zones)
+    )
     try:
         summary = write_secrets(
             out,
@@ -439,7 +456,7 @@ def _write_secrets(
         ensure_admin_token(summary.secrets)
     except OSError as exc:
         raise ConfigError(f"{out / 'secrets'}: cannot write the secrets: {exc}") from None
-    return summary.secrets
+    return summary.secrets, summary.account
 
 
 def _remove_stale(out: Path, keep: set[Path]) -> list[Path]:
@@ -504,7 +521,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="",
         metavar="ZONES",
         help="zones at edge sites behind leaf nats-servers, comma-separated (zone-3,zone-4): "
-        "writes sites/hub.conf and sites/<zone>.conf (with --insecure for now)",
+        "writes sites/hub.conf and sites/<zone>.conf (secured: identities site-<zone>)",
     )
     parser.add_argument(
         "--nats-cluster",

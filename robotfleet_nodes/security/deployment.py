@@ -45,6 +45,8 @@ class SecretsSummary:
     identities: int
     written: int
     """Creds files (re)written this time (0 on a re-run with nothing changed)."""
+    account: str = ""
+    """The application account's public key (what a leaf remote in operator mode binds to)."""
 
 
 def refresh_server_config(store: IdentityStore, *, tls: bool = True, mutual_tls: bool | None = None) -> Path:
@@ -99,7 +101,11 @@ def write_secrets(
     write_cluster_config(secrets, hosts=hosts)
     log.info("secrets: %d identities (%d written) in %s", len(store.identities), written, secrets)
     return SecretsSummary(
-        secrets=secrets, server_config=config, identities=len(store.identities), written=written
+        secrets=secrets,
+        server_config=config,
+        identities=len(store.identities),
+        written=written,
+        account=store.trust()[1].public_key,
     )
 
 

@@ -44,7 +44,7 @@ SYSTEM_ACCOUNT = "SYS"
 _MANIFEST = "identities.json"
 #: A user JWT without limits (0 would mean "none allowed").
 _USER_LIMITS = {"subs": -1, "data": -1, "payload": -1}
-_TIERS = ("robot", "zone", "area", "fleet", "operator", "viewer")
+_TIERS = ("robot", "zone", "site", "area", "fleet", "operator", "viewer")
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
 #: Unlimited JetStream for the application account (-1 = no limit, as nsc writes it).
 _JETSTREAM_UNLIMITED = {"mem_storage": -1, "disk_storage": -1, "streams": -1, "consumer": -1}
@@ -309,6 +309,8 @@ class IdentityStore:
             wanted[robot] = ("robot", tables.robot(robot), {})
         for zone in topology.zones:
             wanted[zone] = ("zone", tables.zone(zone), {})
+        for zone in topology.site_zones:
+            wanted[f"site-{zone}"] = ("site", tables.site_link(zone), {})
         for area in topology.area_zones:
             wanted[area] = ("area", tables.area(area), {})
         wanted["fleet"] = ("fleet", tables.fleet(), {})

@@ -18,6 +18,7 @@ from robotfleet_nodes.security._subjects import Subjects
 from robotfleet_nodes.security.topology import Topology
 
 __all__ = [
+    "HUB_DOMAIN",
     "RESPONSE_TTL_NS",
     "PermissionTables",
     "Permissions",
@@ -27,6 +28,8 @@ __all__ = [
 #: How long a request's reply subject may be answered (ns): long enough for slow services.
 RESPONSE_TTL_NS = 120 * 1_000_000_000
 _JS = "$JS.API"
+#: The hub's JetStream domain in a deployment with edge sites (``SiteConfig.hub_domain``).
+HUB_DOMAIN = "hub"
 _SAFE = re.compile(r"[^A-Za-z0-9_-]")
 
 
@@ -41,6 +44,11 @@ def js_names(root: str, domain: str) -> dict[str, str]:
         "audit": f"{stem}_AUDIT",
         "fleet_leader_bucket": f"{stem}_FLEET_LEADER",
     }
+
+
+def site_stream(root: str, domain: str, zone_id: str) -> str:
+    """A site zone's order-event stream in its site's domain (as fleet/sites.py names it)."""
+    return f"RFOS_{_SAFE.sub('_', root)}_{_SAFE.sub('_', domain)}_SITE_{_SAFE.sub('_', zone_id)}_EVENTS"
 
 
 @dataclass(frozen=True)
@@ -113,21 +121,22 @@ class PermissionTables:
         shared = (f"{p}.g.>", f"{p}.t.rosout", f"{p}.t.parameter_events")
         return Permissions(pub_allow=shared, sub_allow=(f"_INBOX.{name}.>", *shared))
 
-    def _js_reader(self, stream: str, *, direct_get: bool = False) -> tuple[str, ...]:
-        """Read a stream through (ordered) consumers: info, create/delete own consumers."""
+    def _js_reader(self, stream: str, *, direct_get: bool = False, api: str = _JS) -> tuple[str, ...]:
+        """Read a stream through (ordered) consumers: info, create/delete own consumers
+        (``api``: the JetStream API prefix, ``$JS.<domain>.API`` for another domain's)."""
         out = [
-            f"{_JS}.STREAM.INFO.{stream}",
-            f"{_JS}.CONSUMER.CREATE.{stream}",
-            f"{_JS}.CONSUMER.CREATE.{stream}.>",
-            f"{_JS}.CONSUMER.INFO.{stream}.*",
-            f"{_JS}.CONSUMER.DELETE.{stream}.*",
+            f"{api}.STREAM.INFO.{stream}",
+            f"{api}.CONSUMER.CREATE.{stream}",
+            f"{api}.CONSUMER.CREATE.{stream}.>",
+            f"{api}.CONSUMER.INFO.{stream}.*",
+            f"{api}.CONSUMER.DELETE.{stream}.*",
             f"$JS.FC.{stream}.>",
         ]
         if direct_get:
             out += [
-                f"{_JS}.DIRECT.GET.{stream}",
-                f"{_JS}.DIRECT.GET.{stream}.>",
-                f"{_JS}.STREAM.MSG.GET.{stream}",
+                f"{api}.DIRECT.GET.{stream}",
+                f"{api}.DIRECT.GET.{stream}.>",
+                f"{api}.STREAM.MSG.GET.{stream}",
             ]
         return tuple(out)
 
@@ -195,9 +204,33 @@ class PermissionTables:
         tokens = ".".join(t for t in node.split("/") if t)
         return Permissions(pub_allow=(f"{self.p}.t.{tokens}.>",), sub_allow=(f"{self.p}.*.{tokens}.>",))
 
+    def _site_zone(self, zone_id: str) -> Permissions:
+        """A zone at an edge site: its order events on ``P.w.siteorders.<zone>.>`` into its own
+        site stream (which it may create, in the site's domain: its server is the site's), and
+        the order bucket read through the hub's domain (``$JS.hub.API``)."""
+        if zone_id not in self.topology.site_zones:
+            return Permissions()
+        stream = site_stream(self.topology.root, self.topology.domain, zone_id)
+        hub = f"$JS.{HUB_DOMAIN}.API"
+        return Permissions(
+            pub_allow=(
+                self.mapper.work("siteorders", zone_id, ">"),
+                f"{_JS}.STREAM.INFO.{stream}",
+                f"{_JS}.STREAM.CREATE.{stream}",
+                f"{hub}.INFO",
+                *self._js_reader(self.js["orders_kv_stream"], direct_get=True, api=hub),
+            )
+        )
+
     def zone(self, zone_id: str) -> Permissions:
-        """``zone-N``: its robots (status in, goals and journal questions out), its own names."""
-        return self.common(zone_id) | self._zone_core(zone_id) | self._zone_js([zone_id])
+        """``zone-N``: its robots (status in, goals and journal questions out), its own names;
+        at an edge site also its site stream (:meth:`_site_zone`)."""
+        return (
+            self.common(zone_id)
+            | self._zone_core(zone_id)
+            | self._zone_js([zone_id])
+            | self._site_zone(zone_id)
+        )
 
     def zones_container(self, name: str, zone_ids: Sequence[str], *, node: str = "") -> Permissions:
         """A process composing the zones ``zone_ids``: the union of their permissions, plus
@@ -237,6 +270,37 @@ class PermissionTables:
                 "$JS.FC.>",
             ),
             sub_allow=(f"{p}.t.>", f"{p}.*.fleet.>"),
+        )
+
+    def site_link(self, zone_id: str) -> Permissions:
+        """``site-<zone>``: the leaf link of ``zone_id``'s edge site, as the hub sees it.
+
+        Publish is what the site's server may send to the hub, subscribe what the hub sends
+        to it: what the site zone and its robots may publish and subscribe anyway, replies
+        to the hub's requests (``_INBOX.>``: each identity at the site is still held to its own
+        response permissions there), the site zone's calls into the hub's JetStream domain,
+        and the hub's calls into the site's (``$JS.<zone>.API.>``: the hub stream's source of
+        the site stream, with its deliveries and flow control).
+        """
+        site = Permissions.union(
+            self.zone(zone_id), *(self.robot(r) for r in self.topology.zone_robots.get(zone_id, []))
+        )
+        stream = site_stream(self.topology.root, self.topology.domain, zone_id)
+        return Permissions(
+            # replies; the source's deliveries ($JS.S.*) and consumer-create answers ($JSC.R.*)
+            pub_allow=(
+                *(s for s in site.pub_allow if not s.startswith(f"{_JS}.")),  # the site's own JetStream
+                "_INBOX.>",
+                "$JS.S.>",
+                "$JSC.R.>",
+            ),
+            # the hub's JetStream calls into the site's domain; flow control of the source
+            sub_allow=(
+                *site.sub_allow,
+                f"$JS.{zone_id}.API.>",
+                f"$JS.FC.{stream}.>",
+                f"$JS.FC.{zone_id}.*.{stream}.>",
+            ),
         )
 
     def viewer(self) -> Permissions:

@@ -2,7 +2,8 @@
 
 Read from a generated deployment (``robots.csv`` and the area YAML files) or built in code.
 Robot ``i`` of a container identity ``robots-<from>-<to>`` is the ``i``-th row of
-``robots.csv`` (1-based), the order ``rfos fleet gen-config`` writes.
+``robots.csv`` (1-based), the order ``rfos fleet gen-config`` writes. The zones at edge
+sites (behind a leaf nats-server) are the keys of ``fleet.yaml``'s ``site_domains``.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ class Topology:
     """Subject root (``RFOS_SUBJECT_ROOT``)."""
     domain: str = "0"
     """ROS domain id (``ROS_DOMAIN_ID``)."""
+    site_zones: tuple[str, ...] = ()
+    """Zones at edge sites: each gets a leaf-link identity ``site-<zone>`` (docs/fleet.md, "Edge sites")."""
     _zone_of: dict[str, str] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -98,4 +101,21 @@ class Topology:
             area_zones[area] = [str(z) for z in data.get("zones") or []]
         if not area_zones:
             area_zones["area-1"] = list(zone_robots)
-        return cls(zone_robots=zone_robots, area_zones=area_zones, root=root, domain=domain)
+        return cls(
+            zone_robots=zone_robots,
+            area_zones=area_zones,
+            root=root,
+            domain=domain,
+            site_zones=_site_zones(out / "fleet.yaml"),
+        )
+
+
+def _site_zones(fleet_file: Path) -> tuple[str, ...]:
+    """The keys of ``site_domains`` in ``fleet_file`` (none when it is missing)."""
+    if not fleet_file.exists():
+        return ()
+    try:
+        data = load_yaml(fleet_file.read_text(encoding="utf-8"), str(fleet_file)) or {}
+    except OSError as exc:
+        raise ConfigError(f"{fleet_file}: {exc}") from None
+    return tuple(str(zone) for zone in data.get("site_domains") or {})

@@ -11,6 +11,8 @@ from robotfleet_nodes.broker import find_nats_server
 from robotfleet_nodes.config import load_config
 from robotfleet_nodes.config.generate import generate_deployment
 from robotfleet_nodes.errors import ConfigError
+from robotfleet_nodes.security.identities import IdentityStore
+from robotfleet_nodes.security.topology import Topology
 
 
 def test_site_zones_get_a_leaf_server_and_point_their_robots_at_it(tmp_path: Path) -> None:
@@ -53,14 +55,44 @@ def test_site_zones_get_a_leaf_server_and_point_their_robots_at_it(tmp_path: Pat
     assert load_config("fleet", out / "fleet.yaml").site_domains == {}
 
 
+def _nats_server_accepts(conf: Path) -> None:
+    checked = subprocess.run(
+        [find_nats_server(), "-t", "-c", str(conf)], check=False, capture_output=True, text=True, timeout=10
+    )
+    assert checked.returncode == 0, (conf.name, checked.stderr)
+
+
+def test_secured_sites_include_the_server_config_and_link_with_their_own_identity(tmp_path: Path) -> None:
+    out = tmp_path / "d"
+    generate_deployment(out, robots=6, zones=3, broker="nats://hub.example:4222", site_zones=["zone-3"])
+    secrets = (out / "secrets").resolve()
+    account = IdentityStore(secrets).open().trust()[1].public_key
+    hub = (out / "sites" / "hub.conf").read_text()
+    assert 'include "../secrets/nats-server.conf"' in hub and 'domain: "hub"' in hub
+    assert f'cert_file: "{secrets / "server-cert.pem"}"' in hub and f'ca_file: "{secrets / "ca.pem"}"' in hub
+    site = (out / "sites" / "zone-3.conf").read_text()
+    assert 'include "../secrets/nats-server.conf"' in site and 'domain: "zone-3"' in site
+    assert '"tls://hub.example:7422"' in site and f'account: "{account}"' in site
+    assert f'credentials: "{secrets / "site-zone-3.creds"}"' in site
+    assert f'tls {{ ca_file: "{secrets / "ca.pem"}" }}' in site
+    assert (secrets / "site-zone-3.creds").exists() and not (secrets / "site-zone-1.creds").exists()
+    zone_3 = load_config("zone", out / "zone-3.yaml")
+    assert zone_3.messaging.broker == "nats://localhost:4223" and zone_3.messaging.credentials is not None
+    robot = load_config("edge", out / "edge" / f"{zone_3.robots[0]}.yaml")
+    assert robot.messaging.credentials is not None and robot.messaging.tls_ca is not None
+    for conf in (out / "sites").glob("*.conf"):
+        _nats_server_accepts(conf)
+    # `rfos security` re-reads the deployment: the site keeps its link identity
+    assert Topology.from_deployment(out).site_zones == ("zone-3",)
+
+    generate_deployment(out, robots=6, zones=3, broker="nats://hub.example:4222")  # no sites any more
+    assert not (secrets / "site-zone-3.creds").exists() and not list((out / "sites").glob("*.conf"))
+
+
 @pytest.mark.parametrize(
-    ("sites", "secure", "message"),
-    [
-        (["zone-9"], False, "zone-9 not in this deployment"),
-        (["zone-1", "zone-1"], False, "twice"),
-        (["zone-1"], True, "needs --insecure"),
-    ],
+    ("sites", "message"),
+    [(["zone-9"], "zone-9 not in this deployment"), (["zone-1", "zone-1"], "twice")],
 )
-def test_bad_site_zones_are_refused(tmp_path: Path, sites: list[str], secure: bool, message: str) -> None:
+def test_bad_site_zones_are_refused(tmp_path: Path, sites: list[str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
-        generate_deployment(tmp_path, robots=4, zones=2, secure=secure, site_zones=sites)
+        generate_deployment(tmp_path, robots=4, zones=2, secure=False, site_zones=sites)
