@@ -102,7 +102,7 @@ def _nats_env() -> list[dict[str, Any]]:
 
 
 def nats_config(control_line: int, route_pins: Sequence[str]) -> str:
-    """``nats-server.conf`` of every NATS pod (the same file; ``$SERVER_NAME`` ... differ).
+    """``nats-server.conf`` of every NATS pod (the same file; the env differs per pod).
 
     ``route_pins``: :func:`~robotfleet_nodes.security.cluster_config.pin_of` the route
     certificate(s) a route may present.
