@@ -105,6 +105,16 @@ class Workloads:
     image: str
     urls: str
     """``MESSAGING_URL`` of every tier."""
+    jetstream_replicas: int
+    """``MESSAGING_JETSTREAM_REPLICAS`` of every tier: the NATS StatefulSet's size (3)."""
+
+    def _messaging(self) -> list[dict[str, Any]]:
+        """The servers, and the replicas of the streams and buckets a tier creates: stated,
+        since this StatefulSet fixes the cluster's size (rather than inferred at connect time)."""
+        return [
+            _env("MESSAGING_URL", self.urls),
+            _env("MESSAGING_JETSTREAM_REPLICAS", str(self.jetstream_replicas)),
+        ]
 
     def tiers(
         self, summary: DeploymentSummary, area_file: Mapping[str, str], creds_of: Mapping[str, str]
@@ -114,7 +124,7 @@ class Workloads:
         ``area_file``: area id -> its YAML in ``rfos-config``; ``creds_of``: ``<id>.creds`` ->
         the Secret holding it.
         """
-        ns, image, urls = self.namespace, self.image, self.urls
+        ns, image = self.namespace, self.image
 
         def tier_volume(
             config_key: str, creds_secret: str, creds_key: str, extra: Sequence[tuple[str, str]] = ()
@@ -136,7 +146,7 @@ class Workloads:
             [
                 _env("FLEET_CONFIG", f"{_CONFIG_DIR}/fleet.yaml"),
                 _pod_name_env("FLEET_INSTANCE_ID"),
-                _env("MESSAGING_URL", urls),
+                *self._messaging(),
             ],
             _FLEET_RESOURCES,
         )
@@ -184,7 +194,7 @@ class Workloads:
                     [tier],
                     [
                         _env(f"{tier.upper()}_CONFIG", f"{_CONFIG_DIR}/{file_of[name]}"),
-                        _env("MESSAGING_URL", urls),
+                        *self._messaging(),
                     ],
                     resources,
                 )
@@ -198,7 +208,7 @@ class Workloads:
     def robots(self, count: int, robot_creds: Sequence[str]) -> list[Manifest]:
         """The headless Service and StatefulSet ``robot``: pods ``robot-1`` ... ``robot-<count>``;
         ``robot_creds``: the Secrets holding the robots' ``.creds``, all projected into each pod."""
-        ns, image, urls = self.namespace, self.image, self.urls
+        ns, image = self.namespace, self.image
         mount = [{"name": "config", "mountPath": _CONFIG_DIR, "readOnly": True}]
         # -- robots ---------------------------------------------------------------------------
         edge = _container(
@@ -209,7 +219,7 @@ class Workloads:
                 _pod_name_env("EDGE_ROBOT_ID"),  # robot-1 ... robot-N: the StatefulSet's pod names
                 _env("EDGE_CONFIG", f"{_CONFIG_DIR}/edge.yaml"),
                 _env("EDGE_ZONE_MAP", ZONE_MAP_DIR),
-                _env("MESSAGING_URL", urls),
+                *self._messaging(),
                 _env("MESSAGING_CREDS", f"{_ROBOT_SECRETS_DIR}/$(EDGE_ROBOT_ID).creds"),
                 _env("EDGE_JOURNAL_DIR", _JOURNAL_DIR),
             ],

@@ -6,10 +6,12 @@ writes the deployment's configs, ``robots.csv`` and ``secrets/`` with
 TLS certificate naming the NATS Services), then ``<out>/k8s/``, one document per object::
 
     00-namespace.yaml    the Namespace (Pod Security "restricted")
-    10-secrets.yaml      TLS, NATS operator/accounts, per-identity .creds, API tokens (0600)
+    10-secrets.yaml      TLS (clients', routes'), NATS operator/accounts, per-identity .creds,
+                         API tokens (0600)
     20-config.yaml       nats-server.conf, the tiers' YAML, the edge template, robot-zone-map
     30-nats.yaml         NATS: headless Service ``nats``, Service ``nats-client``, StatefulSet
-                         ``nats`` (3 replicas, JetStream on PVCs, routes nats-0.nats..nats-2.nats)
+                         ``nats`` (3 replicas, JetStream on PVCs, routes nats-0.nats..nats-2.nats
+                         with pinned mutual TLS)
     40-tiers.yaml        Service + Deployment ``fleet`` (2 replicas), ``area-N``, ``zone-N``
     50-robots.yaml       StatefulSet ``robot``: pods robot-1 ... robot-N (ordinals from 1)
     60-network-policy.yaml   deny ingress but NATS (from the namespace) and :8080 (from anywhere)
@@ -28,7 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from robotfleet_nodes.config._k8s_nats import nats_manifests, nats_tls_hosts, nats_urls
+from robotfleet_nodes.config._k8s_nats import NATS_REPLICAS, nats_manifests, nats_tls_hosts, nats_urls
 from robotfleet_nodes.config._k8s_objects import (
     Manifest,
     config_map,
@@ -228,7 +230,7 @@ def _build(
         config_map("robot-zone-map", ns, "robot", {robot: zone_of[robot] for robot in robot_ids}),
     ]
 
-    workloads = Workloads(namespace=ns, image=image, urls=nats_urls())
+    workloads = Workloads(namespace=ns, image=image, urls=nats_urls(), jetstream_replicas=NATS_REPLICAS)
     tiers = workloads.tiers(summary, area_file, creds_of)
     robot_objects = workloads.robots(len(robot_ids), robot_creds)
     return {

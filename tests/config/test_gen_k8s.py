@@ -18,6 +18,9 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.x509.oid import ExtendedKeyUsageOID
 from k8s_pods import Objects, by_kind_and_name, load_documents, pod_env, start_pod
 
 from robotfleet_nodes.broker import find_nats_server
@@ -25,6 +28,7 @@ from robotfleet_nodes.cli.main import main as rfos_main
 from robotfleet_nodes.config import EdgeConfig, FleetConfig, load_config
 from robotfleet_nodes.config.k8s import generate_k8s, nats_urls
 from robotfleet_nodes.errors import ConfigError
+from robotfleet_nodes.security.cluster_config import pin_of
 
 #: The newest Kubernetes schema kubernetes-validate ships (1.37 with the pinned 1.37.0).
 K8S_VERSION = kubernetes_validate.latest_version()
@@ -95,6 +99,7 @@ def test_objects_and_names(objects: Objects) -> None:
         ("ConfigMap", "nats-config"),
         ("Secret", "nats-auth"),
         ("Secret", "nats-tls"),
+        ("Secret", "nats-route-tls"),
         ("Deployment", "fleet"),
         ("Service", "fleet"),
         ("Deployment", "area-1"),
@@ -137,15 +142,68 @@ def test_nats_statefulset(objects: Objects) -> None:
     assert headless["clusterIP"] == "None"
     assert headless["publishNotReadyAddresses"] is True
     (container,) = spec["template"]["spec"]["containers"]
-    pod_name = {"fieldRef": {"fieldPath": "metadata.name"}}
-    assert container["env"] == [{"name": "SERVER_NAME", "valueFrom": pod_name}]
+    # each pod advertises its DNS name (never its IP) to clients and to the other servers
+    assert pod_env(container, "nats-1") == {
+        "SERVER_NAME": "nats-1",
+        "CLIENT_ADVERTISE": "nats-1.nats:4222",
+        "ROUTE_ADVERTISE": "nats-1.nats:6222",
+    }
     probes = [container[p]["httpGet"] for p in ("startupProbe", "livenessProbe", "readinessProbe")]
     assert {p["port"] for p in probes} == {"monitor"}
     assert all(p["path"].startswith("/healthz") for p in probes)
     conf = objects[("ConfigMap", "nats-config")]["data"]["nats-server.conf"]
     assert "server_name: $SERVER_NAME" in conf
+    assert "\nclient_advertise: $CLIENT_ADVERTISE\n" in conf
+    assert "\n  advertise: $ROUTE_ADVERTISE\n" in conf
+    assert "no_advertise" not in conf
     for i in range(3):
         assert f"nats-route://nats-{i}.nats:6222" in conf
+
+
+def _sans(cert: x509.Certificate) -> set[str]:
+    names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    return {str(name.value) for name in names}
+
+
+def test_nats_routes_use_pinned_mutual_tls(out: Path, objects: Objects) -> None:
+    """The cluster block: the route certificate from nats-route-tls, verified, pinned; the
+    certificate names every pod's route address, is the CA's, and the key is its own."""
+    conf = objects[("ConfigMap", "nats-config")]["data"]["nats-server.conf"]
+    cluster = conf[conf.index("\ncluster: {") :]
+    route = {k: base64.b64decode(v) for k, v in objects[("Secret", "nats-route-tls")]["data"].items()}
+    assert set(route) == {"route-cert.pem", "route-key.pem"}
+    assert route["route-cert.pem"] == (out / "secrets" / "route-cert.pem").read_bytes()
+    assert route["route-key.pem"] == (out / "secrets" / "route-key.pem").read_bytes()
+    for line in (
+        'cert_file: "/etc/nats/route-cert.pem"',
+        'key_file: "/etc/nats/route-key.pem"',
+        'ca_file: "/etc/nats/ca.pem"',
+        "verify: true",
+        f'pinned_certs: ["{pin_of(route["route-cert.pem"])}"]',
+    ):
+        assert f"\n    {line}\n" in cluster, line
+    cert = x509.load_pem_x509_certificate(route["route-cert.pem"])
+    key = serialization.load_pem_private_key(route["route-key.pem"], password=None)
+    assert key.public_key() == cert.public_key()
+    ca = x509.load_pem_x509_certificate(base64.b64decode(objects[("Secret", "nats-tls")]["data"]["ca.pem"]))
+    cert.verify_directly_issued_by(ca)
+    usages = set(cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value)
+    assert {ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH} <= usages
+    (container,) = objects[("StatefulSet", "nats")]["spec"]["template"]["spec"]["containers"]
+    routes = {pod_env(container, f"nats-{i}")["ROUTE_ADVERTISE"].split(":")[0] for i in range(3)}
+    assert routes == {f"nats-{i}.nats" for i in range(3)}
+    assert routes | {"nats", "*.nats.fleet-test.svc", "*.nats.fleet-test.svc.cluster.local"} <= _sans(cert)
+    # what clients are told (client_advertise) is a name of the server certificate
+    server_cert = base64.b64decode(objects[("Secret", "nats-tls")]["data"]["server-cert.pem"])
+    clients = {pod_env(container, f"nats-{i}")["CLIENT_ADVERTISE"].split(":")[0] for i in range(3)}
+    assert clients <= _sans(x509.load_pem_x509_certificate(server_cert))
+    # only the NATS pods mount the route key
+    mounted_by = {
+        name
+        for (kind, name), obj in objects.items()
+        if kind in ("Deployment", "StatefulSet") and "nats-route-tls" in yaml.safe_dump(obj["spec"])
+    }
+    assert mounted_by == {"nats"}
 
 
 def test_fleet_has_two_replicas_probes_and_instance_ids(objects: Objects) -> None:
@@ -155,6 +213,7 @@ def test_fleet_has_two_replicas_probes_and_instance_ids(objects: Objects) -> Non
     env = pod_env(container, "fleet-7c9d-abcde")
     assert env["FLEET_INSTANCE_ID"] == "fleet-7c9d-abcde"
     assert env["MESSAGING_URL"] == nats_urls() == ",".join(f"nats://nats-{i}.nats:4222" for i in range(3))
+    assert env["MESSAGING_JETSTREAM_REPLICAS"] == "3"
     for probe in ("readinessProbe", "livenessProbe"):
         assert container[probe]["httpGet"] == {"path": "/healthz", "port": "http"}
     service = objects[("Service", "fleet")]["spec"]
@@ -235,13 +294,18 @@ def test_robot_pod_resolves_its_identity_zone_and_config(
     assert config.robot_id == pod_name
     assert config.zone_id == robots_csv[pod_name]
     assert config.messaging.broker == nats_urls()
+    assert config.messaging.jetstream_replicas == 3  # the NATS StatefulSet's size
     assert config.messaging.credentials is not None and config.messaging.tls_ca is not None
     secrets = out / "secrets"
     assert Path(config.messaging.credentials).read_bytes() == (secrets / f"{pod_name}.creds").read_bytes()
     assert Path(config.messaging.tls_ca).read_bytes() == (secrets / "ca.pem").read_bytes()
-    # The same settings as gen-config's own file for that robot, paths aside.
+    # The same settings as gen-config's own file for that robot, paths and replicas aside.
     own = load_config("edge", out / "edge" / f"{pod_name}.yaml", environ={})
-    paths = {"messaging": {"credentials", "tls_ca"}, "zone_map": True, "journal_dir": True}
+    paths = {
+        "messaging": {"credentials", "tls_ca", "jetstream_replicas"},
+        "zone_map": True,
+        "journal_dir": True,
+    }
     assert config.model_dump(exclude=paths) == own.model_dump(exclude=paths)
 
 
@@ -256,11 +320,16 @@ def test_tier_pods_load_their_config_and_identity(
     name_of = {"fleet": "fleet.yaml", "area": f"{identity}.yaml", "zone": f"{identity}.yaml"}
     own = load_config(kind, out / name_of[kind], environ={})
     assert config.messaging.broker == nats_urls()
+    assert config.messaging.jetstream_replicas == 3  # the NATS StatefulSet's size
     assert config.messaging.credentials is not None
     secrets = out / "secrets"
     assert Path(config.messaging.credentials).read_bytes() == (secrets / f"{identity}.creds").read_bytes()
     # each fleet replica is its own instance in the leader election (FLEET_INSTANCE_ID)
-    paths = {"messaging": {"credentials", "tls_ca"}, "http": {"tokens_file"}, "failover": {"instance_id"}}
+    paths = {
+        "messaging": {"credentials", "tls_ca", "jetstream_replicas"},
+        "http": {"tokens_file"},
+        "failover": {"instance_id"},
+    }
     assert config.model_dump(exclude=paths) == own.model_dump(exclude=paths)
     if kind == "fleet":
         assert isinstance(config, FleetConfig) and config.failover.instance_id == pod_name
@@ -279,7 +348,7 @@ def test_nats_server_accepts_the_generated_config(objects: Objects, tmp_path: Pa
     conf_path.write_text(text)
     result = subprocess.run(
         [find_nats_server(), "-t", "-c", str(conf_path)],
-        env={"SERVER_NAME": env["SERVER_NAME"]},
+        env=env,  # SERVER_NAME, CLIENT_ADVERTISE, ROUTE_ADVERTISE
         capture_output=True,
         text=True,
         timeout=30,
