@@ -78,6 +78,10 @@ TAKEBACK_CHECK_S = 0.25
 IDEMPOTENCY_CACHE_SIZE = 10_000
 #: Orders remembered in the routing map (order id -> zone id).
 ROUTING_MAP_SIZE = 100_000
+#: How a hand-off that got no answer is described (the zone may hold the order).
+_NO_ANSWER = "no answer"
+#: Hand-offs without an answer remembered (key -> zone, since): offered to that zone only.
+UNKNOWN_HANDOFFS_SIZE = 10_000
 
 
 @dataclass(slots=True)
@@ -106,6 +110,8 @@ class AreaNode(Node):
         self._answers: OrderedDict[str, tuple[str, str]] = OrderedDict()
         self._pending: dict[str, asyncio.Future[AssignWorkOrder.Response]] = {}
         self._routes: OrderedDict[str, str] = OrderedDict()
+        # key -> (zone, since) of a hand-off sent without an answer: offered to that zone again
+        self._unknown: OrderedDict[str, tuple[str, float]] = OrderedDict()
         self._turn = itertools.count()
         self._store: OrderStore | None = None
         self._takeback: TakeBack | None = None
@@ -310,19 +316,32 @@ class AreaNode(Node):
         """Offer ``order`` to the best zone, then the others; the first acceptance wins."""
         tried: set[str] = set(exclude)
         refusals: list[ZoneRefusal] = []
+        pinned = self._pinned_zone(key)
         while True:
-            zone_id = self.pick_zone(frozenset(tried))
+            zone_id = pinned if pinned is not None else self.pick_zone(frozenset(tried))
+            pinned = None
             if zone_id is None:
                 break
             tried.add(zone_id)
             answer, answered = await self._assign_to(zone_id, order, key)
             if answer.accepted:
+                self._unknown.pop(key, None)
                 return AssignWorkOrder.Response(
                     accepted=True,
                     duplicate=False,
                     zone_id=answer.zone_id or zone_id,
                     robot_id=answer.robot_id,
                 )
+            if answer.error.startswith(_NO_ANSWER):
+                # The zone may have taken it and only its answer got lost (a broker node lost
+                # meanwhile): offering it to another zone could run it twice. It stays with this
+                # zone: the next dispatch (same key) asks this zone again, which answers a repeat
+                # from its idempotency cache.
+                self._unknown.setdefault(key, (zone_id, time.monotonic()))
+                while len(self._unknown) > UNKNOWN_HANDOFFS_SIZE:
+                    self._unknown.popitem(last=False)
+                return AssignWorkOrder.Response(accepted=False, error=f"{self.area_id}: {answer.error}")
+            self._unknown.pop(key, None)
             refusals.append(ZoneRefusal(zone_id, answer.error, bool(answer.order_refused), answered))
         order_refused, error = refusal(self.area_id, refusals, self.silent_zones())
         return AssignWorkOrder.Response(accepted=False, order_refused=order_refused, error=error)
@@ -341,13 +360,33 @@ class AreaNode(Node):
             answer: AssignWorkOrder.Response = await self._assign[zone_id].call(
                 request, timeout=self.config.assign_timeout_s
             )
-        except (TimeoutError, ConnectionError, RobotFleetError) as exc:
+        except TimeoutError as exc:  # sent, but no answer: taken or not, nobody knows
+            log.warning("%s: zone %s did not answer about order %s: %s", self.area_id, zone_id, order.id, exc)
+            return AssignWorkOrder.Response(
+                accepted=False, error=f"{_NO_ANSWER} from {zone_id}: {exc}"
+            ), False
+        except (ConnectionError, RobotFleetError) as exc:
             log.warning("%s: zone %s did not take order %s: %s", self.area_id, zone_id, order.id, exc)
             return AssignWorkOrder.Response(accepted=False, error=f"zone unreachable: {exc}"), False
         if answer.accepted:
             self._zones[zone_id].handed += 1
             self._remember(order.id, answer.zone_id or zone_id)
         return answer, True
+
+    def _pinned_zone(self, key: str) -> str | None:
+        """The zone a hand-off with ``key`` went to without an answer, while it may hold it:
+        until it answers, or until it has been silent for its lease terms (by then a zone that
+        took the order but was cut off has stopped renewing its robots: as for take-back)."""
+        unknown = self._unknown.get(key)
+        if unknown is None:
+            return None
+        zone_id, since = unknown
+        if zone_id in self.live_zones():
+            return zone_id
+        if time.monotonic() - max(since, self._zones[zone_id].seen) < self.lease_terms(zone_id).total_s:
+            return zone_id
+        del self._unknown[key]
+        return None
 
     def _remember(self, order_id: str, zone_id: str) -> None:
         self._routes[order_id] = zone_id

@@ -154,3 +154,54 @@ async def test_refuses_when_no_zone_is_live(nats_url: str, unique: str) -> None:
         assert not answer.accepted
         assert "no live zone" in answer.error and "zone-1" in answer.error
         assert area.build_summary().capacity == 0
+
+
+class SlowFirstAnswerZone(TestZone):
+    """Takes the first hand-off but answers it only once ``release`` is set: to the area the
+    answer is lost (a broker node dying between request and reply does that)."""
+
+    __test__ = False
+
+    def __init__(self, zone_id: str, *, context: Context, capacity: int) -> None:
+        super().__init__(zone_id, context=context, capacity=capacity)
+        self.release = asyncio.Event()
+        self.keys: list[str] = []
+
+    async def _assign(self, request: Any) -> Any:  # type: ignore[override]
+        self.calls += 1
+        first = not self.keys
+        self.keys.append(request.idempotency_key)
+        if first:
+            self.assigned.append(request)
+            await self.release.wait()
+            return AssignWorkOrder.Response(accepted=True, zone_id=self.zone_id)
+        return AssignWorkOrder.Response(accepted=True, duplicate=True, zone_id=self.zone_id)
+
+
+async def test_a_hand_off_without_an_answer_stays_with_its_zone(nats_url: str, unique: str) -> None:
+    """The zone may have taken the order: offering it to another zone could run it twice
+    (found by benchmarks/cluster.py: a nats node killed mid hand-off, two zones ran one order)."""
+    async with context_on(nats_url, unique) as ctx:
+        slow = SlowFirstAnswerZone("zone-1", context=ctx, capacity=5)
+        other = TestZone("zone-2", context=ctx, capacity=5)
+        config = area_config(["zone-1", "zone-2"]).model_copy(update={"assign_timeout_s": 0.5})
+        area = AreaNode(config, context=ctx)
+        caller = Node("caller", context=ctx)
+        for node in (slow, other, area, caller):
+            await node.start()
+        await eventually(lambda: len(area.live_zones()) == 2, what="both zones live")
+        other.capacity = 1  # zone-1 is the first choice (more capacity)
+        try:
+            first = await dispatch(caller, WorkOrder(id="wo-9", area_id="area-1"), "wo-9/1")
+            assert not first.accepted and "no answer from zone-1" in first.error
+            assert other.calls == 0, "an order zone-1 may hold was offered to zone-2"
+            # the fleet's retry (same key) goes to zone-1 again, which answers from its cache
+            other.capacity = 5  # now zone-2 would be the first choice
+            again = await dispatch(caller, WorkOrder(id="wo-9", area_id="area-1"), "wo-9/1")
+            assert again.accepted and again.zone_id == "zone-1"
+            assert slow.keys == ["wo-9/1", "wo-9/1"] and other.calls == 0
+            # a new order is routed as usual
+            fresh = await dispatch(caller, WorkOrder(id="wo-10", area_id="area-1"), "wo-10/1")
+            assert fresh.accepted
+        finally:
+            slow.release.set()
