@@ -35,7 +35,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from typing import Any
 
 from robotfleet_nodes._callbacks import RateLimitedLog
@@ -44,6 +43,7 @@ from robotfleet_nodes.errors import BrokerUnavailable, TransportError
 from robotfleet_nodes.fleet._audit import AuditLog
 from robotfleet_nodes.fleet._consumer import OrderEventConsumer
 from robotfleet_nodes.fleet._dispatcher import Dispatcher
+from robotfleet_nodes.fleet._fleet_views import FleetViews, ViewNode
 from robotfleet_nodes.fleet._leader import LeaderLease, NotLeader
 from robotfleet_nodes.fleet._metrics import FleetMetrics
 from robotfleet_nodes.fleet._submissions import RETRY_AFTER_S, Submissions, broker_call
@@ -70,26 +70,17 @@ from robotfleet_nodes.fleet.protocol import (
     note_stale_outcome,
     now_stamp,
     state_name,
-    zone_name,
 )
 from robotfleet_nodes.fleet.scheduler import MAX_BACKOFF_S
 from robotfleet_nodes.fleet.sites import SiteSourceWatch, add_site_sources
 from robotfleet_nodes.fleet.views import (
     ROBOT_STATE_NAMES,
     RobotEvents,
-    areas_view,
-    fleet_summary,
-    fleet_view,
-    robots_view,
-    silent_zones,
-    zones_view,
 )
 from robotfleet_nodes.msg import (
     AreaSummary,
-    RobotTable,
     WorkOrder,
     WorkOrderUpdate,
-    ZoneSummary,
 )
 from robotfleet_nodes.node import Context, Node
 from robotfleet_nodes.srv import AssignWorkOrder, CancelWorkOrder
@@ -117,7 +108,7 @@ log = logging.getLogger(__name__)
 DEFAULT_MAX_IN_FLIGHT = 64
 
 
-class FleetService:
+class FleetService(FleetViews):
     """The fleet tier's state and behaviour; see the module docstring. ``start``/``stop``."""
 
     def __init__(
@@ -206,7 +197,7 @@ class FleetService:
         except TransportError as exc:
             log.warning("fleet %s: latched topics are not stored: %s", self.config.fleet_id, exc)
         await self.audit.start(nats)
-        self._view = _ViewNode(self, context=self.context, **self._node_options)
+        self._view = ViewNode(self, context=self.context, **self._node_options)
         await self._view.start()
         for area_id in self.config.areas:
             await self._view.create_subscription(
@@ -616,110 +607,3 @@ class FleetService:
     async def _consume_loop(self, consumer: Any) -> None:
         assert self._consumer is not None
         await self._consumer.run(consumer, lambda: self._started and self._leading)
-
-    # -- summaries --------------------------------------------------------------------------
-    async def _on_area_summary(self, msg: Any) -> None:
-        self.m_in.labels("area_summary").inc()
-        area = self._dispatcher.areas.get(msg.area_id)
-        if area is None:
-            return
-        area.note_summary(msg, time.monotonic())
-        for zone in msg.zones:
-            self._note_zone(zone)
-        for zone_id in [*(z.zone_id for z in msg.zones), *msg.silent_zones]:
-            self._zone_area.setdefault(zone_id, msg.area_id)
-            if zone_id not in self._subscribed_zones and self._view is not None:
-                self._subscribed_zones.add(zone_id)
-                await self._view.create_subscription(
-                    ZoneSummary, zone_name(zone_id, "summary"), self._on_zone_summary, 10
-                )
-                await self._view.create_subscription(
-                    RobotTable, zone_name(zone_id, "robots"), self._on_robot_table, 10
-                )
-        if area.queue:
-            self._dispatcher.wake.set()
-
-    def _note_zone(self, summary: Any) -> None:
-        known = self._zones.get(summary.zone_id)
-        if known is None or stamp_seconds(summary.stamp) >= stamp_seconds(known.stamp):
-            self._zones[summary.zone_id] = summary
-
-    def _on_zone_summary(self, msg: Any) -> None:
-        self.m_in.labels("zone_summary").inc()
-        self._note_zone(msg)
-
-    def _on_robot_table(self, msg: Any) -> None:
-        self.m_in.labels("robot_table").inc()
-        zone_id = msg.zone_id
-        self._robots[zone_id] = msg
-        self._robot_events.publish(msg)
-
-    def snapshot_events(self) -> list[ServerSentEvent]:
-        """What a new ``/api/events`` stream starts with: ``fleet``, ``zones`` and, per zone, a
-        full ``robots`` event (the rows the deltas that follow are relative to)."""
-        events = [ServerSentEvent(self.fleet(), event="fleet"), ServerSentEvent(self.zones(), event="zones")]
-        return [*events, *self._robot_events.snapshot(self._robots)]
-
-    # -- views (built by fleet/views.py) -------------------------------------------------------
-    def zones(self, area_id: str | None = None) -> list[dict[str, Any]]:
-        """The ``/api/zones`` body."""
-        return zones_view(self._zones, self._zone_area, area_id, silent=self._silent_zones())
-
-    def _silent_zones(self) -> set[str]:
-        """Zones the areas' latest summaries call silent (shown DISCONNECTED)."""
-        return silent_zones(a.summary for a in self._dispatcher.areas.values())
-
-    def areas(self) -> list[dict[str, Any]]:
-        """The ``/api/areas`` body (configured areas, reported or not)."""
-        return areas_view({a: area.summary for a, area in self._dispatcher.areas.items()}, self._zone_area)
-
-    def robots(self, *, zone_id: str | None = None, state: str | None = None) -> list[dict[str, Any]]:
-        """The ``/api/robots`` body."""
-        return robots_view(self._robots, zone_id=zone_id, state=state, stale_zones=self._silent_zones())
-
-    def fleet(self) -> dict[str, Any]:
-        """The ``/api/fleet`` body."""
-        view = fleet_view(
-            areas=len(self._dispatcher.areas),
-            zones=list(self._zones.values()),
-            silent=silent_zones(a.summary for a in self._dispatcher.areas.values()),
-            work_orders=self.counts(),
-        )
-        return {**view, **self.role_json()}
-
-    def fleet_summary(self) -> Any:
-        """The ``FleetSummary`` message published at 1 Hz."""
-        return fleet_summary(
-            self.config.fleet_id,
-            self._dispatcher.areas,
-            self._metrics.counts,
-            now=time.monotonic(),
-            silence_timeout_s=self.config.scheduler.area_silence_timeout_s,
-            stamp=now_stamp(),
-        )
-
-    def tick(self) -> None:
-        """Once per summary period: refresh gauges, push ``fleet`` and ``zones`` SSE events."""
-        fleet = self.fleet()
-        self._metrics.m_robots.set(fleet["robots"])
-        self._metrics.m_robots_online.set(fleet["robots_online"])
-        self.events.publish(ServerSentEvent(fleet, event="fleet"), key="fleet")
-        self.events.publish(ServerSentEvent(self.zones(), event="zones"), key="zones")
-
-
-class _ViewNode(Node):
-    """``/fleet/view_<instance>``: the summaries every instance receives (leader or standby),
-    and the SSE ``fleet``/``zones`` tick of a standby (the leader's FleetNode ticks)."""
-
-    def __init__(self, service: FleetService, *, context: Context, **options: Any) -> None:
-        name = "view_" + service.instance.replace("-", "_")
-        super().__init__(name, context=context, namespace="/fleet", **options)
-        self.service = service
-
-    async def on_start(self) -> None:
-        """The standby's tick."""
-        self.create_timer(self.service.config.summary_period_s, self._tick)
-
-    def _tick(self) -> None:
-        if self.service.role == "standby":
-            self.service.tick()
