@@ -109,6 +109,8 @@ class LeaderLease:
         self.instance = config.instance_id
         self.lease_s = config.lease_s
         self.period_s = config.renew_period_s
+        #: How long one look or renewal waits for the bucket's answer [s]: well within the lease.
+        self.request_timeout_s = min(2.0, max(0.5, config.lease_s / 2))
         self.changed = asyncio.Event()
         self._transport = transport
         self._url = url or (lambda: "")
@@ -166,7 +168,10 @@ class LeaderLease:
     # -- life ------------------------------------------------------------------------------
     async def start(self) -> None:
         """Open (or create) the bucket, make one attempt to lead, then keep the lease in the background."""
-        js = self._transport.jetstream()
+        # Requests of its own with a short timeout: a look or renewal sent while the broker
+        # is away must fail (and be sent again) within the lease, not after JetStream's 5 s
+        # default (measured: a single fleet led again 6 s after its broker came back).
+        js = self._transport.client.jetstream(timeout=self.request_timeout_s)
         try:
             self._kv = await js.key_value(self.bucket)
         except (NotFoundError, BadRequestError):
