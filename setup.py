@@ -59,6 +59,10 @@ setup(
             "**/*.html",
             "**/*.js",
             "**/*.css",
+            # VDA 5050 2.1.0 JSON schemas and their MIT license (vendored unchanged)
+            "vda5050/schemas/*/*.schema",
+            "vda5050/schemas/LICENSE.txt",
+            "vda5050/schemas/README.md",
         ],
     },
     data_files=[
@@ -88,6 +92,8 @@ setup(
         "nkeys>=0.2.1,<0.3",
         "pynacl>=1.6",
         "cryptography>=44",
+        # VDA 5050 messages validated against the official JSON schemas (robotfleet_nodes/vda5050).
+        "jsonschema>=4.26,<5",
     ],
     extras_require={
         "dds": ["cyclonedds>=11,<12"],
@@ -102,6 +108,7 @@ setup(
             "ruff>=0.17",
             "mypy>=2",
             "types-PyYAML",
+            "types-jsonschema",
             "playwright>=1.50",
             "mcap-ros2-support>=0.6,<0.7",
             # gen-k8s manifests validated against the Kubernetes schemas it ships (offline).

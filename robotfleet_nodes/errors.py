@@ -25,6 +25,7 @@ __all__ = [
     "ServiceUnavailable",
     "TransportError",
     "UnknownInterfaceError",
+    "Vda5050SchemaError",
 ]
 
 
@@ -106,3 +107,7 @@ class ParameterError(RobotFleetError, ValueError):
 
 class LifecycleError(RobotFleetError, RuntimeError):
     """A lifecycle transition is not allowed from the node's current state."""
+
+
+class Vda5050SchemaError(RobotFleetError, ValueError):
+    """A VDA 5050 message does not match its 2.1.0 JSON schema; the message names the field."""
