@@ -36,6 +36,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
+from typing import Any, Self
 
 from robotfleet_nodes._broker_leaf import LeafOptions
 from robotfleet_nodes.errors import BrokerError
@@ -109,7 +110,40 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child before e
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-class EmbeddedBroker:
+class _StartStop:
+    """``with`` / ``async with`` over ``start()`` and ``stop()`` (blocking: the async forms
+    run them in a thread)."""
+
+    def start(self) -> Any:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    async def __aenter__(self) -> Self:
+        import asyncio
+
+        await asyncio.to_thread(self.start)
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        import asyncio
+
+        await asyncio.to_thread(self.stop)
+
+
+class EmbeddedBroker(_StartStop):
     """One ``nats-server`` child process with JetStream.
 
     Use as a context manager (sync or async) or call :meth:`start` / :meth:`stop`.
@@ -462,29 +496,6 @@ class EmbeddedBroker:
             self._store_dir = None
             self._owns_store = False
 
-    # -- context managers ----------------------------------------------------------
-    def __enter__(self) -> EmbeddedBroker:
-        self.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    async def __aenter__(self) -> EmbeddedBroker:
-        import asyncio
-
-        await asyncio.to_thread(self.start)
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        import asyncio
-
-        await asyncio.to_thread(self.stop)
-
 
 def _free_port(host: str) -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -492,7 +503,7 @@ def _free_port(host: str) -> int:
         return int(sock.getsockname()[1])
 
 
-class EmbeddedCluster:
+class EmbeddedCluster(_StartStop):
     """``size`` (default 3) nats-servers with JetStream, clustered on ``host`` (loopback).
 
     Each server is an :class:`EmbeddedBroker` named ``nats-1`` .. ``nats-<size>``, with its
@@ -587,25 +598,3 @@ class EmbeddedCluster:
         """Stop every server (and remove temporary stores)."""
         for server in self.servers:
             server.stop()
-
-    def __enter__(self) -> EmbeddedCluster:
-        self.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    async def __aenter__(self) -> EmbeddedCluster:
-        import asyncio
-
-        await asyncio.to_thread(self.start)
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        import asyncio
-
-        await asyncio.to_thread(self.stop)
