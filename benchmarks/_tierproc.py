@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import json
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-__all__ = ["TierProcess"]
+__all__ = ["TierProcess", "edge_container_cmd"]
 
 _PR_SET_PDEATHSIG = 1
 
@@ -130,3 +132,25 @@ class TierProcess:
             self.kill9()
         if self._reader is not None:
             self._reader.join(5.0)
+
+
+def edge_container_cmd(name: str, configs: Sequence[Path]) -> list[str]:
+    """The command of one container process composing an ``EdgeComponent`` per edge config
+    (as ``launch/fleet_1000.launch.yaml`` composes them with ``edges:=composed``); it logs
+    "components loaded" once they are up."""
+    spec = {
+        "name": name,
+        "namespace": "/edges",
+        "components": [
+            {
+                "plugin": "robotfleet_nodes.edge.component:EdgeComponent",
+                "name": "",
+                "namespace": "",
+                "remap_rules": [],
+                "parameters": {"config": str(config)},
+                "params_files": [],
+            }
+            for config in configs
+        ],
+    }
+    return [sys.executable, "-m", "robotfleet_nodes.launch._container_main", "--spec", json.dumps(spec)]

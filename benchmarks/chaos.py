@@ -76,7 +76,7 @@ from _chaos_count import FINAL_STATES, Execution, count, first_after, parse_edge
 from _chaos_http import Submitter, get_json, request
 from _common import progress
 from _proc import free_port
-from _tierproc import TierProcess
+from _tierproc import TierProcess, edge_container_cmd
 
 from robotfleet_nodes.broker import find_nats_server
 
@@ -289,28 +289,7 @@ class Deployment:
             )
         if self.size.edges == "composed":
             for zone, robots in self.zone_robots.items():
-                spec = {
-                    "name": f"edges_{zone}",
-                    "namespace": "/edges",
-                    "components": [
-                        {
-                            "plugin": "robotfleet_nodes.edge.component:EdgeComponent",
-                            "name": "",
-                            "namespace": "",
-                            "remap_rules": [],
-                            "parameters": {"config": str(cfg / "edge" / f"{r}.yaml")},
-                            "params_files": [],
-                        }
-                        for r in robots
-                    ],
-                }
-                cmd = [
-                    sys.executable,
-                    "-m",
-                    "robotfleet_nodes.launch._container_main",
-                    "--spec",
-                    json.dumps(spec),
-                ]
+                cmd = edge_container_cmd(f"edges_{zone}", [cfg / "edge" / f"{r}.yaml" for r in robots])
                 name = f"edges-{zone}"
                 self.edges[name] = self._proc(name, cmd, "components loaded", robots=robots)
         else:

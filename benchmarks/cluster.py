@@ -58,7 +58,7 @@ from _chaos_http import Submitter, get_json, longest_gap, request
 from _common import progress
 from _proc import free_port
 from _tcp_proxy import TcpProxy
-from _tierproc import TierProcess
+from _tierproc import TierProcess, edge_container_cmd
 
 from robotfleet_nodes.broker import find_nats_server
 
@@ -274,28 +274,7 @@ class Deployment:
             self.zones[zone] = self._proc(
                 zone, [str(BIN / "zone")], "zone up", {"ZONE_CONFIG": str(cfg / f"{zone}.yaml")}
             )
-            spec = {
-                "name": f"edges_{zone}",
-                "namespace": "/edges",
-                "components": [
-                    {
-                        "plugin": "robotfleet_nodes.edge.component:EdgeComponent",
-                        "name": "",
-                        "namespace": "",
-                        "remap_rules": [],
-                        "parameters": {"config": str(cfg / "edge" / f"{r}.yaml")},
-                        "params_files": [],
-                    }
-                    for r in robots
-                ],
-            }
-            cmd = [
-                sys.executable,
-                "-m",
-                "robotfleet_nodes.launch._container_main",
-                "--spec",
-                json.dumps(spec),
-            ]
+            cmd = edge_container_cmd(f"edges_{zone}", [cfg / "edge" / f"{r}.yaml" for r in robots])
             # composed edges share the container's connection: MESSAGING_URL, not their files
             env = {"MESSAGING_URL": self._url(zone)}
             self.edges[zone] = self._proc(f"edges-{zone}", cmd, "components loaded", env, robots=robots)
