@@ -89,6 +89,20 @@ async def eventually(
         await asyncio.sleep(0.02)
 
 
+async def jetstream_domain_answers(nc: Any, domain: str, *, what: str, timeout: float = 10) -> None:
+    """Return once JetStream domain ``domain`` answers ``nc`` (a leaf link is up); fail after
+    ``timeout`` s."""
+
+    async def answers() -> bool:
+        try:
+            await nc.jetstream(domain=domain).account_info()
+        except Exception:
+            return False
+        return True
+
+    await eventually(answers, timeout=timeout, what=what)
+
+
 def http_request(
     base: str, method: str, path: str, body: Any = None, raw: bytes | None = None, *, timeout: float = TIMEOUT
 ) -> tuple[int, Any, str]:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import nats
 import pytest
-from shared_helpers import eventually
+from shared_helpers import jetstream_domain_answers
 
 from robotfleet_nodes.broker import EmbeddedBroker, LeafOptions
 from robotfleet_nodes.cli.main import main
@@ -89,14 +89,7 @@ async def test_rfos_broker_site_dials_the_hub(tmp_path: Path) -> None:
             ready = await asyncio.wait_for(site.stdout.readline(), timeout=20)
             assert b"nats-server ready" in ready
 
-            async def linked() -> bool:
-                try:
-                    await nc.jetstream(domain="zone-9").account_info()
-                except Exception:
-                    return False
-                return True
-
-            await eventually(linked, timeout=10, what="the site's JetStream seen from the hub")
+            await jetstream_domain_answers(nc, "zone-9", what="the site's JetStream seen from the hub")
         finally:
             await nc.close()
             site.send_signal(signal.SIGTERM)

@@ -18,7 +18,7 @@ from typing import Any
 
 import nats
 import pytest
-from shared_helpers import http_call
+from shared_helpers import http_call, jetstream_domain_answers
 from test_exactly_once import _sim, assert_executed_once, executions, orders, submit, wait_states
 from topology import CuttableLink, Topology, eventually, fast_area_config, fast_fleet_config, nats_context
 
@@ -80,15 +80,7 @@ async def _leaf_link_up(site_url: str) -> None:
     """Return once a client of the site's server reaches the hub's JetStream over the leaf link."""
     nc = await nats.connect(site_url)
     try:
-
-        async def reached() -> bool:
-            try:
-                await nc.jetstream(domain="hub").account_info()
-            except Exception:
-                return False
-            return True
-
-        await eventually(reached, timeout=10, what="the leaf link to the hub")
+        await jetstream_domain_answers(nc, "hub", what="the leaf link to the hub")
     finally:
         await nc.close()
 

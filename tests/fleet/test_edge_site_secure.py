@@ -23,6 +23,7 @@ from typing import Any
 
 import nats
 import pytest
+from shared_helpers import jetstream_domain_answers
 from test_edge_site import ROBOTS, _connected, _disconnected, _robots, site_topology
 from test_exactly_once import assert_executed_once, executions, orders, submit, wait_states
 from topology import CuttableLink, Topology, eventually
@@ -104,15 +105,7 @@ async def _leaf_link_up(site_url: str, secrets: Path) -> None:
     """Return once the site zone reaches the hub's JetStream over the leaf link."""
     nc = await _connect(site_url, secrets, _ZONE)
     try:
-
-        async def reached() -> bool:
-            try:
-                await nc.jetstream(domain="hub").account_info()
-            except Exception:
-                return False
-            return True
-
-        await eventually(reached, timeout=10, what="the secured leaf link to the hub")
+        await jetstream_domain_answers(nc, "hub", what="the secured leaf link to the hub")
     finally:
         await nc.close()
 
