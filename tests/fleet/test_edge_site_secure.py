@@ -13,11 +13,9 @@ order events.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 import ssl
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +24,7 @@ import pytest
 from shared_helpers import jetstream_domain_answers
 from test_edge_site import ROBOTS, _connected, _disconnected, _robots, site_topology
 from test_exactly_once import assert_executed_once, executions, orders, submit, wait_states
-from topology import CuttableLink, Topology, eventually
+from topology import CuttableLink, eventually, tiers_use_their_identities
 
 from robotfleet_nodes.broker import EmbeddedBroker
 from robotfleet_nodes.config.generate import generate_deployment
@@ -58,29 +56,7 @@ def deployment(tmp_path: Path, unique: str, monkeypatch: pytest.MonkeyPatch) -> 
 def identities(deployment: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Each tier's transport is made while ``MESSAGING_CREDS`` names its own identity."""
     secrets = deployment / "secrets"
-    monkeypatch.setenv("MESSAGING_TLS_CA", str(secrets / "ca.pem"))
-
-    @contextlib.contextmanager
-    def identity(name: str) -> Iterator[None]:
-        monkeypatch.setenv("MESSAGING_CREDS", str(secrets / f"{name}.creds"))
-        try:
-            yield
-        finally:
-            monkeypatch.setenv("MESSAGING_CREDS", str(secrets / "area-1.creds"))
-
-    context_for, start_fleet = Topology._context_for, Topology.start_fleet
-
-    async def own_context(self: Topology, node_id: str) -> Any:
-        with identity(node_id):
-            return await context_for(self, node_id)
-
-    async def fleet(self: Topology) -> None:
-        with identity("fleet"):
-            await start_fleet(self)
-
-    monkeypatch.setattr(Topology, "_context_for", own_context)
-    monkeypatch.setattr(Topology, "start_fleet", fleet)
-    monkeypatch.setenv("MESSAGING_CREDS", str(secrets / "area-1.creds"))  # the shared context: the area's
+    tiers_use_their_identities(monkeypatch, secrets)
     return secrets
 
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from shared_helpers import eventually
@@ -506,3 +507,34 @@ class CuttableLink:
         finally:
             self._writers.discard(dst)
             dst.transport.abort()
+
+
+def tiers_use_their_identities(monkeypatch: Any, secrets: Path) -> None:
+    """Make every tier's transport while ``MESSAGING_CREDS`` names that tier's identity in
+    ``secrets`` (the transport reads it, and takes ``_INBOX.<name>`` as its inbox prefix),
+    the fleet's as ``fleet``; the TLS CA is ``secrets/ca.pem``. Between tiers it names the
+    area's (``area-1``), which small_fleet's shared connection, made first, is."""
+    monkeypatch.setenv("MESSAGING_TLS_CA", str(secrets / "ca.pem"))
+    shared = str(secrets / "area-1.creds")
+
+    @contextlib.contextmanager
+    def identity(name: str) -> Iterator[None]:
+        monkeypatch.setenv("MESSAGING_CREDS", str(secrets / f"{name}.creds"))
+        try:
+            yield
+        finally:
+            monkeypatch.setenv("MESSAGING_CREDS", shared)
+
+    context_for, start_fleet = Topology._context_for, Topology.start_fleet
+
+    async def own_context(self: Topology, node_id: str) -> Any:
+        with identity(node_id):
+            return await context_for(self, node_id)
+
+    async def fleet(self: Topology) -> None:
+        with identity("fleet"):
+            await start_fleet(self)
+
+    monkeypatch.setattr(Topology, "_context_for", own_context)
+    monkeypatch.setattr(Topology, "start_fleet", fleet)
+    monkeypatch.setenv("MESSAGING_CREDS", shared)

@@ -10,11 +10,9 @@ while that tier is brought up.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from secured_server import SecuredServer
@@ -25,7 +23,7 @@ from robotfleet_nodes.security.deployment import write_secrets
 from robotfleet_nodes.security.topology import Topology as Secured
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fleet"))  # tests/fleet/topology.py
-from topology import Topology, eventually, small_fleet
+from topology import Topology, eventually, small_fleet, tiers_use_their_identities
 
 ROBOTS, ZONES = 6, 2
 FINAL = {"COMPLETED", "FAILED", "CANCELLED"}
@@ -52,31 +50,7 @@ def secured_server(tmp_path: Path) -> Iterator[SecuredServer]:
 def identities(secured_server: SecuredServer, monkeypatch: pytest.MonkeyPatch) -> SecuredServer:
     """Every tier's transport is made while ``MESSAGING_CREDS`` names its identity (the
     transport reads it, and takes ``_INBOX.<name>`` as its inbox prefix)."""
-    secrets = secured_server.secrets
-    monkeypatch.setenv("MESSAGING_TLS_CA", str(secrets / "ca.pem"))
-
-    @contextlib.contextmanager
-    def identity(name: str) -> Iterator[None]:
-        monkeypatch.setenv("MESSAGING_CREDS", str(secrets / f"{name}.creds"))
-        try:
-            yield
-        finally:
-            monkeypatch.setenv("MESSAGING_CREDS", str(secrets / "operator.creds"))
-
-    context_for, start_fleet = Topology._context_for, Topology.start_fleet
-
-    async def own_context(self: Topology, node_id: str) -> Any:
-        with identity(node_id):
-            return await context_for(self, node_id)
-
-    async def fleet(self: Topology) -> None:
-        with identity("fleet"):
-            await start_fleet(self)
-
-    monkeypatch.setattr(Topology, "_context_for", own_context)
-    monkeypatch.setattr(Topology, "start_fleet", fleet)
-    # small_fleet's shared connection (made first) is the area's
-    monkeypatch.setenv("MESSAGING_CREDS", str(secrets / "area-1.creds"))
+    tiers_use_their_identities(monkeypatch, secured_server.secrets)
     return secured_server
 
 
