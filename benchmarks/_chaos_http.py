@@ -56,6 +56,15 @@ def longest_gap(times: list[float], start: float, end: float) -> float:
     return round(max(b - a for a, b in itertools.pairwise(edges)), 3)
 
 
+def _names_leader(body: bytes) -> bool:
+    """Whether a 503 body is a standby's (its JSON names the leader)."""
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        return False
+    return isinstance(answer, dict) and "leader" in answer
+
+
 @dataclass
 class Submitter:
     """Submits orders ``<prefix>-<k>`` at ``rate``/s, retrying with the same id (module docstring)."""
@@ -145,7 +154,7 @@ class Submitter:
             if status == 503:
                 with self._lock:
                     self.http_503 += 1
-                if len(self.ports) > 1 and b"standby" in text:  # not the leader: try the next
+                if len(self.ports) > 1 and _names_leader(text):  # a standby: try the next
                     self._next_port(port)
                     time.sleep(0.05)
                     continue
