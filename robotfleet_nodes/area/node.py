@@ -41,7 +41,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from robotfleet_nodes.area._takeback import TakeBack
 from robotfleet_nodes.area.leases import LeaseTerms, Revocations, takeback_due
@@ -78,8 +78,9 @@ TAKEBACK_CHECK_S = 0.25
 IDEMPOTENCY_CACHE_SIZE = 10_000
 #: Orders remembered in the routing map (order id -> zone id).
 ROUTING_MAP_SIZE = 100_000
-#: How a hand-off that got no answer is described (the zone may hold the order).
-_NO_ANSWER = "no answer"
+#: What came of one hand-off to a zone: an answer; none after the request went out (the
+#: zone may hold the order); or none because no zone serves the name (it never got it).
+_Outcome = Literal["answered", "no answer", "unreachable"]
 #: Hand-offs without an answer remembered (key -> zone, since): offered to that zone only.
 UNKNOWN_HANDOFFS_SIZE = 10_000
 
@@ -323,7 +324,7 @@ class AreaNode(Node):
             if zone_id is None:
                 break
             tried.add(zone_id)
-            answer, answered = await self._assign_to(zone_id, order, key)
+            answer, outcome = await self._assign_to(zone_id, order, key)
             if answer.accepted:
                 self._unknown.pop(key, None)
                 return AssignWorkOrder.Response(
@@ -332,7 +333,7 @@ class AreaNode(Node):
                     zone_id=answer.zone_id or zone_id,
                     robot_id=answer.robot_id,
                 )
-            if answer.error.startswith(_NO_ANSWER):
+            if outcome == "no answer":
                 # The zone may have taken it and only its answer got lost (a broker node lost
                 # meanwhile): offering it to another zone could run it twice. It stays with this
                 # zone: the next dispatch (same key) asks this zone again, which answers a repeat
@@ -342,14 +343,15 @@ class AreaNode(Node):
                     self._unknown.popitem(last=False)
                 return AssignWorkOrder.Response(accepted=False, error=f"{self.area_id}: {answer.error}")
             self._unknown.pop(key, None)
+            answered = outcome == "answered"
             refusals.append(ZoneRefusal(zone_id, answer.error, bool(answer.order_refused), answered))
         order_refused, error = refusal(self.area_id, refusals, self.silent_zones())
         return AssignWorkOrder.Response(accepted=False, order_refused=order_refused, error=error)
 
     async def _assign_to(
         self, zone_id: str, order: WorkOrder, key: str
-    ) -> tuple[AssignWorkOrder.Response, bool]:
-        """The zone's answer, and whether it answered at all."""
+    ) -> tuple[AssignWorkOrder.Response, _Outcome]:
+        """The zone's answer (a refusal when it gave none), and what came of the call."""
         request = AssignWorkOrder.Request(
             idempotency_key=key,
             by=self.area_id,
@@ -363,15 +365,15 @@ class AreaNode(Node):
         except TimeoutError as exc:  # sent, but no answer: taken or not, nobody knows
             log.warning("%s: zone %s did not answer about order %s: %s", self.area_id, zone_id, order.id, exc)
             return AssignWorkOrder.Response(
-                accepted=False, error=f"{_NO_ANSWER} from {zone_id}: {exc}"
-            ), False
+                accepted=False, error=f"no answer from {zone_id}: {exc}"
+            ), "no answer"
         except (ConnectionError, RobotFleetError) as exc:
             log.warning("%s: zone %s did not take order %s: %s", self.area_id, zone_id, order.id, exc)
-            return AssignWorkOrder.Response(accepted=False, error=f"zone unreachable: {exc}"), False
+            return AssignWorkOrder.Response(accepted=False, error=f"zone unreachable: {exc}"), "unreachable"
         if answer.accepted:
             self._zones[zone_id].handed += 1
             self._remember(order.id, answer.zone_id or zone_id)
-        return answer, True
+        return answer, "answered"
 
     def _pinned_zone(self, key: str) -> str | None:
         """The zone a hand-off with ``key`` went to without an answer, while it may hold it:
