@@ -94,6 +94,9 @@ setup(
         "cryptography>=44",
         # VDA 5050 messages validated against the official JSON schemas (robotfleet_nodes/vda5050).
         "jsonschema>=4.26,<5",
+        # VDA 5050 vehicles over MQTT: the edge reads retained messages, the vehicle simulator
+        "aiomqtt>=2.5,<3",
+        "paho-mqtt>=2.1,<3",
     ],
     extras_require={
         "dds": ["cyclonedds>=11,<12"],

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import itertools
 import json
 import logging
 import os
@@ -66,6 +67,7 @@ MAX_PAYLOAD = 8 * 1024 * 1024
 _CLIENT_RE = re.compile(r"Listening for client connections on (\S+):(\d+)")
 _LEAFNODE_RE = re.compile(r"Listening for leafnode connections on (\S+):(\d+)")
 _MONITOR_RE = re.compile(r"Starting http monitor on (\S+):(\d+)")
+_MQTT_RE = re.compile(r"Listening for MQTT clients on mqtt://(\S+):(\d+)")
 _READY = "Server is ready"
 #: Every member of a JetStream cluster logs one of these once it knows the meta leader.
 _META_LEADER_RE = re.compile(
@@ -76,6 +78,7 @@ _ROUTE_RETRY = "Error trying to connect to route"
 #: The cluster name of :class:`EmbeddedBroker` / ``rfos broker`` when none is given.
 DEFAULT_CLUSTER_NAME = "rfos"
 _SERVER_ERROR = " [ERR] "
+_NAMES = itertools.count(1)
 _PR_SET_PDEATHSIG = 1
 
 
@@ -167,6 +170,13 @@ class EmbeddedBroker(_StartStop):
     identity; ``leaf_tls_ca``: the CA the hub's certificate must chain to);
     ``leafnode_no_advertise``: leaf nodes learn no other URL of the hub than the one they dial.
 
+    MQTT (VDA 5050 vehicles, docs/fleet.md "VDA 5050 vehicles"): ``mqtt_port`` opens
+    nats-server's MQTT 3.1.1 listener on ``host`` (``-1``: a free port; :attr:`mqtt_url`
+    tells it). nats-server keeps MQTT sessions and retained messages in JetStream and needs a
+    server name for that: without ``server_name`` one is made up from the process id.
+    ``mqtt_config`` is a file with what goes inside the ``mqtt {}`` block besides the
+    listen address (TLS for vehicles; ``rfos fleet gen-config`` writes it).
+
     Cluster: ``cluster_port`` (route listen port on ``host``) makes the server a member of
     cluster ``cluster_name`` (default ``rfos``) with ``routes`` (``nats-route://host:port``
     of every peer; its own is ignored by nats-server). ``cluster_config`` is a file with
@@ -197,8 +207,18 @@ class EmbeddedBroker(_StartStop):
         leaf_credentials: str | os.PathLike[str] | None = None,
         leaf_tls_ca: str | os.PathLike[str] | None = None,
         leafnode_no_advertise: bool = False,
+        mqtt_port: int | None = None,
+        mqtt_config: str | os.PathLike[str] | None = None,
     ) -> None:
         self.monitor_port = monitor_port
+        self.mqtt_port = mqtt_port
+        self.mqtt_config = Path(mqtt_config) if mqtt_config is not None else None
+        if self.mqtt_config is not None and mqtt_port is None:
+            raise BrokerError("mqtt_config needs an mqtt_port (the port the MQTT listener opens)")
+        if mqtt_port is not None and not jetstream:
+            raise BrokerError("the MQTT listener needs JetStream (nats-server keeps MQTT sessions in it)")
+        if mqtt_port is not None and not server_name:
+            server_name = f"rfos-mqtt-{os.getpid()}-{next(_NAMES)}"
         self.cluster_port = cluster_port
         self.cluster_name = cluster_name or DEFAULT_CLUSTER_NAME
         self.routes = tuple(routes)
@@ -236,6 +256,7 @@ class EmbeddedBroker(_StartStop):
         self._bound: tuple[str, int] | None = None
         self._monitor: tuple[str, int] | None = None
         self._leafnode: tuple[str, int] | None = None
+        self._mqtt: tuple[str, int] | None = None
         self._tail: deque[str] = deque(maxlen=40)
         self._limits_file: Path | None = None  # generated: max_payload and/or the cluster block
         self._meta_leader = threading.Event()
@@ -272,6 +293,16 @@ class EmbeddedBroker(_StartStop):
         if host in ("0.0.0.0", "::"):
             host = "127.0.0.1"
         return f"nats://{host}:{port}"
+
+    @property
+    def mqtt_url(self) -> str | None:
+        """``mqtt://host:port`` of the MQTT listener, if ``mqtt_port`` asked for one."""
+        if self._mqtt is None:
+            return None
+        host, port = self._mqtt
+        if host in ("0.0.0.0", "::"):
+            host = "127.0.0.1"
+        return f"mqtt://{host}:{port}"
 
     @property
     def pid(self) -> int | None:
@@ -323,7 +354,10 @@ class EmbeddedBroker(_StartStop):
             self._store_dir.mkdir(parents=True, exist_ok=True)
         if self.cluster_config is not None:
             self._check_config_file(self.cluster_config)
-        if (self.config_file is None or self.cluster_port is not None) and self._limits_file is None:
+        if self.mqtt_config is not None:
+            self._check_config_file(self.mqtt_config)
+        generated = self.config_file is None or self.cluster_port is not None or self.mqtt_port is not None
+        if generated and self._limits_file is None:
             fd, name = tempfile.mkstemp(prefix="rfos-nats-", suffix=".conf")
             with os.fdopen(fd, "w", encoding="utf-8") as limits:
                 limits.write(self._generated_config(Path(name).parent))
@@ -337,6 +371,7 @@ class EmbeddedBroker(_StartStop):
         self._bound = None
         self._monitor = None
         self._leafnode = None
+        self._mqtt = None
         self._meta_leader.clear()
         self.meta_leader = None
         self._proc = subprocess.Popen(
@@ -386,6 +421,12 @@ class EmbeddedBroker(_StartStop):
             if self.cluster_config is not None:
                 lines.append(f"  {include(self.cluster_config)}")
             lines.append("}")
+        if self.mqtt_port is not None:
+            listen = f"{self.host or '0.0.0.0'}:{self.mqtt_port or -1}"
+            lines += ["mqtt {", f"  listen: {json.dumps(listen)}"]
+            if self.mqtt_config is not None:
+                lines.append(f"  {include(self.mqtt_config)}")
+            lines.append("}")
         return "\n".join(lines) + "\n"
 
     def wait_meta_leader(self, timeout: float) -> str:
@@ -428,11 +469,15 @@ class EmbeddedBroker(_StartStop):
                 leaf = _LEAFNODE_RE.search(line)
                 if leaf:
                     self._leafnode = (leaf.group(1), int(leaf.group(2)))
+            if self._mqtt is None and self.mqtt_port is not None:
+                mqtt = _MQTT_RE.search(line)
+                if mqtt:
+                    self._mqtt = (mqtt.group(1), int(mqtt.group(2)))
             if self._bound is None:
                 match = _CLIENT_RE.search(line)
                 if match:
                     self._bound = (match.group(1), int(match.group(2)))
-            if _READY in line and self._bound is not None:
+            if _READY in line and self._bound is not None and (self.mqtt_port is None or self._mqtt):
                 self._ready.set()
             leader = _META_LEADER_RE.search(line)
             if leader:
@@ -479,6 +524,11 @@ class EmbeddedBroker(_StartStop):
         store: JetStream data survives, a cluster member rejoins its cluster."""
         if self._bound is not None:
             self.port = self._bound[1]
+        if self._mqtt is not None:  # the same MQTT port too: vehicles dial it
+            self.mqtt_port = self._mqtt[1]
+            if self._limits_file is not None:
+                self._limits_file.unlink(missing_ok=True)
+                self._limits_file = None
         if self._leafnode is not None:  # the same leaf-node port too: sites dial it
             self.leaf = replace(self.leaf, leafnode_port=self._leafnode[1])
             if self._limits_file is not None:

@@ -25,6 +25,7 @@ __all__ = [
     "ServiceUnavailable",
     "TransportError",
     "UnknownInterfaceError",
+    "Vda5050ConfigError",
     "Vda5050SchemaError",
 ]
 
@@ -111,3 +112,8 @@ class LifecycleError(RobotFleetError, RuntimeError):
 
 class Vda5050SchemaError(RobotFleetError, ValueError):
     """A VDA 5050 message does not match its 2.1.0 JSON schema; the message names the field."""
+
+
+class Vda5050ConfigError(ConfigError):
+    """A VDA 5050 vehicle's configuration cannot be used (a manufacturer or serial number a
+    topic cannot carry, say); the message says what to change."""

@@ -645,6 +645,51 @@ class DdsDriverConfig(_Section):
         return self
 
 
+def _check_vda_level(what: str) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        from robotfleet_nodes.vda5050.topics import check_level
+
+        try:
+            return check_level(value, what)
+        except ValueError as exc:
+            raise ValueError(str(exc)) from None
+
+    return check
+
+
+class Vda5050DriverConfig(_Section):
+    """``vda5050:``: the VDA 5050 vehicle this edge is the master of (``driver: vda5050``).
+
+    The vehicle speaks VDA 5050 2.1.0 (JSON over MQTT) to nats-server's MQTT listener; the
+    edge reads and writes the same topics as NATS subjects
+    (:mod:`robotfleet_nodes.edge.vda5050`, docs/fleet.md "VDA 5050 vehicles").
+    """
+
+    manufacturer: Annotated[str, AfterValidator(_check_vda_level("manufacturer"))] = "RobotFleet"
+    """The vehicle's ``manufacturer`` (third topic level)."""
+    serial_number: Annotated[str, AfterValidator(_check_vda_level("serialNumber"))] = "SN-1"
+    """The vehicle's ``serialNumber`` (fourth topic level); may hold ``.`` (subject ``//``)."""
+    interface_name: Annotated[str, AfterValidator(_check_vda_level("interfaceName"))] = "uagv"
+    """``interfaceName`` (first topic level)."""
+    major_version: Annotated[str, AfterValidator(_check_vda_level("major version"))] = "v2"
+    """Protocol major version in the topic (second level)."""
+    map_id: str = "map"
+    """``mapId`` of the nodes of the orders sent and of the positions expected."""
+    mqtt_url: str | None = None
+    """``mqtt://host:port`` (``mqtts://`` with TLS) of the broker's MQTT listener, where the
+    edge reads the vehicle's retained ``connection`` message at start (``EDGE_VDA5050_MQTT_URL``);
+    ``null``: the NATS broker's host on port 1883."""
+    offline_reassign_s: float | None = Field(None, gt=0, allow_inf_nan=False)
+    """A vehicle cannot pause itself when its lease lapses (VDA 5050 has no lease): its order
+    is kept until it reports again, or until it has been OFFLINE this long [s]; ``null``
+    (the default): never given up."""
+    order_ack_timeout_s: _Seconds = 10.0
+    """An order the vehicle's ``state`` does not show within this fails [s]."""
+    state_timeout_s: _Seconds = 60.0
+    """The vehicle is OFFLINE when no ``state`` came for this long, whatever ``connection``
+    said (the spec asks for one at least every 30 s) [s]."""
+
+
 class EdgeConfig(_TierConfig):
     """An edge's file (``EDGE_CONFIG``): one robot, its zone and its driver.
 
@@ -661,8 +706,9 @@ class EdgeConfig(_TierConfig):
     ConfigMap, ``robot-zone-map``). ``EDGE_ZONE_ID`` wins over the map, ``EDGE_ZONE_MAP``
     over this file's ``zone_id``; ``zone_id`` and ``zone_map`` both in one file is an error.
     ``null``: ``zone_id`` as given."""
-    driver: Literal["sim", "dds"] = "sim"
-    """``sim``: the built-in simulated robot; ``dds``: bridge to a ROS 2 robot."""
+    driver: Literal["sim", "dds", "vda5050"] = "sim"
+    """``sim``: the built-in simulated robot; ``dds``: bridge to a ROS 2 robot;
+    ``vda5050``: master of a VDA 5050 vehicle over MQTT."""
     status_rate_hz: float = Field(1.0, gt=0, le=100)
     """RobotStatus messages per second (1000 robots at 1 Hz = 1000 msg/s) [Hz]."""
     journal_dir: str | None = None
@@ -670,6 +716,7 @@ class EdgeConfig(_TierConfig):
     overrides); ``null``: ``$RFOS_STATE_DIR/journal``, else ``~/.local/state/robotfleet/journal``."""
     sim: SimDriverConfig = Field(default_factory=SimDriverConfig)
     dds: DdsDriverConfig = Field(default_factory=DdsDriverConfig)
+    vda5050: Vda5050DriverConfig = Field(default_factory=Vda5050DriverConfig)
 
 
 #: Any tier's configuration.
