@@ -679,6 +679,10 @@ class Vda5050DriverConfig(_Section):
     """``mqtt://host:port`` (``mqtts://`` with TLS) of the broker's MQTT listener, where the
     edge reads the vehicle's retained ``connection`` message at start (``EDGE_VDA5050_MQTT_URL``);
     ``null``: the NATS broker's host on port 1883."""
+    mqtt_credentials: str | None = None
+    """A ``.creds`` file whose (bearer, MQTT-only) identity the edge presents to the MQTT
+    listener to read that retained message (``EDGE_VDA5050_MQTT_CREDS``); ``rfos fleet
+    gen-config --vda5050 N`` writes one per vehicle. ``null``: none (an open broker)."""
     offline_reassign_s: float | None = Field(None, gt=0, allow_inf_nan=False)
     """A vehicle cannot pause itself when its lease lapses (VDA 5050 has no lease): its order
     is kept until it reports again, or until it has been OFFLINE this long [s]; ``null``

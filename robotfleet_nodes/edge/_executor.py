@@ -199,6 +199,7 @@ class Executor:
             task=goal.task,
             target=Pose2D(goal.target_x, goal.target_y, 0.0) if goal.has_target else None,
             priority=int(goal.priority),
+            attempt=attempt,
         )
         try:
             self._edge.driver.start_task(request)

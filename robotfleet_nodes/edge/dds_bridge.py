@@ -217,6 +217,8 @@ class DdsBridgeDriver(SnapshotDriver):
         DdsUnavailable: cyclonedds is not installed (the message has the install hint).
     """
 
+    kind = "dds"
+
     def __init__(
         self,
         robot_id: str,

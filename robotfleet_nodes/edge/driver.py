@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import abc
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal, TypeAlias
+from typing import Any, ClassVar, Literal, TypeAlias
 
 from robotfleet_nodes.errors import RobotFleetError
 
@@ -125,12 +126,18 @@ class DriverStatus:
 
 @dataclass(frozen=True, slots=True)
 class TaskRequest:
-    """A task for the robot. ``target`` None lets the driver choose (a simulator picks one)."""
+    """A task for the robot. ``target`` None lets the driver choose (a simulator picks one).
+
+    ``attempt`` is the order's attempt (the lease's fencing token; 0 from a zone without
+    fencing): a driver whose robot ignores a repeated order id (VDA 5050's ``orderId``)
+    makes the id it sends from both.
+    """
 
     task_id: str
     task: str
     target: Pose2D | None = None
     priority: int = 0
+    attempt: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +201,16 @@ class RobotDriver(abc.ABC):
     @abc.abstractmethod
     def robot_id(self) -> str:
         """The robot this driver controls."""
+
+    #: What kind of robot this is, as the API shows it (``RobotStatus.kind``): ``sim``,
+    #: ``dds`` (a ROS 2 robot behind the DDS bridge), ``vda5050`` (a VDA 5050 vehicle).
+    kind: ClassVar[str] = "sim"
+
+    @property
+    def factsheet(self) -> Mapping[str, Any] | None:
+        """What the robot says of itself (a VDA 5050 ``factsheet``), once known; None by
+        default. The same object until it changes (the edge compares identity)."""
+        return None
 
     @property
     @abc.abstractmethod
