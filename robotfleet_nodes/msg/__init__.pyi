@@ -205,6 +205,8 @@ class RobotStatus(_Message):
     order_progress: float
     last_node_id: str
     errors: list[RobotError]
+    kind: str
+    loads: int
     def __init__(
         self,
         /,
@@ -228,6 +230,8 @@ class RobotStatus(_Message):
         order_progress: float = ...,
         last_node_id: str = ...,
         errors: _Items[RobotError] = ...,
+        kind: str = ...,
+        loads: int = ...,
     ) -> None: ...
 
 class RobotTable(_Message):
