@@ -27,13 +27,16 @@ GIVE_UP_S = 180.0
 
 
 def request(
-    port: int, method: str, path: str, body: Any = None, timeout: float = 10.0
+    port: int, method: str, path: str, body: Any = None, timeout: float = 10.0, *, token: str | None = None
 ) -> tuple[int, dict[str, str], bytes]:
-    """One HTTP request to ``127.0.0.1:port``: (status, lower-cased headers, body)."""
+    """One HTTP request to ``127.0.0.1:port``: (status, lower-cased headers, body); ``token``:
+    an API token (a secured fleet)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         data = json.dumps(body).encode() if body is not None else None
         headers = {"Content-Type": "application/json"} if data is not None else {}
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
         conn.request(method, path, body=data, headers=headers)
         response = conn.getresponse()
         return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
@@ -75,6 +78,7 @@ class Submitter:
     area: str = "area-1"
     task: str = "pick"
     threads: int = 96
+    token: str | None = None  # an API token, for a secured fleet
     submitted: int = 0
     accepted: dict[str, int] = field(default_factory=dict)  # id -> the 2xx status
     accepted_when: dict[str, float] = field(default_factory=dict)  # id -> when it was accepted
@@ -133,7 +137,7 @@ class Submitter:
         while time.monotonic() < deadline:
             port = self._port()
             try:
-                status, headers, text = request(port, "POST", "/api/work-orders", body)
+                status, headers, text = request(port, "POST", "/api/work-orders", body, token=self.token)
             except TimeoutError:
                 with self._lock:
                     self.timeouts += 1
