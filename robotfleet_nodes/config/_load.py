@@ -5,10 +5,11 @@ the environment (``MESSAGING_URL``, ``MESSAGING_CREDS``, ``MESSAGING_TLS_CA``,
 ``MESSAGING_TLS_CERT``, ``MESSAGING_TLS_KEY``, ``MESSAGING_ENCODING``,
 ``MESSAGING_MAX_MESSAGE_SIZE``, ``FLEET_HTTP_PORT``, ``FLEET_INSTANCE_ID``,
 ``FLEET_ADVERTISE_URL``, ``EDGE_ROBOT_ID``, ``EDGE_ZONE_ID``, ``EDGE_ZONE_MAP``,
-``EDGE_DRIVER``, ``EDGE_DDS_DOMAIN_ID``), then validation, then an edge's zone from its zone
+``EDGE_DRIVER``, ``EDGE_DDS_DOMAIN_ID``, ``EDGE_VDA5050_MQTT_URL``,
+``EDGE_VDA5050_MQTT_CREDS``), then validation, then an edge's zone from its zone
 map (``zone_map``) unless ``EDGE_ZONE_ID`` names it. File paths under ``messaging``
-(``credentials``, ``tls_ca``, ``tls_cert``, ``tls_key``) and an edge's ``zone_map`` are
-relative to the YAML file's directory. Every failure
+(``credentials``, ``tls_ca``, ``tls_cert``, ``tls_key``), an edge's ``zone_map`` and
+``vda5050.mqtt_credentials`` are relative to the YAML file's directory. Every failure
 is one :class:`ConfigError` whose lines read ``<source>: <key path>: <what is wrong>``,
 where the source is the file as the user named it, or the environment variable a value
 came from.
@@ -73,6 +74,8 @@ _MESSAGING: Final[dict[str, tuple[str, ...]]] = {
 _PATH_KEYS: Final = ("credentials", "tls_ca", "tls_cert", "tls_key")
 #: File paths of ``http:`` (API tokens, HTTPS certificate and key).
 _HTTP_PATH_KEYS: Final = ("tokens_file", "tls_cert", "tls_key")
+#: File paths of an edge's ``vda5050:`` (the MQTT identity's ``.creds``).
+_VDA5050_PATH_KEYS: Final = ("mqtt_credentials",)
 
 #: Per tier: environment variable -> key path it overrides.
 ENV_OVERRIDES: Final[dict[str, dict[str, tuple[str, ...]]]] = {
@@ -91,6 +94,8 @@ ENV_OVERRIDES: Final[dict[str, dict[str, tuple[str, ...]]]] = {
         "EDGE_ZONE_MAP": ("zone_map",),
         "EDGE_DRIVER": ("driver",),
         "EDGE_DDS_DOMAIN_ID": ("dds", "domain_id"),
+        "EDGE_VDA5050_MQTT_URL": ("vda5050", "mqtt_url"),
+        "EDGE_VDA5050_MQTT_CREDS": ("vda5050", "mqtt_credentials"),
         "EDGE_JOURNAL_DIR": ("journal_dir",),
     },
 }
@@ -145,7 +150,9 @@ def load_config(
         ``FLEET_ADVERTISE_URL`` (``failover.instance_id`` / ``failover.advertise_url``),
         ``EDGE_ROBOT_ID`` (``robot_id``),
         ``EDGE_ZONE_ID`` (``zone_id``), ``EDGE_DRIVER`` (``driver``) and
-        ``EDGE_DDS_DOMAIN_ID`` (``dds.domain_id``), ``EDGE_JOURNAL_DIR`` (``journal_dir``),
+        ``EDGE_DDS_DOMAIN_ID`` (``dds.domain_id``), ``EDGE_VDA5050_MQTT_URL``
+        (``vda5050.mqtt_url``), ``EDGE_VDA5050_MQTT_CREDS`` (``vda5050.mqtt_credentials``),
+        ``EDGE_JOURNAL_DIR`` (``journal_dir``),
         ``EDGE_ZONE_MAP`` (``zone_map``) applied; an edge with a zone map has the zone the
         map gives its robot id, unless ``EDGE_ZONE_ID`` is set.
 
@@ -225,12 +232,16 @@ def _read_yaml(path: Path, source: str, named_by: str | None) -> dict[str, Any]:
 
 
 def _resolve_paths(data: dict[str, Any], base: Path) -> None:
-    """Make the file paths of ``messaging``, ``http`` and an edge's ``zone_map`` relative to
-    ``base`` (the YAML file's directory).
+    """Make the file paths of ``messaging``, ``http``, ``vda5050`` and an edge's ``zone_map``
+    relative to ``base`` (the YAML file's directory).
 
     Paths from the environment stay relative to the working directory, as a shell user expects.
     """
-    for section_name, keys in (("messaging", _PATH_KEYS), ("http", _HTTP_PATH_KEYS)):
+    for section_name, keys in (
+        ("messaging", _PATH_KEYS),
+        ("http", _HTTP_PATH_KEYS),
+        ("vda5050", _VDA5050_PATH_KEYS),
+    ):
         section = data.get(section_name)
         if not isinstance(section, dict):
             continue  # a wrong type is reported by validation
