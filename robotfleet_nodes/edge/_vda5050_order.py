@@ -4,7 +4,8 @@
 A task becomes an ``order`` (``orderId`` ``<task id>.<attempt>``) whose last node carries
 one action of the task's name; a ``charge`` task without a target becomes the instant action
 ``startCharging`` instead. :func:`judge` reads one :class:`VehicleState` against the order:
-accepted (the state shows our ``orderId``), progress (nodes passed + the action finished),
+accepted (the state shows our ``orderId``), progress (accepted, nodes passed, the action
+finished: each a step),
 done (last node reached, no nodes or edges left, our action FINISHED), failed (our action
 FAILED, an error referencing our ``orderId``, or the vehicle runs another order after it had
 ours).
@@ -109,8 +110,8 @@ def judge(order: VdaOrder, state: VehicleState) -> Verdict:
     remaining = set(state.node_ids)
     passed = sum(1 for n in order.node_ids if n not in remaining)
     finished = status == "FINISHED"
-    total = len(order.node_ids) + 1
+    total = len(order.node_ids) + 2  # accepted, each node passed, the action finished
     if finished and state.last_node_id == order.node_ids[-1] and not state.node_ids and state.edge_count == 0:
         return Verdict(accepted=accepted, progress=1.0, success=True, message=result or "completed")
-    progress = min((passed + (1 if finished else 0)) / total, 0.99)
+    progress = min((1 + passed + (1 if finished else 0)) / total, 0.99)
     return Verdict(accepted=accepted, progress=max(progress, order.progress))

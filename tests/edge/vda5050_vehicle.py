@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
 from datetime import UTC, datetime
 from typing import Any
 
@@ -150,7 +151,7 @@ class ScriptedVehicle:
         assert self.client is not None
         sock = self.client._client.socket()
         assert sock is not None
-        sock.close()
+        sock.shutdown(socket.SHUT_RDWR)  # the broker sees the connection die; the fd stays valid
 
     async def close(self) -> None:
         if self._reader is not None:
