@@ -16,10 +16,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from robotfleet_nodes.edge._vda5050_msgs import VehicleState
-from robotfleet_nodes.edge.driver import TaskRequest
+from robotfleet_nodes.edge._vda5050_msgs import (
+    HeaderIds,
+    VehicleState,
+    fresh_action_id,
+    instant_actions,
+    order_message,
+)
+from robotfleet_nodes.edge.driver import Pose2D, TaskRequest
 
-__all__ = ["CHARGE_TASK", "VdaOrder", "Verdict", "judge", "order_id_of"]
+__all__ = ["CHARGE_TASK", "VdaOrder", "Verdict", "judge", "new_order", "order_id_of", "running", "shown"]
 
 #: The task name that sends the vehicle to charge (``startCharging``).
 CHARGE_TASK = "charge"
@@ -65,6 +71,7 @@ class Verdict:
 
 
 _WAIT = Verdict()
+_FINAL = ("FINISHED", "FAILED")
 
 
 def _error_text(state: VehicleState, order_id: str, fallback: str) -> str:
@@ -115,3 +122,57 @@ def judge(order: VdaOrder, state: VehicleState) -> Verdict:
         return Verdict(accepted=accepted, progress=1.0, success=True, message=result or "completed")
     progress = min((1 + passed + (1 if finished else 0)) / total, 0.99)
     return Verdict(accepted=accepted, progress=max(progress, order.progress))
+
+
+def new_order(
+    req: TaskRequest,
+    ids: HeaderIds,
+    manufacturer: str,
+    serial: str,
+    *,
+    at: tuple[str, Pose2D],
+    map_id: str,
+    now: float,
+) -> VdaOrder:
+    """The order (or ``startCharging``) for ``req``, the vehicle being at node ``at`` (its
+    ``lastNodeId``, empty when unknown, and its pose); see the module docstring."""
+    order_id = order_id_of(req)
+    action_id = fresh_action_id(order_id)
+    if req.task == CHARGE_TASK and req.target is None:
+        message = instant_actions(ids, manufacturer, serial, "startCharging")
+        return VdaOrder(req, order_id, (), action_id, message, now)
+    last_node, pose = at
+    nodes = [(last_node or f"{order_id}-start", pose)]
+    if req.target is not None:
+        nodes.append((f"{order_id}-target", req.target))
+    message = order_message(
+        ids,
+        manufacturer,
+        serial,
+        order_id=order_id,
+        nodes=nodes,
+        map_id=map_id,
+        action_type="startCharging" if req.task == CHARGE_TASK else req.task,
+        action_id=action_id,
+    )
+    return VdaOrder(req, order_id, tuple(n for n, _ in nodes), action_id, message, now)
+
+
+def shown(st: VehicleState) -> tuple[Any, ...]:
+    """The fields of a state that show in the status (a change of any is a status change)."""
+    return (
+        st.battery_percent,
+        st.charging,
+        st.driving,
+        st.velocity,
+        st.mode,
+        st.errors,
+        st.last_node_id,
+        st.loads,
+        st.paused,
+    )
+
+
+def running(st: VehicleState) -> bool:
+    """Whether the vehicle still works on its order (nodes to pass, actions not ended)."""
+    return bool(st.node_ids) or any(status not in _FINAL for status, _ in st.actions.values())

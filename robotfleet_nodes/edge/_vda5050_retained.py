@@ -24,13 +24,17 @@ import logging
 import ssl
 import weakref
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import aiomqtt
 
 from robotfleet_nodes.errors import Vda5050ConfigError
 
-__all__ = ["MAX_CONCURRENT_READS", "MqttEndpoint", "read_retained", "read_retained_forever"]
+if TYPE_CHECKING:
+    from robotfleet_nodes.config import Vda5050DriverConfig
+
+__all__ = ["MAX_CONCURRENT_READS", "MqttEndpoint", "endpoint_for", "read_retained", "read_retained_forever"]
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +96,36 @@ class MqttEndpoint:
     def url(self) -> str:
         """The endpoint as a URL (no credentials)."""
         return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
+
+
+def endpoint_for(
+    config: Vda5050DriverConfig, robot_id: str, nats_url: str | None, tls_ca: str | None
+) -> MqttEndpoint:
+    """Where the master of ``robot_id`` reads: ``config.mqtt_url``, else the NATS broker's host
+    on port 1883 (``mqtts`` when the edge has a CA); as client ``<robot_id>-master`` (no
+    ``.``: nats-server refuses it in a client id), user ``robot_id``, password the JWT of
+    ``config.mqtt_credentials`` (nats-server takes a bearer user JWT as the MQTT password).
+
+    Raises:
+        Vda5050ConfigError: a URL that is not mqtt:// or mqtts://.
+        CredentialsError: an unreadable ``.creds`` file.
+    """
+    url = config.mqtt_url
+    if url is None:
+        host = urlsplit((nats_url or "nats://127.0.0.1:4222").split(",")[0]).hostname or "127.0.0.1"
+        url = f"{'mqtts' if tls_ca else 'mqtt'}://{host}:1883"
+    password = None
+    if config.mqtt_credentials:
+        from robotfleet_nodes.security.creds import read_creds
+
+        password = read_creds(config.mqtt_credentials).jwt
+    return MqttEndpoint.parse(
+        url,
+        client_id=f"{robot_id}-master".replace(".", "_"),
+        username=robot_id,
+        password=password,
+        tls_ca=tls_ca,
+    )
 
 
 def _client(endpoint: MqttEndpoint) -> aiomqtt.Client:

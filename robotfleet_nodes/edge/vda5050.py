@@ -62,19 +62,12 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
-from urllib.parse import urlsplit
 
 from robotfleet_nodes.config import Vda5050DriverConfig
-from robotfleet_nodes.edge._vda5050_msgs import (
-    HeaderIds,
-    VehicleState,
-    fresh_action_id,
-    instant_actions,
-    order_message,
-    read_state,
-)
-from robotfleet_nodes.edge._vda5050_order import CHARGE_TASK, VdaOrder, judge, order_id_of
-from robotfleet_nodes.edge._vda5050_retained import MqttEndpoint, read_retained_forever
+from robotfleet_nodes.edge._vda5050_inbox import Inbox
+from robotfleet_nodes.edge._vda5050_msgs import HeaderIds, VehicleState, instant_actions, read_state
+from robotfleet_nodes.edge._vda5050_order import VdaOrder, judge, new_order, running, shown
+from robotfleet_nodes.edge._vda5050_retained import endpoint_for, read_retained_forever
 from robotfleet_nodes.edge.driver import (
     DriverBusy,
     DriverEvent,
@@ -90,7 +83,6 @@ from robotfleet_nodes.edge.driver import (
     TaskRejected,
     TaskRequest,
 )
-from robotfleet_nodes.vda5050 import errors as schema_errors
 from robotfleet_nodes.vda5050.topics import VehicleTopics
 
 if TYPE_CHECKING:
@@ -108,7 +100,6 @@ log = logging.getLogger(__name__)
 _ORIGIN = Pose2D(0.0, 0.0, 0.0)
 _TAKES_ORDERS = (OperatingMode.AUTOMATIC, OperatingMode.SEMIAUTOMATIC)
 _READ_TOPICS = ("state", "connection", "factsheet")
-_FINAL = ("FINISHED", "FAILED")
 
 #: Called with (orderId, seconds from publishing the order to the first state showing it).
 AcceptObserver = Callable[[str, float], None]
@@ -166,7 +157,7 @@ class Vda5050Driver(SnapshotDriver):
         self._factsheet: dict[str, Any] | None = None
         self._factsheet_asked = False
         self._state_asked = False
-        self._malformed: dict[str, int] = {}
+        self._inbox = Inbox(robot_id, self._topics)
         # orders
         self._order: VdaOrder | None = None
         self._given_up: set[str] = set()  #: orderIds we ended; the vehicle must not run them
@@ -193,7 +184,7 @@ class Vda5050Driver(SnapshotDriver):
     @property
     def malformed(self) -> int:
         """Messages dropped as malformed or schema-invalid (see the module docstring)."""
-        return sum(self._malformed.values())
+        return self._inbox.malformed
 
     @property
     def online(self) -> bool:
@@ -260,32 +251,19 @@ class Vda5050Driver(SnapshotDriver):
                 f"robot {self._id} is already executing task {self._order.request.task_id!r}; "
                 "cancel it or wait for it to finish"
             )
-        order_id = order_id_of(req)
-        action_id = fresh_action_id(order_id)
-        cfg, t = self._cfg, self._topics
-        if req.task == CHARGE_TASK and req.target is None:
-            message = instant_actions(self._ids, t.manufacturer, t.serial_number, "startCharging")
-            order = VdaOrder(req, order_id, (), action_id, message, self._clock())
-        else:
-            start_id = st.last_node_id or f"{order_id}-start"
-            nodes = [(start_id, self._pose)]
-            if req.target is not None:
-                nodes.append((f"{order_id}-target", req.target))
-            action_type = "startCharging" if req.task == CHARGE_TASK else req.task
-            message = order_message(
-                self._ids,
-                t.manufacturer,
-                t.serial_number,
-                order_id=order_id,
-                nodes=nodes,
-                map_id=self._map_id or cfg.map_id,
-                action_type=action_type,
-                action_id=action_id,
-            )
-            order = VdaOrder(req, order_id, tuple(n for n, _ in nodes), action_id, message, self._clock())
+        t = self._topics
+        order = new_order(
+            req,
+            self._ids,
+            t.manufacturer,
+            t.serial_number,
+            at=(st.last_node_id, self._pose),
+            map_id=self._map_id or self._cfg.map_id,
+            now=self._clock(),
+        )
         self._order = order
         self._dirty = True
-        self._send("instantActions" if order.instant else "order", message)
+        self._send("instantActions" if order.instant else "order", order.message)
 
     def cancel_task(self, task_id: str) -> bool:
         """End ``task_id`` now ("cancelled") and send ``cancelOrder`` in the background."""
@@ -382,28 +360,9 @@ class Vda5050Driver(SnapshotDriver):
                 log.debug("%s: unsubscribe failed", self._id, exc_info=True)
 
     # -- the vehicle's messages ---------------------------------------------------------
-    def _endpoint(self, nats_url: str | None) -> MqttEndpoint:
-        cfg = self._cfg
-        url = cfg.mqtt_url
-        if url is None:
-            host = urlsplit((nats_url or "nats://127.0.0.1:4222").split(",")[0]).hostname or "127.0.0.1"
-            url = f"{'mqtts' if self._tls_ca else 'mqtt'}://{host}:1883"
-        password = None
-        if cfg.mqtt_credentials:
-            from robotfleet_nodes.security.creds import read_creds
-
-            password = read_creds(cfg.mqtt_credentials).jwt
-        return MqttEndpoint.parse(
-            url,
-            client_id=f"{self._id}-master".replace(".", "_"),
-            username=self._id,
-            password=password,
-            tls_ca=self._tls_ca,
-        )
-
     async def _read_retained(self, nats_url: str | None) -> None:
         try:
-            endpoint = self._endpoint(nats_url)
+            endpoint = endpoint_for(self._cfg, self._id, nats_url, self._tls_ca)
         except Exception as exc:
             log.error("%s: cannot read the vehicle's retained connection: %s", self._id, exc)  # noqa: TRY400
             return
@@ -416,34 +375,9 @@ class Vda5050Driver(SnapshotDriver):
         if name in _READ_TOPICS:
             self._on_payload(name, msg.data)
 
-    def _bad(self, kind: str, reason: object) -> None:
-        count = self._malformed.get(kind, 0) + 1
-        self._malformed[kind] = count
-        if count == 1:
-            log.warning(
-                "%s: dropped a malformed VDA 5050 message (%s): %s (logged once)", self._id, kind, reason
-            )
-        else:
-            log.debug("%s: malformed VDA 5050 message #%d (%s): %s", self._id, count, kind, reason)
-
     def _on_payload(self, topic: str, payload: bytes, *, live: bool = True) -> None:
-        try:
-            msg = json.loads(payload)
-        except (ValueError, UnicodeDecodeError) as exc:
-            self._bad(f"{topic}: not JSON", exc)
-            return
-        if not isinstance(msg, dict):
-            self._bad(f"{topic}: not an object", type(msg).__name__)
-            return
-        problems = schema_errors(topic, msg)
-        if problems:
-            self._bad(f"{topic}: schema", "; ".join(problems[:3]))
-            return
-        t = self._topics
-        if msg["serialNumber"] != t.serial_number or msg["manufacturer"] != t.manufacturer:
-            self._bad(
-                f"{topic}: another vehicle", f"{msg['manufacturer']}/{msg['serialNumber']} on {t.prefix}"
-            )
+        msg = self._inbox.check(topic, payload)
+        if msg is None:
             return
         try:
             if topic == "state":
@@ -522,13 +456,13 @@ class Vda5050Driver(SnapshotDriver):
         if st.map_id and st.map_id != self._map_id:
             self._map_id = st.map_id
             self._dirty = True
-        if previous is None or _shown(previous) != _shown(st):
+        if previous is None or shown(previous) != shown(st):
             self._dirty = True
         order = self._order
         if order is not None:
             order.offline_since = None
             self._follow(order, st)
-        if st.order_id in self._given_up and st.order_id not in self._fenced and _running(st):
+        if st.order_id in self._given_up and st.order_id not in self._fenced and running(st):
             log.warning(
                 "%s: the vehicle runs order %s, which was given up: cancelling it", self._id, st.order_id
             )
@@ -590,21 +524,3 @@ class Vda5050Driver(SnapshotDriver):
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
-
-
-def _shown(st: VehicleState) -> tuple[Any, ...]:
-    """The fields of a state that show in the status (a change of any is a status change)."""
-    return (
-        st.battery_percent,
-        st.charging,
-        st.driving,
-        st.velocity,
-        st.mode,
-        st.errors,
-        st.last_node_id,
-        st.loads,
-    )
-
-
-def _running(st: VehicleState) -> bool:
-    return bool(st.node_ids) or any(status not in _FINAL for status, _ in st.actions.values())
