@@ -366,3 +366,64 @@ async def test_not_started_without_a_transport() -> None:
         await driver.start()
     await driver.close()
     await asyncio.sleep(0)
+
+
+async def test_lease_loss_pauses_the_vehicle_and_resume_unpauses(
+    mqtt_broker: EmbeddedBroker, unique: str
+) -> None:
+    """on_lease_loss pause: the edge calls pause_task -> ``startPause``; resume -> ``stopPause``."""
+    serial = "SN-pause"
+    async with vehicle(mqtt_broker, serial) as v, master(mqtt_broker, unique, vda_config(serial)) as m:
+        await v.state()
+        await m.status("IDLE", lambda s: s.state == IDLE)
+        goal = ExecuteTask.Goal(
+            order_id="wo-p",
+            task="pick",
+            attempt=1,
+            lease_s=0.3,  # never renewed: lost after 0.3 s
+            on_lease_loss=ExecuteTask.Goal.LEASE_LOSS_PAUSE,
+        )
+        handle = await m.client.send_goal(goal)
+        await accept(v)
+        await v.next_action("startPause")
+        await m.status("paused", lambda s: s.paused and s.current_order_id == "wo-p")
+        assert m.driver.resume_task("wo-p") and not m.driver.resume_task("wo-p")
+        await v.next_action("stopPause")
+        await handle.cancel_goal()
+        await v.next_action("cancelOrder")
+
+
+async def test_charge_task_sends_start_charging(mqtt_broker: EmbeddedBroker, unique: str) -> None:
+    serial = "SN-charge"
+    async with vehicle(mqtt_broker, serial) as v, master(mqtt_broker, unique, vda_config(serial)) as m:
+        await v.state()
+        await m.status("IDLE", lambda s: s.state == IDLE)
+        goal = ExecuteTask.Goal(order_id="wo-ch", task="charge", attempt=1)
+        handle = await m.client.send_goal(goal)
+        await v.next_action("startCharging")
+        await v.state(batteryState={"batteryCharge": 20.0, "charging": True})
+        response = await handle.get_result(timeout=10.0)
+        assert response.result.success
+        await m.status("CHARGING", lambda s: s.state == 2)
+
+
+async def test_state_silence_is_offline_and_a_lost_order_fails(
+    mqtt_broker: EmbeddedBroker, unique: str
+) -> None:
+    """No state for state_timeout_s: OFFLINE, the order kept; the vehicle reports again
+    without it (it lost it): the task fails."""
+    serial = "SN-silent"
+    config = vda_config(serial, state_timeout_s=0.5)
+    async with vehicle(mqtt_broker, serial) as v, master(mqtt_broker, unique, config) as m:
+        await v.state()
+        await m.status("IDLE", lambda s: s.state == IDLE)
+        handle = await m.goal("wo-s")
+        await accept(v)
+        await m.status("EXECUTING", lambda s: s.state == EXECUTING)
+        offline = await m.status("OFFLINE after 0.5 s of silence", lambda s: s.state == OFFLINE)
+        assert offline.current_order_id == "wo-s", "the order is kept"
+        v.order_id = ""
+        await v.state()
+        response = await handle.get_result(timeout=10.0)
+        assert not response.result.success
+        assert "no longer has order wo-s.1" in response.result.message
