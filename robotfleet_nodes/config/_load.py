@@ -8,8 +8,8 @@ the environment (``MESSAGING_URL``, ``MESSAGING_CREDS``, ``MESSAGING_TLS_CA``,
 ``EDGE_DRIVER``, ``EDGE_DDS_DOMAIN_ID``, ``EDGE_VDA5050_MQTT_URL``,
 ``EDGE_VDA5050_MQTT_CREDS``), then validation, then an edge's zone from its zone
 map (``zone_map``) unless ``EDGE_ZONE_ID`` names it. File paths under ``messaging``
-(``credentials``, ``tls_ca``, ``tls_cert``, ``tls_key``), an edge's ``zone_map`` and
-``vda5050.mqtt_credentials`` are relative to the YAML file's directory. Every failure
+(``credentials``, ``tls_ca``, ``tls_cert``, ``tls_key``) and an edge's ``zone_map`` are
+relative to the YAML file's directory. Every failure
 is one :class:`ConfigError` whose lines read ``<source>: <key path>: <what is wrong>``,
 where the source is the file as the user named it, or the environment variable a value
 came from.
@@ -74,8 +74,6 @@ _MESSAGING: Final[dict[str, tuple[str, ...]]] = {
 _PATH_KEYS: Final = ("credentials", "tls_ca", "tls_cert", "tls_key")
 #: File paths of ``http:`` (API tokens, HTTPS certificate and key).
 _HTTP_PATH_KEYS: Final = ("tokens_file", "tls_cert", "tls_key")
-#: File paths of an edge's ``vda5050:`` (the MQTT identity's ``.creds``).
-_VDA5050_PATH_KEYS: Final = ("mqtt_credentials",)
 
 #: Per tier: environment variable -> key path it overrides.
 ENV_OVERRIDES: Final[dict[str, dict[str, tuple[str, ...]]]] = {
@@ -232,16 +230,12 @@ def _read_yaml(path: Path, source: str, named_by: str | None) -> dict[str, Any]:
 
 
 def _resolve_paths(data: dict[str, Any], base: Path) -> None:
-    """Make the file paths of ``messaging``, ``http``, ``vda5050`` and an edge's ``zone_map``
-    relative to ``base`` (the YAML file's directory).
+    """Make the file paths of ``messaging``, ``http`` and an edge's ``zone_map`` relative to
+    ``base`` (the YAML file's directory).
 
     Paths from the environment stay relative to the working directory, as a shell user expects.
     """
-    for section_name, keys in (
-        ("messaging", _PATH_KEYS),
-        ("http", _HTTP_PATH_KEYS),
-        ("vda5050", _VDA5050_PATH_KEYS),
-    ):
+    for section_name, keys in (("messaging", _PATH_KEYS), ("http", _HTTP_PATH_KEYS)):
         section = data.get(section_name)
         if not isinstance(section, dict):
             continue  # a wrong type is reported by validation
