@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import socket
+import ssl
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,8 +32,9 @@ def _now() -> str:
 class ScriptedVehicle:
     """One vehicle: connects with a last will, publishes what the test scripts, records what comes."""
 
-    def __init__(self, mqtt_url: str, manufacturer: str, serial: str) -> None:
-        host, port = mqtt_url.removeprefix("mqtt://").rsplit(":", 1)
+    def __init__(self, mqtt_url: str, manufacturer: str, serial: str, *, tls_ca: str | None = None) -> None:
+        host, port = mqtt_url.removeprefix("mqtt://").removeprefix("mqtts://").rsplit(":", 1)
+        self.tls = ssl.create_default_context(cafile=tls_ca) if tls_ca else None
         self.host, self.port = host, int(port)
         self.topics = VehicleTopics(manufacturer, serial)
         self.client_id = default_robot_id(manufacturer, serial)
@@ -67,7 +69,13 @@ class ScriptedVehicle:
         """Connect (will: CONNECTIONBROKEN, retained), publish ONLINE retained, listen."""
         will = aiomqtt.Will(self.topics.topic("connection"), self.connection("CONNECTIONBROKEN"), 1, True)
         self.client = aiomqtt.Client(
-            self.host, self.port, identifier=self.client_id, will=will, clean_session=True, timeout=2.0
+            self.host,
+            self.port,
+            identifier=self.client_id,
+            will=will,
+            clean_session=True,
+            timeout=2.0,
+            tls_context=self.tls,
         )
         await self.client.__aenter__()
         await self.client.subscribe(self.topics.topic("order"), qos=0)
