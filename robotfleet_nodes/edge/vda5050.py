@@ -98,6 +98,7 @@ __all__ = ["Vda5050Driver"]
 log = logging.getLogger(__name__)
 
 _ORIGIN = Pose2D(0.0, 0.0, 0.0)
+_REMEMBERED = 64  # given-up orderIds kept for fencing
 _TAKES_ORDERS = (OperatingMode.AUTOMATIC, OperatingMode.SEMIAUTOMATIC)
 _READ_TOPICS = ("state", "connection", "factsheet")
 
@@ -160,8 +161,9 @@ class Vda5050Driver(SnapshotDriver):
         self._inbox = Inbox(robot_id, self._topics)
         # orders
         self._order: VdaOrder | None = None
-        self._given_up: set[str] = set()  #: orderIds we ended; the vehicle must not run them
-        self._fenced: set[str] = set()  #: ... and were sent cancelOrder for
+        #: orderIds we ended (the vehicle must not run them) -> sent cancelOrder for it; the
+        #: newest _REMEMBERED only (a vehicle reports its current order, not old ones)
+        self._given_up: dict[str, bool] = {}
         #: orders accepted by the vehicle (a counter for benchmarks and tests)
         self.orders_accepted = 0
 
@@ -308,8 +310,7 @@ class Vda5050Driver(SnapshotDriver):
                         order,
                         False,
                         f"vehicle offline for {now - since:.0f} s; order given up (offline_reassign_s)",
-                    )
-                    self._given_up.add(order.order_id)
+                    )  # (given up: fenced should the vehicle come back running it)
             elif order.accepted_at is None and now - order.sent_at > cfg.order_ack_timeout_s:
                 what = "charging" if order.instant else f"order {order.order_id}"
                 self._finish(
@@ -462,7 +463,7 @@ class Vda5050Driver(SnapshotDriver):
         if order is not None:
             order.offline_since = None
             self._follow(order, st)
-        if st.order_id in self._given_up and st.order_id not in self._fenced and running(st):
+        if self._given_up.get(st.order_id) is False and running(st):
             log.warning(
                 "%s: the vehicle runs order %s, which was given up: cancelling it", self._id, st.order_id
             )
@@ -495,12 +496,17 @@ class Vda5050Driver(SnapshotDriver):
         self._order = None
         self._dirty = True
         if not success:
-            self._given_up.add(order.order_id)
+            self._give_up(order.order_id)
             log.info("%s: task %s ended: %s", self._id, order.request.task_id, message)
 
+    def _give_up(self, order_id: str, *, fenced: bool = False) -> None:
+        given = self._given_up
+        given[order_id] = fenced or given.get(order_id, False)
+        if len(given) > _REMEMBERED:
+            del given[next(iter(given))]
+
     def _fence(self, order_id: str) -> None:
-        self._given_up.add(order_id)
-        self._fenced.add(order_id)
+        self._give_up(order_id, fenced=True)
         self._instant("cancelOrder")
 
     def _instant(self, action_type: str) -> None:
