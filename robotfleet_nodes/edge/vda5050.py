@@ -91,7 +91,7 @@ if TYPE_CHECKING:
 
     from robotfleet_nodes.node.context import Context
     from robotfleet_nodes.transport import Transport
-    from robotfleet_nodes.transport.nats._raw import RawPublisher
+    from robotfleet_nodes.transport.nats import RawPublisher
 
 __all__ = ["Vda5050Driver"]
 
