@@ -5,7 +5,8 @@ the environment (``MESSAGING_URL``, ``MESSAGING_CREDS``, ``MESSAGING_TLS_CA``,
 ``MESSAGING_TLS_CERT``, ``MESSAGING_TLS_KEY``, ``MESSAGING_ENCODING``,
 ``MESSAGING_MAX_MESSAGE_SIZE``, ``FLEET_HTTP_PORT``, ``FLEET_INSTANCE_ID``,
 ``FLEET_ADVERTISE_URL``, ``EDGE_ROBOT_ID``, ``EDGE_ZONE_ID``, ``EDGE_ZONE_MAP``,
-``EDGE_DRIVER``, ``EDGE_DDS_DOMAIN_ID``), then validation, then an edge's zone from its zone
+``EDGE_DRIVER``, ``EDGE_DDS_DOMAIN_ID``, ``EDGE_VDA5050_MQTT_URL``,
+``EDGE_VDA5050_MQTT_CREDS``), then validation, then an edge's zone from its zone
 map (``zone_map``) unless ``EDGE_ZONE_ID`` names it. File paths under ``messaging``
 (``credentials``, ``tls_ca``, ``tls_cert``, ``tls_key``) and an edge's ``zone_map`` are
 relative to the YAML file's directory. Every failure
@@ -91,6 +92,8 @@ ENV_OVERRIDES: Final[dict[str, dict[str, tuple[str, ...]]]] = {
         "EDGE_ZONE_MAP": ("zone_map",),
         "EDGE_DRIVER": ("driver",),
         "EDGE_DDS_DOMAIN_ID": ("dds", "domain_id"),
+        "EDGE_VDA5050_MQTT_URL": ("vda5050", "mqtt_url"),
+        "EDGE_VDA5050_MQTT_CREDS": ("vda5050", "mqtt_credentials"),
         "EDGE_JOURNAL_DIR": ("journal_dir",),
     },
 }
@@ -145,7 +148,9 @@ def load_config(
         ``FLEET_ADVERTISE_URL`` (``failover.instance_id`` / ``failover.advertise_url``),
         ``EDGE_ROBOT_ID`` (``robot_id``),
         ``EDGE_ZONE_ID`` (``zone_id``), ``EDGE_DRIVER`` (``driver``) and
-        ``EDGE_DDS_DOMAIN_ID`` (``dds.domain_id``), ``EDGE_JOURNAL_DIR`` (``journal_dir``),
+        ``EDGE_DDS_DOMAIN_ID`` (``dds.domain_id``), ``EDGE_VDA5050_MQTT_URL``
+        (``vda5050.mqtt_url``), ``EDGE_VDA5050_MQTT_CREDS`` (``vda5050.mqtt_credentials``),
+        ``EDGE_JOURNAL_DIR`` (``journal_dir``),
         ``EDGE_ZONE_MAP`` (``zone_map``) applied; an edge with a zone map has the zone the
         map gives its robot id, unless ``EDGE_ZONE_ID`` is set.
 

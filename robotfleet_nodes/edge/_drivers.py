@@ -6,17 +6,23 @@ Re-exported by :mod:`robotfleet_nodes.edge.node`, where callers import it from.
 from __future__ import annotations
 
 import hashlib
+from typing import TYPE_CHECKING
 
 from robotfleet_nodes.config import EdgeConfig
 from robotfleet_nodes.edge.driver import Pose2D, RobotDriver
 from robotfleet_nodes.edge.sim import SimConfig, SimulatedRobot
 
+if TYPE_CHECKING:
+    from robotfleet_nodes.node.context import Context
+
 __all__ = ["driver_from_config", "parking_spot"]
 
 
-def driver_from_config(config: EdgeConfig) -> RobotDriver:
+def driver_from_config(config: EdgeConfig, context: Context | None = None) -> RobotDriver:
     """The driver ``config`` asks for: a :class:`SimulatedRobot` for ``driver: sim``, a
-    :class:`~robotfleet_nodes.edge.dds_bridge.DdsBridgeDriver` for ``driver: dds``.
+    :class:`~robotfleet_nodes.edge.dds_bridge.DdsBridgeDriver` for ``driver: dds``, a
+    :class:`~robotfleet_nodes.edge.vda5050.Vda5050Driver` on ``context``'s transport (the
+    edge's NATS connection) for ``driver: vda5050``.
 
     Raises:
         DdsUnavailable: ``driver: dds`` without cyclonedds installed (says how to install it).
@@ -25,6 +31,12 @@ def driver_from_config(config: EdgeConfig) -> RobotDriver:
         from robotfleet_nodes.edge.dds_bridge import DdsBridgeDriver  # DDS is an optional extra
 
         return DdsBridgeDriver(config.robot_id, config.dds)
+    if config.driver == "vda5050":
+        from robotfleet_nodes.edge.vda5050 import Vda5050Driver
+
+        return Vda5050Driver(
+            config.robot_id, config.vda5050, None, context=context, tls_ca=config.messaging.tls_ca
+        )
     sim = config.sim
     kwargs = sim.sim_kwargs()
     dock = sim.dock

@@ -122,6 +122,14 @@ class DriverStatus:
     progress: float
     velocity: float
     errors: tuple[DriverError, ...]
+    #: the node the robot passed last (VDA 5050 ``lastNodeId``); empty: unknown
+    last_node_id: str = ""
+    #: the map ``pose`` is on (VDA 5050 ``mapId``); empty: the zone's default map
+    map_id: str = ""
+    #: how many loads the robot carries (VDA 5050 ``loads``); 0: none or unknown
+    loads: int = 0
+    #: whether the wheels turn (VDA 5050 ``driving``); None: ``velocity > 0`` says it
+    driving: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +213,12 @@ class RobotDriver(abc.ABC):
     #: What kind of robot this is, as the API shows it (``RobotStatus.kind``): ``sim``,
     #: ``dds`` (a ROS 2 robot behind the DDS bridge), ``vda5050`` (a VDA 5050 vehicle).
     kind: ClassVar[str] = "sim"
+
+    #: True: the edge goes on publishing status (state OFFLINE) while the robot is OFFLINE,
+    #: so the zone learns it at once and keeps renewing the lease of an order the robot
+    #: keeps (a VDA 5050 vehicle). False (the default): the edge falls silent and the zone
+    #: times the robot out.
+    reports_offline: ClassVar[bool] = False
 
     @property
     def factsheet(self) -> Mapping[str, Any] | None:

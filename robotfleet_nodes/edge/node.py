@@ -5,7 +5,9 @@ default) and offers, as ``docs/fleet.md`` describes:
 
 - ``/robots/<robot_id>/status`` (``RobotStatus``): every ``1 / status_rate_hz`` seconds as
   a heartbeat, and at once when the driver reports a change (at most one per step). While
-  the driver is OFFLINE nothing is published, so the zone sees the heartbeats stop.
+  the driver is OFFLINE nothing is published, so the zone sees the heartbeats stop; a
+  driver that ``reports_offline`` (a VDA 5050 vehicle) goes on with state OFFLINE instead,
+  so the zone knows at once and keeps renewing the lease of the order the vehicle keeps.
 - action ``/robots/<robot_id>/execute`` (``ExecuteTask``): every goal is accepted; one the
   robot will not run ends at once with ``refused`` saying why (REFUSED_DONE: this robot
   already did the order; REFUSED_STALE: it knows the order at the goal's attempt or later,
@@ -122,7 +124,7 @@ class EdgeNode(Node):
         super().__init__("edge", context=context, namespace=robot_name(config.robot_id), cli_args=cli_args)
         self.config = config
         self.robot_id = config.robot_id
-        self.driver: RobotDriver = driver if driver is not None else driver_from_config(config)
+        self.driver: RobotDriver = driver if driver is not None else driver_from_config(config, context)
         self._status_period = 1.0 / config.status_rate_hz
         self._step_period = step_period_s or min(DEFAULT_STEP_PERIOD_S, self._status_period)
         self._idle_step_period = max(self._step_period, self._status_period)
@@ -172,8 +174,9 @@ class EdgeNode(Node):
         self._due = now + self._step_period - self._step_period / 2
         self._stepper = stepper_for(self.context, self._step_period)
         self._stepper.add(self)
-        if self.driver.status.state is not RobotState.OFFLINE:  # an OFFLINE robot stays silent
-            self._send_status(self.driver.status)
+        status = self.driver.status
+        if status.state is not RobotState.OFFLINE or self.driver.reports_offline:  # else silent
+            self._send_status(status)
         self.get_logger().info("%s: edge up (zone %s)", self.robot_id, self.config.zone_id)
 
     async def destroy_node(self) -> None:
@@ -227,14 +230,18 @@ class EdgeNode(Node):
         if offline != self._offline:
             self._offline = offline
             if offline:
-                self.get_logger().warning("%s: robot is OFFLINE; status publishing paused", self.robot_id)
+                self.get_logger().warning(
+                    "%s: robot is OFFLINE; status publishing %s",
+                    self.robot_id,
+                    "goes on (state OFFLINE)" if self.driver.reports_offline else "paused",
+                )
             else:
                 self.get_logger().info("%s: robot is back online", self.robot_id)
         # The stepper's passes fall on its own grid: half a step of slack keeps an edge
         # due every `period` from slipping to the pass after.
         slack = self._step_period / 2
-        idle = status.state is RobotState.IDLE and self._task is None
-        if offline:
+        idle = status.state in (RobotState.IDLE, RobotState.OFFLINE) and self._task is None
+        if offline and not self.driver.reports_offline:
             self._due = now + self._step_period - slack
             return
         if changed is not None or now - self._last_status_at >= self._status_period - slack:
@@ -301,7 +308,8 @@ class EdgeNode(Node):
             stamp=now_stamp(),
             seq=self._seq,
             pose=self._pose_cls(x=pose.x, y=pose.y, theta=pose.theta),
-            driving=status.velocity > 0.0,
+            map_id=status.map_id,
+            driving=status.driving if status.driving is not None else status.velocity > 0.0,
             linear_velocity=status.velocity,
             battery_percent=status.battery_percent,
             charging=status.charging,
@@ -315,6 +323,9 @@ class EdgeNode(Node):
                 self._error_cls(code=e.code, level=1 if e.level == "FATAL" else 0, description=e.description)
                 for e in status.errors
             ],
+            last_node_id=status.last_node_id,
+            kind=self.driver.kind,
+            loads=min(status.loads, 65535),
         )
 
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:

@@ -44,8 +44,8 @@ def zone_summary(
     batteries: list[float] = []
     online = 0
     for robot in robots:
-        if not robot.online or robot.status is None:
-            continue
+        if not robot.online or robot.status is None or robot.status.state == _OFFLINE:
+            continue  # a robot reporting state OFFLINE (a dropped VDA 5050 vehicle) is not online
         online += 1
         batteries.append(float(robot.status.battery_percent))
         if robot.status.state < len(counts):

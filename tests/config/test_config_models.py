@@ -223,7 +223,7 @@ def test_several_errors_are_reported_together(tmp_path: Path) -> None:
         load_config("edge", path, environ={})
     lines = str(info.value).splitlines()
     assert [line.split(": ")[1] for line in lines] == ["robot_id", "driver", "sim.speed"]
-    assert "expected 'sim' or 'dds', got 'ros'" in lines[1]
+    assert "expected 'sim', 'dds' or 'vda5050', got 'ros'" in lines[1]
 
 
 def test_sim_cross_field_check(tmp_path: Path) -> None:
