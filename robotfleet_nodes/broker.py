@@ -67,7 +67,7 @@ MAX_PAYLOAD = 8 * 1024 * 1024
 _CLIENT_RE = re.compile(r"Listening for client connections on (\S+):(\d+)")
 _LEAFNODE_RE = re.compile(r"Listening for leafnode connections on (\S+):(\d+)")
 _MONITOR_RE = re.compile(r"Starting http monitor on (\S+):(\d+)")
-_MQTT_RE = re.compile(r"Listening for MQTT clients on mqtt://(\S+):(\d+)")
+_MQTT_RE = re.compile(r"Listening for MQTT clients on (mqtt|tls)://(\S+):(\d+)")
 _READY = "Server is ready"
 #: Every member of a JetStream cluster logs one of these once it knows the meta leader.
 _META_LEADER_RE = re.compile(
@@ -257,6 +257,7 @@ class EmbeddedBroker(_StartStop):
         self._monitor: tuple[str, int] | None = None
         self._leafnode: tuple[str, int] | None = None
         self._mqtt: tuple[str, int] | None = None
+        self._mqtt_scheme = "mqtt"
         self._tail: deque[str] = deque(maxlen=40)
         self._limits_file: Path | None = None  # generated: max_payload and/or the cluster block
         self._meta_leader = threading.Event()
@@ -296,13 +297,14 @@ class EmbeddedBroker(_StartStop):
 
     @property
     def mqtt_url(self) -> str | None:
-        """``mqtt://host:port`` of the MQTT listener, if ``mqtt_port`` asked for one."""
+        """``mqtt://host:port`` of the MQTT listener, if ``mqtt_port`` asked for one
+        (``mqtts://`` when ``mqtt_config`` gives it TLS)."""
         if self._mqtt is None:
             return None
         host, port = self._mqtt
         if host in ("0.0.0.0", "::"):
             host = "127.0.0.1"
-        return f"mqtt://{host}:{port}"
+        return f"{self._mqtt_scheme}://{host}:{port}"
 
     @property
     def pid(self) -> int | None:
@@ -472,7 +474,8 @@ class EmbeddedBroker(_StartStop):
             if self._mqtt is None and self.mqtt_port is not None:
                 mqtt = _MQTT_RE.search(line)
                 if mqtt:
-                    self._mqtt = (mqtt.group(1), int(mqtt.group(2)))
+                    self._mqtt_scheme = "mqtts" if mqtt.group(1) == "tls" else "mqtt"
+                    self._mqtt = (mqtt.group(2), int(mqtt.group(3)))
             if self._bound is None:
                 match = _CLIENT_RE.search(line)
                 if match:
