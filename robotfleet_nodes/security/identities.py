@@ -239,7 +239,8 @@ class IdentityStore:
         else:
             user = key_from_seed(seed)
         nats = {**perms.claims(), **_USER_LIMITS, **(claims or {})}
-        token = encode_jwt("user", user.public_key, nats, account, name=name)
+        # ``vda5050/<robot>`` (a file in a subdirectory) is named ``vda5050-<robot>`` in its JWT
+        token = encode_jwt("user", user.public_key, nats, account, name=name.replace("/", "-"))
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         write_secret(path, format_creds(token, user.seed))
         self.identities[name] = {"kind": kind, "key": user.public_key, "hash": digest, **(extra or {})}
