@@ -566,7 +566,10 @@ class EmbeddedCluster(_StartStop):
     every server is ready and knows the JetStream meta leader (read from the servers'
     logs), so streams and buckets can be created at once. ``config_file`` /
     ``cluster_config``: a secured deployment's ``nats-server.conf`` and
-    ``nats-cluster.conf`` (route TLS), given to every server.
+    ``nats-cluster.conf`` (route TLS), given to every server. ``mqtt``: every server also
+    listens for MQTT clients on a free port (:attr:`mqtt_urls`; ``mqtt_config``: its TLS,
+    ``secrets/nats-mqtt.conf``); nats-server keeps MQTT sessions and retained messages in
+    replicated JetStream streams, so a vehicle may dial any member.
 
     Use as a context manager (sync or async). :meth:`kill` (SIGKILL) and :meth:`restart`
     (same ports, same store) of one server are for failure tests.
@@ -581,6 +584,8 @@ class EmbeddedCluster(_StartStop):
         name: str | None = None,
         config_file: str | os.PathLike[str] | None = None,
         cluster_config: str | os.PathLike[str] | None = None,
+        mqtt: bool = False,
+        mqtt_config: str | os.PathLike[str] | None = None,
     ) -> None:
         if size < 1:
             raise BrokerError(f"a cluster needs at least one server, got size={size}")
@@ -601,6 +606,8 @@ class EmbeddedCluster(_StartStop):
                 cluster_name=self.name,
                 routes=routes,
                 cluster_config=cluster_config,
+                mqtt_port=-1 if mqtt else None,
+                mqtt_config=mqtt_config if mqtt else None,
             )
             for i in range(size)
         ]
@@ -609,6 +616,12 @@ class EmbeddedCluster(_StartStop):
     def urls(self) -> list[str]:
         """The client URL of every server (``nats://127.0.0.1:<port>``), ``nats-1`` first."""
         return [server.url for server in self.servers]
+
+    @property
+    def mqtt_urls(self) -> list[str]:
+        """The MQTT URL of every server (``mqtt://`` or ``mqtts://``), ``nats-1`` first;
+        empty without ``mqtt``."""
+        return [url for server in self.servers if (url := server.mqtt_url) is not None]
 
     @property
     def url(self) -> str:
