@@ -284,3 +284,41 @@ async def test_last_will_is_published_with_the_vehicles_own_permissions(
         assert got["connectionState"] == "CONNECTIONBROKEN"
     finally:
         await edge.close()
+
+
+async def test_a_revoked_vehicle_cannot_log_in_again(tmp_path: Path) -> None:
+    """`rfos security revoke vda5050/<robot_id> --url ...`: the server gets the new account
+    JWT and refuses the vehicle's next MQTT login; the other vehicle still logs in."""
+    from robotfleet_nodes.security.revocation import revoke
+
+    out = tmp_path / "dep"
+    generate_deployment(out, robots=1, zones=1, containers=1, vda5050=2)
+    secrets = out / "secrets"
+    with EmbeddedBroker(
+        host="127.0.0.1",
+        port=0,
+        config_file=secrets / "nats-server.conf",
+        store_dir=tmp_path / "js",
+        mqtt_port=-1,
+        mqtt_config=secrets / "nats-mqtt.conf",
+    ) as server:
+        password = _password(out, R1)  # the JWT issued before the revocation
+        async with mqtt(server, out, R1):
+            pass
+        result = await revoke(out, f"vda5050/{R1}", url=server.url, ca=str(secrets / "ca.pem"))
+        assert result.pushed
+        port = int(str(server.mqtt_url).rsplit(":", 1)[1])
+        refused = aiomqtt.Client(
+            "localhost",
+            port,
+            identifier=R1,
+            username=R1,
+            password=password,
+            tls_context=_tls(out),
+            timeout=TIMEOUT,
+        )
+        with pytest.raises(aiomqtt.MqttError):
+            async with refused:
+                pass
+        async with mqtt(server, out, R2):
+            pass
