@@ -358,10 +358,13 @@ class IdentityStore:
             ):
                 wanted[name] = (kind, perms, {})
                 claims[name] = MQTT_CLAIMS
-        if topology.vehicles:  # the vehicles' edges composed into one container
-            name = container_name("vehicles", 1, len(topology.vehicles))
-            members = [v.robot_id for v in topology.vehicles if v.robot_id not in revoked]
-            perms = tables.robots_container(name, members, node="/edges/vehicles")
+        # the vehicles' edges composed as the robots' are: vehicles.csv in `containers` parts
+        vehicle_ids = [v.robot_id for v in topology.vehicles]
+        chunks = split_chunks(1, len(vehicle_ids), containers) if containers > 0 else []
+        for part, (first, last) in enumerate(chunks, start=1):
+            name = container_name("vehicles", first, last)
+            members = [m for m in vehicle_ids[first - 1 : last] if m not in revoked]
+            perms = tables.robots_container(name, members, node=f"/edges/vehicles_{part}")
             wanted[name] = ("vehicles", perms, {"members": members})
         for name, entry in list(self.identities.items()):
             if entry.get("kind") == "node":

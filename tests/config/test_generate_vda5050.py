@@ -107,14 +107,21 @@ def test_only_vehicles_their_edges_and_the_operator_reach_uagv(secured: Path) ->
     uagv_sub = [s for s in edge["sub"]["allow"] if s.startswith("uagv.")]
     assert uagv_pub == [subject(2, "order"), subject(2, "instantActions")]
     assert uagv_sub == ["uagv.v2.RobotFleetSim.SN//2.>"]
-    container = claims(secured / "secrets" / "vehicles-1-3.creds")
+    container = claims(secured / "secrets" / "vehicles-1-2.creds")  # --containers 2: 1-2, 3-3
     assert {s for s in container["sub"]["allow"] if s.startswith("uagv.")} == {
-        f"uagv.v2.RobotFleetSim.SN//{i}.>" for i in (1, 2, 3)
+        f"uagv.v2.RobotFleetSim.SN//{i}.>" for i in (1, 2)
     }
+    assert "rfos.0.*.edges.vehicles_1.>" in container["sub"]["allow"]  # its container node
+    assert (secured / "secrets" / "vehicles-3-3.creds").is_file()
     zone = claims(secured / "secrets" / "zone-1.creds")
     assert "rfos.0.t.robots.RobotFleetSim-SN_1.>" in zone["sub"]["allow"]  # its vehicles are its robots
     for path in (secured / "secrets").glob("*.creds"):
-        if path.stem.startswith("RobotFleetSim-") or path.stem in ("vehicles-1-3", "operator", "sys"):
+        if path.stem.startswith("RobotFleetSim-") or path.stem in (
+            "vehicles-1-2",
+            "vehicles-3-3",
+            "operator",
+            "sys",
+        ):
             continue
         nats = claims(path)
         text = repr(nats.get("pub")) + repr(nats.get("sub"))

@@ -35,7 +35,7 @@ def test_default_secured_broker_listens_for_mqtt_with_tls_and_no_vehicles() -> N
     cmd = nats["cmd"]
     assert cmd[cmd.index("--mqtt-port") + 1] == "1883"
     assert cmd[cmd.index("--mqtt-config") + 1] == f"{CFG}/secrets/nats-mqtt.conf"
-    assert not named(procs, "vehicles") and not named(procs, "vda5050_sim")
+    assert not [p for p in procs if p["name"].startswith("vehicles")] and not named(procs, "vda5050_sim")
 
 
 def test_open_broker_and_disabled_listener() -> None:
@@ -60,13 +60,18 @@ def test_cluster_members_get_consecutive_mqtt_ports() -> None:
 
 
 def test_vehicles_composed_with_their_container_identity_and_the_simulator() -> None:
-    procs = processes(vda5050="3")
-    (container,) = named(procs, "vehicles")
-    assert container["env"]["MESSAGING_CREDS"] == f"{CFG}/secrets/vehicles-1-3.creds"
-    spec = " ".join(container["cmd"])
-    for i in (1, 2, 3):
+    procs = processes(vda5050="3")  # containers:=2, as gen-config --containers 2 cut them
+    first, second = named(procs, "vehicles_1"), named(procs, "vehicles_2")
+    assert [p["env"]["MESSAGING_CREDS"] for p in first + second] == [
+        f"{CFG}/secrets/vehicles-1-2.creds",
+        f"{CFG}/secrets/vehicles-3-3.creds",
+    ]
+    spec = " ".join(first[0]["cmd"])
+    for i in (1, 2):
         assert f"{CFG}/edge/RobotFleetSim-SN_{i}.yaml" in spec
-    assert '"namespace":"/edges"' in spec  # the node /edges/vehicles its identity names
+    assert "RobotFleetSim-SN_3" not in spec
+    assert f"{CFG}/edge/RobotFleetSim-SN_3.yaml" in " ".join(second[0]["cmd"])
+    assert '"name":"vehicles_1","namespace":"/edges"' in spec  # the node its identity names
     (sim,) = named(procs, "vda5050_sim")
     assert cmd_tail(sim, "vda5050") == [
         "vda5050",
@@ -93,6 +98,6 @@ def test_vehicles_as_processes_and_open() -> None:
         f"{CFG}/edge/RobotFleetSim-SN_1.yaml",
         f"{CFG}/edge/RobotFleetSim-SN_2.yaml",
     ]
-    assert not named(procs, "vehicles")
+    assert not [p for p in procs if p["name"].startswith("vehicles")]
     (sim,) = named(procs, "vda5050_sim")
     assert cmd_tail(sim, "--mqtt") == ["--mqtt", "mqtt://localhost:1883"]

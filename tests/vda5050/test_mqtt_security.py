@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import ssl
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 from typing import Any
@@ -155,6 +155,18 @@ async def collect(nc: NatsClient, subject: str) -> asyncio.Queue[Msg]:
     return seen
 
 
+async def _first_of(seen: asyncio.Queue[Msg], publish: Callable[[], Awaitable[None]]) -> Msg:
+    """The first message ``seen`` gets while ``publish`` is repeated every second (a rare
+    lost first delivery under load was seen once in a while; retrying keeps the point:
+    whatever comes first must not be the retained message)."""
+    async with asyncio.timeout(TIMEOUT):
+        while True:
+            await publish()
+            with suppress(TimeoutError):
+                return await asyncio.wait_for(seen.get(), 1.0)
+    raise AssertionError("unreachable")
+
+
 async def next_message(client: aiomqtt.Client) -> aiomqtt.Message:
     async with asyncio.timeout(TIMEOUT):
         async for message in client.messages:
@@ -167,7 +179,7 @@ async def test_vehicle_state_reaches_its_edge_and_the_edge_orders_it(
 ) -> None:
     """Both NATS identities of the vehicle's edge (its own, edges:=process; the vehicles'
     container's, edges:=composed) read its state and send it orders."""
-    for edge_creds in (f"{R1}.creds", "vehicles-1-2.creds"):
+    for edge_creds in (f"{R1}.creds", "vehicles-1-2.creds"):  # containers=1: one part, 1-2
         edge = await nats_as(broker, deployment, edge_creds)
         try:
             states = await collect(edge, V1.subject("state"))
@@ -256,8 +268,7 @@ async def test_retained_connection_for_a_late_mqtt_subscriber_not_a_late_nats_on
         edge = await nats_as(broker, deployment, f"{R2}.creds")
         try:
             late = await collect(edge, f"{V2.subject_prefix}.>")
-            await vehicle.publish(V2.topic("state"), state(V2, 4), qos=1)
-            first = await asyncio.wait_for(late.get(), TIMEOUT)
+            first = await _first_of(late, lambda: vehicle.publish(V2.topic("state"), state(V2, 4), qos=1))
             assert first.subject == V2.subject("state")  # not the retained connection
         finally:
             await edge.close()
