@@ -23,6 +23,7 @@ import nats
 import pytest
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
+from shared_helpers import eventually
 
 from robotfleet_nodes.broker import EmbeddedBroker
 from robotfleet_nodes.config.generate import generate_deployment
@@ -265,6 +266,12 @@ async def test_retained_connection_for_a_late_mqtt_subscriber_not_a_late_nats_on
             body = json.loads(message.payload)
             validate("connection", body)
             assert body["headerId"] == 3
+            # nor may it publish: dropped, as the server's log says
+            await master.publish(V2.topic("connection"), connection(V2, "OFFLINE", 99), qos=1)
+            violation = f'"{R2}-master" - Publish Violation - Subject "{V2.subject("connection")}"'
+            await eventually(
+                lambda: any(violation in line for line in broker._tail), timeout=TIMEOUT, what=violation
+            )
         edge = await nats_as(broker, deployment, f"{R2}.creds")
         try:
             late = await collect(edge, f"{V2.subject_prefix}.>")
