@@ -48,8 +48,15 @@ def vehicles(count: int, zone_ids: Sequence[str]) -> list[Vehicle]:
     out = []
     for i in range(1, count + 1):
         serial = f"SN.{i}"
-        topics = VehicleTopics(MANUFACTURER, serial)
-        out.append(Vehicle(default_robot_id(MANUFACTURER, serial), zone_ids[(i - 1) % len(zone_ids)], topics))
+        VehicleTopics(MANUFACTURER, serial)  # checks the levels as the edge and the simulator will
+        out.append(
+            Vehicle(
+                default_robot_id(MANUFACTURER, serial),
+                zone_ids[(i - 1) % len(zone_ids)],
+                MANUFACTURER,
+                serial,
+            )
+        )
     return out
 
 
@@ -63,7 +70,7 @@ def edge_yaml(vehicle: Vehicle, *, header: str, messaging: str, rest: str, broke
     """The edge file of ``vehicle``: robot and zone, ``driver: vda5050``, its ``vda5050:``
     section (secured: ``mqtts://`` and the master's credentials), then ``messaging`` and
     ``rest`` as for any edge."""
-    t = vehicle.topics
+    t = vehicle
     text = (
         f"{header}# The master of VDA 5050 vehicle {t.prefix} (speaks MQTT through the NATS broker).\n"
         f"robot_id: {vehicle.robot_id}\nzone_id: {vehicle.zone_id}\ndriver: vda5050\nvda5050:\n"
@@ -82,7 +89,7 @@ def vehicles_csv(items: Sequence[Vehicle], *, secure: bool) -> str:
     """``vda5050/vehicles.csv`` of ``items``; ``creds`` paths relative to the CSV's directory."""
     rows = [_HEADER]
     for v in items:
-        t = v.topics
+        t = v
         path = f"../secrets/vda5050/{v.robot_id}.creds" if secure else ""
         rows.append(
             f"{v.robot_id},{v.zone_id},{t.manufacturer},{t.serial_number},{t.interface_name},{t.major_version},{path}\n"

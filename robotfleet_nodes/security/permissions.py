@@ -170,7 +170,7 @@ class PermissionTables:
         if vehicle is None:
             return own
         # the edge of a VDA 5050 vehicle: its master, sending orders and instant actions
-        t = vehicle.topics
+        t = vehicle
         return own | Permissions(
             pub_allow=(t.subject("order"), t.subject("instantActions")),
             sub_allow=(f"{t.subject_prefix}.>",),
@@ -206,7 +206,7 @@ class PermissionTables:
         too), ``state``, ``visualization`` and ``factsheet``; subscribe its ``order`` and
         ``instantActions``. Nothing else (nats-server's MQTT layer needs no more for QoS 1,
         retained messages and the last will: tests/vda5050/test_mqtt_security.py)."""
-        t = self._vehicles[robot_id].topics
+        t = self._vehicles[robot_id]
         return Permissions(
             pub_allow=tuple(t.subject(n) for n in VEHICLE_PUBLISHES),
             sub_allow=tuple(t.subject(n) for n in VEHICLE_SUBSCRIBES),
@@ -215,7 +215,7 @@ class PermissionTables:
 
     def vehicle_master(self, robot_id: str) -> Permissions:
         """The MQTT login of vehicle ``robot_id``'s edge: read its retained ``connection``."""
-        t = self._vehicles[robot_id].topics
+        t = self._vehicles[robot_id]
         return Permissions(sub_allow=(t.subject("connection"),), responses=False)
 
     def robots_container(self, name: str, robot_ids: Sequence[str], *, node: str = "") -> Permissions:

@@ -17,8 +17,7 @@ from pathlib import Path
 
 from robotfleet_nodes._yaml import load_yaml
 from robotfleet_nodes.errors import ConfigError
-from robotfleet_nodes.security._subjects import root_and_domain_from_env
-from robotfleet_nodes.vda5050.topics import VehicleTopics
+from robotfleet_nodes.security._subjects import check_vda5050_level, root_and_domain_from_env, vda5050_subject
 
 __all__ = ["VEHICLES_CSV", "Topology", "Vehicle", "read_vehicles", "root_and_domain_from_env"]
 
@@ -30,11 +29,35 @@ _AREA_FILE = re.compile(r"area(-\d+)?\.yaml")
 
 @dataclass(frozen=True)
 class Vehicle:
-    """A VDA 5050 vehicle: its robot id (its edge's), zone and topics."""
+    """A VDA 5050 vehicle: its robot id (its edge's), zone and topic levels, with the NATS
+    subjects nats-server's MQTT listener gives its topics (as ``vda5050.topics.VehicleTopics``)."""
 
     robot_id: str
     zone_id: str
-    topics: VehicleTopics
+    manufacturer: str
+    serial_number: str
+    interface_name: str = "uagv"
+    major_version: str = "v2"
+
+    def __post_init__(self) -> None:
+        check_vda5050_level(self.interface_name, "interfaceName")
+        check_vda5050_level(self.major_version, "major version")
+        check_vda5050_level(self.manufacturer, "manufacturer")
+        check_vda5050_level(self.serial_number, "serialNumber")
+
+    @property
+    def prefix(self) -> str:
+        """``<interfaceName>/<majorVersion>/<manufacturer>/<serialNumber>`` (MQTT)."""
+        return f"{self.interface_name}/{self.major_version}/{self.manufacturer}/{self.serial_number}"
+
+    @property
+    def subject_prefix(self) -> str:
+        """The NATS subject of :attr:`prefix` (``uagv.v2.Acme.SN//1``)."""
+        return vda5050_subject(self.prefix)
+
+    def subject(self, name: str) -> str:
+        """The NATS subject of this vehicle's topic ``name`` (``state``, ``order``, ...)."""
+        return vda5050_subject(f"{self.prefix}/{name}")
 
 
 @dataclass(frozen=True)
@@ -152,15 +175,9 @@ def read_vehicles(path: Path) -> tuple[Vehicle, ...]:
                 if missing:
                     raise ConfigError(f"{path}:{line}: {', '.join(missing)} missing")
                 try:
-                    topics = VehicleTopics(
-                        fields["manufacturer"],
-                        fields["serial_number"],
-                        fields["interface_name"],
-                        fields["major_version"],
-                    )
-                except ValueError as exc:
+                    out.append(Vehicle(**fields))
+                except ConfigError as exc:
                     raise ConfigError(f"{path}:{line}: {exc}") from None
-                out.append(Vehicle(fields["robot_id"], fields["zone_id"], topics))
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the vehicles ({exc})") from None
     return tuple(out)

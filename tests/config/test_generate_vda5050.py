@@ -12,9 +12,10 @@ import pytest
 
 from robotfleet_nodes.config import load_config
 from robotfleet_nodes.config.generate import generate_deployment
+from robotfleet_nodes.errors import ConfigError
 from robotfleet_nodes.security.creds import jwt_claims, read_creds
 from robotfleet_nodes.security.deployment import write_secrets
-from robotfleet_nodes.security.topology import Topology
+from robotfleet_nodes.security.topology import Topology, Vehicle
 from robotfleet_nodes.vda5050.topics import VehicleTopics
 
 HEADER = ["robot_id", "zone_id", "manufacturer", "serial_number", "interface_name", "major_version", "creds"]
@@ -180,3 +181,23 @@ def test_cli_option(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert (out / "edge" / "RobotFleetSim-SN_2.yaml").is_file()
     assert "VDA 5050" in done.stdout
+
+
+@pytest.mark.parametrize("serial", ["SN.1", "a.b.c", "x_y", "SN-7"])
+def test_security_maps_vehicle_subjects_as_vda5050_topics_does(serial: str) -> None:
+    """security/ sits below vda5050/ (docs/architecture.md, "Layers") and keeps its own copy
+    of the topic -> subject mapping: the two agree."""
+    vehicle = Vehicle("r", "zone-1", "Acme", serial, "uagv", "v2")
+    topics = VehicleTopics("Acme", serial)
+    assert vehicle.prefix == topics.prefix
+    assert vehicle.subject_prefix == topics.subject_prefix
+    for name in ("order", "instantActions", "state", "visualization", "connection", "factsheet"):
+        assert vehicle.subject(name) == topics.subject(name)
+
+
+@pytest.mark.parametrize("bad", ["", "a b", "a/b", "a+b", "a#b", "a*b", "a>b", "$SYS"])
+def test_security_refuses_levels_vda5050_refuses(bad: str) -> None:
+    with pytest.raises(ValueError, match="VDA 5050"):
+        VehicleTopics("Acme", bad)
+    with pytest.raises(ConfigError, match="VDA 5050"):
+        Vehicle("r", "zone-1", "Acme", bad)
