@@ -14,6 +14,8 @@ ZONES ?= 5
 # issues one NATS identity per container, so both commands get the same counts.
 CONTAINERS ?= 4
 ZONE_CONTAINERS ?= 0
+# VDA 5050 vehicles besides the robots (gen-config --vda5050 N, vehicle simulator, MQTT on :1883).
+VDA5050 ?= 0
 RUN_ARGS ?=
 
 # `pip install -e` installs none of setup.py's data_files: the script makes the venv an ament
@@ -98,9 +100,9 @@ browser: setup
 # Secured by default: gen-config keeps (or first creates) the identities, TLS material and the
 # admin API token in deploy/$(ROBOTS)/secrets/; RUN_ARGS="secure:=false" runs open (development).
 run: setup
-	@$(VENV)/bin/rfos fleet gen-config --robots $(ROBOTS) --zones $(ZONES) --containers $(CONTAINERS) --zone-containers $(ZONE_CONTAINERS) --out deploy/$(ROBOTS) > /dev/null && echo "configs for $(ROBOTS) robots in $(ZONES) zones: deploy/$(ROBOTS)"
+	@$(VENV)/bin/rfos fleet gen-config --robots $(ROBOTS) --zones $(ZONES) --containers $(CONTAINERS) --zone-containers $(ZONE_CONTAINERS) --vda5050 $(VDA5050) --out deploy/$(ROBOTS) > /dev/null && echo "configs for $(ROBOTS) robots and $(VDA5050) VDA 5050 vehicles in $(ZONES) zones: deploy/$(ROBOTS)"
 	@echo "dashboard: http://localhost:8080/ ; sign in with the admin API token in deploy/$(ROBOTS)/secrets/api-admin.token"
-	$(VENV)/bin/rfos launch launch/fleet_1000.launch.yaml robots:=$(ROBOTS) zones:=$(ZONES) containers:=$(CONTAINERS) zone_containers:=$(ZONE_CONTAINERS) config_dir:=deploy/$(ROBOTS) $(RUN_ARGS)
+	$(VENV)/bin/rfos launch launch/fleet_1000.launch.yaml robots:=$(ROBOTS) zones:=$(ZONES) containers:=$(CONTAINERS) zone_containers:=$(ZONE_CONTAINERS) vda5050:=$(VDA5050) config_dir:=deploy/$(ROBOTS) $(RUN_ARGS)
 
 broker: setup
 	$(VENV)/bin/rfos broker

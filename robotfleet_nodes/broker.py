@@ -67,7 +67,7 @@ MAX_PAYLOAD = 8 * 1024 * 1024
 _CLIENT_RE = re.compile(r"Listening for client connections on (\S+):(\d+)")
 _LEAFNODE_RE = re.compile(r"Listening for leafnode connections on (\S+):(\d+)")
 _MONITOR_RE = re.compile(r"Starting http monitor on (\S+):(\d+)")
-_MQTT_RE = re.compile(r"Listening for MQTT clients on mqtt://(\S+):(\d+)")
+_MQTT_RE = re.compile(r"Listening for MQTT clients on (mqtt|tls)://(\S+):(\d+)")
 _READY = "Server is ready"
 #: Every member of a JetStream cluster logs one of these once it knows the meta leader.
 _META_LEADER_RE = re.compile(
@@ -257,6 +257,7 @@ class EmbeddedBroker(_StartStop):
         self._monitor: tuple[str, int] | None = None
         self._leafnode: tuple[str, int] | None = None
         self._mqtt: tuple[str, int] | None = None
+        self._mqtt_scheme = "mqtt"
         self._tail: deque[str] = deque(maxlen=40)
         self._limits_file: Path | None = None  # generated: max_payload and/or the cluster block
         self._meta_leader = threading.Event()
@@ -296,13 +297,14 @@ class EmbeddedBroker(_StartStop):
 
     @property
     def mqtt_url(self) -> str | None:
-        """``mqtt://host:port`` of the MQTT listener, if ``mqtt_port`` asked for one."""
+        """``mqtt://host:port`` of the MQTT listener, if ``mqtt_port`` asked for one
+        (``mqtts://`` when ``mqtt_config`` gives it TLS)."""
         if self._mqtt is None:
             return None
         host, port = self._mqtt
         if host in ("0.0.0.0", "::"):
             host = "127.0.0.1"
-        return f"mqtt://{host}:{port}"
+        return f"{self._mqtt_scheme}://{host}:{port}"
 
     @property
     def pid(self) -> int | None:
@@ -472,7 +474,8 @@ class EmbeddedBroker(_StartStop):
             if self._mqtt is None and self.mqtt_port is not None:
                 mqtt = _MQTT_RE.search(line)
                 if mqtt:
-                    self._mqtt = (mqtt.group(1), int(mqtt.group(2)))
+                    self._mqtt_scheme = "mqtts" if mqtt.group(1) == "tls" else "mqtt"
+                    self._mqtt = (mqtt.group(2), int(mqtt.group(3)))
             if self._bound is None:
                 match = _CLIENT_RE.search(line)
                 if match:
@@ -563,7 +566,10 @@ class EmbeddedCluster(_StartStop):
     every server is ready and knows the JetStream meta leader (read from the servers'
     logs), so streams and buckets can be created at once. ``config_file`` /
     ``cluster_config``: a secured deployment's ``nats-server.conf`` and
-    ``nats-cluster.conf`` (route TLS), given to every server.
+    ``nats-cluster.conf`` (route TLS), given to every server. ``mqtt``: every server also
+    listens for MQTT clients on a free port (:attr:`mqtt_urls`; ``mqtt_config``: its TLS,
+    ``secrets/nats-mqtt.conf``); nats-server keeps MQTT sessions and retained messages in
+    replicated JetStream streams, so a vehicle may dial any member.
 
     Use as a context manager (sync or async). :meth:`kill` (SIGKILL) and :meth:`restart`
     (same ports, same store) of one server are for failure tests.
@@ -578,6 +584,8 @@ class EmbeddedCluster(_StartStop):
         name: str | None = None,
         config_file: str | os.PathLike[str] | None = None,
         cluster_config: str | os.PathLike[str] | None = None,
+        mqtt: bool = False,
+        mqtt_config: str | os.PathLike[str] | None = None,
     ) -> None:
         if size < 1:
             raise BrokerError(f"a cluster needs at least one server, got size={size}")
@@ -598,6 +606,8 @@ class EmbeddedCluster(_StartStop):
                 cluster_name=self.name,
                 routes=routes,
                 cluster_config=cluster_config,
+                mqtt_port=-1 if mqtt else None,
+                mqtt_config=mqtt_config if mqtt else None,
             )
             for i in range(size)
         ]
@@ -606,6 +616,12 @@ class EmbeddedCluster(_StartStop):
     def urls(self) -> list[str]:
         """The client URL of every server (``nats://127.0.0.1:<port>``), ``nats-1`` first."""
         return [server.url for server in self.servers]
+
+    @property
+    def mqtt_urls(self) -> list[str]:
+        """The MQTT URL of every server (``mqtt://`` or ``mqtts://``), ``nats-1`` first;
+        empty without ``mqtt``."""
+        return [url for server in self.servers if (url := server.mqtt_url) is not None]
 
     @property
     def url(self) -> str:

@@ -23,6 +23,9 @@ class BrokerVerb(Verb):
   rfos broker                          # nats://localhost:4222, store in a temp dir
   rfos broker --port 4333 --store ./state/nats
   rfos broker --config deploy/1000/secrets/nats-server.conf --port 4222 --store state/nats
+  rfos broker --mqtt-port 1883         # also MQTT (VDA 5050 vehicles) on mqtt://localhost:1883
+  rfos broker --config deploy/1000/secrets/nats-server.conf --port 4222 --store state/nats \
+      --mqtt-port 1883 --mqtt-config deploy/1000/secrets/nats-mqtt.conf   # mqtts:// (TLS)
   MESSAGING_URL=nats://localhost:4222 rfos interface list   # tools then use it
   rfos broker --jetstream-domain hub --leafnode-port 7422             # a hub for edge sites
   rfos broker --port 4222 --jetstream-domain zone-3 --leaf-remote nats://hub:7422   # a site
@@ -83,6 +86,21 @@ deployment's route TLS: --cluster-config <deploy>/secrets/nats-cluster.conf.
             metavar="FILE",
             help="route TLS for the cluster block (<deploy>/secrets/nats-cluster.conf of gen-config)",
         )
+        parser.add_argument(
+            "--mqtt-port",
+            type=int,
+            default=0,
+            metavar="PORT",
+            help="also listen for MQTT clients (VDA 5050 vehicles) on PORT (1883; -1: any free; "
+            "0: no MQTT listener, the default); needs JetStream",
+        )
+        parser.add_argument(
+            "--mqtt-config",
+            default=None,
+            metavar="FILE",
+            help="the MQTT listener's TLS (<deploy>/secrets/nats-mqtt.conf of gen-config); "
+            "ignored without --mqtt-port",
+        )
         site = parser.add_argument_group('edge sites (docs/fleet.md, "Edge sites"; not with --config)')
         site.add_argument(
             "--jetstream-domain",
@@ -132,6 +150,8 @@ deployment's route TLS: --cluster-config <deploy>/secrets/nats-cluster.conf.
             cluster_name=args.cluster_name,
             routes=tuple(r.strip() for r in args.routes.split(",") if r.strip()),
             cluster_config=args.cluster_config,
+            mqtt_port=args.mqtt_port or None,
+            mqtt_config=args.mqtt_config if args.mqtt_port else None,
         )
         stop = threading.Event()
 
@@ -143,6 +163,8 @@ deployment's route TLS: --cluster-config <deploy>/secrets/nats-cluster.conf.
             broker.start()  # a BrokerError (no such file, refused) is printed as `rfos: <message>`
             store = broker.store_dir if broker.store_dir is not None else "as the config file says"
             print(f"nats-server ready at {broker.url} (store: {store}); Ctrl-C to stop", flush=True)
+            if broker.mqtt_url is not None:
+                print(f"MQTT clients (VDA 5050 vehicles) dial {broker.mqtt_url}", flush=True)
             if broker.leafnode_url is not None:
                 print(f"leaf nodes of edge sites dial {broker.leafnode_url}", flush=True)
             while not stop.wait(0.5):

@@ -230,7 +230,8 @@ def _read_yaml(path: Path, source: str, named_by: str | None) -> dict[str, Any]:
 
 
 def _resolve_paths(data: dict[str, Any], base: Path) -> None:
-    """Make the file paths of ``messaging``, ``http`` and an edge's ``zone_map`` relative to
+    """Make the file paths of ``messaging``, ``http``, an edge's ``zone_map`` and
+    ``vda5050.mqtt_credentials`` relative to
     ``base`` (the YAML file's directory).
 
     Paths from the environment stay relative to the working directory, as a shell user expects.
@@ -244,6 +245,12 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> None:
             if isinstance(value, str) and value.strip():
                 expanded = Path(value).expanduser()
                 section[key] = str(expanded if expanded.is_absolute() else base / expanded)
+    vda5050 = data.get("vda5050")  # an edge's VDA 5050 master: its MQTT login
+    if isinstance(vda5050, dict):
+        creds = vda5050.get("mqtt_credentials")
+        if isinstance(creds, str) and creds.strip():
+            expanded = Path(creds).expanduser()
+            vda5050["mqtt_credentials"] = str(expanded if expanded.is_absolute() else base / expanded)
     zone_map = data.get("zone_map")
     if isinstance(zone_map, str) and zone_map.strip():
         expanded = Path(zone_map).expanduser()

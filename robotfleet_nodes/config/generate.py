@@ -37,6 +37,12 @@ NATS cluster (``nats_cluster`` / ``--nats-cluster host1,host2,host3``): every YA
 certificates name those hosts, and ``nats/nats-<i>.conf`` configures the server of each
 host (:mod:`._nats_cluster`; route TLS: ``secrets/nats-cluster.conf``).
 
+VDA 5050 vehicles (``vda5050`` / ``--vda5050 N``): N vehicles besides the robots, in the
+zones round robin, each with an edge ``edge/RobotFleetSim-SN_<i>.yaml`` (``driver: vda5050``),
+listed in its zone's ``robots`` and in ``vda5050/vehicles.csv`` (not in robots.csv); secured,
+MQTT identities in ``secrets/vda5050/`` and the MQTT listener's TLS in
+``secrets/nats-mqtt.conf`` (:mod:`._vda5050`).
+
 Run as ``python -m robotfleet_nodes.config.generate --robots 1000 --zones 5 --areas 1
 --out deploy/1000`` (what ``scripts/generate-1000-robot-config.sh`` does).
 """
@@ -53,10 +59,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from robotfleet_nodes.config import _vda5050
 from robotfleet_nodes.config._nats_cluster import NATS_DIR, node_config, parse_cluster
 from robotfleet_nodes.config._sites import SITES_DIR, SiteSecurity, check_site_zones, site_files, site_port
 from robotfleet_nodes.config.models import DEFAULT_BROKER, HttpConfig, MessagingConfig, check_broker_url
 from robotfleet_nodes.errors import ConfigError
+from robotfleet_nodes.security.topology import VEHICLES_CSV, Vehicle
 
 __all__ = [
     "BUS_STATUS_RATE",
@@ -128,6 +136,8 @@ class DeploymentSummary:
     """The secrets directory (None: an insecure deployment)."""
     removed: list[Path] = field(default_factory=list)
     """Stale files of an earlier generation that were deleted."""
+    vehicles: list[Vehicle] = field(default_factory=list)
+    """VDA 5050 vehicles (their edges are not in :attr:`zones`)."""
 
     @property
     def robot_count(self) -> int:
@@ -154,6 +164,12 @@ class DeploymentSummary:
             f"  {len(robots)} edge configs (robot_id, zone_id)"
         )
         lines.append(f"  {out / 'robots.csv'}  robot_id,zone_id for {len(robots)} robots")
+        if self.vehicles:
+            first, last = self.vehicles[0].robot_id, self.vehicles[-1].robot_id
+            lines.append(
+                f"  {edge / (first + '.yaml')} ... {last}.yaml  {len(self.vehicles)} VDA 5050 vehicles' edges"
+                f" (driver: vda5050), listed in {out / VEHICLES_CSV}"
+            )
         sites = [f for f in self.files if f.parent.name == SITES_DIR]
         if sites:
             lines.append(
@@ -236,6 +252,7 @@ def generate_deployment(
     site_zones: Sequence[str] = (),
     http_allowed_hosts: Sequence[str] = (),
     nats_cluster: str | Sequence[str] = (),
+    vda5050: int = 0,
 ) -> DeploymentSummary:
     """Write the config files of a deployment of ``robots`` robots into ``out_dir``.
 
@@ -248,6 +265,7 @@ def generate_deployment(
     ``http_allowed_hosts`` go into fleet.yaml's ``http.allowed_hosts`` (names the dashboard
     is reached by, e.g. a Kubernetes Service). ``nats_cluster``: the hosts of a NATS cluster
     (``host[:port[:route_port]]``, comma-separated or a list; see the module docstring).
+    ``vda5050``: VDA 5050 vehicles besides the robots (see the module docstring).
 
     Robot ``robot-<n>`` (1-based) goes to the zones in order (zone-1 gets the first
     ``robots // zones`` robots, plus one if there is a remainder ...); zones go to areas the
@@ -288,6 +306,7 @@ def generate_deployment(
         area: zone_ids[r.start : r.stop] for area, r in zip(area_ids, split_evenly(zones, areas), strict=True)
     }
     zone_area = {zone: area for area, members in area_zones.items() for zone in members}
+    fleet_vehicles = _vda5050.vehicles(_count("vda5050 vehicles", vda5050, minimum=0), zone_ids)
     containers = _count("containers", containers)
     zone_containers = _count("zone containers", zone_containers, minimum=0)
     sites = check_site_zones(site_zones, zone_ids)
@@ -326,10 +345,12 @@ def generate_deployment(
         if areas > 1:
             files[out / f"{area}.yaml"] = text
     for zone, members in zone_robots.items():
+        zone_vehicles = [v.robot_id for v in fleet_vehicles if v.zone_id == zone]
         files[out / f"{zone}.yaml"] = (
-            f"{_HEADER}# {zone} of {zone_area[zone]}: {_span(members)} ({len(members)} robots).\n"
+            f"{_HEADER}# {zone} of {zone_area[zone]}: {_span(members)} ({len(members)} robots)"
+            f"{f', {len(zone_vehicles)} VDA 5050 vehicle(s)' if zone_vehicles else ''}.\n"
             f"zone_id: {_scalar(zone)}\narea_id: {_scalar(zone_area[zone])}\n{messaging_for(zone, zone=zone)}"
-            f"{zone_timeout}robots:\n{_id_list(members)}"
+            f"{zone_timeout}robots:\n{_id_list([*members, *zone_vehicles])}"
             + (
                 f"site:  # behind its site's leaf server\n  jetstream_domain: {_scalar(zone)}\n"
                 if zone in site_broker
@@ -347,6 +368,17 @@ def generate_deployment(
             )
             csv_rows.append(f"{robot},{zone}\n")
     files[out / "robots.csv"] = "".join(csv_rows)
+    for vehicle in fleet_vehicles:
+        files[edge_dir / f"{vehicle.robot_id}.yaml"] = _vda5050.edge_yaml(
+            vehicle,
+            header=_HEADER,
+            messaging=messaging_for(vehicle.robot_id, "../", vehicle.zone_id),
+            rest=edge_rate,
+            broker=site_broker.get(vehicle.zone_id, broker),
+            secure=secure,
+        )
+    if fleet_vehicles:
+        files[out / VEHICLES_CSV] = _vda5050.vehicles_csv(fleet_vehicles, secure=secure)
     # secured: written below, once the secrets (the account key, site-<zone>.creds) exist
     site_paths = set(site_files(out, sites, broker))
     if not secure:
@@ -356,6 +388,8 @@ def generate_deployment(
 
     try:
         edge_dir.mkdir(parents=True, exist_ok=True)
+        if fleet_vehicles:
+            (out / VEHICLES_CSV).parent.mkdir(exist_ok=True)
         if sites:
             (out / SITES_DIR).mkdir(exist_ok=True)
         if cluster:
@@ -378,6 +412,7 @@ def generate_deployment(
             tls_hosts=[*tls_hosts, *(node.host for node in cluster)],
             mutual_tls=mutual_tls,
             site_zones=sites,
+            vehicles=fleet_vehicles,
         )
         secured = site_files(out, sites, broker, SiteSecurity(secrets, account, mutual_tls=mutual_tls))
         try:
@@ -394,6 +429,7 @@ def generate_deployment(
         files=list(files),
         removed=removed,
         secrets=secrets,
+        vehicles=fleet_vehicles,
     )
 
 
@@ -434,6 +470,7 @@ def _write_secrets(
     tls_hosts: Sequence[str],
     mutual_tls: bool,
     site_zones: Sequence[str] = (),
+    vehicles: Sequence[Vehicle] = (),
 ) -> tuple[Path, str]:
     """``<out>/secrets``: identities, TLS, server config, admin API token; with the
     application account's public key."""
@@ -442,7 +479,12 @@ def _write_secrets(
 
     root, domain = root_and_domain_from_env()  # RFOS_SUBJECT_ROOT / ROS_DOMAIN_ID, as the tiers
     topology = Topology(
-        zone_robots=zone_robots, area_zones=area_zones, root=root, domain=domain, site_zones=tuple(site_zones)
+        zone_robots=zone_robots,
+        area_zones=area_zones,
+        root=root,
+        domain=domain,
+        site_zones=tuple(site_zones),
+        vehicles=tuple(vehicles),
     )
     try:
         summary = write_secrets(
@@ -463,7 +505,13 @@ def _remove_stale(out: Path, keep: set[Path]) -> list[Path]:
     """Delete files an earlier generation wrote that this one does not."""
     candidates = [p for p in out.iterdir() if p.is_file() and any(r.fullmatch(p.name) for r in _GENERATED)]
     edge = out / "edge"
-    candidates += [p for p in edge.iterdir() if p.is_file() and _GENERATED_EDGE.fullmatch(p.name)]
+    candidates += [
+        p
+        for p in edge.iterdir()
+        if p.is_file() and (_GENERATED_EDGE.fullmatch(p.name) or _vda5050.EDGE_FILE.fullmatch(p.name))
+    ]
+    if (out / VEHICLES_CSV).is_file():
+        candidates.append(out / VEHICLES_CSV)
     if (out / SITES_DIR).is_dir():
         candidates += [p for p in (out / SITES_DIR).iterdir() if p.is_file() and p.suffix == ".conf"]
     nats = out / NATS_DIR
@@ -531,6 +579,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "nats/nats-<i>.conf configures each host's server, the TLS certificates name them",
     )
     parser.add_argument(
+        "--vda5050",
+        type=int,
+        default=0,
+        metavar="N",
+        help="N VDA 5050 vehicles besides the robots (RobotFleetSim, serial SN.<i>, robot id "
+        "RobotFleetSim-SN_<i>), zones round robin: edge/<robot id>.yaml (driver: vda5050), "
+        f"{VEHICLES_CSV}, secured: secrets/vda5050/*.creds (default %(default)s)",
+    )
+    parser.add_argument(
         "--status-period",
         type=float,
         default=None,
@@ -557,6 +614,7 @@ def generate_from_args(args: argparse.Namespace) -> DeploymentSummary:
         mutual_tls=args.mutual_tls,
         site_zones=args.site_zones.split(","),
         nats_cluster=args.nats_cluster,
+        vda5050=args.vda5050,
     )
 
 

@@ -3,7 +3,8 @@
 ``security/`` sits below ``transport/`` in the layer list (the transport reads ``.creds``
 files from here), so it cannot use ``SubjectMapper``. This module knows the same layout,
 ``<root>.<domain>.<kind>.<name tokens>`` (docs/subjects.md); tests/security checks that it
-agrees with ``SubjectMapper`` name by name.
+agrees with ``SubjectMapper`` name by name. Likewise the subjects nats-server's MQTT listener
+gives VDA 5050 topics (:func:`vda5050_subject`, as ``vda5050.topics.subject``, which sits above).
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ from collections.abc import Mapping
 
 from robotfleet_nodes.errors import ConfigError
 
-__all__ = ["Subjects", "root_and_domain_from_env"]
+__all__ = ["Subjects", "check_vda5050_level", "root_and_domain_from_env", "vda5050_subject"]
 
 _ROOT_ENV = "RFOS_SUBJECT_ROOT"
 _DOMAIN_ENV = "ROS_DOMAIN_ID"
 _FORBIDDEN = frozenset(".*>") | frozenset(string.whitespace)
+_VDA_FORBIDDEN = frozenset("/+#*>\x00\x7f") | frozenset(string.whitespace)
 _ACTION_MARKER = "_action"
 _ACTION_PARTS = ("send_goal", "cancel_goal", "get_result", "feedback", "status")
 
@@ -34,6 +36,22 @@ def root_and_domain_from_env(environ: Mapping[str, str] | None = None) -> tuple[
     if not domain.isascii() or not domain.isdigit():
         raise ConfigError(f"environment variable {_DOMAIN_ENV}: invalid ROS domain id {domain!r}")
     return root, str(int(domain))
+
+
+def check_vda5050_level(value: str, what: str) -> str:
+    """``value`` if it can be one level of a VDA 5050 topic (not empty, no whitespace,
+    ``/ + # * >``, not starting with ``$``), else ``ConfigError``."""
+    if not value or value.startswith("$") or any(c in _VDA_FORBIDDEN for c in value):
+        raise ConfigError(
+            f"VDA 5050 {what} {value!r} cannot be a topic level (empty, '$' first, whitespace or "
+            "one of / + # * >); rename it in the vehicle's configuration"
+        )
+    return value
+
+
+def vda5050_subject(topic: str) -> str:
+    """The NATS subject of MQTT topic ``topic``: ``/`` -> ``.``, ``.`` -> ``//``, an empty level ``/``."""
+    return ".".join(level.replace(".", "//") if level else "/" for level in topic.split("/"))
 
 
 def _tokens(what: str, name: str) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 from robotfleet_nodes.security._files import write_secret
 from robotfleet_nodes.security.cluster_config import write_cluster_config
 from robotfleet_nodes.security.identities import IdentityStore
-from robotfleet_nodes.security.server_config import write_server_config
+from robotfleet_nodes.security.server_config import write_mqtt_config, write_server_config
 from robotfleet_nodes.security.tls import ensure_ca, issue_certificate, server_hosts
 from robotfleet_nodes.security.topology import Topology
 
@@ -98,6 +98,7 @@ def write_secrets(
     if mutual_tls:
         issue_certificate(secrets, "client", common_name="rfos-client", client=True)
     config = refresh_server_config(store, mutual_tls=mutual_tls)
+    write_mqtt_config(secrets)
     write_cluster_config(secrets, hosts=hosts)
     log.info("secrets: %d identities (%d written) in %s", len(store.identities), written, secrets)
     return SecretsSummary(

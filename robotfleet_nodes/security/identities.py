@@ -35,7 +35,16 @@ from robotfleet_nodes.security.jwt import decode_jwt, encode_jwt
 from robotfleet_nodes.security.permissions import Permissions, PermissionTables
 from robotfleet_nodes.security.topology import Topology
 
-__all__ = ["APP_ACCOUNT", "SYSTEM_ACCOUNT", "IdentityInfo", "IdentityStore", "container_name", "split_chunks"]
+__all__ = [
+    "APP_ACCOUNT",
+    "MQTT_CLAIMS",
+    "SYSTEM_ACCOUNT",
+    "VEHICLE_CREDS_DIR",
+    "IdentityInfo",
+    "IdentityStore",
+    "container_name",
+    "split_chunks",
+]
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +53,11 @@ SYSTEM_ACCOUNT = "SYS"
 _MANIFEST = "identities.json"
 #: A user JWT without limits (0 would mean "none allowed").
 _USER_LIMITS = {"subs": -1, "data": -1, "payload": -1}
+#: A VDA 5050 vehicle's login (and its edge's MQTT login): the user JWT is the MQTT password
+#: (a bearer token: MQTT has no nonce to sign) and is refused on the NATS port.
+MQTT_CLAIMS: dict[str, Any] = {"bearer_token": True, "allowed_connection_types": ["MQTT"]}
+#: Vehicles' identities, ``<secrets>/vda5050/<robot_id>.creds`` and ``<robot_id>-master.creds``.
+VEHICLE_CREDS_DIR = "vda5050"
 _TIERS = ("robot", "zone", "site", "area", "fleet", "operator", "viewer")
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
 #: Unlimited JetStream for the application account (-1 = no limit, as nsc writes it).
@@ -96,8 +110,9 @@ class IdentityInfo:
     members: tuple[str, ...] = ()
 
 
-def _hash(perms: Permissions) -> str:
-    return hashlib.sha256(json.dumps(perms.claims(), sort_keys=True).encode()).hexdigest()[:32]
+def _hash(perms: Permissions, claims: dict[str, Any] | None = None) -> str:
+    signed = {**perms.claims(), **claims} if claims else perms.claims()
+    return hashlib.sha256(json.dumps(signed, sort_keys=True).encode()).hexdigest()[:32]
 
 
 class IdentityStore:
@@ -200,14 +215,16 @@ class IdentityStore:
         *,
         extra: dict[str, Any] | None = None,
         rekey: bool = False,
+        claims: dict[str, Any] | None = None,
     ) -> bool:
         """Write ``<name>.creds`` unless an identical one exists; True when written.
 
         A changed permission set (or ``rekey``) gets a new key and revokes the old one.
+        ``claims`` are more fields of the JWT's ``nats`` object (:data:`MQTT_CLAIMS`).
         """
         _, account, _ = self.trust()
         entry = self.identities.get(name, {})
-        digest = _hash(perms)
+        digest = _hash(perms, claims)
         path = self.creds_path(name)
         same = entry.get("hash") == digest and entry.get("kind") == kind and not entry.get("revoked")
         if same and not rekey and path.exists():
@@ -221,8 +238,10 @@ class IdentityStore:
             user = new_key("user")
         else:
             user = key_from_seed(seed)
-        nats = {**perms.claims(), **_USER_LIMITS}
-        token = encode_jwt("user", user.public_key, nats, account, name=name)
+        nats = {**perms.claims(), **_USER_LIMITS, **(claims or {})}
+        # ``vda5050/<robot>`` (a file in a subdirectory) is named ``vda5050-<robot>`` in its JWT
+        token = encode_jwt("user", user.public_key, nats, account, name=name.replace("/", "-"))
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         write_secret(path, format_creds(token, user.seed))
         self.identities[name] = {"kind": kind, "key": user.public_key, "hash": digest, **(extra or {})}
         return True
@@ -329,6 +348,24 @@ class IdentityStore:
                     else tables.zones_container(name, members, node=f"/zones/zones_{part}")
                 )
                 wanted[name] = (kind, perms, {"members": members})
+        claims: dict[str, dict[str, Any]] = {}
+        for vehicle in topology.vehicles:
+            robot = vehicle.robot_id
+            wanted[robot] = ("robot", tables.robot(robot), {})  # its edge (edges:=process)
+            for name, kind, perms in (
+                (f"{VEHICLE_CREDS_DIR}/{robot}", "vehicle", tables.vehicle(robot)),
+                (f"{VEHICLE_CREDS_DIR}/{robot}-master", "vehicle-master", tables.vehicle_master(robot)),
+            ):
+                wanted[name] = (kind, perms, {})
+                claims[name] = MQTT_CLAIMS
+        # the vehicles' edges composed as the robots' are: vehicles.csv in `containers` parts
+        vehicle_ids = [v.robot_id for v in topology.vehicles]
+        chunks = split_chunks(1, len(vehicle_ids), containers) if containers > 0 else []
+        for part, (first, last) in enumerate(chunks, start=1):
+            name = container_name("vehicles", first, last)
+            members = [m for m in vehicle_ids[first - 1 : last] if m not in revoked]
+            perms = tables.robots_container(name, members, node=f"/edges/vehicles_{part}")
+            wanted[name] = ("vehicles", perms, {"members": members})
         for name, entry in list(self.identities.items()):
             if entry.get("kind") == "node":
                 node = entry.get("node", {})
@@ -339,7 +376,7 @@ class IdentityStore:
         for name, (kind, perms, extra) in wanted.items():
             if name in revoked:
                 continue
-            written += self.issue(name, kind, perms, extra=extra)
+            written += self.issue(name, kind, perms, extra=extra, claims=claims.get(name))
         return written
 
     def add_node(

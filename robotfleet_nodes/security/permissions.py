@@ -20,6 +20,8 @@ from robotfleet_nodes.security.topology import Topology
 __all__ = [
     "HUB_DOMAIN",
     "RESPONSE_TTL_NS",
+    "VEHICLE_PUBLISHES",
+    "VEHICLE_SUBSCRIBES",
     "PermissionTables",
     "Permissions",
     "js_names",
@@ -31,6 +33,9 @@ _JS = "$JS.API"
 #: The hub's JetStream domain in a deployment with edge sites (``SiteConfig.hub_domain``).
 HUB_DOMAIN = "hub"
 _SAFE = re.compile(r"[^A-Za-z0-9_-]")
+#: The topics a VDA 5050 vehicle publishes and subscribes (spec 6.2).
+VEHICLE_PUBLISHES = ("connection", "state", "visualization", "factsheet")
+VEHICLE_SUBSCRIBES = ("order", "instantActions")
 
 
 def js_names(root: str, domain: str) -> dict[str, str]:
@@ -113,6 +118,7 @@ class PermissionTables:
         self.mapper = Subjects(topology.root, topology.domain)
         self.p = self.mapper.prefix
         self.js = js_names(topology.root, topology.domain)
+        self._vehicles = {v.robot_id: v for v in topology.vehicles}
 
     # -- parts ----------------------------------------------------------------------
     def common(self, name: str) -> Permissions:
@@ -156,9 +162,18 @@ class PermissionTables:
         p, scope = self.p, self.mapper.robot_scope(robot_id)
         action = f"{p}.a.robots.{robot_id}.*._action"
         zone = self.topology.zone_of(robot_id)
-        return Permissions(
+        own = Permissions(
             pub_allow=(f"{p}.t.robots.{robot_id}.>", f"{action}.feedback", f"{action}.status"),
             sub_allow=(scope, self.mapper.topic(f"/zones/{zone}/leases")),
+        )
+        vehicle = self._vehicles.get(robot_id)
+        if vehicle is None:
+            return own
+        # the edge of a VDA 5050 vehicle: its master, sending orders and instant actions
+        t = vehicle
+        return own | Permissions(
+            pub_allow=(t.subject("order"), t.subject("instantActions")),
+            sub_allow=(f"{t.subject_prefix}.>",),
         )
 
     def _robot_js(self) -> Permissions:
@@ -170,7 +185,7 @@ class PermissionTables:
         area = self.topology.area_of(zone_id)
         pub = [f"{p}.t.zones.{zone_id}.>"]
         sub = [f"{p}.*.zones.{zone_id}.>", self.mapper.topic(f"/areas/{area}/leases")]
-        for robot in self.topology.zone_robots.get(zone_id, []):
+        for robot in self.topology.members(zone_id):
             action = f"{p}.a.robots.{robot}.*._action"
             pub += [f"{action}.send_goal", f"{action}.cancel_goal", f"{action}.get_result"]
             pub.append(f"{p}.s.robots.{robot}.journal")
@@ -185,6 +200,23 @@ class PermissionTables:
     def robot(self, robot_id: str) -> Permissions:
         """``robot-N``: its own status/events/heartbeats, answers to its services/actions."""
         return self.common(robot_id) | self._robot_core(robot_id) | self._robot_js()
+
+    def vehicle(self, robot_id: str) -> Permissions:
+        """VDA 5050 vehicle ``robot_id`` over MQTT: publish its ``connection`` (its last will
+        too), ``state``, ``visualization`` and ``factsheet``; subscribe its ``order`` and
+        ``instantActions``. Nothing else (nats-server's MQTT layer needs no more for QoS 1,
+        retained messages and the last will: tests/vda5050/test_mqtt_security.py)."""
+        t = self._vehicles[robot_id]
+        return Permissions(
+            pub_allow=tuple(t.subject(n) for n in VEHICLE_PUBLISHES),
+            sub_allow=tuple(t.subject(n) for n in VEHICLE_SUBSCRIBES),
+            responses=False,
+        )
+
+    def vehicle_master(self, robot_id: str) -> Permissions:
+        """The MQTT login of vehicle ``robot_id``'s edge: read its retained ``connection``."""
+        t = self._vehicles[robot_id]
+        return Permissions(sub_allow=(t.subject("connection"),), responses=False)
 
     def robots_container(self, name: str, robot_ids: Sequence[str], *, node: str = "") -> Permissions:
         """A process composing the edges of ``robot_ids``: the union of their permissions,
@@ -282,9 +314,7 @@ class PermissionTables:
         and the hub's calls into the site's (``$JS.<zone>.API.>``: the hub stream's source of
         the site stream, with its deliveries and flow control).
         """
-        site = Permissions.union(
-            self.zone(zone_id), *(self.robot(r) for r in self.topology.zone_robots.get(zone_id, []))
-        )
+        site = Permissions.union(self.zone(zone_id), *(self.robot(r) for r in self.topology.members(zone_id)))
         stream = site_stream(self.topology.root, self.topology.domain, zone_id)
         return Permissions(
             # replies; the source's deliveries ($JS.S.*) and consumer-create answers ($JSC.R.*)

@@ -6,6 +6,7 @@ import asyncio
 import io
 import os
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterable
@@ -100,6 +101,12 @@ def fleet_deployment(out: Path, robots: int, zones: int, *extra: str) -> Path:
     return out
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def launch_fleet(work: Path, deploy: Path, *arguments: str) -> subprocess.Popen[str]:
     """launch/fleet_1000.launch.yaml on ``deploy`` with its state and logs under ``work``,
     no MESSAGING_* from the caller's environment; ``arguments``: more ``name:=value``."""
@@ -115,6 +122,8 @@ def launch_fleet(work: Path, deploy: Path, *arguments: str) -> subprocess.Popen[
         f"journal_dir:={work / 'journal'}",
         *arguments,
     ]
+    if not any(a.startswith("mqtt_port:=") for a in arguments):  # never the shared 1883
+        command.append(f"mqtt_port:={_free_port()}")
     return subprocess.Popen(
         command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT
     )

@@ -1,0 +1,61 @@
+"""nats-server's MQTT listener on every member of a 3-server cluster (`nats_cluster:=3` with
+`mqtt_port`): a retained message published on one member is read on another (once that
+member has it: nats-server spreads retained messages through a replicated stream)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import aiomqtt
+
+from robotfleet_nodes.broker import EmbeddedCluster
+from robotfleet_nodes.vda5050 import validate
+from robotfleet_nodes.vda5050.topics import VehicleTopics, default_robot_id
+
+TIMEOUT = 20.0
+
+
+def _port(url: str) -> int:
+    return int(url.rsplit(":", 1)[1])
+
+
+async def test_retained_connection_crosses_cluster_members(tmp_path: Path) -> None:
+    t = VehicleTopics("Acme", "SN.5")
+    msg = {
+        "headerId": 1,
+        "timestamp": "2026-12-05T22:00:00.000Z",
+        "version": "2.1.0",
+        "manufacturer": "Acme",
+        "serialNumber": "SN.5",
+        "connectionState": "ONLINE",
+    }
+    validate("connection", msg)
+    with EmbeddedCluster(3, store_dir=tmp_path / "nats", mqtt=True) as cluster:
+        urls = cluster.mqtt_urls
+        assert len(urls) == 3 and len({_port(u) for u in urls}) == 3
+        assert all(u.startswith("mqtt://127.0.0.1:") for u in urls)
+        robot = default_robot_id("Acme", "SN.5")
+        async with aiomqtt.Client("127.0.0.1", _port(urls[0]), identifier=robot, timeout=TIMEOUT) as vehicle:
+            await vehicle.publish(t.topic("connection"), json.dumps(msg).encode(), qos=1, retain=True)
+        # member 3 learns retained messages from the replicated stream asynchronously: a
+        # subscriber there may come too early, so it polls (a fresh session each time)
+        master = f"{robot}-master"
+        got = await asyncio.wait_for(_retained(_port(urls[2]), t.topic("connection"), master), TIMEOUT)
+        validate("connection", got)
+        assert got == msg
+
+
+async def _retained(port: int, topic: str, identifier: str) -> dict[str, object]:
+    while True:
+        async with aiomqtt.Client("127.0.0.1", port, identifier=identifier, timeout=TIMEOUT) as client:
+            await client.subscribe(topic, qos=1)
+            try:
+                async with asyncio.timeout(1.0):
+                    async for message in client.messages:
+                        assert message.retain and isinstance(message.payload, bytes)
+                        body: dict[str, object] = json.loads(message.payload)
+                        return body
+            except TimeoutError:
+                continue
