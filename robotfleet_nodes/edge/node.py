@@ -315,6 +315,7 @@ class EdgeNode(Node):
                 self._error_cls(code=e.code, level=1 if e.level == "FATAL" else 0, description=e.description)
                 for e in status.errors
             ],
+            kind=self.driver.kind,
         )
 
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:

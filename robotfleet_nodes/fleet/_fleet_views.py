@@ -18,6 +18,7 @@ from robotfleet_nodes.fleet.views import (
     areas_view,
     fleet_summary,
     fleet_view,
+    kind_counts,
     robots_view,
     silent_zones,
     zones_view,
@@ -124,6 +125,7 @@ class FleetViews:
             zones=list(self._zones.values()),
             silent=silent_zones(a.summary for a in self._dispatcher.areas.values()),
             work_orders=self.counts(),
+            kinds=(kind_counts(table) for table in self._robots.values()),
         )
         return {**view, **self.role_json()}
 

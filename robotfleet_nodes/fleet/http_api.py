@@ -148,6 +148,9 @@ class FleetOut(BaseModel):
     zones: int
     robots: int
     robots_online: int
+    robot_kinds: dict[str, int] = Field(
+        default_factory=dict, description="Robots per kind (sim, dds, vda5050) in the zones' robot tables"
+    )
     work_orders: dict[str, int]
     instance: str = Field(description="This fleet instance's id (failover.instance_id)")
     role: Role = Field(description="leader: dispatches and takes writes; standby: reads only")
@@ -189,6 +192,10 @@ class RobotOut(BaseModel):
 
     id: str
     zone_id: str
+    kind: str = Field(
+        "sim",
+        description="What the robot is: sim, dds (ROS 2 behind the DDS bridge), vda5050 (an AGV over MQTT)",
+    )
     x: float
     y: float
     theta: float
