@@ -118,6 +118,10 @@ class FleetViews:
         """The ``/api/robots`` body."""
         return robots_view(self._robots, zone_id=zone_id, state=state, stale_zones=self._silent_zones())
 
+    def robot_known(self, robot_id: str) -> bool:
+        """Whether a zone's latest robot table lists ``robot_id``."""
+        return any(robot_id in table.robot_ids for table in self._robots.values())
+
     def fleet(self) -> dict[str, Any]:
         """The ``/api/fleet`` body."""
         view = fleet_view(
