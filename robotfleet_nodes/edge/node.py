@@ -23,6 +23,9 @@ default) and offers, as ``docs/fleet.md`` describes:
   revocation cancels at once (docs/fleet.md, "Leases").
 - ``/robots/<robot_id>/journal`` (``GetExecutions``): what the journal says of the asked
   orders; an order it knows nothing of is fenced (durably) before the answer.
+- the robot's factsheet (``RobotDriver.factsheet``, a VDA 5050 vehicle's): each new one is
+  stored under the robot id in the fleet's factsheet bucket (``_factsheet``), which
+  ``GET /api/robots/{robot_id}/factsheet`` reads.
 
 :class:`EdgeNode` here is the facade: its life, the driver's stepping and the status
 messages. The machinery behind it is private to the package: ``_executor`` (the execute
@@ -50,6 +53,7 @@ from robotfleet_nodes.config import EdgeConfig
 from robotfleet_nodes.edge import _journal_service, _lease, _stepper
 from robotfleet_nodes.edge._drivers import driver_from_config
 from robotfleet_nodes.edge._executor import Executor, RunningOrder
+from robotfleet_nodes.edge._factsheet import FactsheetWriter
 from robotfleet_nodes.edge._stepper import STOPPED_GAP_S, Stepper, release_stepper, stepper_for
 from robotfleet_nodes.edge.driver import (
     DriverEvent,
@@ -140,6 +144,7 @@ class EdgeNode(Node):
         #: monotonic time from which the stepper steps this edge again
         self._due = float("inf")
         self._executor = Executor(self)  # the execute action and the lease of the order running
+        self._factsheet = FactsheetWriter(context.transport, config.robot_id)  # into the fleet's bucket
         self._tasks: set[asyncio.Task[Any]] = set()
         self._seq = 0
         self._last_status_at = -float("inf")
@@ -197,6 +202,7 @@ class EdgeNode(Node):
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         self._status_pub = None
+        await self._factsheet.close()
         await super().destroy_node()
         await self.driver.close()
         if self._journal is not None:
@@ -223,6 +229,7 @@ class EdgeNode(Node):
         change (coalesced) or when the heartbeat is due."""
         changed = self._executor.expire_lease(now)
         stepped = self._handle(self.driver.step(now))
+        self._factsheet.check(self.driver.factsheet)
         if stepped is not None:
             changed = stepped
         status = changed if changed is not None else self.driver.status

@@ -18,6 +18,7 @@ from robotfleet_nodes.fleet.views import (
     areas_view,
     fleet_summary,
     fleet_view,
+    kind_counts,
     robots_view,
     silent_zones,
     zones_view,
@@ -117,6 +118,10 @@ class FleetViews:
         """The ``/api/robots`` body."""
         return robots_view(self._robots, zone_id=zone_id, state=state, stale_zones=self._silent_zones())
 
+    def robot_known(self, robot_id: str) -> bool:
+        """Whether a zone's latest robot table lists ``robot_id``."""
+        return any(robot_id in table.robot_ids for table in self._robots.values())
+
     def fleet(self) -> dict[str, Any]:
         """The ``/api/fleet`` body."""
         view = fleet_view(
@@ -124,6 +129,7 @@ class FleetViews:
             zones=list(self._zones.values()),
             silent=silent_zones(a.summary for a in self._dispatcher.areas.values()),
             work_orders=self.counts(),
+            kinds=(kind_counts(table) for table in self._robots.values()),
         )
         return {**view, **self.role_json()}
 

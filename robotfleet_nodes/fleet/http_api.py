@@ -148,6 +148,9 @@ class FleetOut(BaseModel):
     zones: int
     robots: int
     robots_online: int
+    robot_kinds: dict[str, int] = Field(
+        default_factory=dict, description="Robots per kind (sim, dds, vda5050) in the zones' robot tables"
+    )
     work_orders: dict[str, int]
     instance: str = Field(description="This fleet instance's id (failover.instance_id)")
     role: Role = Field(description="leader: dispatches and takes writes; standby: reads only")
@@ -189,6 +192,10 @@ class RobotOut(BaseModel):
 
     id: str
     zone_id: str
+    kind: str = Field(
+        "sim",
+        description="What the robot is: sim, dds (ROS 2 behind the DDS bridge), vda5050 (an AGV over MQTT)",
+    )
     x: float
     y: float
     theta: float
@@ -198,6 +205,16 @@ class RobotOut(BaseModel):
     progress: float
     stale: bool = False
     """True while the robot's zone is DISCONNECTED: the last known state, not offline."""
+
+
+class FactsheetOut(BaseModel):
+    """``GET /api/robots/{robot_id}/factsheet`` answer."""
+
+    robot_id: str
+    received: str = Field(description="When the robot's edge received it (UTC, ISO 8601)")
+    factsheet: dict[str, Any] = Field(
+        description="The factsheet as the vehicle sent it (VDA 5050 2.1.0 factsheet)"
+    )
 
 
 class Health(BaseModel):
@@ -386,6 +403,31 @@ def build_app(
     async def get_robots(req: Request) -> Response:
         query = query_model(req, RobotQuery)
         return json_response(service.robots(zone_id=query.zone_id, state=query.state))
+
+    @app.get(
+        "/api/robots/{robot_id}/factsheet",
+        summary="A robot's factsheet (what a VDA 5050 vehicle says of itself)",
+        response_model=FactsheetOut,
+        responses={
+            200: "The factsheet as the vehicle sent it, and when its edge received it",
+            404: "Unknown robot, or one that sent no factsheet (simulated and ROS 2 robots send none)",
+            503: "Broker unreachable: retry after Retry-After s",
+        },
+        tags=["fleet"],
+        access="viewer",
+    )
+    async def get_factsheet(req: Request) -> Response:
+        robot_id = req.path_params["robot_id"]
+        body = await service.factsheet(robot_id)
+        if body is not None:
+            return Response(body, 200, {}, "application/json")
+        if not service.robot_known(robot_id):
+            raise HttpError(404, f"unknown robot {robot_id!r}: no zone lists it (see /api/robots)")
+        raise HttpError(
+            404,
+            f"robot {robot_id!r} has sent no factsheet (VDA 5050 vehicles send theirs after they "
+            "connect; simulated and ROS 2 robots have none)",
+        )
 
     @app.get(
         "/api/events",

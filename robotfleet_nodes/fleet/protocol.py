@@ -32,6 +32,7 @@ __all__ = [
     "apply_update",
     "area_name",
     "ask_journal",
+    "factsheet_bucket",
     "nats_transport_of",
     "note_stale_outcome",
     "now_stamp",
@@ -202,6 +203,12 @@ def nats_transport_of(transport: Transport) -> NatsTransport:
     if not isinstance(inner, NatsTransport):
         raise TypeError("the fleet tiers need a NATS transport (JetStream keeps the work orders)")
     return inner
+
+
+def factsheet_bucket(root: str, domain: str) -> str:
+    """``RFOS_<root>_<domain>_FACTSHEETS``: the robots' factsheets, key = robot id (the fleet
+    creates it, each edge writes its own key: docs/fleet.md "Robot kinds and factsheets")."""
+    return f"RFOS_{_safe(root)}_{_safe(domain)}_FACTSHEETS"
 
 
 #: What needs JetStream, for the message when the server has it off.

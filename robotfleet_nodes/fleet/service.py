@@ -43,6 +43,7 @@ from robotfleet_nodes.errors import BrokerUnavailable, TransportError
 from robotfleet_nodes.fleet._audit import AuditLog
 from robotfleet_nodes.fleet._consumer import OrderEventConsumer
 from robotfleet_nodes.fleet._dispatcher import Dispatcher
+from robotfleet_nodes.fleet._factsheets import FactsheetStore
 from robotfleet_nodes.fleet._fleet_views import FleetViews, ViewNode
 from robotfleet_nodes.fleet._leader import LeaderLease, NotLeader
 from robotfleet_nodes.fleet._metrics import FleetMetrics
@@ -131,6 +132,7 @@ class FleetService(FleetViews):
         self.node: FleetNode | None = None
         self._node_options = node_options or {}
         self._store: OrderStore | None = None
+        self._factsheets: FactsheetStore | None = None
         self._events: OrderEvents | None = None
         self._consumer: OrderEventConsumer | None = None
         self._dispatcher = Dispatcher(
@@ -197,6 +199,8 @@ class FleetService(FleetViews):
         except TransportError as exc:
             log.warning("fleet %s: latched topics are not stored: %s", self.config.fleet_id, exc)
         await self.audit.start(nats)
+        self._factsheets = FactsheetStore(nats)  # docs/fleet.md "Robot kinds and factsheets"
+        await self._factsheets.ensure()
         self._view = ViewNode(self, context=self.context, **self._node_options)
         await self._view.start()
         for area_id in self.config.areas:
@@ -211,6 +215,14 @@ class FleetService(FleetViews):
         else:
             await self._stand_by()
         self._role_task = asyncio.create_task(self._follow_lease(), name="fleet role")
+
+    async def factsheet(self, robot_id: str) -> bytes | None:
+        """``robot_id``'s stored factsheet (the JSON body of ``/api/robots/{id}/factsheet``),
+        or None when it has sent none."""
+        if self._factsheets is None:
+            raise BrokerUnavailable("the fleet is starting: factsheets are not readable yet; retry shortly")
+        with broker_call(f"the factsheet of {robot_id}"):
+            return await self._factsheets.get(robot_id)
 
     # -- leader or standby (fleet/_leader.py) ----------------------------------------------
     @property

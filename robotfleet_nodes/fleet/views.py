@@ -18,6 +18,7 @@ from robotfleet_nodes.msg import FleetSummary, WorkOrder
 from robotfleet_nodes.web import Broadcaster, ServerSentEvent
 
 __all__ = [
+    "DEFAULT_KIND",
     "ROBOT_STATE_NAMES",
     "ZONE_CONNECTED",
     "ZONE_DISCONNECTED",
@@ -26,10 +27,12 @@ __all__ = [
     "areas_view",
     "fleet_summary",
     "fleet_view",
+    "kind_counts",
     "natural_key",
     "robot_state_names",
     "robots_view",
     "silent_zones",
+    "table_kinds",
     "table_rows",
     "zones_view",
 ]
@@ -144,14 +147,25 @@ def robots_view(
 
 
 def fleet_view(
-    *, areas: int, zones: Collection[Any], silent: Collection[str], work_orders: dict[str, int]
+    *,
+    areas: int,
+    zones: Collection[Any],
+    silent: Collection[str],
+    work_orders: dict[str, int],
+    kinds: Iterable[Mapping[str, int]] = (),
 ) -> dict[str, Any]:
-    """The ``/api/fleet`` body: the latest ``ZoneSummary`` messages, the silent zone ids."""
+    """The ``/api/fleet`` body: the latest ``ZoneSummary`` messages, the silent zone ids, and
+    the robots per kind of each zone's latest ``RobotTable`` (:func:`kind_counts`)."""
+    robot_kinds: dict[str, int] = {}
+    for counts in kinds:
+        for kind, count in counts.items():
+            robot_kinds[kind] = robot_kinds.get(kind, 0) + count
     return {
         "areas": areas,
         "zones": len(zones),
         "robots": sum(int(z.robots_total) for z in zones),
         "robots_online": sum(int(z.robots_online) for z in zones if z.zone_id not in silent),
+        "robot_kinds": dict(sorted(robot_kinds.items())),
         "work_orders": work_orders,
     }
 
@@ -203,19 +217,25 @@ def table_rows(table: Any, names: dict[int, str], state: str | None) -> list[dic
     ]
 
 
-_RowValues = tuple[str, float, float, float, float, str, float]
+_RowValues = tuple[str, float, float, float, float, str, float, str]
+
+#: A robot's kind when its zone's ``RobotTable.kinds`` is empty or says ``""``.
+DEFAULT_KIND = "sim"
 
 
 def _row_values(table: Any, names: dict[int, str]) -> Iterator[tuple[str, _RowValues]]:
-    """``(robot id, (state, x, y, theta, battery, order id, progress))`` per robot, rounded
-    like the ``/api/robots`` rows (so a change below that precision is no change)."""
+    """``(robot id, (state, x, y, theta, battery, order id, progress, kind))`` per robot,
+    rounded like the ``/api/robots`` rows (so a change below that precision is no change)."""
     ids = table.robot_ids
     n = len(ids)
     columns = [getattr(table, name) for name in _TABLE_COLUMNS]
     if any(len(column) < n for column in columns):  # a short column: pad it (defaults)
         defaults = (0, 0.0, 0.0, 0.0, 0.0, "", 0.0)
         columns = [[_at(c, i, d) for i in range(n)] for c, d in zip(columns, defaults, strict=True)]
-    for robot_id, robot_state, x, y, theta, battery, order_id, progress in zip(ids, *columns, strict=False):
+    kinds = table_kinds(table)
+    for robot_id, robot_state, x, y, theta, battery, order_id, progress, kind in zip(
+        ids, *columns, kinds, strict=False
+    ):
         yield (
             robot_id,
             (
@@ -226,15 +246,36 @@ def _row_values(table: Any, names: dict[int, str]) -> Iterator[tuple[str, _RowVa
                 round(battery, 2),
                 order_id,
                 round(progress, 3),
+                kind,
             ),
         )
 
 
+def table_kinds(table: Any) -> list[str]:
+    """The kind of each robot of a ``RobotTable`` (``kinds`` empty or ``""``: ``sim``)."""
+    n = len(table.robot_ids)
+    kinds = getattr(table, "kinds", None) or ()
+    if not kinds:
+        return [DEFAULT_KIND] * n
+    return [(kinds[i] or DEFAULT_KIND) if i < len(kinds) else DEFAULT_KIND for i in range(n)]
+
+
+def kind_counts(table: Any) -> dict[str, int]:
+    """How many robots of each kind a ``RobotTable`` lists (no per-robot work when all are ``sim``)."""
+    if not getattr(table, "kinds", None):
+        return {DEFAULT_KIND: len(table.robot_ids)} if table.robot_ids else {}
+    counts: dict[str, int] = {}
+    for kind in table_kinds(table):
+        counts[kind] = counts.get(kind, 0) + 1
+    return counts
+
+
 def _row_dict(robot_id: str, zone_id: str, values: _RowValues) -> dict[str, Any]:
-    state, x, y, theta, battery, order_id, progress = values
+    state, x, y, theta, battery, order_id, progress, kind = values
     return {
         "id": robot_id,
         "zone_id": zone_id,
+        "kind": kind,
         "x": x,
         "y": y,
         "theta": theta,

@@ -250,6 +250,7 @@ class RobotTable(_Message):
     current_order_ids: list[str]
     order_progress: _array.array[float]
     error_counts: _array.array[int]
+    kinds: list[str]
     def __init__(
         self,
         /,
@@ -267,6 +268,7 @@ class RobotTable(_Message):
         current_order_ids: _Items[str] = ...,
         order_progress: _Array[float] = ...,
         error_counts: _Array[int] = ...,
+        kinds: _Items[str] = ...,
     ) -> None: ...
 
 class WorkOrder(_Message):

@@ -48,6 +48,7 @@ def js_names(root: str, domain: str) -> dict[str, str]:
         "latched": _SAFE.sub("_", f"RFOS_{root}_{domain}_LATCHED"),
         "audit": f"{stem}_AUDIT",
         "fleet_leader_bucket": f"{stem}_FLEET_LEADER",
+        "factsheets_bucket": f"{stem}_FACTSHEETS",
     }
 
 
@@ -158,12 +159,14 @@ class PermissionTables:
         )
 
     def _robot_core(self, robot_id: str) -> Permissions:
-        """One robot's own subjects (no inbox): what a robot or a container of robots adds."""
+        """One robot's own subjects (no inbox): what a robot or a container of robots adds;
+        its factsheet goes into the factsheet bucket under its own key only."""
         p, scope = self.p, self.mapper.robot_scope(robot_id)
         action = f"{p}.a.robots.{robot_id}.*._action"
         zone = self.topology.zone_of(robot_id)
+        factsheet = f"$KV.{self.js['factsheets_bucket']}.{robot_id}"
         own = Permissions(
-            pub_allow=(f"{p}.t.robots.{robot_id}.>", f"{action}.feedback", f"{action}.status"),
+            pub_allow=(f"{p}.t.robots.{robot_id}.>", f"{action}.feedback", f"{action}.status", factsheet),
             sub_allow=(scope, self.mapper.topic(f"/zones/{zone}/leases")),
         )
         vehicle = self._vehicles.get(robot_id)

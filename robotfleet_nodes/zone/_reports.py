@@ -13,7 +13,10 @@ from robotfleet_nodes.config import ZoneConfig
 from robotfleet_nodes.fleet.protocol import now_stamp
 from robotfleet_nodes.zone._leases import zone_lease_hold_s
 
-__all__ = ["LEASE_LOSS", "robot_table", "zone_summary"]
+__all__ = ["DEFAULT_KIND", "LEASE_LOSS", "robot_kinds", "robot_table", "zone_summary"]
+
+#: The kind a robot has when it says none (``RobotStatus.kind`` empty, or no status yet).
+DEFAULT_KIND = "sim"
 
 _IDLE, _EXECUTING, _CHARGING, _ERROR, _OFFLINE = range(5)
 
@@ -107,5 +110,18 @@ def robot_table(table_cls: Any, config: ZoneConfig, robots: Sequence[Any]) -> An
         area_id=config.area_id,
         stamp=now_stamp(),
         robot_ids=[r.robot_id for r in robots],
+        kinds=robot_kinds([r.status for r in robots]),
         **table,
     )
+
+
+def robot_kinds(statuses: Sequence[Any]) -> list[str]:
+    """``RobotTable.kinds`` of robots with these latest statuses (None: none yet).
+
+    Empty when every robot is ``sim`` (the common zone costs nothing per robot); otherwise
+    one entry per robot, ``""`` for ``sim``.
+    """
+    kinds = [s.kind if s is not None else "" for s in statuses]
+    if all(not kind or kind == DEFAULT_KIND for kind in kinds):
+        return []
+    return ["" if kind == DEFAULT_KIND else kind for kind in kinds]

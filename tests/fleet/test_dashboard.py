@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from topology import fast_fleet_config, fleet_service, small_fleet
+from vda_like import vda_like
 
 from robotfleet_nodes.config.models import HttpConfig
 from robotfleet_nodes.idl import default_registry
@@ -116,9 +117,11 @@ class PageWatch:
 
 
 async def test_dashboard_live_with_real_fleet(nats_url: str, unique: str) -> None:
-    """The open API (no tokens file): no login screen."""
-    async with small_fleet(nats_url, unique, areas=1, zones=2, robots=10, fast=True) as topo:
-        await exercise_dashboard(topo.base_url, unique)
+    """The open API (no tokens file): no login screen. robot-3 is a VDA 5050 vehicle (its kind
+    shows in the robots table, its tooltip, the kind filter and the fleet's counts)."""
+    drivers = {"robot-3": vda_like()}
+    async with small_fleet(nats_url, unique, areas=1, zones=2, robots=10, fast=True, drivers=drivers) as topo:
+        await exercise_dashboard(topo.base_url, unique, vda_robot="robot-3")
 
 
 async def test_dashboard_live_with_real_fleet_and_tokens(
@@ -140,8 +143,11 @@ async def test_dashboard_live_with_real_fleet_and_tokens(
         await exercise_dashboard(topo.base_url, unique, token=token)
 
 
-async def exercise_dashboard(base_url: str, unique: str, token: str | None = None) -> None:
-    """Everything the test checks, against a fleet serving ``base_url`` (logging in with ``token``)."""
+async def exercise_dashboard(
+    base_url: str, unique: str, token: str | None = None, vda_robot: str | None = None
+) -> None:
+    """Everything the test checks, against a fleet serving ``base_url`` (logging in with
+    ``token``); ``vda_robot``: the one robot of kind ``vda5050`` (the others are ``sim``)."""
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         try:
@@ -164,6 +170,7 @@ async def exercise_dashboard(base_url: str, unique: str, token: str | None = Non
             assert watch.console_errors == [], watch.console_errors
             await _check_validation_errors(page, f"{unique}-ui-2")
             await _check_robot_zone_filter(page, base_url)
+            await _check_robot_kinds(page, vda_robot)
             await page.screenshot(path=str(SCREENSHOT), full_page=True)
             # A rejected POST is logged by Chromium as "Failed to load resource ... 422";
             # that is the expected 4xx, anything else is a real error.
@@ -253,6 +260,29 @@ async def _check_robot_zone_filter(page: Page, base_url: str) -> None:
     await expect(rows.first).to_contain_text(expected[0])
     await page.get_by_test_id("robots-search").fill("")
     await page.get_by_test_id("robots-zone").select_option("")
+    await expect(rows).to_have_count(10)
+
+
+async def _check_robot_kinds(page: Page, vda_robot: str | None) -> None:
+    """Each row shows its robot's kind (named in its tooltip); the kind filter keeps exactly
+    that kind; the fleet card counts robots per kind."""
+    kind_cell = page.get_by_test_id("robot-row-robot-1").locator("td:nth-child(3)")
+    await expect(kind_cell).to_have_text("sim")
+    await expect(kind_cell).to_have_attribute("title", "simulated robot")
+    if vda_robot is None:
+        await expect(page.get_by_test_id("fleet-robot-kinds")).to_have_text("sim 10")
+        return
+    vda_cell = page.get_by_test_id(f"robot-row-{vda_robot}").locator("td:nth-child(3)")
+    await expect(vda_cell).to_have_text("vda5050")
+    await expect(vda_cell).to_have_attribute("title", "VDA 5050 vehicle (MQTT)")
+    await expect(page.get_by_test_id("fleet-robot-kinds")).to_have_text("sim 9 · vda5050 1")
+    rows = page.get_by_test_id("robots-table").locator("tbody tr")
+    await page.get_by_test_id("robots-kind").select_option("vda5050")
+    await expect(rows).to_have_count(1)
+    await expect(rows.first).to_have_attribute("data-testid", f"robot-row-{vda_robot}")
+    await page.get_by_test_id("robots-kind").select_option("sim")
+    await expect(rows).to_have_count(9)
+    await page.get_by_test_id("robots-kind").select_option("")
     await expect(rows).to_have_count(10)
 
 

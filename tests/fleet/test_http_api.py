@@ -155,6 +155,7 @@ async def test_views_health_metrics_openapi_and_dashboard(nats_url: str, unique:
             "zones",
             "robots",
             "robots_online",
+            "robot_kinds",
             "work_orders",
             "instance",
             "role",

@@ -269,6 +269,7 @@ def test_robot_rows_of_a_table_filter_by_state_and_pad_short_columns() -> None:
     assert rows[0] == {
         "id": "robot-1",
         "zone_id": "zone-1",
+        "kind": "sim",
         "x": 1.235,
         "y": 0.0,
         "theta": 0.0,

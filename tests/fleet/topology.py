@@ -230,6 +230,8 @@ class Topology:
     _crashed: list[tuple[Any, Context]] = field(default_factory=list)
     #: node id -> the broker URL its own connection uses (a :class:`CuttableLink`'s, say)
     urls: dict[str, str] = field(default_factory=dict)
+    #: robot id -> makes its driver from its EdgeConfig (default: the config's, the simulator)
+    drivers: dict[str, Any] = field(default_factory=dict)
 
     @property
     def base_url(self) -> str:
@@ -283,7 +285,9 @@ class Topology:
         from robotfleet_nodes.edge.node import EdgeNode
 
         config = next(c for c in self.edge_configs if c.robot_id == robot_id)
-        node = EdgeNode(config, context=await self._context_for(robot_id))
+        make = self.drivers.get(robot_id)
+        driver = make(config) if make is not None else None
+        node = EdgeNode(config, context=await self._context_for(robot_id), driver=driver)
         await node.start()
         self.edges[robot_id] = node
 
@@ -374,6 +378,7 @@ async def small_fleet(
     leases: LeaseConfig | None = None,
     urls: dict[str, str] | None = None,
     fleet: bool = True,
+    drivers: dict[str, Any] | None = None,
 ) -> AsyncIterator[Topology]:
     """Fleet (+HTTP on port 0), ``areas`` areas of ``zones`` zones each, ``robots`` edges in all.
 
@@ -385,6 +390,7 @@ async def small_fleet(
     ``leases``: every zone's ``leases:`` (default :data:`FAST_LEASES` with ``fast``).
     ``urls``: node id -> the broker URL of its own connection (with ``isolate``).
     ``fleet``: False leaves the fleet out (a test runs its own, e.g. as processes).
+    ``drivers``: robot id -> a function of its ``EdgeConfig`` making its driver (another kind).
     """
     from robotfleet_nodes.config import AssignmentConfig, SimDriverConfig
 
@@ -432,6 +438,7 @@ async def small_fleet(
         edge_configs,
         isolate=isolate,
         urls=urls or {},
+        drivers=drivers or {},
     )
     async with nats_context(nats_url, root) as context:
         topo._context = context

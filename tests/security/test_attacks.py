@@ -19,6 +19,7 @@ from secured_server import SecuredServer
 P = "rfos.0"
 EVENTS = "RFOS_rfos_0_ORDER_EVENTS"
 BUCKET = "RFOS_rfos_0_ORDERS"
+FACTSHEETS = "RFOS_rfos_0_FACTSHEETS"
 TIMEOUT = 5.0
 
 
@@ -110,6 +111,12 @@ async def attack_rewrite_bucket(client: Client) -> tuple[str, str]:
     return subject, "publish"
 
 
+async def attack_write_another_robots_factsheet(client: Client) -> tuple[str, str]:
+    subject = f"$KV.{FACTSHEETS}.{_other_robot(client.name)}"
+    await _publish(client, subject, b'{"robot_id": "robot-x", "factsheet": {}}')
+    return subject, "publish"
+
+
 async def attack_goal_to_another_robot(client: Client) -> tuple[str, str]:
     subject = f"{P}.a.robots.{_other_robot(client.name)}.execute._action.send_goal"
     await _publish(client, subject, b'{"goal": {}}')
@@ -135,6 +142,7 @@ ATTACKS: list[Callable[[Client], Any]] = [
     attack_fake_completion,
     attack_cancel_anyones_order,
     attack_rewrite_bucket,
+    attack_write_another_robots_factsheet,
     attack_goal_to_another_robot,
     attack_join_assign_queue,
     attack_delete_streams,

@@ -13,7 +13,9 @@ import asyncio
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import nats
 import pytest
 from secured_server import SecuredServer
 from shared_helpers import http_call
@@ -24,6 +26,7 @@ from robotfleet_nodes.security.topology import Topology as Secured
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fleet"))  # tests/fleet/topology.py
 from topology import Topology, eventually, small_fleet, tiers_use_their_identities
+from vda_like import FACTSHEET, vda_like
 
 ROBOTS, ZONES = 6, 2
 FINAL = {"COMPLETED", "FAILED", "CANCELLED"}
@@ -115,3 +118,48 @@ async def test_a_fleet_runs_without_one_permission_violation(identities: Secured
     found = sorted({line.split(" - ", 3)[-1] for line in server.violations()})
     assert found == []
     assert "authentication error" not in server.log()
+
+
+@pytest.mark.timeout(60)
+async def test_a_robot_stores_its_own_factsheet_and_no_other(identities: SecuredServer) -> None:
+    """robot-1 (a VDA 5050 vehicle) stores its factsheet on its own identity and the API shows
+    it; robot-2's identity may store its own key but is refused robot-1's, which stays as it was."""
+    server = identities
+    bucket = "RFOS_rfos_0_FACTSHEETS"
+    async with small_fleet(
+        server.url, "rfos", robots=ROBOTS, zones=ZONES, isolate=True, drivers={"robot-1": vda_like()}
+    ) as topo:
+
+        async def shown() -> Any:
+            status, body = await http_call(topo.base_url, "GET", "/api/robots/robot-1/factsheet")
+            return body if status == 200 else None
+
+        body = await eventually(shown, timeout=30, what="robot-1's factsheet in the API")
+        assert body["factsheet"] == FACTSHEET
+
+        async def kind() -> Any:
+            status, rows = await http_call(topo.base_url, "GET", "/api/robots?zone_id=zone-1")
+            return status == 200 and {r["id"]: r["kind"] for r in rows}.get("robot-1")
+
+        assert await eventually(kind, timeout=30, what="robot-1 in /api/robots") == "vda5050"
+        assert server.violations() == []  # the edge's put needed no more
+
+        errors: list[str] = []
+
+        async def on_error(exc: Exception) -> None:
+            errors.append(str(exc))
+
+        robot2 = await server.connect("robot-2", error_cb=on_error)
+        try:
+            ack = await robot2.request(f"$KV.{bucket}.robot-2", b'{"robot_id": "robot-2"}', timeout=5)
+            assert b'"seq"' in ack.data  # its own key: stored
+            forged = b'{"robot_id": "robot-1", "factsheet": {"forged": true}}'
+            with pytest.raises(nats.errors.TimeoutError):  # dropped by the server: no answer
+                await robot2.request(f"$KV.{bucket}.robot-1", forged, timeout=1)
+            violation = f'permissions violation for publish to "$kv.{bucket}.robot-1"'.lower()
+            await eventually(lambda: any(violation in e.lower() for e in errors), what="the violation")
+        finally:
+            await robot2.close()
+        assert (await shown())["factsheet"] == FACTSHEET
+    found = sorted({line.split(" - ", 3)[-1] for line in server.violations()})
+    assert len(found) == 1 and f"$KV.{bucket}.robot-1" in found[0], found

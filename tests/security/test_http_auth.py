@@ -30,6 +30,7 @@ from robotfleet_nodes.config import FleetConfig
 from robotfleet_nodes.config.models import HttpConfig
 from robotfleet_nodes.fleet.http_api import build_app
 from robotfleet_nodes.fleet.main import STATIC_DIR
+from robotfleet_nodes.fleet.protocol import factsheet_bucket, nats_transport_of
 from robotfleet_nodes.security.tokens import create_token, hash_token
 from robotfleet_nodes.web import HttpServer
 
@@ -51,6 +52,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/api/areas"): "viewer",
     ("GET", "/api/zones"): "viewer",
     ("GET", "/api/robots"): "viewer",
+    ("GET", "/api/robots/{robot_id}/factsheet"): "viewer",
     ("GET", "/api/work-orders"): "viewer",
     ("GET", "/api/work-orders/{id}"): "viewer",
     ("GET", "/api/events"): "viewer",
@@ -145,7 +147,11 @@ async def secured_fleet(nats_url: str, root: str, tmp_path: Path, **http: Any) -
 
 
 def concrete(template: str) -> str:
-    return template.replace("{id}", "no-such-order").replace("{name}", "no-such-token")
+    return (
+        template.replace("{id}", "no-such-order")
+        .replace("{name}", "no-such-token")
+        .replace("{robot_id}", "no-such-robot")
+    )
 
 
 def body_for(method: str) -> Any:
@@ -198,6 +204,12 @@ async def valid_request(sec: Secured, method: str, template: str, n: int) -> tup
     if template == "/api/work-orders/{id}":
         order, _ = await service.submit(area_id="area-1", task="pick", order_id="m-get")
         return template.replace("{id}", order.id), None
+    if template == "/api/robots/{robot_id}/factsheet":  # stored as an edge stores it
+        transport = nats_transport_of(service.context.transport)
+        bucket = factsheet_bucket(transport.mapper.root, transport.mapper.domain)
+        value = json.dumps({"robot_id": "m-robot", "received": "2026-01-01T00:00:00+00:00", "factsheet": {}})
+        await transport.request(f"$KV.{bucket}.m-robot", value.encode(), timeout=5.0)
+        return template.replace("{robot_id}", "m-robot"), None
     if template == "/api/tokens/{name}":
         create_token(sec.tokens_file, f"m-del-{n}", "viewer")
         return template.replace("{name}", f"m-del-{n}"), None

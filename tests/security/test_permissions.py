@@ -27,8 +27,13 @@ def _text(perms: object) -> str:
     [
         (
             T.robot("robot-1"),
-            ["rfos.0.t.robots.robot-1.>", "rfos.0.t.zones.zone-1.leases", "_INBOX.robot-1.>"],
-            ["robot-2", "$KV", "STREAM.UPDATE", "_INBOX.>", "rfos.0.w."],
+            [
+                "rfos.0.t.robots.robot-1.>",
+                "rfos.0.t.zones.zone-1.leases",
+                "_INBOX.robot-1.>",
+                '"$KV.RFOS_rfos_0_FACTSHEETS.robot-1"',  # its own factsheet, that key only
+            ],
+            ["robot-2", "$KV.RFOS_rfos_0_ORDERS", "FACTSHEETS.>", "STREAM.UPDATE", "_INBOX.>", "rfos.0.w."],
         ),
         (
             T.zone("zone-1"),

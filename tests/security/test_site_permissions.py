@@ -57,8 +57,17 @@ def _lists(perms: Permissions) -> tuple[str, str]:
                 "$JS.hub.API.DIRECT.GET.KV_RFOS_rfos_0_ORDERS",
                 "$JS.S.>",
                 "$JSC.R.>",
+                "$KV.RFOS_rfos_0_FACTSHEETS.robot-3",  # its robots' factsheets, into the hub's bucket
             ],
-            ["zone-1", "robot-1", "$JS.API.", "$KV.", "rfos.0.s.fleet", "rfos.0.w.>"],
+            [
+                "zone-1",
+                "robot-1",
+                "$JS.API.",
+                "$KV.RFOS_rfos_0_ORDERS",
+                "FACTSHEETS.>",
+                "rfos.0.s.fleet",
+                "rfos.0.w.>",
+            ],
             # what the hub may send the site: what its zone and robots subscribe, the hub's
             # calls into the site's JetStream domain, the source's flow control
             [

@@ -231,6 +231,8 @@ function renderFleet() {
   setText($("fleet-zones"), f.zones ?? "–");
   setText($("fleet-robots"), f.robots ?? "–");
   setText($("fleet-robots-online"), f.robots_online ?? "–");
+  const kinds = Object.entries(f.robot_kinds ?? {});
+  setText($("fleet-robot-kinds"), kinds.length ? kinds.map(([k, n]) => `${k} ${n}`).join(" · ") : "–");
   renderRole(f);
   const ul = $("fleet-orders");
   const counts = f.work_orders ?? {};
@@ -326,6 +328,8 @@ function fillZoneFilter() {
 // ---------------------------------------------------------------- Robots (paginated, pooled rows)
 
 let robotsSorted = null; // cached sorted ids; rebuilt only when membership changes
+/** What each robot kind is (the kind cell's tooltip). */
+const KIND_NAMES = { sim: "simulated robot", dds: "ROS 2 robot behind the DDS bridge", vda5050: "VDA 5050 vehicle (MQTT)" };
 const rowPool = []; // PAGE_SIZE reusable <tr>, created once
 
 function makeRobotRow() {
@@ -335,6 +339,7 @@ function makeRobotRow() {
     {},
     h("td", { class: "rid" }),
     h("td"),
+    h("td", { class: "kind" }),
     h("td", {}, h("span", { class: "badge" })),
     h("td", {}, h("span", { class: "bar", role: "meter", "aria-valuemin": "0", "aria-valuemax": "100" }, bar), h("span", { class: "bar-txt" })),
     h("td", { class: "oid" }),
@@ -355,8 +360,14 @@ function fillRobotRow(tr, r) {
     tr.dataset.testid = `robot-row-${r.id}`;
   }
   if (last.zone !== r.zone_id) setText(c[1], r.zone_id ?? "");
+  const kind = r.kind || "sim";
+  if (last.kind !== kind) {
+    setText(c[2], kind);
+    c[2].title = KIND_NAMES[kind] ?? kind;
+    tr.dataset.kind = kind;
+  }
   if (last.state !== r.state) {
-    const b = c[2].firstChild;
+    const b = c[3].firstChild;
     b.className = `badge rs-${r.state}`;
     setText(b, r.state ?? "");
   }
@@ -364,21 +375,21 @@ function fillRobotRow(tr, r) {
   if (last.pct !== pct) {
     tr._bar.style.width = `${pct}%`;
     tr._bar.className = `bar-fill ${pct < 20 ? "low" : pct < 50 ? "mid" : ""}`;
-    c[3].firstChild.setAttribute("aria-valuenow", pct);
-    setText(c[3].lastChild, `${pct}%`);
+    c[4].firstChild.setAttribute("aria-valuenow", pct);
+    setText(c[4].lastChild, `${pct}%`);
   }
-  if (last.order !== r.order_id) setText(c[4], r.order_id || "–");
+  if (last.order !== r.order_id) setText(c[5], r.order_id || "–");
   const prog = r.order_id ? fmtFraction(r.progress) : "";
-  if (last.prog !== prog) setText(c[5], prog);
+  if (last.prog !== prog) setText(c[6], prog);
   const pos = `${fmtNum(r.x)}, ${fmtNum(r.y)}`;
-  if (last.pos !== pos) setText(c[6], pos);
+  if (last.pos !== pos) setText(c[7], pos);
   // A DISCONNECTED zone's robots keep their last known state, marked stale (not OFFLINE).
   const stale = state.zones.get(r.zone_id)?.state === "DISCONNECTED";
   if (last.stale !== stale) {
     tr.classList.toggle("stale", stale);
     tr.title = stale ? "zone DISCONNECTED: last known state" : "";
   }
-  tr._last = { id: r.id, zone: r.zone_id, state: r.state, pct, order: r.order_id, prog, pos, stale };
+  tr._last = { id: r.id, zone: r.zone_id, kind, state: r.state, pct, order: r.order_id, prog, pos, stale };
 }
 
 function filteredRobots() {
@@ -386,12 +397,14 @@ function filteredRobots() {
   const q = $("rf-search").value.trim().toLowerCase();
   const zone = $("rf-zone").value;
   const st = $("rf-state").value;
+  const kind = $("rf-kind").value;
   const out = [];
   for (const id of robotsSorted) {
     const r = state.robots.get(id);
     if (!r) continue;
     if (zone && r.zone_id !== zone) continue;
     if (st && r.state !== st) continue;
+    if (kind && (r.kind || "sim") !== kind) continue;
     if (q && !id.toLowerCase().includes(q)) continue;
     out.push(r);
   }
@@ -781,6 +794,7 @@ async function init() {
   $("rf-search").addEventListener("input", refilter);
   $("rf-zone").addEventListener("change", refilter);
   $("rf-state").addEventListener("change", refilter);
+  $("rf-kind").addEventListener("change", refilter);
   $("rp-prev").addEventListener("click", () => ((state.page = Math.max(0, state.page - 1)), invalidate("robots")));
   $("rp-next").addEventListener("click", () => ((state.page += 1), invalidate("robots")));
   new ResizeObserver(() => invalidate("map")).observe($("map-canvas"));
