@@ -37,14 +37,25 @@ async def test_retained_connection_crosses_cluster_members(tmp_path: Path) -> No
         assert len(urls) == 3 and len({_port(u) for u in urls}) == 3
         assert all(u.startswith("mqtt://127.0.0.1:") for u in urls)
         robot = default_robot_id("Acme", "SN.5")
-        async with aiomqtt.Client("127.0.0.1", _port(urls[0]), identifier=robot, timeout=TIMEOUT) as vehicle:
-            await vehicle.publish(t.topic("connection"), json.dumps(msg).encode(), qos=1, retain=True)
+        await asyncio.wait_for(_publish_retained(_port(urls[0]), t.topic("connection"), msg, robot), TIMEOUT)
         # member 3 learns retained messages from the replicated stream asynchronously: a
         # subscriber there may come too early, so it polls (a fresh session each time)
         master = f"{robot}-master"
         got = await asyncio.wait_for(_retained(_port(urls[2]), t.topic("connection"), master), TIMEOUT)
         validate("connection", got)
         assert got == msg
+
+
+async def _publish_retained(port: int, topic: str, msg: dict[str, object], identifier: str) -> None:
+    """Publish ``msg`` retained, connecting again while the young cluster cannot yet place the
+    account's MQTT session stream (nats-server refuses the CONNECT: "no suitable peers")."""
+    while True:
+        try:
+            async with aiomqtt.Client("127.0.0.1", port, identifier=identifier, timeout=TIMEOUT) as vehicle:
+                await vehicle.publish(topic, json.dumps(msg).encode(), qos=1, retain=True)
+                return
+        except aiomqtt.MqttError:
+            await asyncio.sleep(0.2)  # polling a server that refused; not synchronisation
 
 
 async def _retained(port: int, topic: str, identifier: str) -> dict[str, object]:
