@@ -17,6 +17,7 @@ __all__ = ["ACTIVE", "OrderOutcome", "VehicleModel", "error_entry"]
 #: Action states of an action that still has to finish.
 ACTIVE = frozenset({"WAITING", "INITIALIZING", "RUNNING"})
 _KEEP_ERRORS = 20  # the latest errors a state carries; older ones are dropped
+_KEEP_INSTANT = 10  # finished instant actions a state still carries
 
 
 class OrderOutcome(enum.Enum):
@@ -189,7 +190,14 @@ class VehicleModel:
                 state["resultDescription"] = result
 
     def add_instant(self, action: dict[str, Any]) -> None:
-        """Track an instant action's state (WAITING until the vehicle runs it)."""
+        """Track an instant action's state (WAITING until the vehicle runs it).
+
+        Only the latest few finished instant actions stay in the state, so a vehicle that
+        is paused and resumed all day does not send an ever longer ``actionStates``.
+        """
+        done = [k for k, v in self.actions.items() if v.get("_instant") and v["actionStatus"] not in ACTIVE]
+        for key in done[: max(0, len(done) - _KEEP_INSTANT)]:
+            del self.actions[key]
         self.actions[action["actionId"]] = {
             "actionId": action["actionId"],
             "actionType": action["actionType"],

@@ -159,6 +159,18 @@ class VehicleSim:
                 await task
 
     async def _run(self, ready: asyncio.Future[None]) -> None:
+        try:
+            await self._serve(ready)
+        except BaseException as exc:
+            if not ready.done():  # start() must not wait for ever on an unexpected failure
+                ready.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
+            _log.exception("%s: the simulated vehicle stopped", self.client_id)
+        finally:
+            self.connected.clear()
+
+    async def _serve(self, ready: asyncio.Future[None]) -> None:
         backoff = 0.5
         while True:
             client = self._link.make_client()
@@ -175,7 +187,12 @@ class VehicleSim:
                     state_task = asyncio.create_task(self._state_loop())
                     try:
                         async for message in client.messages:
-                            self._dispatch(str(message.topic), message.payload)
+                            try:
+                                self._dispatch(str(message.topic), message.payload)
+                            except Exception:  # a simulator bug must not take the vehicle down
+                                _log.exception(
+                                    "%s: handling a %s message failed", self.client_id, message.topic
+                                )
                     finally:
                         self.connected.clear()
                         await self._cancel(state_task)
@@ -272,6 +289,7 @@ class VehicleSim:
                 self.counters.orders_updated += 1
             if self._order_task is None or self._order_task.done():
                 self._order_task = asyncio.create_task(self._worker.run())
+                self._order_task.add_done_callback(self._log_failure)
         self._dirty.set()
 
     def _on_instant(self, message: dict[str, Any]) -> None:
@@ -326,6 +344,15 @@ class VehicleSim:
             m.add_error(error_entry("unsupportedInstantAction", text, refs))
             m.set_action(action_id, "FAILED", text)
             self.counters.actions_failed += 1
+
+    def _log_failure(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            _log.error(
+                "%s: executing order %s failed",
+                self.client_id,
+                self.model.order_id,
+                exc_info=task.exception(),
+            )
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)

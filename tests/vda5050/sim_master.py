@@ -136,6 +136,7 @@ class Master:
         await self.send("order", order)
 
     async def instant(self, *actions: tuple[str, str]) -> None:
+        """One ``instantActions`` message with (actionId, actionType) actions."""
         self._headers["instantActions"] += 1
         await self.send(
             "instantActions",

@@ -229,3 +229,27 @@ async def test_drop_sends_the_last_will_stop_says_offline_and_both_are_retained(
         async with connect_master(mqtt_url, vehicle.topics, f"late-{uuid.uuid4().hex[:8]}") as late:
             assert (await late.next("connection"))["connectionState"] == "OFFLINE"
             assert (await late.next("factsheet"))["serialNumber"] == vehicle.serial_number
+
+
+async def test_instant_actions_do_not_pile_up_in_the_state(mqtt_url: str) -> None:
+    async with rig(mqtt_url) as (_, master):
+        await master.instant(*((f"s{i}", "stateRequest") for i in range(15)))
+        state = await master.next("state", lambda s: _status(s).get("s14") == "FINISHED")
+        assert 0 < len(state["actionStates"]) <= 11
+
+
+async def test_vehicle_reconnects_after_the_broker_restarts() -> None:
+    with EmbeddedBroker(mqtt_port=-1) as broker:
+        assert broker.mqtt_url is not None
+        url = broker.mqtt_url
+        vehicle = VehicleSim("Acme", f"SN.{uuid.uuid4().hex[:8]}", mqtt_url=url, validate=True)
+        await vehicle.start()
+        try:
+            broker.restart()
+            await eventually(lambda: not vehicle.connected.is_set(), timeout=10, what="the loss seen")
+            await eventually(vehicle.connected.is_set, timeout=20, what="the vehicle back")
+            async with connect_master(url, vehicle.topics, f"m-{uuid.uuid4().hex[:8]}") as master:
+                await master.instant(("after", "stateRequest"))  # its subscriptions are back too
+                await master.next("state", lambda s: _status(s).get("after") == "FINISHED")
+        finally:
+            await vehicle.stop()
