@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import ssl
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -154,10 +155,13 @@ class Master:
 
 
 @contextlib.asynccontextmanager
-async def connect_master(mqtt_url: str, vehicle: VehicleTopics, client_id: str) -> AsyncIterator[Master]:
+async def connect_master(
+    mqtt_url: str, vehicle: VehicleTopics, client_id: str, *, tls_ca: str | None = None
+) -> AsyncIterator[Master]:
     """A master subscribed to ``<vehicle prefix>/#`` (QoS 1, so retained QoS 1 arrive too)."""
-    host, port = mqtt_url.removeprefix("mqtt://").rsplit(":", 1)
-    async with aiomqtt.Client(host, int(port), identifier=client_id) as client:
+    host, port = mqtt_url.split("://", 1)[1].rsplit(":", 1)
+    tls = ssl.create_default_context(cafile=tls_ca) if mqtt_url.startswith("mqtts://") else None
+    async with aiomqtt.Client(host, int(port), identifier=client_id, tls_context=tls) as client:
         master = Master(client, vehicle)
         await client.subscribe(f"{vehicle.prefix}/#", qos=1)
         pump = asyncio.create_task(master.pump())
