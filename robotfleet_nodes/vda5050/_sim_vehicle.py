@@ -40,7 +40,19 @@ class VehicleSim:
     ``instantActions``, and sends ``state`` on every change and at least every
     ``state_period_s``. ``await stop()`` says OFFLINE and disconnects; ``await drop()`` closes the
     socket without DISCONNECT, so the broker publishes the will. A connection lost any other way
-    is re-established with back-off. See ``docs/fleet.md`` ("VDA 5050 vehicle simulator").
+    is re-established with back-off. See ``docs/fleet.md`` ("The VDA 5050 vehicle simulator").
+
+    Args:
+        manufacturer, serial_number, interface_name, major_version: the topic levels
+            (``<interface>/<major>/<manufacturer>/<serial>/<topic>``).
+        mqtt_url: ``mqtt://host:port`` or ``mqtts://host:port`` (then ``tls_ca`` verifies the
+            broker; without it the system's CAs do).
+        username, password: the MQTT login (password alone: the username is the client id).
+        client_id: the MQTT client id; default ``default_robot_id(manufacturer, serial_number)``.
+        speed: m/s; work_time_s: seconds each action runs; state_period_s: the longest gap
+            between two ``state`` messages; start, map_id, battery: where it begins.
+        validate: also check every message it sends against the schemas (received ones are
+            always checked); a failure is logged and counted (``counters.invalid_sent``).
     """
 
     def __init__(
@@ -67,7 +79,7 @@ class VehicleSim:
         self.client_id = client_id or default_robot_id(manufacturer, serial_number)
         self.state_period_s = state_period_s
         self.model = VehicleModel(x=start[0], y=start[1], theta=start[2], map_id=map_id, battery=battery)
-        self.counters = SimCounters()
+        self._counters = SimCounters()
         self._link = MqttLink(
             self.topics,
             mqtt_url=mqtt_url,
@@ -84,7 +96,7 @@ class VehicleSim:
         self._dirty = asyncio.Event()
         self._worker = OrderWorker(
             self.model,
-            self.counters,
+            self._counters,
             speed=speed,
             work_time_s=work_time_s,
             go=self._go,
@@ -98,6 +110,13 @@ class VehicleSim:
         self._background: set[asyncio.Task[None]] = set()
         self._ending = False
         self.connected = asyncio.Event()  #: set while the MQTT session is up (after ONLINE)
+
+    @property
+    def counters(self) -> SimCounters:
+        """What the vehicle did so far (the same object, kept up to date)."""
+        self._counters.messages_sent = self._link.sent
+        self._counters.invalid_sent = self._link.invalid_sent
+        return self._counters
 
     @property
     def manufacturer(self) -> str:
@@ -222,14 +241,12 @@ class VehicleSim:
                     await self._dirty.wait()
             self._dirty.clear()
             await self._link.publish("state", self.model.state(self.manufacturer, self.serial_number))
-            self.counters.messages_sent = self._link.sent
-            self.counters.invalid_sent = self._link.invalid_sent
 
     # -- receiving ---------------------------------------------------------------------------
     def _dispatch(self, topic: str, payload: Any) -> None:
         name = topic.rsplit("/", 1)[-1]
         raw = payload if isinstance(payload, bytes) else str(payload).encode()
-        self.counters.messages_received += 1
+        self._counters.messages_received += 1
         for listener in self._listeners:
             listener(name, raw)
         message = self._decode(name, raw)
@@ -260,9 +277,9 @@ class VehicleSim:
 
     def _refuse(self, text: str, refs: dict[str, str]) -> dict[str, Any] | None:
         _log.warning("%s: %s", self.client_id, text)
-        self.counters.schema_errors += 1
+        self._counters.schema_errors += 1
         if refs["topic"] == "order":
-            self.counters.orders_rejected += 1
+            self._counters.orders_rejected += 1
         self.model.add_error(error_entry("validationError", text, refs))
         self._dirty.set()
         return None
@@ -270,10 +287,10 @@ class VehicleSim:
     def _on_order(self, order: dict[str, Any]) -> None:
         outcome = self.model.take_order(order)
         if outcome is OrderOutcome.IGNORED:
-            self.counters.orders_ignored += 1
+            self._counters.orders_ignored += 1
             return
         if outcome is OrderOutcome.REJECTED:
-            self.counters.orders_rejected += 1
+            self._counters.orders_rejected += 1
             _log.info(
                 "%s: order %s refused: %s",
                 self.client_id,
@@ -282,11 +299,11 @@ class VehicleSim:
             )
         else:
             if outcome is OrderOutcome.ACCEPTED:
-                self.counters.orders_accepted += 1
+                self._counters.orders_accepted += 1
                 if self._charge_task is not None:
                     self._charge_task.cancel()
             else:
-                self.counters.orders_updated += 1
+                self._counters.orders_updated += 1
             if self._order_task is None or self._order_task.done():
                 self._order_task = asyncio.create_task(self._worker.run())
                 self._order_task.add_done_callback(self._log_failure)
@@ -294,7 +311,7 @@ class VehicleSim:
 
     def _on_instant(self, message: dict[str, Any]) -> None:
         for action in message["actions"]:
-            self.counters.instant_actions += 1
+            self._counters.instant_actions += 1
             self.model.add_instant(action)
             self._instant(action)
         self._dirty.set()
@@ -306,7 +323,7 @@ class VehicleSim:
             if self._order_task is not None:
                 self._order_task.cancel()
             if m.cancel():
-                self.counters.orders_cancelled += 1
+                self._counters.orders_cancelled += 1
                 m.set_action(action_id, "FINISHED", "order cancelled")
             else:
                 m.add_error(error_entry("noOrderToCancel", "cancelOrder: there is no order to cancel", refs))
@@ -343,7 +360,7 @@ class VehicleSim:
             text = f"instant action {kind!r} is not supported by the simulator"
             m.add_error(error_entry("unsupportedInstantAction", text, refs))
             m.set_action(action_id, "FAILED", text)
-            self.counters.actions_failed += 1
+            self._counters.actions_failed += 1
 
     def _log_failure(self, task: asyncio.Task[None]) -> None:
         if not task.cancelled() and task.exception() is not None:

@@ -83,8 +83,11 @@ async def test_same_order_twice_is_ignored_an_update_extends_it(mqtt_url: str) -
         order = make_order("wo2.1", [(0, 0), (1, 0), (2, 0)], released=2, vehicle=t)
         await master.order(order)
         await master.next("state", lambda s: s["orderId"] == "wo2.1")
+        received: list[str] = []
+        vehicle.add_listener(lambda topic, payload: received.append(topic))
         await master.order(order)  # same orderId, same orderUpdateId: already received (6.6.4)
         await eventually(lambda: vehicle.counters.orders_ignored == 1, timeout=10)
+        assert received == ["order"]
         at_base_end = await master.next("state", lambda s: s["lastNodeId"] == "n2" and not s["driving"])
         assert [(n["nodeId"], n["released"]) for n in at_base_end["nodeStates"]] == [("n4", False)]
         update = make_order("wo2.1", [(1, 0), (2, 0), (3, 0)], first_seq=2, update_id=1, header=1, vehicle=t)
