@@ -145,6 +145,8 @@ class VehicleSim:
         except BaseException:
             await self._cancel(self._run_task)
             raise
+        if self.model.has_active_order:  # stopped or dropped mid-order: carry on where it stands
+            self._resume_order()
 
     async def stop(self) -> None:
         """Graceful end: ``connection`` OFFLINE (QoS 1, retained), then MQTT DISCONNECT."""
@@ -304,10 +306,14 @@ class VehicleSim:
                     self._charge_task.cancel()
             else:
                 self._counters.orders_updated += 1
-            if self._order_task is None or self._order_task.done():
-                self._order_task = asyncio.create_task(self._worker.run())
-                self._order_task.add_done_callback(self._log_failure)
+            self._resume_order()
         self._dirty.set()
+
+    def _resume_order(self) -> None:
+        """Run the order (again): after it was accepted or extended, or after a restart."""
+        if self._order_task is None or self._order_task.done():
+            self._order_task = asyncio.create_task(self._worker.run())
+            self._order_task.add_done_callback(self._log_failure)
 
     def _on_instant(self, message: dict[str, Any]) -> None:
         for action in message["actions"]:
@@ -321,7 +327,8 @@ class VehicleSim:
         refs = {"actionId": action_id}
         if kind == "cancelOrder":
             if self._order_task is not None:
-                self._order_task.cancel()
+                self._order_task.cancel()  # it ends at its next await; the next order gets a new one
+                self._order_task = None
             if m.cancel():
                 self._counters.orders_cancelled += 1
                 m.set_action(action_id, "FINISHED", "order cancelled")

@@ -256,3 +256,25 @@ async def test_vehicle_reconnects_after_the_broker_restarts() -> None:
                 await master.next("state", lambda s: _status(s).get("after") == "FINISHED")
         finally:
             await vehicle.stop()
+
+
+async def test_an_order_right_after_a_cancel_runs(mqtt_url: str) -> None:
+    async with rig(mqtt_url, speed=1.0) as (vehicle, master):
+        t = vehicle.topics
+        await master.order(make_order("wo12.1", [(0, 0), (50, 0)], vehicle=t))
+        await master.next("state", lambda s: s["driving"])
+        await master.instant(("c", "cancelOrder"))  # no wait in between: both may arrive in one read
+        await master.order(make_order("wo13.1", [(0, 0), (0.5, 0)], header=1, vehicle=t))
+        await master.next("state", lambda s: s["orderId"] == "wo13.1" and s["lastNodeId"] == "n2")
+        assert vehicle.counters.orders_cancelled == 1 and vehicle.counters.orders_finished == 1
+
+
+async def test_a_vehicle_back_after_a_drop_finishes_its_order(mqtt_url: str) -> None:
+    async with rig(mqtt_url, speed=4.0) as (vehicle, master):
+        await master.order(make_order("wo14.1", [(0, 0), (2, 0)], vehicle=vehicle.topics))
+        await master.next("state", lambda s: s["driving"])
+        await vehicle.drop()
+        await master.next("connection", lambda c: c["connectionState"] == "CONNECTIONBROKEN")
+        await vehicle.start()
+        done = await master.next("state", lambda s: s["lastNodeId"] == "n2")
+        assert done["nodeStates"] == [] and done["agvPosition"]["x"] == 2
