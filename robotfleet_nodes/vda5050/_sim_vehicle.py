@@ -107,6 +107,7 @@ class VehicleSim:
         self._run_task: asyncio.Task[None] | None = None
         self._order_task: asyncio.Task[None] | None = None
         self._charge_task: asyncio.Task[None] | None = None
+        self._state_task: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
         self._ending = False
         self.connected = asyncio.Event()  #: set while the MQTT session is up (after ONLINE)
@@ -169,7 +170,8 @@ class VehicleSim:
         self.connected.clear()
 
     async def _halt_work(self) -> None:
-        for task in (self._order_task, self._charge_task, *self._background):
+        """Cancel everything that publishes, so OFFLINE is the vehicle's last word."""
+        for task in (self._order_task, self._charge_task, self._state_task, *self._background):
             await self._cancel(task)
 
     @staticmethod
@@ -205,7 +207,7 @@ class VehicleSim:
                     if not ready.done():
                         ready.set_result(None)
                     backoff = 0.5
-                    state_task = asyncio.create_task(self._state_loop())
+                    self._state_task = asyncio.create_task(self._state_loop())
                     try:
                         async for message in client.messages:
                             try:
@@ -216,7 +218,7 @@ class VehicleSim:
                                 )
                     finally:
                         self.connected.clear()
-                        await self._cancel(state_task)
+                        await self._cancel(self._state_task)
             except aiomqtt.MqttError as exc:
                 self.connected.clear()
                 if not ready.done():
