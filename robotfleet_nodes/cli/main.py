@@ -24,6 +24,7 @@ from robotfleet_nodes.cli import (  # noqa: F401 - registers the verbs
     _security,
     _service,
     _topic,
+    _vda5050,
 )
 from robotfleet_nodes.cli._common import EXIT_FAILURE, EXIT_INTERRUPTED, AsyncVerb
 from robotfleet_nodes.cli._verb import verbs
