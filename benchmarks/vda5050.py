@@ -233,6 +233,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     vehicles = int(args.vehicles)
     secure = args.secure == "on"
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as nats-server binds
         try:
             probe.bind(("127.0.0.1", MQTT_PORT))
         except OSError:
@@ -401,7 +402,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--vehicles", type=int, default=1000)
-    parser.add_argument("--robots", type=int, default=1, help="simulated robots besides (gen-config needs 1)")
+    parser.add_argument(
+        "--robots", type=int, default=None, help="simulated robots besides (default: one per zone)"
+    )
     parser.add_argument("--zones", type=int, default=5)
     parser.add_argument("--secure", choices=("on", "off"), default="on")
     parser.add_argument("--accept-rate", type=float, default=50.0)
@@ -411,6 +414,8 @@ def main() -> int:
     parser.add_argument("--drain-s", type=float, default=90.0)
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for all vehicles")
     args = parser.parse_args()
+    if args.robots is None:
+        args.robots = args.zones
     t0 = time.monotonic()
     result = run(args)
     emit({"benchmark": "vda5050", "result": result, "wall_s": round(time.monotonic() - t0, 1)})

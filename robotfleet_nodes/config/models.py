@@ -699,6 +699,8 @@ class EdgeConfig(_TierConfig):
 
     ``EDGE_ROBOT_ID`` and ``EDGE_ZONE_ID`` override ``robot_id`` and ``zone_id``; with a
     ``zone_map`` (``EDGE_ZONE_MAP``) the loader takes ``zone_id`` from the map by robot id.
+    With ``driver: vda5050`` and no ``robot_id``, the robot id is the vehicle's
+    ``<manufacturer>-<serialNumber>`` made a valid id (``Acme``/``SN.1``: ``Acme-SN_1``).
     """
 
     KIND: ClassVar[str] = "edge"
@@ -721,6 +723,14 @@ class EdgeConfig(_TierConfig):
     sim: SimDriverConfig = Field(default_factory=SimDriverConfig)
     dds: DdsDriverConfig = Field(default_factory=DdsDriverConfig)
     vda5050: Vda5050DriverConfig = Field(default_factory=Vda5050DriverConfig)
+
+    @model_validator(mode="after")
+    def _vehicle_robot_id(self) -> EdgeConfig:
+        if self.driver == "vda5050" and "robot_id" not in self.model_fields_set:
+            from robotfleet_nodes.vda5050.topics import default_robot_id
+
+            self.robot_id = default_robot_id(self.vda5050.manufacturer, self.vda5050.serial_number)
+        return self
 
 
 #: Any tier's configuration.

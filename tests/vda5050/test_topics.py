@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import aiomqtt
 import pytest
 from nats.aio.msg import Msg
 
 from robotfleet_nodes.broker import EmbeddedBroker
+from robotfleet_nodes.config import load_config
 from robotfleet_nodes.errors import Vda5050ConfigError
 from robotfleet_nodes.transport.nats import NatsTransport
 from robotfleet_nodes.vda5050.topics import VehicleTopics, check_level, default_robot_id, subject, topic_of
@@ -72,3 +74,19 @@ def test_mqtt_listener_port_survives_restart() -> None:
         first = broker.mqtt_url
         broker.restart()
         assert broker.mqtt_url == first
+
+
+def test_a_vehicle_edge_without_robot_id_is_named_after_its_vehicle(tmp_path: Path) -> None:
+    """``driver: vda5050`` and no ``robot_id``: ``<manufacturer>-<serialNumber>``, subject-safe;
+    a ``robot_id`` in the file or ``EDGE_ROBOT_ID`` wins."""
+    path = tmp_path / "edge.yaml"
+    vehicle = "driver: vda5050\nvda5050:\n  manufacturer: Acme\n  serial_number: SN.1\n"
+    path.write_text(vehicle)
+    assert load_config("edge", str(path), environ={}).robot_id == "Acme-SN_1"
+    assert load_config("edge", str(path), environ={"EDGE_ROBOT_ID": "agv-7"}).robot_id == "agv-7"
+    path.write_text(
+        "robot_id: agv-9\ndriver: vda5050\nvda5050:\n  manufacturer: Acme\n  serial_number: SN.1\n"
+    )
+    assert load_config("edge", str(path), environ={}).robot_id == "agv-9"
+    path.write_text("driver: sim\n")
+    assert load_config("edge", str(path), environ={}).robot_id == "robot-1"
