@@ -82,6 +82,7 @@ class Submitter:
     submitted: int = 0
     accepted: dict[str, int] = field(default_factory=dict)  # id -> the 2xx status
     accepted_when: dict[str, float] = field(default_factory=dict)  # id -> when it was accepted
+    sent_when: dict[str, float] = field(default_factory=dict)  # id -> when it was first POSTed
     http_503: int = 0
     other_5xx: list[dict[str, Any]] = field(default_factory=list)
     http_4xx: list[dict[str, Any]] = field(default_factory=list)
@@ -133,6 +134,8 @@ class Submitter:
 
     def _submit(self, order_id: str) -> None:
         body = {"id": order_id, "area_id": self.area, "task": self.task}
+        with self._lock:
+            self.sent_when[order_id] = time.time()
         deadline = time.monotonic() + GIVE_UP_S
         while time.monotonic() < deadline:
             port = self._port()

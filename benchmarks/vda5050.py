@@ -19,6 +19,10 @@ default. Then it measures:
   API, the executions counted from the vehicles' own ``state`` reports (an orderId
   ``<order>.<attempt>`` whose action the vehicle reported FINISHED): lost, executed twice
   (two attempts of one order both finished, or one finished twice), stuck.
+- **the peer**: after the drain, a plain VDA 5050 master on the same broker (the observer's
+  connection) sends orders straight to the vehicles at the accept rate for ``--raw-s``
+  seconds: publish -> first state showing it, and the fleet's POST -> first state over it
+  (``fleet_post_over_raw_publish``): what the four tiers add to a plain master.
 
 The observer subscribes ``uagv.>`` (the operator's identity when secured) and validates
 every message against the VDA 5050 2.1.0 schemas; any invalid message is counted with
@@ -31,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
 import json
 import os
 import signal
@@ -50,7 +55,8 @@ from _common import emit, progress
 from _proc import cpu_seconds, free_port, pss_kib, tree
 
 from robotfleet_nodes.vda5050 import errors as schema_errors
-from robotfleet_nodes.vda5050.topics import topic_of
+from robotfleet_nodes.vda5050 import validate
+from robotfleet_nodes.vda5050.topics import subject, topic_of
 
 ROOT = Path(__file__).resolve().parent.parent
 RFOS = Path(sys.executable).parent / "rfos"
@@ -74,11 +80,13 @@ class Observer:
         self.not_json = 0
         self.order_seen: dict[str, float] = {}  # orderId -> when its order message passed
         self.accepted_s: dict[str, float] = {}  # orderId -> order -> first state showing it
+        self.accepted_wall: dict[str, float] = {}  # orderId -> time.time() of that first state
         self.finished: dict[str, int] = {}  # orderId -> times a vehicle reported it done
         self.failed: dict[str, int] = {}
         self._done_reported: dict[str, str] = {}  # vehicle prefix -> last orderId seen done
         self.online: dict[str, str] = {}  # vehicle prefix -> connectionState
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._nc: Any = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._stop: asyncio.Event | None = None
@@ -118,12 +126,41 @@ class Observer:
         if self.ca is not None:
             context = ssl.create_default_context(cafile=str(self.ca))
             options["tls"] = context
-        nc = await nats.connect(self.url, **options)
+        nc = self._nc = await nats.connect(self.url, **options)
         await nc.subscribe("uagv.>", cb=self._on, pending_msgs_limit=1_000_000, pending_bytes_limit=-1)
         await nc.flush()
         self._ready.set()
         await self._stop.wait()
         await nc.close()
+
+    def raw_orders(self, vehicles: list[tuple[str, str]], rate: float, seconds: float) -> dict[str, float]:
+        """The peer: a plain VDA 5050 master on the same broker (this observer's connection)
+        sends ``order`` messages straight to the vehicles, round robin, at ``rate`` for
+        ``seconds``; returns orderId -> when it was published (time.time())."""
+        assert self._loop is not None
+        future = asyncio.run_coroutine_threadsafe(self._raw_orders(vehicles, rate, seconds), self._loop)
+        return future.result(seconds + 30)
+
+    async def _raw_orders(
+        self, vehicles: list[tuple[str, str]], rate: float, seconds: float
+    ) -> dict[str, float]:
+        sent: dict[str, float] = {}
+        began = time.monotonic()
+        k = 0
+        while time.monotonic() - began < seconds:
+            delay = began + k / rate - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            manufacturer, serial = vehicles[k % len(vehicles)]
+            order_id = f"raw-{k:06d}.1"
+            message = raw_order(k, manufacturer, serial, order_id)
+            sent[order_id] = time.time()
+            await self._nc.publish(
+                subject(f"uagv/v2/{manufacturer}/{serial}/order"), json.dumps(message).encode()
+            )
+            k += 1
+        await self._nc.flush()
+        return sent
 
     async def _on(self, msg: Any) -> None:
         now = time.monotonic()
@@ -159,6 +196,7 @@ class Observer:
         sent = self.order_seen.get(order_id)
         if sent is not None and order_id not in self.accepted_s:
             self.accepted_s[order_id] = now - sent
+            self.accepted_wall[order_id] = time.time()
         actions = state.get("actionStates") or []
         ours = [a for a in actions if a.get("actionType") not in ("cancelOrder", "startPause", "stopPause")]
         if not ours or state.get("nodeStates") or state.get("edgeStates"):
@@ -168,6 +206,32 @@ class Observer:
             self._done_reported[prefix] = order_id  # one count per (vehicle, order): states repeat
             table = self.finished if statuses == {"FINISHED"} else self.failed
             table[order_id] = table.get(order_id, 0) + 1
+
+
+def raw_order(k: int, manufacturer: str, serial: str, order_id: str) -> dict[str, Any]:
+    """The plain master's ``order``: as the edge sends one without a target (one node, one
+    HARD action), validated against the 2.1.0 schema."""
+    message = {
+        "headerId": k,
+        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+        "version": "2.1.0",
+        "manufacturer": manufacturer,
+        "serialNumber": serial,
+        "orderId": order_id,
+        "orderUpdateId": 0,
+        "nodes": [
+            {
+                "nodeId": f"raw-node-{k}",
+                "sequenceId": 0,
+                "released": True,
+                "nodePosition": {"x": 0.0, "y": 0.0, "theta": 0.0, "mapId": "map"},
+                "actions": [{"actionId": f"raw-action-{k}", "actionType": "pick", "blockingType": "HARD"}],
+            }
+        ],
+        "edges": [],
+    }
+    validate("order", message)
+    return message
 
 
 def _get(base: str, path: str, headers: dict[str, str], timeout: float = 10) -> Any:
@@ -336,6 +400,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 all_ids |= ids
                 with observer.lock:
                     latencies = [s for oid, s in observer.accepted_s.items() if oid.rsplit(".", 1)[0] in ids]
+                    post_to_accepted = [
+                        at - submitter.sent_when[oid.rsplit(".", 1)[0]]
+                        for oid, at in observer.accepted_wall.items()
+                        if oid.rsplit(".", 1)[0] in ids
+                    ]
                     finished_during = sum(observer.finished.values()) - finished_before
                 phases[name] = {
                     "rate": rate,
@@ -344,6 +413,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     "accepted_per_s": round(len(ids) / (p1 - p0), 1),
                     "vehicle_completions_per_s": round(finished_during / (p1 - p0), 1),
                     "order_to_accepted": _ms(latencies),
+                    "post_to_accepted": _ms(post_to_accepted),
                     "cpu_fraction_of_core": round(cpu, 3),
                 }
                 progress(f"{name}: {json.dumps(phases[name])}")
@@ -357,9 +427,46 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     break
                 progress(f"drain: {open_orders} orders not final")
                 time.sleep(2.0)
+            # the peer: a plain VDA 5050 master publishing orders straight to the vehicles
+            progress(f"raw master: {args.accept_rate} orders/s for {args.raw_s} s")
+            with (deploy / "vda5050" / "vehicles.csv").open() as f:
+                table = list(csv.DictReader(f))
+            raw_sent = observer.raw_orders(
+                [(row["manufacturer"], row["serial_number"]) for row in table], args.accept_rate, args.raw_s
+            )
+            raw_deadline = time.monotonic() + 10
+            while time.monotonic() < raw_deadline:
+                with observer.lock:
+                    if all(oid in observer.accepted_wall for oid in raw_sent):
+                        break
+                time.sleep(0.2)
+            with observer.lock:
+                raw = [
+                    observer.accepted_wall[oid] - t
+                    for oid, t in raw_sent.items()
+                    if oid in observer.accepted_wall
+                ]
+            fleet_path = phases["accept"]["post_to_accepted"]
+            raw_path = _ms(raw)
+            peer = {
+                "raw_master": {
+                    "rate": args.accept_rate,
+                    "seconds": args.raw_s,
+                    "sent": len(raw_sent),
+                    "publish_to_accepted": raw_path,
+                },
+                "fleet_post_over_raw_publish": {
+                    q: round(fleet_path[q] / raw_path[q], 2) for q in ("p50_ms", "p99_ms")
+                }
+                if fleet_path and raw_path
+                else None,
+            }
+            progress(f"raw master: {json.dumps(peer)}")
             with observer.lock:
                 done_by_order: dict[str, list[str]] = {}
                 for oid, count in observer.finished.items():
+                    if oid.startswith("raw-"):
+                        continue
                     done_by_order.setdefault(oid.rsplit(".", 1)[0], []).extend([oid] * count)
                 invalid = observer.invalid
                 invalid_samples = list(observer.invalid_samples)
@@ -377,6 +484,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "steady_cpu_by_part": {k: round(v, 3) for k, v in sorted(parts.items())},
                 "total_pss_mib": round(pss),
                 "phases": phases,
+                "peer": peer,
                 "orders_accepted": len(all_ids),
                 "api_states": {s: n for s, n in totals.items() if n},
                 "orders_run_by_vehicles": len(vda_ids),
@@ -412,6 +520,7 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--sustain-s", type=float, default=60.0)
     parser.add_argument("--drain-s", type=float, default=90.0)
+    parser.add_argument("--raw-s", type=float, default=20.0, help="seconds of the plain master (the peer)")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for all vehicles")
     args = parser.parse_args()
     if args.robots is None:
