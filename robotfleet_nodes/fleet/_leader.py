@@ -6,7 +6,8 @@ The lease is the key ``leader`` of the JetStream key-value bucket
 - **Acquire**: create the key (none yet), or compare-and-set on the revision last seen when
   that revision is older than ``lease_s`` on this instance's own monotonic clock, names
   this instance (a restart, or a leader that stood down for want of the broker, takes its
-  own lease back at once: the compare-and-set proves nobody took over meanwhile) or is
+  own lease back at once, also when its last renewal was stored but the answer lost: the
+  compare-and-set proves nobody took over meanwhile) or is
   vacant (a leader stopped cleanly). Each take-over writes ``epoch + 1``: the epoch is the fencing token.
 - **Renew**: the leader writes the same record every ``renew_period_s`` by compare-and-set
   on its own last revision. A lost compare-and-set (another instance took over) deposes
@@ -291,9 +292,13 @@ class LeaderLease:
         epoch = (record.epoch if record is not None else 0) + 1
         if record is None or not record.instance:
             await self._acquire(revision, epoch=epoch)
-        elif record.instance == self.instance and (first or revision == self._written):
+        elif record.instance == self.instance and (
+            first or revision == self._written or record.epoch == self._epoch
+        ):
             # at start (a restart), or nobody wrote since this instance's last renewal (it
-            # stood down for want of the broker): the compare-and-set proves no one took over
+            # stood down for want of the broker), or what was written since is one of its own
+            # renewals of this epoch (stored, but its answer lost with the broker; a take-over
+            # writes epoch + 1): the compare-and-set proves no one took over
             log.info(
                 "fleet %s: taking back this instance's own lease (epoch %d)", self.instance, record.epoch
             )
