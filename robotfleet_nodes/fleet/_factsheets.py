@@ -15,10 +15,10 @@ import re
 from typing import Any
 
 from nats.js import api as js_api
-from nats.js.errors import BadRequestError, KeyNotFoundError, NotFoundError
+from nats.js.errors import KeyNotFoundError
 
 from robotfleet_nodes.errors import BrokerUnavailable
-from robotfleet_nodes.fleet.protocol import factsheet_bucket
+from robotfleet_nodes.fleet.protocol import factsheet_bucket, open_key_value
 from robotfleet_nodes.transport import NatsTransport
 
 __all__ = ["MAX_FACTSHEET_BYTES", "FactsheetStore"]
@@ -42,25 +42,17 @@ class FactsheetStore:
 
     async def ensure(self) -> None:
         """Open the bucket, creating it if missing (file storage, one value per robot)."""
-        js = self._transport.jetstream()
-        try:
-            self._kv = await js.key_value(self.bucket)
-            return
-        except (NotFoundError, BadRequestError):
-            pass
-        try:
-            self._kv = await js.create_key_value(
-                js_api.KeyValueConfig(
-                    bucket=self.bucket,
-                    history=1,
-                    storage=js_api.StorageType.FILE,
-                    replicas=self._transport.stream_replicas(),
-                    max_value_size=MAX_FACTSHEET_BYTES,
-                    direct=True,
-                )
-            )
-        except BadRequestError:  # created concurrently by another fleet instance
-            self._kv = await js.key_value(self.bucket)
+        self._kv = await open_key_value(
+            self._transport.jetstream(),
+            js_api.KeyValueConfig(
+                bucket=self.bucket,
+                history=1,
+                storage=js_api.StorageType.FILE,
+                replicas=self._transport.stream_replicas(),
+                max_value_size=MAX_FACTSHEET_BYTES,
+                direct=True,
+            ),
+        )
 
     async def get(self, robot_id: str) -> bytes | None:
         """The stored body of ``robot_id``'s factsheet (JSON), or None when it sent none."""

@@ -33,10 +33,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from nats.js import api as js_api
-from nats.js.errors import BadRequestError, KeyNotFoundError, KeyWrongLastSequenceError, NotFoundError
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 
 from robotfleet_nodes.config import FailoverConfig
 from robotfleet_nodes.errors import RobotFleetError
+from robotfleet_nodes.fleet.protocol import open_key_value
 from robotfleet_nodes.transport import NatsTransport
 
 __all__ = ["LEADER_KEY", "LeaderLease", "LeaderRecord", "NotLeader", "leader_bucket"]
@@ -173,20 +174,15 @@ class LeaderLease:
         # is away must fail (and be sent again) within the lease, not after JetStream's 5 s
         # default (measured: a single fleet led again 6 s after its broker came back).
         js = self._transport.client.jetstream(timeout=self.request_timeout_s)
-        try:
-            self._kv = await js.key_value(self.bucket)
-        except (NotFoundError, BadRequestError):
-            try:
-                self._kv = await js.create_key_value(
-                    js_api.KeyValueConfig(
-                        bucket=self.bucket,
-                        history=1,
-                        storage=js_api.StorageType.FILE,
-                        replicas=self._transport.stream_replicas(),  # R3 on a cluster
-                    )
-                )
-            except BadRequestError:  # created by another instance meanwhile
-                self._kv = await js.key_value(self.bucket)
+        self._kv = await open_key_value(
+            js,
+            js_api.KeyValueConfig(
+                bucket=self.bucket,
+                history=1,
+                storage=js_api.StorageType.FILE,
+                replicas=self._transport.stream_replicas(),  # R3 on a cluster
+            ),
+        )
         await self._step()
         self._task = asyncio.create_task(self._run(), name="fleet leader lease")
 

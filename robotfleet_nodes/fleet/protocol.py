@@ -32,10 +32,12 @@ __all__ = [
     "apply_update",
     "area_name",
     "ask_journal",
+    "create_key_value",
     "factsheet_bucket",
     "nats_transport_of",
     "note_stale_outcome",
     "now_stamp",
+    "open_key_value",
     "robot_name",
     "state_name",
     "zone_name",
@@ -318,6 +320,23 @@ class OrderEvents:
 _T = TypeVar("_T")
 
 
+async def create_key_value(js: JetStreamContext, config: js_api.KeyValueConfig) -> Any:
+    """Create the key-value bucket ``config`` describes; one created meanwhile by another
+    instance (JetStream refuses the create) is opened instead."""
+    try:
+        return await js.create_key_value(config)
+    except BadRequestError:
+        return await js.key_value(config.bucket)
+
+
+async def open_key_value(js: JetStreamContext, config: js_api.KeyValueConfig) -> Any:
+    """Open ``config.bucket``, creating it as ``config`` says when it does not exist yet."""
+    try:
+        return await js.key_value(config.bucket)
+    except (NotFoundError, BadRequestError):
+        return await create_key_value(js, config)
+
+
 def _may_create(transport: NatsTransport, create: bool | None) -> bool:
     """``create``, or by default: only a connection without an identity (an open broker)
     tries to create; a secured zone or area waits for the fleet (``create=True``)."""
@@ -388,17 +407,15 @@ class OrderStore:
         except (NotFoundError, BadRequestError):
 
             async def add() -> Any:
-                try:
-                    return await js.create_key_value(
-                        js_api.KeyValueConfig(
-                            bucket=self.bucket,
-                            history=1,
-                            storage=js_api.StorageType.FILE,
-                            replicas=self._transport.stream_replicas(),
-                        )
-                    )
-                except BadRequestError:
-                    return await js.key_value(self.bucket)
+                return await create_key_value(
+                    js,
+                    js_api.KeyValueConfig(
+                        bucket=self.bucket,
+                        history=1,
+                        storage=js_api.StorageType.FILE,
+                        replicas=self._transport.stream_replicas(),
+                    ),
+                )
 
             async def opened() -> Any:
                 return await js.key_value(self.bucket)
