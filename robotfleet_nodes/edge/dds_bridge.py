@@ -72,7 +72,6 @@ from typing import TYPE_CHECKING, Any
 
 from robotfleet_nodes.config import DdsDriverConfig
 from robotfleet_nodes.edge.driver import (
-    DriverBusy,
     DriverError,
     DriverEvent,
     DriverRejected,
@@ -305,14 +304,7 @@ class DdsBridgeDriver(SnapshotDriver):
                 f"{self._cfg.offline_timeout_s:g} s (is its ROS 2 stack running on "
                 f"domain {self._cfg.domain_id}?)"
             )
-        fatal = [e.code for e in self._errors if e.level == "FATAL"]
-        if fatal:
-            raise DriverRejected(f"robot {self._id} is in ERROR ({', '.join(fatal)})")
-        if self._order is not None:
-            raise DriverBusy(
-                f"robot {self._id} is already executing task {self._order.request.task_id!r}; "
-                "cancel it or wait for it to finish"
-            )
+        self._refuse_unless_free(self._errors, self._order.request.task_id if self._order else None)
         target = req.target
         if target is not None and not _finite(target.x, target.y, target.theta):
             raise TaskRejected(f"task {req.task_id!r}: target must be finite, got {target}")

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import abc
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, TypeAlias
 
@@ -338,6 +338,20 @@ class SnapshotDriver(RobotDriver):
             self._seq += 1
             snap = self._snap = self._snapshot(self._seq)
         return snap
+
+    def _refuse_unless_free(
+        self, errors: Iterable[DriverError], running: str | None, *, fix: str = ""
+    ) -> None:
+        """The checks every driver makes before a task: no FATAL error in ``errors``
+        (:class:`DriverRejected`, naming the codes; ``fix`` says what to do), no task
+        ``running`` (its id: :class:`DriverBusy`)."""
+        fatal = [e.code for e in errors if e.level == "FATAL"]
+        if fatal:
+            raise DriverRejected(f"robot {self._id} is in ERROR ({', '.join(fatal)}){fix}")
+        if running is not None:
+            raise DriverBusy(
+                f"robot {self._id} is already executing task {running!r}; cancel it or wait for it to finish"
+            )
 
     def _emit(self, event: DriverEvent) -> None:
         """Queue a task event for the next step's result."""

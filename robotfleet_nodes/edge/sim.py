@@ -34,7 +34,6 @@ import random
 
 from robotfleet_nodes.edge._sim_config import SimConfig
 from robotfleet_nodes.edge.driver import (
-    DriverBusy,
     DriverError,
     DriverEvent,
     DriverRejected,
@@ -205,11 +204,7 @@ class SimulatedRobot(SnapshotDriver):
             raise DriverRejected(
                 f"robot {self._id} is in {self._mode.value} mode; tasks need AUTOMATIC or SEMIAUTOMATIC"
             )
-        if self._task is not None:
-            raise DriverBusy(
-                f"robot {self._id} is already executing task {self._task.task_id!r}; "
-                "cancel it or wait for it to finish"
-            )
+        self._refuse_unless_free((), self._task.task_id if self._task is not None else None)
         cfg = self._cfg
         if self._battery < cfg.min_battery_to_accept:
             raise DriverRejected(

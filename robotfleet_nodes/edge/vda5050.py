@@ -69,7 +69,6 @@ from robotfleet_nodes.edge._vda5050_msgs import HeaderIds, VehicleState, instant
 from robotfleet_nodes.edge._vda5050_order import VdaOrder, judge, new_order, running, shown
 from robotfleet_nodes.edge._vda5050_retained import endpoint_for, read_retained_forever
 from robotfleet_nodes.edge.driver import (
-    DriverBusy,
     DriverEvent,
     DriverRejected,
     DriverStatus,
@@ -243,16 +242,9 @@ class Vda5050Driver(SnapshotDriver):
                 f"robot {self._id} is OFFLINE (VDA 5050 vehicle {self._topics.prefix} "
                 f"{'has not reported a state' if self._online else 'is not connected'})"
             )
-        fatal = [e.code for e in st.errors if e.level == "FATAL"]
-        if fatal:
-            raise DriverRejected(f"robot {self._id} is in ERROR ({', '.join(fatal)})")
         if st.mode not in _TAKES_ORDERS:
             raise DriverRejected(f"robot {self._id} is in {st.mode.value} mode; it takes orders in AUTOMATIC")
-        if self._order is not None:
-            raise DriverBusy(
-                f"robot {self._id} is already executing task {self._order.request.task_id!r}; "
-                "cancel it or wait for it to finish"
-            )
+        self._refuse_unless_free(st.errors, self._order.request.task_id if self._order else None)
         t = self._topics
         order = new_order(
             req,
