@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import resource
 import socket
+import time
+import zlib
+from pathlib import Path
 
-__all__ = ["cpu_seconds", "free_port", "own_cpu", "pss_kib", "rss_mib", "stat", "tree"]
+__all__ = [
+    "cpu_by_part",
+    "cpu_seconds",
+    "free_port",
+    "own_cpu",
+    "part_of",
+    "pss_kib",
+    "rss_mib",
+    "stat",
+    "tree",
+]
 
 
 def free_port() -> int:
@@ -78,3 +92,43 @@ def pss_kib(pid: int) -> int:
     except OSError:
         pass
     return 0
+
+
+def part_of(pid: int) -> str:
+    """Which part of a launched fleet process ``pid`` is: nats, fleet, area, zone, edges
+    (edge processes and edge containers), vehicle_sim (``rfos vda5050 sim``), launch."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return "gone"
+    text = b" ".join(argv).decode(errors="replace")
+    if "vda5050 sim" in text:
+        return "vehicle_sim"
+    if "nats-server" in text or " broker" in text:
+        return "nats"
+    if "_container_main" in text:
+        spec = text
+        if b"--spec-z" in argv:
+            spec = zlib.decompress(base64.b64decode(argv[argv.index(b"--spec-z") + 1])).decode()
+        return "zone" if "ZoneComponent" in spec else "edges"
+    if "_zygote" in text or "_forkserver" in text:
+        return "edges"
+    for name in ("fleet", "area", "zone", "edge"):
+        if any(Path(a.decode(errors="replace")).name == name for a in argv[:2]):
+            return "edges" if name == "edge" else name
+    return "launch"
+
+
+def cpu_by_part(pids: set[int], seconds: float) -> tuple[dict[str, float], list[int]]:
+    """CPU of ``pids`` over the next ``seconds``, as a fraction of one core per :func:`part_of`,
+    and the pids still alive at the end."""
+    before = {pid: cpu_seconds(pid) for pid in pids}
+    t0 = time.monotonic()
+    time.sleep(seconds)
+    elapsed = time.monotonic() - t0
+    alive = [pid for pid in pids if Path(f"/proc/{pid}").exists()]
+    parts: dict[str, float] = {}
+    for pid in alive:
+        part = part_of(pid)
+        parts[part] = parts.get(part, 0.0) + (cpu_seconds(pid) - before[pid]) / elapsed
+    return parts, alive

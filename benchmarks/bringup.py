@@ -23,7 +23,6 @@ JetStream at R3, the three servers on the same cores), in turn, and compares the
 from __future__ import annotations
 
 import argparse
-import base64
 import http.client
 import json
 import os
@@ -36,12 +35,11 @@ import threading
 import time
 import urllib.parse
 import urllib.request
-import zlib
 from pathlib import Path
 from typing import Any
 
 from _common import emit, progress
-from _proc import cpu_seconds, free_port, pss_kib, tree
+from _proc import cpu_by_part, cpu_seconds, free_port, part_of, pss_kib, tree
 
 ROOT = Path(__file__).resolve().parent.parent
 RFOS = Path(sys.executable).parent / "rfos"
@@ -65,28 +63,6 @@ def _online(base: str) -> int:
     return int(json.loads(_get(base, "/api/fleet", timeout=5))["robots_online"])
 
 
-def _tier(pid: int) -> str:
-    """Which part of the fleet process ``pid`` is: nats, fleet, area, zone, edges, launch."""
-    try:
-        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return "gone"
-    text = b" ".join(argv).decode(errors="replace")
-    if "nats-server" in text or " broker" in text:
-        return "nats"
-    if "_container_main" in text:
-        spec = text
-        if b"--spec-z" in argv:
-            spec = zlib.decompress(base64.b64decode(argv[argv.index(b"--spec-z") + 1])).decode()
-        return "zone" if "ZoneComponent" in spec else "edges"
-    if "_zygote" in text or "_forkserver" in text:
-        return "edges"
-    for name in ("fleet", "area", "zone", "edge"):
-        if any(Path(a.decode(errors="replace")).name == name for a in argv[:2]):
-            return "edges" if name == "edge" else name
-    return "launch"
-
-
 def _read_events(base: str, seconds: float, out: dict[str, float]) -> None:
     """Read ``/api/events`` as the dashboard does for ``seconds``: count events and bytes."""
     url = urllib.parse.urlsplit(base)
@@ -106,7 +82,7 @@ def _read_events(base: str, seconds: float, out: dict[str, float]) -> None:
 
 def _with_dashboard(base: str, pids: set[int]) -> dict[str, Any]:
     """With a dashboard's event stream open for 10 s: its volume, fleet CPU, API latency."""
-    fleet = [pid for pid in pids if _tier(pid) == "fleet"]
+    fleet = [pid for pid in pids if part_of(pid) == "fleet"]
     seen = {"bytes": 0.0, "events": 0.0}
     reader = threading.Thread(target=_read_events, args=(base, STEADY_SECONDS, seen), daemon=True)
     before = {pid: cpu_seconds(pid) for pid in fleet}
@@ -225,15 +201,7 @@ def run(
             # clients in the background for a while; measuring too early counts that.
             time.sleep(SETTLE_SECONDS)
             pids = set(tree(launcher.pid))
-            before = {pid: cpu_seconds(pid) for pid in pids}
-            t0 = time.perf_counter()
-            time.sleep(STEADY_SECONDS)
-            elapsed = time.perf_counter() - t0
-            alive = [pid for pid in pids if Path(f"/proc/{pid}").exists()]
-            tiers: dict[str, float] = {}
-            for pid in alive:
-                tier = _tier(pid)
-                tiers[tier] = tiers.get(tier, 0.0) + (cpu_seconds(pid) - before[pid]) / elapsed
+            tiers, alive = cpu_by_part(pids, STEADY_SECONDS)
             cpu = sum(tiers.values())
             pss = sum(pss_kib(pid) for pid in alive) / 1024
             api = {path: _latency_ms(base, path, 20) for path in ("/api/fleet", "/api/zones")}

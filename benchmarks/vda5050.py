@@ -9,7 +9,7 @@ default. Then it measures:
 - **visible**: seconds from the launch until every vehicle is ONLINE in ``GET /api/robots``
   (kind ``vda5050``, state not OFFLINE);
 - **steady CPU** of the whole process tree for 10 s (fraction of one core, by part: nats,
-  fleet, area, zone, edges, vehicle simulator, launch) and its PSS;
+  fleet, area, zone, edges, vehicle simulator, launch; ``_proc.part_of``) and its PSS;
 - **order -> accepted**: orders POSTed to the fleet at ``--accept-rate`` (50/s) for
   ``--accept-s`` seconds; for each VDA 5050 ``order`` message on the wire, the time until the
   vehicle's first ``state`` showing its ``orderId`` (p50/p99), measured by an observer on the
@@ -52,7 +52,7 @@ from typing import Any
 
 from _chaos_http import Submitter
 from _common import emit, progress
-from _proc import cpu_seconds, free_port, pss_kib, tree
+from _proc import cpu_by_part, cpu_seconds, free_port, pss_kib, tree
 
 from robotfleet_nodes.vda5050 import errors as schema_errors
 from robotfleet_nodes.vda5050 import validate
@@ -245,24 +245,6 @@ def _vehicles_online(base: str, headers: dict[str, str]) -> int:
     return sum(1 for r in rows if r.get("kind") == "vda5050" and r.get("state") != "OFFLINE")
 
 
-def _part(pid: int) -> str:
-    try:
-        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return "gone"
-    text = b" ".join(argv).decode(errors="replace")
-    if "vda5050 sim" in text:
-        return "vehicle_sim"
-    if "nats-server" in text or " broker" in text:
-        return "nats"
-    if "_container_main" in text or "_zygote" in text or "_forkserver" in text:
-        return "containers"
-    for name in ("fleet", "area", "zone", "edge"):
-        if any(Path(a.decode(errors="replace")).name == name for a in argv[:2]):
-            return name
-    return "launch"
-
-
 def _ms(samples: list[float]) -> dict[str, float] | None:
     if not samples:
         return None
@@ -371,15 +353,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             progress(f"visible: {visible_s} s; settling {SETTLE_S:.0f} s")
             time.sleep(SETTLE_S)
             pids = set(tree(launcher.pid))
-            before = {pid: cpu_seconds(pid) for pid in pids}
-            t0 = time.monotonic()
-            time.sleep(STEADY_S)
-            elapsed = time.monotonic() - t0
-            alive = [pid for pid in pids if Path(f"/proc/{pid}").exists()]
-            parts: dict[str, float] = {}
-            for pid in alive:
-                part = _part(pid)
-                parts[part] = parts.get(part, 0.0) + (cpu_seconds(pid) - before[pid]) / elapsed
+            parts, alive = cpu_by_part(pids, STEADY_S)
             pss = sum(pss_kib(pid) for pid in alive) / 1024
 
             phases: dict[str, Any] = {}
