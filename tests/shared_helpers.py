@@ -192,3 +192,14 @@ async def json_lines_peer(script: Path, *args: str) -> AsyncIterator[JsonLinesPe
         yield peer
     finally:
         await peer.stop()
+
+
+def journal_records(robot_id: str) -> list[dict[str, Any]]:
+    """Every record of ``robot_id``'s execution journal (``e`` start/end/fence..., ``o`` order,
+    ``a`` attempt, ``s`` end state) in the journal directory the tests use; [] if none."""
+    from robotfleet_nodes.edge.journal import journal_dir
+
+    path = journal_dir() / f"{robot_id}.journal"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

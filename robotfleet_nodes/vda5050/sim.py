@@ -23,6 +23,7 @@ Behaviour (spec 6.6-6.14, where the spec leaves a choice it is named here):
 
 from __future__ import annotations
 
+from robotfleet_nodes.vda5050._sim_factsheet import factsheet_body
 from robotfleet_nodes.vda5050._sim_fleet import (
     VEHICLES_HEADER,
     VehicleEntry,
@@ -43,6 +44,7 @@ __all__ = [
     "SimCounters",
     "VehicleEntry",
     "VehicleSim",
+    "factsheet_body",
     "read_vehicles",
     "run_fleet",
     "start_fleet",

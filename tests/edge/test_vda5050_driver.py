@@ -15,13 +15,12 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
-from shared_helpers import eventually
+from shared_helpers import eventually, journal_records
 from vda5050_vehicle import ScriptedVehicle
 
 from robotfleet_nodes.action import ActionClient, ClientGoalHandle, ExecuteTask, GoalStatus
 from robotfleet_nodes.broker import EmbeddedBroker
 from robotfleet_nodes.config import EdgeConfig, load_config
-from robotfleet_nodes.edge.journal import journal_dir
 from robotfleet_nodes.edge.node import STATUS_QOS, EdgeNode, driver_from_config
 from robotfleet_nodes.edge.vda5050 import Vda5050Driver
 from robotfleet_nodes.msg import RobotStatus
@@ -30,6 +29,7 @@ from robotfleet_nodes.node.node import Node
 from robotfleet_nodes.transport import NatsTransport
 from robotfleet_nodes.transport.nats._subjects import SubjectMapper
 from robotfleet_nodes.vda5050 import validate
+from robotfleet_nodes.vda5050.sim import factsheet_body
 from robotfleet_nodes.vda5050.topics import default_robot_id
 
 pytestmark = pytest.mark.timeout(60)
@@ -130,31 +130,9 @@ async def vehicle(broker: EmbeddedBroker, serial: str) -> AsyncIterator[Scripted
         await v.close()
 
 
-def journal_states(robot_id: str, order_id: str) -> list[str]:
-    path = journal_dir() / f"{robot_id}.journal"
-    lines = [json.loads(line) for line in path.read_text().splitlines()]
-    return [r["s"] for r in lines if r.get("o") == order_id and r.get("e") == "end"]
-
-
-async def accept(v: ScriptedVehicle, **state: Any) -> dict[str, Any]:
-    """Read the next order, report it accepted (nodes and edge still to go); the order."""
-    order = await v.next("order")
-    v.order_id = order["orderId"]
-    target = order["nodes"][-1]
-    action = target["actions"][0]
-    await v.state(
-        nodeStates=[{"nodeId": target["nodeId"], "sequenceId": target["sequenceId"], "released": True}],
-        edgeStates=[
-            {"edgeId": e["edgeId"], "sequenceId": e["sequenceId"], "released": True} for e in order["edges"]
-        ],
-        actionStates=[
-            {"actionId": action["actionId"], "actionType": action["actionType"], "actionStatus": "WAITING"}
-        ],
-        driving=True,
-        velocity={"vx": 1.0, "vy": 0.0, "omega": 0.0},
-        **state,
-    )
-    return order
+def _ends(robot_id: str, order_id: str) -> list[str]:
+    """The end states ``robot_id``'s journal holds for ``order_id``."""
+    return [r["s"] for r in journal_records(robot_id) if r.get("o") == order_id and r.get("e") == "end"]
 
 
 async def test_vehicle_joins_takes_an_order_and_completes_it(
@@ -184,7 +162,7 @@ async def test_vehicle_joins_takes_an_order_and_completes_it(
             assert (first.pose.x, first.pose.y) == (1.0, 2.0)
 
             handle = await m.goal("wo-1", attempt=3)
-            order = await accept(v)
+            order = await v.accept()
             assert order["orderId"] == "wo-1.3" and order["orderUpdateId"] == 0
             assert [n["sequenceId"] for n in order["nodes"]] == [0, 2]
             assert order["nodes"][0]["nodeId"] == "dock", "the start node is where the vehicle is"
@@ -203,7 +181,7 @@ async def test_vehicle_joins_takes_an_order_and_completes_it(
             await v.state(actionStates=[done_state])  # repeated: still finished once
             response = await handle.get_result(timeout=10.0)
             assert response.status == GoalStatus.SUCCEEDED and response.result.success
-            assert journal_states(config.robot_id, "wo-1").count("SUCCEEDED") == 1
+            assert _ends(config.robot_id, "wo-1").count("SUCCEEDED") == 1
             await m.status("IDLE again", lambda s: s.state == IDLE and s.last_node_id == target)
             assert m.driver.malformed == 0
 
@@ -214,7 +192,7 @@ async def test_cancel_mid_order_sends_cancel_order(mqtt_broker: EmbeddedBroker, 
         await v.state()
         await m.status("IDLE", lambda s: s.state == IDLE)
         handle = await m.goal("wo-c")
-        await accept(v)
+        await v.accept()
         await m.status("EXECUTING", lambda s: s.state == EXECUTING)
         await handle.cancel_goal()
         action = await v.next_action("cancelOrder")
@@ -232,7 +210,7 @@ async def test_failed_action_fails_the_order_with_the_vehicles_text(
         await v.state()
         await m.status("IDLE", lambda s: s.state == IDLE)
         handle = await m.goal("wo-f")
-        order = await accept(v)
+        order = await v.accept()
         action = order["nodes"][-1]["actions"][0]
         failed = {
             "actionId": action["actionId"],
@@ -243,7 +221,7 @@ async def test_failed_action_fails_the_order_with_the_vehicles_text(
         response = await handle.get_result(timeout=10.0)
         assert response.status == GoalStatus.ABORTED
         assert response.result.message == "gripper jammed at shelf 4"
-        assert journal_states(config.robot_id, "wo-f")[-1] == "FAILED"
+        assert _ends(config.robot_id, "wo-f")[-1] == "FAILED"
 
 
 async def test_order_not_acknowledged_fails(mqtt_broker: EmbeddedBroker, unique: str) -> None:
@@ -300,35 +278,7 @@ async def test_factsheet_is_validated_and_stored(mqtt_broker: EmbeddedBroker, un
 
 
 def factsheet(v: ScriptedVehicle) -> dict[str, Any]:
-    sheet = {
-        **v.header("factsheet"),
-        "typeSpecification": {
-            "seriesName": "Scripted",
-            "agvKinematic": "DIFF",
-            "agvClass": "CARRIER",
-            "maxLoadMass": 100.0,
-            "localizationTypes": ["NATURAL"],
-            "navigationTypes": ["AUTONOMOUS"],
-        },
-        "physicalParameters": {
-            "speedMin": 0.0,
-            "speedMax": 2.0,
-            "accelerationMax": 1.0,
-            "decelerationMax": 1.0,
-            "heightMin": 0.3,
-            "heightMax": 0.3,
-            "width": 0.6,
-            "length": 0.9,
-        },
-        "protocolLimits": {
-            "maxStringLens": {},
-            "maxArrayLens": {},
-            "timing": {"minOrderInterval": 0.1, "minStateInterval": 0.1},
-        },
-        "protocolFeatures": {"optionalParameters": [], "agvActions": []},
-        "agvGeometry": {},
-        "loadSpecification": {},
-    }
+    sheet = {**v.header("factsheet"), **factsheet_body(speed=2.0, work_time_s=0.5, state_period_s=5.0)}
     validate("factsheet", sheet)
     return sheet
 
@@ -384,7 +334,7 @@ async def test_lease_loss_pauses_the_vehicle_and_resume_unpauses(
             on_lease_loss=ExecuteTask.Goal.LEASE_LOSS_PAUSE,
         )
         handle = await m.client.send_goal(goal)
-        await accept(v)
+        await v.accept()
         await v.next_action("startPause")
         await m.status("paused", lambda s: s.paused and s.current_order_id == "wo-p")
         assert m.driver.resume_task("wo-p") and not m.driver.resume_task("wo-p")
@@ -418,7 +368,7 @@ async def test_state_silence_is_offline_and_a_lost_order_fails(
         await v.state()
         await m.status("IDLE", lambda s: s.state == IDLE)
         handle = await m.goal("wo-s")
-        await accept(v)
+        await v.accept()
         await m.status("EXECUTING", lambda s: s.state == EXECUTING)
         offline = await m.status("OFFLINE after 0.5 s of silence", lambda s: s.state == OFFLINE)
         assert offline.current_order_id == "wo-s", "the order is kept"

@@ -7,7 +7,6 @@ and reassigns nothing) until it reports again, or until ``offline_reassign_s`` p
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -15,12 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from shared_helpers import eventually, http_call
+from shared_helpers import eventually, http_call, journal_records
 from vda5050_vehicle import ScriptedVehicle
 
 from robotfleet_nodes.broker import EmbeddedBroker
 from robotfleet_nodes.config import EdgeConfig, Vda5050DriverConfig
-from robotfleet_nodes.edge.journal import journal_dir
 from robotfleet_nodes.edge.vda5050 import Vda5050Driver
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fleet"))
@@ -78,11 +76,9 @@ async def submit(topo: Topology, order_id: str) -> None:
 
 
 def journal(robot_id: str, order_id: str) -> list[tuple[str, int, str]]:
-    path = journal_dir() / f"{robot_id}.journal"
-    if not path.exists():
-        return []
-    records = [json.loads(line) for line in path.read_text().splitlines()]
-    return [(r["e"], int(r["a"]), r.get("s", "")) for r in records if r.get("o") == order_id]
+    return [
+        (r["e"], int(r["a"]), r.get("s", "")) for r in journal_records(robot_id) if r.get("o") == order_id
+    ]
 
 
 async def joined(broker: EmbeddedBroker, serial: str, topo: Topology) -> ScriptedVehicle:
@@ -100,29 +96,13 @@ async def joined(broker: EmbeddedBroker, serial: str, topo: Topology) -> Scripte
     return v
 
 
-async def accept(v: ScriptedVehicle) -> dict[str, Any]:
-    order = await v.next("order")
-    v.order_id = order["orderId"]
-    target = order["nodes"][-1]
-    action = target["actions"][0]
-    await v.state(
-        nodeStates=[{"nodeId": target["nodeId"], "sequenceId": target["sequenceId"], "released": True}],
-        edgeStates=[
-            {"edgeId": e["edgeId"], "sequenceId": e["sequenceId"], "released": True} for e in order["edges"]
-        ],
-        actionStates=[{"actionId": action["actionId"], "actionStatus": "WAITING"}],
-        driving=True,
-    )
-    return order
-
-
 async def test_order_is_kept_while_the_vehicle_is_offline(mqtt_broker: EmbeddedBroker, unique: str) -> None:
     serial = "SN.keep"
     async with fleet_with_vehicle(mqtt_broker, unique, serial, robots=1) as topo:
         v = await joined(mqtt_broker, serial, topo)
         try:
             await submit(topo, "vk-1")
-            order = await accept(v)
+            order = await v.accept()
             assert order["orderId"].startswith("vk-1.")
             await eventually(lambda: order_state(topo, "vk-1"), what="the order known")
             await eventually(
@@ -172,7 +152,7 @@ async def test_offline_reassign_gives_the_order_up_and_fences_it(
         v = await joined(mqtt_broker, serial, topo)
         try:
             await submit(topo, "vg-1")
-            order = await accept(v)
+            order = await v.accept()
             await eventually(lambda: slot(topo).status.current_order_id == "vg-1", what="running")
             v.drop()
             await topo.start_edge("robot-2")  # a simulated robot to take it over

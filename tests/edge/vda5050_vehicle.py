@@ -110,6 +110,32 @@ class ScriptedVehicle:
                     if action["actionType"] == action_type:
                         return dict(action)
 
+    async def accept(self, **state: Any) -> dict[str, Any]:
+        """Read the next order and report it accepted (driving, its nodes and edge still to
+        go, its action WAITING); the order."""
+        order = await self.next("order")
+        self.order_id = order["orderId"]
+        target = order["nodes"][-1]
+        action = target["actions"][0]
+        await self.state(
+            nodeStates=[{"nodeId": target["nodeId"], "sequenceId": target["sequenceId"], "released": True}],
+            edgeStates=[
+                {"edgeId": e["edgeId"], "sequenceId": e["sequenceId"], "released": True}
+                for e in order["edges"]
+            ],
+            actionStates=[
+                {
+                    "actionId": action["actionId"],
+                    "actionType": action["actionType"],
+                    "actionStatus": "WAITING",
+                }
+            ],
+            driving=True,
+            velocity={"vx": 1.0, "vy": 0.0, "omega": 0.0},
+            **state,
+        )
+        return order
+
     async def publish(self, topic: str, payload: bytes, *, retain: bool = False) -> None:
         assert self.client is not None
         await self.client.publish(self.topics.topic(topic), payload, qos=1, retain=retain)

@@ -25,13 +25,12 @@ from typing import Any
 
 import pytest
 from nats.aio.msg import Msg
-from shared_helpers import eventually, http_call, json_lines_peer
+from shared_helpers import eventually, http_call, journal_records, json_lines_peer
 from topology import Topology, small_fleet
 
 from robotfleet_nodes import vda5050
 from robotfleet_nodes.broker import EmbeddedBroker
 from robotfleet_nodes.config import DdsDriverConfig, EdgeConfig, Vda5050DriverConfig
-from robotfleet_nodes.edge.journal import journal_dir
 from robotfleet_nodes.fleet.protocol import nats_transport_of
 from robotfleet_nodes.vda5050.sim import VehicleSim
 
@@ -76,14 +75,6 @@ async def robots(base: str) -> dict[str, dict[str, Any]]:
     status, rows = await http_call(base, "GET", "/api/robots")
     assert status == 200, rows
     return {row["id"]: row for row in rows}
-
-
-def journal_ends(robot_id: str) -> list[tuple[str, str]]:
-    path = journal_dir() / f"{robot_id}.journal"
-    if not path.exists():
-        return []
-    records = [json.loads(line) for line in path.read_text().splitlines()]
-    return [(r["o"], r.get("s", "")) for r in records if r.get("e") == "end"]
 
 
 async def test_one_zone_dispatches_to_simulated_vda5050_and_ros2_robots(
@@ -140,7 +131,9 @@ async def test_one_zone_dispatches_to_simulated_vda5050_and_ros2_robots(
 
             # Each execution counted where it happened.
             by_robot = {robot: order for order, robot in done.items()}
-            assert (by_robot[SIM], "SUCCEEDED") in journal_ends(SIM)
+            assert (by_robot[SIM], "SUCCEEDED") in [
+                (r["o"], r.get("s", "")) for r in journal_records(SIM) if r.get("e") == "end"
+            ]
             assert vehicle.counters.orders_finished == 1 and vehicle.counters.invalid_sent == 0
             goal = await peer.wait_for(lambda e: e["event"] == "goal" and e["order_id"] == by_robot[DDS])
             assert goal["task"] == "pick"

@@ -14,6 +14,7 @@ from typing import Any
 from robotfleet_nodes import vda5050
 from robotfleet_nodes.config import EdgeConfig
 from robotfleet_nodes.edge.sim import SimulatedRobot
+from robotfleet_nodes.vda5050.sim import factsheet_body
 
 FACTSHEET: dict[str, Any] = {
     "headerId": 1,
@@ -21,31 +22,7 @@ FACTSHEET: dict[str, Any] = {
     "version": "2.1.0",
     "manufacturer": "RobotFleetSim",
     "serialNumber": "SN.2",
-    "typeSpecification": {
-        "seriesName": "TestAGV",
-        "agvKinematic": "DIFF",
-        "agvClass": "CARRIER",
-        "maxLoadMass": 500,
-        "localizationTypes": ["NATURAL"],
-        "navigationTypes": ["AUTONOMOUS"],
-    },
-    "physicalParameters": {
-        "speedMin": 0.0,
-        "speedMax": 2.0,
-        "accelerationMax": 1.0,
-        "decelerationMax": 1.0,
-        "heightMax": 0.5,
-        "width": 0.8,
-        "length": 1.2,
-    },
-    "protocolLimits": {
-        "maxStringLens": {},
-        "maxArrayLens": {},
-        "timing": {"minOrderInterval": 1.0, "minStateInterval": 0.5},
-    },
-    "protocolFeatures": {"optionalParameters": [], "agvActions": []},
-    "agvGeometry": {},
-    "loadSpecification": {},
+    **factsheet_body(speed=2.0, work_time_s=0.5, state_period_s=5.0),
 }
 
 
