@@ -126,6 +126,7 @@ class LeaderLease:
         self._seen_at = 0.0  # monotonic: when ``_revision`` was first seen
         self._valid_until = 0.0  # monotonic: the leader stops dispatching at this time
         self._first_look = True
+        self._stopping = False
         #: the latest record seen (None: no leader known)
         self.record: LeaderRecord | None = None
 
@@ -188,8 +189,13 @@ class LeaderLease:
 
     async def stop(self) -> None:
         """Stop keeping the lease; a leader writes it vacant so a standby takes over at once."""
+        self._stopping = True
         if self._task is not None:
-            self._task.cancel()
+            # Cancelled again until it ends: Python 3.11's wait_for / timeout can swallow a
+            # cancel that lands as the awaited reply does (seen under load: stop() hung).
+            while not self._task.done():
+                self._task.cancel()
+                await asyncio.wait({self._task}, timeout=self.period_s)
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
         if self._leading and self.holds():
@@ -201,7 +207,7 @@ class LeaderLease:
         self._set_leading(False)
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             await asyncio.sleep(self.period_s)
             try:
                 await self._step()

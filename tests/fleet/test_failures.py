@@ -39,6 +39,10 @@ def _sim(**work_time_s: float) -> SimDriverConfig:
     )
 
 
+#: What the fleet shows of an order handed to an area and not ended.
+IN_FLIGHT = {"DISPATCHED", "ASSIGNED", "EXECUTING"}
+
+
 # -- HTTP -------------------------------------------------------------------------------------
 
 
@@ -257,11 +261,18 @@ async def test_fleet_restart_loses_nothing(nats_url: str, unique: str) -> None:
         for order_id in ids:
             await submit(topo, order_id)
 
+        seen: dict[str, int] = {}
+
         async def some_in_flight() -> bool:
             states = [o["state"] for o in (await orders(topo, ids)).values()]
-            return any(s in ("ASSIGNED", "EXECUTING") for s in states) and "PENDING" in states
+            seen.clear()
+            seen.update({s: states.count(s) for s in set(states)})
+            return bool(IN_FLIGHT & set(states)) and "PENDING" in states
 
-        await eventually(some_in_flight, timeout=30, what="orders in flight and pending")
+        try:
+            await eventually(some_in_flight, timeout=30, what="orders in flight and pending")
+        except AssertionError as exc:  # say where the orders were
+            raise AssertionError(f"{exc}; the orders last seen: {seen}") from None
         await topo.restart_fleet()  # a new HTTP port: topo.base_url follows it
 
         # right after the restart: every order is there, nothing lost, nothing ended badly

@@ -46,8 +46,9 @@ async def crash(lease: LeaderLease) -> None:
     """Stop ``lease`` as ``kill -9`` (or a stall) would: no renewal, no release. Its
     :meth:`~LeaderLease.holds` still says what the dead instance would have believed."""
     assert lease._task is not None
-    lease._task.cancel()
-    await asyncio.gather(lease._task, return_exceptions=True)
+    while not lease._task.done():  # again until it ends: 3.11 may swallow a cancel (LeaderLease.stop)
+        lease._task.cancel()
+        await asyncio.wait({lease._task}, timeout=PERIOD_S)
     lease._task = None
 
 
@@ -120,6 +121,29 @@ async def test_a_leader_whose_last_renewal_landed_unanswered_takes_its_lease_bac
         a._depose()
         await a._look()
         assert not a.is_leader
+
+
+async def test_stop_ends_the_lease_even_when_a_cancel_is_swallowed(nats_url: str, unique: str) -> None:
+    """Python 3.11's ``wait_for`` returns a reply that lands together with a cancel and drops
+    the cancel: ``stop()`` must end the lease's task anyway (it hung under load)."""
+    async with leases(nats_url, unique, "fleet-a") as (a,):
+        step = a._step
+        inside, swallowed = asyncio.Event(), asyncio.Event()
+
+        async def step_that_swallows_one_cancel() -> None:
+            await step()
+            inside.set()
+            try:
+                await asyncio.sleep(3600)  # a renewal whose reply is on its way
+            except asyncio.CancelledError:
+                if swallowed.is_set():
+                    raise
+                swallowed.set()  # the reply won: the cancel is gone
+
+        a._step = step_that_swallows_one_cancel  # type: ignore[method-assign]
+        await asyncio.wait_for(inside.wait(), timeout=10)
+        await asyncio.wait_for(a.stop(), timeout=10)
+        assert swallowed.is_set() and a._task is None and not a.is_leader
 
 
 async def test_a_leader_that_lost_its_lease_stands_down_at_once(nats_url: str, unique: str) -> None:
