@@ -34,7 +34,7 @@ from robotfleet_nodes.transport.nats._subjects import SubjectMapper
 
 TIMEOUT = 30.0
 SLOW_CALLBACK = 0.05  # the slow subscriber's work per message (it blocks the loop)
-PACE = 0.005  # the publisher's pause between big messages: 10x faster than the subscriber
+PACE = 0.01  # the publisher's pause between big messages: 5x faster than the subscriber
 COUNT = 120
 SIZE = 1_000_000
 
