@@ -3,9 +3,7 @@ with the TLS gen-config writes (what the fleet launch file starts)."""
 
 from __future__ import annotations
 
-import json
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -15,19 +13,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import aiomqtt
+from shared_helpers import free_port
+from vda5050_messages import connection
 
 from robotfleet_nodes.config.generate import generate_deployment
 from robotfleet_nodes.security.creds import read_creds
-from robotfleet_nodes.vda5050 import validate
 from robotfleet_nodes.vda5050.topics import VehicleTopics
 
 TIMEOUT = 20.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextmanager
@@ -72,17 +65,8 @@ async def test_open_listener(tmp_path: Path) -> None:
     ) as url:
         assert url == f"mqtt://127.0.0.1:{port}"
         t = VehicleTopics("Acme", "SN.1")
-        msg = {
-            "headerId": 0,
-            "timestamp": "2026-12-05T22:00:00.000Z",
-            "version": "2.1.0",
-            "manufacturer": "Acme",
-            "serialNumber": "SN.1",
-            "connectionState": "ONLINE",
-        }
-        validate("connection", msg)
         async with aiomqtt.Client("127.0.0.1", port, identifier="Acme-SN_1", timeout=TIMEOUT) as client:
-            await client.publish(t.topic("connection"), json.dumps(msg).encode(), qos=1, retain=True)
+            await client.publish(t.topic("connection"), connection(t, "ONLINE"), qos=1, retain=True)
 
 
 async def test_secured_listener_from_gen_config(tmp_path: Path) -> None:
@@ -105,15 +89,6 @@ async def test_secured_listener_from_gen_config(tmp_path: Path) -> None:
     ) as url:
         assert url == f"mqtts://127.0.0.1:{port}"
         t = VehicleTopics("RobotFleetSim", "SN.1")
-        msg = {
-            "headerId": 0,
-            "timestamp": "2026-12-05T22:00:00.000Z",
-            "version": "2.1.0",
-            "manufacturer": "RobotFleetSim",
-            "serialNumber": "SN.1",
-            "connectionState": "ONLINE",
-        }
-        validate("connection", msg)
         tls = ssl.create_default_context(cafile=str(secrets / "ca.pem"))
         robot = "RobotFleetSim-SN_1"
         password = read_creds(secrets / "vda5050" / f"{robot}.creds").jwt
@@ -126,4 +101,4 @@ async def test_secured_listener_from_gen_config(tmp_path: Path) -> None:
             tls_context=tls,
             timeout=TIMEOUT,
         ) as client:
-            await client.publish(t.topic("connection"), json.dumps(msg).encode(), qos=1, retain=True)
+            await client.publish(t.topic("connection"), connection(t, "ONLINE"), qos=1, retain=True)

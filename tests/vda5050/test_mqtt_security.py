@@ -16,7 +16,6 @@ import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
-from typing import Any
 
 import aiomqtt
 import nats
@@ -24,6 +23,7 @@ import pytest
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from shared_helpers import eventually
+from vda5050_messages import connection, header
 
 from robotfleet_nodes.broker import EmbeddedBroker
 from robotfleet_nodes.config.generate import generate_deployment
@@ -57,25 +57,9 @@ def broker(deployment: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         yield server
 
 
-def _header(t: VehicleTopics, header_id: int) -> dict[str, Any]:
-    return {
-        "headerId": header_id,
-        "timestamp": "2026-12-05T22:00:00.000Z",
-        "version": "2.1.0",
-        "manufacturer": t.manufacturer,
-        "serialNumber": t.serial_number,
-    }
-
-
-def connection(t: VehicleTopics, state: str, header_id: int = 0) -> bytes:
-    msg = {**_header(t, header_id), "connectionState": state}
-    validate("connection", msg)
-    return json.dumps(msg).encode()
-
-
 def state(t: VehicleTopics, header_id: int) -> bytes:
     msg = {
-        **_header(t, header_id),
+        **header(t, header_id),
         "orderId": "",
         "orderUpdateId": 0,
         "lastNodeId": "",
@@ -95,7 +79,7 @@ def state(t: VehicleTopics, header_id: int) -> bytes:
 
 def order(t: VehicleTopics, order_id: str) -> bytes:
     msg = {
-        **_header(t, 0),
+        **header(t, 0),
         "orderId": order_id,
         "orderUpdateId": 0,
         "nodes": [{"nodeId": "n1", "sequenceId": 0, "released": True, "actions": []}],
