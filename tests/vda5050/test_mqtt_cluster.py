@@ -9,12 +9,15 @@ import json
 from pathlib import Path
 
 import aiomqtt
+from vda5050_messages import connection_message
 
 from robotfleet_nodes.broker import EmbeddedCluster
 from robotfleet_nodes.vda5050 import validate
 from robotfleet_nodes.vda5050.topics import VehicleTopics, default_robot_id
 
 TIMEOUT = 20.0
+#: One MQTT connection attempt: a young cluster may leave a CONNECT unanswered; try again.
+ATTEMPT_S = 2.0
 
 
 def _port(url: str) -> int:
@@ -23,15 +26,7 @@ def _port(url: str) -> int:
 
 async def test_retained_connection_crosses_cluster_members(tmp_path: Path) -> None:
     t = VehicleTopics("Acme", "SN.5")
-    msg = {
-        "headerId": 1,
-        "timestamp": "2026-12-05T22:00:00.000Z",
-        "version": "2.1.0",
-        "manufacturer": "Acme",
-        "serialNumber": "SN.5",
-        "connectionState": "ONLINE",
-    }
-    validate("connection", msg)
+    msg = connection_message(t, "ONLINE", 1)
     with EmbeddedCluster(3, store_dir=tmp_path / "nats", mqtt=True) as cluster:
         urls = cluster.mqtt_urls
         assert len(urls) == 3 and len({_port(u) for u in urls}) == 3
@@ -48,10 +43,11 @@ async def test_retained_connection_crosses_cluster_members(tmp_path: Path) -> No
 
 async def _publish_retained(port: int, topic: str, msg: dict[str, object], identifier: str) -> None:
     """Publish ``msg`` retained, connecting again while the young cluster cannot yet place the
-    account's MQTT session stream (nats-server refuses the CONNECT: "no suitable peers")."""
+    account's MQTT session stream (nats-server refuses the CONNECT, "no suitable peers", or
+    leaves it unanswered: each attempt waits :data:`ATTEMPT_S`)."""
     while True:
         try:
-            async with aiomqtt.Client("127.0.0.1", port, identifier=identifier, timeout=TIMEOUT) as vehicle:
+            async with aiomqtt.Client("127.0.0.1", port, identifier=identifier, timeout=ATTEMPT_S) as vehicle:
                 await vehicle.publish(topic, json.dumps(msg).encode(), qos=1, retain=True)
                 return
         except aiomqtt.MqttError:
@@ -60,13 +56,13 @@ async def _publish_retained(port: int, topic: str, msg: dict[str, object], ident
 
 async def _retained(port: int, topic: str, identifier: str) -> dict[str, object]:
     while True:
-        async with aiomqtt.Client("127.0.0.1", port, identifier=identifier, timeout=TIMEOUT) as client:
-            await client.subscribe(topic, qos=1)
-            try:
+        try:
+            async with aiomqtt.Client("127.0.0.1", port, identifier=identifier, timeout=ATTEMPT_S) as client:
+                await client.subscribe(topic, qos=1)
                 async with asyncio.timeout(1.0):
                     async for message in client.messages:
                         assert message.retain and isinstance(message.payload, bytes)
                         body: dict[str, object] = json.loads(message.payload)
                         return body
-            except TimeoutError:
-                continue
+        except (TimeoutError, aiomqtt.MqttError):
+            continue  # not there yet, or the member left the CONNECT unanswered: a new session
