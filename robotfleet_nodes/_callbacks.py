@@ -13,7 +13,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-__all__ = ["RateLimitedLog", "call_maybe_async", "is_async", "spawn"]
+__all__ = ["RateLimitedLog", "call_maybe_async", "cancel_and_wait", "is_async", "spawn"]
 
 
 async def call_maybe_async(callback: Callable[..., Any], *args: Any) -> Any:
@@ -61,3 +61,18 @@ def spawn(coro: Awaitable[Any], tasks: set[asyncio.Task[Any]]) -> asyncio.Task[A
     tasks.add(task)
     task.add_done_callback(tasks.discard)
     return task
+
+
+async def cancel_and_wait(task: asyncio.Task[Any] | None, *, retry_s: float = 1.0) -> None:
+    """Cancel ``task`` and return once it has ended, cancelling it again every ``retry_s``
+    while it runs on: Python 3.11's ``wait_for`` and ``timeout`` drop a cancel that lands
+    together with the reply they await, and a loop task then goes on as if never cancelled
+    (a single ``cancel()`` + ``gather()`` waits forever). ``retry_s`` leaves the task time
+    for its own clean-up before it is cancelled again."""
+    if task is None:
+        return
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=retry_s)
+    if not task.cancelled():
+        task.exception()  # retrieved: an error it ended with is the task owner's to log

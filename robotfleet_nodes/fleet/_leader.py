@@ -35,6 +35,7 @@ from typing import Any
 from nats.js import api as js_api
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 
+from robotfleet_nodes._callbacks import cancel_and_wait
 from robotfleet_nodes.config import FailoverConfig
 from robotfleet_nodes.errors import RobotFleetError
 from robotfleet_nodes.fleet.protocol import open_key_value
@@ -190,14 +191,8 @@ class LeaderLease:
     async def stop(self) -> None:
         """Stop keeping the lease; a leader writes it vacant so a standby takes over at once."""
         self._stopping = True
-        if self._task is not None:
-            # Cancelled again until it ends: Python 3.11's wait_for / timeout can swallow a
-            # cancel that lands as the awaited reply does (seen under load: stop() hung).
-            while not self._task.done():
-                self._task.cancel()
-                await asyncio.wait({self._task}, timeout=self.period_s)
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        task, self._task = self._task, None
+        await cancel_and_wait(task, retry_s=self.period_s)  # a swallowed cancel hung stop() under load
         if self._leading and self.holds():
             vacant = LeaderRecord("", self._epoch, "", time.time())
             with contextlib.suppress(Exception):

@@ -37,7 +37,7 @@ import contextlib
 import logging
 from typing import Any
 
-from robotfleet_nodes._callbacks import RateLimitedLog
+from robotfleet_nodes._callbacks import RateLimitedLog, cancel_and_wait
 from robotfleet_nodes.config import FleetConfig
 from robotfleet_nodes.errors import BrokerUnavailable, TransportError
 from robotfleet_nodes.fleet._audit import AuditLog
@@ -354,10 +354,8 @@ class FleetService(FleetViews):
             await node.destroy_node()
 
     async def _stop_watching(self) -> None:
-        if self._watch_task is not None:
-            self._watch_task.cancel()
-            await asyncio.gather(self._watch_task, return_exceptions=True)
-            self._watch_task = None
+        task, self._watch_task = self._watch_task, None
+        await cancel_and_wait(task)  # its loop runs on while a standby: a swallowed cancel hung here
 
     async def _watch_orders(self) -> None:
         """A standby's index: every order of the bucket, then every change (KV watch)."""
@@ -392,10 +390,8 @@ class FleetService(FleetViews):
         if not self._started:
             return
         self._started = False  # the loops end at their next turn even if a cancel is swallowed
-        if self._role_task is not None:
-            self._role_task.cancel()
-            await asyncio.gather(self._role_task, return_exceptions=True)
-            self._role_task = None
+        task, self._role_task = self._role_task, None
+        await cancel_and_wait(task)
         self._leading = False
         await self._stop_leading_work()  # before the release: nothing dispatches once a standby may
         await self._stop_watching()

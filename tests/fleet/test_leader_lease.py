@@ -14,6 +14,7 @@ import prometheus_client as prometheus
 import pytest
 from topology import eventually, nats_context
 
+from robotfleet_nodes._callbacks import cancel_and_wait
 from robotfleet_nodes.config import FailoverConfig, FleetConfig
 from robotfleet_nodes.fleet._consumer import OrderEventConsumer
 from robotfleet_nodes.fleet._leader import LEADER_KEY, LeaderLease, LeaderRecord
@@ -46,9 +47,7 @@ async def crash(lease: LeaderLease) -> None:
     """Stop ``lease`` as ``kill -9`` (or a stall) would: no renewal, no release. Its
     :meth:`~LeaderLease.holds` still says what the dead instance would have believed."""
     assert lease._task is not None
-    while not lease._task.done():  # again until it ends: 3.11 may swallow a cancel (LeaderLease.stop)
-        lease._task.cancel()
-        await asyncio.wait({lease._task}, timeout=PERIOD_S)
+    await cancel_and_wait(lease._task, retry_s=PERIOD_S)
     lease._task = None
 
 
